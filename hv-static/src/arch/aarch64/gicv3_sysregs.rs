@@ -1,0 +1,142 @@
+//! GICv3 CPU interface (`ICC_*`) and virtual interface control (`ICH_*`) system registers at EL2.
+//!
+//! aarch64-cpu has the list registers as separate types; the vGIC needs them by index, and a few ICC registers it
+//! lacks, so these are thin `mrs`/`msr` wrappers by name.
+
+use core::arch::asm;
+
+use crate::vgic::lr::Lr;
+
+macro_rules! sysreg_rw {
+    ($read:ident, $write:ident, $name:literal) => {
+        #[inline]
+        pub fn $read() -> u64 {
+            let v: u64;
+            // SAFETY: reading a GIC system register at EL2 has no side effect beyond what the GIC defines for it.
+            unsafe { asm!(concat!("mrs {}, ", $name), out(reg) v, options(nomem, nostack)) };
+            v
+        }
+        #[inline]
+        pub fn $write(v: u64) {
+            // SAFETY: EL2 owns the GIC CPU interface; callers write architecturally valid values.
+            unsafe { asm!(concat!("msr ", $name, ", {}"), in(reg) v, options(nomem, nostack)) };
+        }
+    };
+}
+
+sysreg_rw!(icc_iar1, _icc_iar1_w, "icc_iar1_el1");
+sysreg_rw!(_icc_eoir1_r, icc_eoir1, "icc_eoir1_el1");
+sysreg_rw!(_icc_dir_r, icc_dir, "icc_dir_el1");
+sysreg_rw!(_icc_sgi1r_r, icc_sgi1r, "icc_sgi1r_el1");
+sysreg_rw!(icc_sre_el2, set_icc_sre_el2, "icc_sre_el2");
+sysreg_rw!(icc_ctlr, set_icc_ctlr, "icc_ctlr_el1");
+sysreg_rw!(_icc_pmr_r, set_icc_pmr, "icc_pmr_el1");
+sysreg_rw!(_icc_igrpen1_r, set_icc_igrpen1, "icc_igrpen1_el1");
+sysreg_rw!(ich_hcr, set_ich_hcr, "ich_hcr_el2");
+sysreg_rw!(ich_vtr, _set_ich_vtr, "ich_vtr_el2");
+sysreg_rw!(ich_vmcr, set_ich_vmcr, "ich_vmcr_el2");
+sysreg_rw!(ich_ap1r0, set_ich_ap1r0, "ich_ap1r0_el2");
+sysreg_rw!(ich_ap0r0, set_ich_ap0r0, "ich_ap0r0_el2");
+
+const ICH_HCR_EN: u64 = 1;
+const ICH_HCR_UIE: u64 = 1 << 1;
+/// ICC_SRE_EL2: system register interface on (SRE) and EL1 may use it (Enable).
+const SRE_SRE_ENABLE: u64 = 1 | 1 << 3;
+/// ICC_CTLR_EL1.EOImode: EOIR only drops priority; DIR deactivates.
+const CTLR_EOIMODE: u64 = 1 << 1;
+
+pub fn init_cpu_interface() {
+    set_icc_sre_el2(icc_sre_el2() | SRE_SRE_ENABLE);
+    isb();
+    set_icc_pmr(0xff);
+    set_icc_ctlr(icc_ctlr() | CTLR_EOIMODE);
+    set_icc_igrpen1(1);
+    set_ich_vmcr(0);
+    set_ich_hcr(ICH_HCR_EN);
+    isb();
+}
+
+fn isb() {
+    // SAFETY: a barrier has no memory effects beyond ordering.
+    unsafe { asm!("isb", options(nomem, nostack)) };
+}
+
+pub fn ack() -> u32 {
+    (icc_iar1() & 0xff_ffff) as u32
+}
+
+pub fn priority_drop(intid: u32) {
+    icc_eoir1(intid as u64);
+    isb();
+}
+
+pub fn deactivate(intid: u32) {
+    icc_dir(intid as u64);
+    isb();
+}
+
+/// Sends SGI `sgi` to the CPU with affinity `mpidr`.
+pub fn send_sgi(mpidr: u64, sgi: u32) {
+    let aff1 = (mpidr >> 8) & 0xff;
+    let aff2 = (mpidr >> 16) & 0xff;
+    let aff3 = (mpidr >> 32) & 0xff;
+    let target = 1u64 << (mpidr & 0xf);
+    let rs = (mpidr & 0xff) >> 4;
+    icc_sgi1r(aff3 << 48 | rs << 44 | aff2 << 32 | (sgi as u64) << 24 | aff1 << 16 | target);
+    isb();
+}
+
+pub fn nr_lrs() -> usize {
+    ((ich_vtr() & 0x1f) + 1) as usize
+}
+
+pub fn set_underflow(on: bool) {
+    let hcr = ich_hcr();
+    set_ich_hcr(if on { hcr | ICH_HCR_UIE } else { hcr & !ICH_HCR_UIE });
+}
+
+macro_rules! lr_by_index {
+    ($i:expr, $op:ident) => {
+        match $i {
+            0 => $op!("ich_lr0_el2"),
+            1 => $op!("ich_lr1_el2"),
+            2 => $op!("ich_lr2_el2"),
+            3 => $op!("ich_lr3_el2"),
+            4 => $op!("ich_lr4_el2"),
+            5 => $op!("ich_lr5_el2"),
+            6 => $op!("ich_lr6_el2"),
+            7 => $op!("ich_lr7_el2"),
+            8 => $op!("ich_lr8_el2"),
+            9 => $op!("ich_lr9_el2"),
+            10 => $op!("ich_lr10_el2"),
+            11 => $op!("ich_lr11_el2"),
+            12 => $op!("ich_lr12_el2"),
+            13 => $op!("ich_lr13_el2"),
+            14 => $op!("ich_lr14_el2"),
+            _ => $op!("ich_lr15_el2"),
+        }
+    };
+}
+
+pub fn read_lr(i: usize) -> Lr {
+    let v: u64;
+    macro_rules! rd {
+        ($name:literal) => {
+            // SAFETY: `i` < ICH_VTR_EL2.ListRegs + 1 (callers use `nr_lrs`), so the register exists.
+            unsafe { asm!(concat!("mrs {}, ", $name), out(reg) v, options(nomem, nostack)) }
+        };
+    }
+    lr_by_index!(i, rd);
+    Lr::decode_v3(v)
+}
+
+pub fn write_lr(i: usize, lr: &Lr) {
+    let v = lr.encode_v3();
+    macro_rules! wr {
+        ($name:literal) => {
+            // SAFETY: as in `read_lr`; writing an LR only changes what the guest's virtual CPU interface sees.
+            unsafe { asm!(concat!("msr ", $name, ", {}"), in(reg) v, options(nomem, nostack)) }
+        };
+    }
+    lr_by_index!(i, wr);
+}

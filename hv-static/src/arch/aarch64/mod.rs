@@ -1,0 +1,24 @@
+//! Everything specific to AArch64 at EL2. The rest of hv-static reaches the CPU only through this module.
+
+pub mod boot;
+pub mod context;
+pub mod cpu;
+pub mod exception;
+pub mod firmware;
+pub mod gicv3_sysregs;
+pub mod mmu;
+pub mod sysreg;
+
+use aarch64_cpu::registers::{Readable, ESR_EL2, FAR_EL2, HPFAR_EL2};
+
+pub use context::{El1Regs, FpRegs, GuestRegs};
+
+/// Syndrome, faulting address and faulting guest-physical page of the current trap.
+pub fn trap_syndrome() -> (u64, u64, u64) {
+    (ESR_EL2.get(), FAR_EL2.get(), HPFAR_EL2.get())
+}
+
+/// Address where a secondary CPU enters, for PSCI CPU_ON.
+pub fn secondary_entry_address() -> u64 {
+    boot::secondary_entry as usize as u64
+}

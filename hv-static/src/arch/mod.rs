@@ -1,0 +1,6 @@
+//! Architecture-specific code. Everything outside this module is shared by every architecture hv-static runs on.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;

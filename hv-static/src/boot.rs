@@ -1,0 +1,93 @@
+//! Bring-up: the boot CPU checks the board, builds the hypervisor's and every partition's address spaces and
+//! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
+
+use crate::config::{GicVersion, SYSTEM};
+use crate::{arch, gic, hvprintln, partition, run};
+
+#[unsafe(no_mangle)]
+extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
+    if cpu == 0 {
+        arch::mmu::build();
+    }
+    arch::mmu::enable();
+    arch::cpu::init_el2(cpu);
+    if cpu == 0 {
+        boot_cpu(dtb);
+    }
+    if !gic::init_cpu(arch::cpu::mpidr()) {
+        hvprintln!("CPU {cpu}: no GIC redistributor matches MPIDR {:#x}", arch::cpu::mpidr());
+        halt();
+    }
+    run::idle()
+}
+
+fn boot_cpu(dtb: usize) {
+    let gic_name = match SYSTEM.gic.version {
+        GicVersion::V2 => "GICv2",
+        GicVersion::V3 => "GICv3",
+    };
+    hvprintln!(
+        "hv-static {} on {} ({}), config '{}': {} partition(s) on {} CPU(s)",
+        env!("CARGO_PKG_VERSION"),
+        SYSTEM.board,
+        gic_name,
+        SYSTEM.name,
+        SYSTEM.partitions.len(),
+        SYSTEM.cpus.len()
+    );
+    if let Err(msg) = check_board(dtb) {
+        hvprintln!("board does not match the configuration: {msg}");
+        halt();
+    }
+    gic::init_distributor();
+    if let Err((part, e)) = partition::build_all() {
+        hvprintln!("stage-2 tables for '{}': {:?}", SYSTEM.partitions[part].name, e);
+        halt();
+    }
+    for (i, p) in SYSTEM.partitions.iter().enumerate() {
+        let ram: u64 = p.memory.iter().map(|m| m.size).sum();
+        hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);
+        partition::start(i);
+    }
+    for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {
+        let r = arch::firmware::cpu_on(c.mpidr, arch::secondary_entry_address(), i as u64);
+        if r != 0 {
+            hvprintln!("CPU {i} (MPIDR {:#x}) did not start: PSCI error {r}", c.mpidr);
+        }
+    }
+}
+
+/// Checks what can be checked of the board against the build-time description: the CPU interface the GIC
+/// version needs, and that the RAM the layout uses exists according to the board's device tree.
+fn check_board(dtb: usize) -> Result<(), &'static str> {
+    if SYSTEM.gic.version == GicVersion::V3 && !arch::cpu::has_gicv3_sysregs() {
+        return Err("the configuration uses GICv3 but this CPU has no GICv3 system-register interface");
+    }
+    if dtb == 0 {
+        return Ok(()); // Booted without a device tree (e.g. an ELF on QEMU's -kernel): nothing more to check.
+    }
+    // SAFETY: the boot protocol passes the device tree's address in x0; `from_ptr` validates the header.
+    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.map_err(|_| "invalid board device tree")?;
+    let (need_lo, need_hi) = (SYSTEM.image_base, SYSTEM.ram_base + SYSTEM.ram_size);
+    let covered = fdt.memory().regions().any(|r| {
+        let lo = r.starting_address as u64;
+        let hi = lo + r.size.unwrap_or(0) as u64;
+        lo <= need_lo && need_hi <= hi
+    });
+    if !covered {
+        return Err("the board's RAM does not cover the configured RAM (run QEMU with enough -m)");
+    }
+    Ok(())
+}
+
+pub fn halt() -> ! {
+    loop {
+        arch::cpu::wfe();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    hvprintln!("PANIC on CPU {}: {}", arch::cpu::id(), info);
+    halt()
+}

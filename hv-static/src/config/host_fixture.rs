@@ -1,0 +1,56 @@
+// Host-only fixture: a two-partition GICv3 system, so the shared logic builds and unit-tests without the image
+// builder. Real builds always use the generated description.
+pub const NUM_CPUS: usize = 2;
+pub const NUM_PARTITIONS: usize = 2;
+pub const MAX_VCPUS: usize = 1;
+pub const S2_TABLES: usize = 6;
+
+pub static SYSTEM: SystemConfig = SystemConfig {
+    name: "host-fixture",
+    board: "qemu-virt-aarch64",
+    uart: 0x0900_0000,
+    gic: GicConfig {
+        version: GicVersion::V3,
+        gicd: 0x0800_0000,
+        gicr: 0x080A_0000,
+        gicc: 0,
+        gich: 0,
+        gicv: 0,
+        maintenance_irq: 25,
+    },
+    ram_base: 0x4000_0000,
+    ram_size: 0x4000_0000,
+    image_base: 0x4020_0000,
+    image_size: 0x40_0000,
+    cpus: &[PhysCpu { mpidr: 0 }, PhysCpu { mpidr: 1 }],
+    partitions: &[
+        PartitionConfig {
+            name: "a",
+            id: 0,
+            vcpus: &[VcpuConfig { pcpu: 0, mpidr: 0x8000_0000 }],
+            memory: &[MemRegion { ipa: 0x4000_0000, pa: 0x4060_0000, size: 0x400_0000 }],
+            devices: &[],
+            spis: &[],
+            loads: &[],
+            entry: 0x4008_0000,
+            dtb: 0x43e0_0000,
+            vdev: VirtualDevices { gicd: 0x0800_0000, gicr: 0x080A_0000, gicc: 0, uart: Some(0x0900_0000) },
+            s2_tables: 3,
+            fault_policy: FaultPolicy::Stop,
+        },
+        PartitionConfig {
+            name: "b",
+            id: 1,
+            vcpus: &[VcpuConfig { pcpu: 1, mpidr: 0x8000_0000 }],
+            memory: &[MemRegion { ipa: 0x4000_0000, pa: 0x4460_0000, size: 0x400_0000 }],
+            devices: &[],
+            spis: &[48],
+            loads: &[],
+            entry: 0x4008_0000,
+            dtb: 0x43e0_0000,
+            vdev: VirtualDevices { gicd: 0x0800_0000, gicr: 0x080A_0000, gicc: 0, uart: Some(0x0900_0000) },
+            s2_tables: 3,
+            fault_policy: FaultPolicy::Stop,
+        },
+    ],
+};

@@ -1,0 +1,132 @@
+//! The shape of the system description that `tools/image-builder` compiles into hv-static.
+//!
+//! Everything here is plain `'static` data: the builder validates the TOML, solves the memory layout and
+//! writes one Rust file of these structures (see `config/mod.rs`), so the hypervisor never parses anything at run
+//! time and every capacity (CPUs, partitions, page tables) is exact.
+
+/// Version of the interrupt controller the board and every partition use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GicVersion {
+    V2,
+    V3,
+}
+
+/// Physical interrupt controller: where its frames live on the board.
+#[derive(Clone, Copy, Debug)]
+pub struct GicConfig {
+    pub version: GicVersion,
+    /// Distributor (both versions).
+    pub gicd: u64,
+    /// GICv3 redistributors, one 128 KiB frame pair per CPU (0 on GICv2).
+    pub gicr: u64,
+    /// GICv2 CPU interface (0 on GICv3).
+    pub gicc: u64,
+    /// GICv2 virtual interface control, for the hypervisor's list registers (0 on GICv3).
+    pub gich: u64,
+    /// GICv2 virtual CPU interface, mapped into each partition at its GICC address (0 on GICv3).
+    pub gicv: u64,
+    /// Maintenance interrupt (a PPI, usually 25).
+    pub maintenance_irq: u32,
+}
+
+/// One physical CPU the configuration uses.
+#[derive(Clone, Copy, Debug)]
+pub struct PhysCpu {
+    /// Affinity value the firmware's PSCI CPU_ON expects.
+    pub mpidr: u64,
+}
+
+/// A guest-physical to host-physical mapping of normal memory.
+#[derive(Clone, Copy, Debug)]
+pub struct MemRegion {
+    pub ipa: u64,
+    pub pa: u64,
+    pub size: u64,
+}
+
+/// A guest-physical to host-physical mapping of device memory (passthrough or the GICv2 virtual CPU interface).
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceRegion {
+    pub ipa: u64,
+    pub pa: u64,
+    pub size: u64,
+}
+
+/// A copy the hypervisor makes from the packed boot image into partition RAM before a partition (re)starts:
+/// kernels, ramdisks and device trees.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    /// Host-physical address of the bytes inside the loaded boot image.
+    pub src_pa: u64,
+    /// Host-physical destination inside the partition's RAM.
+    pub dst_pa: u64,
+    pub size: u64,
+}
+
+/// One virtual CPU and the physical CPU it is pinned to.
+#[derive(Clone, Copy, Debug)]
+pub struct VcpuConfig {
+    /// Index into `SystemConfig::cpus`.
+    pub pcpu: usize,
+    /// The MPIDR the guest sees (affinity level 0 = vCPU index).
+    pub mpidr: u64,
+}
+
+/// Where the partition sees its emulated devices (guest-physical addresses).
+#[derive(Clone, Copy, Debug)]
+pub struct VirtualDevices {
+    /// Emulated GIC distributor (64 KiB).
+    pub gicd: u64,
+    /// Emulated GICv3 redistributors, 128 KiB per vCPU (GICv3 only).
+    pub gicr: u64,
+    /// GICv2 CPU interface: the physical GICV frame is mapped here (GICv2 only).
+    pub gicc: u64,
+    /// Emulated PL011 console, when the partition has one.
+    pub uart: Option<u64>,
+}
+
+/// What happens when a partition faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPolicy {
+    /// Stop every vCPU of the partition; the others keep running.
+    Stop,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct PartitionConfig {
+    pub name: &'static str,
+    /// Index of the partition; its stage-2 VMID is `id + 1`.
+    pub id: u16,
+    pub vcpus: &'static [VcpuConfig],
+    pub memory: &'static [MemRegion],
+    pub devices: &'static [DeviceRegion],
+    /// Passed-through shared peripheral interrupts (INTIDs >= 32), owned by this partition alone.
+    pub spis: &'static [u32],
+    pub loads: &'static [Load],
+    /// Guest-physical entry point of vCPU 0.
+    pub entry: u64,
+    /// Guest-physical address of the partition's device tree, passed in x0 / r2.
+    pub dtb: u64,
+    pub vdev: VirtualDevices,
+    /// Number of 4 KiB stage-2 translation tables the builder computed for this partition's mappings.
+    pub s2_tables: usize,
+    pub fault_policy: FaultPolicy,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SystemConfig {
+    /// Name of the configuration file (without `.toml`), printed at boot.
+    pub name: &'static str,
+    pub board: &'static str,
+    /// Physical console UART (PL011) base.
+    pub uart: u64,
+    pub gic: GicConfig,
+    /// Board RAM the hypervisor maps for itself.
+    pub ram_base: u64,
+    pub ram_size: u64,
+    /// Where the boot image (hypervisor followed by its payload) lives while it runs.
+    pub image_base: u64,
+    pub image_size: u64,
+    pub cpus: &'static [PhysCpu],
+    pub partitions: &'static [PartitionConfig],
+}

@@ -1,0 +1,55 @@
+//! The physical console, shared by the hypervisor and every partition: whole lines only, each with the prefix of
+//! its source (`[hv] `, `[name] `), so concurrent writers never garble each other.
+
+pub mod line;
+pub mod pl011;
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+
+use crate::config::SYSTEM;
+use pl011::Pl011;
+
+// SAFETY: the board description names the console PL011, mapped as device memory by the EL2 tables; only this
+// lock touches it.
+static UART: Mutex<Pl011> = Mutex::new(unsafe { Pl011::new(SYSTEM.uart as usize) });
+
+/// Writes one line `[prefix] text` atomically with respect to other lines.
+pub fn write_line(prefix: &str, text: &[u8]) {
+    let mut uart = UART.lock();
+    uart.write_bytes(b"[");
+    uart.write_bytes(prefix.as_bytes());
+    uart.write_bytes(b"] ");
+    uart.write_bytes(text);
+    uart.write_bytes(b"\n");
+}
+
+/// Formats into a fixed buffer, then emits whole lines with the hypervisor's prefix.
+pub fn hv_print(args: fmt::Arguments) {
+    let mut line = FmtBuf { buf: [0; line::LINE_MAX], len: 0 };
+    let _ = line.write_fmt(args);
+    let text = &line.buf[..line.len];
+    for l in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        write_line("hv", l);
+    }
+}
+
+struct FmtBuf {
+    buf: [u8; line::LINE_MAX],
+    len: usize,
+}
+
+impl Write for FmtBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// `println!` for the hypervisor's own messages.
+#[macro_export]
+macro_rules! hvprintln {
+    ($($arg:tt)*) => { $crate::console::hv_print(format_args!($($arg)*)) };
+}

@@ -1,0 +1,38 @@
+//! Polled transmit side of an Arm PL011 UART: all the hypervisor needs for its console.
+
+use core::ptr;
+
+const DR: usize = 0x00;
+const FR: usize = 0x18;
+const FR_TXFF: u32 = 1 << 5;
+
+pub struct Pl011 {
+    base: usize,
+}
+
+impl Pl011 {
+    /// # Safety
+    /// `base` must be the address of a PL011 mapped as device memory, used by nobody else concurrently.
+    pub const unsafe fn new(base: usize) -> Self {
+        Self { base }
+    }
+
+    pub fn write_byte(&mut self, b: u8) {
+        // SAFETY: `new` guarantees a mapped PL011; these are its documented register offsets.
+        unsafe {
+            while ptr::read_volatile((self.base + FR) as *const u32) & FR_TXFF != 0 {
+                core::hint::spin_loop();
+            }
+            ptr::write_volatile((self.base + DR) as *mut u32, b as u32);
+        }
+    }
+
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' {
+                self.write_byte(b'\r');
+            }
+            self.write_byte(b);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The physical interrupt controller, whichever version the board has. The version is a build-time constant, so
+//! each dispatch below compiles down to one path.
+
+pub mod gicv2;
+#[cfg(target_arch = "aarch64")]
+pub mod gicv3;
+pub mod mmio;
+
+#[cfg(target_arch = "aarch64")]
+use crate::arch::gicv3_sysregs as v3;
+use crate::config::{GicVersion, SYSTEM};
+use crate::vgic::lr::Lr;
+
+/// SGI the hypervisor sends between its CPUs: "look at your mailbox".
+pub const SGI_KICK: u32 = 0;
+/// The guest virtual timer's PPI (INTID 27).
+pub const VTIMER_IRQ: u32 = 27;
+/// INTIDs 1020 and up are special (spurious).
+pub const SPURIOUS: u32 = 1020;
+
+const IS_V3: bool = matches!(SYSTEM.gic.version, GicVersion::V3);
+
+/// Once, on the boot CPU.
+pub fn init_distributor() {
+    if IS_V3 {
+        gicv3::init_distributor();
+    } else {
+        gicv2::init_distributor();
+    }
+}
+
+/// On every CPU: CPU interface, private interrupts the hypervisor uses, virtual interface on.
+pub fn init_cpu(mpidr: u64) -> bool {
+    let maint = SYSTEM.gic.maintenance_irq;
+    if IS_V3 {
+        if !gicv3::init_redistributor(mpidr) {
+            return false;
+        }
+        v3::init_cpu_interface();
+        for intid in [SGI_KICK, maint, VTIMER_IRQ] {
+            gicv3::enable_private(mpidr, intid, true);
+        }
+    } else {
+        gicv2::init_cpu();
+        for intid in [SGI_KICK, maint, VTIMER_IRQ] {
+            gicv2::enable(intid, 0, true);
+        }
+    }
+    true
+}
+
+/// Acknowledges the highest-priority pending interrupt (>= [`SPURIOUS`] when none).
+pub fn ack() -> u32 {
+    if IS_V3 {
+        v3::ack()
+    } else {
+        gicv2::ack()
+    }
+}
+
+pub fn priority_drop(intid: u32) {
+    if IS_V3 {
+        v3::priority_drop(intid)
+    } else {
+        gicv2::priority_drop(intid)
+    }
+}
+
+pub fn deactivate(intid: u32) {
+    if IS_V3 {
+        v3::deactivate(intid)
+    } else {
+        gicv2::deactivate(intid)
+    }
+}
+
+pub fn send_sgi(pcpu: usize, sgi: u32) {
+    if IS_V3 {
+        v3::send_sgi(SYSTEM.cpus[pcpu].mpidr, sgi)
+    } else {
+        gicv2::send_sgi(pcpu, sgi)
+    }
+}
+
+/// Routes a passed-through SPI to `pcpu` and enables it, or disables it.
+pub fn route_spi(intid: u32, pcpu: usize, on: bool) {
+    if IS_V3 {
+        gicv3::enable_spi(intid, SYSTEM.cpus[pcpu].mpidr, on)
+    } else {
+        gicv2::enable(intid, pcpu, on)
+    }
+}
+
+pub fn nr_lrs() -> usize {
+    if IS_V3 {
+        v3::nr_lrs()
+    } else {
+        gicv2::nr_lrs()
+    }
+}
+
+pub fn read_lr(i: usize) -> Lr {
+    if IS_V3 {
+        v3::read_lr(i)
+    } else {
+        gicv2::read_lr(i)
+    }
+}
+
+pub fn write_lr(i: usize, lr: &Lr) {
+    if IS_V3 {
+        v3::write_lr(i, lr)
+    } else {
+        gicv2::write_lr(i, lr)
+    }
+}
+
+/// Asks for a maintenance interrupt when the list registers are (nearly) empty, to refill them.
+pub fn set_underflow(on: bool) {
+    if IS_V3 {
+        v3::set_underflow(on)
+    } else {
+        gicv2::set_underflow(on)
+    }
+}
+
+/// Virtual CPU interface state outside the LRs: (control, VMCR, active priorities), for saving with a vCPU.
+pub fn save_cpu_if() -> (u64, u64, u64) {
+    if IS_V3 {
+        (v3::ich_hcr(), v3::ich_vmcr(), v3::ich_ap1r0() | v3::ich_ap0r0() << 32)
+    } else {
+        let (h, v, a) = gicv2::save_cpu_if();
+        (h as u64, v as u64, a as u64)
+    }
+}
+
+pub fn restore_cpu_if(hcr: u64, vmcr: u64, apr: u64) {
+    if IS_V3 {
+        v3::set_ich_vmcr(vmcr);
+        v3::set_ich_ap1r0(apr & 0xffff_ffff);
+        v3::set_ich_ap0r0(apr >> 32);
+        v3::set_ich_hcr(hcr | 1);
+    } else {
+        gicv2::restore_cpu_if(hcr as u32, vmcr as u32, apr as u32)
+    }
+}

@@ -1,0 +1,45 @@
+//! hv-static: a static-partitioning hypervisor. Every partition, its memory, CPUs and devices are fixed at build
+//! time by the image builder; at boot the hypervisor builds them all, starts them, and from then on only answers
+//! traps. See `docs/` at the repository root for the design and the guest ABI.
+//!
+//! On the host this crate builds as an ordinary program so the architecture-neutral logic (stage-2 tables, trap
+//! decoding, the virtual GIC model, console line assembly) runs under `cargo test`.
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![cfg_attr(not(target_os = "none"), allow(dead_code))]
+
+mod config;
+mod console;
+mod esr;
+mod stage2;
+mod vgic;
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+mod gic;
+#[cfg(target_os = "none")]
+mod hypercall;
+#[cfg(target_os = "none")]
+mod mmio;
+#[cfg(target_os = "none")]
+mod partition;
+#[cfg(target_os = "none")]
+mod percpu;
+#[cfg(target_os = "none")]
+mod psci;
+#[cfg(target_os = "none")]
+mod run;
+#[cfg(target_os = "none")]
+mod trap;
+#[cfg(target_os = "none")]
+mod vcpu;
+#[cfg(target_os = "none")]
+mod vuart;
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("hv-static runs on bare metal; build a bootable image with `cargo run -p image-builder -- build`");
+}

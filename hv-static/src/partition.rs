@@ -1,0 +1,125 @@
+//! Partitions: built once at boot from the config (stage-2 tables, images copied into their RAM, virtual GIC),
+//! started, and stopped or restarted as a whole without disturbing any other partition.
+
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+use crate::config::{PartitionConfig, NUM_PARTITIONS, S2_TABLES, SYSTEM};
+use crate::percpu::{self, req};
+use crate::stage2::{Attr, Stage2, Table};
+use crate::vcpu::{self, Power, VcpuRef};
+use crate::{arch, hvprintln, vgic, vuart};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RunState {
+    Running = 0,
+    Stopped = 1,
+}
+
+static RUN_STATE: [AtomicU8; NUM_PARTITIONS] = [const { AtomicU8::new(RunState::Stopped as u8) }; NUM_PARTITIONS];
+static S2_ROOT: [AtomicU64; NUM_PARTITIONS] = [const { AtomicU64::new(0) }; NUM_PARTITIONS];
+
+/// Every partition's stage-2 tables, in one pool the image builder sized exactly.
+static mut S2_POOL: [Table; S2_TABLES] = [Table::EMPTY; S2_TABLES];
+
+pub fn run_state(part: usize) -> RunState {
+    if RUN_STATE[part].load(Ordering::Acquire) == RunState::Running as u8 {
+        RunState::Running
+    } else {
+        RunState::Stopped
+    }
+}
+
+pub fn s2_root(part: usize) -> u64 {
+    S2_ROOT[part].load(Ordering::Acquire)
+}
+
+/// Builds every partition's address space. Boot CPU only, before the others start.
+pub fn build_all() -> Result<(), (usize, crate::stage2::Error)> {
+    // SAFETY: runs once on the boot CPU before any other CPU or partition exists; afterwards the pool is only
+    // read, by the MMU.
+    let mut pool: &mut [Table] = unsafe { &mut *core::ptr::addr_of_mut!(S2_POOL) };
+    for (i, p) in SYSTEM.partitions.iter().enumerate() {
+        let free = core::mem::take(&mut pool);
+        let n = p.s2_tables.min(free.len());
+        let (mine, rest) = free.split_at_mut(n);
+        pool = rest;
+        let mut s2 = Stage2::new(mine).map_err(|e| (i, e))?;
+        for m in p.memory {
+            s2.map(m.ipa, m.pa, m.size, Attr::Ram).map_err(|e| (i, e))?;
+        }
+        for d in p.devices {
+            s2.map(d.ipa, d.pa, d.size, Attr::Device).map_err(|e| (i, e))?;
+        }
+        S2_ROOT[i].store(s2.root(), Ordering::Release);
+    }
+    Ok(())
+}
+
+/// Copies the partition's kernel, device tree and ramdisk from the boot image into its RAM.
+fn load_images(p: &PartitionConfig) {
+    for l in p.loads {
+        // SAFETY: the image builder placed `src` inside the boot image and `dst` inside this partition's RAM (both
+        // validated against the layout at build time), they do not overlap, and the hypervisor maps all RAM.
+        unsafe {
+            core::ptr::copy_nonoverlapping(l.src_pa as usize as *const u8, l.dst_pa as usize as *mut u8, l.size as usize)
+        };
+        arch::cpu::clean_dcache(l.dst_pa, l.size);
+    }
+    arch::cpu::invalidate_icache();
+}
+
+/// (Re)starts a partition: fresh images, fresh virtual GIC and console, vCPU 0 powered on at the kernel entry.
+pub fn start(part: usize) {
+    let p = &SYSTEM.partitions[part];
+    load_images(p);
+    vgic::reset(part);
+    vuart::reset(part);
+    RUN_STATE[part].store(RunState::Running as u8, Ordering::Release);
+    let v0 = VcpuRef { part, idx: 0 };
+    vcpu::update_power(v0, |s| *s = Power::OnPending { entry: p.entry, context: p.dtb });
+    percpu::post(v0.pcpu(), req::START);
+}
+
+/// Why a partition stops.
+#[derive(Clone, Copy, Debug)]
+pub enum StopReason {
+    Fault,
+    PowerOff,
+    Reset,
+}
+
+/// Stops every vCPU of `part`. The calling CPU's own vCPU, if it belongs to `part`, is left for the caller to
+/// park; the others are asked through their mailboxes.
+pub fn stop(part: usize, reason: StopReason) {
+    let was = RUN_STATE[part].swap(RunState::Stopped as u8, Ordering::AcqRel);
+    if was == RunState::Stopped as u8 && !matches!(reason, StopReason::Reset) {
+        return;
+    }
+    vuart::flush(part);
+    let me = arch::cpu::id();
+    for (idx, vc) in SYSTEM.partitions[part].vcpus.iter().enumerate() {
+        let v = VcpuRef { part, idx };
+        vcpu::update_power(v, |s| *s = Power::Off);
+        if vc.pcpu != me {
+            percpu::post(vc.pcpu, req::STOP);
+        }
+    }
+    if let StopReason::PowerOff = reason {
+        hvprintln!("partition '{}' powered off", SYSTEM.partitions[part].name);
+    }
+}
+
+/// SYSTEM_RESET from inside the partition: stop it, wait until its other vCPUs have left the guest, then start it
+/// again from its images. The caller parks its own vCPU afterwards, and its CPU picks up vCPU 0 if it is its own.
+pub fn reset(part: usize) {
+    stop(part, StopReason::Reset);
+    let me = arch::cpu::id();
+    for vc in SYSTEM.partitions[part].vcpus.iter().filter(|vc| vc.pcpu != me) {
+        while percpu::in_guest(vc.pcpu) {
+            arch::cpu::wfe();
+        }
+    }
+    hvprintln!("partition '{}' restarting", SYSTEM.partitions[part].name);
+    start(part);
+}

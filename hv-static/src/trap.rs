@@ -1,0 +1,126 @@
+//! Rust side of the EL2 vectors: what to do with each kind of trap from a partition.
+
+use crate::arch::{self, sysreg, GuestRegs};
+use crate::config::FaultPolicy;
+use crate::esr::{self, Trap};
+use crate::partition::{self, StopReason};
+use crate::percpu::{self, req};
+use crate::vcpu::VcpuRef;
+use crate::{gic, hvprintln, hypercall, mmio, run, vgic};
+
+fn current() -> VcpuRef {
+    match percpu::current() {
+        Some(v) => v,
+        // A trap from EL1 on a CPU that runs no vCPU cannot happen; treat it as a hypervisor bug.
+        None => panic!("trap on CPU {} with no vCPU", arch::cpu::id()),
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
+    let v = current();
+    let (esr, far, hpfar) = arch::trap_syndrome();
+    match esr::decode(esr) {
+        Trap::Hvc { .. } => {
+            if !hypercall::dispatch(v, regs) {
+                run::park(v, regs);
+            }
+        }
+        Trap::Smc { .. } => {
+            regs.pc += 4;
+            if !hypercall::dispatch(v, regs) {
+                run::park(v, regs);
+            }
+        }
+        Trap::DataAbort(d) => {
+            let ipa = esr::fault_ipa(hpfar, far);
+            let emulated = if d.valid && !d.s1ptw { mmio::emulate(v, ipa, &d, regs.get(d.reg)) } else { None };
+            match emulated {
+                Some(raw) => {
+                    if !d.write {
+                        regs.set(d.reg, d.load_value(raw));
+                    }
+                    regs.pc += esr::instr_len(esr);
+                }
+                None => {
+                    let kind = if d.write { "write" } else { "read" };
+                    fault(v, regs, format_args!("data abort ({kind}) at IPA {ipa:#x}"));
+                }
+            }
+        }
+        Trap::SysReg(a) => match a.encoding() {
+            sysreg::ICC_SGI1R_EL1 if !a.read => {
+                vgic::send_sgi_v3(v, regs.get(a.rt));
+                regs.pc += 4;
+            }
+            sysreg::ICC_ASGI1R_EL1 | sysreg::ICC_SGI0R_EL1 if !a.read => regs.pc += 4,
+            _ => sysreg::inject_undef(regs),
+        },
+        Trap::Wait { .. } => regs.pc += esr::instr_len(esr),
+        Trap::InstructionAbort { .. } => {
+            let ipa = esr::fault_ipa(hpfar, far);
+            fault(v, regs, format_args!("instruction abort at IPA {ipa:#x}"))
+        }
+        Trap::Other { ec, iss } => fault(v, regs, format_args!("unhandled trap EC {ec:#x} ISS {iss:#x}")),
+    }
+}
+
+/// A partition did something it may not: report it and apply its fault policy. Never returns to the guest.
+fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
+    let p = v.partition();
+    hvprintln!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc);
+    match p.fault_policy {
+        FaultPolicy::Stop => {
+            partition::stop(v.part, StopReason::Fault);
+            hvprintln!("partition '{}' stopped (on_fault = \"stop\"); other partitions continue", p.name);
+        }
+    }
+    run::park(v, regs)
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
+    let v = current();
+    let cpu = arch::cpu::id();
+    loop {
+        let intid = gic::ack();
+        if intid >= gic::SPURIOUS {
+            break;
+        }
+        gic::priority_drop(intid);
+        match intid {
+            gic::SGI_KICK => {
+                gic::deactivate(intid);
+                let flags = percpu::take(cpu);
+                if flags & req::STOP != 0 {
+                    run::park(v, regs);
+                }
+                if flags & req::REFILL != 0 {
+                    vgic::refill(v);
+                }
+            }
+            // Deactivated by the guest's own EOI through the HW bit of the list register.
+            gic::VTIMER_IRQ => vgic::inject(v, intid, 0),
+            i if i == crate::config::SYSTEM.gic.maintenance_irq => {
+                gic::deactivate(intid);
+                vgic::refill(v);
+            }
+            i => match vgic::spi_owner(i) {
+                Some(owner) => vgic::inject(owner, i, 0),
+                None => gic::deactivate(i),
+            },
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn handle_lower_serror(regs: &mut GuestRegs) {
+    let v = current();
+    fault(v, regs, format_args!("SError"))
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn handle_hv_exception(_sp: u64) -> ! {
+    let (esr, far, _) = arch::trap_syndrome();
+    panic!("exception at EL2: ESR {esr:#x} FAR {far:#x}");
+}

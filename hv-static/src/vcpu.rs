@@ -1,0 +1,87 @@
+//! Virtual CPUs: their power state (changed by PSCI from other vCPUs of the same partition) and their saved
+//! context (everything a vCPU owns, so it can be stopped, restarted, or later time-shared).
+
+use spin::Mutex;
+
+use crate::arch::{El1Regs, FpRegs, GuestRegs};
+use crate::config::{PartitionConfig, VcpuConfig, NUM_VCPUS, SYSTEM};
+use crate::vgic::lr::Lr;
+
+/// Names a vCPU: partition index and vCPU index within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcpuRef {
+    pub part: usize,
+    pub idx: usize,
+}
+
+impl VcpuRef {
+    pub fn partition(&self) -> &'static PartitionConfig {
+        &SYSTEM.partitions[self.part]
+    }
+
+    pub fn config(&self) -> &'static VcpuConfig {
+        &self.partition().vcpus[self.idx]
+    }
+
+    pub fn pcpu(&self) -> usize {
+        self.config().pcpu
+    }
+
+    /// Index into the flat per-vCPU arrays.
+    pub fn global(&self) -> usize {
+        SYSTEM.partitions[..self.part].iter().map(|p| p.vcpus.len()).sum::<usize>() + self.idx
+    }
+}
+
+/// PSCI's view of a vCPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Power {
+    Off,
+    /// CPU_ON accepted; the vCPU enters at `entry` with `context` in x0 when its CPU next looks.
+    OnPending { entry: u64, context: u64 },
+    On,
+}
+
+static POWER: [Mutex<Power>; NUM_VCPUS] = [const { Mutex::new(Power::Off) }; NUM_VCPUS];
+
+pub fn power(v: VcpuRef) -> Power {
+    *POWER[v.global()].lock()
+}
+
+/// Atomically applies `f` to the vCPU's power state.
+pub fn update_power<R>(v: VcpuRef, f: impl FnOnce(&mut Power) -> R) -> R {
+    f(&mut POWER[v.global()].lock())
+}
+
+/// Everything a vCPU owns besides its general-purpose registers while it runs (those live in the trap frame).
+pub struct Context {
+    pub regs: GuestRegs,
+    pub el1: El1Regs,
+    pub fp: FpRegs,
+    /// Virtual CPU interface control, VMCR and active priorities.
+    pub gic_if: (u64, u64, u64),
+    pub lrs: [Lr; 16],
+}
+
+impl Context {
+    pub const fn empty() -> Self {
+        Self {
+            regs: GuestRegs { x: [0; 31], pc: 0, pstate: 0, _pad: 0 },
+            el1: El1Regs::ZERO,
+            fp: FpRegs { q: [0; 32], fpcr: 0, fpsr: 0 },
+            gic_if: (0, 0, 0),
+            lrs: [Lr::EMPTY; 16],
+        }
+    }
+
+    /// A vCPU at power-on: boot-protocol registers, reset EL1 state, clean FP and interrupt state.
+    pub fn power_on(entry: u64, context: u64) -> Self {
+        Self { regs: GuestRegs::at_entry(entry, context), el1: El1Regs::reset(), ..Self::empty() }
+    }
+}
+
+static CONTEXT: [Mutex<Context>; NUM_VCPUS] = [const { Mutex::new(Context::empty()) }; NUM_VCPUS];
+
+pub fn context(v: VcpuRef) -> spin::MutexGuard<'static, Context> {
+    CONTEXT[v.global()].lock()
+}

@@ -1,0 +1,163 @@
+//! Moving virtual interrupts between the model and the hardware: injection from any CPU, list-register refills
+//! on the vCPU's own CPU, and the side effects of emulated register writes.
+
+use spin::Mutex;
+
+use super::lr::Lr;
+use super::regs::{Access, Effects, Flavor};
+use super::state::VgicState;
+use crate::config::{GicVersion, MAX_VCPUS, NUM_PARTITIONS, SYSTEM};
+use crate::percpu::{self, req};
+use crate::vcpu::VcpuRef;
+use crate::{arch, gic};
+
+pub type Vgic = VgicState<MAX_VCPUS>;
+
+static VGIC: [Mutex<Vgic>; NUM_PARTITIONS] = {
+    let mut a = [const { Mutex::new(VgicState::new(0)) }; NUM_PARTITIONS];
+    let mut p = 0;
+    while p < NUM_PARTITIONS {
+        a[p] = Mutex::new(VgicState::new(SYSTEM.partitions[p].vcpus.len()));
+        p += 1;
+    }
+    a
+};
+
+pub const FLAVOR: Flavor = match SYSTEM.gic.version {
+    GicVersion::V2 => Flavor::V2,
+    GicVersion::V3 => Flavor::V3,
+};
+
+/// Puts a partition's virtual GIC in its reset state, with the hardware-backed interrupts marked.
+pub fn reset(part: usize) {
+    let mut v = VGIC[part].lock();
+    v.reset();
+    for cpu in 0..v.nr_vcpus {
+        if let Some(irq) = v.irq(cpu, gic::VTIMER_IRQ) {
+            irq.hw = true;
+        }
+    }
+    for &spi in SYSTEM.partitions[part].spis {
+        if let Some(irq) = v.irq(0, spi) {
+            irq.hw = true;
+        }
+    }
+}
+
+/// Makes `intid` pending for `target` (an SGI's `source` is the sending vCPU) and gets it delivered.
+pub fn inject(target: VcpuRef, intid: u32, source: u8) {
+    let dest = VGIC[target.part].lock().set_pending(target.idx, intid, source);
+    if let Some(idx) = dest {
+        request_refill(VcpuRef { part: target.part, idx });
+    }
+}
+
+fn request_refill(v: VcpuRef) {
+    if v.pcpu() == arch::cpu::id() {
+        refill(v);
+    } else {
+        percpu::post(v.pcpu(), req::REFILL);
+    }
+}
+
+/// Refills this CPU's list registers for its vCPU `v`.
+pub fn refill(v: VcpuRef) {
+    let n = gic::nr_lrs().min(16);
+    let mut lrs = [Lr::EMPTY; 16];
+    for (i, lr) in lrs[..n].iter_mut().enumerate() {
+        *lr = gic::read_lr(i);
+    }
+    let before = lrs;
+    let overflow = VGIC[v.part].lock().fill_lrs(v.idx, &mut lrs[..n]);
+    for i in 0..n {
+        if lrs[i] != before[i] {
+            gic::write_lr(i, &lrs[i]);
+        }
+    }
+    gic::set_underflow(overflow);
+}
+
+/// Empties this CPU's list registers when its vCPU stops, deactivating physical interrupts the guest will now
+/// never complete (its virtual timer, passed-through SPIs).
+pub fn clear_lrs() {
+    for i in 0..gic::nr_lrs().min(16) {
+        let lr = gic::read_lr(i);
+        if let (Some(p), false) = (lr.pintid, lr.is_free()) {
+            gic::deactivate(p);
+        }
+        gic::write_lr(i, &Lr::EMPTY);
+    }
+    gic::set_underflow(false);
+}
+
+/// Distributor access from vCPU `v`.
+pub fn gicd_access(v: VcpuRef, a: Access) -> u64 {
+    let mut fx = Effects::default();
+    let value = VGIC[v.part].lock().gicd_access(FLAVOR, v.idx, a, &mut fx);
+    apply(v, fx);
+    value
+}
+
+/// Redistributor access from vCPU `v` (any vCPU's redistributor of the same partition).
+pub fn gicr_access(v: VcpuRef, a: Access) -> u64 {
+    let mut fx = Effects::default();
+    let value = VGIC[v.part].lock().gicr_access(a, &mut fx);
+    apply(v, fx);
+    value
+}
+
+fn apply(v: VcpuRef, fx: Effects) {
+    let nr = v.partition().vcpus.len();
+    for idx in (0..nr).filter(|i| fx.refill & (1 << i) != 0) {
+        request_refill(VcpuRef { part: v.part, idx });
+    }
+    if let Some((first, mask)) = fx.changed {
+        sync_passthrough(v.part, first, mask);
+    }
+    if let Some((sgi, targets)) = fx.sgi {
+        for idx in (0..nr).filter(|i| targets & (1 << i) != 0) {
+            inject(VcpuRef { part: v.part, idx }, sgi, v.idx as u8);
+        }
+    }
+}
+
+/// Mirrors the guest's enable and routing of its passed-through SPIs onto the physical distributor. Interrupts
+/// the partition does not own are never touched: they stay purely virtual.
+fn sync_passthrough(part: usize, first: u32, mask: u32) {
+    let cfg = &SYSTEM.partitions[part];
+    for &spi in cfg.spis.iter().filter(|&&s| s >= first && s < first + 32 && mask & (1 << (s - first)) != 0) {
+        let (enabled, target) = {
+            let mut v = VGIC[part].lock();
+            let irq = v.irq(0, spi).expect("owned SPIs are in range");
+            (irq.enabled, irq.target as usize)
+        };
+        gic::route_spi(spi, cfg.vcpus[target.min(cfg.vcpus.len() - 1)].pcpu, enabled);
+    }
+}
+
+/// The partition that owns a passed-through physical SPI, and the vCPU it is routed to.
+pub fn spi_owner(intid: u32) -> Option<VcpuRef> {
+    let part = SYSTEM.partitions.iter().position(|p| p.spis.contains(&intid))?;
+    let idx = VGIC[part].lock().target_of(0, intid);
+    Some(VcpuRef { part, idx })
+}
+
+/// A GICv3 guest's `ICC_SGI1R_EL1` write: SGI to the listed vCPUs of its own partition (or all others with IRM).
+pub fn send_sgi_v3(from: VcpuRef, value: u64) {
+    let intid = ((value >> 24) & 0xf) as u32;
+    let all_others = value & (1 << 40) != 0;
+    let higher_aff = (value >> 16) & 0xff | (value >> 32) & 0xff | (value >> 48) & 0xff;
+    let range = ((value >> 44) & 0xf) * 16;
+    let list = value & 0xffff;
+    for (idx, vc) in from.partition().vcpus.iter().enumerate() {
+        let aff0 = vc.mpidr & 0xff;
+        let listed = !all_others
+            && higher_aff == 0
+            && aff0 >= range
+            && aff0 < range + 16
+            && list & (1 << (aff0 - range)) != 0;
+        if listed || (all_others && idx != from.idx) {
+            inject(VcpuRef { part: from.part, idx }, intid, from.idx as u8);
+        }
+    }
+}

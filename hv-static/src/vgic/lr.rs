@@ -1,0 +1,139 @@
+//! List-register encodings: the hardware's slots for virtual interrupts, GICv3 (`ICH_LR<n>_EL2`, 64-bit) and
+//! GICv2 (`GICH_LR<n>`, 32-bit). The rest of the vGIC works with the neutral [`Lr`].
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LrState {
+    Invalid,
+    Pending,
+    Active,
+    PendingActive,
+}
+
+impl LrState {
+    fn bits(self) -> u64 {
+        match self {
+            LrState::Invalid => 0,
+            LrState::Pending => 1,
+            LrState::Active => 2,
+            LrState::PendingActive => 3,
+        }
+    }
+
+    fn from_bits(b: u64) -> Self {
+        match b & 3 {
+            0 => LrState::Invalid,
+            1 => LrState::Pending,
+            2 => LrState::Active,
+            _ => LrState::PendingActive,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lr {
+    pub vintid: u32,
+    /// Physical interrupt deactivated by hardware when the guest deactivates the virtual one (the HW bit).
+    pub pintid: Option<u32>,
+    pub priority: u8,
+    pub state: LrState,
+    pub group1: bool,
+    /// GICv2 only: the vCPU that sent an SGI.
+    pub source: u8,
+}
+
+impl Lr {
+    pub const EMPTY: Lr =
+        Lr { vintid: 0, pintid: None, priority: 0, state: LrState::Invalid, group1: false, source: 0 };
+
+    pub fn pending(vintid: u32, pintid: Option<u32>, priority: u8, group1: bool, source: u8) -> Self {
+        Lr { vintid, pintid, priority, state: LrState::Pending, group1, source }
+    }
+
+    pub fn is_free(&self) -> bool {
+        self.state == LrState::Invalid
+    }
+
+    pub fn encode_v3(&self) -> u64 {
+        let mut v = self.state.bits() << 62 | (self.priority as u64) << 48 | self.vintid as u64;
+        if self.group1 {
+            v |= 1 << 60;
+        }
+        if let Some(p) = self.pintid {
+            v |= 1 << 61 | ((p as u64) & 0x3ff) << 32;
+        }
+        v
+    }
+
+    pub fn decode_v3(v: u64) -> Self {
+        let hw = v & (1 << 61) != 0;
+        Lr {
+            vintid: v as u32,
+            pintid: hw.then_some(((v >> 32) & 0x3ff) as u32),
+            priority: (v >> 48) as u8,
+            state: LrState::from_bits(v >> 62),
+            group1: v & (1 << 60) != 0,
+            source: 0,
+        }
+    }
+
+    /// GICv2 keeps only the top five priority bits.
+    pub fn encode_v2(&self) -> u32 {
+        let mut v = (self.state.bits() as u32) << 28 | ((self.priority as u32) >> 3) << 23 | (self.vintid & 0x3ff);
+        if self.group1 {
+            v |= 1 << 30;
+        }
+        match self.pintid {
+            Some(p) => v |= 1 << 31 | (p & 0x3ff) << 10,
+            None if self.vintid < 16 => v |= ((self.source as u32) & 7) << 10,
+            None => {}
+        }
+        v
+    }
+
+    pub fn decode_v2(v: u32) -> Self {
+        let hw = v & (1 << 31) != 0;
+        Lr {
+            vintid: v & 0x3ff,
+            pintid: hw.then_some((v >> 10) & 0x3ff),
+            priority: (((v >> 23) & 0x1f) << 3) as u8,
+            state: LrState::from_bits((v >> 28) as u64),
+            group1: v & (1 << 30) != 0,
+            source: if hw { 0 } else { ((v >> 10) & 7) as u8 },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v3_hw_timer_lr() {
+        let lr = Lr::pending(27, Some(27), 0xa0, true, 0);
+        let v = lr.encode_v3();
+        assert_eq!(v, 1 << 62 | 1 << 61 | 1 << 60 | 0xa0 << 48 | 27 << 32 | 27);
+        assert_eq!(Lr::decode_v3(v), lr);
+    }
+
+    #[test]
+    fn v3_software_sgi_lr_has_no_physical_part() {
+        let v = Lr::pending(1, None, 0x80, true, 0).encode_v3();
+        assert_eq!(v >> 61 & 1, 0);
+        assert_eq!(v >> 32 & 0x3ff, 0);
+    }
+
+    #[test]
+    fn v2_sgi_carries_source_cpu() {
+        let lr = Lr::pending(1, None, 0x80, false, 3);
+        let v = lr.encode_v2();
+        assert_eq!(v, 1 << 28 | (0x80 >> 3) << 23 | 3 << 10 | 1);
+        assert_eq!(Lr::decode_v2(v), lr);
+    }
+
+    #[test]
+    fn v2_hw_and_state_round_trip() {
+        let lr = Lr { state: LrState::PendingActive, ..Lr::pending(48, Some(48), 0xf8, false, 0) };
+        assert_eq!(Lr::decode_v2(lr.encode_v2()), lr);
+        assert!(Lr::decode_v2(0).is_free());
+    }
+}

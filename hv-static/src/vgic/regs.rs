@@ -1,0 +1,367 @@
+//! Register-level emulation of the distributor (GICv2 and GICv3 `GICD_*`) and the GICv3 redistributors
+//! (`GICR_*`), over [`VgicState`]. Pure logic: the caller turns the returned [`Effects`] into list-register
+//! refills and physical enables.
+
+use super::state::{IrqState, VgicState, NR_IRQS, NR_PRIVATE};
+
+pub const GICD_SIZE_V3: u64 = 0x1_0000;
+pub const GICD_SIZE_V2: u64 = 0x1000;
+/// One redistributor: RD_base frame then SGI_base frame.
+pub const GICR_STRIDE: u64 = 0x2_0000;
+
+const CTLR: u64 = 0x000;
+const TYPER: u64 = 0x004;
+const IIDR: u64 = 0x008;
+const IGROUPR: u64 = 0x080;
+const ISENABLER: u64 = 0x100;
+const ICENABLER: u64 = 0x180;
+const ISPENDR: u64 = 0x200;
+const ICPENDR: u64 = 0x280;
+const ISACTIVER: u64 = 0x300;
+const ICACTIVER: u64 = 0x380;
+const IPRIORITYR: u64 = 0x400;
+const ITARGETSR: u64 = 0x800;
+const ICFGR: u64 = 0xC00;
+const SGIR: u64 = 0xF00;
+const IROUTER: u64 = 0x6000;
+const PIDR2_V3: u64 = 0xFFE8;
+const PIDR2_V2: u64 = 0xFE8;
+
+const GICR_CTLR: u64 = 0x0000;
+const GICR_IIDR: u64 = 0x0004;
+const GICR_TYPER: u64 = 0x0008;
+const GICR_WAKER: u64 = 0x0014;
+const SGI_BASE: u64 = 0x1_0000;
+
+/// hv-static's implementer/product code in the IIDR registers (JEP106 0x43B is Arm; product 0x48 'H').
+const IIDR_VALUE: u32 = 0x4800_043B;
+
+/// What a register write asks of the rest of the hypervisor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// vCPUs (bit per index) whose list registers must be refilled.
+    pub refill: u32,
+    /// Interrupts whose enable or routing changed (`first`, bit mask of 32 from it): hardware-backed ones must
+    /// follow on the physical GIC.
+    pub changed: Option<(u32, u32)>,
+    /// A GICv2 `GICD_SGIR` write: SGI `intid` to the vCPUs in `targets`.
+    pub sgi: Option<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    V2,
+    V3,
+}
+
+/// A guest access: byte offset in the frame, size in bytes, and the value for writes.
+#[derive(Clone, Copy, Debug)]
+pub struct Access {
+    pub offset: u64,
+    pub size: u8,
+    pub write: Option<u64>,
+}
+
+impl<const V: usize> VgicState<V> {
+    /// Distributor access by `vcpu`. Returns the read value (0 for writes and unknown registers, which are RAZ/WI).
+    pub fn gicd_access(&mut self, flavor: Flavor, vcpu: usize, a: Access, fx: &mut Effects) -> u64 {
+        let off = a.offset;
+        match (off, a.write) {
+            (CTLR, None) => match flavor {
+                // ARE and DS read as one: affinity routing only, a single security state.
+                Flavor::V3 => (self.ctlr & 0b11 | 1 << 4 | 1 << 6) as u64,
+                Flavor::V2 => (self.ctlr & 0b11) as u64,
+            },
+            (CTLR, Some(v)) => {
+                self.ctlr = v as u32 & 0b11;
+                fx.refill |= self.all_vcpus();
+                0
+            }
+            (TYPER, None) => {
+                let lines = (NR_IRQS / 32 - 1) as u64;
+                match flavor {
+                    Flavor::V3 => lines | 9 << 19,
+                    Flavor::V2 => lines | ((self.nr_vcpus as u64 - 1) & 7) << 5,
+                }
+            }
+            (IIDR, None) => IIDR_VALUE as u64,
+            (PIDR2_V3, None) if flavor == Flavor::V3 => 0x3B,
+            (PIDR2_V2, None) if flavor == Flavor::V2 => 0x2B,
+            (SGIR, Some(v)) if flavor == Flavor::V2 => {
+                let v = v as u32;
+                let targets = match (v >> 24) & 3 {
+                    0 => (v >> 16) & 0xff,
+                    1 => self.all_vcpus() & !(1 << vcpu),
+                    2 => 1 << vcpu,
+                    _ => 0,
+                };
+                fx.sgi = Some((v & 0xf, targets & self.all_vcpus()));
+                0
+            }
+            (o, w) if (IROUTER + 8 * 32..IROUTER + 8 * NR_IRQS as u64).contains(&o) && flavor == Flavor::V3 => {
+                let intid = ((o - IROUTER) / 8) as u32;
+                let nr_vcpus = self.nr_vcpus;
+                let irq = self.irq(vcpu, intid).expect("in range");
+                // Only the low word carries Aff0 (= vCPU index) and IRM; the high word (Aff3) is RAZ/WI.
+                if o % 8 != 0 {
+                    return 0;
+                }
+                match w {
+                    None => irq.target as u64,
+                    Some(v) => {
+                        let target = (v & 0xff) as usize;
+                        irq.target = if target < nr_vcpus { target as u8 } else { 0 };
+                        fx.changed = Some((intid, 1));
+                        0
+                    }
+                }
+            }
+            (o, w) if (ITARGETSR..ITARGETSR + NR_IRQS as u64).contains(&o) && flavor == Flavor::V2 => {
+                let first = (o - ITARGETSR) as u32;
+                let nr_vcpus = self.nr_vcpus as u32;
+                let mut value = 0u64;
+                for i in 0..a.size as u32 {
+                    let intid = first + i;
+                    if intid < NR_PRIVATE as u32 {
+                        value |= (1u64 << vcpu) << (8 * i);
+                        continue;
+                    }
+                    let irq = self.irq(vcpu, intid).expect("in range");
+                    match w {
+                        None => value |= (1u64 << irq.target) << (8 * i),
+                        Some(v) => {
+                            let mask = (v >> (8 * i)) as u8;
+                            if mask != 0 {
+                                irq.target = mask.trailing_zeros().min(nr_vcpus - 1) as u8;
+                            }
+                            fx.changed = Some((first, (1 << a.size) - 1));
+                        }
+                    }
+                }
+                value
+            }
+            (o, _) if (IGROUPR..ICFGR + NR_IRQS as u64 / 4).contains(&o) => {
+                // GICv3 keeps private interrupts in the redistributor; GICv2 banks them here.
+                let private_here = flavor == Flavor::V2;
+                self.irq_regs(vcpu, a, private_here, true, fx)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Redistributor access: `offset` is relative to the start of the whole redistributor region.
+    pub fn gicr_access(&mut self, a: Access, fx: &mut Effects) -> u64 {
+        let vcpu = (a.offset / GICR_STRIDE) as usize;
+        if vcpu >= self.nr_vcpus {
+            return 0;
+        }
+        let off = a.offset % GICR_STRIDE;
+        match (off, a.write) {
+            (GICR_CTLR, _) => 0,
+            (GICR_IIDR, None) => IIDR_VALUE as u64,
+            (GICR_TYPER, None) => {
+                let last = if vcpu + 1 == self.nr_vcpus { 1 << 4 } else { 0 };
+                (vcpu as u64) << 32 | (vcpu as u64) << 8 | last
+            }
+            (o, None) if o == GICR_TYPER + 4 => vcpu as u64,
+            (GICR_WAKER, None) => {
+                if self.cpus[vcpu].asleep {
+                    0b110
+                } else {
+                    0
+                }
+            }
+            (GICR_WAKER, Some(v)) => {
+                self.cpus[vcpu].asleep = v & 0b10 != 0;
+                0
+            }
+            (PIDR2_V3, None) => 0x3B,
+            (o, _) if (SGI_BASE + IGROUPR..SGI_BASE + ICFGR + 8).contains(&o) => {
+                let a = Access { offset: o - SGI_BASE, ..a };
+                self.irq_regs(vcpu, a, true, false, fx)
+            }
+            (o, None) if o == SGI_BASE + PIDR2_V3 => 0x3B,
+            _ => 0,
+        }
+    }
+
+    fn all_vcpus(&self) -> u32 {
+        (1u32 << self.nr_vcpus) - 1
+    }
+
+    /// The banked per-interrupt registers shared by GICD and the GICR SGI frame. `private` / `shared` say which
+    /// INTID ranges this frame may touch; the rest is RAZ/WI.
+    fn irq_regs(&mut self, vcpu: usize, a: Access, private: bool, shared: bool, fx: &mut Effects) -> u64 {
+        let (off, size) = (a.offset, a.size as u64);
+        let (base, bits_per_irq) = match off {
+            o if o < ISENABLER => (IGROUPR, 1),
+            o if o < ICENABLER => (ISENABLER, 1),
+            o if o < ISPENDR => (ICENABLER, 1),
+            o if o < ICPENDR => (ISPENDR, 1),
+            o if o < ISACTIVER => (ICPENDR, 1),
+            o if o < ICACTIVER => (ISACTIVER, 1),
+            o if o < IPRIORITYR => (ICACTIVER, 1),
+            o if o < ITARGETSR => (IPRIORITYR, 8),
+            o if o >= ICFGR => (ICFGR, 2),
+            _ => return 0,
+        };
+        let first = ((off - base) * 8 / bits_per_irq) as u32;
+        let count = (size * 8 / bits_per_irq) as u32;
+        let mut value = 0u64;
+        for i in 0..count {
+            let intid = first + i;
+            let allowed = if (intid as usize) < NR_PRIVATE { private } else { shared };
+            if !allowed || intid as usize >= NR_IRQS {
+                continue;
+            }
+            let shift = (i as u64) * bits_per_irq;
+            let field = a.write.map(|v| (v >> shift) & ((1u64 << bits_per_irq) - 1));
+            let target = self.target_of(vcpu, intid);
+            let irq = self.irq(vcpu, intid).expect("checked range");
+            let (read, touched) = update(irq, base, field);
+            value |= read << shift;
+            if touched {
+                fx.refill |= 1 << target;
+                if matches!(base, ISENABLER | ICENABLER) {
+                    let (f, m) = fx.changed.unwrap_or((intid, 0));
+                    if intid >= f && intid < f + 32 {
+                        fx.changed = Some((f, m | 1 << (intid - f)));
+                    }
+                }
+                if base == ISPENDR {
+                    self.cpus[target].dirty = true;
+                }
+            }
+        }
+        value
+    }
+}
+
+/// Reads (field = None) or writes one interrupt's field of a banked register; returns the read value and whether a
+/// write changed something the list registers or the physical GIC care about.
+fn update(irq: &mut IrqState, base: u64, field: Option<u64>) -> (u64, bool) {
+    let set = field == Some(1);
+    match base {
+        IGROUPR => {
+            if let Some(f) = field {
+                irq.group1 = f == 1;
+            }
+            (irq.group1 as u64, false)
+        }
+        ISENABLER | ICENABLER => {
+            let was = irq.enabled;
+            if set {
+                irq.enabled = base == ISENABLER;
+            }
+            (was as u64, set && was != irq.enabled)
+        }
+        ISPENDR | ICPENDR => {
+            let was = irq.pending;
+            if set {
+                irq.pending = base == ISPENDR;
+            }
+            (was as u64, set && base == ISPENDR)
+        }
+        ISACTIVER | ICACTIVER => {
+            if set {
+                irq.active = base == ISACTIVER;
+            }
+            (irq.active as u64, false)
+        }
+        IPRIORITYR => {
+            if let Some(p) = field {
+                irq.priority = p as u8;
+            }
+            (irq.priority as u64, false)
+        }
+        _ => {
+            // ICFGR: bit 1 of each pair selects edge. SGIs are always edge.
+            if let Some(f) = field {
+                irq.edge = f & 2 != 0;
+            }
+            ((irq.edge as u64) << 1, false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rd(v: &mut VgicState<2>, f: Flavor, off: u64) -> u64 {
+        v.gicd_access(f, 0, Access { offset: off, size: 4, write: None }, &mut Effects::default())
+    }
+
+    fn wr(v: &mut VgicState<2>, f: Flavor, vcpu: usize, off: u64, val: u64) -> Effects {
+        let mut fx = Effects::default();
+        v.gicd_access(f, vcpu, Access { offset: off, size: 4, write: Some(val) }, &mut fx);
+        fx
+    }
+
+    #[test]
+    fn v3_identity_registers() {
+        let mut v = VgicState::<2>::new(2);
+        assert_eq!(rd(&mut v, Flavor::V3, CTLR) & (1 << 4 | 1 << 6), 1 << 4 | 1 << 6);
+        assert_eq!(rd(&mut v, Flavor::V3, TYPER) & 0x1f, 8);
+        assert_eq!(rd(&mut v, Flavor::V3, PIDR2_V3) >> 4 & 0xf, 3);
+        assert_eq!(rd(&mut v, Flavor::V2, TYPER) >> 5 & 7, 1, "two CPUs");
+    }
+
+    #[test]
+    fn spi_enable_route_and_pend() {
+        let mut v = VgicState::<2>::new(2);
+        let fx = wr(&mut v, Flavor::V3, 0, ISENABLER + 4, 1 << 1); // INTID 33
+        assert_eq!(fx.changed, Some((33, 1)));
+        assert!(v.irq(0, 33).unwrap().enabled);
+        wr(&mut v, Flavor::V3, 0, IROUTER + 8 * 33, 1);
+        assert_eq!(v.irq(0, 33).unwrap().target, 1);
+        let fx = wr(&mut v, Flavor::V3, 0, ISPENDR + 4, 1 << 1);
+        assert_eq!(fx.refill, 1 << 1, "vCPU 1 owns the SPI");
+        assert_eq!(rd(&mut v, Flavor::V3, ISENABLER + 4), 1 << 1);
+    }
+
+    #[test]
+    fn v3_private_interrupts_only_through_the_redistributor() {
+        let mut v = VgicState::<2>::new(2);
+        wr(&mut v, Flavor::V3, 0, ISENABLER, 1 << 27);
+        assert!(!v.irq(0, 27).unwrap().enabled, "GICD_ISENABLER0 is RAZ/WI with ARE");
+        let mut fx = Effects::default();
+        let a = Access { offset: GICR_STRIDE + SGI_BASE + ISENABLER, size: 4, write: Some(1 << 27) };
+        v.gicr_access(a, &mut fx);
+        assert!(v.irq(1, 27).unwrap().enabled && !v.irq(0, 27).unwrap().enabled);
+    }
+
+    #[test]
+    fn redistributor_identity_and_waker() {
+        let mut v = VgicState::<2>::new(2);
+        let mut fx = Effects::default();
+        let typer = |v: &mut VgicState<2>, n: u64, fx: &mut Effects| {
+            v.gicr_access(Access { offset: n * GICR_STRIDE + GICR_TYPER, size: 8, write: None }, fx)
+        };
+        assert_eq!(typer(&mut v, 0, &mut fx), 0);
+        assert_eq!(typer(&mut v, 1, &mut fx), 1 << 32 | 1 << 8 | 1 << 4, "vCPU 1 is the last");
+        let waker = Access { offset: GICR_WAKER, size: 4, write: Some(0) };
+        v.gicr_access(waker, &mut fx);
+        assert_eq!(v.gicr_access(Access { write: None, ..waker }, &mut fx), 0, "awake");
+    }
+
+    #[test]
+    fn byte_priorities_and_v2_targets() {
+        let mut v = VgicState::<2>::new(2);
+        let mut fx = Effects::default();
+        v.gicd_access(Flavor::V2, 0, Access { offset: IPRIORITYR + 41, size: 1, write: Some(0xa0) }, &mut fx);
+        assert_eq!(v.irq(0, 41).unwrap().priority, 0xa0);
+        assert_eq!(rd(&mut v, Flavor::V2, IPRIORITYR + 40), 0xa000);
+        wr(&mut v, Flavor::V2, 0, ITARGETSR + 40, 0x0200_0000); // INTID 43 -> CPU 1
+        assert_eq!(v.irq(0, 43).unwrap().target, 1);
+        assert_eq!(rd(&mut v, Flavor::V2, ITARGETSR) & 0xff, 1, "private: the reading CPU");
+    }
+
+    #[test]
+    fn v2_sgir_filters() {
+        let mut v = VgicState::<2>::new(2);
+        assert_eq!(wr(&mut v, Flavor::V2, 0, SGIR, 1 << 24 | 5).sgi, Some((5, 0b10)), "all but self");
+        assert_eq!(wr(&mut v, Flavor::V2, 1, SGIR, 2 << 24 | 3).sgi, Some((3, 0b10)), "self");
+        assert_eq!(wr(&mut v, Flavor::V2, 0, SGIR, 0xff << 16 | 1).sgi, Some((1, 0b11)), "list clipped to vCPUs");
+    }
+}

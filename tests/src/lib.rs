@@ -1,0 +1,1 @@
+//! Helpers for the QEMU system tests in `tests/tests/`.
