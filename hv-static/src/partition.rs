@@ -51,6 +51,9 @@ pub fn build_all() -> Result<(), (usize, crate::stage2::Error)> {
         for d in p.devices {
             s2.map(d.ipa, d.pa, d.size, Attr::Device).map_err(|e| (i, e))?;
         }
+        if s2.tables_used() != p.s2_tables {
+            hvprintln!("note: '{}' uses {} stage-2 tables, the builder reserved {}", p.name, s2.tables_used(), p.s2_tables);
+        }
         S2_ROOT[i].store(s2.root(), Ordering::Release);
     }
     Ok(())

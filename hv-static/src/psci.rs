@@ -12,6 +12,7 @@ pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
 pub const SYSTEM_OFF: u32 = 0x8400_0008;
 pub const SYSTEM_RESET: u32 = 0x8400_0009;
 pub const FEATURES: u32 = 0x8400_000A;
+pub const CPU_SUSPEND_64: u32 = 0xC400_0001;
 pub const CPU_ON_64: u32 = 0xC400_0003;
 pub const AFFINITY_INFO_64: u32 = 0xC400_0004;
 
@@ -41,6 +42,9 @@ pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
         VERSION => PSCI_VERSION,
         FEATURES => features(a1 as u32),
         CPU_ON_32 | CPU_ON_64 => cpu_on(me, a1, a2, a3),
+        // A standby that wakes at once is a valid suspend: PSCI lets a suspended CPU resume at any time. The
+        // partition keeps its CPU either way (pinned), so there is nothing to gain by really stopping it.
+        CPU_SUSPEND_32 | CPU_SUSPEND_64 => SUCCESS,
         AFFINITY_INFO_32 | AFFINITY_INFO_64 => affinity_info(me, a1, a2),
         CPU_OFF => {
             vcpu::update_power(me, |s| *s = Power::Off);
@@ -61,7 +65,7 @@ pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
 
 fn features(fid: u32) -> i64 {
     match fid {
-        VERSION | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32 | AFFINITY_INFO_64 | SYSTEM_OFF
+        VERSION | CPU_SUSPEND_32 | CPU_SUSPEND_64 | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32 | AFFINITY_INFO_64 | SYSTEM_OFF
         | SYSTEM_RESET | FEATURES => SUCCESS,
         _ => NOT_SUPPORTED,
     }

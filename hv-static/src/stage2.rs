@@ -17,7 +17,6 @@ const TABLE_OR_PAGE: u64 = 1 << 1;
 const AF: u64 = 1 << 10;
 const SH_INNER: u64 = 0b11 << 8;
 const S2AP_RW: u64 = 0b11 << 6;
-const S2AP_RO: u64 = 0b01 << 6;
 const MEMATTR_NORMAL_WB: u64 = 0b1111 << 2;
 const MEMATTR_DEVICE_NGNRE: u64 = 0b0001 << 2;
 const XN: u64 = 1 << 54;
@@ -37,8 +36,6 @@ impl Table {
 pub enum Attr {
     /// Normal write-back cacheable memory, read-write.
     Ram,
-    /// Normal memory, read-only (shared channels a partition may only read).
-    RamReadOnly,
     /// Device-nGnRE, read-write, never executable.
     Device,
 }
@@ -47,16 +44,14 @@ impl Attr {
     fn bits(self) -> u64 {
         AF | match self {
             Attr::Ram => SH_INNER | S2AP_RW | MEMATTR_NORMAL_WB,
-            Attr::RamReadOnly => SH_INNER | S2AP_RO | MEMATTR_NORMAL_WB,
             Attr::Device => S2AP_RW | MEMATTR_DEVICE_NGNRE | XN,
         }
     }
 
+    #[cfg(test)]
     fn from_bits(d: u64) -> Self {
         if d & (0b1111 << 2) == MEMATTR_DEVICE_NGNRE {
             Attr::Device
-        } else if d & (0b11 << 6) == S2AP_RO {
-            Attr::RamReadOnly
         } else {
             Attr::Ram
         }
@@ -75,6 +70,7 @@ pub enum Error {
     OutOfTables,
 }
 
+#[cfg(test)]
 /// Converts between a table's address as the MMU sees it and a pointer. The hypervisor maps RAM 1:1, so both are
 /// the same number; host tests use ordinary pointers the same way.
 fn table_at(addr: u64) -> *mut Table {
@@ -140,6 +136,7 @@ impl<'a> Stage2<'a> {
     }
 
     /// Walks the tables like the MMU does: the host-physical address and attributes for `ipa`, if mapped.
+    #[cfg(test)]
     pub fn translate(&self, ipa: u64) -> Option<(u64, Attr)> {
         walk(self.root(), ipa)
     }
@@ -190,6 +187,7 @@ impl<'a> Stage2<'a> {
 }
 
 /// Translates `ipa` through the tables rooted at `root`.
+#[cfg(test)]
 pub fn walk(root: u64, ipa: u64) -> Option<(u64, Attr)> {
     if ipa >= 1 << IPA_BITS {
         return None;
@@ -273,11 +271,11 @@ mod tests {
     }
 
     #[test]
-    fn read_only_and_descriptor_bits() {
+    fn block_descriptor_bits() {
         let mut t = pool(3);
         let mut s2 = Stage2::new(&mut t).unwrap();
-        s2.map(0x1000_0000, 0x1000_0000, 2 << 20, Attr::RamReadOnly).unwrap();
-        assert_eq!(s2.translate(0x1000_0010), Some((0x1000_0010, Attr::RamReadOnly)));
+        s2.map(0x1000_0000, 0x1000_0000, 2 << 20, Attr::Ram).unwrap();
+        assert_eq!(s2.translate(0x1000_0010), Some((0x1000_0010, Attr::Ram)));
         let l2 = t[1].0[0x1000_0000 / (2 << 20) % 512];
         assert_eq!(l2 & 0b11, 0b01, "block descriptor");
         assert_ne!(l2 & AF, 0, "access flag set so no fault on first touch");

@@ -20,5 +20,5 @@ pub fn trap_syndrome() -> (u64, u64, u64) {
 
 /// Address where a secondary CPU enters, for PSCI CPU_ON.
 pub fn secondary_entry_address() -> u64 {
-    boot::secondary_entry as usize as u64
+    boot::secondary_entry as *const () as u64
 }
