@@ -22,6 +22,9 @@ pub const INVALID_PARAMETERS: i64 = -2;
 pub const ALREADY_ON: i64 = -4;
 pub const ON_PENDING: i64 = -5;
 
+/// The SMCCC_VERSION function ID (answered by `hypercall`).
+const SMCCC_VERSION: u32 = 0x8000_0000;
+
 /// PSCI 1.1.
 const PSCI_VERSION: i64 = 0x1_0001;
 
@@ -67,6 +70,8 @@ fn features(fid: u32) -> i64 {
     match fid {
         VERSION | CPU_SUSPEND_32 | CPU_SUSPEND_64 | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32 | AFFINITY_INFO_64 | SYSTEM_OFF
         | SYSTEM_RESET | FEATURES => SUCCESS,
+        // SMCCC 1.1 is discovered through PSCI_FEATURES(SMCCC_VERSION).
+        SMCCC_VERSION => SUCCESS,
         _ => NOT_SUPPORTED,
     }
 }

@@ -1,1 +1,92 @@
-//! Helpers for the QEMU system tests in `tests/tests/`.
+//! Helpers for the QEMU system tests in `tests/tests/`: build a config with the image builder, boot it, and give
+//! the console output to the test's assertions.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use image_builder::qemu::{run, RunOptions, RunOutcome};
+
+/// One QEMU system at a time: builds share the cargo target directory (each config compiles its own
+/// hv-static), and the machine has two cores, which one emulated system with several CPUs already uses.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A config under `configs/`.
+pub fn config(name: &str) -> PathBuf {
+    image_builder::workspace_root().join("configs").join(name)
+}
+
+/// Fails, naming the Debian package, when QEMU is missing: system tests never skip quietly.
+pub fn require_qemu(program: &str) {
+    let found = Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "{program} not found: install Debian's package qemu-system-arm (apt-get install qemu-system-arm)");
+}
+
+/// Builds and boots `config`, waiting at most `timeout` for the console to match `until`. Panics with the whole
+/// console output when it does not, so a failure shows what the partitions did.
+pub fn boot_until(config_name: &str, until: &str, timeout: Duration) -> RunOutcome {
+    require_qemu("qemu-system-aarch64");
+    let _one_at_a_time = serial();
+    let opts = RunOptions {
+        config: config(config_name),
+        timeout: Some(timeout),
+        until: Some(until.to_string()),
+        quiet: true,
+        echo: false,
+    };
+    let out = run(&opts).unwrap_or_else(|e| panic!("building or booting {config_name} failed: {e}"));
+    assert!(
+        out.matched,
+        "{config_name}: console never matched {until:?} within {timeout:?}\n--- command ---\n{}\n--- console ---\n{}\n--- stderr ---\n{}",
+        out.command.join(" "),
+        out.output,
+        out.stderr
+    );
+    out
+}
+
+/// Lines of the console printed by partition `name` (without the prefix).
+pub fn lines_of<'a>(out: &'a RunOutcome, name: &str) -> Vec<&'a str> {
+    let prefix = format!("[{name}] ");
+    out.output.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(prefix.as_str())).collect()
+}
+
+/// A regex that matches once each pattern has appeared, in any order (the regex crate has no lookahead).
+pub fn all_of(patterns: &[&str]) -> String {
+    fn permutations(items: &[&str]) -> Vec<Vec<String>> {
+        if items.len() <= 1 {
+            return vec![items.iter().map(|s| s.to_string()).collect()];
+        }
+        let mut out = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            for mut p in permutations(&rest) {
+                p.insert(0, first.to_string());
+                out.push(p);
+            }
+        }
+        out
+    }
+    let alts: Vec<String> = permutations(patterns).into_iter().map(|p| p.join(".*")).collect();
+    format!("(?s)(?:{})", alts.join("|"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_of;
+    use regex::Regex;
+
+    #[test]
+    fn all_of_matches_in_any_order_only_when_complete() {
+        let re = Regex::new(&all_of(&["a1", "b2", "c3"])).unwrap();
+        assert!(re.is_match("x c3\n b2 \n a1"));
+        assert!(re.is_match("a1 b2 c3"));
+        assert!(!re.is_match("a1 c3"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Paravirtual drivers for hv-static partitions.
+//!
+//! Today this crate holds the guest side of the hypervisor ABI (docs/guest-abi.md): typed wrappers for the SMCCC
+//! 1.1 and PSCI 1.1 calls a partition makes over `HVC #0`. The virtio backends the hypervisor serves will join it
+//! later, under their own modules.
+//!
+//! Design rules:
+//! - `no_std`, no heap: the same crate links into bare-metal guests and into hv-static.
+//! - Every call goes through a [`abi::smccc::Conduit`], so argument marshalling and result decoding are unit-tested
+//!   on the host against a fake conduit; only the one `hvc` instruction is architecture code.
+//! - Function IDs and return codes are named constants and enums, never bare numbers at call sites.
+#![cfg_attr(not(test), no_std)]
+
+pub mod abi;

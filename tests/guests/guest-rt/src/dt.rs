@@ -1,0 +1,250 @@
+//! The partition's facts, read from its device tree: docs/guest-abi.md promises nothing else, and the same
+//! parser reads QEMU's own `virt` tree when a guest runs natively.
+//!
+//! Pure code over a byte slice, unit-tested on the host against QEMU's trees and ones built like hv-static's.
+//! Addresses are parsed from the raw `reg` cells into `u64`, so 32-bit guests read 64-bit addresses correctly.
+
+use core::fmt;
+
+use fdt::node::FdtNode;
+use fdt::{Fdt, FdtError};
+
+use crate::MAX_CPUS;
+
+/// A physical (guest-physical under hv-static) address range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub base: u64,
+    pub size: u64,
+}
+
+impl Region {
+    /// First address past the region.
+    pub const fn end(&self) -> u64 {
+        self.base.saturating_add(self.size)
+    }
+
+    pub const fn contains(&self, addr: u64) -> bool {
+        addr >= self.base && addr < self.end()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GicVersion {
+    V2,
+    V3,
+}
+
+impl fmt::Display for GicVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::V2 => "v2",
+            Self::V3 => "v3",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GicInfo {
+    pub version: GicVersion,
+    pub distributor: Region,
+    /// GICv3: the redistributor region (one frame per vCPU). GICv2: the CPU interface.
+    pub per_cpu: Region,
+    /// `#interrupt-cells` of the GIC node: how many cells one `interrupts` entry takes.
+    pub interrupt_cells: usize,
+}
+
+/// Why a device tree cannot describe a runnable partition.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DtError {
+    /// Not a flattened device tree (bad magic, truncated).
+    Invalid(FdtError),
+    /// No node with `device_type = "memory"` and a `reg`.
+    NoMemory,
+    /// No `/cpus/cpu@*` node.
+    NoCpus,
+    /// More vCPUs than guest-rt has stacks for.
+    TooManyCpus(usize),
+}
+
+impl fmt::Display for DtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(e) => write!(f, "not a valid device tree: {e}"),
+            Self::NoMemory => f.write_str("no memory node with a reg"),
+            Self::NoCpus => f.write_str("no cpu nodes under /cpus"),
+            Self::TooManyCpus(n) => write!(f, "{n} cpus, guest-rt supports {MAX_CPUS}"),
+        }
+    }
+}
+
+/// Everything a guest-rt guest needs to know about its partition.
+#[derive(Clone, Copy, Debug)]
+pub struct Platform<'a> {
+    /// The device tree itself.
+    pub dtb: &'a [u8],
+    /// The first RAM bank.
+    pub memory: Region,
+    /// The console PL011: the one `/chosen/stdout-path` names, else the first enabled `arm,pl011`.
+    pub uart: Option<Region>,
+    pub gic: Option<GicInfo>,
+    /// INTID of the virtual timer's PPI (the third `interrupts` entry of the timer node).
+    pub timer_intid: Option<u32>,
+    /// `/chosen/bootargs`, empty when absent.
+    pub bootargs: &'a str,
+    /// `/hypervisor/partition-name`, or `"native"` without a `/hypervisor` node (bare QEMU).
+    pub partition_name: &'a str,
+    /// `/hypervisor/abi-version` (major, minor).
+    pub abi_version: Option<(u32, u32)>,
+    cpus: [u64; MAX_CPUS],
+    cpu_count: usize,
+}
+
+/// The partition name reported when no hypervisor describes one.
+pub const NATIVE: &str = "native";
+
+impl<'a> Platform<'a> {
+    pub fn parse(dtb: &'a [u8]) -> Result<Self, DtError> {
+        let fdt = Fdt::new(dtb).map_err(DtError::Invalid)?;
+        let (cpus, cpu_count) = cpus(&fdt)?;
+        let gic = gic(&fdt);
+        let chosen = fdt.find_node("/chosen");
+        let hypervisor = fdt.find_node("/hypervisor");
+        Ok(Self {
+            dtb,
+            memory: memory(&fdt).ok_or(DtError::NoMemory)?,
+            uart: uart(&fdt),
+            gic,
+            timer_intid: timer_intid(&fdt, gic.map_or(3, |g| g.interrupt_cells)),
+            bootargs: chosen.and_then(|c| c.property("bootargs")).and_then(|p| p.as_str()).unwrap_or(""),
+            partition_name: hypervisor
+                .and_then(|h| h.property("partition-name"))
+                .and_then(|p| p.as_str())
+                .unwrap_or(NATIVE),
+            abi_version: hypervisor.and_then(|h| h.property("abi-version")).and_then(|p| {
+                let (major, minor) = p.value.split_at_checked(4)?;
+                Some((be_u32(major)?, be_u32(minor)?))
+            }),
+            cpus,
+            cpu_count,
+        })
+    }
+
+    /// The MPIDR affinity (`reg`) of each vCPU, in device-tree order; the position is the vCPU index.
+    pub fn cpus(&self) -> &[u64] {
+        &self.cpus[..self.cpu_count]
+    }
+
+    /// A `key=value` from the bootargs; see [`crate::bootargs`].
+    pub fn bootarg(&self, key: &str) -> Option<&'a str> {
+        crate::bootargs::get(self.bootargs, key)
+    }
+}
+
+/// A big-endian value of one or two cells (or zero cells, as a `#size-cells = <0>` size).
+fn be_cells(bytes: &[u8]) -> Option<u64> {
+    match bytes.len() {
+        0 => Some(0),
+        4 => be_u32(bytes).map(u64::from),
+        8 => Some(u64::from_be_bytes(bytes.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// One big-endian cell.
+fn be_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// The `reg` entries of `node` as (address, size), per its parent's cell sizes.
+fn regs<'a>(node: FdtNode<'_, 'a>) -> impl Iterator<Item = Region> + 'a {
+    node.raw_reg()
+        .into_iter()
+        .flatten()
+        .map_while(|r| Some(Region { base: be_cells(r.address)?, size: be_cells(r.size)? }))
+}
+
+fn is_enabled(node: &FdtNode) -> bool {
+    node.property("status").and_then(|p| p.as_str()).is_none_or(|s| s == "okay" || s == "ok")
+}
+
+fn has_compatible(node: &FdtNode, with: &[&str]) -> bool {
+    node.compatible().is_some_and(|c| c.all().any(|c| with.contains(&c)))
+}
+
+fn find_enabled<'b, 'a>(fdt: &'b Fdt<'a>, with: &[&str]) -> Option<FdtNode<'b, 'a>> {
+    fdt.all_nodes().find(|n| has_compatible(n, with) && is_enabled(n))
+}
+
+fn memory(fdt: &Fdt) -> Option<Region> {
+    fdt.all_nodes()
+        .filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("memory"))
+        .find_map(|n| regs(n).find(|r| r.size > 0))
+}
+
+fn cpus(fdt: &Fdt) -> Result<([u64; MAX_CPUS], usize), DtError> {
+    let mut ids = [0; MAX_CPUS];
+    let mut count = 0;
+    let nodes = fdt.find_node("/cpus").into_iter().flat_map(|c| c.children());
+    for node in nodes.filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("cpu")) {
+        let Some(reg) = regs(node).next() else { continue };
+        if count < MAX_CPUS {
+            ids[count] = reg.base;
+        }
+        count += 1;
+    }
+    match count {
+        0 => Err(DtError::NoCpus),
+        n if n > MAX_CPUS => Err(DtError::TooManyCpus(n)),
+        n => Ok((ids, n)),
+    }
+}
+
+const PL011: &[&str] = &["arm,pl011"];
+
+fn uart(fdt: &Fdt) -> Option<Region> {
+    // stdout-path may carry options after a colon ("/pl011@9000000:115200n8").
+    let stdout = fdt
+        .find_node("/chosen")
+        .and_then(|c| c.property("stdout-path"))
+        .and_then(|p| p.as_str())
+        .and_then(|path| fdt.find_node(path.split(':').next()?))
+        .filter(|n| has_compatible(n, PL011) && is_enabled(n));
+    stdout.or_else(|| find_enabled(fdt, PL011)).and_then(|n| regs(n).next())
+}
+
+const GIC_V3: &[&str] = &["arm,gic-v3"];
+const GIC_V2: &[&str] = &["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a9-gic", "arm,cortex-a7-gic"];
+
+fn gic(fdt: &Fdt) -> Option<GicInfo> {
+    let (node, version) = find_enabled(fdt, GIC_V3)
+        .map(|n| (n, GicVersion::V3))
+        .or_else(|| find_enabled(fdt, GIC_V2).map(|n| (n, GicVersion::V2)))?;
+    let mut reg = regs(node);
+    Some(GicInfo {
+        version,
+        distributor: reg.next()?,
+        per_cpu: reg.next()?,
+        interrupt_cells: node.interrupt_cells().unwrap_or(3),
+    })
+}
+
+/// The timer node lists secure physical, non-secure physical, virtual and hypervisor PPIs, in that order
+/// (Documentation/devicetree/bindings/timer/arm,arch_timer.yaml). A GIC specifier is <type number flags>, type 1
+/// being a PPI (INTID = number + 16) and 0 an SPI (number + 32).
+fn timer_intid(fdt: &Fdt, interrupt_cells: usize) -> Option<u32> {
+    const VIRTUAL: usize = 2;
+    let node = find_enabled(fdt, &["arm,armv8-timer", "arm,armv7-timer"])?;
+    let entry_len = interrupt_cells.checked_mul(4).filter(|&n| n >= 8)?;
+    let entry = node.property("interrupts")?.value.chunks_exact(entry_len).nth(VIRTUAL)?;
+    let kind = be_u32(&entry[0..4])?;
+    let number = be_u32(&entry[4..8])?;
+    match kind {
+        1 => Some(number + 16),
+        0 => Some(number + 32),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

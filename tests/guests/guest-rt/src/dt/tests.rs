@@ -1,0 +1,225 @@
+use std::string::ToString;
+use std::vec::Vec;
+
+use vm_fdt::FdtWriter;
+
+use super::*;
+
+const QEMU_V3: &[u8] = include_bytes!("../../fixtures/qemu-virt-gicv3-smp2.dtb");
+const QEMU_V2: &[u8] = include_bytes!("../../fixtures/qemu-virt-gicv2-smp2.dtb");
+
+fn region(base: u64, size: u64) -> Region {
+    Region { base, size }
+}
+
+#[test]
+fn reads_qemu_virt_gicv3() {
+    let p = Platform::parse(QEMU_V3).unwrap();
+    assert_eq!(p.memory, region(0x4000_0000, 0x1000_0000));
+    assert_eq!(p.uart, Some(region(0x0900_0000, 0x1000)));
+    let gic = p.gic.unwrap();
+    assert_eq!(gic.version, GicVersion::V3);
+    assert_eq!(gic.distributor, region(0x0800_0000, 0x1_0000));
+    assert_eq!(gic.per_cpu, region(0x080A_0000, 0xF6_0000));
+    assert_eq!(p.timer_intid, Some(27));
+    assert_eq!(p.cpus(), [0, 1], "cpu-map is not a cpu");
+    assert_eq!(p.bootargs, "");
+    assert_eq!(p.partition_name, NATIVE);
+    assert_eq!(p.abi_version, None);
+}
+
+#[test]
+fn reads_qemu_virt_gicv2() {
+    let p = Platform::parse(QEMU_V2).unwrap();
+    let gic = p.gic.unwrap();
+    assert_eq!(gic.version, GicVersion::V2);
+    assert_eq!(gic.distributor, region(0x0800_0000, 0x1_0000));
+    assert_eq!(gic.per_cpu, region(0x0801_0000, 0x1_0000));
+    // GICv2 specifiers carry a CPU mask in the flags cell (0x304); the INTID must not see it.
+    assert_eq!(p.timer_intid, Some(27));
+    assert_eq!(p.cpus(), [0, 1]);
+}
+
+/// Options for a tree shaped like the one hv-static's image builder writes (docs/guest-abi.md).
+struct Partition {
+    gic: GicVersion,
+    vcpus: u32,
+    bootargs: Option<&'static str>,
+    uarts: Vec<(u64, &'static str)>,
+    stdout: Option<&'static str>,
+    memory: bool,
+}
+
+impl Default for Partition {
+    fn default() -> Self {
+        Self {
+            gic: GicVersion::V3,
+            vcpus: 2,
+            bootargs: Some("tick_ms=50 ticks=3"),
+            uarts: vec![(0x0900_0000, "okay")],
+            stdout: Some("/pl011@9000000"),
+            memory: true,
+        }
+    }
+}
+
+impl Partition {
+    fn build(&self) -> Vec<u8> {
+        const GIC_PHANDLE: u32 = 1;
+        let mut w = FdtWriter::new().unwrap();
+        let root = w.begin_node("").unwrap();
+        w.property_u32("#address-cells", 2).unwrap();
+        w.property_u32("#size-cells", 2).unwrap();
+        w.property_string("compatible", "hv-static,partition").unwrap();
+        w.property_u32("interrupt-parent", GIC_PHANDLE).unwrap();
+
+        if self.memory {
+            let mem = w.begin_node("memory@40000000").unwrap();
+            w.property_string("device_type", "memory").unwrap();
+            w.property_array_u64("reg", &[0x4000_0000, 0x400_0000]).unwrap();
+            w.end_node(mem).unwrap();
+        }
+
+        let cpus = w.begin_node("cpus").unwrap();
+        w.property_u32("#address-cells", 1).unwrap();
+        w.property_u32("#size-cells", 0).unwrap();
+        for n in 0..self.vcpus {
+            let cpu = w.begin_node(&format!("cpu@{n}")).unwrap();
+            w.property_string("device_type", "cpu").unwrap();
+            w.property_string("compatible", "arm,armv8").unwrap();
+            w.property_u32("reg", n).unwrap();
+            w.property_string("enable-method", "psci").unwrap();
+            w.end_node(cpu).unwrap();
+        }
+        w.end_node(cpus).unwrap();
+
+        let psci = w.begin_node("psci").unwrap();
+        w.property_string_list("compatible", vec!["arm,psci-1.0".into(), "arm,psci-0.2".into()]).unwrap();
+        w.property_string("method", "hvc").unwrap();
+        w.end_node(psci).unwrap();
+
+        let intc = w.begin_node("intc@8000000").unwrap();
+        let (compatible, reg, cpu_mask) = match self.gic {
+            GicVersion::V3 => ("arm,gic-v3", [0x0800_0000, 0x1_0000, 0x080A_0000, 0x2_0000 * u64::from(self.vcpus)], 0),
+            GicVersion::V2 => {
+                ("arm,cortex-a15-gic", [0x0800_0000, 0x1000, 0x0801_0000, 0x2000], ((1 << self.vcpus) - 1) << 8)
+            }
+        };
+        w.property_string("compatible", compatible).unwrap();
+        w.property_array_u64("reg", &reg).unwrap();
+        if self.gic == GicVersion::V3 {
+            w.property_u32("#redistributor-regions", 1).unwrap();
+        }
+        w.property_null("interrupt-controller").unwrap();
+        w.property_u32("#interrupt-cells", 3).unwrap();
+        w.property_u32("#address-cells", 2).unwrap();
+        w.property_u32("#size-cells", 2).unwrap();
+        w.property_phandle(GIC_PHANDLE).unwrap();
+        w.end_node(intc).unwrap();
+
+        let timer = w.begin_node("timer").unwrap();
+        w.property_string("compatible", "arm,armv8-timer").unwrap();
+        let flags = 0x4 | cpu_mask;
+        w.property_array_u32("interrupts", &[1, 13, flags, 1, 14, flags, 1, 11, flags, 1, 10, flags]).unwrap();
+        w.property_null("always-on").unwrap();
+        w.end_node(timer).unwrap();
+
+        for (base, status) in &self.uarts {
+            let uart = w.begin_node(&format!("pl011@{base:x}")).unwrap();
+            w.property_string_list("compatible", vec!["arm,pl011".into(), "arm,primecell".into()]).unwrap();
+            w.property_array_u64("reg", &[*base, 0x1000]).unwrap();
+            w.property_array_u32("interrupts", &[0, 1, 4]).unwrap();
+            w.property_string("status", status).unwrap();
+            w.end_node(uart).unwrap();
+        }
+
+        let chosen = w.begin_node("chosen").unwrap();
+        if let Some(bootargs) = self.bootargs {
+            w.property_string("bootargs", bootargs).unwrap();
+        }
+        if let Some(stdout) = self.stdout {
+            w.property_string("stdout-path", stdout).unwrap();
+        }
+        w.end_node(chosen).unwrap();
+
+        let hv = w.begin_node("hypervisor").unwrap();
+        w.property_string("compatible", "hv-static,hypervisor").unwrap();
+        w.property_string("partition-name", "rt0").unwrap();
+        w.property_u32("partition-id", 1).unwrap();
+        w.property_array_u32("abi-version", &[1, 0]).unwrap();
+        w.end_node(hv).unwrap();
+
+        w.end_node(root).unwrap();
+        w.finish().unwrap()
+    }
+}
+
+#[test]
+fn reads_an_hv_static_gicv3_partition() {
+    let dtb = Partition::default().build();
+    let p = Platform::parse(&dtb).unwrap();
+    assert_eq!(p.memory, region(0x4000_0000, 0x400_0000));
+    assert_eq!(p.uart, Some(region(0x0900_0000, 0x1000)));
+    assert_eq!(
+        p.gic,
+        Some(GicInfo {
+            version: GicVersion::V3,
+            distributor: region(0x0800_0000, 0x1_0000),
+            per_cpu: region(0x080A_0000, 0x4_0000),
+            interrupt_cells: 3,
+        })
+    );
+    assert_eq!(p.timer_intid, Some(27));
+    assert_eq!(p.cpus(), [0, 1]);
+    assert_eq!(p.partition_name, "rt0");
+    assert_eq!(p.abi_version, Some((1, 0)));
+    assert_eq!(p.bootargs, "tick_ms=50 ticks=3");
+    assert_eq!(p.bootarg("ticks"), Some("3"));
+}
+
+#[test]
+fn reads_an_hv_static_gicv2_partition() {
+    let dtb = Partition { gic: GicVersion::V2, vcpus: 4, bootargs: None, ..Default::default() }.build();
+    let p = Platform::parse(&dtb).unwrap();
+    let gic = p.gic.unwrap();
+    assert_eq!(gic.version, GicVersion::V2);
+    assert_eq!(gic.per_cpu, region(0x0801_0000, 0x2000));
+    assert_eq!(p.timer_intid, Some(27), "the 0xf04 CPU mask stays out of the INTID");
+    assert_eq!(p.cpus(), [0, 1, 2, 3]);
+    assert_eq!(p.bootargs, "");
+}
+
+#[test]
+fn console_follows_stdout_path_and_skips_disabled_uarts() {
+    let two = vec![(0x0900_0000, "okay"), (0x0904_0000, "okay")];
+    let dtb = Partition { uarts: two.clone(), stdout: Some("/pl011@9040000:115200n8"), ..Default::default() };
+    assert_eq!(Platform::parse(&dtb.build()).unwrap().uart, Some(region(0x0904_0000, 0x1000)));
+
+    let disabled_first = vec![(0x0900_0000, "disabled"), (0x0904_0000, "okay")];
+    let dtb = Partition { uarts: disabled_first, stdout: None, ..Default::default() };
+    assert_eq!(Platform::parse(&dtb.build()).unwrap().uart, Some(region(0x0904_0000, 0x1000)));
+
+    let dtb = Partition { uarts: vec![], stdout: None, ..Default::default() };
+    assert_eq!(Platform::parse(&dtb.build()).unwrap().uart, None);
+}
+
+#[test]
+fn rejects_trees_a_guest_cannot_run_on() {
+    assert_eq!(Platform::parse(&[0; 64]).unwrap_err(), DtError::Invalid(FdtError::BadMagic));
+    let no_memory = Partition { memory: false, ..Default::default() }.build();
+    assert_eq!(Platform::parse(&no_memory).unwrap_err(), DtError::NoMemory);
+    let no_cpus = Partition { vcpus: 0, ..Default::default() }.build();
+    assert_eq!(Platform::parse(&no_cpus).unwrap_err(), DtError::NoCpus);
+    let too_many = Partition { vcpus: MAX_CPUS as u32 + 1, ..Default::default() }.build();
+    assert_eq!(Platform::parse(&too_many).unwrap_err(), DtError::TooManyCpus(MAX_CPUS + 1));
+    assert_eq!(DtError::TooManyCpus(9).to_string(), "9 cpus, guest-rt supports 8");
+}
+
+#[test]
+fn regions_know_their_bounds() {
+    let ram = region(0x4000_0000, 0x1000_0000);
+    assert_eq!(ram.end(), 0x5000_0000);
+    assert!(ram.contains(0x4000_0000) && ram.contains(0x4fff_ffff));
+    assert!(!ram.contains(0x5000_0000) && !ram.contains(0x3fff_ffff));
+    assert_eq!(region(u64::MAX - 1, 16).end(), u64::MAX, "saturates instead of wrapping");
+}

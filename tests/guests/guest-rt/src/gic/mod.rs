@@ -1,0 +1,142 @@
+//! The GIC as a guest uses it: one distributor set-up on the boot vCPU, then per vCPU its CPU interface, banked
+//! SGIs/PPIs, acknowledge/end, and SGIs to other vCPUs. GICv2 and GICv3 behind one type, chosen by the device
+//! tree.
+//!
+//! Only SGIs and PPIs (INTIDs 0..31) are handled: they are all a test guest needs and are banked per vCPU, so no
+//! vCPU ever writes another's state.
+
+pub mod v2;
+pub mod v3;
+
+use spin::Once;
+
+use crate::dt::{GicInfo, GicVersion};
+
+/// Priority guest-rt gives the interrupts it enables: the middle of the range, below the 0xff mask.
+pub const DEFAULT_PRIORITY: u8 = 0x80;
+
+/// INTIDs from here up to 1023 are special (GICv3 §2.2.1); 1023 means nothing is pending.
+const FIRST_SPECIAL_INTID: u32 = 1020;
+
+pub enum Gic {
+    V2(v2::GicV2),
+    V3(v3::GicV3),
+}
+
+static GIC: Once<Gic> = Once::new();
+
+/// Creates the GIC described by `info` and sets up its distributor. Call it once, on the boot vCPU, before any
+/// vCPU calls [`Gic::init_cpu`]; later calls return the first GIC.
+pub fn init(info: &GicInfo) -> &'static Gic {
+    GIC.call_once(|| {
+        let gic = match info.version {
+            GicVersion::V2 => Gic::V2(v2::GicV2::new(info)),
+            GicVersion::V3 => Gic::V3(v3::GicV3::new(info)),
+        };
+        gic.init_distributor();
+        gic
+    })
+}
+
+/// The GIC, once [`init`] has run.
+pub fn try_get() -> Option<&'static Gic> {
+    GIC.get()
+}
+
+/// The GIC; panics before [`init`].
+pub fn get() -> &'static Gic {
+    try_get().expect("gic::init has not run")
+}
+
+/// An acknowledged interrupt; give it back to [`Gic::end`].
+#[derive(Clone, Copy, Debug)]
+pub struct Ack {
+    /// The raw IAR value: on GICv2 it also names the CPU that sent an SGI, and EOIR wants it whole.
+    raw: u32,
+    intid: u32,
+}
+
+impl Ack {
+    pub fn intid(&self) -> u32 {
+        self.intid
+    }
+}
+
+impl Gic {
+    pub fn version(&self) -> GicVersion {
+        match self {
+            Self::V2(_) => GicVersion::V2,
+            Self::V3(_) => GicVersion::V3,
+        }
+    }
+
+    fn init_distributor(&self) {
+        match self {
+            Self::V2(g) => g.init_distributor(),
+            Self::V3(g) => g.init_distributor(),
+        }
+    }
+
+    /// Sets up the calling vCPU's CPU interface (and, on GICv3, wakes its redistributor).
+    pub fn init_cpu(&self) {
+        match self {
+            Self::V2(g) => g.init_cpu(),
+            Self::V3(g) => g.init_cpu(),
+        }
+    }
+
+    /// Enables SGI or PPI `intid` (below 32) on the calling vCPU at `priority`.
+    pub fn enable_local(&self, intid: u32, priority: u8) {
+        assert!(intid < 32, "INTID {intid} is not an SGI or PPI");
+        match self {
+            Self::V2(g) => g.enable_local(intid, priority),
+            Self::V3(g) => g.enable_local(intid, priority),
+        }
+    }
+
+    /// The highest-priority pending interrupt of the calling vCPU, now active; `None` when nothing is pending.
+    pub fn acknowledge(&self) -> Option<Ack> {
+        let (raw, intid) = match self {
+            Self::V2(g) => g.acknowledge(),
+            Self::V3(g) => g.acknowledge(),
+        };
+        (intid < FIRST_SPECIAL_INTID).then_some(Ack { raw, intid })
+    }
+
+    /// Ends (EOIs) an interrupt acknowledged on this vCPU.
+    pub fn end(&self, ack: Ack) {
+        match self {
+            Self::V2(g) => g.end(ack.raw),
+            Self::V3(g) => g.end(ack.raw),
+        }
+    }
+
+    /// Sends SGI `sgi` (0..15) to the vCPU with index `cpu` and MPIDR affinity `mpidr`. Stores made before the
+    /// call are visible to the target when it takes the SGI.
+    pub fn send_sgi(&self, sgi: u8, cpu: usize, mpidr: u64) {
+        assert!(sgi < 16, "SGI {sgi} out of range");
+        match self {
+            Self::V2(g) => g.send_sgi(sgi, cpu),
+            Self::V3(g) => g.send_sgi(sgi, mpidr),
+        }
+    }
+}
+
+/// `word` with byte `index` (0..3) replaced: priority registers hold four INTIDs each, and some emulated GICs
+/// accept only word accesses, so priorities are written by read-modify-write of the whole word.
+pub(crate) const fn with_byte(word: u32, index: u32, byte: u8) -> u32 {
+    let shift = (index % 4) * 8;
+    (word & !(0xff << shift)) | ((byte as u32) << shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_byte_replaces_one_priority() {
+        assert_eq!(with_byte(0xa0a0_a0a0, 3, 0x80), 0x80a0_a0a0);
+        assert_eq!(with_byte(0xa0a0_a0a0, 0, 0x10), 0xa0a0_a010);
+        assert_eq!(with_byte(0, 27 % 4, 0x80), 0x8000_0000, "INTID 27 is the top byte of IPRIORITYR6");
+    }
+}

@@ -1,0 +1,34 @@
+//! Runtime for hv-static's bare-metal test guests.
+//!
+//! A guest binary provides `fn main(&'static Platform) -> !` through [`entry!`] and gets: an arm64 `Image` header
+//! and boot code (zeroed bss, one stack per vCPU, FP/SIMD on, exception vectors), the facts of its partition read
+//! from the device tree ([`dt::Platform`]), a locked PL011 console behind [`println!`], the GIC (v2 or v3), the
+//! virtual timer, an IRQ dispatcher, secondary-vCPU start-up through PSCI, and a synchronous-exception handler that
+//! prints the syndrome and stops the vCPU so that a guest bug is visible.
+//!
+//! Design rules:
+//! - Nothing about the platform is assumed: every address and interrupt number comes from the device tree, as
+//!   docs/guest-abi.md promises only that.
+//! - What differs between AArch64 and ARMv7 (boot assembly, vectors, system registers) lives in [`arch`]; the rest
+//!   is shared and compiles on the host, where [`dt`], [`bootargs`] and the register encodings are unit-tested.
+//! - No heap. Per-vCPU state is a fixed array of [`MAX_CPUS`] entries indexed by the vCPU index, which each vCPU
+//!   learns at entry (0 for the boot vCPU, the PSCI context ID for the others).
+#![cfg_attr(not(test), no_std)]
+
+pub mod arch;
+pub mod bootargs;
+pub mod console;
+pub mod dt;
+pub mod exception;
+pub mod gic;
+pub mod irq;
+pub mod rt;
+pub mod smp;
+pub mod timer;
+
+pub use dt::Platform;
+
+/// vCPUs a guest supports; each gets a [`STACK_SIZE`] stack.
+pub const MAX_CPUS: usize = 8;
+/// Stack per vCPU. Exception frames (800 bytes) and `core::fmt` fit comfortably.
+pub const STACK_SIZE: usize = 16 * 1024;

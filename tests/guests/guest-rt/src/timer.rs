@@ -1,0 +1,82 @@
+//! A periodic tick per vCPU on the virtual timer, kept on absolute deadlines so it does not drift with handler
+//! latency.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{arch, MAX_CPUS};
+
+/// Per vCPU: the tick period in counter ticks (0 = stopped) and the next deadline.
+static PERIOD: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static DEADLINE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Counter ticks in `ms` milliseconds at `frequency` Hz, at least 1, without overflowing.
+pub const fn ticks_for_ms(frequency: u64, ms: u64) -> u64 {
+    let ticks = (frequency as u128 * ms as u128) / 1000;
+    if ticks == 0 {
+        1
+    } else if ticks > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        ticks as u64
+    }
+}
+
+/// The deadline after `previous`: one period later, or one period from `now` if the vCPU fell behind by more
+/// than a period (it was descheduled, or the handler was slow), so missed ticks are skipped, not replayed.
+pub const fn next_deadline(previous: u64, period: u64, now: u64) -> u64 {
+    let next = previous.saturating_add(period);
+    if next > now {
+        next
+    } else {
+        now.saturating_add(period)
+    }
+}
+
+/// Starts a tick every `period_ms` on the calling vCPU. The timer PPI must be enabled at the GIC.
+pub fn start_periodic(period_ms: u64) {
+    let cpu = arch::cpu_index();
+    let period = ticks_for_ms(arch::timer::frequency(), period_ms);
+    let deadline = arch::timer::now().saturating_add(period);
+    PERIOD[cpu].store(period, Ordering::Relaxed);
+    DEADLINE[cpu].store(deadline, Ordering::Relaxed);
+    arch::timer::set_deadline(deadline);
+}
+
+/// Moves the calling vCPU's deadline one period on; call it from the timer interrupt, which it also clears
+/// (the timer's output is a level that drops once the deadline is in the future).
+pub fn rearm() {
+    let cpu = arch::cpu_index();
+    let period = PERIOD[cpu].load(Ordering::Relaxed);
+    if period == 0 {
+        arch::timer::stop();
+        return;
+    }
+    let deadline = next_deadline(DEADLINE[cpu].load(Ordering::Relaxed), period, arch::timer::now());
+    DEADLINE[cpu].store(deadline, Ordering::Relaxed);
+    arch::timer::set_deadline(deadline);
+}
+
+/// Stops the calling vCPU's tick.
+pub fn stop() {
+    PERIOD[arch::cpu_index()].store(0, Ordering::Relaxed);
+    arch::timer::stop();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ms_to_ticks() {
+        assert_eq!(ticks_for_ms(62_500_000, 100), 6_250_000, "QEMU virt's 62.5 MHz counter");
+        assert_eq!(ticks_for_ms(1_000, 0), 1, "a zero period would fire continuously");
+        assert_eq!(ticks_for_ms(u64::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn deadlines_stay_on_the_grid_unless_behind() {
+        assert_eq!(next_deadline(1_000, 100, 1_050), 1_100, "on time: no drift from handler latency");
+        assert_eq!(next_deadline(1_000, 100, 1_350), 1_450, "late: skip missed ticks");
+        assert_eq!(next_deadline(u64::MAX - 1, 100, 0), u64::MAX);
+    }
+}

@@ -1,0 +1,202 @@
+//! The guest itself (see the crate docs for its output).
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use guest_rt::gic::{self, DEFAULT_PRIORITY};
+use guest_rt::{arch, bootargs, irq, println, smp, timer, Platform, MAX_CPUS};
+use pv_drivers::abi::psci::{self, AffinityState};
+use pv_drivers::abi::smccc;
+use spin::Once;
+
+/// The SGI vCPU 0 sends to every other vCPU.
+const SGI: u8 = 1;
+/// Sent to vCPU 0 by a vCPU that reached `ticks=N`, to wake it: its own timer may already be stopped.
+const FINISHED_SGI: u8 = 2;
+const DEFAULT_TICK_MS: u64 = 100;
+/// How long vCPU 0 waits for another vCPU to come up or to take its SGI before reporting it missing.
+const WAIT_MS: u64 = 2_000;
+
+struct Config {
+    tick_ms: u64,
+    /// Ticks per vCPU before stopping; `None` ticks forever.
+    tick_limit: Option<u64>,
+    timer_intid: u32,
+    /// More than one vCPU: tick lines name the vCPU.
+    multi: bool,
+    /// MPIDR affinity of vCPU 0, the target of [`FINISHED_SGI`].
+    boot_mpidr: u64,
+}
+
+static CONFIG: Once<Config> = Once::new();
+static UP: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+static GOT_SGI: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// Who signalled each vCPU: written before the SGI is sent, as GICv3 does not tell the receiver.
+static SGI_FROM: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(usize::MAX) }; MAX_CPUS];
+static TICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// vCPUs that reached `tick_limit`.
+static FINISHED: AtomicUsize = AtomicUsize::new(0);
+
+guest_rt::entry!(main);
+
+fn main(platform: &'static Platform<'static>) -> ! {
+    let gic_info = platform.gic.expect("hello: the device tree has no GIC");
+    let timer_intid = platform.timer_intid.expect("hello: the device tree has no timer");
+    let gic = gic::init(&gic_info);
+    let cpus = platform.cpus();
+    println!("hello from {} (vcpus={}, gic={})", platform.partition_name, cpus.len(), gic.version());
+    report_firmware();
+
+    let config = CONFIG.call_once(|| Config::new(platform.bootargs, timer_intid, cpus));
+    irq::set_handler(on_irq);
+    init_cpu(config);
+    let running = start_secondaries(cpus);
+    arch::enable_irqs();
+    timer::start_periodic(config.tick_ms);
+
+    irq::wait_until(|| config.tick_limit.is_some() && FINISHED.load(Ordering::Acquire) == running);
+    println!("hello: done");
+    let error = psci::system_off();
+    panic!("SYSTEM_OFF returned {error}");
+}
+
+fn secondary(cpu: usize) -> ! {
+    let config = CONFIG.get().expect("vCPU 0 configures before starting others");
+    init_cpu(config);
+    println!("cpu{cpu} up (mpidr {:#x})", arch::mpidr());
+    UP[cpu].store(true, Ordering::Release);
+    arch::enable_irqs();
+    // Tick only after the SGI, so the start-up lines are not mixed with ticks.
+    irq::wait_until(|| GOT_SGI[cpu].load(Ordering::Acquire));
+    timer::start_periodic(config.tick_ms);
+    loop {
+        arch::wait_for_interrupt();
+    }
+}
+
+/// The calling vCPU's GIC interface, with the SGI and the timer PPI enabled.
+fn init_cpu(config: &Config) {
+    let gic = gic::get();
+    gic.init_cpu();
+    gic.enable_local(u32::from(SGI), DEFAULT_PRIORITY);
+    gic.enable_local(u32::from(FINISHED_SGI), DEFAULT_PRIORITY);
+    gic.enable_local(config.timer_intid, DEFAULT_PRIORITY);
+}
+
+fn report_firmware() {
+    match psci::version() {
+        Ok(version) => println!("PSCI version {version}"),
+        Err(e) => println!("PSCI_VERSION failed: {e}"),
+    }
+    // SMCCC §7.2.1: SMCCC_VERSION may not exist (SMCCC 1.0); PSCI_FEATURES says whether it does.
+    if psci::features(smccc::SMCCC_VERSION).is_ok() {
+        match smccc::version() {
+            Ok(version) => println!("SMCCC version {version}"),
+            Err(e) => println!("SMCCC_VERSION failed: {e:?}"),
+        }
+    }
+}
+
+/// Starts every other vCPU, signals each with an SGI and checks PSCI sees them on. Returns how many vCPUs run
+/// (including this one).
+fn start_secondaries(cpus: &[u64]) -> usize {
+    if cpus.len() == 1 {
+        return 1;
+    }
+    let mut running = [false; MAX_CPUS];
+    running[0] = true;
+    for (cpu, &mpidr) in cpus.iter().enumerate().skip(1) {
+        match smp::start_cpu(cpu, mpidr, secondary) {
+            Ok(()) if wait_for(&UP[cpu]) => running[cpu] = true,
+            Ok(()) => println!("hello: cpu{cpu} did not come up within {WAIT_MS} ms"),
+            Err(e) => println!("hello: CPU_ON cpu{cpu} (mpidr {mpidr:#x}) failed: {e}"),
+        }
+    }
+    let others = || cpus.iter().enumerate().skip(1).filter(|&(cpu, _)| running[cpu]);
+
+    let gic = gic::get();
+    for (cpu, &mpidr) in others() {
+        SGI_FROM[cpu].store(smp::cpu_index(), Ordering::Relaxed);
+        gic.send_sgi(SGI, cpu, mpidr);
+        if !wait_for(&GOT_SGI[cpu]) {
+            println!("hello: cpu{cpu} did not take sgi {SGI} within {WAIT_MS} ms");
+        }
+    }
+
+    let mut all_on = others().count() == cpus.len() - 1;
+    for (cpu, &mpidr) in others() {
+        match psci::affinity_info(mpidr as usize) {
+            Ok(AffinityState::On) => {}
+            state => {
+                println!("hello: AFFINITY_INFO cpu{cpu} (mpidr {mpidr:#x}): {state:?}, expected On");
+                all_on = false;
+            }
+        }
+    }
+    if all_on {
+        println!("affinity ok");
+    }
+    others().count() + 1
+}
+
+/// Spins until `flag` is set or [`WAIT_MS`] pass; IRQs may stay masked (vCPU 0 does not take any meanwhile).
+fn wait_for(flag: &AtomicBool) -> bool {
+    let deadline = arch::timer::now() + timer::ticks_for_ms(arch::timer::frequency(), WAIT_MS);
+    while !flag.load(Ordering::Acquire) {
+        if arch::timer::now() > deadline {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+    true
+}
+
+fn on_irq(intid: u32) {
+    let cpu = smp::cpu_index();
+    let config = CONFIG.get().expect("IRQs are unmasked after configuration");
+    if intid == u32::from(SGI) {
+        println!("cpu{cpu} got sgi {SGI} from cpu{}", SGI_FROM[cpu].load(Ordering::Relaxed));
+        GOT_SGI[cpu].store(true, Ordering::Release);
+    } else if intid == config.timer_intid {
+        // Move the deadline first: the timer's level drops only once it lies in the future.
+        timer::rearm();
+        let n = TICKS[cpu].fetch_add(1, Ordering::Relaxed) + 1;
+        if config.multi {
+            println!("cpu{cpu} tick {n}");
+        } else {
+            println!("tick {n}");
+        }
+        if config.tick_limit == Some(n) {
+            timer::stop();
+            FINISHED.fetch_add(1, Ordering::Release);
+            if cpu != 0 {
+                gic::get().send_sgi(FINISHED_SGI, 0, config.boot_mpidr);
+            }
+        }
+    } else if intid == u32::from(FINISHED_SGI) {
+        // Nothing to do: waking vCPU 0 so it re-checks FINISHED is the point.
+    } else {
+        println!("hello: cpu{cpu}: unexpected interrupt {intid}");
+    }
+}
+
+impl Config {
+    fn new(cmdline: &str, timer_intid: u32, cpus: &[u64]) -> Self {
+        let tick_ms = match bootargs::parse::<u64>(cmdline, "tick_ms") {
+            None => DEFAULT_TICK_MS,
+            Some(Ok(ms)) if ms > 0 => ms,
+            Some(_) => {
+                println!("hello: bad tick_ms in bootargs {cmdline:?}, using {DEFAULT_TICK_MS}");
+                DEFAULT_TICK_MS
+            }
+        };
+        let tick_limit = match bootargs::parse::<u64>(cmdline, "ticks") {
+            None => None,
+            Some(Ok(n)) if n > 0 => Some(n),
+            Some(_) => {
+                println!("hello: bad ticks in bootargs {cmdline:?}, ticking forever");
+                None
+            }
+        };
+        Self { tick_ms, tick_limit, timer_intid, multi: cpus.len() > 1, boot_mpidr: cpus[0] }
+    }
+}

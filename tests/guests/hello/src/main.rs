@@ -1,0 +1,20 @@
+//! guest-hello: the smallest guest that exercises every piece of a partition: console, PSCI, vCPUs, GIC, SGIs
+//! and the virtual timer. Runs under hv-static and natively on QEMU `virt` at EL1.
+//!
+//! Output, in order (integration tests match these lines):
+//! - `hello from <partition-name> (vcpus=<n>, gic=v3|v2)`
+//! - `PSCI version <major>.<minor>` (and `SMCCC version ...` when PSCI_FEATURES reports SMCCC_VERSION)
+//! - with more than one vCPU: `cpu<i> up (mpidr 0x...)` from each secondary, `cpu<i> got sgi 1 from cpu0` from
+//!   each one vCPU 0 signals, then `affinity ok` when PSCI AFFINITY_INFO reports them all on
+//! - `tick <n>` per timer interrupt (`cpu<i> tick <n>` with more than one vCPU), every `tick_ms` (bootargs,
+//!   default 100)
+//! - with `ticks=<N>` in the bootargs, each vCPU stops after N ticks and vCPU 0 prints `hello: done` and calls
+//!   PSCI SYSTEM_OFF.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+mod guest;
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    println!("guest-hello is a bare-metal guest: build it with --target aarch64-unknown-none");
+}
