@@ -54,6 +54,15 @@ pub struct GicInfo {
     pub interrupt_cells: usize,
 }
 
+/// A memory-mapped device with (at most) one interrupt of interest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// The first `reg` entry.
+    pub reg: Region,
+    /// INTID of the first `interrupts` entry, when that is a GIC SPI or PPI.
+    pub intid: Option<u32>,
+}
+
 /// Why a device tree cannot describe a runnable partition.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum DtError {
@@ -90,6 +99,9 @@ pub struct Platform<'a> {
     pub gic: Option<GicInfo>,
     /// INTID of the virtual timer's PPI (the third `interrupts` entry of the timer node).
     pub timer_intid: Option<u32>,
+    /// The first enabled `arm,pl031` real-time clock: QEMU `virt` has one; under hv-static only a partition it is
+    /// passed through to does.
+    pub rtc: Option<Device>,
     /// `/chosen/bootargs`, empty when absent.
     pub bootargs: &'a str,
     /// `/hypervisor/partition-name`, or `"native"` without a `/hypervisor` node (bare QEMU).
@@ -108,6 +120,7 @@ impl<'a> Platform<'a> {
         let fdt = Fdt::new(dtb).map_err(DtError::Invalid)?;
         let (cpus, cpu_count) = cpus(&fdt)?;
         let gic = gic(&fdt);
+        let interrupt_cells = gic.map_or(3, |g| g.interrupt_cells);
         let chosen = fdt.find_node("/chosen");
         let hypervisor = fdt.find_node("/hypervisor");
         Ok(Self {
@@ -115,7 +128,8 @@ impl<'a> Platform<'a> {
             memory: memory(&fdt).ok_or(DtError::NoMemory)?,
             uart: uart(&fdt),
             gic,
-            timer_intid: timer_intid(&fdt, gic.map_or(3, |g| g.interrupt_cells)),
+            timer_intid: timer_intid(&fdt, interrupt_cells),
+            rtc: device(&fdt, PL031, interrupt_cells),
             bootargs: chosen.and_then(|c| c.property("bootargs")).and_then(|p| p.as_str()).unwrap_or(""),
             partition_name: hypervisor
                 .and_then(|h| h.property("partition-name"))
@@ -229,21 +243,41 @@ fn gic(fdt: &Fdt) -> Option<GicInfo> {
     })
 }
 
+/// The `interrupts` entries of `node`, `interrupt_cells` cells each. The interrupt parent is taken to be the GIC,
+/// as the root's `interrupt-parent` makes it in QEMU's and hv-static's trees.
+fn interrupts<'a>(node: FdtNode<'_, 'a>, interrupt_cells: usize) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let entry_len = interrupt_cells.checked_mul(4).filter(|&n| n >= 8);
+    let value = node.property("interrupts").map_or(&[][..], |p| p.value);
+    entry_len.into_iter().flat_map(move |len| value.chunks_exact(len))
+}
+
+/// The INTID of a GIC specifier `<type number flags>`: type 1 is a PPI (INTID = number + 16), 0 an SPI (number +
+/// 32). Flags (trigger, and on GICv2 a PPI's CPU mask) do not matter here.
+fn gic_intid(entry: &[u8]) -> Option<u32> {
+    let kind = be_u32(entry.get(0..4)?)?;
+    let number = be_u32(entry.get(4..8)?)?;
+    match kind {
+        1 if number < 16 => Some(number + 16),
+        0 if number < 988 => Some(number + 32),
+        _ => None,
+    }
+}
+
 /// The timer node lists secure physical, non-secure physical, virtual and hypervisor PPIs, in that order
-/// (Documentation/devicetree/bindings/timer/arm,arch_timer.yaml). A GIC specifier is <type number flags>, type 1
-/// being a PPI (INTID = number + 16) and 0 an SPI (number + 32).
+/// (Documentation/devicetree/bindings/timer/arm,arch_timer.yaml).
 fn timer_intid(fdt: &Fdt, interrupt_cells: usize) -> Option<u32> {
     const VIRTUAL: usize = 2;
     let node = find_enabled(fdt, &["arm,armv8-timer", "arm,armv7-timer"])?;
-    let entry_len = interrupt_cells.checked_mul(4).filter(|&n| n >= 8)?;
-    let entry = node.property("interrupts")?.value.chunks_exact(entry_len).nth(VIRTUAL)?;
-    let kind = be_u32(&entry[0..4])?;
-    let number = be_u32(&entry[4..8])?;
-    match kind {
-        1 => Some(number + 16),
-        0 => Some(number + 32),
-        _ => None,
-    }
+    gic_intid(interrupts(node, interrupt_cells).nth(VIRTUAL)?)
+}
+
+const PL031: &[&str] = &["arm,pl031"];
+
+/// The first enabled node compatible with one of `with` that has a `reg`.
+fn device(fdt: &Fdt, with: &[&str], interrupt_cells: usize) -> Option<Device> {
+    fdt.all_nodes().filter(|n| has_compatible(n, with) && is_enabled(n)).find_map(|node| {
+        Some(Device { reg: regs(node).next()?, intid: interrupts(node, interrupt_cells).next().and_then(gic_intid) })
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use pv_drivers::abi::psci::{self, AffinityState};
 use pv_drivers::abi::smccc;
 use spin::Once;
 
+use crate::rtc::Pl031;
+
 /// The SGI vCPU 0 sends to every other vCPU.
 const SGI: u8 = 1;
 /// Sent to vCPU 0 by a vCPU that reached `ticks=N`, to wake it: its own timer may already be stopped.
@@ -25,6 +27,14 @@ struct Config {
     multi: bool,
     /// MPIDR affinity of vCPU 0, the target of [`FINISHED_SGI`].
     boot_mpidr: u64,
+    /// RTC alarms before the alarm stops (`rtc_alarms=N`); `None` alarms forever.
+    rtc_alarm_limit: Option<u64>,
+}
+
+/// The PL031 whose alarm, a device SPI routed to vCPU 0, fires every second (when the device tree has one).
+struct Rtc {
+    device: Pl031,
+    intid: u32,
 }
 
 static CONFIG: Once<Config> = Once::new();
@@ -35,6 +45,8 @@ static SGI_FROM: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(usize::MAX)
 static TICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// vCPUs that reached `tick_limit`.
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
+static RTC: Once<Rtc> = Once::new();
+static RTC_ALARMS: AtomicU64 = AtomicU64::new(0);
 
 guest_rt::entry!(main);
 
@@ -50,10 +62,13 @@ fn main(platform: &'static Platform<'static>) -> ! {
     irq::set_handler(on_irq);
     init_cpu(config);
     let running = start_secondaries(cpus);
+    start_rtc(platform);
     arch::enable_irqs();
     timer::start_periodic(config.tick_ms);
 
-    irq::wait_until(|| config.tick_limit.is_some() && FINISHED.load(Ordering::Acquire) == running);
+    irq::wait_until(|| {
+        config.tick_limit.is_some() && FINISHED.load(Ordering::Acquire) == running && rtc_finished(config)
+    });
     println!("hello: done");
     let error = psci::system_off();
     panic!("SYSTEM_OFF returned {error}");
@@ -138,6 +153,26 @@ fn start_secondaries(cpus: &[u64]) -> usize {
     others().count() + 1
 }
 
+/// On vCPU 0, when the device tree has a PL031: enables its SPI, routed to this vCPU, and arms the first alarm.
+fn start_rtc(platform: &Platform) {
+    let Some(device) = platform.rtc else { return };
+    let base = device.reg.base;
+    let Some(intid) = device.intid.filter(|&intid| intid >= gic::FIRST_SPI) else {
+        println!("rtc: pl031 at {base:#x} has no SPI, not used");
+        return;
+    };
+    println!("rtc: pl031 at {base:#x} irq {intid}");
+    let rtc = RTC.call_once(|| Rtc { device: Pl031::new(base as usize), intid });
+    rtc.device.quiesce();
+    gic::get().enable_spi(intid, DEFAULT_PRIORITY);
+    rtc.device.arm_in_one_second();
+}
+
+/// No RTC alarm is outstanding: there is no RTC, it alarms forever, or it reached `rtc_alarms`.
+fn rtc_finished(config: &Config) -> bool {
+    RTC.get().is_none() || config.rtc_alarm_limit.is_none_or(|n| RTC_ALARMS.load(Ordering::Acquire) >= n)
+}
+
 /// Spins until `flag` is set or [`WAIT_MS`] pass; IRQs may stay masked (vCPU 0 does not take any meanwhile).
 fn wait_for(flag: &AtomicBool) -> bool {
     let deadline = arch::timer::now() + timer::ticks_for_ms(arch::timer::frequency(), WAIT_MS);
@@ -174,8 +209,26 @@ fn on_irq(intid: u32) {
         }
     } else if intid == u32::from(FINISHED_SGI) {
         // Nothing to do: waking vCPU 0 so it re-checks FINISHED is the point.
+    } else if let Some(rtc) = RTC.get().filter(|rtc| rtc.intid == intid && cpu == 0) {
+        on_rtc_alarm(rtc, config);
     } else {
-        println!("hello: cpu{cpu}: unexpected interrupt {intid}");
+        // Not enabled here: a misrouted interrupt (e.g. the RTC's SPI on another vCPU) or one hello never
+        // enabled. Disabled after the report, so a level nobody clears is reported once instead of forever.
+        println!("unexpected irq {intid} on cpu{cpu}");
+        gic::get().disable(intid);
+    }
+}
+
+/// Clears the alarm before the GIC ends the interrupt (its line is a level), then re-arms it one second on, or
+/// masks it once `rtc_alarms` is reached.
+fn on_rtc_alarm(rtc: &Rtc, config: &Config) {
+    rtc.device.clear();
+    let n = RTC_ALARMS.fetch_add(1, Ordering::Release) + 1;
+    println!("rtc alarm {n} (irq {})", rtc.intid);
+    if config.rtc_alarm_limit == Some(n) {
+        rtc.device.quiesce();
+    } else {
+        rtc.device.arm_in_one_second();
     }
 }
 
@@ -197,6 +250,14 @@ impl Config {
                 None
             }
         };
-        Self { tick_ms, tick_limit, timer_intid, multi: cpus.len() > 1, boot_mpidr: cpus[0] }
+        let rtc_alarm_limit = match bootargs::parse::<u64>(cmdline, "rtc_alarms") {
+            None => None,
+            Some(Ok(n)) if n > 0 => Some(n),
+            Some(_) => {
+                println!("hello: bad rtc_alarms in bootargs {cmdline:?}, alarming forever");
+                None
+            }
+        };
+        Self { tick_ms, tick_limit, timer_intid, multi: cpus.len() > 1, boot_mpidr: cpus[0], rtc_alarm_limit }
     }
 }

@@ -8,11 +8,16 @@
 //!   each one vCPU 0 signals, then `affinity ok` when PSCI AFFINITY_INFO reports them all on
 //! - `tick <n>` per timer interrupt (`cpu<i> tick <n>` with more than one vCPU), every `tick_ms` (bootargs,
 //!   default 100)
+//! - when the device tree has an `arm,pl031` RTC (QEMU `virt`; under hv-static, a partition it is passed through
+//!   to): `rtc: pl031 at 0x<base> irq <intid>` from vCPU 0, which routes the RTC's SPI to itself, then
+//!   `rtc alarm <n> (irq <intid>)` per alarm, one a second; with `rtc_alarms=<M>` the alarm stops after M
 //! - with `ticks=<N>` in the bootargs, each vCPU stops after N ticks and vCPU 0 prints `hello: done` and calls
-//!   PSCI SYSTEM_OFF.
+//!   PSCI SYSTEM_OFF (with an RTC and `rtc_alarms=<M>`, also only after M alarms)
+//! - never `unexpected irq <intid> on cpu<i>`: an interrupt that vCPU did not enable.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 mod guest;
+mod rtc;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

@@ -22,6 +22,7 @@ fn reads_qemu_virt_gicv3() {
     assert_eq!(gic.distributor, region(0x0800_0000, 0x1_0000));
     assert_eq!(gic.per_cpu, region(0x080A_0000, 0xF6_0000));
     assert_eq!(p.timer_intid, Some(27));
+    assert_eq!(p.rtc, Some(Device { reg: region(0x0901_0000, 0x1000), intid: Some(34) }), "SPI 2");
     assert_eq!(p.cpus(), [0, 1], "cpu-map is not a cpu");
     assert_eq!(p.bootargs, "");
     assert_eq!(p.partition_name, NATIVE);
@@ -37,6 +38,7 @@ fn reads_qemu_virt_gicv2() {
     assert_eq!(gic.per_cpu, region(0x0801_0000, 0x1_0000));
     // GICv2 specifiers carry a CPU mask in the flags cell (0x304); the INTID must not see it.
     assert_eq!(p.timer_intid, Some(27));
+    assert_eq!(p.rtc, Some(Device { reg: region(0x0901_0000, 0x1000), intid: Some(34) }));
     assert_eq!(p.cpus(), [0, 1]);
 }
 
@@ -48,6 +50,8 @@ struct Partition {
     uarts: Vec<(u64, &'static str)>,
     stdout: Option<&'static str>,
     memory: bool,
+    /// Passed-through PL031s: base, `interrupts` cells, status.
+    rtcs: Vec<(u64, [u32; 3], &'static str)>,
 }
 
 impl Default for Partition {
@@ -59,6 +63,7 @@ impl Default for Partition {
             uarts: vec![(0x0900_0000, "okay")],
             stdout: Some("/pl011@9000000"),
             memory: true,
+            rtcs: vec![],
         }
     }
 }
@@ -133,6 +138,15 @@ impl Partition {
             w.end_node(uart).unwrap();
         }
 
+        for (base, interrupts, status) in &self.rtcs {
+            let rtc = w.begin_node(&format!("pl031@{base:x}")).unwrap();
+            w.property_string_list("compatible", vec!["arm,pl031".into(), "arm,primecell".into()]).unwrap();
+            w.property_array_u64("reg", &[*base, 0x1000]).unwrap();
+            w.property_array_u32("interrupts", interrupts).unwrap();
+            w.property_string("status", status).unwrap();
+            w.end_node(rtc).unwrap();
+        }
+
         let chosen = w.begin_node("chosen").unwrap();
         if let Some(bootargs) = self.bootargs {
             w.property_string("bootargs", bootargs).unwrap();
@@ -170,6 +184,7 @@ fn reads_an_hv_static_gicv3_partition() {
         })
     );
     assert_eq!(p.timer_intid, Some(27));
+    assert_eq!(p.rtc, None, "no device is passed through");
     assert_eq!(p.cpus(), [0, 1]);
     assert_eq!(p.partition_name, "rt0");
     assert_eq!(p.abi_version, Some((1, 0)));
@@ -187,6 +202,27 @@ fn reads_an_hv_static_gicv2_partition() {
     assert_eq!(p.timer_intid, Some(27), "the 0xf04 CPU mask stays out of the INTID");
     assert_eq!(p.cpus(), [0, 1, 2, 3]);
     assert_eq!(p.bootargs, "");
+}
+
+#[test]
+fn finds_a_passed_through_pl031_and_its_spi() {
+    let rtc = |rtcs| Platform::parse(&Partition { rtcs, ..Default::default() }.build()).unwrap().rtc;
+    let spi_5 = [0, 5, 4];
+    assert_eq!(
+        rtc(vec![(0x0901_0000, spi_5, "okay")]),
+        Some(Device { reg: region(0x0901_0000, 0x1000), intid: Some(37) }),
+        "SPI 5 is INTID 37"
+    );
+    assert_eq!(
+        rtc(vec![(0x0901_0000, spi_5, "disabled"), (0x0902_0000, [0, 6, 1], "okay")]).map(|d| (d.reg.base, d.intid)),
+        Some((0x0902_0000, Some(38))),
+        "a disabled one is skipped; edge flags do not matter"
+    );
+    assert_eq!(rtc(vec![(0x0901_0000, [2, 0, 4], "okay")]).unwrap().intid, None, "not an SPI or PPI");
+    assert_eq!(rtc(vec![(0x0901_0000, [0, 988, 4], "okay")]).unwrap().intid, None, "INTID 1020 is special");
+
+    let gicv2 = Partition { gic: GicVersion::V2, rtcs: vec![(0x0901_0000, spi_5, "okay")], ..Default::default() };
+    assert_eq!(Platform::parse(&gicv2.build()).unwrap().rtc.unwrap().intid, Some(37));
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! The GIC as a guest uses it: one distributor set-up on the boot vCPU, then per vCPU its CPU interface, banked
-//! SGIs/PPIs, acknowledge/end, and SGIs to other vCPUs. GICv2 and GICv3 behind one type, chosen by the device
-//! tree.
+//! SGIs/PPIs, acknowledge/end, and SGIs to other vCPUs; and SPIs (device interrupts, INTIDs 32..1019) routed to
+//! the vCPU that enables them. GICv2 and GICv3 behind one type, chosen by the device tree.
 //!
-//! Only SGIs and PPIs (INTIDs 0..31) are handled: they are all a test guest needs and are banked per vCPU, so no
-//! vCPU ever writes another's state.
+//! SGIs and PPIs are banked per vCPU, so no vCPU ever writes another's state. SPIs live in the shared
+//! distributor, whose registers hold many INTIDs each: enable them from one vCPU at a time (a test guest enables
+//! its few at start-up, on the vCPU that handles them). Whatever its INTID, an acknowledged interrupt goes to the
+//! same handler ([`crate::irq`]).
 
 pub mod v2;
 pub mod v3;
@@ -17,6 +19,8 @@ pub const DEFAULT_PRIORITY: u8 = 0x80;
 
 /// INTIDs from here up to 1023 are special (GICv3 §2.2.1); 1023 means nothing is pending.
 const FIRST_SPECIAL_INTID: u32 = 1020;
+/// The first SPI: below it, SGIs (0..15) and PPIs (16..31).
+pub const FIRST_SPI: u32 = 32;
 
 pub enum Gic {
     V2(v2::GicV2),
@@ -94,6 +98,27 @@ impl Gic {
         }
     }
 
+    /// Enables SPI `intid` (32..1019) at `priority`, level-sensitive, routed to the calling vCPU only, and makes
+    /// sure the distributor forwards it (on GICv3 as Group 1, the group the CPU interface takes as IRQs). Call it
+    /// after [`Gic::init_cpu`] on the vCPU that is to handle the SPI; panics if the distributor has no such SPI.
+    pub fn enable_spi(&self, intid: u32, priority: u8) {
+        assert!((FIRST_SPI..FIRST_SPECIAL_INTID).contains(&intid), "INTID {intid} is not an SPI");
+        match self {
+            Self::V2(g) => g.enable_spi(intid, priority),
+            Self::V3(g) => g.enable_spi(intid, priority),
+        }
+    }
+
+    /// Disables `intid`: an SGI or PPI on the calling vCPU only, an SPI for every vCPU. Returns once the
+    /// distributor no longer forwards it.
+    pub fn disable(&self, intid: u32) {
+        assert!(intid < FIRST_SPECIAL_INTID, "INTID {intid} is special");
+        match self {
+            Self::V2(g) => g.disable(intid),
+            Self::V3(g) => g.disable(intid),
+        }
+    }
+
     /// The highest-priority pending interrupt of the calling vCPU, now active; `None` when nothing is pending.
     pub fn acknowledge(&self) -> Option<Ack> {
         let (raw, intid) = match self {
@@ -129,9 +154,47 @@ pub(crate) const fn with_byte(word: u32, index: u32, byte: u8) -> u32 {
     (word & !(0xff << shift)) | ((byte as u32) << shift)
 }
 
+/// One past the highest INTID a distributor implements, from GICD_TYPER.ITLinesNumber (the same field in v2 and
+/// v3): 32 × (N + 1), the special INTIDs excluded.
+pub(crate) const fn intid_limit(typer: u32) -> u32 {
+    let limit = 32 * ((typer & 0x1f) + 1);
+    if limit > FIRST_SPECIAL_INTID {
+        FIRST_SPECIAL_INTID
+    } else {
+        limit
+    }
+}
+
+/// GICD_ICFGR word `word` (16 INTIDs, two bits each) with `intid` level-sensitive: bit 1 of its pair cleared
+/// (set would mean edge-triggered); bit 0 is reserved and kept.
+pub(crate) const fn level_sensitive(word: u32, intid: u32) -> u32 {
+    word & !(2 << ((intid % 16) * 2))
+}
+
+/// Panics unless the distributor with GICD_TYPER `typer` implements SPI `intid`.
+fn check_spi(typer: u32, intid: u32) {
+    let limit = intid_limit(typer);
+    assert!(intid < limit, "SPI {intid} is beyond the distributor's INTIDs (below {limit})");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typer_gives_the_intid_limit() {
+        assert_eq!(intid_limit(0), 32, "no SPIs");
+        assert_eq!(intid_limit(0x0000_0008), 288, "QEMU virt and hv-static: 256 SPIs");
+        assert_eq!(intid_limit(0x0078_001f), 1020, "the special INTIDs are never SPIs");
+    }
+
+    #[test]
+    fn level_sensitive_clears_only_the_edge_bit() {
+        // INTID 34: ICFGR2, pair 2 (bits 5:4).
+        assert_eq!(level_sensitive(0xffff_ffff, 34), 0xffff_ffdf);
+        assert_eq!(level_sensitive(0x5555_5555, 34), 0x5555_5555, "already level");
+        assert_eq!(level_sensitive(0xaaaa_aaaa, 47), 0x2aaa_aaaa, "last pair of the word");
+    }
 
     #[test]
     fn with_byte_replaces_one_priority() {

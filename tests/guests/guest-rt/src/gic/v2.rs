@@ -11,16 +11,21 @@ use crate::dt::GicInfo;
 use crate::{arch, MAX_CPUS};
 
 register_structs! {
-    /// The distributor registers used for SGIs/PPIs (§4.1.2).
+    /// The distributor registers guest-rt uses (§4.1.2). Arrays cover INTIDs 0..1019; GICD_TYPER says how many
+    /// exist.
     GicdRegs {
         (0x000 => ctlr: ReadWrite<u32>),
-        (0x004 => _reserved0),
-        (0x100 => isenabler0: ReadWrite<u32>),
-        (0x104 => _reserved1),
-        (0x400 => ipriorityr: [ReadWrite<u32>; 8]),
-        (0x420 => _reserved2),
-        (0x800 => itargetsr: [ReadOnly<u32>; 8]),
-        (0x820 => _reserved3),
+        (0x004 => typer: ReadOnly<u32>),
+        (0x008 => _reserved0),
+        (0x100 => isenabler: [ReadWrite<u32>; 32]),
+        (0x180 => icenabler: [ReadWrite<u32>; 32]),
+        (0x200 => _reserved1),
+        (0x400 => ipriorityr: [ReadWrite<u32>; 255]),
+        (0x7fc => _reserved2),
+        (0x800 => itargetsr: [ReadWrite<u32>; 255]),
+        (0xbfc => _reserved3),
+        (0xc00 => icfgr: [ReadWrite<u32>; 64]),
+        (0xd00 => _reserved4),
         (0xf00 => sgir: WriteOnly<u32>),
         (0xf04 => @END),
     },
@@ -73,7 +78,7 @@ impl GicV2 {
         // GICD_ITARGETSR0..7 are banked and read back the reading CPU's own interface bit (§4.3.12); a
         // uniprocessor GIC may read zero, where the index is the only sensible guess.
         let cpu = arch::cpu_index();
-        let own = self.gicd().itargetsr.iter().map(|r| r.get() as u8).find(|&m| m != 0);
+        let own = self.gicd().itargetsr[..8].iter().map(|r| r.get() as u8).find(|&m| m != 0);
         self.target_mask[cpu].store(own.unwrap_or(1 << cpu), Ordering::Release);
         self.gicc().pmr.set(0xff);
         self.gicc().ctlr.set(ENABLE);
@@ -82,7 +87,39 @@ impl GicV2 {
     pub fn enable_local(&self, intid: u32, priority: u8) {
         let reg = &self.gicd().ipriorityr[(intid / 4) as usize];
         reg.set(super::with_byte(reg.get(), intid, priority));
-        self.gicd().isenabler0.set(1 << intid);
+        self.gicd().isenabler[0].set(1 << intid);
+    }
+
+    /// Group 0 like the SGIs and PPIs (IGROUPR keeps its reset value): without security extensions that is the
+    /// group GICD_CTLR and GICC_CTLR bit 0 enable, signalled as IRQ. Configured before it is enabled.
+    pub fn enable_spi(&self, intid: u32, priority: u8) {
+        let gicd = self.gicd();
+        super::check_spi(gicd.typer.get(), intid);
+        let word = (intid / 4) as usize;
+        let reg = &gicd.ipriorityr[word];
+        reg.set(super::with_byte(reg.get(), intid, priority));
+        let reg = &gicd.icfgr[(intid / 16) as usize];
+        let level = super::level_sensitive(reg.get(), intid);
+        if reg.get() != level {
+            reg.set(level);
+        }
+        let reg = &gicd.itargetsr[word];
+        reg.set(super::with_byte(reg.get(), intid, self.own_target_mask()));
+        if gicd.ctlr.get() & ENABLE == 0 {
+            gicd.ctlr.set(ENABLE);
+        }
+        gicd.isenabler[(intid / 32) as usize].set(1 << (intid % 32));
+    }
+
+    /// GICD_ICENABLER0 is banked, so an SGI/PPI is disabled for the calling vCPU only.
+    pub fn disable(&self, intid: u32) {
+        self.gicd().icenabler[(intid / 32) as usize].set(1 << (intid % 32));
+    }
+
+    /// The calling vCPU's CPU-interface bit (1 << interface number), as init_cpu learnt it.
+    fn own_target_mask(&self) -> u8 {
+        let cpu = arch::cpu_index();
+        target_mask_or_guess(self.target_mask[cpu].load(Ordering::Acquire), cpu)
     }
 
     /// Returns (raw IAR, INTID).
@@ -97,12 +134,17 @@ impl GicV2 {
 
     pub fn send_sgi(&self, sgi: u8, cpu: usize) {
         // A target that has not run init_cpu yet gets the index-based guess.
-        let mask = match self.target_mask[cpu].load(Ordering::Acquire) {
-            0 => 1 << cpu,
-            mask => mask,
-        };
+        let mask = target_mask_or_guess(self.target_mask[cpu].load(Ordering::Acquire), cpu);
         arch::write_barrier();
         self.gicd().sgir.set(sgir(sgi, mask));
+    }
+}
+
+/// A vCPU's learnt CPU-interface bit, or `1 << cpu` (interface number = vCPU index) when there is none yet.
+const fn target_mask_or_guess(learnt: u8, cpu: usize) -> u8 {
+    match learnt {
+        0 => 1 << cpu,
+        mask => mask,
     }
 }
 

@@ -11,9 +11,23 @@ use crate::dt::{GicInfo, Region};
 use crate::{arch, MAX_CPUS};
 
 register_structs! {
+    /// The distributor registers guest-rt uses (§12.9): with affinity routing it holds only SPI state. Arrays
+    /// cover INTIDs 0..1019 (entries below 32 are RAZ/WI); GICD_TYPER says how many exist. `GICD_IROUTER<n>` is
+    /// written as two words, low first, so a 32-bit-only emulation works too.
     GicdRegs {
         (0x000 => ctlr: ReadWrite<u32>),
-        (0x004 => @END),
+        (0x004 => typer: ReadOnly<u32>),
+        (0x008 => _reserved0),
+        (0x080 => igroupr: [ReadWrite<u32>; 32]),
+        (0x100 => isenabler: [ReadWrite<u32>; 32]),
+        (0x180 => icenabler: [ReadWrite<u32>; 32]),
+        (0x200 => _reserved1),
+        (0x400 => ipriorityr: [ReadWrite<u32>; 255]),
+        (0x7fc => _reserved2),
+        (0xc00 => icfgr: [ReadWrite<u32>; 64]),
+        (0xd00 => _reserved3),
+        (0x6000 => irouter: [ReadWrite<u32>; 2 * 1024]),
+        (0x8000 => @END),
     },
     /// RD_base frame of one redistributor (§12.10). GICR_TYPER is read as two words so a 32-bit-only emulation
     /// works too.
@@ -32,6 +46,8 @@ register_structs! {
         (0x084 => _reserved1),
         (0x100 => isenabler0: ReadWrite<u32>),
         (0x104 => _reserved2),
+        (0x180 => icenabler0: ReadWrite<u32>),
+        (0x184 => _reserved3),
         (0x400 => ipriorityr: [ReadWrite<u32>; 8]),
         (0x420 => @END),
     }
@@ -141,6 +157,40 @@ impl GicV3 {
         sgi.isenabler0.set(1 << intid);
     }
 
+    /// Group 1, like the SGIs and PPIs; configured and routed before it is enabled.
+    pub fn enable_spi(&self, intid: u32, priority: u8) {
+        let gicd = self.gicd();
+        super::check_spi(gicd.typer.get(), intid);
+        let (word, bit) = ((intid / 32) as usize, 1 << (intid % 32));
+        let reg = &gicd.igroupr[word];
+        reg.set(reg.get() | bit);
+        let reg = &gicd.ipriorityr[(intid / 4) as usize];
+        reg.set(super::with_byte(reg.get(), intid, priority));
+        let reg = &gicd.icfgr[(intid / 16) as usize];
+        let level = super::level_sensitive(reg.get(), intid);
+        if reg.get() != level {
+            reg.set(level);
+        }
+        let route = irouter(arch::mpidr());
+        gicd.irouter[2 * intid as usize].set(route as u32);
+        gicd.irouter[2 * intid as usize + 1].set((route >> 32) as u32);
+        if gicd.ctlr.get() & (CTLR_ARE | CTLR_ENABLE_GRP1) != CTLR_ARE | CTLR_ENABLE_GRP1 {
+            self.init_distributor();
+        }
+        gicd.isenabler[word].set(bit);
+    }
+
+    /// SGIs/PPIs in the calling vCPU's redistributor, SPIs in the distributor; GICD_CTLR.RWP says when a
+    /// distributor disable has taken effect (§12.9.4).
+    pub fn disable(&self, intid: u32) {
+        if intid < super::FIRST_SPI {
+            self.sgi().icenabler0.set(1 << intid);
+        } else {
+            self.gicd().icenabler[(intid / 32) as usize].set(1 << (intid % 32));
+            self.wait_for_rwp();
+        }
+    }
+
     /// Returns (raw IAR, INTID).
     pub fn acknowledge(&self) -> (u32, u32) {
         let iar = arch::gicv3::acknowledge();
@@ -161,6 +211,12 @@ pub const fn typer_affinity(mpidr: u64) -> u32 {
     (((mpidr >> 8) & 0xff00_0000) | (mpidr & 0x00ff_ffff)) as u32
 }
 
+/// `GICD_IROUTER<n>` routing an SPI to the one CPU `mpidr` (§12.9.22): Aff3 in bits 39:32, Aff2.Aff1.Aff0 in 23:0
+/// as in MPIDR, Interrupt_Routing_Mode (bit 31) 0. MPIDR's U and MT bits are not affinity.
+pub const fn irouter(mpidr: u64) -> u64 {
+    mpidr & 0xff_00ff_ffff
+}
+
 /// ICC_SGI1R_EL1 for `sgi` to the one CPU `mpidr` (§12.2.22): Aff3/Aff2/Aff1 select the cluster, RS the group of
 /// 16 Aff0 values and TargetList the CPU within it.
 pub const fn sgi1r(sgi: u8, mpidr: u64) -> u64 {
@@ -179,6 +235,13 @@ mod tests {
     fn typer_affinity_packs_four_levels() {
         assert_eq!(typer_affinity(0x8000_0001), 0x0000_0001, "U and MT bits are not affinity");
         assert_eq!(typer_affinity(0x12_0034_5678), 0x1234_5678);
+    }
+
+    #[test]
+    fn irouter_names_one_cpu() {
+        assert_eq!(irouter(0x8000_0000), 0, "vCPU 0: IRM 0, no U/MT bits");
+        assert_eq!(irouter(0x8000_0001), 1);
+        assert_eq!(irouter(0x12_c134_5678), 0x12_0034_5678, "U (30) and MT (24) dropped, Aff3 kept");
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! QEMU's `virt` machine with AArch64 CPUs and the virtualization extensions (`-M virt,virtualization=on`).
+//!
+//! Addresses are QEMU 7.2's `hw/arm/virt.c` memory map (`-machine dumpdtb=FILE` shows them). With
+//! `virtualization=on` QEMU starts every CPU at EL2 and holds secondaries in its own PSCI firmware (SMC conduit).
+//! The device tree QEMU passes differs on every run unless `dtb-randomness=off` (accepted by QEMU 7.2).
+
+use crate::{
+    Arch, Board, Gic, GicV2Frames, GicV3Frames, GicVersion, Irq, Qemu, TimerIrqs, Uart, UartKind,
+    GIB, KIB, MIB,
+};
+
+/// Start of RAM.
+pub const RAM_BASE: u64 = 0x4000_0000;
+
+/// The board as the image builder uses it.
+pub static BOARD: Board = Board {
+    name: "qemu-virt-aarch64",
+    description: "QEMU virt, AArch64 (cortex-a57 with GICv3, cortex-a53 with GICv2), EL2",
+    arch: Arch::Aarch64,
+    ram_base: RAM_BASE,
+    // The size the image builder runs QEMU with (`-m 1G`) unless a config overrides it.
+    ram_size: GIB,
+    // virt's low RAM window ends at 256 GiB.
+    max_ram_size: 255 * GIB,
+    // GICv2 limits virt to 8 CPUs; keep one limit for both versions.
+    max_cpus: 8,
+    uarts: &[Uart {
+        name: "uart0",
+        kind: UartKind::Pl011,
+        base: 0x0900_0000,
+        size: 4 * KIB,
+        irq: Irq::Spi(1),
+    }],
+    gic: Gic {
+        default_version: GicVersion::V3,
+        v3: Some(GicV3Frames {
+            gicd: 0x0800_0000,
+            gicr: 0x080A_0000,
+            gicr_stride: 0x2_0000,
+        }),
+        v2: Some(GicV2Frames {
+            gicd: 0x0800_0000,
+            gicc: 0x0801_0000,
+            gich: 0x0803_0000,
+            gicv: 0x0804_0000,
+        }),
+        maintenance_intid: 25,
+    },
+    timer: TimerIrqs {
+        secure_phys: 29,
+        nonsecure_phys: 30,
+        virt: 27,
+        hyp_phys: 26,
+    },
+    // QEMU loads an arm64 Image at RAM base + its text_offset (0x20_0000) and puts its device tree at RAM base,
+    // below the image.
+    hv_load_addr: RAM_BASE + 2 * MIB,
+    hv_budget: 2 * MIB,
+    qemu: Some(Qemu {
+        binary: "qemu-system-aarch64",
+        package: "qemu-system-arm",
+        machine: "virt",
+        machine_options: &["virtualization=on", "dtb-randomness=off"],
+        gic_version_option: true,
+        cpu_gicv3: "cortex-a57",
+        cpu_gicv2: "cortex-a53",
+    }),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::QemuRun;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn memory_map() {
+        let b = &BOARD;
+        assert_eq!(b.arch, Arch::Aarch64);
+        assert_eq!(b.ram_base, 0x4000_0000);
+        assert_eq!(b.ram_size, 0x4000_0000);
+        assert_eq!(b.max_cpus, 8);
+        assert_eq!(b.default_uart().base, 0x0900_0000);
+        assert_eq!(b.default_uart().irq, Irq::Spi(1));
+        assert_eq!(b.hv_load_addr, 0x4020_0000);
+        assert_eq!(b.hv_text_offset(), 0x20_0000);
+        assert_eq!(b.hv_budget, 0x20_0000);
+        assert_eq!(b.gic.maintenance_intid, 25);
+        assert_eq!(b.gic.default_version, GicVersion::V3);
+        let v3 = b.gic.v3.unwrap();
+        assert_eq!(
+            (v3.gicd, v3.gicr, v3.gicr_stride),
+            (0x0800_0000, 0x080A_0000, 0x2_0000)
+        );
+        let v2 = b.gic.v2.unwrap();
+        assert_eq!(
+            (v2.gicd, v2.gicc, v2.gich, v2.gicv),
+            (0x0800_0000, 0x0801_0000, 0x0803_0000, 0x0804_0000)
+        );
+        assert_eq!(b.gic.versions(), [GicVersion::V2, GicVersion::V3]);
+        assert_eq!(b.cpu_mpidr(3), 3);
+    }
+
+    #[test]
+    fn qemu_command_lines() {
+        let v3 = BOARD
+            .qemu_args(&QemuRun {
+                gic: GicVersion::V3,
+                cpus: 2,
+                ram_size: GIB,
+                kernel: "out/x/hv-static.img",
+            })
+            .unwrap();
+        assert_eq!(
+            v3.join(" "),
+            "qemu-system-aarch64 -M virt,virtualization=on,dtb-randomness=off,gic-version=3 -cpu cortex-a57 \
+             -smp 2 -m 1G -nographic -kernel out/x/hv-static.img"
+        );
+        let v2: Vec<_> = BOARD
+            .qemu_args(&QemuRun {
+                gic: GicVersion::V2,
+                cpus: 1,
+                ram_size: 512 * MIB,
+                kernel: "k",
+            })
+            .unwrap();
+        assert!(v2.contains(&"virt,virtualization=on,dtb-randomness=off,gic-version=2".into()));
+        assert!(v2.contains(&"cortex-a53".into()));
+        assert!(v2.contains(&"512M".into()));
+        assert_eq!(BOARD.qemu_cpu(GicVersion::V3), Some("cortex-a57"));
+    }
+}

@@ -1,0 +1,316 @@
+//! Partition device trees and boot plans for hv-static, computed on the host at image build time.
+//!
+//! hv-static boots every partition with no control domain (Xen's "dom0less"): each partition's device tree and
+//! boot registers are fixed when the image is built. This crate turns a validated partition description into:
+//! - the partition's flattened device tree ([`partition_dtb`]), exactly as `docs/guest-abi.md` specifies;
+//! - its boot plan ([`BootPlan`]): where the kernel and the tree go and what the boot vCPU starts with.
+//!
+//! Design rules:
+//! - The guest-physical map is the guest ABI ([`guest_map`]); it does not depend on the board the system runs on.
+//! - Pure functions of their inputs: the same description always gives the same bytes (reproducible images).
+//! - `no_std` + `alloc`, no unsafe code.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+#[cfg(test)]
+extern crate std;
+
+use alloc::{format, string::String, vec, vec::Vec};
+use core::fmt;
+
+pub use board_support::GicVersion;
+use vm_fdt::FdtWriter;
+
+/// Version of the guest ABI the device tree announces (`/hypervisor/abi-version`).
+pub const ABI_VERSION: (u32, u32) = (1, 0);
+
+/// The guest-physical map every partition sees (docs/guest-abi.md, "Memory map"), modelled on QEMU's `virt`.
+pub mod guest_map {
+    /// Default base of partition RAM.
+    pub const RAM: u64 = 0x4000_0000;
+    /// Emulated GIC distributor.
+    pub const GICD: u64 = 0x0800_0000;
+    pub const GICD_SIZE: u64 = 0x1_0000;
+    /// Size of the distributor as the GICv2 binding's `reg` gives it.
+    pub const GICD_SIZE_V2: u64 = 0x1000;
+    /// GICv2 CPU interface: the hardware's virtual CPU interface is mapped here.
+    pub const GICC: u64 = 0x0801_0000;
+    pub const GICC_SIZE: u64 = 0x2000;
+    /// Emulated GICv3 redistributors, [`GICR_STRIDE`] per vCPU.
+    pub const GICR: u64 = 0x080A_0000;
+    pub const GICR_STRIDE: u64 = 0x2_0000;
+    /// Emulated PL011 console.
+    pub const UART: u64 = 0x0900_0000;
+    pub const UART_SIZE: u64 = 0x1000;
+    /// The console's interrupt: SPI 1.
+    pub const UART_SPI: u32 = 1;
+    /// Frequency of the fixed clock the PL011 binding refers to.
+    pub const APB_PCLK_HZ: u32 = 24_000_000;
+    /// The device tree sits in the last [`DTB_REGION`] bytes of RAM and may use all of them.
+    pub const DTB_REGION: u64 = 2 << 20;
+}
+
+/// `interrupts` cell values of the GIC binding.
+mod irq_cells {
+    pub const SPI: u32 = 0;
+    pub const PPI: u32 = 1;
+    pub const LEVEL_HIGH: u32 = 4;
+}
+
+/// Phandles of the nodes others refer to.
+const PHANDLE_GIC: u32 = 1;
+const PHANDLE_APB_PCLK: u32 = 2;
+
+/// What a partition's device tree describes. Validated by the caller (the image builder); [`partition_dtb`]
+/// still refuses descriptions it cannot express.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionDt {
+    /// Partition name (`/hypervisor/partition-name`).
+    pub name: String,
+    /// Partition index (`/hypervisor/partition-id`).
+    pub id: u32,
+    /// Number of vCPUs; vCPU n has MPIDR Aff0 = n.
+    pub vcpus: u32,
+    /// Guest-physical base and size of RAM.
+    pub ram_ipa: u64,
+    pub ram_size: u64,
+    pub gic: GicVersion,
+    /// Guest-physical base of the emulated PL011 console, when the partition has one.
+    pub uart: Option<u64>,
+    /// Kernel command line (`/chosen/bootargs`).
+    pub bootargs: String,
+    /// Guest-physical start and end (exclusive) of the initial ramdisk.
+    pub initrd: Option<(u64, u64)>,
+}
+
+/// Why a device tree could not be written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A partition needs at least one vCPU.
+    NoVcpus,
+    /// The GICv2 timer binding's CPU mask has 8 bits.
+    TooManyVcpusForGicV2(u32),
+    /// RAM smaller than the device tree region it must hold.
+    RamTooSmall(u64),
+    /// The initrd lies outside RAM or ends before it starts.
+    InitrdOutsideRam { start: u64, end: u64 },
+    /// The FDT writer refused something (a NUL in a string, for example).
+    Fdt(vm_fdt::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoVcpus => write!(f, "a partition needs at least one vCPU"),
+            Error::TooManyVcpusForGicV2(n) => {
+                write!(
+                    f,
+                    "{n} vCPUs: a GICv2 partition has at most 8 (the timer's CPU mask has 8 bits)"
+                )
+            }
+            Error::RamTooSmall(size) => {
+                write!(
+                    f,
+                    "RAM of {size:#x} bytes cannot hold the {:#x}-byte device tree region",
+                    guest_map::DTB_REGION
+                )
+            }
+            Error::InitrdOutsideRam { start, end } => {
+                write!(
+                    f,
+                    "initrd {start:#x}..{end:#x} is not inside the partition's RAM"
+                )
+            }
+            Error::Fdt(e) => write!(f, "device tree writer: {e}"),
+        }
+    }
+}
+
+impl From<vm_fdt::Error> for Error {
+    fn from(e: vm_fdt::Error) -> Self {
+        Error::Fdt(e)
+    }
+}
+
+/// Where a partition's images go and how its boot vCPU starts (arm64 boot protocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootPlan {
+    /// Guest-physical load address of the kernel, which is also vCPU 0's entry point.
+    pub kernel: u64,
+    /// Guest-physical address of the device tree (`x0` at entry).
+    pub dtb: u64,
+}
+
+impl BootPlan {
+    /// The plan for a partition with RAM at `ram_ipa` of `ram_size` bytes and a kernel whose Image header says
+    /// `text_offset`: the kernel at RAM base + `text_offset`, the tree at the start of the last 2 MiB of RAM.
+    pub const fn new(ram_ipa: u64, ram_size: u64, text_offset: u64) -> BootPlan {
+        BootPlan {
+            kernel: ram_ipa + text_offset,
+            dtb: ram_ipa + ram_size - guest_map::DTB_REGION,
+        }
+    }
+}
+
+/// Path of the console node, used by `/chosen/stdout-path`.
+fn uart_node_name(base: u64) -> String {
+    format!("pl011@{base:x}")
+}
+
+/// The partition's flattened device tree.
+pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
+    if p.vcpus == 0 {
+        return Err(Error::NoVcpus);
+    }
+    if p.gic == GicVersion::V2 && p.vcpus > 8 {
+        return Err(Error::TooManyVcpusForGicV2(p.vcpus));
+    }
+    if p.ram_size < guest_map::DTB_REGION {
+        return Err(Error::RamTooSmall(p.ram_size));
+    }
+    if let Some((start, end)) = p.initrd {
+        if start > end || start < p.ram_ipa || end > p.ram_ipa + p.ram_size {
+            return Err(Error::InitrdOutsideRam { start, end });
+        }
+    }
+
+    let mut fdt = FdtWriter::new()?;
+    let root = fdt.begin_node("")?;
+    fdt.property_u32("#address-cells", 2)?;
+    fdt.property_u32("#size-cells", 2)?;
+    fdt.property_string("compatible", "hv-static,partition")?;
+    fdt.property_u32("interrupt-parent", PHANDLE_GIC)?;
+
+    let memory = fdt.begin_node(&format!("memory@{:x}", p.ram_ipa))?;
+    fdt.property_string("device_type", "memory")?;
+    fdt.property_array_u64("reg", &[p.ram_ipa, p.ram_size])?;
+    fdt.end_node(memory)?;
+
+    write_cpus(&mut fdt, p.vcpus)?;
+
+    let psci = fdt.begin_node("psci")?;
+    fdt.property_string_list(
+        "compatible",
+        vec!["arm,psci-1.0".into(), "arm,psci-0.2".into()],
+    )?;
+    fdt.property_string("method", "hvc")?;
+    fdt.end_node(psci)?;
+
+    write_gic(&mut fdt, p.gic, p.vcpus)?;
+    write_timer(&mut fdt, p.gic, p.vcpus)?;
+
+    let clock = fdt.begin_node("apb-pclk")?;
+    fdt.property_string("compatible", "fixed-clock")?;
+    fdt.property_u32("#clock-cells", 0)?;
+    fdt.property_u32("clock-frequency", guest_map::APB_PCLK_HZ)?;
+    fdt.property_phandle(PHANDLE_APB_PCLK)?;
+    fdt.end_node(clock)?;
+
+    if let Some(base) = p.uart {
+        let uart = fdt.begin_node(&uart_node_name(base))?;
+        fdt.property_string_list(
+            "compatible",
+            vec!["arm,pl011".into(), "arm,primecell".into()],
+        )?;
+        fdt.property_array_u64("reg", &[base, guest_map::UART_SIZE])?;
+        fdt.property_array_u32(
+            "interrupts",
+            &[irq_cells::SPI, guest_map::UART_SPI, irq_cells::LEVEL_HIGH],
+        )?;
+        fdt.property_array_u32("clocks", &[PHANDLE_APB_PCLK, PHANDLE_APB_PCLK])?;
+        fdt.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
+        fdt.end_node(uart)?;
+    }
+
+    let chosen = fdt.begin_node("chosen")?;
+    fdt.property_string("bootargs", &p.bootargs)?;
+    if let Some(base) = p.uart {
+        fdt.property_string("stdout-path", &format!("/{}", uart_node_name(base)))?;
+    }
+    if let Some((start, end)) = p.initrd {
+        fdt.property_u64("linux,initrd-start", start)?;
+        fdt.property_u64("linux,initrd-end", end)?;
+    }
+    fdt.end_node(chosen)?;
+
+    let hv = fdt.begin_node("hypervisor")?;
+    fdt.property_string("compatible", "hv-static,hypervisor")?;
+    fdt.property_string("partition-name", &p.name)?;
+    fdt.property_u32("partition-id", p.id)?;
+    fdt.property_array_u32("abi-version", &[ABI_VERSION.0, ABI_VERSION.1])?;
+    fdt.end_node(hv)?;
+
+    fdt.end_node(root)?;
+    Ok(fdt.finish()?)
+}
+
+fn write_cpus(fdt: &mut FdtWriter, vcpus: u32) -> Result<(), Error> {
+    let cpus = fdt.begin_node("cpus")?;
+    fdt.property_u32("#address-cells", 1)?;
+    fdt.property_u32("#size-cells", 0)?;
+    for n in 0..vcpus {
+        let cpu = fdt.begin_node(&format!("cpu@{n:x}"))?;
+        fdt.property_string("device_type", "cpu")?;
+        fdt.property_string("compatible", "arm,armv8")?;
+        fdt.property_u32("reg", n)?;
+        fdt.property_string("enable-method", "psci")?;
+        fdt.end_node(cpu)?;
+    }
+    fdt.end_node(cpus)?;
+    Ok(())
+}
+
+fn write_gic(fdt: &mut FdtWriter, gic: GicVersion, vcpus: u32) -> Result<(), Error> {
+    use guest_map::*;
+    let intc = fdt.begin_node(&format!("intc@{GICD:x}"))?;
+    match gic {
+        GicVersion::V3 => {
+            fdt.property_string("compatible", "arm,gic-v3")?;
+            fdt.property_array_u64(
+                "reg",
+                &[GICD, GICD_SIZE, GICR, GICR_STRIDE * u64::from(vcpus)],
+            )?;
+            fdt.property_u32("#redistributor-regions", 1)?;
+        }
+        GicVersion::V2 => {
+            fdt.property_string("compatible", "arm,cortex-a15-gic")?;
+            fdt.property_array_u64("reg", &[GICD, GICD_SIZE_V2, GICC, GICC_SIZE])?;
+        }
+    }
+    fdt.property_null("interrupt-controller")?;
+    fdt.property_u32("#interrupt-cells", 3)?;
+    fdt.property_u32("#address-cells", 2)?;
+    fdt.property_u32("#size-cells", 2)?;
+    fdt.property_phandle(PHANDLE_GIC)?;
+    fdt.end_node(intc)?;
+    Ok(())
+}
+
+/// The timer's `interrupts` cells: secure physical (PPI 13), non-secure physical (PPI 14), virtual (PPI 11) and
+/// hypervisor (PPI 10), level-high; on GICv2 the binding also carries the mask of CPUs the PPI goes to.
+fn timer_interrupts(gic: GicVersion, vcpus: u32) -> [u32; 12] {
+    let flags = match gic {
+        GicVersion::V3 => irq_cells::LEVEL_HIGH,
+        GicVersion::V2 => irq_cells::LEVEL_HIGH | ((((1u32 << vcpus) - 1) & 0xff) << 8),
+    };
+    let mut cells = [0; 12];
+    for (i, ppi) in [13, 14, 11, 10].into_iter().enumerate() {
+        cells[i * 3..i * 3 + 3].copy_from_slice(&[irq_cells::PPI, ppi, flags]);
+    }
+    cells
+}
+
+fn write_timer(fdt: &mut FdtWriter, gic: GicVersion, vcpus: u32) -> Result<(), Error> {
+    let timer = fdt.begin_node("timer")?;
+    fdt.property_string("compatible", "arm,armv8-timer")?;
+    fdt.property_array_u32("interrupts", &timer_interrupts(gic, vcpus))?;
+    fdt.property_null("always-on")?;
+    fdt.end_node(timer)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

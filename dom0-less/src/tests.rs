@@ -1,0 +1,401 @@
+//! The device tree is parsed back with the `fdt` crate and every node and property is checked against
+//! docs/guest-abi.md.
+
+use super::*;
+use alloc::{borrow::ToOwned, collections::BTreeMap, string::ToString};
+use fdt::{node::FdtNode, Fdt};
+
+fn demo(gic: GicVersion, vcpus: u32) -> PartitionDt {
+    PartitionDt {
+        name: "hello0".into(),
+        id: 3,
+        vcpus,
+        ram_ipa: 0x4000_0000,
+        ram_size: 64 << 20,
+        gic,
+        uart: Some(guest_map::UART),
+        bootargs: "console=ttyAMA0 quiet".into(),
+        initrd: None,
+    }
+}
+
+/// All properties of a node, by name.
+fn props<'a>(node: FdtNode<'_, 'a>) -> BTreeMap<String, &'a [u8]> {
+    node.properties()
+        .map(|p| (p.name.to_owned(), p.value))
+        .collect()
+}
+
+fn cells(bytes: &[u8]) -> Vec<u32> {
+    assert_eq!(
+        bytes.len() % 4,
+        0,
+        "property length {} is not a multiple of 4",
+        bytes.len()
+    );
+    bytes
+        .chunks(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn u64s(bytes: &[u8]) -> Vec<u64> {
+    cells(bytes)
+        .chunks(2)
+        .map(|c| (u64::from(c[0]) << 32) | u64::from(c[1]))
+        .collect()
+}
+
+fn strings(bytes: &[u8]) -> Vec<&str> {
+    assert_eq!(
+        bytes.last(),
+        Some(&0),
+        "string property is not NUL-terminated"
+    );
+    core::str::from_utf8(&bytes[..bytes.len() - 1])
+        .unwrap()
+        .split('\0')
+        .collect()
+}
+
+fn string(bytes: &[u8]) -> &str {
+    let s = strings(bytes);
+    assert_eq!(s.len(), 1, "expected one string, got {s:?}");
+    s[0]
+}
+
+fn names<'a>(map: &'a BTreeMap<String, &[u8]>) -> Vec<&'a str> {
+    map.keys().map(|k| k.as_str()).collect()
+}
+
+fn node<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> FdtNode<'b, 'a> {
+    fdt.find_node(path)
+        .unwrap_or_else(|| panic!("no node {path}"))
+}
+
+fn child_names(node: FdtNode<'_, '_>) -> Vec<String> {
+    node.children().map(|c| c.name.to_string()).collect()
+}
+
+#[test]
+fn root_and_top_level_nodes() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let root = fdt.find_node("/").unwrap();
+    let p = props(root);
+    assert_eq!(
+        names(&p),
+        [
+            "#address-cells",
+            "#size-cells",
+            "compatible",
+            "interrupt-parent"
+        ]
+    );
+    assert_eq!(cells(p["#address-cells"]), [2]);
+    assert_eq!(cells(p["#size-cells"]), [2]);
+    assert_eq!(string(p["compatible"]), "hv-static,partition");
+    assert_eq!(cells(p["interrupt-parent"]), [PHANDLE_GIC]);
+    assert_eq!(
+        child_names(root),
+        [
+            "memory@40000000",
+            "cpus",
+            "psci",
+            "intc@8000000",
+            "timer",
+            "apb-pclk",
+            "pl011@9000000",
+            "chosen",
+            "hypervisor"
+        ]
+    );
+}
+
+#[test]
+fn memory_node() {
+    let mut dt = demo(GicVersion::V3, 1);
+    dt.ram_ipa = 0x8000_0000;
+    dt.ram_size = 0x1_0000_0000;
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/memory@80000000"));
+    assert_eq!(names(&p), ["device_type", "reg"]);
+    assert_eq!(string(p["device_type"]), "memory");
+    assert_eq!(u64s(p["reg"]), [0x8000_0000, 0x1_0000_0000]);
+    let region = fdt.memory().regions().next().unwrap();
+    assert_eq!(region.starting_address as usize, 0x8000_0000);
+    assert_eq!(region.size, Some(0x1_0000_0000));
+}
+
+#[test]
+fn cpus_use_psci_and_aff0_reg() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 3)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let cpus = node(&fdt, "/cpus");
+    let p = props(cpus);
+    assert_eq!(names(&p), ["#address-cells", "#size-cells"]);
+    assert_eq!(cells(p["#address-cells"]), [1]);
+    assert_eq!(cells(p["#size-cells"]), [0]);
+    assert_eq!(child_names(cpus), ["cpu@0", "cpu@1", "cpu@2"]);
+    for (n, cpu) in cpus.children().enumerate() {
+        let p = props(cpu);
+        assert_eq!(
+            names(&p),
+            ["compatible", "device_type", "enable-method", "reg"]
+        );
+        assert_eq!(string(p["device_type"]), "cpu");
+        assert_eq!(string(p["compatible"]), "arm,armv8");
+        assert_eq!(string(p["enable-method"]), "psci");
+        assert_eq!(cells(p["reg"]), [n as u32]);
+    }
+    assert_eq!(fdt.cpus().count(), 3);
+}
+
+#[test]
+fn psci_uses_hvc() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/psci"));
+    assert_eq!(names(&p), ["compatible", "method"]);
+    assert_eq!(strings(p["compatible"]), ["arm,psci-1.0", "arm,psci-0.2"]);
+    assert_eq!(string(p["method"]), "hvc");
+}
+
+fn gic_common(p: &BTreeMap<String, &[u8]>) {
+    assert_eq!(p["interrupt-controller"].len(), 0);
+    assert_eq!(cells(p["#interrupt-cells"]), [3]);
+    assert_eq!(cells(p["#address-cells"]), [2]);
+    assert_eq!(cells(p["#size-cells"]), [2]);
+    assert_eq!(cells(p["phandle"]), [PHANDLE_GIC]);
+}
+
+#[test]
+fn gicv3_redistributors_sized_per_vcpu() {
+    for vcpus in [1, 2, 4] {
+        let blob = partition_dtb(&demo(GicVersion::V3, vcpus)).unwrap();
+        let fdt = Fdt::new(&blob).unwrap();
+        let p = props(node(&fdt, "/intc@8000000"));
+        assert_eq!(
+            names(&p),
+            [
+                "#address-cells",
+                "#interrupt-cells",
+                "#redistributor-regions",
+                "#size-cells",
+                "compatible",
+                "interrupt-controller",
+                "phandle",
+                "reg"
+            ]
+        );
+        assert_eq!(string(p["compatible"]), "arm,gic-v3");
+        assert_eq!(
+            u64s(p["reg"]),
+            [
+                0x0800_0000,
+                0x1_0000,
+                0x080A_0000,
+                0x2_0000 * u64::from(vcpus)
+            ]
+        );
+        assert_eq!(cells(p["#redistributor-regions"]), [1]);
+        gic_common(&p);
+    }
+}
+
+#[test]
+fn gicv2_distributor_and_cpu_interface() {
+    let blob = partition_dtb(&demo(GicVersion::V2, 2)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/intc@8000000"));
+    assert_eq!(
+        names(&p),
+        [
+            "#address-cells",
+            "#interrupt-cells",
+            "#size-cells",
+            "compatible",
+            "interrupt-controller",
+            "phandle",
+            "reg"
+        ]
+    );
+    assert_eq!(string(p["compatible"]), "arm,cortex-a15-gic");
+    assert_eq!(u64s(p["reg"]), [0x0800_0000, 0x1000, 0x0801_0000, 0x2000]);
+    gic_common(&p);
+}
+
+#[test]
+fn timer_ppis_gicv3() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 2)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/timer"));
+    assert_eq!(names(&p), ["always-on", "compatible", "interrupts"]);
+    assert_eq!(string(p["compatible"]), "arm,armv8-timer");
+    assert_eq!(
+        cells(p["interrupts"]),
+        [1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]
+    );
+    assert_eq!(p["always-on"].len(), 0);
+}
+
+#[test]
+fn timer_ppis_gicv2_carry_cpu_mask() {
+    for (vcpus, flags) in [(1, 0x104), (2, 0x304), (4, 0xf04), (8, 0xff04)] {
+        let blob = partition_dtb(&demo(GicVersion::V2, vcpus)).unwrap();
+        let fdt = Fdt::new(&blob).unwrap();
+        let p = props(node(&fdt, "/timer"));
+        assert_eq!(
+            cells(p["interrupts"]),
+            [1, 13, flags, 1, 14, flags, 1, 11, flags, 1, 10, flags],
+            "{vcpus} vCPUs"
+        );
+    }
+}
+
+#[test]
+fn pl011_with_clocks_and_chosen() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let clk = props(node(&fdt, "/apb-pclk"));
+    assert_eq!(
+        names(&clk),
+        ["#clock-cells", "clock-frequency", "compatible", "phandle"]
+    );
+    assert_eq!(string(clk["compatible"]), "fixed-clock");
+    assert_eq!(cells(clk["#clock-cells"]), [0]);
+    assert_eq!(cells(clk["clock-frequency"]), [24_000_000]);
+    assert_eq!(cells(clk["phandle"]), [PHANDLE_APB_PCLK]);
+
+    let p = props(node(&fdt, "/pl011@9000000"));
+    assert_eq!(
+        names(&p),
+        ["clock-names", "clocks", "compatible", "interrupts", "reg"]
+    );
+    assert_eq!(strings(p["compatible"]), ["arm,pl011", "arm,primecell"]);
+    assert_eq!(u64s(p["reg"]), [0x0900_0000, 0x1000]);
+    assert_eq!(cells(p["interrupts"]), [0, 1, 4]);
+    assert_eq!(cells(p["clocks"]), [PHANDLE_APB_PCLK, PHANDLE_APB_PCLK]);
+    assert_eq!(strings(p["clock-names"]), ["uartclk", "apb_pclk"]);
+
+    let chosen = props(node(&fdt, "/chosen"));
+    assert_eq!(names(&chosen), ["bootargs", "stdout-path"]);
+    assert_eq!(string(chosen["bootargs"]), "console=ttyAMA0 quiet");
+    assert_eq!(string(chosen["stdout-path"]), "/pl011@9000000");
+    assert_eq!(fdt.chosen().stdout().map(|n| n.name), Some("pl011@9000000"));
+}
+
+#[test]
+fn no_console_means_no_uart_and_no_stdout_path() {
+    let mut dt = demo(GicVersion::V3, 1);
+    dt.uart = None;
+    dt.bootargs = String::new();
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    assert!(fdt.find_node("/pl011@9000000").is_none());
+    let chosen = props(node(&fdt, "/chosen"));
+    assert_eq!(names(&chosen), ["bootargs"]);
+    assert_eq!(chosen["bootargs"], b"\0");
+}
+
+#[test]
+fn initrd_in_chosen() {
+    let mut dt = demo(GicVersion::V3, 1);
+    dt.initrd = Some((0x4100_0000, 0x4180_0000));
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let chosen = props(node(&fdt, "/chosen"));
+    assert_eq!(
+        names(&chosen),
+        [
+            "bootargs",
+            "linux,initrd-end",
+            "linux,initrd-start",
+            "stdout-path"
+        ]
+    );
+    assert_eq!(u64s(chosen["linux,initrd-start"]), [0x4100_0000]);
+    assert_eq!(u64s(chosen["linux,initrd-end"]), [0x4180_0000]);
+
+    dt.initrd = Some((0x3000_0000, 0x3100_0000));
+    assert_eq!(
+        partition_dtb(&dt),
+        Err(Error::InitrdOutsideRam {
+            start: 0x3000_0000,
+            end: 0x3100_0000
+        })
+    );
+}
+
+#[test]
+fn hypervisor_node() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/hypervisor"));
+    assert_eq!(
+        names(&p),
+        [
+            "abi-version",
+            "compatible",
+            "partition-id",
+            "partition-name"
+        ]
+    );
+    assert_eq!(string(p["compatible"]), "hv-static,hypervisor");
+    assert_eq!(string(p["partition-name"]), "hello0");
+    assert_eq!(cells(p["partition-id"]), [3]);
+    assert_eq!(cells(p["abi-version"]), [1, 0]);
+}
+
+#[test]
+fn interrupt_parent_resolves_to_the_gic() {
+    let blob = partition_dtb(&demo(GicVersion::V2, 1)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    // The root's `interrupt-parent` is inherited by every node with `interrupts`.
+    let phandle = cells(props(node(&fdt, "/"))["interrupt-parent"])[0];
+    assert_eq!(
+        fdt.find_phandle(phandle).map(|n| n.name),
+        Some("intc@8000000")
+    );
+    let clocks = cells(props(node(&fdt, "/pl011@9000000"))["clocks"]);
+    assert_eq!(
+        fdt.find_phandle(clocks[0]).map(|n| n.name),
+        Some("apb-pclk")
+    );
+}
+
+#[test]
+fn deterministic() {
+    let dt = demo(GicVersion::V3, 2);
+    assert_eq!(partition_dtb(&dt).unwrap(), partition_dtb(&dt).unwrap());
+}
+
+#[test]
+fn refuses_what_it_cannot_express() {
+    let mut dt = demo(GicVersion::V2, 9);
+    assert_eq!(partition_dtb(&dt), Err(Error::TooManyVcpusForGicV2(9)));
+    dt.vcpus = 0;
+    assert_eq!(partition_dtb(&dt), Err(Error::NoVcpus));
+    dt.vcpus = 1;
+    dt.ram_size = 1 << 20;
+    assert_eq!(partition_dtb(&dt), Err(Error::RamTooSmall(1 << 20)));
+    dt.ram_size = 64 << 20;
+    dt.name = "a\0b".into();
+    assert_eq!(
+        partition_dtb(&dt),
+        Err(Error::Fdt(vm_fdt::Error::InvalidString))
+    );
+}
+
+#[test]
+fn boot_plan() {
+    let plan = BootPlan::new(0x4000_0000, 64 << 20, 0x8_0000);
+    assert_eq!(
+        plan,
+        BootPlan {
+            kernel: 0x4008_0000,
+            dtb: 0x43e0_0000
+        }
+    );
+}

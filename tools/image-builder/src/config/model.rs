@@ -1,0 +1,129 @@
+//! The checked system: what `validate` produces and every later step (layout, device trees, generated config)
+//! consumes. Spans are kept where a later step can still find a problem (layout, kernel contents).
+
+use std::path::PathBuf;
+
+use board_support::{Board, GicVersion, Uart};
+
+use crate::diag::Span;
+
+/// A validated system description.
+#[derive(Clone, Debug)]
+pub struct System {
+    /// The config file's stem: names the output directory and is printed at boot.
+    pub name: String,
+    pub board: &'static Board,
+    pub gic: GicVersion,
+    /// RAM the board is used with.
+    pub ram_size: u64,
+    pub hypervisor: Hypervisor,
+    pub pools: Vec<Pool>,
+    pub partitions: Vec<Partition>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Hypervisor {
+    pub console: &'static Uart,
+    /// Room for the hypervisor image and its bss, from the board's load address.
+    pub budget: u64,
+    pub budget_span: Option<Span>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheduler {
+    /// One vCPU per physical CPU, run to completion: no tick, no switching.
+    Pinned,
+}
+
+impl Scheduler {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheduler::Pinned => "pinned",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub name: String,
+    /// Physical CPU indices, as written.
+    pub cpus: Vec<u32>,
+    pub scheduler: Scheduler,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPolicy {
+    Stop,
+}
+
+impl FaultPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultPolicy::Stop => "stop",
+        }
+    }
+}
+
+/// Where a partition's kernel comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelSource {
+    /// A bare-metal guest of this workspace, by name (`hello` is the package `guest-hello`).
+    Guest { name: String, package: String },
+    /// A file: an arm64 Image or an ELF.
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    pub source: KernelSource,
+    /// The `kernel = ...` value, for errors found once the kernel is built or read.
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Memory {
+    pub size: u64,
+    /// Guest-physical base.
+    pub ipa: u64,
+    /// Host-physical base, when the config fixes it; otherwise the layout chooses.
+    pub pa: Option<u64>,
+    pub size_span: Span,
+    pub pa_span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Partition {
+    pub name: String,
+    /// Index in config order.
+    pub id: u16,
+    /// Index into `System::pools`.
+    pub pool: usize,
+    /// The physical CPU each vCPU is pinned to (vCPU i runs on `vcpus[i]`).
+    pub vcpus: Vec<u32>,
+    pub memory: Memory,
+    pub kernel: Kernel,
+    pub bootargs: String,
+    pub console: bool,
+    pub on_fault: FaultPolicy,
+    /// The partition's `name = ...`.
+    pub name_span: Span,
+}
+
+impl System {
+    /// Physical CPUs used by any pool, ascending.
+    pub fn used_cpus(&self) -> Vec<u32> {
+        let mut cpus: Vec<u32> = self
+            .pools
+            .iter()
+            .flat_map(|p| p.cpus.iter().copied())
+            .collect();
+        cpus.sort_unstable();
+        cpus.dedup();
+        cpus
+    }
+
+    /// QEMU's `-smp`: one more than the highest CPU any pool uses, at least 1.
+    pub fn smp(&self) -> u32 {
+        self.used_cpus().last().map_or(1, |c| c + 1)
+    }
+}

@@ -1,0 +1,109 @@
+//! The config file as written: every key, with the span it came from. Unknown keys are refused here
+//! (`deny_unknown_fields`); everything else is checked in `validate`, which can say which field is wrong and why.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A value that is an integer or a string (sizes and addresses: `67108864`, `"64MiB"`, `"0x4000_0000"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NumOrStr {
+    Int(i64),
+    Str(String),
+}
+
+impl<'de> Deserialize<'de> for NumOrStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumOrStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or a string such as \"64MiB\" or \"0x40000000\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumOrStr, E> {
+                Ok(NumOrStr::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumOrStr, E> {
+                i64::try_from(v)
+                    .map(NumOrStr::Int)
+                    .map_err(|_| E::custom("integer too large"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NumOrStr, E> {
+                Ok(NumOrStr::Str(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub board: Spanned<RawBoard>,
+    pub hypervisor: Option<Spanned<RawHypervisor>>,
+    #[serde(default, rename = "pool")]
+    pub pools: Vec<Spanned<RawPool>>,
+    #[serde(default, rename = "partition")]
+    pub partitions: Vec<Spanned<RawPartition>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBoard {
+    pub name: Spanned<String>,
+    pub gic_version: Option<Spanned<i64>>,
+    pub ram_size: Option<Spanned<NumOrStr>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHypervisor {
+    pub console: Option<Spanned<String>>,
+    pub memory_budget: Option<Spanned<NumOrStr>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    pub name: Spanned<String>,
+    pub cpus: Spanned<Vec<Spanned<i64>>>,
+    pub scheduler: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPartition {
+    pub name: Spanned<String>,
+    pub pool: Spanned<String>,
+    pub vcpus: Spanned<Vec<Spanned<i64>>>,
+    pub memory: Spanned<RawMemory>,
+    pub kernel: Spanned<String>,
+    pub bootargs: Option<Spanned<String>>,
+    pub console: Option<Spanned<bool>>,
+    pub on_fault: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMemory {
+    pub size: Spanned<NumOrStr>,
+    pub ipa: Option<Spanned<NumOrStr>>,
+    pub pa: Option<Spanned<NumOrStr>>,
+}
+
+/// The keys each table accepts, for "did you mean" hints on unknown keys.
+pub const KEYS: &[(&str, &[&str])] = &[
+    ("", &["board", "hypervisor", "pool", "partition"]),
+    ("board", &["name", "gic_version", "ram_size"]),
+    ("hypervisor", &["console", "memory_budget"]),
+    ("pool", &["name", "cpus", "scheduler"]),
+    (
+        "partition",
+        &[
+            "name", "pool", "vcpus", "memory", "kernel", "bootargs", "console", "on_fault",
+        ],
+    ),
+    ("partition.memory", &["size", "ipa", "pa"]),
+];

@@ -1,0 +1,509 @@
+use std::path::{Path, PathBuf};
+
+use board_support::GicVersion;
+
+use super::*;
+use crate::guests::GuestCatalog;
+use crate::image::testelf;
+
+const DEMO: &str = r#"
+[board]
+name = "qemu-virt-aarch64"
+
+[[pool]]
+name = "rt"
+cpus = [0, 1]
+
+[[partition]]
+name = "hello0"
+pool = "rt"
+vcpus = [0]
+memory = { size = "64MiB" }
+kernel = "hello"
+
+[[partition]]
+name = "hello1"
+pool = "rt"
+vcpus = [1]
+memory = { size = 0x4000000 }
+kernel = "hello"
+bootargs = "quiet"
+console = false
+"#;
+
+fn check_in(src: &str, dir: &Path) -> Result<(System, Report), Report> {
+    let guests = GuestCatalog::with_names(["hello", "probe"]);
+    check_source(
+        "test.toml",
+        src,
+        "test",
+        &Context {
+            guests: &guests,
+            base_dir: dir,
+        },
+    )
+}
+
+fn check(src: &str) -> Result<(System, Report), Report> {
+    check_in(src, Path::new("/nonexistent"))
+}
+
+/// The errors of a config as (line, column, field, message).
+fn errors(src: &str) -> Vec<(usize, usize, String, String)> {
+    let r = check(src).expect_err("config should be refused");
+    r.errors()
+        .map(|d| {
+            let (l, c) = r.line_col(d.span.start);
+            (l, c, d.field.clone(), d.message.clone())
+        })
+        .collect()
+}
+
+/// The single error of a config.
+fn one_error(src: &str) -> (usize, usize, String, String) {
+    let mut e = errors(src);
+    assert_eq!(e.len(), 1, "expected one error, got {e:#?}");
+    e.remove(0)
+}
+
+fn demo_with(from: &str, to: &str) -> String {
+    assert!(DEMO.contains(from), "{from}");
+    DEMO.replacen(from, to, 1)
+}
+
+#[test]
+fn demo_is_accepted_with_defaults() {
+    let (s, report) = check(DEMO).unwrap();
+    assert_eq!(report.diags, []);
+    assert_eq!(s.name, "test");
+    assert_eq!(s.board.name, "qemu-virt-aarch64");
+    assert_eq!(s.gic, GicVersion::V3);
+    assert_eq!(s.ram_size, 1 << 30);
+    assert_eq!(s.hypervisor.budget, 2 << 20);
+    assert_eq!(s.hypervisor.console.base, 0x0900_0000);
+    assert_eq!(s.pools.len(), 1);
+    assert_eq!(s.pools[0].scheduler, Scheduler::Pinned);
+    assert_eq!(s.used_cpus(), [0, 1]);
+    assert_eq!(s.smp(), 2);
+    let p = &s.partitions;
+    assert_eq!((p[0].name.as_str(), p[0].id, p[0].pool), ("hello0", 0, 0));
+    assert_eq!(p[0].vcpus, [0]);
+    assert_eq!(p[0].memory.size, 64 << 20);
+    assert_eq!(p[0].memory.ipa, 0x4000_0000);
+    assert_eq!(p[0].memory.pa, None);
+    assert_eq!(
+        p[0].kernel.source,
+        KernelSource::Guest {
+            name: "hello".into(),
+            package: "guest-hello".into()
+        }
+    );
+    assert!(p[0].console);
+    assert_eq!(p[0].bootargs, "");
+    assert_eq!(p[0].on_fault, FaultPolicy::Stop);
+    assert_eq!(p[1].memory.size, 64 << 20);
+    assert_eq!(p[1].bootargs, "quiet");
+    assert!(!p[1].console);
+    assert_eq!(p[1].id, 1);
+}
+
+#[test]
+fn board_overrides() {
+    let src = demo_with(
+        "name = \"qemu-virt-aarch64\"",
+        "name = \"qemu-virt-aarch64\"\ngic_version = 2\nram_size = \"2GiB\"",
+    );
+    let (s, _) = check(&src).unwrap();
+    assert_eq!(s.gic, GicVersion::V2);
+    assert_eq!(s.ram_size, 2 << 30);
+    let src = demo_with(
+        "[[pool]]",
+        "[hypervisor]\nconsole = \"uart0\"\nmemory_budget = \"4M\"\n\n[[pool]]",
+    );
+    assert_eq!(check(&src).unwrap().0.hypervisor.budget, 4 << 20);
+}
+
+#[test]
+fn bad_board_values() {
+    let src = demo_with(
+        "name = \"qemu-virt-aarch64\"",
+        "name = \"qemu-virt-aarch64\"\ngic_version = 4",
+    );
+    let e = one_error(&src);
+    assert_eq!((e.0, e.1, e.2.as_str()), (4, 15, "board.gic_version"));
+    let src = demo_with(
+        "name = \"qemu-virt-aarch64\"",
+        "name = \"qemu-virt-aarch64\"\nram_size = \"3M\"",
+    );
+    let e = one_error(&src);
+    assert_eq!((e.0, e.2.as_str()), (4, "board.ram_size"));
+    assert!(e.3.contains("2 MiB"), "{e:?}");
+    let src = demo_with(
+        "name = \"qemu-virt-aarch64\"",
+        "name = \"qemu-virt-aarch64\"\nram_size = \"4MiB\"",
+    );
+    assert!(one_error(&src).3.contains("cannot hold the hypervisor"));
+    let src = demo_with(
+        "name = \"qemu-virt-aarch64\"",
+        "name = \"qemu-virt-aarch64\"\nram_size = \"1TiB\"",
+    );
+    assert!(one_error(&src).3.contains("cannot have 1 TiB"));
+    let src = demo_with("[[pool]]", "[hypervisor]\nconsole = \"uart1\"\n\n[[pool]]");
+    let e = one_error(&src);
+    assert_eq!((e.0, e.1, e.2.as_str()), (6, 11, "hypervisor.console"));
+    let src = demo_with("[[pool]]", "[hypervisor]\nmemory_budget = 100\n\n[[pool]]");
+    assert_eq!(one_error(&src).2, "hypervisor.memory_budget");
+    let src = demo_with(
+        "[[pool]]",
+        "[hypervisor]\nmemory_budget = \"1GiB\"\n\n[[pool]]",
+    );
+    assert!(one_error(&src).3.contains("leaves no RAM"));
+}
+
+#[test]
+fn unknown_board_stops_early_with_a_suggestion() {
+    let src = demo_with("qemu-virt-aarch64", "qemu-virt-arm64");
+    let r = check(&src).unwrap_err();
+    assert_eq!(r.errors().count(), 1);
+    assert!(
+        r.render().contains("did you mean `qemu-virt-aarch64`?"),
+        "{}",
+        r.render()
+    );
+}
+
+#[test]
+fn unknown_keys_everywhere() {
+    for (from, to, field, line) in [
+        ("[board]", "colour = 1\n[board]", "colour", 2),
+        (
+            "name = \"qemu-virt-aarch64\"",
+            "name = \"qemu-virt-aarch64\"\ngic = 3",
+            "board.gic",
+            4,
+        ),
+        (
+            "cpus = [0, 1]",
+            "cpus = [0, 1]\nsched = \"pinned\"",
+            "pool[0].sched",
+            8,
+        ),
+        (
+            "kernel = \"hello\"\n\n",
+            "kernel = \"hello\"\nboot_args = \"x\"\n\n",
+            "partition[0].boot_args",
+            15,
+        ),
+        (
+            "{ size = \"64MiB\" }",
+            "{ size = \"64MiB\", base = 1 }",
+            "partition[0].memory.base",
+            13,
+        ),
+    ] {
+        let e = one_error(&demo_with(from, to));
+        assert_eq!((e.0, e.2.as_str()), (line, field), "{e:?}");
+        assert!(e.3.starts_with("unknown key"), "{e:?}");
+    }
+    let r = check(&demo_with("bootargs = \"quiet\"", "bootarg = \"quiet\"")).unwrap_err();
+    assert!(
+        r.render().contains("did you mean `bootargs`?"),
+        "{}",
+        r.render()
+    );
+}
+
+#[test]
+fn syntax_type_and_missing_key_errors() {
+    // An unclosed array is noticed where the next table starts.
+    let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1"));
+    assert_eq!(e.0, 9, "{e:?}");
+    assert!(e.3.contains("expected `,`"), "{e:?}");
+    let e = one_error(&demo_with("vcpus = [0]", "vcpus = \"0\""));
+    assert_eq!((e.0, e.2.as_str()), (12, "partition[0].vcpus"), "{e:?}");
+    let e = one_error(&demo_with("kernel = \"hello\"\n", ""));
+    assert!(e.3.contains("missing required key `kernel`"), "{e:?}");
+    assert_eq!(e.2, "partition[0].kernel");
+    let e = one_error("[[pool]]\nname = \"rt\"\ncpus = [0]\n");
+    assert!(e.3.contains("`board`"), "{e:?}");
+    let e = one_error("[board]\nname = \"qemu-virt-aarch64\"\n");
+    assert!(e.3.contains("no partitions"), "{e:?}");
+}
+
+#[test]
+fn sizes_and_addresses_in_every_spelling() {
+    for size in [
+        "\"64MiB\"",
+        "\"64M\"",
+        "\"64 MiB\"",
+        "\"0x4000000\"",
+        "67108864",
+        "0x4000000",
+    ] {
+        let (s, _) = check(&demo_with("\"64MiB\"", size)).unwrap();
+        assert_eq!(s.partitions[0].memory.size, 64 << 20, "{size}");
+    }
+    let (s, _) = check(&demo_with(
+        "{ size = \"64MiB\" }",
+        "{ size = \"64MiB\", ipa = \"0x8000_0000\", pa = 0x50000000 }",
+    ))
+    .unwrap();
+    assert_eq!(s.partitions[0].memory.ipa, 0x8000_0000);
+    assert_eq!(s.partitions[0].memory.pa, Some(0x5000_0000));
+    let e = one_error(&demo_with("\"64MiB\"", "\"64 parsecs\""));
+    assert_eq!(
+        (e.0, e.1, e.2.as_str()),
+        (13, 19, "partition[0].memory.size")
+    );
+    assert!(e.3.starts_with("bad size"), "{e:?}");
+    let e = one_error(&demo_with("\"64MiB\"", "-1"));
+    assert!(e.3.contains("negative"), "{e:?}");
+    let e = one_error(&demo_with(
+        "{ size = \"64MiB\" }",
+        "{ size = \"64MiB\", pa = \"high\" }",
+    ));
+    assert_eq!(e.2, "partition[0].memory.pa");
+}
+
+#[test]
+fn memory_rules() {
+    let cases = [
+        (
+            "{ size = \"65MiB\" }",
+            "partition[0].memory.size",
+            "misaligned",
+        ),
+        (
+            "{ size = \"2MiB\" }",
+            "partition[0].memory.size",
+            "at least 4 MiB",
+        ),
+        (
+            "{ size = \"16383TiB\" }",
+            "partition[0].memory.size",
+            "more RAM than the board can have",
+        ),
+        (
+            "{ size = \"0xffffffffffe00000\" }",
+            "partition[0].memory.size",
+            "more RAM than the board can have",
+        ),
+        (
+            "{ size = \"64MiB\", ipa = \"0x40100000\" }",
+            "partition[0].memory.ipa",
+            "misaligned",
+        ),
+        (
+            "{ size = \"64MiB\", ipa = \"0x7ffffe00000\" }",
+            "partition[0].memory.ipa",
+            "39-bit",
+        ),
+        (
+            "{ size = \"64MiB\", ipa = \"0x08000000\" }",
+            "partition[0].memory.ipa",
+            "GIC distributor",
+        ),
+        (
+            "{ size = \"64MiB\", pa = \"0x50100000\" }",
+            "partition[0].memory.pa",
+            "misaligned",
+        ),
+        (
+            "{ size = \"64MiB\", pa = \"0x7e000000\" }",
+            "partition[0].memory.pa",
+            "beyond board RAM",
+        ),
+        (
+            "{ size = \"64MiB\", pa = \"0x20000000\" }",
+            "partition[0].memory.pa",
+            "beyond board RAM",
+        ),
+        (
+            "{ size = \"64MiB\", pa = \"0x40000000\" }",
+            "partition[0].memory.pa",
+            "overlaps the hypervisor",
+        ),
+    ];
+    for (mem, field, msg) in cases {
+        let e = one_error(&demo_with("{ size = \"64MiB\" }", mem));
+        assert_eq!(e.2, field, "{mem}: {e:?}");
+        assert!(e.3.contains(msg), "{mem}: {e:?}");
+    }
+    // UART window for a partition whose RAM starts below it.
+    let e = one_error(&demo_with(
+        "{ size = \"64MiB\" }",
+        "{ size = \"64MiB\", ipa = \"0x06000000\" }",
+    ));
+    assert!(e.3.contains("GIC distributor"), "{e:?}");
+    let src = demo_with(
+        "{ size = \"64MiB\" }",
+        "{ size = \"64MiB\", pa = \"0x50000000\" }",
+    );
+    let src = src.replacen(
+        "{ size = 0x4000000 }",
+        "{ size = 0x4000000, pa = \"0x52000000\" }",
+        1,
+    );
+    let e = one_error(&src);
+    assert_eq!((e.0, e.2.as_str()), (20, "partition[1].memory.pa"));
+    assert!(e.3.contains("overlaps partition `hello0`"), "{e:?}");
+}
+
+#[test]
+fn pool_rules() {
+    let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1, 1]"));
+    assert_eq!((e.0, e.1, e.2.as_str()), (7, 15, "pool[0].cpus[2]"));
+    assert!(e.3.contains("listed twice"));
+    let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1, -1]"));
+    assert!(e.3.contains("beyond the board's CPU count"), "{e:?}");
+    let src = demo_with(
+        "[[partition]]",
+        "[[pool]]\nname = \"rt\"\ncpus = [2]\n\n[[partition]]",
+    );
+    let e = one_error(&src);
+    assert!(e.3.contains("duplicate pool name"), "{e:?}");
+    let src = demo_with("cpus = [0, 1]", "cpus = [0, 1]\nscheduler = \"credit2\"");
+    let e = one_error(&src);
+    assert_eq!(e.2, "pool[0].scheduler");
+    assert!(e.3.contains("unknown scheduler"));
+    let e = one_error(&demo_with(
+        "cpus = [0, 1]",
+        "cpus = [0, 1]\nscheduler = \"cyclic\"",
+    ));
+    assert!(e.3.contains("not yet supported"), "{e:?}");
+}
+
+#[test]
+fn idle_pool_cpu_is_a_warning() {
+    let (_, report) = check(&demo_with("cpus = [0, 1]", "cpus = [0, 1, 3]")).unwrap();
+    let w: Vec<_> = report.warnings().collect();
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].field, "pool[0].cpus[2]");
+    assert_eq!(report.line_col(w[0].span.start), (7, 15));
+    assert!(w[0].message.contains("CPU 3 of pool `rt` runs no vCPU"));
+    assert!(report.render().contains("warning: CPU 3"));
+}
+
+#[test]
+fn vcpu_rules() {
+    let e = one_error(&demo_with("vcpus = [1]", "vcpus = [0]"));
+    assert_eq!((e.0, e.1, e.2.as_str()), (19, 10, "partition[1].vcpus[0]"));
+    assert!(e.3.contains("two vCPUs are pinned to CPU 0"));
+    let e = one_error(&demo_with("vcpus = [1]", "vcpus = [1, 5]"));
+    assert_eq!(e.2, "partition[1].vcpus[1]");
+    assert!(e.3.contains("outside its pool"));
+    let e = one_error(&demo_with("vcpus = [1]", "vcpus = [1, 9]"));
+    assert!(e.3.contains("beyond the board's CPU count"), "{e:?}");
+    let errs = errors(&demo_with("vcpus = [1]", "vcpus = []"));
+    assert!(errs.iter().any(|e| e.3.contains("no vCPUs")), "{errs:?}");
+    let e = one_error(&demo_with(
+        "pool = \"rt\"\nvcpus = [1]",
+        "pool = \"best\"\nvcpus = [1]",
+    ));
+    assert_eq!(e.2, "partition[1].pool");
+    assert!(e.3.contains("unknown pool `best`"));
+}
+
+#[test]
+fn partition_names() {
+    let e = one_error(&demo_with("name = \"hello1\"", "name = \"hello0\""));
+    assert_eq!((e.0, e.2.as_str()), (17, "partition[1].name"));
+    assert!(e.3.contains("duplicate partition name"));
+    let e = one_error(&demo_with("name = \"hello1\"", "name = \"hello 1\""));
+    assert!(e.3.contains("bad partition name"), "{e:?}");
+    let e = one_error(&demo_with("bootargs = \"quiet\"", "on_fault = \"restart\""));
+    assert_eq!(e.2, "partition[1].on_fault");
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ib-config-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn kernels_by_path() {
+    let dir = temp_dir("kernels");
+    std::fs::write(dir.join("Image"), testelf::image(0x8_0000, 0, b"code")).unwrap();
+    let elf = testelf::build(
+        &[testelf::load(
+            0x4008_0000,
+            testelf::image(0x8_0000, 0, b"code"),
+        )],
+        &[],
+    );
+    std::fs::write(dir.join("guest.elf"), elf).unwrap();
+    let plain = testelf::build(
+        &[testelf::load(0x4008_0000, b"no header here".repeat(8))],
+        &[],
+    );
+    std::fs::write(dir.join("plain.elf"), plain).unwrap();
+    std::fs::write(dir.join("notes.txt"), "hello").unwrap();
+
+    let (s, _) = check_in(
+        &demo_with("kernel = \"hello\"", "kernel = \"./Image\""),
+        &dir,
+    )
+    .unwrap();
+    assert_eq!(
+        s.partitions[0].kernel.source,
+        KernelSource::File(dir.join("Image"))
+    );
+    assert!(check_in(
+        &demo_with("kernel = \"hello\"", "kernel = \"guest.elf\""),
+        &dir
+    )
+    .is_ok());
+    for (k, msg) in [
+        ("plain.elf", "does not start with an arm64 Image header"),
+        ("notes.txt", "unrecognised file format"),
+        ("missing.bin", "kernel missing"),
+        ("helo", "no guest named `helo`"),
+    ] {
+        let r = check_in(
+            &demo_with("kernel = \"hello\"", &format!("kernel = \"{k}\"")),
+            &dir,
+        )
+        .unwrap_err();
+        let e: Vec<_> = r.errors().collect();
+        assert_eq!(e.len(), 1, "{k}");
+        assert_eq!(e[0].field, "partition[0].kernel");
+        assert!(e[0].message.contains(msg), "{k}: {}", e[0].message);
+        assert_eq!(r.line_col(e[0].span.start), (14, 10));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_come_in_file_order_and_never_panic() {
+    let src = demo_with("vcpus = [1]", "vcpus = [0]").replacen("\"64MiB\"", "\"1 furlong\"", 1);
+    let e = errors(&src);
+    assert!(e.windows(2).all(|w| w[0].0 <= w[1].0), "{e:?}");
+    // Odd inputs: none may panic.
+    for src in [
+        "",
+        "[",
+        "\u{feff}",
+        "board = 1",
+        "[board]\nname = 7",
+        "[[partition]]\nmemory = 3",
+        "a.b.c = 1\n[board]\nname=\"x\"é",
+    ] {
+        assert!(check(src).is_err(), "{src}");
+    }
+}
+
+#[test]
+fn locate_finds_tables_and_keys() {
+    let src = "[board]\nname = 1\n\n[[partition]]\nname = \"a\"\n[[partition]]\nmemory = { size = 1, bad = 2 }\n";
+    assert_eq!(
+        locate(src, src.find("name = 1").unwrap()),
+        ("board".into(), Some("name".into()))
+    );
+    assert_eq!(
+        locate(src, src.find("bad").unwrap()),
+        ("partition[1].memory".into(), Some("bad".into()))
+    );
+    assert_eq!(locate(src, 0), ("board".into(), None));
+    assert_eq!(strip_indices("partition[12].memory"), "partition.memory");
+}

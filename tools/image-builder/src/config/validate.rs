@@ -1,0 +1,1024 @@
+//! The rules a config must follow, one function per concern. Each finding names the field and, where two
+//! places conflict, both of them.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use board_support::{Board, GicVersion};
+use dom0_less::guest_map;
+use toml::Spanned;
+
+use super::model::*;
+use super::raw::*;
+use super::{name_hint, whole, Context};
+use crate::diag::{list, Diag, Report, Span};
+use crate::guests::is_guest_name;
+use crate::image::{self, Format};
+use crate::units::{self, hex, is_aligned, size as fmt_size, KIB, MIB};
+
+/// Partition RAM, its guest-physical base and host-physical base are mapped with 2 MiB blocks.
+pub const RAM_ALIGN: u64 = 2 * MIB;
+/// Stage 2 starts at level 1 with a 39-bit IPA space.
+pub const IPA_LIMIT: u64 = 1 << 39;
+/// Smallest partition RAM: the device tree takes the last 2 MiB, the kernel needs room below it.
+pub const MIN_PARTITION_RAM: u64 = 4 * MIB;
+/// Longest partition name (it prefixes every console line of the partition).
+const MAX_NAME_LEN: usize = 32;
+
+pub(super) fn validate(
+    raw: &RawConfig,
+    name: &str,
+    ctx: &Context<'_>,
+    r: &mut Report,
+) -> Option<System> {
+    let board = check_board(raw.board.get_ref(), r)?;
+    let gic = check_gic(raw.board.get_ref(), board, r);
+    let ram_size = check_ram_size(raw.board.get_ref(), board, r);
+    let hypervisor = check_hypervisor(
+        raw.hypervisor.as_ref().map(Spanned::get_ref),
+        board,
+        ram_size,
+        r,
+    );
+    let pools = check_pools(&raw.pools, board, r);
+    let partitions = check_partitions(raw, board, gic, ram_size, &hypervisor, &pools, ctx, r);
+    check_pinning(raw, &pools, r);
+    warn_idle_cpus(raw, &pools, r);
+    if raw.partitions.is_empty() {
+        r.push(
+            Diag::error(
+                "partition",
+                whole(r.source()),
+                "the system has no partitions",
+            )
+            .label("no `[[partition]]` table in this file")
+            .hint("add a `[[partition]]` table; see configs/qemu-aarch64-demo.toml"),
+        );
+    }
+    if r.has_errors() {
+        return None;
+    }
+    Some(System {
+        name: name.to_owned(),
+        board,
+        gic,
+        ram_size,
+        hypervisor,
+        pools: pools.into_iter().map(|p| p.pool).collect(),
+        partitions,
+    })
+}
+
+// ---- values ----
+
+fn size_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64> {
+    match v.get_ref() {
+        NumOrStr::Int(n) if *n < 0 => {
+            r.push(
+                Diag::error(
+                    field,
+                    v.span(),
+                    format!("bad size `{n}`: sizes cannot be negative"),
+                )
+                .label("negative")
+                .hint("write a size such as \"64MiB\""),
+            );
+            None
+        }
+        NumOrStr::Int(n) => Some(*n as u64),
+        NumOrStr::Str(s) => match units::parse_size(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                r.push(
+                    Diag::error(field, v.span(), format!("bad size \"{s}\": {}", e.message))
+                        .label("not a size")
+                        .hint(e.hint),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn addr_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64> {
+    match v.get_ref() {
+        NumOrStr::Int(n) if *n < 0 => {
+            r.push(
+                Diag::error(
+                    field,
+                    v.span(),
+                    format!("bad address `{n}`: addresses cannot be negative"),
+                )
+                .label("negative"),
+            );
+            None
+        }
+        NumOrStr::Int(n) => Some(*n as u64),
+        NumOrStr::Str(s) => match units::parse_addr(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                r.push(
+                    Diag::error(
+                        field,
+                        v.span(),
+                        format!("bad address \"{s}\": {}", e.message),
+                    )
+                    .label("not an address")
+                    .hint(e.hint),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// A physical CPU number that exists on the board.
+fn cpu_value(v: &Spanned<i64>, field: &str, board: &Board, r: &mut Report) -> Option<u32> {
+    let n = *v.get_ref();
+    if n < 0 || n >= i64::from(board.max_cpus) {
+        r.push(
+            Diag::error(
+                field,
+                v.span(),
+                format!(
+                    "CPU {n} is beyond the board's CPU count: `{}` has {} CPUs",
+                    board.name, board.max_cpus
+                ),
+            )
+            .label("no such CPU")
+            .hint(format!(
+                "physical CPUs are numbered 0 to {}",
+                board.max_cpus - 1
+            )),
+        );
+        return None;
+    }
+    Some(n as u32)
+}
+
+fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 < b.0.saturating_add(b.1) && b.0 < a.0.saturating_add(a.1)
+}
+
+// ---- board and hypervisor ----
+
+fn check_board(b: &RawBoard, r: &mut Report) -> Option<&'static Board> {
+    let name = b.name.get_ref();
+    let board = Board::by_name(name);
+    if board.is_none() {
+        r.push(
+            Diag::error(
+                "board.name",
+                b.name.span(),
+                format!("unknown board `{name}`"),
+            )
+            .label("no board has this name")
+            .hint(name_hint(name, Board::names(), "known boards")),
+        );
+    }
+    board
+}
+
+fn check_gic(b: &RawBoard, board: &Board, r: &mut Report) -> GicVersion {
+    let Some(v) = &b.gic_version else {
+        return board.gic.default_version;
+    };
+    let versions = board.gic.versions();
+    let known = list(versions.iter().map(|v| v.number().to_string()));
+    match GicVersion::from_number(*v.get_ref()) {
+        Some(gic) if board.gic.supports(gic) => gic,
+        found => {
+            let why = if found.is_some() {
+                format!("`{}` has no GICv{}", board.name, v.get_ref())
+            } else {
+                format!("GIC version {} does not exist", v.get_ref())
+            };
+            r.push(
+                Diag::error(
+                    "board.gic_version",
+                    v.span(),
+                    format!("unsupported GIC version: {why}"),
+                )
+                .label("not a GIC version of this board")
+                .hint(format!("`{}` supports GIC versions {known}", board.name)),
+            );
+            board.gic.default_version
+        }
+    }
+}
+
+fn check_ram_size(b: &RawBoard, board: &Board, r: &mut Report) -> u64 {
+    let Some(v) = &b.ram_size else {
+        return board.ram_size;
+    };
+    let Some(size) = size_value(v, "board.ram_size", r) else {
+        return board.ram_size;
+    };
+    let least = board.hv_load_addr - board.ram_base + board.hv_budget + RAM_ALIGN;
+    let problem = if !is_aligned(size, RAM_ALIGN) {
+        Some((
+            "misaligned RAM size: not a multiple of 2 MiB".to_owned(),
+            "round it to a multiple of 2 MiB".to_owned(),
+        ))
+    } else if size > board.max_ram_size {
+        Some((
+            format!("`{}` cannot have {} of RAM", board.name, fmt_size(size)),
+            format!("it can have at most {}", fmt_size(board.max_ram_size)),
+        ))
+    } else if size < least {
+        Some((
+            format!(
+                "{} of RAM cannot hold the hypervisor and a partition",
+                fmt_size(size)
+            ),
+            format!("give the board at least {}", fmt_size(least)),
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some((msg, hint)) => {
+            r.push(
+                Diag::error("board.ram_size", v.span(), msg)
+                    .label(fmt_size(size))
+                    .hint(hint),
+            );
+            board.ram_size
+        }
+        None => size,
+    }
+}
+
+fn check_hypervisor(
+    h: Option<&RawHypervisor>,
+    board: &'static Board,
+    ram_size: u64,
+    r: &mut Report,
+) -> Hypervisor {
+    let mut hv = Hypervisor {
+        console: board.default_uart(),
+        budget: board.hv_budget,
+        budget_span: None,
+    };
+    let Some(h) = h else { return hv };
+    if let Some(c) = &h.console {
+        match board.uart(c.get_ref()) {
+            Some(u) => hv.console = u,
+            None => r.push(
+                Diag::error(
+                    "hypervisor.console",
+                    c.span(),
+                    format!("unknown console `{}`", c.get_ref()),
+                )
+                .label("not a UART of this board")
+                .hint(name_hint(
+                    c.get_ref(),
+                    board.uarts.iter().map(|u| u.name),
+                    "UARTs of this board",
+                )),
+            ),
+        }
+    }
+    if let Some(v) = &h.memory_budget {
+        hv.budget_span = Some(v.span());
+        if let Some(budget) = size_value(v, "hypervisor.memory_budget", r) {
+            let room = board.ram_end(ram_size) - board.hv_load_addr;
+            if budget == 0 || !is_aligned(budget, 4 * KIB) {
+                r.push(
+                    Diag::error(
+                        "hypervisor.memory_budget",
+                        v.span(),
+                        "the memory budget must be a non-zero multiple of 4 KiB",
+                    )
+                    .label(fmt_size(budget))
+                    .hint("the default is 2MiB"),
+                );
+            } else if budget >= room {
+                r.push(
+                    Diag::error(
+                        "hypervisor.memory_budget",
+                        v.span(),
+                        format!("a {} budget leaves no RAM for partitions", fmt_size(budget)),
+                    )
+                    .label("too large")
+                    .hint(format!(
+                        "RAM from the hypervisor's load address {} to the end is {}",
+                        hex(board.hv_load_addr),
+                        fmt_size(room)
+                    )),
+                );
+            } else {
+                hv.budget = budget;
+            }
+        }
+    }
+    hv
+}
+
+// ---- pools ----
+
+pub(super) struct CheckedPool {
+    pool: Pool,
+    name_span: Span,
+}
+
+fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<CheckedPool> {
+    let mut pools: Vec<CheckedPool> = Vec::new();
+    // CPU -> (pool index, span where it was listed).
+    let mut owner: BTreeMap<u32, (usize, Span)> = BTreeMap::new();
+    for (i, p) in raw.iter().enumerate() {
+        let p = p.get_ref();
+        let name = p.name.get_ref();
+        if let Some(first) = pools.iter().find(|q| q.pool.name == *name) {
+            r.push(
+                Diag::error(
+                    format!("pool[{i}].name"),
+                    p.name.span(),
+                    format!("duplicate pool name `{name}`"),
+                )
+                .label("second pool with this name")
+                .related(first.name_span.clone(), "first defined here")
+                .hint("give every pool its own name"),
+            );
+        }
+        let scheduler = check_scheduler(p, i, r);
+        if p.cpus.get_ref().is_empty() {
+            r.push(
+                Diag::error(
+                    format!("pool[{i}].cpus"),
+                    p.cpus.span(),
+                    format!("pool `{name}` has no CPUs"),
+                )
+                .label("empty")
+                .hint("list the physical CPUs the pool owns, e.g. cpus = [0, 1]"),
+            );
+        }
+        let mut cpus = Vec::new();
+        for (j, c) in p.cpus.get_ref().iter().enumerate() {
+            let field = format!("pool[{i}].cpus[{j}]");
+            let Some(cpu) = cpu_value(c, &field, board, r) else {
+                continue;
+            };
+            match owner.get(&cpu) {
+                Some((o, first)) if *o == i => r.push(
+                    Diag::error(
+                        field,
+                        c.span(),
+                        format!("CPU {cpu} is listed twice in pool `{name}`"),
+                    )
+                    .label("again")
+                    .related(first.clone(), "first listed here")
+                    .hint("list each CPU once"),
+                ),
+                Some((o, first)) => {
+                    r.push(
+                    Diag::error(
+                        field,
+                        c.span(),
+                        format!("CPU {cpu} is in two pools: `{}` and `{name}`", raw[*o].get_ref().name.get_ref()),
+                    )
+                    .label(format!("CPU {cpu} is also given to pool `{name}`"))
+                    .related(first.clone(), format!("CPU {cpu} first given to pool `{}` here", raw[*o].get_ref().name.get_ref()))
+                    .hint("a physical CPU belongs to exactly one pool: remove it from one of them"),
+                    );
+                    // Still counted in this pool, so its partitions get no second complaint about the same CPU.
+                    cpus.push(cpu);
+                }
+                None => {
+                    owner.insert(cpu, (i, c.span()));
+                    cpus.push(cpu);
+                }
+            }
+        }
+        pools.push(CheckedPool {
+            pool: Pool {
+                name: name.clone(),
+                cpus,
+                scheduler: scheduler.unwrap_or(Scheduler::Pinned),
+            },
+            name_span: p.name.span(),
+        });
+    }
+    pools
+}
+
+fn check_scheduler(p: &RawPool, i: usize, r: &mut Report) -> Option<Scheduler> {
+    let Some(s) = &p.scheduler else {
+        return Some(Scheduler::Pinned);
+    };
+    let field = format!("pool[{i}].scheduler");
+    match s.get_ref().as_str() {
+        "pinned" => Some(Scheduler::Pinned),
+        "cyclic" => {
+            r.push(
+                Diag::error(field, s.span(), "the `cyclic` scheduler is not yet supported")
+                    .label("not yet supported")
+                    .hint("use scheduler = \"pinned\" (one vCPU per CPU) for now; cyclic time partitioning is planned"),
+            );
+            None
+        }
+        other => {
+            r.push(
+                Diag::error(field, s.span(), format!("unknown scheduler `{other}`"))
+                    .label("not a scheduler")
+                    .hint(name_hint(
+                        other,
+                        ["pinned", "cyclic"],
+                        "schedulers (cyclic is not yet supported)",
+                    )),
+            );
+            None
+        }
+    }
+}
+
+// ---- partitions ----
+
+#[allow(clippy::too_many_arguments)]
+fn check_partitions(
+    raw: &RawConfig,
+    board: &Board,
+    gic: GicVersion,
+    ram_size: u64,
+    hv: &Hypervisor,
+    pools: &[CheckedPool],
+    ctx: &Context<'_>,
+    r: &mut Report,
+) -> Vec<Partition> {
+    let mut out: Vec<Partition> = Vec::new();
+    let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    // Explicitly placed RAM: (pa, size, partition name, span of pa).
+    let mut placed: Vec<(u64, u64, String, Span)> = Vec::new();
+    for (i, p) in raw.partitions.iter().enumerate() {
+        let p = p.get_ref();
+        let name = p.name.get_ref();
+        check_partition_name(p, i, &mut seen, r);
+        let pool = check_pool_ref(p, i, pools, r);
+        let vcpus = check_vcpus(p, i, board, gic, pool.map(|x| &pools[x]), r);
+        let memory = check_memory(p, i, board, ram_size, hv, gic, vcpus.len(), &mut placed, r);
+        let kernel = check_kernel(p, i, ctx, r);
+        let bootargs = p
+            .bootargs
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default();
+        if let Some(b) = p.bootargs.as_ref().filter(|b| b.get_ref().contains('\0')) {
+            r.push(
+                Diag::error(
+                    format!("partition[{i}].bootargs"),
+                    b.span(),
+                    "bootargs contain a NUL character",
+                )
+                .label("here"),
+            );
+        }
+        let on_fault = check_on_fault(p, i, r);
+        let (Some(pool), Some(memory), Some(kernel), Some(on_fault)) =
+            (pool, memory, kernel, on_fault)
+        else {
+            continue;
+        };
+        out.push(Partition {
+            name: name.clone(),
+            id: i as u16,
+            pool,
+            vcpus,
+            memory,
+            kernel,
+            bootargs,
+            console: p.console.as_ref().is_none_or(|c| *c.get_ref()),
+            on_fault,
+            name_span: p.name.span(),
+        });
+    }
+    out
+}
+
+fn check_partition_name<'a>(
+    p: &'a RawPartition,
+    i: usize,
+    seen: &mut BTreeMap<&'a str, Span>,
+    r: &mut Report,
+) {
+    let name = p.name.get_ref();
+    let field = format!("partition[{i}].name");
+    if name.is_empty()
+        || name.len() > MAX_NAME_LEN
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        r.push(
+            Diag::error(
+                &field,
+                p.name.span(),
+                format!("bad partition name \"{name}\""),
+            )
+            .label("not a valid name")
+            .hint(format!(
+                "use 1 to {MAX_NAME_LEN} ASCII letters, digits, `-` or `_`"
+            )),
+        );
+    }
+    if let Some(first) = seen.get(name.as_str()) {
+        r.push(
+            Diag::error(field, p.name.span(), format!("duplicate partition name `{name}`"))
+                .label("second partition with this name")
+                .related(first.clone(), "first defined here")
+                .hint("give every partition its own name: it identifies the partition on the console and in its device tree"),
+        );
+    } else {
+        seen.insert(name, p.name.span());
+    }
+}
+
+fn check_pool_ref(
+    p: &RawPartition,
+    i: usize,
+    pools: &[CheckedPool],
+    r: &mut Report,
+) -> Option<usize> {
+    let want = p.pool.get_ref();
+    let found = pools.iter().position(|q| q.pool.name == *want);
+    if found.is_none() {
+        let hint = if pools.is_empty() {
+            "the config defines no pools: add a `[[pool]]` table with this name".to_owned()
+        } else {
+            name_hint(
+                want,
+                pools.iter().map(|q| q.pool.name.as_str()),
+                "pools defined",
+            )
+        };
+        r.push(
+            Diag::error(
+                format!("partition[{i}].pool"),
+                p.pool.span(),
+                format!("unknown pool `{want}`"),
+            )
+            .label("no `[[pool]]` has this name")
+            .hint(hint),
+        );
+    }
+    found
+}
+
+fn check_vcpus(
+    p: &RawPartition,
+    i: usize,
+    board: &Board,
+    gic: GicVersion,
+    pool: Option<&CheckedPool>,
+    r: &mut Report,
+) -> Vec<u32> {
+    let name = p.name.get_ref();
+    let list_ = p.vcpus.get_ref();
+    if list_.is_empty() {
+        r.push(
+            Diag::error(
+                format!("partition[{i}].vcpus"),
+                p.vcpus.span(),
+                format!("partition `{name}` has no vCPUs"),
+            )
+            .label("empty")
+            .hint("list the physical CPU each vCPU is pinned to, e.g. vcpus = [0]"),
+        );
+    }
+    if gic == GicVersion::V2 && list_.len() > 8 {
+        r.push(
+            Diag::error(
+                format!("partition[{i}].vcpus"),
+                p.vcpus.span(),
+                format!("{} vCPUs: a GICv2 partition has at most 8", list_.len()),
+            )
+            .label("too many")
+            .hint("use GICv3 (board.gic_version = 3) or fewer vCPUs"),
+        );
+    }
+    let mut out = Vec::new();
+    for (j, c) in list_.iter().enumerate() {
+        let field = format!("partition[{i}].vcpus[{j}]");
+        let Some(cpu) = cpu_value(c, &field, board, r) else {
+            continue;
+        };
+        if let Some(pool) = pool {
+            if !pool.pool.cpus.contains(&cpu) {
+                r.push(
+                    Diag::error(
+                        field,
+                        c.span(),
+                        format!("vCPU {j} of partition `{name}` is pinned to CPU {cpu}, outside its pool `{}`", pool.pool.name),
+                    )
+                    .label(format!("CPU {cpu} is not in pool `{}`", pool.pool.name))
+                    .related(pool.name_span.clone(), format!("pool `{}` has CPUs {}", pool.pool.name, list(pool.pool.cpus.iter().map(u32::to_string))))
+                    .hint(format!("pin the vCPU to one of the pool's CPUs, or add CPU {cpu} to the pool's `cpus`")),
+                );
+                continue;
+            }
+        }
+        out.push(cpu);
+    }
+    out
+}
+
+/// In a pinned pool a CPU runs exactly one vCPU.
+fn check_pinning(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
+    // CPU -> (partition name, vCPU index, span).
+    let mut taken: BTreeMap<u32, (String, usize, Span)> = BTreeMap::new();
+    for (i, p) in raw.partitions.iter().enumerate() {
+        let p = p.get_ref();
+        let Some(pool) = pools.iter().find(|q| q.pool.name == *p.pool.get_ref()) else {
+            continue;
+        };
+        if pool.pool.scheduler != Scheduler::Pinned {
+            continue;
+        }
+        for (j, c) in p.vcpus.get_ref().iter().enumerate() {
+            let Ok(cpu) = u32::try_from(*c.get_ref()) else {
+                continue;
+            };
+            if !pool.pool.cpus.contains(&cpu) {
+                continue;
+            }
+            match taken.get(&cpu) {
+                Some((other, k, first)) => r.push(
+                    Diag::error(
+                        format!("partition[{i}].vcpus[{j}]"),
+                        c.span(),
+                        format!("two vCPUs are pinned to CPU {cpu} of pinned pool `{}`", pool.pool.name),
+                    )
+                    .label(format!("vCPU {j} of `{}` pinned to CPU {cpu}", p.name.get_ref()))
+                    .related(first.clone(), format!("vCPU {k} of `{other}` is already pinned to CPU {cpu}"))
+                    .hint("a pinned pool runs one vCPU per CPU: pin this vCPU to a free CPU of the pool, or add a CPU to the pool"),
+                ),
+                None => {
+                    taken.insert(cpu, (p.name.get_ref().clone(), j, c.span()));
+                }
+            }
+        }
+    }
+}
+
+/// The guest-physical windows of the partition's emulated devices, which RAM must not cover.
+fn device_windows(gic: GicVersion, vcpus: usize) -> Vec<(u64, u64, &'static str)> {
+    let mut w = vec![(
+        guest_map::GICD,
+        guest_map::GICD_SIZE,
+        "emulated GIC distributor",
+    )];
+    match gic {
+        GicVersion::V3 => w.push((
+            guest_map::GICR,
+            guest_map::GICR_STRIDE * vcpus.max(1) as u64,
+            "emulated GIC redistributors",
+        )),
+        GicVersion::V2 => w.push((guest_map::GICC, guest_map::GICC_SIZE, "GIC CPU interface")),
+    }
+    w.push((
+        guest_map::UART,
+        guest_map::UART_SIZE,
+        "emulated PL011 console",
+    ));
+    w
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_memory(
+    p: &RawPartition,
+    i: usize,
+    board: &Board,
+    ram_size: u64,
+    hv: &Hypervisor,
+    gic: GicVersion,
+    vcpus: usize,
+    placed: &mut Vec<(u64, u64, String, Span)>,
+    r: &mut Report,
+) -> Option<Memory> {
+    let name = p.name.get_ref();
+    let m = p.memory.get_ref();
+    let size_field = format!("partition[{i}].memory.size");
+    let size = size_value(&m.size, &size_field, r)?;
+    let mut ok = true;
+    if !is_aligned(size, RAM_ALIGN) {
+        r.push(
+            Diag::error(
+                &size_field,
+                m.size.span(),
+                format!(
+                    "misaligned memory: {} is not a multiple of 2 MiB",
+                    fmt_size(size)
+                ),
+            )
+            .label("must be 2 MiB-aligned")
+            .hint(format!(
+                "partition RAM is mapped in 2 MiB blocks: use {}",
+                fmt_size(units::align_up(size, RAM_ALIGN).max(RAM_ALIGN))
+            )),
+        );
+        ok = false;
+    } else if size > board.max_ram_size {
+        r.push(
+            Diag::error(
+                &size_field,
+                m.size.span(),
+                format!("partition `{name}` wants more RAM than the board can have"),
+            )
+            .label(fmt_size(size))
+            .hint(format!(
+                "`{}` has at most {} of RAM",
+                board.name,
+                fmt_size(board.max_ram_size)
+            )),
+        );
+        ok = false;
+    } else if size < MIN_PARTITION_RAM {
+        r.push(
+            Diag::error(
+                &size_field,
+                m.size.span(),
+                format!(
+                    "partition `{name}` needs at least {} of RAM",
+                    fmt_size(MIN_PARTITION_RAM)
+                ),
+            )
+            .label(fmt_size(size))
+            .hint("the device tree takes the last 2 MiB and the kernel goes below it"),
+        );
+        ok = false;
+    }
+
+    let ipa_field = format!("partition[{i}].memory.ipa");
+    let ipa = match &m.ipa {
+        None => guest_map::RAM,
+        Some(v) => {
+            let ipa = addr_value(v, &ipa_field, r)?;
+            if !is_aligned(ipa, RAM_ALIGN) {
+                r.push(
+                    Diag::error(
+                        &ipa_field,
+                        v.span(),
+                        format!("misaligned memory: IPA {} is not 2 MiB-aligned", hex(ipa)),
+                    )
+                    .label("must be 2 MiB-aligned")
+                    .hint(format!(
+                        "use {} or {}",
+                        hex(ipa / RAM_ALIGN * RAM_ALIGN),
+                        hex(units::align_up(ipa, RAM_ALIGN))
+                    )),
+                );
+                ok = false;
+            } else if ipa.saturating_add(size) > IPA_LIMIT {
+                r.push(
+                    Diag::error(
+                        &ipa_field,
+                        v.span(),
+                        "partition RAM ends beyond the 39-bit guest-physical address space",
+                    )
+                    .label(format!("{} + {}", hex(ipa), fmt_size(size)))
+                    .hint(format!(
+                        "guest-physical addresses end at {}",
+                        hex(IPA_LIMIT)
+                    )),
+                );
+                ok = false;
+            } else if let Some((base, len, what)) = device_windows(gic, vcpus)
+                .into_iter()
+                .find(|(b, l, _)| overlaps((ipa, size), (*b, *l)))
+            {
+                r.push(
+                    Diag::error(
+                        &ipa_field,
+                        v.span(),
+                        format!("partition RAM overlaps the {what} at IPA {}", hex(base)),
+                    )
+                    .label(format!("RAM {}..{}", hex(ipa), hex(ipa + size)))
+                    .hint(format!(
+                        "devices occupy {}..{}; the default RAM base is {}",
+                        hex(base),
+                        hex(base + len),
+                        hex(guest_map::RAM)
+                    )),
+                );
+                ok = false;
+            }
+            ipa
+        }
+    };
+
+    let mut pa = None;
+    let mut pa_span = None;
+    if let Some(v) = &m.pa {
+        let field = format!("partition[{i}].memory.pa");
+        let addr = addr_value(v, &field, r)?;
+        pa_span = Some(v.span());
+        pa = Some(addr);
+        let ram_end = board.ram_end(ram_size);
+        let reserved_end = board.hv_load_addr + hv.budget;
+        if !is_aligned(addr, RAM_ALIGN) {
+            r.push(
+                Diag::error(
+                    &field,
+                    v.span(),
+                    format!("misaligned memory: PA {} is not 2 MiB-aligned", hex(addr)),
+                )
+                .label("must be 2 MiB-aligned")
+                .hint(format!(
+                    "use {}, or leave `pa` out to let the layout choose",
+                    hex(units::align_up(addr, RAM_ALIGN))
+                )),
+            );
+            ok = false;
+        } else if addr < board.ram_base || addr.saturating_add(size) > ram_end {
+            r.push(
+                Diag::error(
+                    &field,
+                    v.span(),
+                    format!("memory of partition `{name}` lies beyond board RAM"),
+                )
+                .label(format!("{}..{}", hex(addr), hex(addr.saturating_add(size))))
+                .hint(format!(
+                    "board RAM is {}..{} ({}); raise [board] ram_size or move the partition",
+                    hex(board.ram_base),
+                    hex(ram_end),
+                    fmt_size(ram_size)
+                )),
+            );
+            ok = false;
+        } else if overlaps(
+            (addr, size),
+            (board.ram_base, reserved_end - board.ram_base),
+        ) {
+            r.push(
+                Diag::error(&field, v.span(), format!("memory of partition `{name}` overlaps the hypervisor"))
+                    .label(format!("{}..{}", hex(addr), hex(addr + size)))
+                    .hint(format!(
+                        "{}..{} holds the boot device tree and the hypervisor; its payload follows: leave `pa` out to let the layout choose",
+                        hex(board.ram_base),
+                        hex(reserved_end)
+                    )),
+            );
+            ok = false;
+        } else if let Some((opa, osize, other, ospan)) = placed
+            .iter()
+            .find(|(b, l, _, _)| overlaps((addr, size), (*b, *l)))
+        {
+            r.push(
+                Diag::error(&field, v.span(), format!("memory of partition `{name}` overlaps partition `{other}`"))
+                    .label(format!("{}..{}", hex(addr), hex(addr + size)))
+                    .related(ospan.clone(), format!("`{other}` has {}..{}", hex(*opa), hex(opa + osize)))
+                    .hint("give each partition its own host-physical range, or leave `pa` out to let the layout choose"),
+            );
+            ok = false;
+        } else {
+            placed.push((addr, size, name.clone(), v.span()));
+        }
+    }
+    ok.then_some(Memory {
+        size,
+        ipa,
+        pa,
+        size_span: m.size.span(),
+        pa_span,
+    })
+}
+
+fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -> Option<Kernel> {
+    let k = p.kernel.get_ref();
+    let field = format!("partition[{i}].kernel");
+    let span = p.kernel.span();
+    if is_guest_name(k) {
+        return match ctx.guests.package(k) {
+            Some(package) => Some(Kernel {
+                source: KernelSource::Guest {
+                    name: k.clone(),
+                    package: package.into(),
+                },
+                span,
+            }),
+            None => {
+                let known: Vec<&str> = ctx.guests.names().collect();
+                let guests = if known.is_empty() {
+                    "no guests found in tests/guests".to_owned()
+                } else {
+                    name_hint(k, known.iter().copied(), "guests in tests/guests")
+                };
+                r.push(
+                    Diag::error(field, span, format!("kernel missing: no guest named `{k}`"))
+                        .label("not a guest of this workspace")
+                        .hint(format!("{guests}; or give a path to an arm64 Image or ELF relative to this file, e.g. \"./{k}\"")),
+                );
+                None
+            }
+        };
+    }
+    let path: std::path::PathBuf = ctx
+        .base_dir
+        .join(k)
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect();
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            let what = if e.kind() == std::io::ErrorKind::NotFound {
+                "not found".to_owned()
+            } else {
+                e.to_string()
+            };
+            r.push(
+                Diag::error(field, span, format!("kernel missing: cannot read `{k}`: {what}"))
+                    .label(format!("looked for {}", crate::display_path(&path)))
+                    .hint(format!(
+                        "kernel paths are relative to the config file's directory; or name a guest of tests/guests ({})",
+                        list(ctx.guests.names())
+                    )),
+            );
+            return None;
+        }
+    };
+    let bad = |why: String| {
+        Diag::error(&field, span.clone(), format!("kernel `{k}` is not an arm64 Image or ELF: {why}"))
+            .label("not a kernel image")
+            .hint("an arm64 Image carries the magic \"ARM\\x64\" at offset 56 (Linux's arch/arm64/boot/Image, or a bare-metal ELF whose first bytes are that header)")
+    };
+    match image::sniff(&bytes) {
+        Format::Image => {}
+        Format::Elf => match image::flatten(&bytes) {
+            Ok(flat) if image::header(&flat.bytes).is_some() => {}
+            Ok(_) => {
+                r.push(bad(
+                    "the ELF's flattened image does not start with an arm64 Image header".into(),
+                ));
+                return None;
+            }
+            Err(e) => {
+                r.push(bad(e));
+                return None;
+            }
+        },
+        Format::Unknown => {
+            r.push(bad("unrecognised file format".into()));
+            return None;
+        }
+    }
+    Some(Kernel {
+        source: KernelSource::File(path),
+        span,
+    })
+}
+
+fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPolicy> {
+    let Some(f) = &p.on_fault else {
+        return Some(FaultPolicy::Stop);
+    };
+    match f.get_ref().as_str() {
+        "stop" => Some(FaultPolicy::Stop),
+        other => {
+            r.push(
+                Diag::error(
+                    format!("partition[{i}].on_fault"),
+                    f.span(),
+                    format!("unknown fault policy `{other}`"),
+                )
+                .label("not a fault policy")
+                .hint("`stop` (stop every vCPU of the partition) is the only policy for now"),
+            );
+            None
+        }
+    }
+}
+
+/// A CPU given to a pool but running no vCPU stays idle: probably a mistake.
+fn warn_idle_cpus(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
+    for (i, p) in raw.pools.iter().enumerate() {
+        let p = p.get_ref();
+        let Some(pool) = pools.get(i) else { continue };
+        for (j, c) in p.cpus.get_ref().iter().enumerate() {
+            let Ok(cpu) = u32::try_from(*c.get_ref()) else {
+                continue;
+            };
+            if !pool.pool.cpus.contains(&cpu) {
+                continue;
+            }
+            let used = raw.partitions.iter().any(|q| {
+                q.get_ref().pool.get_ref() == &pool.pool.name
+                    && q.get_ref()
+                        .vcpus
+                        .get_ref()
+                        .iter()
+                        .any(|v| *v.get_ref() == i64::from(cpu))
+            });
+            if !used {
+                r.push(
+                    Diag::warning(
+                        format!("pool[{i}].cpus[{j}]"),
+                        c.span(),
+                        format!("CPU {cpu} of pool `{}` runs no vCPU", pool.pool.name),
+                    )
+                    .label("no vCPU is pinned to this CPU")
+                    .hint("it will stay idle: pin a vCPU to it or remove it from the pool"),
+                );
+            }
+        }
+    }
+}

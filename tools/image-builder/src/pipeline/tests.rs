@@ -1,0 +1,334 @@
+use std::path::Path;
+use std::process::Command;
+
+use super::*;
+use crate::image::testelf;
+use crate::units::MIB;
+
+const DEMO: &str = r#"
+[board]
+name = "qemu-virt-aarch64"
+
+[[pool]]
+name = "rt"
+cpus = [1, 2]
+
+[[partition]]
+name = "hello0"
+pool = "rt"
+vcpus = [2]
+memory = { size = "64MiB" }
+kernel = "hello"
+
+[[partition]]
+name = "smp"
+pool = "rt"
+vcpus = [1, 2]
+memory = { size = "32MiB", ipa = "0x80000000" }
+kernel = "hello"
+console = false
+"#;
+
+/// A pool scheduler other than pinned does not exist yet, so two vCPUs on CPU 2 need a config that is checked
+/// by hand: use distinct CPUs.
+fn demo(gic: u32) -> Checked {
+    let src = DEMO
+        .replace("vcpus = [1, 2]", "vcpus = [1, 3]")
+        .replace("cpus = [1, 2]", "cpus = [1, 2, 3]")
+        .replace(
+            "name = \"qemu-virt-aarch64\"",
+            &format!("name = \"qemu-virt-aarch64\"\ngic_version = {gic}"),
+        );
+    let guests = GuestCatalog::with_names(["hello"]);
+    let ctx = Context {
+        guests: &guests,
+        base_dir: Path::new("/"),
+    };
+    let (system, report) =
+        config::check_source("demo.toml", &src, "demo", &ctx).unwrap_or_else(|r| panic!("{r}"));
+    Checked {
+        system,
+        report,
+        config_path: "/demo.toml".into(),
+    }
+}
+
+fn kernel(len: usize) -> KernelImage {
+    let mut bytes = testelf::image(0x8_0000, 0, &vec![0x5a; len - 64]);
+    bytes[63] = 0x11;
+    KernelImage {
+        header: image::header(&bytes).unwrap(),
+        bytes,
+        from: "test".into(),
+    }
+}
+
+fn prepared(gic: u32) -> Prepared {
+    let checked = demo(gic);
+    let kernels = vec![kernel(0x1234), kernel(0x800)];
+    let dtbs = device_trees(&checked).unwrap();
+    let layout = solve_layout(&checked, &kernels, &dtbs).unwrap();
+    Prepared {
+        checked,
+        kernels,
+        dtbs,
+        layout,
+    }
+}
+
+#[test]
+fn payload_places_kernels_and_device_trees() {
+    let p = prepared(3);
+    let bytes = payload(&p.layout, &p.kernels, &p.dtbs);
+    assert_eq!(bytes.len() as u64, p.layout.payload.size);
+    for (i, pl) in p.layout.partitions.iter().enumerate() {
+        let k = (pl.kernel.src_pa - p.layout.payload.base) as usize;
+        assert_eq!(
+            &bytes[k..k + p.kernels[i].bytes.len()],
+            &p.kernels[i].bytes[..]
+        );
+        let d = (pl.dtb.src_pa - p.layout.payload.base) as usize;
+        assert_eq!(&bytes[d..d + p.dtbs[i].len()], &p.dtbs[i][..]);
+        assert_eq!(pl.kernel.src_pa % 4096, 0);
+        assert_eq!(pl.dtb.src_pa % 4096, 0);
+    }
+}
+
+fn hv_elf(len: usize, end: u64) -> Vec<u8> {
+    let img = testelf::image(0x20_0000, 0, &vec![0xc3; len - 64]);
+    testelf::build(
+        &[testelf::load(0x4020_0000, img)],
+        &[("__hv_end", 0x4020_0000 + end)],
+    )
+}
+
+#[test]
+fn pack_pads_patches_and_appends() {
+    let p = prepared(3);
+    let payload = payload(&p.layout, &p.kernels, &p.dtbs);
+    let (img, stats) = pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, &payload).unwrap();
+    assert_eq!(
+        stats,
+        HvStats {
+            image_len: 0x3000,
+            end: 0x8000,
+            budget: 2 * MIB
+        }
+    );
+    assert_eq!(img.len() as u64, p.layout.image_size());
+    assert_eq!(img.len() % 4096, 0);
+    let h = image::header(&img).unwrap();
+    assert_eq!(h.text_offset, 0x20_0000);
+    assert_eq!(h.image_size, img.len() as u64);
+    assert!(img[64..0x3000].iter().all(|b| *b == 0xc3));
+    assert!(img[0x3000..2 * MIB as usize].iter().all(|b| *b == 0));
+    assert_eq!(
+        &img[2 * MIB as usize..2 * MIB as usize + payload.len()],
+        &payload[..]
+    );
+    // Same inputs, same bytes.
+    assert_eq!(
+        pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, &payload)
+            .unwrap()
+            .0,
+        img
+    );
+}
+
+#[test]
+fn pack_refuses_what_would_not_boot() {
+    let p = prepared(3);
+    let payload = payload(&p.layout, &p.kernels, &p.dtbs);
+    let budget = 2 * MIB;
+    let err = |elf: &[u8], text_offset| pack(elf, &p.layout, text_offset, &payload).unwrap_err();
+    assert!(err(&hv_elf(0x3000, budget + 0x1000), 0x20_0000).contains("up to `__hv_end`"));
+    assert!(err(&hv_elf(budget as usize + 0x1000, 0x1000), 0x20_0000).contains("over its"));
+    assert!(err(&hv_elf(0x3000, 0x8000), 0x8_0000).contains("text_offset"));
+    let no_magic = testelf::build(
+        &[testelf::load(0x4020_0000, vec![1; 256])],
+        &[("__hv_end", 0x4020_1000)],
+    );
+    assert!(err(&no_magic, 0x20_0000).contains("Image header"));
+    let elsewhere = testelf::build(
+        &[testelf::load(
+            0x4000_0000,
+            testelf::image(0x20_0000, 0, &[0; 64]),
+        )],
+        &[],
+    );
+    assert!(err(&elsewhere, 0x20_0000).contains("linked to load at 0x4000_0000"));
+    let no_end = testelf::build(
+        &[testelf::load(
+            0x4020_0000,
+            testelf::image(0x20_0000, 0, &[0; 64]),
+        )],
+        &[],
+    );
+    assert!(err(&no_end, 0x20_0000).contains("__hv_end"));
+}
+
+#[test]
+fn generated_config_gicv3() {
+    let p = prepared(3);
+    let hv = hvconfig::generate(&p.checked.system, &p.layout, "configs/demo.toml");
+    let c = &hv.config_rs;
+    assert!(c.starts_with("// Generated by tools/image-builder from configs/demo.toml."));
+    for line in [
+        "pub const NUM_CPUS: usize = 3;",
+        "pub const NUM_PARTITIONS: usize = 2;",
+        "pub const MAX_VCPUS: usize = 2;",
+        // hello0: L1 + L2(1 GiB); smp: L1 + L2(2 GiB region).
+        "pub const S2_TABLES: usize = 4;",
+        "version: GicVersion::V3,",
+        "gicr: 0x80a_0000,",
+        "gicc: 0x0,",
+        "maintenance_irq: 25,",
+        "image_base: 0x4020_0000,",
+        "PhysCpu { mpidr: 0x1 },",
+        "PhysCpu { mpidr: 0x3 },",
+        // hello0 on CPU 2 = index 1 of [1, 2, 3]; smp on CPUs 1 and 3 = indices 0 and 2.
+        "VcpuConfig { pcpu: 1, mpidr: 0x8000_0000 },",
+        "VcpuConfig { pcpu: 0, mpidr: 0x8000_0000 },",
+        "VcpuConfig { pcpu: 2, mpidr: 0x8000_0001 },",
+        "memory: &[MemRegion { ipa: 0x8000_0000, pa: 0x4460_0000, size: 0x200_0000 }],",
+        "entry: 0x8008_0000,",
+        "dtb: 0x81e0_0000,",
+        "devices: &[],",
+        "spis: &[],",
+        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x80a_0000, gicc: 0x0, uart: Some(0x900_0000) },",
+        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x80a_0000, gicc: 0x0, uart: None },",
+        "fault_policy: FaultPolicy::Stop,",
+    ] {
+        assert!(c.contains(line), "missing `{line}` in\n{c}");
+    }
+    let image_size = format!("image_size: {},", hex(p.layout.image_size()));
+    assert!(c.contains(&image_size), "{c}");
+    let k = p.layout.partitions[0].kernel;
+    let load = format!(
+        "Load {{ src_pa: {}, dst_pa: {}, size: 0x1234 }},",
+        hex(k.src_pa),
+        hex(k.dst_pa)
+    );
+    assert!(c.contains(&load), "{load} in\n{c}");
+    assert_eq!(
+        hv.memory_ld,
+        "HV_BASE = 0x40200000;\nHV_BUDGET = 0x200000;\n"
+    );
+}
+
+#[test]
+fn generated_config_gicv2_maps_the_virtual_cpu_interface() {
+    let p = prepared(2);
+    let hv = hvconfig::generate(&p.checked.system, &p.layout, "demo.toml");
+    let c = &hv.config_rs;
+    for line in [
+        "version: GicVersion::V2,",
+        "gicr: 0x0,",
+        "gicc: 0x801_0000,",
+        "gich: 0x803_0000,",
+        "gicv: 0x804_0000,",
+        "DeviceRegion { ipa: 0x801_0000, pa: 0x804_0000, size: 0x2000 },",
+        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x0, gicc: 0x801_0000, uart: Some(0x900_0000) },",
+        // Each partition: L1 + L2 for its RAM + L2 and L3 for the GICV page.
+        "s2_tables: 4,",
+        "pub const S2_TABLES: usize = 8;",
+    ] {
+        assert!(c.contains(line), "missing `{line}` in\n{c}");
+    }
+}
+
+#[test]
+fn generated_config_compiles_against_hv_static_types() {
+    let types = workspace_root().join("hv-static/src/config/types.rs");
+    assert!(
+        types.is_file(),
+        "{} is the contract the generated file must compile against",
+        types.display()
+    );
+    let dir = std::env::temp_dir().join(format!("ib-hvconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for gic in [2, 3] {
+        let p = prepared(gic);
+        let hv = hvconfig::generate(&p.checked.system, &p.layout, "demo.toml");
+        std::fs::write(dir.join("config.rs"), &hv.config_rs).unwrap();
+        // The same shape as hv-static/src/config/mod.rs.
+        let lib = format!(
+            "#![deny(warnings)]\n#[path = {:?}]\npub mod types;\npub mod generated {{\n    use super::types::*;\n    include!(\"config.rs\");\n}}\n\
+             pub const CHECK: (usize, usize, usize, usize) = (generated::NUM_CPUS, generated::NUM_PARTITIONS, generated::MAX_VCPUS, generated::S2_TABLES);\n\
+             pub fn system() -> &'static types::SystemConfig {{ &generated::SYSTEM }}\n",
+            types.display().to_string()
+        );
+        std::fs::write(dir.join("lib.rs"), lib).unwrap();
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let out = Command::new(rustc)
+            .current_dir(workspace_root())
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "lib",
+                "--crate-name",
+                "hvconfig_check",
+                "-o",
+            ])
+            .arg(dir.join(format!("check{gic}.rlib")))
+            .arg(dir.join("lib.rs"))
+            .output()
+            .expect("rustc runs");
+        assert!(
+            out.status.success(),
+            "GICv{gic} config does not compile:\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            hv.config_rs
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn layout_errors_point_at_the_config() {
+    let checked = demo(3);
+    let big = vec![kernel(63 * MIB as usize), kernel(0x800)];
+    let dtbs = device_trees(&checked).unwrap();
+    let Err(Error::Config(r)) = solve_layout(&checked, &big, &dtbs) else {
+        panic!("a 63 MiB kernel fits 64 MiB?")
+    };
+    let e: Vec<_> = r.errors().collect();
+    // hello0's 64 MiB minus the 2 MiB device tree region cannot hold 0x8_0000 + 63 MiB.
+    assert!(
+        e.iter()
+            .any(|d| d.field == "partition[0].memory.size"
+                && d.message.contains("does not fit its RAM")),
+        "{r}"
+    );
+    assert!(r.render().contains("demo.toml:14:19"), "{r}");
+}
+
+#[test]
+fn layout_text_lists_every_region() {
+    let p = prepared(2);
+    let t = report::layout_text(
+        &p,
+        Some(&HvStats {
+            image_len: 0x3000,
+            end: 0x8000,
+            budget: 2 * MIB,
+        }),
+    );
+    for s in [
+        "system demo (demo.toml)",
+        "GICv2",
+        "cpus   1, 2, 3 of 8 (QEMU -smp 4)",
+        "0x4000_0000..0x4020_0000",
+        "hypervisor: image 12 KiB, 32 KiB with bss, budget 2 MiB",
+        "hello0 kernel",
+        "smp device tree",
+        "partition hello0 RAM",
+        "free",
+        "vcpus        vCPU 0 -> CPU 1, vCPU 1 -> CPU 3",
+        "device       IPA 0x801_0000 -> PA 0x804_0000 (8 KiB)",
+        "console off",
+    ] {
+        assert!(t.contains(s), "missing `{s}` in\n{t}");
+    }
+}

@@ -1,0 +1,334 @@
+//! Booting a built image in QEMU, streaming the console, and stopping on a pattern or a timeout.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use board_support::QemuRun;
+use regex::Regex;
+
+use crate::pipeline::{build, BuildOptions, Built};
+use crate::{display_path, Error, Result};
+
+/// What `run` does.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    /// Stop QEMU and fail after this long (`None`: wait for QEMU to exit).
+    pub timeout: Option<Duration>,
+    /// Stop QEMU and succeed as soon as the console output matches this regular expression. QEMU gets no stdin.
+    pub until: Option<String>,
+    /// No build progress.
+    pub quiet: bool,
+    /// Copy QEMU's output to our stdout/stderr as it arrives (the CLI does; tests usually do not).
+    pub echo: bool,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Default)]
+pub struct RunOutcome {
+    /// The command line used, program first.
+    pub command: Vec<String>,
+    /// Everything QEMU wrote to stdout (the serial console).
+    pub output: String,
+    /// Everything QEMU wrote to stderr.
+    pub stderr: String,
+    /// Whether `until` matched.
+    pub matched: bool,
+    /// Whether the timeout stopped QEMU.
+    pub timed_out: bool,
+    /// QEMU's exit status when it exited by itself.
+    pub status: Option<ExitStatus>,
+}
+
+impl RunOutcome {
+    /// Whether the run did what was asked: matched when a pattern was given, else QEMU exited successfully.
+    pub fn success(&self, until: bool) -> bool {
+        if until {
+            self.matched
+        } else {
+            !self.timed_out && self.status.is_some_and(|s| s.success())
+        }
+    }
+}
+
+/// The QEMU command line for a built image (program first).
+pub fn command_line(built: &Built) -> Result<Vec<String>> {
+    let s = &built.prepared.checked.system;
+    let kernel = display_path(&built.image);
+    s.board
+        .qemu_args(&QemuRun {
+            gic: s.gic,
+            cpus: s.smp(),
+            ram_size: s.ram_size,
+            kernel: &kernel,
+        })
+        .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))
+}
+
+/// Builds the config, then boots it in QEMU. Prints the command line on stderr first (`+ qemu-system-...`).
+pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
+    let built = build(&BuildOptions {
+        config: opts.config.clone(),
+        quiet: opts.quiet,
+    })?;
+    let cmd = command_line(&built)?;
+    let package = built
+        .prepared
+        .checked
+        .system
+        .board
+        .qemu
+        .map(|q| q.package)
+        .unwrap_or("qemu");
+    crate::say!("+ {}", cmd.join(" "));
+    let until = match &opts.until {
+        Some(re) => {
+            Some(Regex::new(re).map_err(|e| Error::Tool(format!("bad --until pattern: {e}")))?)
+        }
+        None => None,
+    };
+    boot(&cmd, package, until.as_ref(), opts.timeout, opts.echo)
+}
+
+enum Event {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    StdoutClosed,
+}
+
+fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Event>, out: bool) {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let chunk = buf[..n].to_vec();
+                    let ev = if out {
+                        Event::Stdout(chunk)
+                    } else {
+                        Event::Stderr(chunk)
+                    };
+                    if tx.send(ev).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        if out {
+            let _ = tx.send(Event::StdoutClosed);
+        }
+    });
+}
+
+/// Stops QEMU. With a terminal attached (stdin inherited) it first asks politely, so QEMU restores the terminal.
+fn stop(child: &mut Child, polite: bool) {
+    if polite {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs `cmd` (QEMU), streaming its output. With `until`, QEMU's stdin is closed and it is stopped as soon as its
+/// stdout matches; without, stdin is inherited so the user can type to the console (Ctrl-A X quits QEMU).
+pub fn boot(
+    cmd: &[String],
+    package: &str,
+    until: Option<&Regex>,
+    timeout: Option<Duration>,
+    echo: bool,
+) -> Result<RunOutcome> {
+    let (program, args) = cmd
+        .split_first()
+        .ok_or_else(|| Error::Tool("empty QEMU command line".into()))?;
+    let interactive = until.is_none();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if interactive {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::QemuNotFound {
+                binary: Path::new(program).display().to_string(),
+                package: package.to_owned(),
+            },
+            _ => Error::Tool(format!("cannot start {program}: {e}")),
+        })?;
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        pump(out, tx.clone(), true);
+    }
+    if let Some(err) = child.stderr.take() {
+        pump(err, tx, false);
+    }
+
+    let deadline = timeout.filter(|t| !t.is_zero()).map(|t| Instant::now() + t);
+    let mut outcome = RunOutcome {
+        command: cmd.to_vec(),
+        ..RunOutcome::default()
+    };
+    let mut stdout_bytes = Vec::new();
+    let mut stderr_bytes = Vec::new();
+    let mut stdout_open = true;
+    loop {
+        let wait = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) => left,
+                None => {
+                    outcome.timed_out = true;
+                    stop(&mut child, interactive);
+                    break;
+                }
+            },
+            None => Duration::from_millis(200),
+        };
+        match rx.recv_timeout(wait.min(Duration::from_millis(200))) {
+            Ok(Event::Stdout(chunk)) => {
+                if echo {
+                    let mut so = io::stdout().lock();
+                    let _ = so.write_all(&chunk);
+                    let _ = so.flush();
+                }
+                stdout_bytes.extend_from_slice(&chunk);
+                if let Some(re) = until {
+                    if re.is_match(&String::from_utf8_lossy(&stdout_bytes)) {
+                        outcome.matched = true;
+                        stop(&mut child, interactive);
+                        break;
+                    }
+                }
+            }
+            Ok(Event::Stderr(chunk)) => {
+                if echo {
+                    let _ = io::stderr().write_all(&chunk);
+                }
+                stderr_bytes.extend_from_slice(&chunk);
+            }
+            Ok(Event::StdoutClosed) => stdout_open = false,
+            Err(mpsc::RecvTimeoutError::Timeout) | Err(mpsc::RecvTimeoutError::Disconnected) => {}
+        }
+        if !stdout_open {
+            if let Ok(Some(status)) = child.try_wait() {
+                outcome.status = Some(status);
+                // Collect what is still buffered on stderr.
+                while let Ok(ev) = rx.recv_timeout(Duration::from_millis(50)) {
+                    if let Event::Stderr(chunk) = ev {
+                        if echo {
+                            let _ = io::stderr().write_all(&chunk);
+                        }
+                        stderr_bytes.extend_from_slice(&chunk);
+                    }
+                }
+                break;
+            }
+        }
+    }
+    outcome.output = String::from_utf8_lossy(&stdout_bytes).into_owned();
+    outcome.stderr = String::from_utf8_lossy(&stderr_bytes).into_owned();
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn until_matches_and_stops_the_process() {
+        let re = Regex::new("ready: [0-9]+").unwrap();
+        let t = Instant::now();
+        let o = boot(
+            &sh("echo booting; sleep 0.2; printf 'ready: 4'; exec sleep 30"),
+            "x",
+            Some(&re),
+            Some(Duration::from_secs(20)),
+            false,
+        )
+        .unwrap();
+        assert!(o.matched && !o.timed_out, "{o:?}");
+        assert!(o.output.contains("booting"));
+        assert!(o.success(true));
+        assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn exit_before_match_is_reported() {
+        let re = Regex::new("never").unwrap();
+        let o = boot(
+            &sh("echo out; echo err >&2; exit 3"),
+            "x",
+            Some(&re),
+            None,
+            false,
+        )
+        .unwrap();
+        assert!(!o.matched && !o.timed_out);
+        assert_eq!(o.status.and_then(|s| s.code()), Some(3));
+        assert_eq!(o.output, "out\n");
+        assert_eq!(o.stderr, "err\n");
+        assert!(!o.success(true));
+    }
+
+    #[test]
+    fn timeout_stops_the_process() {
+        let re = Regex::new("never").unwrap();
+        let t = Instant::now();
+        let o = boot(
+            &sh("echo hi; exec sleep 30"),
+            "x",
+            Some(&re),
+            Some(Duration::from_millis(500)),
+            false,
+        )
+        .unwrap();
+        assert!(o.timed_out && !o.matched, "{o:?}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn zero_timeout_means_none() {
+        let re = Regex::new("done").unwrap();
+        let o = boot(
+            &sh("sleep 0.3; echo done"),
+            "x",
+            Some(&re),
+            Some(Duration::ZERO),
+            false,
+        )
+        .unwrap();
+        assert!(o.matched);
+    }
+
+    #[test]
+    fn missing_emulator_names_the_package() {
+        let cmd = vec!["qemu-system-doesnotexist".to_string()];
+        let e = boot(&cmd, "qemu-system-arm", None, None, false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "qemu-system-doesnotexist not found: install Debian's package qemu-system-arm (apt-get install qemu-system-arm)"
+        );
+    }
+}

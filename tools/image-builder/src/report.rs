@@ -1,0 +1,203 @@
+//! The human-readable memory map that `inspect` prints and `build` writes to `out/NAME/layout.txt`.
+
+use std::fmt::Write;
+
+use crate::config::KernelSource;
+use crate::hvconfig;
+use crate::layout::Region;
+use crate::pipeline::{HvStats, Prepared};
+use crate::units::{hex, size};
+
+fn range(r: &Region) -> String {
+    format!("{}..{}", hex(r.base), hex(r.end()))
+}
+
+/// The map of a prepared system; `hv` adds the built hypervisor's sizes.
+pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
+    let s = &p.checked.system;
+    let l = &p.layout;
+    let mut o = String::new();
+    let w = &mut o;
+    let cpus = s.used_cpus();
+    let _ = writeln!(w, "system {} ({})", s.name, p.checked.file_name());
+    let _ = writeln!(
+        w,
+        "board  {}: RAM {} ({}), GICv{}, console {} at {}",
+        s.board.name,
+        range(&l.ram),
+        size(l.ram.size),
+        s.gic.number(),
+        s.hypervisor.console.name,
+        hex(s.hypervisor.console.base)
+    );
+    let _ = writeln!(
+        w,
+        "cpus   {} of {} (QEMU -smp {})",
+        cpus.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        s.board.max_cpus,
+        s.smp()
+    );
+    let _ = writeln!(
+        w,
+        "image  {} (hypervisor budget {} + payload {})",
+        size(l.image_size()),
+        size(l.hypervisor.size),
+        size(l.payload.size)
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(w, "host-physical memory");
+    // Every used region, then the gaps between them.
+    let mut rows: Vec<(Region, String)> = vec![
+        (l.boot_dtb, "boot loader's device tree (reserved)".into()),
+        (
+            l.hypervisor,
+            match hv {
+                Some(h) => format!(
+                    "hypervisor: image {}, {} with bss, budget {}",
+                    size(h.image_len),
+                    size(h.end),
+                    size(h.budget)
+                ),
+                None => format!("hypervisor (budget {})", size(l.hypervisor.size)),
+            },
+        ),
+        (
+            l.payload,
+            "payload (kernels and device trees, copied at boot)".into(),
+        ),
+    ];
+    for (part, pl) in s.partitions.iter().zip(&l.partitions) {
+        rows.push((
+            pl.ram,
+            format!(
+                "partition {} RAM{}",
+                part.name,
+                if pl.fixed { " (fixed pa)" } else { "" }
+            ),
+        ));
+    }
+    rows.sort_by_key(|(r, _)| r.base);
+    let mut cursor = l.ram.base;
+    let mut table = Vec::new();
+    for (r, what) in rows {
+        if r.base > cursor {
+            table.push((
+                Region {
+                    base: cursor,
+                    size: r.base - cursor,
+                },
+                "free".to_owned(),
+            ));
+        }
+        cursor = cursor.max(r.end());
+        table.push((r, what));
+    }
+    if cursor < l.ram.end() {
+        table.push((
+            Region {
+                base: cursor,
+                size: l.ram.end() - cursor,
+            },
+            "free".to_owned(),
+        ));
+    }
+    for (r, what) in &table {
+        let _ = writeln!(w, "  {:<26} {:>9}  {what}", range(r), size(r.size));
+        if r.base == l.payload.base && r.size == l.payload.size {
+            for (part, pl) in s.partitions.iter().zip(&l.partitions) {
+                for (name, pm) in [("kernel", pl.kernel), ("device tree", pl.dtb)] {
+                    let item = Region {
+                        base: pm.src_pa,
+                        size: pm.size,
+                    };
+                    let _ = writeln!(
+                        w,
+                        "    {:<24} {:>9}    {} {name}",
+                        range(&item),
+                        size(item.size),
+                        part.name
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "partitions");
+    for (i, ((part, pl), k)) in s
+        .partitions
+        .iter()
+        .zip(&l.partitions)
+        .zip(&p.kernels)
+        .enumerate()
+    {
+        let pool = &s.pools[part.pool];
+        let _ = writeln!(
+            w,
+            "  {} (id {}) in pool {} ({})",
+            part.name,
+            part.id,
+            pool.name,
+            pool.scheduler.name()
+        );
+        let vcpus: Vec<String> = part
+            .vcpus
+            .iter()
+            .enumerate()
+            .map(|(v, c)| format!("vCPU {v} -> CPU {c}"))
+            .collect();
+        let _ = writeln!(w, "    vcpus        {}", vcpus.join(", "));
+        let ipa = Region {
+            base: pl.ipa,
+            size: pl.ram.size,
+        };
+        let _ = writeln!(
+            w,
+            "    ram          IPA {} -> PA {} ({})",
+            range(&ipa),
+            range(&pl.ram),
+            size(pl.ram.size)
+        );
+        let source = match &part.kernel.source {
+            KernelSource::Guest { name, .. } => format!("guest `{name}`"),
+            KernelSource::File(_) => k.from.clone(),
+        };
+        let _ = writeln!(
+            w,
+            "    kernel       IPA {} (PA {}), {}, text_offset {}, from {source}",
+            hex(pl.kernel.ipa),
+            hex(pl.kernel.dst_pa),
+            size(pl.kernel.size),
+            hex(k.header.text_offset)
+        );
+        let _ = writeln!(
+            w,
+            "    device tree  IPA {} (PA {}), {}",
+            hex(pl.dtb.ipa),
+            hex(pl.dtb.dst_pa),
+            size(pl.dtb.size)
+        );
+        for d in hvconfig::device_maps(s) {
+            let _ = writeln!(
+                w,
+                "    device       IPA {} -> PA {} ({})",
+                hex(d.ipa),
+                hex(d.pa),
+                size(d.size)
+            );
+        }
+        let _ = writeln!(
+            w,
+            "    console {}, on_fault {}, stage-2 tables {}",
+            if part.console { "on" } else { "off" },
+            part.on_fault.name(),
+            hvconfig::s2_tables(s, l, i)
+        );
+        if !part.bootargs.is_empty() {
+            let _ = writeln!(w, "    bootargs     {:?}", part.bootargs);
+        }
+    }
+    o
+}

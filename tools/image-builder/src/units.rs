@@ -1,0 +1,195 @@
+//! Sizes and addresses as configs write them, and as reports print them.
+
+/// 1 KiB, 1 MiB, 1 GiB, 1 TiB.
+pub const KIB: u64 = 1 << 10;
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+pub const TIB: u64 = 1 << 40;
+
+/// Why a size or address string was refused; the text completes "expected ...".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    pub hint: String,
+}
+
+const SIZE_HINT: &str = "write a byte count such as 67108864 or \"0x4000000\", or a number with a binary unit: \
+                         \"64MiB\", \"64M\", \"2MiB\", \"1GiB\" (K, M, G, T with or without \"iB\")";
+const ADDR_HINT: &str = "write an address as an integer or a hex string such as \"0x40000000\"";
+
+/// Parses an unsigned number: decimal, `0x` hex, `0b` binary or `0o` octal, with `_` separators.
+fn parse_number(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(b) = s.strip_prefix("0b") {
+        (b, 2)
+    } else if let Some(o) = s.strip_prefix("0o") {
+        (o, 8)
+    } else {
+        (s, 10)
+    };
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() || digits.starts_with('_') {
+        return None;
+    }
+    u64::from_str_radix(&clean, radix).ok()
+}
+
+/// Parses a size: a byte count, or a number followed by a binary unit (`K`, `KiB`, `M`, `MiB`, `G`, `GiB`, `T`,
+/// `TiB`; case-insensitive, optional space).
+pub fn parse_size(s: &str) -> Result<u64, ParseError> {
+    let t = s.trim();
+    let bad = |message: String| ParseError {
+        message,
+        hint: SIZE_HINT.into(),
+    };
+    if t.is_empty() {
+        return Err(bad("an empty string is not a size".into()));
+    }
+    if let Some(n) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        // Hex digits include B, so hex sizes take no unit.
+        return parse_number(&format!("0x{n}"))
+            .ok_or_else(|| bad(format!("`{s}` is not a hex number")));
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value =
+        parse_number(num).ok_or_else(|| bad(format!("`{s}` does not start with a number")))?;
+    let unit = unit.trim();
+    let lower = unit.to_ascii_lowercase();
+    let mult = match lower.as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => KIB,
+        "m" | "mib" => MIB,
+        "g" | "gib" => GIB,
+        "t" | "tib" => TIB,
+        "kb" | "mb" | "gb" | "tb" => {
+            return Err(ParseError {
+                message: format!("`{unit}` is ambiguous (decimal or binary?)"),
+                hint: format!(
+                    "sizes are binary: write `{}iB` (or `{}`)",
+                    &unit[..1].to_ascii_uppercase(),
+                    &unit[..1].to_ascii_uppercase()
+                ),
+            })
+        }
+        _ => return Err(bad(format!("`{unit}` is not a size unit"))),
+    };
+    value
+        .checked_mul(mult)
+        .ok_or_else(|| bad(format!("`{s}` does not fit in 64 bits")))
+}
+
+/// Parses an address: an integer or a hex (`0x`), binary or octal string.
+pub fn parse_addr(s: &str) -> Result<u64, ParseError> {
+    parse_number(s).ok_or_else(|| ParseError {
+        message: format!("`{s}` is not an address"),
+        hint: ADDR_HINT.into(),
+    })
+}
+
+/// `0x4020_0000`: hex with a `_` every four digits.
+pub fn hex(v: u64) -> String {
+    let digits = format!("{v:x}");
+    let mut out = String::with_capacity(digits.len() + digits.len() / 4 + 2);
+    out.push_str("0x");
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 4 == 0 {
+            out.push('_');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `64 MiB`, `2 MiB`, `1.5 KiB`, `100 B`: the largest unit that keeps at most one decimal exact enough.
+pub fn size(v: u64) -> String {
+    for (unit, name) in [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
+        if v >= unit {
+            return if v.is_multiple_of(unit) {
+                format!("{} {name}", v / unit)
+            } else {
+                let tenths = (u128::from(v) * 10).div_ceil(u128::from(unit));
+                format!("{}.{} {name}", tenths / 10, tenths % 10)
+            };
+        }
+    }
+    format!("{v} B")
+}
+
+pub const fn align_up(v: u64, align: u64) -> u64 {
+    v.div_ceil(align) * align
+}
+
+pub const fn is_aligned(v: u64, align: u64) -> bool {
+    v.is_multiple_of(align)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 * MIB));
+        assert_eq!(parse_size("64 MiB"), Ok(64 * MIB));
+        assert_eq!(parse_size("2M"), Ok(2 * MIB));
+        assert_eq!(parse_size("2m"), Ok(2 * MIB));
+        assert_eq!(parse_size("1GiB"), Ok(GIB));
+        assert_eq!(parse_size("1G"), Ok(GIB));
+        assert_eq!(parse_size("4K"), Ok(4096));
+        assert_eq!(parse_size("0x4000000"), Ok(64 * MIB));
+        assert_eq!(parse_size("0x400_0000"), Ok(64 * MIB));
+        assert_eq!(parse_size("67108864"), Ok(64 * MIB));
+        assert_eq!(parse_size("1_024"), Ok(1024));
+        assert_eq!(parse_size("16B"), Ok(16));
+    }
+
+    #[test]
+    fn bad_sizes() {
+        for s in [
+            "",
+            "MiB",
+            "64 mebibytes",
+            "64Mi",
+            "-1M",
+            "1.5M",
+            "0x",
+            "0xZZ",
+            "99999999999T",
+            "_1M",
+        ] {
+            let e = parse_size(s).unwrap_err();
+            assert!(!e.hint.is_empty(), "{s}");
+        }
+        let e = parse_size("64MB").unwrap_err();
+        assert!(e.message.contains("ambiguous"), "{e:?}");
+        assert!(e.hint.contains("MiB"), "{e:?}");
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_addr("0x40000000"), Ok(0x4000_0000));
+        assert_eq!(parse_addr("0x4000_0000"), Ok(0x4000_0000));
+        assert_eq!(parse_addr("1073741824"), Ok(0x4000_0000));
+        assert!(parse_addr("0x4000_0000 ").is_ok());
+        assert!(parse_addr("1G").is_err());
+        assert!(parse_addr("0x").is_err());
+    }
+
+    #[test]
+    fn printing() {
+        assert_eq!(hex(0x4020_0000), "0x4020_0000");
+        assert_eq!(hex(0x1_0000), "0x1_0000");
+        assert_eq!(hex(0xabc), "0xabc");
+        assert_eq!(hex(0), "0x0");
+        assert_eq!(size(64 * MIB), "64 MiB");
+        assert_eq!(size(GIB), "1 GiB");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(100), "100 B");
+        assert_eq!(size(3 * MIB + 1), "3.1 MiB");
+    }
+}
