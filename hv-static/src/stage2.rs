@@ -102,7 +102,7 @@ impl<'a> Stage2<'a> {
     }
 
     pub fn map(&mut self, ipa: u64, pa: u64, size: u64, attr: Attr) -> Result<(), Error> {
-        if ipa % PAGE != 0 || pa % PAGE != 0 || size % PAGE != 0 {
+        if !ipa.is_multiple_of(PAGE) || !pa.is_multiple_of(PAGE) || !size.is_multiple_of(PAGE) {
             return Err(Error::Misaligned { ipa, pa, size });
         }
         if ipa.checked_add(size).is_none_or(|end| end > 1 << IPA_BITS) {
@@ -276,7 +276,7 @@ mod tests {
         let mut s2 = Stage2::new(&mut t).unwrap();
         s2.map(0x1000_0000, 0x1000_0000, 2 << 20, Attr::Ram).unwrap();
         assert_eq!(s2.translate(0x1000_0010), Some((0x1000_0010, Attr::Ram)));
-        let l2 = t[1].0[0x1000_0000 / (2 << 20) % 512];
+        let l2 = t[1].0[0x1000_0000 / (2 << 20)];
         assert_eq!(l2 & 0b11, 0b01, "block descriptor");
         assert_ne!(l2 & AF, 0, "access flag set so no fault on first touch");
     }

@@ -164,13 +164,8 @@ impl<const V: usize> VgicState<V> {
                 (vcpu as u64) << 32 | (vcpu as u64) << 8 | last
             }
             (o, None) if o == GICR_TYPER + 4 => vcpu as u64,
-            (GICR_WAKER, None) => {
-                if self.cpus[vcpu].asleep {
-                    0b110
-                } else {
-                    0
-                }
-            }
+            (GICR_WAKER, None) if self.cpus[vcpu].asleep => 0b110,
+            (GICR_WAKER, None) => 0,
             (GICR_WAKER, Some(v)) => {
                 self.cpus[vcpu].asleep = v & 0b10 != 0;
                 0

@@ -113,18 +113,12 @@ impl El1Regs {
 
 /// FP/SIMD registers. hv-static itself is built for a soft-float target (like Linux's `-mgeneral-regs-only`), so
 /// traps never touch them and only a vCPU switch must save them.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(16))]
 pub struct FpRegs {
     pub q: [u128; 32],
     pub fpcr: u64,
     pub fpsr: u64,
-}
-
-impl Default for FpRegs {
-    fn default() -> Self {
-        Self { q: [0; 32], fpcr: 0, fpsr: 0 }
-    }
 }
 
 impl FpRegs {
