@@ -11,6 +11,9 @@ fn check_demo(config: &str, gic: &str) {
         let lines = lines_of(&out, name);
         let hello = format!("hello from {name} (vcpus=1, gic={gic})");
         assert!(lines.contains(&hello.as_str()), "{name} did not greet: {lines:?}");
+        for abi in ["PSCI version 1.1", "SMCCC version 1.1", "abi: unknown calls return NOT_SUPPORTED"] {
+            assert!(lines.contains(&abi), "{name}: missing {abi:?} in {lines:?}");
+        }
         let ticks: Vec<u32> = lines.iter().filter_map(|l| l.strip_prefix("tick ")?.parse().ok()).collect();
         assert!(ticks.len() >= 5, "{name} ticked {} times", ticks.len());
         assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{name} ticks not consecutive: {ticks:?}");

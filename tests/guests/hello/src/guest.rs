@@ -70,6 +70,10 @@ fn main(platform: &'static Platform<'static>) -> ! {
         config.tick_limit.is_some() && FINISHED.load(Ordering::Acquire) == running && rtc_finished(config)
     });
     println!("hello: done");
+    if bootargs::get(platform.bootargs, "done") == Some("reset") {
+        let error = psci::system_reset();
+        panic!("SYSTEM_RESET returned {error}");
+    }
     let error = psci::system_off();
     panic!("SYSTEM_OFF returned {error}");
 }
@@ -108,6 +112,22 @@ fn report_firmware() {
             Ok(version) => println!("SMCCC version {version}"),
             Err(e) => println!("SMCCC_VERSION failed: {e:?}"),
         }
+    }
+    check_unknown_calls();
+}
+
+/// The guest ABI promises NOT_SUPPORTED (-1) for every function ID it does not define: a PSCI ID in the
+/// reserved part of the range, a vendor-hypervisor ID nobody assigned, and PSCI_FEATURES of such an ID.
+fn check_unknown_calls() {
+    use pv_drivers::abi::smccc::{Conduit, Hvc};
+    const NOT_SUPPORTED: usize = usize::MAX; // -1 in x0
+    let unknown = [0x8400_001F_u32, 0xC600_FFFF, 0x8200_0042];
+    let bad: usize = unknown.iter().filter(|&&fid| Hvc.call(fid, [0; 3]) != NOT_SUPPORTED).count();
+    let features_ok = psci::features(0x8400_001F).is_err();
+    if bad == 0 && features_ok {
+        println!("abi: unknown calls return NOT_SUPPORTED");
+    } else {
+        println!("abi: FAILED: {bad} unknown call(s) did not return NOT_SUPPORTED (features check {features_ok})");
     }
 }
 
