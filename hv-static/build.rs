@@ -30,8 +30,7 @@ fn main() {
              e.g. `cargo run -p image-builder -- build configs/qemu-aarch64-demo.toml`",
         ),
         None => {
-            fs::copy(manifest.join("src/config/host_fixture.rs"), out.join("config.rs"))
-                .expect("host fixture config");
+            fs::copy(manifest.join("src/config/host_fixture.rs"), out.join("config.rs")).expect("host fixture config");
         }
     }
 

@@ -114,10 +114,102 @@ pub enum UartKind {
 pub struct Uart {
     /// The name configs use for it (`[hypervisor] console = "uart0"`).
     pub name: &'static str,
+    /// Its node in the board's device tree. The UART the hypervisor uses as its console is never passed through.
+    pub path: &'static str,
     pub kind: UartKind,
     pub base: u64,
     pub size: u64,
     pub irq: Irq,
+}
+
+/// A range of MMIO addresses (host-physical).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mmio {
+    pub base: u64,
+    pub size: u64,
+}
+
+impl Mmio {
+    /// End (exclusive).
+    pub const fn end(&self) -> u64 {
+        self.base + self.size
+    }
+
+    pub const fn overlaps(&self, base: u64, size: u64) -> bool {
+        self.base < base.saturating_add(size) && base < self.end()
+    }
+}
+
+/// The value of an extra property of a passthrough device's node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropValue {
+    /// No value (`gpio-controller;`).
+    Empty,
+    /// One cell (`#gpio-cells = <2>;`).
+    U32(u32),
+    /// One string.
+    Str(&'static str),
+}
+
+/// An input clock of a passthrough device, as its binding names it. The partition's device tree feeds it from a
+/// fixed clock of this frequency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// The `clock-names` entry (`"apb_pclk"`).
+    pub name: &'static str,
+    pub hz: u32,
+}
+
+/// A device that may be passed through to one partition: mapped into its stage 2 at guest-physical = host-physical,
+/// its interrupts routed to it, and its node copied into the partition's device tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// The node's path in the board's device tree, which configs use to name the device (`"/pl031@9010000"`).
+    /// The partition's tree gets the node at the same path.
+    pub path: &'static str,
+    /// What it is, for listings.
+    pub description: &'static str,
+    /// MMIO regions, in `reg` order; 4 KiB-aligned, so stage 2 can map them.
+    pub regs: &'static [Mmio],
+    /// Shared peripheral interrupts, as INTIDs (32 + the SPI number), in `interrupts` order; all level-high.
+    pub spis: &'static [u32],
+    /// `compatible`, most specific first.
+    pub compatible: &'static [&'static str],
+    /// `clocks` / `clock-names`, in order (empty: the binding takes none).
+    pub clocks: &'static [Clock],
+    /// Other properties of the node, as the binding wants them.
+    pub props: &'static [(&'static str, PropValue)],
+}
+
+impl Device {
+    /// The node's name: the path without its leading `/`.
+    pub fn node_name(&self) -> &'static str {
+        self.path.strip_prefix('/').unwrap_or(self.path)
+    }
+}
+
+/// A part of the board the hypervisor keeps for itself: never passed through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    /// Its node in the board's device tree.
+    pub path: &'static str,
+    /// What it is (`"the GIC"`).
+    pub what: &'static str,
+    /// Why a partition cannot have it, one sentence.
+    pub why: &'static str,
+    /// Every MMIO range it occupies.
+    pub regs: &'static [Mmio],
+}
+
+/// Why a device-tree path cannot be passed through (see [`Board::passthrough`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotPassthrough {
+    /// It is the UART the hypervisor writes its console to.
+    Console(&'static Uart),
+    /// The hypervisor keeps it.
+    Reserved(&'static Reserved),
+    /// The board lists no device at this path.
+    Unknown,
 }
 
 /// GICv3 frames.
@@ -168,10 +260,7 @@ impl Gic {
 
     /// The versions the board supports, oldest first.
     pub fn versions(&self) -> Vec<GicVersion> {
-        [GicVersion::V2, GicVersion::V3]
-            .into_iter()
-            .filter(|v| self.supports(*v))
-            .collect()
+        [GicVersion::V2, GicVersion::V3].into_iter().filter(|v| self.supports(*v)).collect()
     }
 }
 
@@ -241,6 +330,10 @@ pub struct Board {
     pub hv_budget: u64,
     /// How QEMU emulates this board, when it does.
     pub qemu: Option<Qemu>,
+    /// Devices that may be passed through to a partition, in the order hints list them.
+    pub devices: &'static [Device],
+    /// Parts of the board that are never passed through (besides the console UART, see [`Uart::path`]).
+    pub reserved: &'static [Reserved],
 }
 
 impl Board {
@@ -273,6 +366,18 @@ impl Board {
     /// The default console UART.
     pub fn default_uart(&self) -> &'static Uart {
         &self.uarts[0]
+    }
+
+    /// The passthrough-able device at a device-tree path, or why there is none when the hypervisor writes its
+    /// console to `console`.
+    pub fn passthrough(&self, path: &str, console: &Uart) -> Result<&'static Device, NotPassthrough> {
+        if let Some(u) = self.uarts.iter().find(|u| u.path == path && u.name == console.name) {
+            return Err(NotPassthrough::Console(u));
+        }
+        if let Some(r) = self.reserved.iter().find(|r| r.path == path) {
+            return Err(NotPassthrough::Reserved(r));
+        }
+        self.devices.iter().find(|d| d.path == path).ok_or(NotPassthrough::Unknown)
     }
 
     /// MPIDR of physical CPU `index`.
@@ -344,6 +449,65 @@ mod tests {
         }
         assert_eq!(Board::by_name("qemu-virt"), None);
         assert_eq!(Board::names(), ["qemu-virt-aarch64"]);
+    }
+
+    /// Properties the partition's device tree writes itself for a passthrough node.
+    const GENERATED: &[&str] =
+        &["compatible", "reg", "interrupts", "interrupt-parent", "clocks", "clock-names", "phandle", "status"];
+
+    /// `/name@unit`, the unit address being the first region's base in lower-case hex.
+    fn check_path(path: &str, base: u64) {
+        let name = path.strip_prefix('/').unwrap_or_else(|| panic!("{path}: not absolute"));
+        assert!(!name.contains('/'), "{path}: passthrough nodes sit under the root");
+        let unit = name.split_once('@').map(|(_, u)| u);
+        assert_eq!(unit, Some(format!("{base:x}").as_str()), "{path}: unit address");
+    }
+
+    #[test]
+    fn every_board_is_consistent() {
+        for b in BOARDS {
+            let mut paths: Vec<&str> = b.uarts.iter().map(|u| u.path).collect();
+            for u in b.uarts {
+                check_path(u.path, u.base);
+            }
+            let reserved: Vec<Mmio> = b.reserved.iter().flat_map(|r| r.regs.iter().copied()).collect();
+            for r in b.reserved {
+                assert!(!r.regs.is_empty() && !r.why.is_empty(), "{}", r.path);
+                paths.push(r.path);
+            }
+            for d in b.devices {
+                assert!(!d.regs.is_empty(), "{}: no MMIO", d.path);
+                check_path(d.path, d.regs[0].base);
+                for m in d.regs {
+                    assert!(m.size > 0 && m.base % (4 * KIB) == 0 && m.size % (4 * KIB) == 0, "{}", d.path);
+                    assert!(!reserved.iter().any(|r| r.overlaps(m.base, m.size)), "{} in a reserved region", d.path);
+                    for u in b.uarts.iter().filter(|u| u.path != d.path) {
+                        assert!(!m.overlaps(u.base, u.size), "{} overlaps {}", d.path, u.name);
+                    }
+                    for e in b.devices.iter().filter(|e| e.path != d.path) {
+                        assert!(!e.regs.iter().any(|r| r.overlaps(m.base, m.size)), "{} overlaps {}", d.path, e.path);
+                    }
+                }
+                for &intid in d.spis {
+                    assert!((32..1020).contains(&intid), "{}: INTID {intid} is not an SPI", d.path);
+                    assert!(
+                        !b.uarts.iter().any(|u| u.path != d.path && u.irq.intid() == intid),
+                        "{}: INTID {intid} is a UART's",
+                        d.path
+                    );
+                }
+                assert!(!d.compatible.is_empty(), "{}", d.path);
+                for (name, _) in d.props {
+                    assert!(!GENERATED.contains(name), "{}: `{name}` is written by dom0-less", d.path);
+                }
+                assert!(d.clocks.iter().all(|c| c.hz > 0), "{}", d.path);
+                paths.push(d.path);
+            }
+            let mut unique = paths.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), paths.len(), "{}: a path twice in {paths:?}", b.name);
+        }
     }
 
     #[test]

@@ -5,12 +5,37 @@
 //! The device tree QEMU passes differs on every run unless `dtb-randomness=off` (accepted by QEMU 7.2).
 
 use crate::{
-    Arch, Board, Gic, GicV2Frames, GicV3Frames, GicVersion, Irq, Qemu, TimerIrqs, Uart, UartKind,
-    GIB, KIB, MIB,
+    Arch, Board, Clock, Device, Gic, GicV2Frames, GicV3Frames, GicVersion, Irq, Mmio, PropValue, Qemu, Reserved,
+    TimerIrqs, Uart, UartKind, GIB, KIB, MIB,
 };
 
 /// Start of RAM.
 pub const RAM_BASE: u64 = 0x4000_0000;
+
+/// The fixed 24 MHz clock QEMU feeds its PrimeCell peripherals from (`/apb-pclk`).
+const APB_PCLK: Clock = Clock { name: "apb_pclk", hz: 24_000_000 };
+
+/// The PL031 real-time clock.
+pub const PL031: Device = Device {
+    path: "/pl031@9010000",
+    description: "PL031 real-time clock",
+    regs: &[Mmio { base: 0x0901_0000, size: 4 * KIB }],
+    spis: &[Irq::Spi(2).intid()],
+    compatible: &["arm,pl031", "arm,primecell"],
+    clocks: &[APB_PCLK],
+    props: &[],
+};
+
+/// The PL061 GPIO controller (QEMU wires its line 3 to the power button).
+pub const PL061: Device = Device {
+    path: "/pl061@9030000",
+    description: "PL061 GPIO controller",
+    regs: &[Mmio { base: 0x0903_0000, size: 4 * KIB }],
+    spis: &[Irq::Spi(7).intid()],
+    compatible: &["arm,pl061", "arm,primecell"],
+    clocks: &[APB_PCLK],
+    props: &[("gpio-controller", PropValue::Empty), ("#gpio-cells", PropValue::U32(2))],
+};
 
 /// The board as the image builder uses it.
 pub static BOARD: Board = Board {
@@ -26,6 +51,7 @@ pub static BOARD: Board = Board {
     max_cpus: 8,
     uarts: &[Uart {
         name: "uart0",
+        path: "/pl011@9000000",
         kind: UartKind::Pl011,
         base: 0x0900_0000,
         size: 4 * KIB,
@@ -33,25 +59,11 @@ pub static BOARD: Board = Board {
     }],
     gic: Gic {
         default_version: GicVersion::V3,
-        v3: Some(GicV3Frames {
-            gicd: 0x0800_0000,
-            gicr: 0x080A_0000,
-            gicr_stride: 0x2_0000,
-        }),
-        v2: Some(GicV2Frames {
-            gicd: 0x0800_0000,
-            gicc: 0x0801_0000,
-            gich: 0x0803_0000,
-            gicv: 0x0804_0000,
-        }),
+        v3: Some(GicV3Frames { gicd: 0x0800_0000, gicr: 0x080A_0000, gicr_stride: 0x2_0000 }),
+        v2: Some(GicV2Frames { gicd: 0x0800_0000, gicc: 0x0801_0000, gich: 0x0803_0000, gicv: 0x0804_0000 }),
         maintenance_intid: 25,
     },
-    timer: TimerIrqs {
-        secure_phys: 29,
-        nonsecure_phys: 30,
-        virt: 27,
-        hyp_phys: 26,
-    },
+    timer: TimerIrqs { secure_phys: 29, nonsecure_phys: 30, virt: 27, hyp_phys: 26 },
     // QEMU loads an arm64 Image at RAM base + its text_offset (0x20_0000) and puts its device tree at RAM base,
     // below the image.
     hv_load_addr: RAM_BASE + 2 * MIB,
@@ -65,6 +77,16 @@ pub static BOARD: Board = Board {
         cpu_gicv3: "cortex-a57",
         cpu_gicv2: "cortex-a53",
     }),
+    devices: &[PL031, PL061],
+    reserved: &[Reserved {
+        path: "/intc@8000000",
+        what: "the GIC",
+        why: "hv-static owns the interrupt controller: every partition gets an emulated distributor, through which \
+              it enables and routes its passed-through interrupts",
+        // Distributor, CPU interface, GICv2m, hypervisor and virtual CPU interfaces, ITS and redistributors:
+        // virt's whole 16 MiB GIC window.
+        regs: &[Mmio { base: 0x0800_0000, size: 16 * MIB }],
+    }],
 };
 
 #[cfg(test)]
@@ -88,42 +110,61 @@ mod tests {
         assert_eq!(b.gic.maintenance_intid, 25);
         assert_eq!(b.gic.default_version, GicVersion::V3);
         let v3 = b.gic.v3.unwrap();
-        assert_eq!(
-            (v3.gicd, v3.gicr, v3.gicr_stride),
-            (0x0800_0000, 0x080A_0000, 0x2_0000)
-        );
+        assert_eq!((v3.gicd, v3.gicr, v3.gicr_stride), (0x0800_0000, 0x080A_0000, 0x2_0000));
         let v2 = b.gic.v2.unwrap();
-        assert_eq!(
-            (v2.gicd, v2.gicc, v2.gich, v2.gicv),
-            (0x0800_0000, 0x0801_0000, 0x0803_0000, 0x0804_0000)
-        );
+        assert_eq!((v2.gicd, v2.gicc, v2.gich, v2.gicv), (0x0800_0000, 0x0801_0000, 0x0803_0000, 0x0804_0000));
         assert_eq!(b.gic.versions(), [GicVersion::V2, GicVersion::V3]);
         assert_eq!(b.cpu_mpidr(3), 3);
     }
 
     #[test]
+    fn passthrough_devices() {
+        let b = &BOARD;
+        let uart = b.default_uart();
+        let rtc = b.passthrough("/pl031@9010000", uart).unwrap();
+        assert_eq!(rtc.regs, [Mmio { base: 0x0901_0000, size: 0x1000 }]);
+        assert_eq!(rtc.spis, [34]);
+        assert_eq!(rtc.compatible, ["arm,pl031", "arm,primecell"]);
+        assert_eq!(rtc.clocks, [Clock { name: "apb_pclk", hz: 24_000_000 }]);
+        assert_eq!(rtc.node_name(), "pl031@9010000");
+        let gpio = b.passthrough("/pl061@9030000", uart).unwrap();
+        assert_eq!(gpio.regs, [Mmio { base: 0x0903_0000, size: 0x1000 }]);
+        assert_eq!(gpio.spis, [39]);
+        assert_eq!(gpio.compatible, ["arm,pl061", "arm,primecell"]);
+        assert_eq!(gpio.props, [("gpio-controller", PropValue::Empty), ("#gpio-cells", PropValue::U32(2))]);
+        assert_eq!(b.passthrough("/pl011@9000000", uart), Err(crate::NotPassthrough::Console(uart)));
+        assert!(matches!(
+            b.passthrough("/intc@8000000", uart),
+            Err(crate::NotPassthrough::Reserved(r)) if r.what == "the GIC"
+        ));
+        assert_eq!(b.passthrough("/pl031", uart), Err(crate::NotPassthrough::Unknown));
+    }
+
+    #[test]
+    fn the_gic_is_reserved_whole() {
+        let gic = &BOARD.reserved[0];
+        let covered = |base: u64, size: u64| gic.regs.iter().any(|r| r.base <= base && base + size <= r.end());
+        let v3 = BOARD.gic.v3.unwrap();
+        assert!(covered(v3.gicd, 0x1_0000));
+        assert!(covered(v3.gicr, v3.gicr_stride * u64::from(BOARD.max_cpus)));
+        let v2 = BOARD.gic.v2.unwrap();
+        for frame in [v2.gicd, v2.gicc, v2.gich, v2.gicv] {
+            assert!(covered(frame, 0x1000), "{frame:#x}");
+        }
+    }
+
+    #[test]
     fn qemu_command_lines() {
         let v3 = BOARD
-            .qemu_args(&QemuRun {
-                gic: GicVersion::V3,
-                cpus: 2,
-                ram_size: GIB,
-                kernel: "out/x/hv-static.img",
-            })
+            .qemu_args(&QemuRun { gic: GicVersion::V3, cpus: 2, ram_size: GIB, kernel: "out/x/hv-static.img" })
             .unwrap();
         assert_eq!(
             v3.join(" "),
             "qemu-system-aarch64 -M virt,virtualization=on,dtb-randomness=off,gic-version=3 -cpu cortex-a57 \
              -smp 2 -m 1G -nographic -kernel out/x/hv-static.img"
         );
-        let v2: Vec<_> = BOARD
-            .qemu_args(&QemuRun {
-                gic: GicVersion::V2,
-                cpus: 1,
-                ram_size: 512 * MIB,
-                kernel: "k",
-            })
-            .unwrap();
+        let v2: Vec<_> =
+            BOARD.qemu_args(&QemuRun { gic: GicVersion::V2, cpus: 1, ram_size: 512 * MIB, kernel: "k" }).unwrap();
         assert!(v2.contains(&"virt,virtualization=on,dtb-randomness=off,gic-version=2".into()));
         assert!(v2.contains(&"cortex-a53".into()));
         assert!(v2.contains(&"512M".into()));

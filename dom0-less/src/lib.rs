@@ -21,7 +21,8 @@ extern crate std;
 use alloc::{format, string::String, vec, vec::Vec};
 use core::fmt;
 
-pub use board_support::GicVersion;
+use board_support::PropValue;
+pub use board_support::{Device, GicVersion};
 use vm_fdt::FdtWriter;
 
 /// Version of the guest ABI the device tree announces (`/hypervisor/abi-version`).
@@ -60,9 +61,16 @@ mod irq_cells {
     pub const LEVEL_HIGH: u32 = 4;
 }
 
-/// Phandles of the nodes others refer to.
+/// Phandles of the nodes others refer to; the fixed clocks passed-through devices need besides `/apb-pclk` follow,
+/// from [`PHANDLE_FIRST_CLOCK`] on.
 const PHANDLE_GIC: u32 = 1;
 const PHANDLE_APB_PCLK: u32 = 2;
+const PHANDLE_FIRST_CLOCK: u32 = 3;
+
+/// Properties of a passed-through device's node that [`partition_dtb`] writes itself; a device's own `props`
+/// may not repeat them.
+pub const GENERATED_DEVICE_PROPS: &[&str] =
+    &["compatible", "reg", "interrupts", "interrupt-parent", "clocks", "clock-names", "phandle", "status"];
 
 /// What a partition's device tree describes. Validated by the caller (the image builder); [`partition_dtb`]
 /// still refuses descriptions it cannot express.
@@ -84,6 +92,9 @@ pub struct PartitionDt {
     pub bootargs: String,
     /// Guest-physical start and end (exclusive) of the initial ramdisk.
     pub initrd: Option<(u64, u64)>,
+    /// Devices passed through to the partition, in the order their nodes are written. Each gets its board node's
+    /// path, with its MMIO at the same addresses (guest-physical = host-physical).
+    pub devices: Vec<Device>,
 }
 
 /// Why a device tree could not be written.
@@ -97,6 +108,14 @@ pub enum Error {
     RamTooSmall(u64),
     /// The initrd lies outside RAM or ends before it starts.
     InitrdOutsideRam { start: u64, end: u64 },
+    /// A passed-through device's path is not a node directly under the root (`/name@unit`).
+    DevicePath(String),
+    /// A passed-through device's node has the name of another node of the tree.
+    DuplicateNode(String),
+    /// A passed-through device's `props` repeat a property the tree writes itself.
+    GeneratedProperty { node: String, property: String },
+    /// A passed-through device's interrupt is not a shared peripheral interrupt (INTID 32 to 1019).
+    NotSpi { node: String, intid: u32 },
     /// The FDT writer refused something (a NUL in a string, for example).
     Fdt(vm_fdt::Error),
 }
@@ -106,23 +125,25 @@ impl fmt::Display for Error {
         match self {
             Error::NoVcpus => write!(f, "a partition needs at least one vCPU"),
             Error::TooManyVcpusForGicV2(n) => {
-                write!(
-                    f,
-                    "{n} vCPUs: a GICv2 partition has at most 8 (the timer's CPU mask has 8 bits)"
-                )
+                write!(f, "{n} vCPUs: a GICv2 partition has at most 8 (the timer's CPU mask has 8 bits)")
             }
             Error::RamTooSmall(size) => {
-                write!(
-                    f,
-                    "RAM of {size:#x} bytes cannot hold the {:#x}-byte device tree region",
-                    guest_map::DTB_REGION
-                )
+                write!(f, "RAM of {size:#x} bytes cannot hold the {:#x}-byte device tree region", guest_map::DTB_REGION)
             }
             Error::InitrdOutsideRam { start, end } => {
-                write!(
-                    f,
-                    "initrd {start:#x}..{end:#x} is not inside the partition's RAM"
-                )
+                write!(f, "initrd {start:#x}..{end:#x} is not inside the partition's RAM")
+            }
+            Error::DevicePath(path) => {
+                write!(f, "device `{path}`: passed-through nodes must sit directly under the root (`/name@unit`)")
+            }
+            Error::DuplicateNode(name) => {
+                write!(f, "device node `{name}` clashes with another node of the partition's tree")
+            }
+            Error::GeneratedProperty { node, property } => {
+                write!(f, "device node `{node}`: property `{property}` is written by the device tree generator")
+            }
+            Error::NotSpi { node, intid } => {
+                write!(f, "device node `{node}`: INTID {intid} is not a shared peripheral interrupt")
             }
             Error::Fdt(e) => write!(f, "device tree writer: {e}"),
         }
@@ -148,10 +169,7 @@ impl BootPlan {
     /// The plan for a partition with RAM at `ram_ipa` of `ram_size` bytes and a kernel whose Image header says
     /// `text_offset`: the kernel at RAM base + `text_offset`, the tree at the start of the last 2 MiB of RAM.
     pub const fn new(ram_ipa: u64, ram_size: u64, text_offset: u64) -> BootPlan {
-        BootPlan {
-            kernel: ram_ipa + text_offset,
-            dtb: ram_ipa + ram_size - guest_map::DTB_REGION,
-        }
+        BootPlan { kernel: ram_ipa + text_offset, dtb: ram_ipa + ram_size - guest_map::DTB_REGION }
     }
 }
 
@@ -177,6 +195,9 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
         }
     }
 
+    let clocks = extra_clocks(&p.devices);
+    check_devices(p, &clocks)?;
+
     let mut fdt = FdtWriter::new()?;
     let root = fdt.begin_node("")?;
     fdt.property_u32("#address-cells", 2)?;
@@ -192,10 +213,7 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     write_cpus(&mut fdt, p.vcpus)?;
 
     let psci = fdt.begin_node("psci")?;
-    fdt.property_string_list(
-        "compatible",
-        vec!["arm,psci-1.0".into(), "arm,psci-0.2".into()],
-    )?;
+    fdt.property_string_list("compatible", vec!["arm,psci-1.0".into(), "arm,psci-0.2".into()])?;
     fdt.property_string("method", "hvc")?;
     fdt.end_node(psci)?;
 
@@ -208,21 +226,27 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     fdt.property_u32("clock-frequency", guest_map::APB_PCLK_HZ)?;
     fdt.property_phandle(PHANDLE_APB_PCLK)?;
     fdt.end_node(clock)?;
+    for (hz, phandle) in &clocks {
+        let clock = fdt.begin_node(&clock_node_name(*hz))?;
+        fdt.property_string("compatible", "fixed-clock")?;
+        fdt.property_u32("#clock-cells", 0)?;
+        fdt.property_u32("clock-frequency", *hz)?;
+        fdt.property_phandle(*phandle)?;
+        fdt.end_node(clock)?;
+    }
 
     if let Some(base) = p.uart {
         let uart = fdt.begin_node(&uart_node_name(base))?;
-        fdt.property_string_list(
-            "compatible",
-            vec!["arm,pl011".into(), "arm,primecell".into()],
-        )?;
+        fdt.property_string_list("compatible", vec!["arm,pl011".into(), "arm,primecell".into()])?;
         fdt.property_array_u64("reg", &[base, guest_map::UART_SIZE])?;
-        fdt.property_array_u32(
-            "interrupts",
-            &[irq_cells::SPI, guest_map::UART_SPI, irq_cells::LEVEL_HIGH],
-        )?;
+        fdt.property_array_u32("interrupts", &[irq_cells::SPI, guest_map::UART_SPI, irq_cells::LEVEL_HIGH])?;
         fdt.property_array_u32("clocks", &[PHANDLE_APB_PCLK, PHANDLE_APB_PCLK])?;
         fdt.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
         fdt.end_node(uart)?;
+    }
+
+    for d in &p.devices {
+        write_device(&mut fdt, d, &clocks)?;
     }
 
     let chosen = fdt.begin_node("chosen")?;
@@ -247,6 +271,86 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     Ok(fdt.finish()?)
 }
 
+/// Name of the fixed clock of `hz` that devices need besides `/apb-pclk`.
+fn clock_node_name(hz: u32) -> String {
+    format!("clock-{hz}")
+}
+
+/// The fixed clocks the devices need besides `/apb-pclk`: (frequency, phandle), by frequency.
+fn extra_clocks(devices: &[Device]) -> Vec<(u32, u32)> {
+    let mut hz: Vec<u32> =
+        devices.iter().flat_map(|d| d.clocks.iter().map(|c| c.hz)).filter(|hz| *hz != guest_map::APB_PCLK_HZ).collect();
+    hz.sort_unstable();
+    hz.dedup();
+    hz.into_iter().zip(PHANDLE_FIRST_CLOCK..).collect()
+}
+
+/// Refuses device nodes the tree cannot hold: nested paths, names of other nodes, properties it writes itself,
+/// interrupts that are not SPIs.
+fn check_devices(p: &PartitionDt, clocks: &[(u32, u32)]) -> Result<(), Error> {
+    let mut names: Vec<String> = vec![
+        format!("memory@{:x}", p.ram_ipa),
+        "cpus".into(),
+        "psci".into(),
+        format!("intc@{:x}", guest_map::GICD),
+        "timer".into(),
+        "apb-pclk".into(),
+        "chosen".into(),
+        "hypervisor".into(),
+    ];
+    names.extend(p.uart.map(uart_node_name));
+    names.extend(clocks.iter().map(|(hz, _)| clock_node_name(*hz)));
+    for d in &p.devices {
+        let name = d.node_name();
+        if !d.path.starts_with('/') || name.is_empty() || name.contains('/') {
+            return Err(Error::DevicePath(d.path.into()));
+        }
+        if names.iter().any(|n| n == name) {
+            return Err(Error::DuplicateNode(name.into()));
+        }
+        names.push(name.into());
+        if let Some((prop, _)) = d.props.iter().find(|(k, _)| GENERATED_DEVICE_PROPS.contains(k)) {
+            return Err(Error::GeneratedProperty { node: name.into(), property: (*prop).into() });
+        }
+        if let Some(intid) = d.spis.iter().find(|i| !(32..1020).contains(*i)) {
+            return Err(Error::NotSpi { node: name.into(), intid: *intid });
+        }
+    }
+    Ok(())
+}
+
+/// A passed-through device: `compatible`, `reg` (guest-physical = host-physical), level-high SPIs, its clocks,
+/// then the board's other properties.
+fn write_device(fdt: &mut FdtWriter, d: &Device, clocks: &[(u32, u32)]) -> Result<(), Error> {
+    let node = fdt.begin_node(d.node_name())?;
+    fdt.property_string_list("compatible", d.compatible.iter().map(|c| String::from(*c)).collect())?;
+    let reg: Vec<u64> = d.regs.iter().flat_map(|m| [m.base, m.size]).collect();
+    fdt.property_array_u64("reg", &reg)?;
+    if !d.spis.is_empty() {
+        let cells: Vec<u32> =
+            d.spis.iter().flat_map(|intid| [irq_cells::SPI, intid - 32, irq_cells::LEVEL_HIGH]).collect();
+        fdt.property_array_u32("interrupts", &cells)?;
+    }
+    if !d.clocks.is_empty() {
+        let phandles: Vec<u32> = d
+            .clocks
+            .iter()
+            .map(|c| clocks.iter().find(|(hz, _)| *hz == c.hz).map_or(PHANDLE_APB_PCLK, |(_, ph)| *ph))
+            .collect();
+        fdt.property_array_u32("clocks", &phandles)?;
+        fdt.property_string_list("clock-names", d.clocks.iter().map(|c| String::from(c.name)).collect())?;
+    }
+    for (name, value) in d.props {
+        match value {
+            PropValue::Empty => fdt.property_null(name)?,
+            PropValue::U32(v) => fdt.property_u32(name, *v)?,
+            PropValue::Str(v) => fdt.property_string(name, v)?,
+        }
+    }
+    fdt.end_node(node)?;
+    Ok(())
+}
+
 fn write_cpus(fdt: &mut FdtWriter, vcpus: u32) -> Result<(), Error> {
     let cpus = fdt.begin_node("cpus")?;
     fdt.property_u32("#address-cells", 1)?;
@@ -269,10 +373,7 @@ fn write_gic(fdt: &mut FdtWriter, gic: GicVersion, vcpus: u32) -> Result<(), Err
     match gic {
         GicVersion::V3 => {
             fdt.property_string("compatible", "arm,gic-v3")?;
-            fdt.property_array_u64(
-                "reg",
-                &[GICD, GICD_SIZE, GICR, GICR_STRIDE * u64::from(vcpus)],
-            )?;
+            fdt.property_array_u64("reg", &[GICD, GICD_SIZE, GICR, GICR_STRIDE * u64::from(vcpus)])?;
             fdt.property_u32("#redistributor-regions", 1)?;
         }
         GicVersion::V2 => {

@@ -16,46 +16,27 @@ fn demo(gic: GicVersion, vcpus: u32) -> PartitionDt {
         uart: Some(guest_map::UART),
         bootargs: "console=ttyAMA0 quiet".into(),
         initrd: None,
+        devices: vec![],
     }
 }
 
 /// All properties of a node, by name.
 fn props<'a>(node: FdtNode<'_, 'a>) -> BTreeMap<String, &'a [u8]> {
-    node.properties()
-        .map(|p| (p.name.to_owned(), p.value))
-        .collect()
+    node.properties().map(|p| (p.name.to_owned(), p.value)).collect()
 }
 
 fn cells(bytes: &[u8]) -> Vec<u32> {
-    assert_eq!(
-        bytes.len() % 4,
-        0,
-        "property length {} is not a multiple of 4",
-        bytes.len()
-    );
-    bytes
-        .chunks(4)
-        .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
-        .collect()
+    assert_eq!(bytes.len() % 4, 0, "property length {} is not a multiple of 4", bytes.len());
+    bytes.chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect()
 }
 
 fn u64s(bytes: &[u8]) -> Vec<u64> {
-    cells(bytes)
-        .chunks(2)
-        .map(|c| (u64::from(c[0]) << 32) | u64::from(c[1]))
-        .collect()
+    cells(bytes).chunks(2).map(|c| (u64::from(c[0]) << 32) | u64::from(c[1])).collect()
 }
 
 fn strings(bytes: &[u8]) -> Vec<&str> {
-    assert_eq!(
-        bytes.last(),
-        Some(&0),
-        "string property is not NUL-terminated"
-    );
-    core::str::from_utf8(&bytes[..bytes.len() - 1])
-        .unwrap()
-        .split('\0')
-        .collect()
+    assert_eq!(bytes.last(), Some(&0), "string property is not NUL-terminated");
+    core::str::from_utf8(&bytes[..bytes.len() - 1]).unwrap().split('\0').collect()
 }
 
 fn string(bytes: &[u8]) -> &str {
@@ -69,8 +50,7 @@ fn names<'a>(map: &'a BTreeMap<String, &[u8]>) -> Vec<&'a str> {
 }
 
 fn node<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> FdtNode<'b, 'a> {
-    fdt.find_node(path)
-        .unwrap_or_else(|| panic!("no node {path}"))
+    fdt.find_node(path).unwrap_or_else(|| panic!("no node {path}"))
 }
 
 fn child_names(node: FdtNode<'_, '_>) -> Vec<String> {
@@ -83,15 +63,7 @@ fn root_and_top_level_nodes() {
     let fdt = Fdt::new(&blob).unwrap();
     let root = fdt.find_node("/").unwrap();
     let p = props(root);
-    assert_eq!(
-        names(&p),
-        [
-            "#address-cells",
-            "#size-cells",
-            "compatible",
-            "interrupt-parent"
-        ]
-    );
+    assert_eq!(names(&p), ["#address-cells", "#size-cells", "compatible", "interrupt-parent"]);
     assert_eq!(cells(p["#address-cells"]), [2]);
     assert_eq!(cells(p["#size-cells"]), [2]);
     assert_eq!(string(p["compatible"]), "hv-static,partition");
@@ -140,10 +112,7 @@ fn cpus_use_psci_and_aff0_reg() {
     assert_eq!(child_names(cpus), ["cpu@0", "cpu@1", "cpu@2"]);
     for (n, cpu) in cpus.children().enumerate() {
         let p = props(cpu);
-        assert_eq!(
-            names(&p),
-            ["compatible", "device_type", "enable-method", "reg"]
-        );
+        assert_eq!(names(&p), ["compatible", "device_type", "enable-method", "reg"]);
         assert_eq!(string(p["device_type"]), "cpu");
         assert_eq!(string(p["compatible"]), "arm,armv8");
         assert_eq!(string(p["enable-method"]), "psci");
@@ -190,15 +159,7 @@ fn gicv3_redistributors_sized_per_vcpu() {
             ]
         );
         assert_eq!(string(p["compatible"]), "arm,gic-v3");
-        assert_eq!(
-            u64s(p["reg"]),
-            [
-                0x0800_0000,
-                0x1_0000,
-                0x080A_0000,
-                0x2_0000 * u64::from(vcpus)
-            ]
-        );
+        assert_eq!(u64s(p["reg"]), [0x0800_0000, 0x1_0000, 0x080A_0000, 0x2_0000 * u64::from(vcpus)]);
         assert_eq!(cells(p["#redistributor-regions"]), [1]);
         gic_common(&p);
     }
@@ -211,15 +172,7 @@ fn gicv2_distributor_and_cpu_interface() {
     let p = props(node(&fdt, "/intc@8000000"));
     assert_eq!(
         names(&p),
-        [
-            "#address-cells",
-            "#interrupt-cells",
-            "#size-cells",
-            "compatible",
-            "interrupt-controller",
-            "phandle",
-            "reg"
-        ]
+        ["#address-cells", "#interrupt-cells", "#size-cells", "compatible", "interrupt-controller", "phandle", "reg"]
     );
     assert_eq!(string(p["compatible"]), "arm,cortex-a15-gic");
     assert_eq!(u64s(p["reg"]), [0x0800_0000, 0x1000, 0x0801_0000, 0x2000]);
@@ -233,10 +186,7 @@ fn timer_ppis_gicv3() {
     let p = props(node(&fdt, "/timer"));
     assert_eq!(names(&p), ["always-on", "compatible", "interrupts"]);
     assert_eq!(string(p["compatible"]), "arm,armv8-timer");
-    assert_eq!(
-        cells(p["interrupts"]),
-        [1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]
-    );
+    assert_eq!(cells(p["interrupts"]), [1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]);
     assert_eq!(p["always-on"].len(), 0);
 }
 
@@ -246,11 +196,7 @@ fn timer_ppis_gicv2_carry_cpu_mask() {
         let blob = partition_dtb(&demo(GicVersion::V2, vcpus)).unwrap();
         let fdt = Fdt::new(&blob).unwrap();
         let p = props(node(&fdt, "/timer"));
-        assert_eq!(
-            cells(p["interrupts"]),
-            [1, 13, flags, 1, 14, flags, 1, 11, flags, 1, 10, flags],
-            "{vcpus} vCPUs"
-        );
+        assert_eq!(cells(p["interrupts"]), [1, 13, flags, 1, 14, flags, 1, 11, flags, 1, 10, flags], "{vcpus} vCPUs");
     }
 }
 
@@ -259,20 +205,14 @@ fn pl011_with_clocks_and_chosen() {
     let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
     let fdt = Fdt::new(&blob).unwrap();
     let clk = props(node(&fdt, "/apb-pclk"));
-    assert_eq!(
-        names(&clk),
-        ["#clock-cells", "clock-frequency", "compatible", "phandle"]
-    );
+    assert_eq!(names(&clk), ["#clock-cells", "clock-frequency", "compatible", "phandle"]);
     assert_eq!(string(clk["compatible"]), "fixed-clock");
     assert_eq!(cells(clk["#clock-cells"]), [0]);
     assert_eq!(cells(clk["clock-frequency"]), [24_000_000]);
     assert_eq!(cells(clk["phandle"]), [PHANDLE_APB_PCLK]);
 
     let p = props(node(&fdt, "/pl011@9000000"));
-    assert_eq!(
-        names(&p),
-        ["clock-names", "clocks", "compatible", "interrupts", "reg"]
-    );
+    assert_eq!(names(&p), ["clock-names", "clocks", "compatible", "interrupts", "reg"]);
     assert_eq!(strings(p["compatible"]), ["arm,pl011", "arm,primecell"]);
     assert_eq!(u64s(p["reg"]), [0x0900_0000, 0x1000]);
     assert_eq!(cells(p["interrupts"]), [0, 1, 4]);
@@ -306,26 +246,12 @@ fn initrd_in_chosen() {
     let blob = partition_dtb(&dt).unwrap();
     let fdt = Fdt::new(&blob).unwrap();
     let chosen = props(node(&fdt, "/chosen"));
-    assert_eq!(
-        names(&chosen),
-        [
-            "bootargs",
-            "linux,initrd-end",
-            "linux,initrd-start",
-            "stdout-path"
-        ]
-    );
+    assert_eq!(names(&chosen), ["bootargs", "linux,initrd-end", "linux,initrd-start", "stdout-path"]);
     assert_eq!(u64s(chosen["linux,initrd-start"]), [0x4100_0000]);
     assert_eq!(u64s(chosen["linux,initrd-end"]), [0x4180_0000]);
 
     dt.initrd = Some((0x3000_0000, 0x3100_0000));
-    assert_eq!(
-        partition_dtb(&dt),
-        Err(Error::InitrdOutsideRam {
-            start: 0x3000_0000,
-            end: 0x3100_0000
-        })
-    );
+    assert_eq!(partition_dtb(&dt), Err(Error::InitrdOutsideRam { start: 0x3000_0000, end: 0x3100_0000 }));
 }
 
 #[test]
@@ -333,15 +259,7 @@ fn hypervisor_node() {
     let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
     let fdt = Fdt::new(&blob).unwrap();
     let p = props(node(&fdt, "/hypervisor"));
-    assert_eq!(
-        names(&p),
-        [
-            "abi-version",
-            "compatible",
-            "partition-id",
-            "partition-name"
-        ]
-    );
+    assert_eq!(names(&p), ["abi-version", "compatible", "partition-id", "partition-name"]);
     assert_eq!(string(p["compatible"]), "hv-static,hypervisor");
     assert_eq!(string(p["partition-name"]), "hello0");
     assert_eq!(cells(p["partition-id"]), [3]);
@@ -354,15 +272,9 @@ fn interrupt_parent_resolves_to_the_gic() {
     let fdt = Fdt::new(&blob).unwrap();
     // The root's `interrupt-parent` is inherited by every node with `interrupts`.
     let phandle = cells(props(node(&fdt, "/"))["interrupt-parent"])[0];
-    assert_eq!(
-        fdt.find_phandle(phandle).map(|n| n.name),
-        Some("intc@8000000")
-    );
+    assert_eq!(fdt.find_phandle(phandle).map(|n| n.name), Some("intc@8000000"));
     let clocks = cells(props(node(&fdt, "/pl011@9000000"))["clocks"]);
-    assert_eq!(
-        fdt.find_phandle(clocks[0]).map(|n| n.name),
-        Some("apb-pclk")
-    );
+    assert_eq!(fdt.find_phandle(clocks[0]).map(|n| n.name), Some("apb-pclk"));
 }
 
 #[test]
@@ -382,20 +294,142 @@ fn refuses_what_it_cannot_express() {
     assert_eq!(partition_dtb(&dt), Err(Error::RamTooSmall(1 << 20)));
     dt.ram_size = 64 << 20;
     dt.name = "a\0b".into();
-    assert_eq!(
-        partition_dtb(&dt),
-        Err(Error::Fdt(vm_fdt::Error::InvalidString))
-    );
+    assert_eq!(partition_dtb(&dt), Err(Error::Fdt(vm_fdt::Error::InvalidString)));
 }
 
 #[test]
 fn boot_plan() {
     let plan = BootPlan::new(0x4000_0000, 64 << 20, 0x8_0000);
+    assert_eq!(plan, BootPlan { kernel: 0x4008_0000, dtb: 0x43e0_0000 });
+}
+
+fn qemu_device(path: &str) -> Device {
+    let b = &board_support::qemu_virt_aarch64::BOARD;
+    *b.passthrough(path, b.default_uart()).unwrap()
+}
+
+#[test]
+fn passed_through_pl031_keeps_its_board_path_and_addresses() {
+    let mut dt = demo(GicVersion::V3, 1);
+    dt.devices = vec![qemu_device("/pl031@9010000")];
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
     assert_eq!(
-        plan,
-        BootPlan {
-            kernel: 0x4008_0000,
-            dtb: 0x43e0_0000
-        }
+        child_names(node(&fdt, "/")),
+        [
+            "memory@40000000",
+            "cpus",
+            "psci",
+            "intc@8000000",
+            "timer",
+            "apb-pclk",
+            "pl011@9000000",
+            "pl031@9010000",
+            "chosen",
+            "hypervisor"
+        ]
     );
+    let rtc = node(&fdt, "/pl031@9010000");
+    let p = props(rtc);
+    assert_eq!(names(&p), ["clock-names", "clocks", "compatible", "interrupts", "reg"]);
+    assert_eq!(strings(p["compatible"]), ["arm,pl031", "arm,primecell"]);
+    assert_eq!(u64s(p["reg"]), [0x0901_0000, 0x1000]);
+    // SPI 2 = INTID 34, level-high.
+    assert_eq!(cells(p["interrupts"]), [0, 2, 4]);
+    assert_eq!(cells(p["clocks"]), [PHANDLE_APB_PCLK]);
+    assert_eq!(strings(p["clock-names"]), ["apb_pclk"]);
+    // What a guest's driver sees: the region, the clock, the interrupt controller.
+    let reg = rtc.reg().unwrap().next().unwrap();
+    assert_eq!(reg.starting_address as usize, 0x0901_0000);
+    assert_eq!(reg.size, Some(0x1000));
+    assert_eq!(fdt.find_phandle(cells(p["clocks"])[0]).map(|n| n.name), Some("apb-pclk"));
+    // No `interrupt-parent` of its own: it inherits the root's, the GIC (see interrupt_parent_resolves_to_the_gic).
+    assert_eq!(fdt.find_compatible(&["arm,pl031"]).map(|n| n.name), Some("pl031@9010000"));
+}
+
+#[test]
+fn passed_through_pl061_carries_its_extra_properties() {
+    let mut dt = demo(GicVersion::V2, 2);
+    dt.uart = None;
+    dt.devices = vec![qemu_device("/pl031@9010000"), qemu_device("/pl061@9030000")];
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/pl061@9030000"));
+    assert_eq!(
+        names(&p),
+        ["#gpio-cells", "clock-names", "clocks", "compatible", "gpio-controller", "interrupts", "reg"]
+    );
+    assert_eq!(strings(p["compatible"]), ["arm,pl061", "arm,primecell"]);
+    assert_eq!(u64s(p["reg"]), [0x0903_0000, 0x1000]);
+    // SPI 7 = INTID 39; no CPU mask for SPIs, even on GICv2.
+    assert_eq!(cells(p["interrupts"]), [0, 7, 4]);
+    assert_eq!(p["gpio-controller"].len(), 0);
+    assert_eq!(cells(p["#gpio-cells"]), [2]);
+    assert!(fdt.find_node("/pl031@9010000").is_some());
+    assert!(fdt.find_node("/pl011@9000000").is_none());
+}
+
+#[test]
+fn a_partition_without_devices_has_no_device_nodes() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    assert!(fdt.find_compatible(&["arm,pl031"]).is_none());
+    assert!(fdt.find_node("/pl031@9010000").is_none());
+}
+
+/// A device of a made-up board: two regions, two SPIs, a clock other than 24 MHz and one at 24 MHz.
+static ODD: Device = Device {
+    path: "/dma@a000000",
+    description: "test DMA engine",
+    regs: &[
+        board_support::Mmio { base: 0x0a00_0000, size: 0x1000 },
+        board_support::Mmio { base: 0x0a01_0000, size: 0x2000 },
+    ],
+    spis: &[40, 41],
+    compatible: &["vendor,dma"],
+    clocks: &[
+        board_support::Clock { name: "core", hz: 100_000_000 },
+        board_support::Clock { name: "apb_pclk", hz: 24_000_000 },
+    ],
+    props: &[("vendor,channels", board_support::PropValue::Str("eight"))],
+};
+
+#[test]
+fn other_clock_frequencies_get_their_own_fixed_clock() {
+    let mut dt = demo(GicVersion::V3, 1);
+    dt.devices = vec![ODD];
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/dma@a000000"));
+    assert_eq!(u64s(p["reg"]), [0x0a00_0000, 0x1000, 0x0a01_0000, 0x2000]);
+    assert_eq!(cells(p["interrupts"]), [0, 8, 4, 0, 9, 4]);
+    assert_eq!(strings(p["clock-names"]), ["core", "apb_pclk"]);
+    assert_eq!(string(p["vendor,channels"]), "eight");
+    let clocks = cells(p["clocks"]);
+    assert_eq!(clocks, [PHANDLE_FIRST_CLOCK, PHANDLE_APB_PCLK]);
+    let core = fdt.find_phandle(clocks[0]).unwrap();
+    assert_eq!(core.name, "clock-100000000");
+    let c = props(core);
+    assert_eq!(string(c["compatible"]), "fixed-clock");
+    assert_eq!(cells(c["clock-frequency"]), [100_000_000]);
+    assert_eq!(cells(c["#clock-cells"]), [0]);
+}
+
+#[test]
+fn refuses_device_nodes_it_cannot_express() {
+    let mut dt = demo(GicVersion::V3, 1);
+    let nested = Device { path: "/soc/dma@a000000", ..ODD };
+    dt.devices = vec![nested];
+    assert_eq!(partition_dtb(&dt), Err(Error::DevicePath("/soc/dma@a000000".into())));
+    dt.devices = vec![Device { path: "/pl011@9000000", ..ODD }];
+    assert_eq!(partition_dtb(&dt), Err(Error::DuplicateNode("pl011@9000000".into())));
+    dt.devices = vec![ODD, ODD];
+    assert_eq!(partition_dtb(&dt), Err(Error::DuplicateNode("dma@a000000".into())));
+    dt.devices = vec![Device { props: &[("status", board_support::PropValue::Str("okay"))], ..ODD }];
+    assert_eq!(
+        partition_dtb(&dt),
+        Err(Error::GeneratedProperty { node: "dma@a000000".into(), property: "status".into() })
+    );
+    dt.devices = vec![Device { spis: &[27], ..ODD }];
+    assert_eq!(partition_dtb(&dt), Err(Error::NotSpi { node: "dma@a000000".into(), intid: 27 }));
 }

@@ -49,6 +49,7 @@ fn boot_cpu(dtb: usize) {
         hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);
         partition::start(i);
     }
+    crate::console::rx::init();
     for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {
         let r = arch::firmware::cpu_on(c.mpidr, arch::secondary_entry_address(), i as u64);
         if r != 0 {

@@ -52,7 +52,12 @@ pub fn build_all() -> Result<(), (usize, crate::stage2::Error)> {
             s2.map(d.ipa, d.pa, d.size, Attr::Device).map_err(|e| (i, e))?;
         }
         if s2.tables_used() != p.s2_tables {
-            hvprintln!("note: '{}' uses {} stage-2 tables, the builder reserved {}", p.name, s2.tables_used(), p.s2_tables);
+            hvprintln!(
+                "note: '{}' uses {} stage-2 tables, the builder reserved {}",
+                p.name,
+                s2.tables_used(),
+                p.s2_tables
+            );
         }
         S2_ROOT[i].store(s2.root(), Ordering::Release);
     }
@@ -65,7 +70,11 @@ fn load_images(p: &PartitionConfig) {
         // SAFETY: the image builder placed `src` inside the boot image and `dst` inside this partition's RAM (both
         // validated against the layout at build time), they do not overlap, and the hypervisor maps all RAM.
         unsafe {
-            core::ptr::copy_nonoverlapping(l.src_pa as usize as *const u8, l.dst_pa as usize as *mut u8, l.size as usize)
+            core::ptr::copy_nonoverlapping(
+                l.src_pa as usize as *const u8,
+                l.dst_pa as usize as *mut u8,
+                l.size as usize,
+            )
         };
         arch::cpu::clean_dcache(l.dst_pa, l.size);
     }

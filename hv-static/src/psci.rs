@@ -68,8 +68,8 @@ pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
 
 fn features(fid: u32) -> i64 {
     match fid {
-        VERSION | CPU_SUSPEND_32 | CPU_SUSPEND_64 | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32 | AFFINITY_INFO_64 | SYSTEM_OFF
-        | SYSTEM_RESET | FEATURES => SUCCESS,
+        VERSION | CPU_SUSPEND_32 | CPU_SUSPEND_64 | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32
+        | AFFINITY_INFO_64 | SYSTEM_OFF | SYSTEM_RESET | FEATURES => SUCCESS,
         // SMCCC 1.1 is discovered through PSCI_FEATURES(SMCCC_VERSION).
         SMCCC_VERSION => SUCCESS,
         _ => NOT_SUPPORTED,
@@ -79,11 +79,7 @@ fn features(fid: u32) -> i64 {
 /// The vCPU of `me`'s partition whose MPIDR affinity is `mpidr`.
 fn find(me: VcpuRef, mpidr: u64) -> Option<VcpuRef> {
     const AFF: u64 = 0xff_00ff_ffff;
-    me.partition()
-        .vcpus
-        .iter()
-        .position(|v| v.mpidr & AFF == mpidr & AFF)
-        .map(|idx| VcpuRef { part: me.part, idx })
+    me.partition().vcpus.iter().position(|v| v.mpidr & AFF == mpidr & AFF).map(|idx| VcpuRef { part: me.part, idx })
 }
 
 fn cpu_on(me: VcpuRef, mpidr: u64, entry: u64, context: u64) -> i64 {

@@ -5,7 +5,7 @@ use crate::arch::{self, context::CNTV_IMASK};
 use crate::partition::{self, RunState};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Context, Power, VcpuRef};
-use crate::{gic, vgic};
+use crate::{gic, irq, vgic};
 
 /// The idle loop: sleeps until this CPU's vCPU is powered on, then enters it. Never returns.
 pub fn idle() -> ! {
@@ -18,15 +18,8 @@ pub fn idle() -> ! {
             }
         }
         arch::cpu::wfi();
-        // EL2 runs with interrupts masked: collect what woke us here.
-        loop {
-            let intid = gic::ack();
-            if intid >= gic::SPURIOUS {
-                break;
-            }
-            gic::priority_drop(intid);
-            gic::deactivate(intid);
-        }
+        // EL2 runs with interrupts masked: collect what woke us here. A stop request finds nothing to stop.
+        irq::handle_pending(None);
     }
 }
 

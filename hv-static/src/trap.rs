@@ -4,9 +4,9 @@ use crate::arch::{self, sysreg, GuestRegs};
 use crate::config::FaultPolicy;
 use crate::esr::{self, Trap};
 use crate::partition::{self, StopReason};
-use crate::percpu::{self, req};
+use crate::percpu;
 use crate::vcpu::VcpuRef;
-use crate::{gic, hvprintln, hypercall, mmio, run, vgic};
+use crate::{hvprintln, hypercall, irq, mmio, run, vgic};
 
 fn current() -> VcpuRef {
     match percpu::current() {
@@ -81,35 +81,8 @@ fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
     let v = current();
-    let cpu = arch::cpu::id();
-    loop {
-        let intid = gic::ack();
-        if intid >= gic::SPURIOUS {
-            break;
-        }
-        gic::priority_drop(intid);
-        match intid {
-            gic::SGI_KICK => {
-                gic::deactivate(intid);
-                let flags = percpu::take(cpu);
-                if flags & req::STOP != 0 {
-                    run::park(v, regs);
-                }
-                if flags & req::REFILL != 0 {
-                    vgic::refill(v);
-                }
-            }
-            // Deactivated by the guest's own EOI through the HW bit of the list register.
-            gic::VTIMER_IRQ => vgic::inject(v, intid, 0),
-            i if i == crate::config::SYSTEM.gic.maintenance_irq => {
-                gic::deactivate(intid);
-                vgic::refill(v);
-            }
-            i => match vgic::spi_owner(i) {
-                Some(owner) => vgic::inject(owner, i, 0),
-                None => gic::deactivate(i),
-            },
-        }
+    if irq::handle_pending(Some(v)) {
+        run::park(v, regs);
     }
 }
 

@@ -38,7 +38,10 @@ impl VcpuRef {
 pub enum Power {
     Off,
     /// CPU_ON accepted; the vCPU enters at `entry` with `context` in x0 when its CPU next looks.
-    OnPending { entry: u64, context: u64 },
+    OnPending {
+        entry: u64,
+        context: u64,
+    },
     On,
 }
 

@@ -8,11 +8,15 @@ use std::time::Duration;
 
 use image_builder::qemu::{run, RunOptions, RunOutcome};
 
+mod session;
+pub use session::Session;
+
 /// One QEMU system at a time: builds share the cargo target directory (each config compiles its own
 /// hv-static), and the machine has two cores, which one emulated system with several CPUs already uses.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn serial() -> MutexGuard<'static, ()> {
+/// Holds the one-system-at-a-time lock (for tests that drive a [`Session`]).
+pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -8,7 +8,8 @@ use hv_tests::{boot_until, lines_of};
 #[test]
 fn power_off_and_reset_touch_only_the_caller() {
     // Two restarts of `reboot`, then `steady` still ticking.
-    let until = r"(?s)partition 'reboot' restarting.*partition 'reboot' restarting.*\[steady\] tick \d+.*\[steady\] tick";
+    let until =
+        r"(?s)partition 'reboot' restarting.*partition 'reboot' restarting.*\[steady\] tick \d+.*\[steady\] tick";
     let out = boot_until("qemu-aarch64-lifecycle.toml", until, Duration::from_secs(60));
     assert!(out.output.contains("[hv] partition 'off' powered off"), "{}", out.output);
 

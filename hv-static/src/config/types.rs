@@ -83,6 +83,8 @@ pub struct VirtualDevices {
     pub gicc: u64,
     /// Emulated PL011 console, when the partition has one.
     pub uart: Option<u64>,
+    /// The emulated PL011's interrupt (an SPI INTID, as its device-tree node says).
+    pub uart_irq: u32,
 }
 
 /// What happens when a partition faults.
@@ -120,6 +122,8 @@ pub struct SystemConfig {
     pub board: &'static str,
     /// Physical console UART (PL011) base.
     pub uart: u64,
+    /// Its interrupt (SPI INTID), for console input.
+    pub uart_irq: u32,
     pub gic: GicConfig,
     /// Board RAM the hypervisor maps for itself.
     pub ram_base: u64,

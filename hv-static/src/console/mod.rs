@@ -1,8 +1,11 @@
 //! The physical console, shared by the hypervisor and every partition: whole lines only, each with the prefix of
 //! its source (`[hv] `, `[name] `), so concurrent writers never garble each other.
 
+pub mod input;
 pub mod line;
 pub mod pl011;
+#[cfg(target_os = "none")]
+pub mod rx;
 
 use core::fmt::{self, Write};
 use spin::Mutex;
@@ -22,6 +25,11 @@ pub fn write_line(prefix: &str, text: &[u8]) {
     uart.write_bytes(b"] ");
     uart.write_bytes(text);
     uart.write_bytes(b"\n");
+}
+
+/// Runs `f` with the physical UART (input side).
+pub fn with_uart<R>(f: impl FnOnce(&mut Pl011) -> R) -> R {
+    f(&mut UART.lock())
 }
 
 /// Formats into a fixed buffer, then emits whole lines with the hypervisor's prefix.

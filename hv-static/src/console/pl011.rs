@@ -4,7 +4,12 @@ use core::ptr;
 
 const DR: usize = 0x00;
 const FR: usize = 0x18;
+const IMSC: usize = 0x38;
+const ICR: usize = 0x44;
 const FR_TXFF: u32 = 1 << 5;
+const FR_RXFE: u32 = 1 << 4;
+/// Receive and receive-timeout interrupts.
+const INT_RX: u32 = 1 << 4 | 1 << 6;
 
 pub struct Pl011 {
     base: usize,
@@ -24,6 +29,26 @@ impl Pl011 {
                 core::hint::spin_loop();
             }
             ptr::write_volatile((self.base + DR) as *mut u32, b as u32);
+        }
+    }
+
+    /// The next received byte, if any.
+    pub fn read_byte(&mut self) -> Option<u8> {
+        // SAFETY: as in `write_byte`.
+        unsafe {
+            if ptr::read_volatile((self.base + FR) as *const u32) & FR_RXFE != 0 {
+                return None;
+            }
+            Some(ptr::read_volatile((self.base + DR) as *const u32) as u8)
+        }
+    }
+
+    /// Interrupts on received data (and on the receive timeout, so single keystrokes arrive at once).
+    pub fn enable_rx_interrupt(&mut self) {
+        // SAFETY: as in `write_byte`.
+        unsafe {
+            ptr::write_volatile((self.base + ICR) as *mut u32, INT_RX);
+            ptr::write_volatile((self.base + IMSC) as *mut u32, INT_RX);
         }
     }
 

@@ -67,6 +67,17 @@ pub fn refill(v: VcpuRef) {
     for (i, lr) in lrs[..n].iter_mut().enumerate() {
         *lr = gic::read_lr(i);
     }
+    // Level-triggered interrupts the guest completed: free their LRs, then let the device re-assert if needed.
+    let mut resample = [0u32; 16];
+    let mut nr_resample = 0;
+    for (i, lr) in lrs[..n].iter_mut().enumerate() {
+        if lr.completed_level() {
+            resample[nr_resample] = lr.vintid;
+            nr_resample += 1;
+            *lr = Lr::EMPTY;
+            gic::write_lr(i, lr);
+        }
+    }
     let before = lrs;
     let overflow = VGIC[v.part].lock().fill_lrs(v.idx, &mut lrs[..n]);
     for i in 0..n {
@@ -75,6 +86,11 @@ pub fn refill(v: VcpuRef) {
         }
     }
     gic::set_underflow(overflow);
+    for &intid in &resample[..nr_resample] {
+        if v.partition().vdev.uart.is_some() && intid == v.partition().vdev.uart_irq {
+            crate::vuart::resample(v.part);
+        }
+    }
 }
 
 /// Empties this CPU's list registers when its vCPU stops, deactivating physical interrupts the guest will now
@@ -151,11 +167,8 @@ pub fn send_sgi_v3(from: VcpuRef, value: u64) {
     let list = value & 0xffff;
     for (idx, vc) in from.partition().vcpus.iter().enumerate() {
         let aff0 = vc.mpidr & 0xff;
-        let listed = !all_others
-            && higher_aff == 0
-            && aff0 >= range
-            && aff0 < range + 16
-            && list & (1 << (aff0 - range)) != 0;
+        let listed =
+            !all_others && higher_aff == 0 && aff0 >= range && aff0 < range + 16 && list & (1 << (aff0 - range)) != 0;
         if listed || (all_others && idx != from.idx) {
             inject(VcpuRef { part: from.part, idx }, intid, from.idx as u8);
         }

@@ -39,14 +39,22 @@ pub struct Lr {
     pub group1: bool,
     /// GICv2 only: the vCPU that sent an SGI.
     pub source: u8,
+    /// Ask for a maintenance interrupt when the guest completes it (software level-triggered interrupts, so the
+    /// device model can re-assert the line if it is still high).
+    pub eoi: bool,
 }
 
 impl Lr {
     pub const EMPTY: Lr =
-        Lr { vintid: 0, pintid: None, priority: 0, state: LrState::Invalid, group1: false, source: 0 };
+        Lr { vintid: 0, pintid: None, priority: 0, state: LrState::Invalid, group1: false, source: 0, eoi: false };
 
     pub fn pending(vintid: u32, pintid: Option<u32>, priority: u8, group1: bool, source: u8) -> Self {
-        Lr { vintid, pintid, priority, state: LrState::Pending, group1, source }
+        Lr { vintid, pintid, priority, state: LrState::Pending, group1, source, eoi: false }
+    }
+
+    /// The guest completed a level-triggered interrupt that asked to be told (the LR is free again).
+    pub fn completed_level(&self) -> bool {
+        self.state == LrState::Invalid && self.eoi && self.pintid.is_none()
     }
 
     pub fn is_free(&self) -> bool {
@@ -58,8 +66,10 @@ impl Lr {
         if self.group1 {
             v |= 1 << 60;
         }
-        if let Some(p) = self.pintid {
-            v |= 1 << 61 | ((p as u64) & 0x3ff) << 32;
+        match self.pintid {
+            Some(p) => v |= 1 << 61 | ((p as u64) & 0x3ff) << 32,
+            None if self.eoi => v |= 1 << 41,
+            None => {}
         }
         v
     }
@@ -73,6 +83,7 @@ impl Lr {
             state: LrState::from_bits(v >> 62),
             group1: v & (1 << 60) != 0,
             source: 0,
+            eoi: !hw && v & (1 << 41) != 0,
         }
     }
 
@@ -84,8 +95,14 @@ impl Lr {
         }
         match self.pintid {
             Some(p) => v |= 1 << 31 | (p & 0x3ff) << 10,
-            None if self.vintid < 16 => v |= ((self.source as u32) & 7) << 10,
-            None => {}
+            None => {
+                if self.vintid < 16 {
+                    v |= ((self.source as u32) & 7) << 10;
+                }
+                if self.eoi {
+                    v |= 1 << 19;
+                }
+            }
         }
         v
     }
@@ -99,6 +116,7 @@ impl Lr {
             state: LrState::from_bits((v >> 28) as u64),
             group1: v & (1 << 30) != 0,
             source: if hw { 0 } else { ((v >> 10) & 7) as u8 },
+            eoi: !hw && v & (1 << 19) != 0,
         }
     }
 }
@@ -128,6 +146,16 @@ mod tests {
         let v = lr.encode_v2();
         assert_eq!(v, 1 << 28 | (0x80 >> 3) << 23 | 3 << 10 | 1);
         assert_eq!(Lr::decode_v2(v), lr);
+    }
+
+    #[test]
+    fn level_interrupts_ask_for_eoi_maintenance() {
+        let lr = Lr { eoi: true, ..Lr::pending(33, None, 0xa0, true, 0) };
+        assert_eq!(lr.encode_v3() >> 41 & 1, 1);
+        assert_eq!(lr.encode_v2() >> 19 & 1, 1);
+        assert_eq!(Lr::decode_v3(lr.encode_v3()), lr);
+        let done = Lr { state: LrState::Invalid, ..lr };
+        assert!(Lr::decode_v2(done.encode_v2()).completed_level());
     }
 
     #[test]

@@ -133,7 +133,9 @@ impl<const V: usize> VgicState<V> {
             };
             let irq = self.irq(vcpu, intid).expect("intid from most_urgent is valid");
             irq.pending = false;
-            lrs[slot] = Lr::pending(intid, irq.hw.then_some(intid), irq.priority, irq.group1, irq.source);
+            let level = !irq.edge && !irq.hw && intid as usize >= NR_PRIVATE;
+            lrs[slot] =
+                Lr { eoi: level, ..Lr::pending(intid, irq.hw.then_some(intid), irq.priority, irq.group1, irq.source) };
         }
     }
 
@@ -142,9 +144,9 @@ impl<const V: usize> VgicState<V> {
             irq.pending
                 && irq.enabled
                 && (intid < NR_PRIVATE as u32 || grp_enabled)
-                && !lrs.iter().any(|l| {
-                    l.vintid == intid && matches!(l.state, LrState::Pending | LrState::PendingActive)
-                })
+                && !lrs
+                    .iter()
+                    .any(|l| l.vintid == intid && matches!(l.state, LrState::Pending | LrState::PendingActive))
         };
         let private = self.cpus[vcpu].private.iter().enumerate().map(|(i, s)| (i as u32, s));
         let spis = self
@@ -153,11 +155,7 @@ impl<const V: usize> VgicState<V> {
             .enumerate()
             .filter(|(_, s)| s.target as usize == vcpu)
             .map(|(i, s)| ((i + NR_PRIVATE) as u32, s));
-        private
-            .chain(spis)
-            .filter(|(i, s)| deliverable(s, *i))
-            .min_by_key(|(i, s)| (s.priority, *i))
-            .map(|(i, _)| i)
+        private.chain(spis).filter(|(i, s)| deliverable(s, *i)).min_by_key(|(i, s)| (s.priority, *i)).map(|(i, _)| i)
     }
 }
 
@@ -228,6 +226,21 @@ mod tests {
         v.cpus[1].dirty = true;
         v.fill_lrs(1, &mut lrs);
         assert_eq!(lrs[0].vintid, 40);
+    }
+
+    #[test]
+    fn level_spis_request_eoi_maintenance_edge_ones_do_not() {
+        let mut v = VgicState::<2>::new(2);
+        v.ctlr = 2;
+        enabled(&mut v, 0, 33, 0);
+        enabled(&mut v, 0, 34, 0);
+        v.irq(0, 34).unwrap().edge = true;
+        v.set_pending(0, 33, 0);
+        v.set_pending(0, 34, 0);
+        let mut lrs = [Lr::EMPTY; 4];
+        v.fill_lrs(0, &mut lrs);
+        assert!(lrs[0].eoi && lrs[0].vintid == 33);
+        assert!(!lrs[1].eoi && lrs[1].vintid == 34);
     }
 
     #[test]

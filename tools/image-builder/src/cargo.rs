@@ -32,10 +32,7 @@ impl Cargo {
             }
             None => workspace.join("target"),
         };
-        Cargo {
-            workspace: workspace.to_owned(),
-            target_dir,
-        }
+        Cargo { workspace: workspace.to_owned(), target_dir }
     }
 
     /// Where `cargo build --release --target TARGET` puts binaries.
@@ -55,11 +52,7 @@ impl Cargo {
     ) -> Result<(), Error> {
         let program = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(&program);
-        cmd.current_dir(&self.workspace)
-            .arg("build")
-            .arg("--release")
-            .arg("--target")
-            .arg(target);
+        cmd.current_dir(&self.workspace).arg("build").arg("--release").arg("--target").arg(target);
         for p in packages {
             cmd.arg("-p").arg(p);
         }
@@ -67,17 +60,11 @@ impl Cargo {
         for (k, v) in env_vars {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let line = format!(
-            "cargo build --release --target {target} -p {}",
-            packages.join(" -p ")
-        );
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let line = format!("cargo build --release --target {target} -p {}", packages.join(" -p "));
         let spinner = progress.spinner("Building", what);
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::Tool(format!("cannot run {}: {e}", Path::new(&program).display()))
-        })?;
+        let mut child =
+            cmd.spawn().map_err(|e| Error::Tool(format!("cannot run {}: {e}", Path::new(&program).display())))?;
         let mut log = String::new();
         if let Some(stderr) = child.stderr.take() {
             for l in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -86,19 +73,13 @@ impl Cargo {
                 log.push('\n');
             }
         }
-        let status = child
-            .wait()
-            .map_err(|e| Error::Tool(format!("waiting for cargo: {e}")))?;
+        let status = child.wait().map_err(|e| Error::Tool(format!("waiting for cargo: {e}")))?;
         if status.success() {
             spinner.finish();
             Ok(())
         } else {
             spinner.abandon();
-            Err(Error::Build {
-                what: what.to_owned(),
-                command: line,
-                output: log,
-            })
+            Err(Error::Build { what: what.to_owned(), command: line, output: log })
         }
     }
 }

@@ -49,10 +49,7 @@ impl Diag {
     }
 
     pub fn warning(field: impl Into<String>, span: Span, message: impl Into<String>) -> Diag {
-        Diag {
-            severity: Severity::Warning,
-            ..Diag::error(field, span, message)
-        }
+        Diag { severity: Severity::Warning, ..Diag::error(field, span, message) }
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Diag {
@@ -85,10 +82,7 @@ pub struct Report {
 impl Report {
     /// `name` is how the file is shown (a path relative to the current directory when possible).
     pub fn new(name: impl Into<String>, source: impl Into<String>) -> Report {
-        Report {
-            file: SimpleFile::new(name.into(), source.into()),
-            diags: Vec::new(),
-        }
+        Report { file: SimpleFile::new(name.into(), source.into()), diags: Vec::new() }
     }
 
     pub fn file_name(&self) -> &str {
@@ -140,18 +134,12 @@ impl Report {
             s.start.min(len)..s.end.min(len).max(s.start.min(len))
         };
         let mut labels = vec![Label::primary((), clamp(&d.span)).with_message(&d.label)];
-        labels.extend(
-            d.related
-                .iter()
-                .map(|(s, l)| Label::secondary((), clamp(s)).with_message(l)),
-        );
+        labels.extend(d.related.iter().map(|(s, l)| Label::secondary((), clamp(s)).with_message(l)));
         let mut notes = vec![format!("field: {}", d.field)];
         if let Some(h) = &d.hint {
             notes.push(format!("help: {h}"));
         }
-        base.with_message(&d.message)
-            .with_labels(labels)
-            .with_notes(notes)
+        base.with_message(&d.message).with_labels(labels).with_notes(notes)
     }
 
     /// All diagnostics as plain text, followed by a summary line when there are errors.
@@ -169,11 +157,8 @@ impl Report {
 
     /// Writes every diagnostic to stderr, in colour when stderr is a terminal.
     pub fn emit_to_stderr(&self) {
-        let color = if std::io::stderr().is_terminal() {
-            termcolor::ColorChoice::Auto
-        } else {
-            termcolor::ColorChoice::Never
-        };
+        let color =
+            if std::io::stderr().is_terminal() { termcolor::ColorChoice::Auto } else { termcolor::ColorChoice::Never };
         let stream = termcolor::StandardStream::stderr(color);
         let config = term::Config::default();
         let mut lock = stream.lock();
@@ -230,10 +215,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// "`a`, `b` and `c`".
 pub fn list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
-    let items: Vec<String> = items
-        .into_iter()
-        .map(|s| format!("`{}`", s.as_ref()))
-        .collect();
+    let items: Vec<String> = items.into_iter().map(|s| format!("`{}`", s.as_ref())).collect();
     match items.len() {
         0 => "none".into(),
         1 => items[0].clone(),
@@ -259,10 +241,7 @@ mod tests {
         assert!(text.contains("error: unknown board `qemu-virt`"), "{text}");
         assert!(text.contains("x.toml:2:8"), "{text}");
         assert!(text.contains("field: board.name"), "{text}");
-        assert!(
-            text.contains("help: did you mean `qemu-virt-aarch64`?"),
-            "{text}"
-        );
+        assert!(text.contains("help: did you mean `qemu-virt-aarch64`?"), "{text}");
         assert_eq!(r.location(&r.diags[0]), "x.toml:2:8");
         assert!(r.to_string().ends_with("x.toml: 1 error"));
     }
@@ -278,10 +257,7 @@ mod tests {
     #[test]
     fn suggestions() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(
-            closest("qemu-virt-aarch46", ["qemu-virt-aarch64"]),
-            Some("qemu-virt-aarch64")
-        );
+        assert_eq!(closest("qemu-virt-aarch46", ["qemu-virt-aarch64"]), Some("qemu-virt-aarch64"));
         assert_eq!(closest("vcpu", ["vcpus", "pool", "name"]), Some("vcpus"));
         assert_eq!(closest("zzzz", ["vcpus", "pool"]), None);
         assert_eq!(list(["a", "b", "c"]), "`a`, `b` and `c`");

@@ -33,10 +33,7 @@ impl GuestCatalog {
             let Ok(manifest) = text.parse::<toml::Table>() else {
                 continue;
             };
-            let package = manifest
-                .get("package")
-                .and_then(|p| p.get("name"))
-                .and_then(|n| n.as_str());
+            let package = manifest.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
             if let Some(short) = package.and_then(|p| p.strip_prefix(PACKAGE_PREFIX)) {
                 guests.insert(short.to_owned(), package.unwrap_or_default().to_owned());
             }
@@ -46,12 +43,7 @@ impl GuestCatalog {
 
     /// A catalog with these short names (for tests).
     pub fn with_names<'a>(names: impl IntoIterator<Item = &'a str>) -> GuestCatalog {
-        GuestCatalog {
-            guests: names
-                .into_iter()
-                .map(|n| (n.to_owned(), format!("{PACKAGE_PREFIX}{n}")))
-                .collect(),
-        }
+        GuestCatalog { guests: names.into_iter().map(|n| (n.to_owned(), format!("{PACKAGE_PREFIX}{n}"))).collect() }
     }
 
     /// The package of a guest.
@@ -66,10 +58,7 @@ impl GuestCatalog {
 
 /// Whether a `kernel` value names a guest rather than a file: a bare word without `/`, `\` or `.`.
 pub fn is_guest_name(kernel: &str) -> bool {
-    !kernel.is_empty()
-        && kernel
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !kernel.is_empty() && kernel.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
@@ -95,11 +84,7 @@ mod tests {
         let mk = |sub: &str, name: &str, main: bool| {
             let d = dir.join("tests/guests").join(sub);
             fs::create_dir_all(d.join("src")).unwrap();
-            fs::write(
-                d.join("Cargo.toml"),
-                format!("[package]\nname = \"{name}\"\n"),
-            )
-            .unwrap();
+            fs::write(d.join("Cargo.toml"), format!("[package]\nname = \"{name}\"\n")).unwrap();
             fs::write(d.join(if main { "src/main.rs" } else { "src/lib.rs" }), "").unwrap();
         };
         mk("hello", "guest-hello", true);

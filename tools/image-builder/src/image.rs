@@ -52,15 +52,10 @@ fn le_u64(bytes: &[u8]) -> u64 {
 
 /// The Image header, when `bytes` starts with one.
 pub fn header(bytes: &[u8]) -> Option<ImageHeader> {
-    if bytes.len() < IMAGE_HEADER_LEN
-        || bytes[IMAGE_MAGIC_OFFSET..IMAGE_MAGIC_OFFSET + 4] != IMAGE_MAGIC
-    {
+    if bytes.len() < IMAGE_HEADER_LEN || bytes[IMAGE_MAGIC_OFFSET..IMAGE_MAGIC_OFFSET + 4] != IMAGE_MAGIC {
         return None;
     }
-    Some(ImageHeader {
-        text_offset: le_u64(&bytes[TEXT_OFFSET]),
-        image_size: le_u64(&bytes[IMAGE_SIZE]),
-    })
+    Some(ImageHeader { text_offset: le_u64(&bytes[TEXT_OFFSET]), image_size: le_u64(&bytes[IMAGE_SIZE]) })
 }
 
 /// Writes the header's `image_size` field.
@@ -92,17 +87,13 @@ pub fn flatten(data: &[u8]) -> Result<Flat, String> {
 fn flatten_as<E: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result<Flat, String> {
     let hdr = E::parse(data).map_err(|e| format!("bad ELF header: {e}"))?;
     let endian = hdr.endian().map_err(|e| format!("bad ELF header: {e}"))?;
-    let phdrs = hdr
-        .program_headers(endian, data)
-        .map_err(|e| format!("bad program headers: {e}"))?;
+    let phdrs = hdr.program_headers(endian, data).map_err(|e| format!("bad program headers: {e}"))?;
     let mut segs = Vec::new();
     for ph in phdrs {
         if ph.p_type(endian) != elf::PT_LOAD || ph.p_filesz(endian).into() == 0 {
             continue;
         }
-        let bytes = ph
-            .data(endian, data)
-            .map_err(|_| "a PT_LOAD segment lies outside the file".to_string())?;
+        let bytes = ph.data(endian, data).map_err(|_| "a PT_LOAD segment lies outside the file".to_string())?;
         segs.push((ph.p_paddr(endian).into(), ph.p_vaddr(endian).into(), bytes));
     }
     let Some(&(paddr, vaddr, _)) = segs.iter().min_by_key(|s| s.0) else {
@@ -124,20 +115,13 @@ fn flatten_as<E: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result
         let off = (p - paddr) as usize;
         bytes[off..off + b.len()].copy_from_slice(b);
     }
-    Ok(Flat {
-        bytes,
-        paddr,
-        vaddr,
-    })
+    Ok(Flat { bytes, paddr, vaddr })
 }
 
 /// The value of an ELF symbol, if the file has it.
 pub fn symbol(data: &[u8], name: &str) -> Result<Option<u64>, String> {
     let file = object::File::parse(data).map_err(|e| format!("bad ELF: {e}"))?;
-    Ok(file
-        .symbols()
-        .find(|s| s.name() == Ok(name))
-        .map(|s| s.address()))
+    Ok(file.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()))
 }
 
 #[cfg(test)]
@@ -155,13 +139,7 @@ pub(crate) mod testelf {
 
     pub fn load(paddr: u64, data: Vec<u8>) -> Seg {
         let memsz = data.len() as u64;
-        Seg {
-            p_type: 1,
-            paddr,
-            vaddr: paddr,
-            data,
-            memsz,
-        }
+        Seg { p_type: 1, paddr, vaddr: paddr, data, memsz }
     }
 
     fn put(out: &mut Vec<u8>, at: usize, bytes: &[u8]) {
@@ -230,19 +208,18 @@ pub(crate) mod testelf {
             out.push(0);
         }
         let shoff = out.len();
-        let section =
-            |name: u32, ty: u32, off: usize, size: usize, link: u32, info: u32, entsize: u64| {
-                let mut sh = [0u8; 64];
-                sh[..4].copy_from_slice(&name.to_le_bytes());
-                sh[4..8].copy_from_slice(&ty.to_le_bytes());
-                sh[24..32].copy_from_slice(&(off as u64).to_le_bytes());
-                sh[32..40].copy_from_slice(&(size as u64).to_le_bytes());
-                sh[40..44].copy_from_slice(&link.to_le_bytes());
-                sh[44..48].copy_from_slice(&info.to_le_bytes());
-                sh[48..56].copy_from_slice(&1u64.to_le_bytes());
-                sh[56..64].copy_from_slice(&entsize.to_le_bytes());
-                sh
-            };
+        let section = |name: u32, ty: u32, off: usize, size: usize, link: u32, info: u32, entsize: u64| {
+            let mut sh = [0u8; 64];
+            sh[..4].copy_from_slice(&name.to_le_bytes());
+            sh[4..8].copy_from_slice(&ty.to_le_bytes());
+            sh[24..32].copy_from_slice(&(off as u64).to_le_bytes());
+            sh[32..40].copy_from_slice(&(size as u64).to_le_bytes());
+            sh[40..44].copy_from_slice(&link.to_le_bytes());
+            sh[44..48].copy_from_slice(&info.to_le_bytes());
+            sh[48..56].copy_from_slice(&1u64.to_le_bytes());
+            sh[56..64].copy_from_slice(&entsize.to_le_bytes());
+            sh
+        };
         out.extend_from_slice(&[0u8; 64]);
         out.extend_from_slice(&section(1, 2, symtab_off, syms.len(), 2, 1, 24));
         out.extend_from_slice(&section(9, 3, strtab_off, strtab.len(), 0, 0, 0));
@@ -273,13 +250,7 @@ mod tests {
     fn header_fields() {
         let img = image(0x8_0000, 0x12_3000, b"body");
         assert_eq!(sniff(&img), Format::Image);
-        assert_eq!(
-            header(&img),
-            Some(ImageHeader {
-                text_offset: 0x8_0000,
-                image_size: 0x12_3000
-            })
-        );
+        assert_eq!(header(&img), Some(ImageHeader { text_offset: 0x8_0000, image_size: 0x12_3000 }));
         let mut img = img;
         set_image_size(&mut img, 0x40_0000);
         assert_eq!(header(&img).unwrap().image_size, 0x40_0000);
@@ -296,21 +267,9 @@ mod tests {
                 load(0x4020_1000, vec![1, 2, 3, 4]),
                 load(0x4020_0000, img.clone()),
                 // bss: no file bytes, ignored
-                Seg {
-                    p_type: 1,
-                    paddr: 0x4030_0000,
-                    vaddr: 0x4030_0000,
-                    data: vec![],
-                    memsz: 0x1000,
-                },
+                Seg { p_type: 1, paddr: 0x4030_0000, vaddr: 0x4030_0000, data: vec![], memsz: 0x1000 },
                 // not PT_LOAD: ignored
-                Seg {
-                    p_type: 4,
-                    paddr: 0x5000_0000,
-                    vaddr: 0x5000_0000,
-                    data: vec![9; 4],
-                    memsz: 4,
-                },
+                Seg { p_type: 4, paddr: 0x5000_0000, vaddr: 0x5000_0000, data: vec![9; 4], memsz: 4 },
             ],
             &[],
         );
@@ -328,19 +287,14 @@ mod tests {
     #[test]
     fn flatten_refuses_nonsense() {
         assert!(flatten(b"not an elf").is_err());
-        assert!(flatten(&build(&[], &[]))
-            .unwrap_err()
-            .contains("no loadable segment"));
+        assert!(flatten(&build(&[], &[])).unwrap_err().contains("no loadable segment"));
         let far = build(&[load(0, vec![1]), load(0x1_0000_0000, vec![2])], &[]);
         assert!(flatten(&far).unwrap_err().contains("span"));
     }
 
     #[test]
     fn symbols() {
-        let elf = build(
-            &[load(0x4020_0000, vec![0; 16])],
-            &[("__hv_end", 0x4030_0000), ("other", 1)],
-        );
+        let elf = build(&[load(0x4020_0000, vec![0; 16])], &[("__hv_end", 0x4030_0000), ("other", 1)]);
         assert_eq!(symbol(&elf, "__hv_end"), Ok(Some(0x4030_0000)));
         assert_eq!(symbol(&elf, "missing"), Ok(None));
     }

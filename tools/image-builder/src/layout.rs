@@ -118,25 +118,13 @@ impl Layout {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayoutError {
     /// The kernel plus its bss does not fit below the device tree region.
-    KernelTooBig {
-        partition: usize,
-        needed: u64,
-        available: u64,
-    },
+    KernelTooBig { partition: usize, needed: u64, available: u64 },
     /// The device tree is larger than its 2 MiB region.
     DtbTooBig { partition: usize, size: u64 },
     /// Partition RAM would end beyond board RAM.
-    OutOfRam {
-        partition: usize,
-        ram: Region,
-        ram_end: u64,
-    },
+    OutOfRam { partition: usize, ram: Region, ram_end: u64 },
     /// Fixed partition RAM overlaps the hypervisor, its payload or the boot device tree.
-    OverlapsImage {
-        partition: usize,
-        ram: Region,
-        image_end: u64,
-    },
+    OverlapsImage { partition: usize, ram: Region, image_end: u64 },
     /// Two fixed partitions overlap.
     Overlap { partition: usize, other: usize },
 }
@@ -144,18 +132,9 @@ pub enum LayoutError {
 /// Lays out the hypervisor, its payload and every partition's RAM.
 pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
     let mut errors = Vec::new();
-    let ram = Region {
-        base: req.ram_base,
-        size: req.ram_size,
-    };
-    let boot_dtb = Region {
-        base: req.ram_base,
-        size: req.hv_base - req.ram_base,
-    };
-    let hypervisor = Region {
-        base: req.hv_base,
-        size: req.hv_budget,
-    };
+    let ram = Region { base: req.ram_base, size: req.ram_size };
+    let boot_dtb = Region { base: req.ram_base, size: req.hv_base - req.ram_base };
+    let hypervisor = Region { base: req.hv_base, size: req.hv_budget };
 
     // Payload: kernel then device tree per partition.
     let payload_base = hypervisor.end();
@@ -168,10 +147,7 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
         cursor = align_up(dtb + p.dtb_len, PAYLOAD_ALIGN);
         items.push((kernel, dtb));
     }
-    let payload = Region {
-        base: payload_base,
-        size: cursor - payload_base,
-    };
+    let payload = Region { base: payload_base, size: cursor - payload_base };
     let image_end = payload.end();
 
     // Partition RAM: fixed ones first, then the rest in order after the payload.
@@ -179,61 +155,28 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
         .partitions
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| {
-            p.pa.map(|pa| {
-                (
-                    i,
-                    Region {
-                        base: pa,
-                        size: p.ram_size,
-                    },
-                )
-            })
-        })
+        .filter_map(|(i, p)| p.pa.map(|pa| (i, Region { base: pa, size: p.ram_size })))
         .collect();
     let mut rams = vec![Region { base: 0, size: 0 }; req.partitions.len()];
     for (n, &(i, r)) in fixed.iter().enumerate() {
         if r.base < image_end && ram.base < r.end() {
-            errors.push(LayoutError::OverlapsImage {
-                partition: i,
-                ram: r,
-                image_end,
-            });
+            errors.push(LayoutError::OverlapsImage { partition: i, ram: r, image_end });
         } else if r.base < ram.base || r.end() > ram.end() {
-            errors.push(LayoutError::OutOfRam {
-                partition: i,
-                ram: r,
-                ram_end: ram.end(),
-            });
+            errors.push(LayoutError::OutOfRam { partition: i, ram: r, ram_end: ram.end() });
         }
         if let Some(&(other, _)) = fixed[..n].iter().find(|(_, o)| o.overlaps(&r)) {
-            errors.push(LayoutError::Overlap {
-                partition: i,
-                other,
-            });
+            errors.push(LayoutError::Overlap { partition: i, other });
         }
         rams[i] = r;
     }
     let mut next = align_up(image_end, RAM_ALIGN);
-    for (i, p) in req
-        .partitions
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.pa.is_none())
-    {
-        let mut candidate = Region {
-            base: next,
-            size: p.ram_size,
-        };
+    for (i, p) in req.partitions.iter().enumerate().filter(|(_, p)| p.pa.is_none()) {
+        let mut candidate = Region { base: next, size: p.ram_size };
         while let Some((_, f)) = fixed.iter().find(|(_, f)| f.overlaps(&candidate)) {
             candidate.base = align_up(f.end(), RAM_ALIGN);
         }
         if candidate.end() > ram.end() {
-            errors.push(LayoutError::OutOfRam {
-                partition: i,
-                ram: candidate,
-                ram_end: ram.end(),
-            });
+            errors.push(LayoutError::OutOfRam { partition: i, ram: candidate, ram_end: ram.end() });
         }
         rams[i] = candidate;
         next = candidate.end();
@@ -241,23 +184,14 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
 
     let mut partitions = Vec::new();
     for (i, p) in req.partitions.iter().enumerate() {
-        let needed = p
-            .text_offset
-            .saturating_add(p.kernel_len.max(p.kernel_image_size));
+        let needed = p.text_offset.saturating_add(p.kernel_len.max(p.kernel_image_size));
         let available = p.ram_size.saturating_sub(guest_map::DTB_REGION);
         if needed > available {
-            errors.push(LayoutError::KernelTooBig {
-                partition: i,
-                needed,
-                available,
-            });
+            errors.push(LayoutError::KernelTooBig { partition: i, needed, available });
             continue;
         }
         if p.dtb_len > guest_map::DTB_REGION {
-            errors.push(LayoutError::DtbTooBig {
-                partition: i,
-                size: p.dtb_len,
-            });
+            errors.push(LayoutError::DtbTooBig { partition: i, size: p.dtb_len });
         }
         let r = rams[i];
         let plan = BootPlan::new(p.ipa, p.ram_size, p.text_offset);
@@ -266,29 +200,13 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
         partitions.push(PartitionLayout {
             ram: r,
             ipa: p.ipa,
-            kernel: Placement {
-                src_pa: kernel_src,
-                dst_pa: to_pa(plan.kernel),
-                ipa: plan.kernel,
-                size: p.kernel_len,
-            },
-            dtb: Placement {
-                src_pa: dtb_src,
-                dst_pa: to_pa(plan.dtb),
-                ipa: plan.dtb,
-                size: p.dtb_len,
-            },
+            kernel: Placement { src_pa: kernel_src, dst_pa: to_pa(plan.kernel), ipa: plan.kernel, size: p.kernel_len },
+            dtb: Placement { src_pa: dtb_src, dst_pa: to_pa(plan.dtb), ipa: plan.dtb, size: p.dtb_len },
             fixed: p.pa.is_some(),
         });
     }
     if errors.is_empty() {
-        Ok(Layout {
-            ram,
-            boot_dtb,
-            hypervisor,
-            payload,
-            partitions,
-        })
+        Ok(Layout { ram, boot_dtb, hypervisor, payload, partitions })
     } else {
         Err(errors)
     }
@@ -314,40 +232,16 @@ mod tests {
     }
 
     fn req(partitions: Vec<PartitionRequest>) -> Request {
-        Request {
-            ram_base: 0x4000_0000,
-            ram_size: GIB,
-            hv_base: 0x4020_0000,
-            hv_budget: 2 * MIB,
-            partitions,
-        }
+        Request { ram_base: 0x4000_0000, ram_size: GIB, hv_base: 0x4020_0000, hv_budget: 2 * MIB, partitions }
     }
 
     #[test]
     fn demo_layout() {
         let l = solve(&req(vec![part(64 * MIB, 0x1234), part(64 * MIB, 0x2000)])).unwrap();
-        assert_eq!(
-            l.boot_dtb,
-            Region {
-                base: 0x4000_0000,
-                size: 2 * MIB
-            }
-        );
-        assert_eq!(
-            l.hypervisor,
-            Region {
-                base: 0x4020_0000,
-                size: 2 * MIB
-            }
-        );
+        assert_eq!(l.boot_dtb, Region { base: 0x4000_0000, size: 2 * MIB });
+        assert_eq!(l.hypervisor, Region { base: 0x4020_0000, size: 2 * MIB });
         // hello0 kernel 0x1234 -> 0x2000, dtb -> 0x1000; hello1 kernel 0x2000, dtb 0x1000.
-        assert_eq!(
-            l.payload,
-            Region {
-                base: 0x4040_0000,
-                size: 0x6000
-            }
-        );
+        assert_eq!(l.payload, Region { base: 0x4040_0000, size: 0x6000 });
         assert_eq!(l.image_size(), 2 * MIB + 0x6000);
         let p0 = &l.partitions[0];
         assert_eq!(p0.kernel.src_pa, 0x4040_0000);
@@ -355,20 +249,8 @@ mod tests {
         assert_eq!(l.partitions[1].kernel.src_pa, 0x4040_3000);
         assert_eq!(l.partitions[1].dtb.src_pa, 0x4040_5000);
         // RAM after the payload, 2 MiB-aligned, in order.
-        assert_eq!(
-            p0.ram,
-            Region {
-                base: 0x4060_0000,
-                size: 64 * MIB
-            }
-        );
-        assert_eq!(
-            l.partitions[1].ram,
-            Region {
-                base: 0x4460_0000,
-                size: 64 * MIB
-            }
-        );
+        assert_eq!(p0.ram, Region { base: 0x4060_0000, size: 64 * MIB });
+        assert_eq!(l.partitions[1].ram, Region { base: 0x4460_0000, size: 64 * MIB });
         // Kernel at RAM base + text_offset, DTB at RAM end - 2 MiB, in both address spaces.
         assert_eq!(p0.kernel.ipa, 0x4008_0000);
         assert_eq!(p0.kernel.dst_pa, 0x4068_0000);
@@ -413,10 +295,7 @@ mod tests {
             e,
             [LayoutError::OutOfRam {
                 partition: 1,
-                ram: Region {
-                    base: 0x6060_0000,
-                    size: 512 * MIB
-                },
+                ram: Region { base: 0x6060_0000, size: 512 * MIB },
                 ram_end: 0x8000_0000
             }]
         );
@@ -427,10 +306,7 @@ mod tests {
         let mut a = part(64 * MIB, 3 * MIB);
         a.pa = Some(0x4060_0000);
         let e = solve(&req(vec![a])).unwrap_err();
-        assert!(
-            matches!(e[..], [LayoutError::OverlapsImage { partition: 0, .. }]),
-            "{e:?}"
-        );
+        assert!(matches!(e[..], [LayoutError::OverlapsImage { partition: 0, .. }]), "{e:?}");
     }
 
     #[test]
@@ -439,29 +315,17 @@ mod tests {
         a.pa = Some(0x4800_0000);
         let mut b = a;
         b.pa = Some(0x4a00_0000);
-        assert_eq!(
-            solve(&req(vec![a, b])).unwrap_err(),
-            [LayoutError::Overlap {
-                partition: 1,
-                other: 0
-            }]
-        );
+        assert_eq!(solve(&req(vec![a, b])).unwrap_err(), [LayoutError::Overlap { partition: 1, other: 0 }]);
     }
 
     #[test]
     fn absurd_headers_are_errors_not_overflows() {
         let mut a = part(64 * MIB, 0x1000);
         a.text_offset = u64::MAX;
-        assert!(matches!(
-            solve(&req(vec![a])).unwrap_err()[..],
-            [LayoutError::KernelTooBig { partition: 0, .. }]
-        ));
+        assert!(matches!(solve(&req(vec![a])).unwrap_err()[..], [LayoutError::KernelTooBig { partition: 0, .. }]));
         let mut b = part(64 * MIB, 0x1000);
         b.kernel_image_size = u64::MAX - 4;
-        assert!(matches!(
-            solve(&req(vec![b])).unwrap_err()[..],
-            [LayoutError::KernelTooBig { partition: 0, .. }]
-        ));
+        assert!(matches!(solve(&req(vec![b])).unwrap_err()[..], [LayoutError::KernelTooBig { partition: 0, .. }]));
     }
 
     #[test]
@@ -471,17 +335,10 @@ mod tests {
         a.kernel_image_size = 2 * MIB;
         assert_eq!(
             solve(&req(vec![a])).unwrap_err(),
-            [LayoutError::KernelTooBig {
-                partition: 0,
-                needed: 0x8_0000 + 2 * MIB,
-                available: 2 * MIB
-            }]
+            [LayoutError::KernelTooBig { partition: 0, needed: 0x8_0000 + 2 * MIB, available: 2 * MIB }]
         );
         let mut b = part(4 * MIB, 0x1000);
         b.dtb_len = 3 * MIB;
-        assert!(matches!(
-            solve(&req(vec![b])).unwrap_err()[..],
-            [LayoutError::DtbTooBig { partition: 0, .. }]
-        ));
+        assert!(matches!(solve(&req(vec![b])).unwrap_err()[..], [LayoutError::DtbTooBig { partition: 0, .. }]));
     }
 }

@@ -54,11 +54,7 @@ pub enum Error {
     Write { path: PathBuf, source: io::Error },
     /// A cargo build failed; `output` is cargo's.
     #[error("building {what} failed\n  command: {command}\n{output}")]
-    Build {
-        what: String,
-        command: String,
-        output: String,
-    },
+    Build { what: String, command: String, output: String },
     /// The built hypervisor does not fit or is not bootable.
     #[error("{0}")]
     Image(String),

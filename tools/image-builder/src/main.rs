@@ -6,16 +6,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use image_builder::progress::Progress;
-use image_builder::{
-    default_config, display_path, pipeline, qemu, report, BuildOptions, Error, RunOptions,
-};
+use image_builder::{default_config, display_path, pipeline, qemu, report, BuildOptions, Error, RunOptions};
 
 #[derive(Parser)]
-#[command(
-    name = "image-builder",
-    version,
-    about = "Build and boot hv-static systems from a config file"
-)]
+#[command(name = "image-builder", version, about = "Build and boot hv-static systems from a config file")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -84,10 +78,7 @@ fn main() -> ExitCode {
         Cmd::Inspect { config, quiet } => {
             let config = config.unwrap_or_else(default_config);
             pipeline::prepare(&config, &Progress::new(quiet)).map(|p| {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stdout(),
-                    report::layout_text(&p, None).as_bytes(),
-                );
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), report::layout_text(&p, None).as_bytes());
                 ExitCode::SUCCESS
             })
         }
@@ -95,12 +86,7 @@ fn main() -> ExitCode {
             let config = config.unwrap_or_else(default_config);
             pipeline::build(&BuildOptions { config, quiet }).map(|_| ExitCode::SUCCESS)
         }
-        Cmd::Run {
-            config,
-            timeout,
-            until,
-            quiet,
-        } => {
+        Cmd::Run { config, timeout, until, quiet } => {
             let opts = RunOptions {
                 config: config.unwrap_or_else(default_config),
                 timeout: timeout.filter(|t| *t > 0).map(Duration::from_secs),
@@ -113,9 +99,9 @@ fn main() -> ExitCode {
                 if o.timed_out {
                     let secs = opts.timeout.map_or(0, |t| t.as_secs());
                     match pattern {
-                        Some(p) => image_builder::say!(
-                            "\nerror: timed out after {secs} s waiting for output matching `{p}`"
-                        ),
+                        Some(p) => {
+                            image_builder::say!("\nerror: timed out after {secs} s waiting for output matching `{p}`")
+                        }
                         None => image_builder::say!("\nerror: timed out after {secs} s"),
                     }
                     ExitCode::FAILURE
@@ -125,9 +111,7 @@ fn main() -> ExitCode {
                         ExitCode::SUCCESS
                     } else {
                         let how = o.status.map_or("unknown status".into(), |s| s.to_string());
-                        image_builder::say!(
-                            "\nerror: QEMU exited ({how}) before its output matched `{p}`"
-                        );
+                        image_builder::say!("\nerror: QEMU exited ({how}) before its output matched `{p}`");
                         ExitCode::FAILURE
                     }
                 } else {

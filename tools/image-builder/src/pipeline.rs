@@ -84,10 +84,7 @@ pub struct HvStats {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })
+    fs::read(path).map_err(|source| Error::Read { path: path.to_owned(), source })
 }
 
 /// Writes a file unless it already has these bytes (so cargo does not rebuild for nothing).
@@ -96,15 +93,9 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
         return Ok(());
     }
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dir.to_owned(),
-            source,
-        })?;
+        fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_owned(), source })?;
     }
-    fs::write(path, bytes).map_err(|source| Error::Write {
-        path: path.to_owned(),
-        source,
-    })
+    fs::write(path, bytes).map_err(|source| Error::Write { path: path.to_owned(), source })
 }
 
 fn config_error(report: Report) -> Error {
@@ -120,45 +111,25 @@ pub fn check(config_path: &Path) -> Result<Checked> {
 
 /// [`check`] with a given set of guests.
 pub fn check_with(config_path: &Path, guests: &GuestCatalog) -> Result<Checked> {
-    let source = fs::read_to_string(config_path).map_err(|source| Error::Read {
-        path: config_path.to_owned(),
-        source,
-    })?;
-    let abs = config_path
-        .canonicalize()
-        .unwrap_or_else(|_| config_path.to_owned());
-    let stem = abs
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "system".into());
+    let source =
+        fs::read_to_string(config_path).map_err(|source| Error::Read { path: config_path.to_owned(), source })?;
+    let abs = config_path.canonicalize().unwrap_or_else(|_| config_path.to_owned());
+    let stem = abs.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "system".into());
     let base_dir = abs.parent().map(Path::to_owned).unwrap_or_default();
-    let ctx = Context {
-        guests,
-        base_dir: &base_dir,
-    };
-    let (system, report) = config::check_source(&display_path(config_path), &source, &stem, &ctx)
-        .map_err(config_error)?;
-    let checked = Checked {
-        system,
-        report,
-        config_path: abs,
-    };
+    let ctx = Context { guests, base_dir: &base_dir };
+    let (system, report) =
+        config::check_source(&display_path(config_path), &source, &stem, &ctx).map_err(config_error)?;
+    let checked = Checked { system, report, config_path: abs };
 
     let mut estimates = Vec::new();
     for p in &checked.system.partitions {
         estimates.push(match &p.kernel.source {
-            KernelSource::File(path) => kernel_from_bytes(
-                &checked,
-                p.id.into(),
-                read(path)?,
-                path.display().to_string(),
-            )?,
+            KernelSource::File(path) => {
+                kernel_from_bytes(&checked, p.id.into(), read(path)?, path.display().to_string())?
+            }
             KernelSource::Guest { name, .. } => KernelImage {
                 bytes: Vec::new(),
-                header: ImageHeader {
-                    text_offset: 0,
-                    image_size: 0,
-                },
+                header: ImageHeader { text_offset: 0, image_size: 0 },
                 from: format!("guest `{name}` (not built yet)"),
             },
         });
@@ -178,21 +149,11 @@ pub fn prepare(config_path: &Path, progress: &Progress) -> Result<Prepared> {
     let kernels = load_kernels(&checked, &cargo, progress)?;
     let dtbs = device_trees(&checked)?;
     let layout = solve_layout(&checked, &kernels, &dtbs)?;
-    Ok(Prepared {
-        checked,
-        kernels,
-        dtbs,
-        layout,
-    })
+    Ok(Prepared { checked, kernels, dtbs, layout })
 }
 
 /// Checks that `bytes` (a file's contents, or an ELF) is an arm64 Image, flattening an ELF.
-fn kernel_from_bytes(
-    checked: &Checked,
-    index: usize,
-    bytes: Vec<u8>,
-    from: String,
-) -> Result<KernelImage> {
+fn kernel_from_bytes(checked: &Checked, index: usize, bytes: Vec<u8>, from: String) -> Result<KernelImage> {
     let p = &checked.system.partitions[index];
     let fail = |why: String| {
         let mut r = checked.fresh_report();
@@ -208,21 +169,13 @@ fn kernel_from_bytes(
         _ => bytes,
     };
     match image::header(&bytes) {
-        Some(header) => Ok(KernelImage {
-            bytes,
-            header,
-            from,
-        }),
+        Some(header) => Ok(KernelImage { bytes, header, from }),
         None => Err(fail("no Image magic at offset 56".into())),
     }
 }
 
 /// Every partition's kernel: guests are built with cargo (all in one invocation), files are read.
-pub fn load_kernels(
-    checked: &Checked,
-    cargo: &Cargo,
-    progress: &Progress,
-) -> Result<Vec<KernelImage>> {
+pub fn load_kernels(checked: &Checked, cargo: &Cargo, progress: &Progress) -> Result<Vec<KernelImage>> {
     let target = checked.system.board.arch.rust_target();
     let mut packages: Vec<&str> = Vec::new();
     let mut names: Vec<&str> = Vec::new();
@@ -235,11 +188,7 @@ pub fn load_kernels(
         }
     }
     if !packages.is_empty() {
-        let what = format!(
-            "guest{} {}",
-            if names.len() == 1 { "" } else { "s" },
-            names.join(", ")
-        );
+        let what = format!("guest{} {}", if names.len() == 1 { "" } else { "s" }, names.join(", "));
         cargo.build_release(&packages, target, &[], &what, progress)?;
     }
     let mut out = Vec::new();
@@ -247,10 +196,7 @@ pub fn load_kernels(
         let (path, from) = match &p.kernel.source {
             KernelSource::Guest { name, package } => {
                 let path = cargo.release_dir(target).join(package);
-                (
-                    path.clone(),
-                    format!("guest `{name}` ({})", display_path(&path)),
-                )
+                (path.clone(), format!("guest `{name}` ({})", display_path(&path)))
             }
             KernelSource::File(path) => (path.clone(), display_path(path)),
         };
@@ -274,6 +220,7 @@ pub fn device_trees(checked: &Checked) -> Result<Vec<Vec<u8>>> {
             uart: p.console.then_some(guest_map::UART),
             bootargs: p.bootargs.clone(),
             initrd: None,
+            devices: p.passthrough.iter().map(|d| **d).collect(),
         };
         match dom0_less::partition_dtb(&dt) {
             Ok(blob) => out.push(blob),
@@ -283,10 +230,7 @@ pub fn device_trees(checked: &Checked) -> Result<Vec<Vec<u8>>> {
                     Diag::error(
                         format!("partition[{i}]"),
                         p.name_span.clone(),
-                        format!(
-                            "cannot write the device tree of partition `{}`: {e}",
-                            p.name
-                        ),
+                        format!("cannot write the device tree of partition `{}`: {e}", p.name),
                     )
                     .label("this partition"),
                 );
@@ -298,11 +242,7 @@ pub fn device_trees(checked: &Checked) -> Result<Vec<Vec<u8>>> {
 }
 
 /// Lays memory out; impossible layouts become diagnostics on the fields responsible.
-pub fn solve_layout(
-    checked: &Checked,
-    kernels: &[KernelImage],
-    dtbs: &[Vec<u8>],
-) -> Result<Layout> {
+pub fn solve_layout(checked: &Checked, kernels: &[KernelImage], dtbs: &[Vec<u8>]) -> Result<Layout> {
     let s = &checked.system;
     let req = layout::Request {
         ram_base: s.board.ram_base,
@@ -340,23 +280,9 @@ pub fn solve_layout(
 fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
     let s = &checked.system;
     let part = |i: usize| &s.partitions[i];
-    let mem_span = |i: usize| {
-        part(i)
-            .memory
-            .pa_span
-            .clone()
-            .unwrap_or_else(|| part(i).memory.size_span.clone())
-    };
-    let mem_field = |i: usize| {
-        format!(
-            "partition[{i}].memory.{}",
-            if part(i).memory.pa.is_some() {
-                "pa"
-            } else {
-                "size"
-            }
-        )
-    };
+    let mem_span = |i: usize| part(i).memory.pa_span.clone().unwrap_or_else(|| part(i).memory.size_span.clone());
+    let mem_field =
+        |i: usize| format!("partition[{i}].memory.{}", if part(i).memory.pa.is_some() { "pa" } else { "size" });
     match e {
         LayoutError::KernelTooBig { partition: i, needed, available } => Diag::error(
             format!("partition[{i}].memory.size"),
@@ -422,12 +348,7 @@ pub fn payload(layout: &Layout, kernels: &[KernelImage], dtbs: &[Vec<u8>]) -> Ve
 
 /// Packs the hypervisor ELF and the payload into the boot image: the flattened hypervisor, padded to its budget,
 /// its Image header's `image_size` set to the whole image, then the payload.
-pub fn pack(
-    hv_elf: &[u8],
-    layout: &Layout,
-    text_offset: u64,
-    payload: &[u8],
-) -> Result<(Vec<u8>, HvStats), String> {
+pub fn pack(hv_elf: &[u8], layout: &Layout, text_offset: u64, payload: &[u8]) -> Result<(Vec<u8>, HvStats), String> {
     let hv_base = layout.hypervisor.base;
     let budget = layout.hypervisor.size;
     let flat = image::flatten(hv_elf).map_err(|e| format!("hv-static's ELF: {e}"))?;
@@ -439,7 +360,9 @@ pub fn pack(
         ));
     }
     let Some(header) = image::header(&flat.bytes) else {
-        return Err("hv-static's image does not start with an arm64 Image header (magic \"ARM\\x64\" at offset 56)".into());
+        return Err(
+            "hv-static's image does not start with an arm64 Image header (magic \"ARM\\x64\" at offset 56)".into()
+        );
     };
     if header.text_offset != text_offset {
         return Err(format!(
@@ -456,14 +379,9 @@ pub fn pack(
             fmt_size(budget)
         ));
     }
-    let end_sym = image::symbol(hv_elf, "__hv_end")?
-        .ok_or("hv-static's ELF has no `__hv_end` symbol (end of bss)")?;
+    let end_sym = image::symbol(hv_elf, "__hv_end")?.ok_or("hv-static's ELF has no `__hv_end` symbol (end of bss)")?;
     let end = end_sym.checked_sub(flat.vaddr).ok_or_else(|| {
-        format!(
-            "hv-static's `__hv_end` ({}) lies below its load address ({})",
-            hex(end_sym),
-            hex(flat.vaddr)
-        )
+        format!("hv-static's `__hv_end` ({}) lies below its load address ({})", hex(end_sym), hex(flat.vaddr))
     })?;
     if end > budget {
         return Err(format!(
@@ -478,30 +396,12 @@ pub fn pack(
     image::set_image_size(&mut out, total);
     out.extend_from_slice(payload);
     out.resize(total as usize, 0);
-    Ok((
-        out,
-        HvStats {
-            image_len,
-            end,
-            budget,
-        },
-    ))
+    Ok((out, HvStats { image_len, end, budget }))
 }
 
 /// `cargo build -p hv-static` for the generated config in `config_dir`; returns the ELF.
-pub fn build_hypervisor(
-    cargo: &Cargo,
-    target: &str,
-    config_dir: &Path,
-    progress: &Progress,
-) -> Result<Vec<u8>> {
-    cargo.build_release(
-        &["hv-static"],
-        target,
-        &[("HV_STATIC_CONFIG_DIR", config_dir)],
-        "hv-static",
-        progress,
-    )?;
+pub fn build_hypervisor(cargo: &Cargo, target: &str, config_dir: &Path, progress: &Progress) -> Result<Vec<u8>> {
+    cargo.build_release(&["hv-static"], target, &[("HV_STATIC_CONFIG_DIR", config_dir)], "hv-static", progress)?;
     read(&cargo.release_dir(target).join("hv-static"))
 }
 
@@ -526,26 +426,12 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     write_if_changed(&config_dir.join("memory.ld"), hv.memory_ld.as_bytes())?;
 
     let cargo = Cargo::new(&workspace_root());
-    let elf = build_hypervisor(
-        &cargo,
-        system.board.arch.hv_rust_target(),
-        &config_dir,
-        &progress,
-    )?;
+    let elf = build_hypervisor(&cargo, system.board.arch.hv_rust_target(), &config_dir, &progress)?;
     let payload = payload(&prepared.layout, &prepared.kernels, &prepared.dtbs);
-    let (img, stats) = pack(
-        &elf,
-        &prepared.layout,
-        system.board.hv_text_offset(),
-        &payload,
-    )
-    .map_err(Error::Image)?;
+    let (img, stats) = pack(&elf, &prepared.layout, system.board.hv_text_offset(), &payload).map_err(Error::Image)?;
     let image = out.join("hv-static.img");
     write_if_changed(&image, &img)?;
-    write_if_changed(
-        &out.join("layout.txt"),
-        report::layout_text(&prepared, Some(&stats)).as_bytes(),
-    )?;
+    write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, Some(&stats)).as_bytes())?;
     progress.status(
         "Finished",
         &format!(
@@ -557,20 +443,13 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
             fmt_size(prepared.layout.payload.size)
         ),
     );
-    Ok(Built {
-        prepared,
-        out_dir: out,
-        image,
-        hv: stats,
-    })
+    Ok(Built { prepared, out_dir: out, image, hv: stats })
 }
 
 /// The config's path relative to the workspace (for the generated file's header, so it does not depend on where
 /// the workspace is checked out).
 fn config_relative_to_workspace(abs: &Path, fallback: &str) -> String {
-    abs.strip_prefix(workspace_root())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| fallback.to_owned())
+    abs.strip_prefix(workspace_root()).map(|p| p.display().to_string()).unwrap_or_else(|_| fallback.to_owned())
 }
 
 #[cfg(test)]

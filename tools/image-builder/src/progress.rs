@@ -51,10 +51,9 @@ impl Progress {
         let bar = match self.mode {
             Mode::Fancy => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-                let style = ProgressStyle::with_template(
-                    "{spinner:.green} {prefix:>10.cyan.bold} {msg:.dim} [{elapsed}]",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let style =
+                    ProgressStyle::with_template("{spinner:.green} {prefix:>10.cyan.bold} {msg:.dim} [{elapsed}]")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner());
                 bar.set_style(style);
                 bar.set_prefix(verb.to_owned());
                 bar.set_message(msg.to_owned());
@@ -67,11 +66,7 @@ impl Progress {
             }
             Mode::Quiet => None,
         };
-        Spinner {
-            bar,
-            verb: verb.to_owned(),
-            msg: msg.to_owned(),
-        }
+        Spinner { bar, verb: verb.to_owned(), msg: msg.to_owned() }
     }
 }
 
@@ -95,12 +90,7 @@ impl Spinner {
     pub fn finish(self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
-            crate::say!(
-                "{:>12} {} ({:.1}s)",
-                self.verb,
-                self.msg,
-                bar.elapsed().as_secs_f32()
-            );
+            crate::say!("{:>12} {} ({:.1}s)", self.verb, self.msg, bar.elapsed().as_secs_f32());
         }
     }
 

@@ -60,35 +60,18 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
     let s = &built.prepared.checked.system;
     let kernel = display_path(&built.image);
     s.board
-        .qemu_args(&QemuRun {
-            gic: s.gic,
-            cpus: s.smp(),
-            ram_size: s.ram_size,
-            kernel: &kernel,
-        })
+        .qemu_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: &kernel })
         .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))
 }
 
 /// Builds the config, then boots it in QEMU. Prints the command line on stderr first (`+ qemu-system-...`).
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
-    let built = build(&BuildOptions {
-        config: opts.config.clone(),
-        quiet: opts.quiet,
-    })?;
+    let built = build(&BuildOptions { config: opts.config.clone(), quiet: opts.quiet })?;
     let cmd = command_line(&built)?;
-    let package = built
-        .prepared
-        .checked
-        .system
-        .board
-        .qemu
-        .map(|q| q.package)
-        .unwrap_or("qemu");
+    let package = built.prepared.checked.system.board.qemu.map(|q| q.package).unwrap_or("qemu");
     crate::say!("+ {}", cmd.join(" "));
     let until = match &opts.until {
-        Some(re) => {
-            Some(Regex::new(re).map_err(|e| Error::Tool(format!("bad --until pattern: {e}")))?)
-        }
+        Some(re) => Some(Regex::new(re).map_err(|e| Error::Tool(format!("bad --until pattern: {e}")))?),
         None => None,
     };
     boot(&cmd, package, until.as_ref(), opts.timeout, opts.echo)
@@ -108,11 +91,7 @@ fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Event>, out: bool
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     let chunk = buf[..n].to_vec();
-                    let ev = if out {
-                        Event::Stdout(chunk)
-                    } else {
-                        Event::Stderr(chunk)
-                    };
+                    let ev = if out { Event::Stdout(chunk) } else { Event::Stderr(chunk) };
                     if tx.send(ev).is_err() {
                         break;
                     }
@@ -128,10 +107,7 @@ fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Event>, out: bool
 /// Stops QEMU. With a terminal attached (stdin inherited) it first asks politely, so QEMU restores the terminal.
 fn stop(child: &mut Child, polite: bool) {
     if polite {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -153,25 +129,18 @@ pub fn boot(
     timeout: Option<Duration>,
     echo: bool,
 ) -> Result<RunOutcome> {
-    let (program, args) = cmd
-        .split_first()
-        .ok_or_else(|| Error::Tool("empty QEMU command line".into()))?;
+    let (program, args) = cmd.split_first().ok_or_else(|| Error::Tool("empty QEMU command line".into()))?;
     let interactive = until.is_none();
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if interactive {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if interactive { Stdio::inherit() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::QemuNotFound {
-                binary: Path::new(program).display().to_string(),
-                package: package.to_owned(),
-            },
+            io::ErrorKind::NotFound => {
+                Error::QemuNotFound { binary: Path::new(program).display().to_string(), package: package.to_owned() }
+            }
             _ => Error::Tool(format!("cannot start {program}: {e}")),
         })?;
     let (tx, rx) = mpsc::channel();
@@ -183,10 +152,7 @@ pub fn boot(
     }
 
     let deadline = timeout.filter(|t| !t.is_zero()).map(|t| Instant::now() + t);
-    let mut outcome = RunOutcome {
-        command: cmd.to_vec(),
-        ..RunOutcome::default()
-    };
+    let mut outcome = RunOutcome { command: cmd.to_vec(), ..RunOutcome::default() };
     let mut stdout_bytes = Vec::new();
     let mut stderr_bytes = Vec::new();
     let mut stdout_open = true;
@@ -277,14 +243,7 @@ mod tests {
     #[test]
     fn exit_before_match_is_reported() {
         let re = Regex::new("never").unwrap();
-        let o = boot(
-            &sh("echo out; echo err >&2; exit 3"),
-            "x",
-            Some(&re),
-            None,
-            false,
-        )
-        .unwrap();
+        let o = boot(&sh("echo out; echo err >&2; exit 3"), "x", Some(&re), None, false).unwrap();
         assert!(!o.matched && !o.timed_out);
         assert_eq!(o.status.and_then(|s| s.code()), Some(3));
         assert_eq!(o.output, "out\n");
@@ -296,14 +255,7 @@ mod tests {
     fn timeout_stops_the_process() {
         let re = Regex::new("never").unwrap();
         let t = Instant::now();
-        let o = boot(
-            &sh("echo hi; exec sleep 30"),
-            "x",
-            Some(&re),
-            Some(Duration::from_millis(500)),
-            false,
-        )
-        .unwrap();
+        let o = boot(&sh("echo hi; exec sleep 30"), "x", Some(&re), Some(Duration::from_millis(500)), false).unwrap();
         assert!(o.timed_out && !o.matched, "{o:?}");
         assert!(t.elapsed() < Duration::from_secs(5));
     }
@@ -311,14 +263,7 @@ mod tests {
     #[test]
     fn zero_timeout_means_none() {
         let re = Regex::new("done").unwrap();
-        let o = boot(
-            &sh("sleep 0.3; echo done"),
-            "x",
-            Some(&re),
-            Some(Duration::ZERO),
-            false,
-        )
-        .unwrap();
+        let o = boot(&sh("sleep 0.3; echo done"), "x", Some(&re), Some(Duration::ZERO), false).unwrap();
         assert!(o.matched);
     }
 

@@ -33,10 +33,7 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
     let _ = writeln!(
         w,
         "cpus   {} of {} (QEMU -smp {})",
-        cpus.iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
+        cpus.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
         s.board.max_cpus,
         s.smp()
     );
@@ -64,102 +61,44 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
                 None => format!("hypervisor (budget {})", size(l.hypervisor.size)),
             },
         ),
-        (
-            l.payload,
-            "payload (kernels and device trees, copied at boot)".into(),
-        ),
+        (l.payload, "payload (kernels and device trees, copied at boot)".into()),
     ];
     for (part, pl) in s.partitions.iter().zip(&l.partitions) {
-        rows.push((
-            pl.ram,
-            format!(
-                "partition {} RAM{}",
-                part.name,
-                if pl.fixed { " (fixed pa)" } else { "" }
-            ),
-        ));
+        rows.push((pl.ram, format!("partition {} RAM{}", part.name, if pl.fixed { " (fixed pa)" } else { "" })));
     }
     rows.sort_by_key(|(r, _)| r.base);
     let mut cursor = l.ram.base;
     let mut table = Vec::new();
     for (r, what) in rows {
         if r.base > cursor {
-            table.push((
-                Region {
-                    base: cursor,
-                    size: r.base - cursor,
-                },
-                "free".to_owned(),
-            ));
+            table.push((Region { base: cursor, size: r.base - cursor }, "free".to_owned()));
         }
         cursor = cursor.max(r.end());
         table.push((r, what));
     }
     if cursor < l.ram.end() {
-        table.push((
-            Region {
-                base: cursor,
-                size: l.ram.end() - cursor,
-            },
-            "free".to_owned(),
-        ));
+        table.push((Region { base: cursor, size: l.ram.end() - cursor }, "free".to_owned()));
     }
     for (r, what) in &table {
         let _ = writeln!(w, "  {:<26} {:>9}  {what}", range(r), size(r.size));
         if r.base == l.payload.base && r.size == l.payload.size {
             for (part, pl) in s.partitions.iter().zip(&l.partitions) {
                 for (name, pm) in [("kernel", pl.kernel), ("device tree", pl.dtb)] {
-                    let item = Region {
-                        base: pm.src_pa,
-                        size: pm.size,
-                    };
-                    let _ = writeln!(
-                        w,
-                        "    {:<24} {:>9}    {} {name}",
-                        range(&item),
-                        size(item.size),
-                        part.name
-                    );
+                    let item = Region { base: pm.src_pa, size: pm.size };
+                    let _ = writeln!(w, "    {:<24} {:>9}    {} {name}", range(&item), size(item.size), part.name);
                 }
             }
         }
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "partitions");
-    for (i, ((part, pl), k)) in s
-        .partitions
-        .iter()
-        .zip(&l.partitions)
-        .zip(&p.kernels)
-        .enumerate()
-    {
+    for (i, ((part, pl), k)) in s.partitions.iter().zip(&l.partitions).zip(&p.kernels).enumerate() {
         let pool = &s.pools[part.pool];
-        let _ = writeln!(
-            w,
-            "  {} (id {}) in pool {} ({})",
-            part.name,
-            part.id,
-            pool.name,
-            pool.scheduler.name()
-        );
-        let vcpus: Vec<String> = part
-            .vcpus
-            .iter()
-            .enumerate()
-            .map(|(v, c)| format!("vCPU {v} -> CPU {c}"))
-            .collect();
+        let _ = writeln!(w, "  {} (id {}) in pool {} ({})", part.name, part.id, pool.name, pool.scheduler.name());
+        let vcpus: Vec<String> = part.vcpus.iter().enumerate().map(|(v, c)| format!("vCPU {v} -> CPU {c}")).collect();
         let _ = writeln!(w, "    vcpus        {}", vcpus.join(", "));
-        let ipa = Region {
-            base: pl.ipa,
-            size: pl.ram.size,
-        };
-        let _ = writeln!(
-            w,
-            "    ram          IPA {} -> PA {} ({})",
-            range(&ipa),
-            range(&pl.ram),
-            size(pl.ram.size)
-        );
+        let ipa = Region { base: pl.ipa, size: pl.ram.size };
+        let _ = writeln!(w, "    ram          IPA {} -> PA {} ({})", range(&ipa), range(&pl.ram), size(pl.ram.size));
         let source = match &part.kernel.source {
             KernelSource::Guest { name, .. } => format!("guest `{name}`"),
             KernelSource::File(_) => k.from.clone(),
@@ -172,20 +111,21 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
             size(pl.kernel.size),
             hex(k.header.text_offset)
         );
-        let _ = writeln!(
-            w,
-            "    device tree  IPA {} (PA {}), {}",
-            hex(pl.dtb.ipa),
-            hex(pl.dtb.dst_pa),
-            size(pl.dtb.size)
-        );
-        for d in hvconfig::device_maps(s) {
+        let _ =
+            writeln!(w, "    device tree  IPA {} (PA {}), {}", hex(pl.dtb.ipa), hex(pl.dtb.dst_pa), size(pl.dtb.size));
+        for d in hvconfig::device_maps(s, i) {
+            let _ = writeln!(w, "    device       IPA {} -> PA {} ({})", hex(d.ipa), hex(d.pa), size(d.size));
+        }
+        for d in &part.passthrough {
+            let mmio: Vec<String> = d.regs.iter().map(|m| format!("{}..{}", hex(m.base), hex(m.end()))).collect();
+            let irqs: Vec<String> = d.spis.iter().map(u32::to_string).collect();
             let _ = writeln!(
                 w,
-                "    device       IPA {} -> PA {} ({})",
-                hex(d.ipa),
-                hex(d.pa),
-                size(d.size)
+                "    passthrough  {} ({}): MMIO {}, INTID {}",
+                d.path,
+                d.description,
+                mmio.join(", "),
+                if irqs.is_empty() { "none".to_owned() } else { irqs.join(", ") }
             );
         }
         let _ = writeln!(

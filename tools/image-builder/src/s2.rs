@@ -89,19 +89,25 @@ mod tests {
     #[test]
     fn gicv2_cpu_interface_page() {
         // 8 KiB GICV at IPA 0x0801_0000 plus 64 MiB RAM: L1, L2 for [0, 1G), L2 for [1G, 2G), L3 for 0x0800_0000.
+        let maps = [m(0x4000_0000, 0x4060_0000, 64 * MIB), m(0x0801_0000, 0x0804_0000, 0x2000)];
+        assert_eq!(count_tables(&maps), 4);
+    }
+
+    #[test]
+    fn passthrough_pages_next_to_ram() {
+        // 64 MiB RAM at 1 GiB plus QEMU virt's PL031 and PL061 pages (IPA = PA), both in the 2 MiB region at
+        // 0x0900_0000: L1, L2 for [0, 1G), L2 for [1G, 2G), one L3.
         let maps = [
             m(0x4000_0000, 0x4060_0000, 64 * MIB),
-            m(0x0801_0000, 0x0804_0000, 0x2000),
+            m(0x0901_0000, 0x0901_0000, 0x1000),
+            m(0x0903_0000, 0x0903_0000, 0x1000),
         ];
         assert_eq!(count_tables(&maps), 4);
     }
 
     #[test]
     fn shared_regions_are_counted_once() {
-        let maps = [
-            m(0x0900_0000, 0x0900_0000, 0x1000),
-            m(0x0900_1000, 0x0900_1000, 0x1000),
-        ];
+        let maps = [m(0x0900_0000, 0x0900_0000, 0x1000), m(0x0900_1000, 0x0900_1000, 0x1000)];
         assert_eq!(count_tables(&maps), 3);
     }
 }

@@ -40,24 +40,17 @@ fn parse_number(s: &str) -> Option<u64> {
 /// `TiB`; case-insensitive, optional space).
 pub fn parse_size(s: &str) -> Result<u64, ParseError> {
     let t = s.trim();
-    let bad = |message: String| ParseError {
-        message,
-        hint: SIZE_HINT.into(),
-    };
+    let bad = |message: String| ParseError { message, hint: SIZE_HINT.into() };
     if t.is_empty() {
         return Err(bad("an empty string is not a size".into()));
     }
     if let Some(n) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         // Hex digits include B, so hex sizes take no unit.
-        return parse_number(&format!("0x{n}"))
-            .ok_or_else(|| bad(format!("`{s}` is not a hex number")));
+        return parse_number(&format!("0x{n}")).ok_or_else(|| bad(format!("`{s}` is not a hex number")));
     }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value =
-        parse_number(num).ok_or_else(|| bad(format!("`{s}` does not start with a number")))?;
+    let value = parse_number(num).ok_or_else(|| bad(format!("`{s}` does not start with a number")))?;
     let unit = unit.trim();
     let lower = unit.to_ascii_lowercase();
     let mult = match lower.as_str() {
@@ -78,17 +71,12 @@ pub fn parse_size(s: &str) -> Result<u64, ParseError> {
         }
         _ => return Err(bad(format!("`{unit}` is not a size unit"))),
     };
-    value
-        .checked_mul(mult)
-        .ok_or_else(|| bad(format!("`{s}` does not fit in 64 bits")))
+    value.checked_mul(mult).ok_or_else(|| bad(format!("`{s}` does not fit in 64 bits")))
 }
 
 /// Parses an address: an integer or a hex (`0x`), binary or octal string.
 pub fn parse_addr(s: &str) -> Result<u64, ParseError> {
-    parse_number(s).ok_or_else(|| ParseError {
-        message: format!("`{s}` is not an address"),
-        hint: ADDR_HINT.into(),
-    })
+    parse_number(s).ok_or_else(|| ParseError { message: format!("`{s}` is not an address"), hint: ADDR_HINT.into() })
 }
 
 /// `0x4020_0000`: hex with a `_` every four digits.
@@ -150,18 +138,7 @@ mod tests {
 
     #[test]
     fn bad_sizes() {
-        for s in [
-            "",
-            "MiB",
-            "64 mebibytes",
-            "64Mi",
-            "-1M",
-            "1.5M",
-            "0x",
-            "0xZZ",
-            "99999999999T",
-            "_1M",
-        ] {
+        for s in ["", "MiB", "64 mebibytes", "64Mi", "-1M", "1.5M", "0x", "0xZZ", "99999999999T", "_1M"] {
             let e = parse_size(s).unwrap_err();
             assert!(!e.hint.is_empty(), "{s}");
         }

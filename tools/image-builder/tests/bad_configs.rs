@@ -10,139 +10,53 @@ use image_builder::{workspace_root, Error};
 
 /// (file, line, column, field, words the message contains)
 const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
+    ("bad-size.toml", 13, 19, "partition[0].memory.size", "bad size \"64 megs\""),
+    ("cpu-beyond-board.toml", 7, 12, "pool[0].cpus[1]", "CPU 8 is beyond the board's CPU count"),
+    ("cpu-in-two-pools.toml", 11, 9, "pool[1].cpus[0]", "CPU 1 is in two pools"),
+    ("duplicate-partition.toml", 17, 8, "partition[1].name", "duplicate partition name `hello0`"),
+    ("kernel-missing.toml", 14, 10, "partition[0].kernel", "kernel missing: cannot read `./Image`"),
+    ("kernel-not-image.toml", 14, 10, "partition[0].kernel", "is not an arm64 Image or ELF"),
+    ("kernel-unknown-guest.toml", 14, 10, "partition[0].kernel", "kernel missing: no guest named `helo`"),
+    ("memory-beyond-ram.toml", 13, 33, "partition[0].memory.pa", "lies beyond board RAM"),
+    ("memory-exhausted.toml", 21, 19, "partition[1].memory.size", "memory of partition `big1` lies beyond board RAM"),
+    ("memory-misaligned.toml", 13, 19, "partition[0].memory.size", "misaligned memory"),
+    ("memory-overlaps-hypervisor.toml", 13, 33, "partition[0].memory.pa", "overlaps the hypervisor"),
+    ("memory-overlaps-partition.toml", 20, 33, "partition[1].memory.pa", "overlaps partition `hello0`"),
+    ("memory-overlaps-payload.toml", 13, 33, "partition[0].memory.pa", "overlaps the hypervisor's payload"),
     (
-        "bad-size.toml",
-        13,
-        19,
-        "partition[0].memory.size",
-        "bad size \"64 megs\"",
+        "passthrough-claimed-twice.toml",
+        23,
+        34,
+        "partition[1].passthrough[1]",
+        "device `/pl031@9010000` is given to two partitions: `hello0` and `hello1`",
     ),
     (
-        "cpu-beyond-board.toml",
-        7,
-        12,
-        "pool[0].cpus[1]",
-        "CPU 8 is beyond the board's CPU count",
+        "passthrough-console.toml",
+        16,
+        16,
+        "partition[0].passthrough[0]",
+        "cannot be passed through: it is the hypervisor's console UART (`uart0`)",
     ),
     (
-        "cpu-in-two-pools.toml",
-        11,
-        9,
-        "pool[1].cpus[0]",
-        "CPU 1 is in two pools",
+        "passthrough-gic.toml",
+        15,
+        34,
+        "partition[0].passthrough[1]",
+        "device `/intc@8000000` cannot be passed through: it is the GIC",
     ),
     (
-        "duplicate-partition.toml",
-        17,
-        8,
-        "partition[1].name",
-        "duplicate partition name `hello0`",
+        "passthrough-unknown-device.toml",
+        15,
+        16,
+        "partition[0].passthrough[0]",
+        "no device `/pl031@9000000` on board `qemu-virt-aarch64`",
     ),
-    (
-        "kernel-missing.toml",
-        14,
-        10,
-        "partition[0].kernel",
-        "kernel missing: cannot read `./Image`",
-    ),
-    (
-        "kernel-not-image.toml",
-        14,
-        10,
-        "partition[0].kernel",
-        "is not an arm64 Image or ELF",
-    ),
-    (
-        "kernel-unknown-guest.toml",
-        14,
-        10,
-        "partition[0].kernel",
-        "kernel missing: no guest named `helo`",
-    ),
-    (
-        "memory-beyond-ram.toml",
-        13,
-        33,
-        "partition[0].memory.pa",
-        "lies beyond board RAM",
-    ),
-    (
-        "memory-exhausted.toml",
-        21,
-        19,
-        "partition[1].memory.size",
-        "memory of partition `big1` lies beyond board RAM",
-    ),
-    (
-        "memory-misaligned.toml",
-        13,
-        19,
-        "partition[0].memory.size",
-        "misaligned memory",
-    ),
-    (
-        "memory-overlaps-hypervisor.toml",
-        13,
-        33,
-        "partition[0].memory.pa",
-        "overlaps the hypervisor",
-    ),
-    (
-        "memory-overlaps-partition.toml",
-        20,
-        33,
-        "partition[1].memory.pa",
-        "overlaps partition `hello0`",
-    ),
-    (
-        "memory-overlaps-payload.toml",
-        13,
-        33,
-        "partition[0].memory.pa",
-        "overlaps the hypervisor's payload",
-    ),
-    (
-        "scheduler-cyclic.toml",
-        8,
-        13,
-        "pool[0].scheduler",
-        "not yet supported",
-    ),
-    (
-        "unknown-board.toml",
-        3,
-        8,
-        "board.name",
-        "unknown board `qemu-virt`",
-    ),
-    (
-        "unknown-key.toml",
-        12,
-        1,
-        "partition[0].vcpu",
-        "unknown key `vcpu`",
-    ),
-    (
-        "unknown-pool.toml",
-        11,
-        8,
-        "partition[0].pool",
-        "unknown pool `realtime`",
-    ),
-    (
-        "vcpu-outside-pool.toml",
-        19,
-        13,
-        "partition[1].vcpus[1]",
-        "pinned to CPU 2, outside its pool `rt`",
-    ),
-    (
-        "vcpus-share-cpu.toml",
-        20,
-        10,
-        "partition[1].vcpus[0]",
-        "two vCPUs are pinned to CPU 0",
-    ),
+    ("scheduler-cyclic.toml", 8, 13, "pool[0].scheduler", "not yet supported"),
+    ("unknown-board.toml", 3, 8, "board.name", "unknown board `qemu-virt`"),
+    ("unknown-key.toml", 12, 1, "partition[0].vcpu", "unknown key `vcpu`"),
+    ("unknown-pool.toml", 11, 8, "partition[0].pool", "unknown pool `realtime`"),
+    ("vcpu-outside-pool.toml", 19, 13, "partition[1].vcpus[1]", "pinned to CPU 2, outside its pool `rt`"),
+    ("vcpus-share-cpu.toml", 20, 10, "partition[1].vcpus[0]", "two vCPUs are pinned to CPU 0"),
 ];
 
 fn guests() -> GuestCatalog {
@@ -171,34 +85,15 @@ fn each_bad_config_names_its_line_and_field() {
             Ok(_) => panic!("{file}: accepted"),
         };
         let errors: Vec<_> = report.errors().collect();
-        assert_eq!(
-            errors.len(),
-            1,
-            "{file}: expected one error, got:\n{report}"
-        );
+        assert_eq!(errors.len(), 1, "{file}: expected one error, got:\n{report}");
         let d = errors[0];
-        assert_eq!(
-            report.line_col(d.span.start),
-            (line, col),
-            "{file}: position of `{}`",
-            d.message
-        );
+        assert_eq!(report.line_col(d.span.start), (line, col), "{file}: position of `{}`", d.message);
         assert_eq!(d.field, field, "{file}");
-        assert!(
-            d.message.contains(words),
-            "{file}: `{}` should contain `{words}`",
-            d.message
-        );
-        assert!(
-            d.hint.as_deref().is_some_and(|h| !h.is_empty()),
-            "{file}: no hint"
-        );
+        assert!(d.message.contains(words), "{file}: `{}` should contain `{words}`", d.message);
+        assert!(d.hint.as_deref().is_some_and(|h| !h.is_empty()), "{file}: no hint");
         // The rendered text carries file:line:column and the field, as a user sees it.
         let text = report.render();
-        assert!(
-            text.contains(&format!("{file}:{line}:{col}")),
-            "{file}: rendered without position:\n{text}"
-        );
+        assert!(text.contains(&format!("{file}:{line}:{col}")), "{file}: rendered without position:\n{text}");
         assert!(text.contains(&format!("field: {field}")), "{file}:\n{text}");
         assert!(text.contains("help: "), "{file}:\n{text}");
     }
@@ -208,10 +103,7 @@ fn each_bad_config_names_its_line_and_field() {
 fn every_bad_config_is_covered() {
     for path in configs("configs/bad") {
         let name = path.file_name().unwrap().to_str().unwrap();
-        assert!(
-            EXPECTED.iter().any(|e| e.0 == name),
-            "{name} has no expectation in tests/bad_configs.rs"
-        );
+        assert!(EXPECTED.iter().any(|e| e.0 == name), "{name} has no expectation in tests/bad_configs.rs");
     }
 }
 
@@ -221,13 +113,7 @@ fn shipped_configs_are_accepted_without_warnings() {
     assert!(found.len() >= 4, "{found:?}");
     for path in found {
         match check_with(&path, &guests()) {
-            Ok(c) => assert_eq!(
-                c.report.diags,
-                [],
-                "{}:\n{}",
-                path.display(),
-                c.report.render()
-            ),
+            Ok(c) => assert_eq!(c.report.diags, [], "{}:\n{}", path.display(), c.report.render()),
             Err(e) => panic!("{}: {e}", path.display()),
         }
     }

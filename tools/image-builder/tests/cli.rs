@@ -29,10 +29,7 @@ fn check_reports_errors_rustc_style_and_fails() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("error: CPU 1 is in two pools"), "{err}");
-    assert!(
-        err.contains("configs/bad/cpu-in-two-pools.toml:11:9"),
-        "{err}"
-    );
+    assert!(err.contains("configs/bad/cpu-in-two-pools.toml:11:9"), "{err}");
     assert!(err.contains("= field: pool[1].cpus[0]"), "{err}");
     assert!(err.contains("= help: "), "{err}");
     // Not a terminal: no colour codes.
@@ -44,10 +41,7 @@ fn missing_config_is_an_error_not_a_panic() {
     let out = image_builder(&["check", "configs/does-not-exist.toml"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.starts_with("error: cannot read configs/does-not-exist.toml"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: cannot read configs/does-not-exist.toml"), "{err}");
 }
 
 #[test]
@@ -60,9 +54,7 @@ fn usage() {
     let out = image_builder(&["run", "--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("--timeout <SECS>")
-            && text.contains("--until <REGEX>")
-            && text.contains("--quiet"),
+        text.contains("--timeout <SECS>") && text.contains("--until <REGEX>") && text.contains("--quiet"),
         "{text}"
     );
     assert_eq!(image_builder(&["frobnicate"]).status.code(), Some(2));
@@ -76,9 +68,7 @@ fn demo_boots_in_qemu() {
     let outcome = qemu::run(&RunOptions {
         config: workspace_root().join("configs/qemu-aarch64-demo.toml"),
         timeout: Some(Duration::from_secs(120)),
-        until: Some(
-            r"\[hello1\] .*\n(.*\n)*.*\[hello0\] |\[hello0\] .*\n(.*\n)*.*\[hello1\] ".into(),
-        ),
+        until: Some(r"\[hello1\] .*\n(.*\n)*.*\[hello0\] |\[hello0\] .*\n(.*\n)*.*\[hello1\] ".into()),
         quiet: true,
         echo: false,
     })

@@ -23,11 +23,18 @@ register_structs! {
 
 /// UARTFR.TXFF: transmit FIFO full.
 const FR_TXFF: u32 = 1 << 5;
+/// UARTFR.RXFE: receive FIFO empty.
+const FR_RXFE: u32 = 1 << 4;
 
 /// Base address of the PL011; 0 until [`init`].
 static BASE: AtomicUsize = AtomicUsize::new(0);
 /// Held for a whole `print!`/`println!`, with IRQs masked on the holder.
 static LOCK: Mutex<()> = Mutex::new(());
+
+/// The next byte typed at the console, if any (polled: the guests only look when their timer ticks).
+pub fn read_byte() -> Option<u8> {
+    Pl011::current()?.get()
+}
 
 /// Directs output to the PL011 at `base`. No initialisation is needed: firmware, QEMU or hv-static's emulation
 /// leave it enabled, and hv-static's reports a never-full FIFO.
@@ -49,6 +56,13 @@ impl Pl011 {
         // SAFETY: the base came from the device tree's `arm,pl011` node (or the boot fallback), a device that
         // stays mapped for the guest's lifetime; the registers are only accessed through volatile cells.
         unsafe { &*(self.0 as *const Pl011Regs) }
+    }
+
+    fn get(&self) -> Option<u8> {
+        if self.regs().fr.get() & FR_RXFE != 0 {
+            return None;
+        }
+        Some(self.regs().dr.get() as u8)
     }
 
     fn put(&self, byte: u8) {

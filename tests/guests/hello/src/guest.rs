@@ -78,6 +78,23 @@ fn main(platform: &'static Platform<'static>) -> ! {
     panic!("SYSTEM_OFF returned {error}");
 }
 
+/// Typed input, echoed a line at a time as `input: <line>`, so tests can see which partition has the console's
+/// focus.
+fn echo_input() {
+    static LINE: spin::Mutex<([u8; 80], usize)> = spin::Mutex::new(([0; 80], 0));
+    let mut line = LINE.lock();
+    while let Some(b) = guest_rt::console::read_byte() {
+        let (buf, len) = &mut *line;
+        if b == b'\r' || b == b'\n' || *len == buf.len() {
+            println!("input: {}", core::str::from_utf8(&buf[..*len]).unwrap_or("<not utf-8>"));
+            *len = 0;
+        } else {
+            buf[*len] = b;
+            *len += 1;
+        }
+    }
+}
+
 fn secondary(cpu: usize) -> ! {
     let config = CONFIG.get().expect("vCPU 0 configures before starting others");
     init_cpu(config);
@@ -219,6 +236,9 @@ fn on_irq(intid: u32) {
             println!("cpu{cpu} tick {n}");
         } else {
             println!("tick {n}");
+        }
+        if cpu == 0 {
+            echo_input();
         }
         if config.tick_limit == Some(n) {
             timer::stop();

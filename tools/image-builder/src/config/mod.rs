@@ -63,44 +63,21 @@ fn toml_error(source: &str, e: &toml::de::Error) -> Diag {
     };
     if let Some(unknown) = backticked(&message).filter(|_| message.starts_with("unknown field")) {
         let table_kind = strip_indices(&table);
-        let valid = raw::KEYS
-            .iter()
-            .find(|(t, _)| *t == table_kind)
-            .map(|(_, k)| *k)
-            .unwrap_or(&[]);
+        let valid = raw::KEYS.iter().find(|(t, _)| *t == table_kind).map(|(_, k)| *k).unwrap_or(&[]);
         let mut hint = match closest(&unknown, valid.iter().copied()) {
             Some(k) => format!("did you mean `{k}`? "),
             None => String::new(),
         };
-        hint.push_str(&format!(
-            "keys allowed here: {}; see docs/config.md",
-            list(valid.iter())
-        ));
-        let field = if table.is_empty() {
-            unknown.clone()
-        } else {
-            format!("{table}.{unknown}")
-        };
-        let place = if table.is_empty() {
-            "at the top level".to_owned()
-        } else {
-            format!("in `[{table_kind}]`")
-        };
+        hint.push_str(&format!("keys allowed here: {}; see docs/config.md", list(valid.iter())));
+        let field = if table.is_empty() { unknown.clone() } else { format!("{table}.{unknown}") };
+        let place = if table.is_empty() { "at the top level".to_owned() } else { format!("in `[{table_kind}]`") };
         return Diag::error(field, span, format!("unknown key `{unknown}` {place}"))
             .label("not a key of this table")
             .hint(hint);
     }
     if let Some(missing) = backticked(&message).filter(|_| message.starts_with("missing field")) {
-        let field = if table.is_empty() {
-            missing.clone()
-        } else {
-            format!("{table}.{missing}")
-        };
-        let what = if table.is_empty() {
-            format!("a `[{missing}]` table")
-        } else {
-            format!("`{missing}`")
-        };
+        let field = if table.is_empty() { missing.clone() } else { format!("{table}.{missing}") };
+        let what = if table.is_empty() { format!("a `[{missing}]` table") } else { format!("`{missing}`") };
         return Diag::error(field, span, format!("missing required key `{missing}`"))
             .label(format!("this table needs {what}"))
             .hint("see docs/config.md for the keys each table takes");
@@ -170,9 +147,7 @@ fn locate(source: &str, offset: usize) -> (String, Option<String>) {
     }
     // The line holding the offset.
     let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = source[offset..]
-        .find('\n')
-        .map_or(source.len(), |i| offset + i);
+    let end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
     let line = &source[start..end];
     let col = offset - start;
     let mut key = None;
@@ -182,20 +157,13 @@ fn locate(source: &str, offset: usize) -> (String, Option<String>) {
             key = Some(k.trim_matches('"').to_owned());
             // Inside an inline table: `memory = { size = "64MiB", bogus = 1 }`.
             if let Some(brace) = line.find('{').filter(|b| *b < col) {
-                table = if table.is_empty() {
-                    k.to_owned()
-                } else {
-                    format!("{table}.{k}")
-                };
+                table = if table.is_empty() { k.to_owned() } else { format!("{table}.{k}") };
                 key = None;
                 let mut pos = brace + 1;
                 for seg in line[brace + 1..].split(',') {
                     let seg_end = pos + seg.len();
                     if (pos..=seg_end).contains(&col) {
-                        key = seg
-                            .split('=')
-                            .next()
-                            .map(|s| s.trim().trim_matches('"').to_owned());
+                        key = seg.split('=').next().map(|s| s.trim().trim_matches('"').to_owned());
                         key = key.filter(|k| !k.is_empty());
                         break;
                     }
@@ -208,11 +176,7 @@ fn locate(source: &str, offset: usize) -> (String, Option<String>) {
 }
 
 /// Did-you-mean plus the full list, for a name that must be one of `known`.
-pub(crate) fn name_hint<'a>(
-    word: &str,
-    known: impl IntoIterator<Item = &'a str> + Clone,
-    what: &str,
-) -> String {
+pub(crate) fn name_hint<'a>(word: &str, known: impl IntoIterator<Item = &'a str> + Clone, what: &str) -> String {
     let all = list(known.clone());
     match closest(word, known) {
         Some(c) => format!("did you mean `{c}`? {what}: {all}"),

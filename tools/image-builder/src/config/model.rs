@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use board_support::{Board, GicVersion, Uart};
+use board_support::{Board, Device, GicVersion, Uart};
 
 use crate::diag::Span;
 
@@ -105,18 +105,27 @@ pub struct Partition {
     pub bootargs: String,
     pub console: bool,
     pub on_fault: FaultPolicy,
+    /// Devices passed through to the partition, as the config lists them: their MMIO is mapped at
+    /// guest-physical = host-physical and their SPIs are the partition's alone.
+    pub passthrough: Vec<&'static Device>,
     /// The partition's `name = ...`.
     pub name_span: Span,
+}
+
+impl Partition {
+    /// INTIDs of the partition's passed-through interrupts, ascending, each once.
+    pub fn spis(&self) -> Vec<u32> {
+        let mut spis: Vec<u32> = self.passthrough.iter().flat_map(|d| d.spis.iter().copied()).collect();
+        spis.sort_unstable();
+        spis.dedup();
+        spis
+    }
 }
 
 impl System {
     /// Physical CPUs used by any pool, ascending.
     pub fn used_cpus(&self) -> Vec<u32> {
-        let mut cpus: Vec<u32> = self
-            .pools
-            .iter()
-            .flat_map(|p| p.cpus.iter().copied())
-            .collect();
+        let mut cpus: Vec<u32> = self.pools.iter().flat_map(|p| p.cpus.iter().copied()).collect();
         cpus.sort_unstable();
         cpus.dedup();
         cpus

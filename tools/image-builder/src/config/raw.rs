@@ -26,9 +26,7 @@ impl<'de> Deserialize<'de> for NumOrStr {
                 Ok(NumOrStr::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumOrStr, E> {
-                i64::try_from(v)
-                    .map(NumOrStr::Int)
-                    .map_err(|_| E::custom("integer too large"))
+                i64::try_from(v).map(NumOrStr::Int).map_err(|_| E::custom("integer too large"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NumOrStr, E> {
                 Ok(NumOrStr::Str(v.to_owned()))
@@ -83,6 +81,8 @@ pub struct RawPartition {
     pub bootargs: Option<Spanned<String>>,
     pub console: Option<Spanned<bool>>,
     pub on_fault: Option<Spanned<String>>,
+    /// Board device-tree paths of the devices passed through to the partition.
+    pub passthrough: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,11 +99,6 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("board", &["name", "gic_version", "ram_size"]),
     ("hypervisor", &["console", "memory_budget"]),
     ("pool", &["name", "cpus", "scheduler"]),
-    (
-        "partition",
-        &[
-            "name", "pool", "vcpus", "memory", "kernel", "bootargs", "console", "on_fault",
-        ],
-    ),
+    ("partition", &["name", "pool", "vcpus", "memory", "kernel", "bootargs", "console", "on_fault", "passthrough"]),
     ("partition.memory", &["size", "ipa", "pa"]),
 ];

@@ -33,15 +33,7 @@ console = false
 
 fn check_in(src: &str, dir: &Path) -> Result<(System, Report), Report> {
     let guests = GuestCatalog::with_names(["hello", "probe"]);
-    check_source(
-        "test.toml",
-        src,
-        "test",
-        &Context {
-            guests: &guests,
-            base_dir: dir,
-        },
-    )
+    check_source("test.toml", src, "test", &Context { guests: &guests, base_dir: dir })
 }
 
 fn check(src: &str) -> Result<(System, Report), Report> {
@@ -91,13 +83,7 @@ fn demo_is_accepted_with_defaults() {
     assert_eq!(p[0].memory.size, 64 << 20);
     assert_eq!(p[0].memory.ipa, 0x4000_0000);
     assert_eq!(p[0].memory.pa, None);
-    assert_eq!(
-        p[0].kernel.source,
-        KernelSource::Guest {
-            name: "hello".into(),
-            package: "guest-hello".into()
-        }
-    );
+    assert_eq!(p[0].kernel.source, KernelSource::Guest { name: "hello".into(), package: "guest-hello".into() });
     assert!(p[0].console);
     assert_eq!(p[0].bootargs, "");
     assert_eq!(p[0].on_fault, FaultPolicy::Stop);
@@ -109,54 +95,34 @@ fn demo_is_accepted_with_defaults() {
 
 #[test]
 fn board_overrides() {
-    let src = demo_with(
-        "name = \"qemu-virt-aarch64\"",
-        "name = \"qemu-virt-aarch64\"\ngic_version = 2\nram_size = \"2GiB\"",
-    );
+    let src =
+        demo_with("name = \"qemu-virt-aarch64\"", "name = \"qemu-virt-aarch64\"\ngic_version = 2\nram_size = \"2GiB\"");
     let (s, _) = check(&src).unwrap();
     assert_eq!(s.gic, GicVersion::V2);
     assert_eq!(s.ram_size, 2 << 30);
-    let src = demo_with(
-        "[[pool]]",
-        "[hypervisor]\nconsole = \"uart0\"\nmemory_budget = \"4M\"\n\n[[pool]]",
-    );
+    let src = demo_with("[[pool]]", "[hypervisor]\nconsole = \"uart0\"\nmemory_budget = \"4M\"\n\n[[pool]]");
     assert_eq!(check(&src).unwrap().0.hypervisor.budget, 4 << 20);
 }
 
 #[test]
 fn bad_board_values() {
-    let src = demo_with(
-        "name = \"qemu-virt-aarch64\"",
-        "name = \"qemu-virt-aarch64\"\ngic_version = 4",
-    );
+    let src = demo_with("name = \"qemu-virt-aarch64\"", "name = \"qemu-virt-aarch64\"\ngic_version = 4");
     let e = one_error(&src);
     assert_eq!((e.0, e.1, e.2.as_str()), (4, 15, "board.gic_version"));
-    let src = demo_with(
-        "name = \"qemu-virt-aarch64\"",
-        "name = \"qemu-virt-aarch64\"\nram_size = \"3M\"",
-    );
+    let src = demo_with("name = \"qemu-virt-aarch64\"", "name = \"qemu-virt-aarch64\"\nram_size = \"3M\"");
     let e = one_error(&src);
     assert_eq!((e.0, e.2.as_str()), (4, "board.ram_size"));
     assert!(e.3.contains("2 MiB"), "{e:?}");
-    let src = demo_with(
-        "name = \"qemu-virt-aarch64\"",
-        "name = \"qemu-virt-aarch64\"\nram_size = \"4MiB\"",
-    );
+    let src = demo_with("name = \"qemu-virt-aarch64\"", "name = \"qemu-virt-aarch64\"\nram_size = \"4MiB\"");
     assert!(one_error(&src).3.contains("cannot hold the hypervisor"));
-    let src = demo_with(
-        "name = \"qemu-virt-aarch64\"",
-        "name = \"qemu-virt-aarch64\"\nram_size = \"1TiB\"",
-    );
+    let src = demo_with("name = \"qemu-virt-aarch64\"", "name = \"qemu-virt-aarch64\"\nram_size = \"1TiB\"");
     assert!(one_error(&src).3.contains("cannot have 1 TiB"));
     let src = demo_with("[[pool]]", "[hypervisor]\nconsole = \"uart1\"\n\n[[pool]]");
     let e = one_error(&src);
     assert_eq!((e.0, e.1, e.2.as_str()), (6, 11, "hypervisor.console"));
     let src = demo_with("[[pool]]", "[hypervisor]\nmemory_budget = 100\n\n[[pool]]");
     assert_eq!(one_error(&src).2, "hypervisor.memory_budget");
-    let src = demo_with(
-        "[[pool]]",
-        "[hypervisor]\nmemory_budget = \"1GiB\"\n\n[[pool]]",
-    );
+    let src = demo_with("[[pool]]", "[hypervisor]\nmemory_budget = \"1GiB\"\n\n[[pool]]");
     assert!(one_error(&src).3.contains("leaves no RAM"));
 }
 
@@ -165,52 +131,24 @@ fn unknown_board_stops_early_with_a_suggestion() {
     let src = demo_with("qemu-virt-aarch64", "qemu-virt-arm64");
     let r = check(&src).unwrap_err();
     assert_eq!(r.errors().count(), 1);
-    assert!(
-        r.render().contains("did you mean `qemu-virt-aarch64`?"),
-        "{}",
-        r.render()
-    );
+    assert!(r.render().contains("did you mean `qemu-virt-aarch64`?"), "{}", r.render());
 }
 
 #[test]
 fn unknown_keys_everywhere() {
     for (from, to, field, line) in [
         ("[board]", "colour = 1\n[board]", "colour", 2),
-        (
-            "name = \"qemu-virt-aarch64\"",
-            "name = \"qemu-virt-aarch64\"\ngic = 3",
-            "board.gic",
-            4,
-        ),
-        (
-            "cpus = [0, 1]",
-            "cpus = [0, 1]\nsched = \"pinned\"",
-            "pool[0].sched",
-            8,
-        ),
-        (
-            "kernel = \"hello\"\n\n",
-            "kernel = \"hello\"\nboot_args = \"x\"\n\n",
-            "partition[0].boot_args",
-            15,
-        ),
-        (
-            "{ size = \"64MiB\" }",
-            "{ size = \"64MiB\", base = 1 }",
-            "partition[0].memory.base",
-            13,
-        ),
+        ("name = \"qemu-virt-aarch64\"", "name = \"qemu-virt-aarch64\"\ngic = 3", "board.gic", 4),
+        ("cpus = [0, 1]", "cpus = [0, 1]\nsched = \"pinned\"", "pool[0].sched", 8),
+        ("kernel = \"hello\"\n\n", "kernel = \"hello\"\nboot_args = \"x\"\n\n", "partition[0].boot_args", 15),
+        ("{ size = \"64MiB\" }", "{ size = \"64MiB\", base = 1 }", "partition[0].memory.base", 13),
     ] {
         let e = one_error(&demo_with(from, to));
         assert_eq!((e.0, e.2.as_str()), (line, field), "{e:?}");
         assert!(e.3.starts_with("unknown key"), "{e:?}");
     }
     let r = check(&demo_with("bootargs = \"quiet\"", "bootarg = \"quiet\"")).unwrap_err();
-    assert!(
-        r.render().contains("did you mean `bootargs`?"),
-        "{}",
-        r.render()
-    );
+    assert!(r.render().contains("did you mean `bootargs`?"), "{}", r.render());
 }
 
 #[test]
@@ -232,97 +170,38 @@ fn syntax_type_and_missing_key_errors() {
 
 #[test]
 fn sizes_and_addresses_in_every_spelling() {
-    for size in [
-        "\"64MiB\"",
-        "\"64M\"",
-        "\"64 MiB\"",
-        "\"0x4000000\"",
-        "67108864",
-        "0x4000000",
-    ] {
+    for size in ["\"64MiB\"", "\"64M\"", "\"64 MiB\"", "\"0x4000000\"", "67108864", "0x4000000"] {
         let (s, _) = check(&demo_with("\"64MiB\"", size)).unwrap();
         assert_eq!(s.partitions[0].memory.size, 64 << 20, "{size}");
     }
-    let (s, _) = check(&demo_with(
-        "{ size = \"64MiB\" }",
-        "{ size = \"64MiB\", ipa = \"0x8000_0000\", pa = 0x50000000 }",
-    ))
-    .unwrap();
+    let (s, _) =
+        check(&demo_with("{ size = \"64MiB\" }", "{ size = \"64MiB\", ipa = \"0x8000_0000\", pa = 0x50000000 }"))
+            .unwrap();
     assert_eq!(s.partitions[0].memory.ipa, 0x8000_0000);
     assert_eq!(s.partitions[0].memory.pa, Some(0x5000_0000));
     let e = one_error(&demo_with("\"64MiB\"", "\"64 parsecs\""));
-    assert_eq!(
-        (e.0, e.1, e.2.as_str()),
-        (13, 19, "partition[0].memory.size")
-    );
+    assert_eq!((e.0, e.1, e.2.as_str()), (13, 19, "partition[0].memory.size"));
     assert!(e.3.starts_with("bad size"), "{e:?}");
     let e = one_error(&demo_with("\"64MiB\"", "-1"));
     assert!(e.3.contains("negative"), "{e:?}");
-    let e = one_error(&demo_with(
-        "{ size = \"64MiB\" }",
-        "{ size = \"64MiB\", pa = \"high\" }",
-    ));
+    let e = one_error(&demo_with("{ size = \"64MiB\" }", "{ size = \"64MiB\", pa = \"high\" }"));
     assert_eq!(e.2, "partition[0].memory.pa");
 }
 
 #[test]
 fn memory_rules() {
     let cases = [
-        (
-            "{ size = \"65MiB\" }",
-            "partition[0].memory.size",
-            "misaligned",
-        ),
-        (
-            "{ size = \"2MiB\" }",
-            "partition[0].memory.size",
-            "at least 4 MiB",
-        ),
-        (
-            "{ size = \"16383TiB\" }",
-            "partition[0].memory.size",
-            "more RAM than the board can have",
-        ),
-        (
-            "{ size = \"0xffffffffffe00000\" }",
-            "partition[0].memory.size",
-            "more RAM than the board can have",
-        ),
-        (
-            "{ size = \"64MiB\", ipa = \"0x40100000\" }",
-            "partition[0].memory.ipa",
-            "misaligned",
-        ),
-        (
-            "{ size = \"64MiB\", ipa = \"0x7ffffe00000\" }",
-            "partition[0].memory.ipa",
-            "39-bit",
-        ),
-        (
-            "{ size = \"64MiB\", ipa = \"0x08000000\" }",
-            "partition[0].memory.ipa",
-            "GIC distributor",
-        ),
-        (
-            "{ size = \"64MiB\", pa = \"0x50100000\" }",
-            "partition[0].memory.pa",
-            "misaligned",
-        ),
-        (
-            "{ size = \"64MiB\", pa = \"0x7e000000\" }",
-            "partition[0].memory.pa",
-            "beyond board RAM",
-        ),
-        (
-            "{ size = \"64MiB\", pa = \"0x20000000\" }",
-            "partition[0].memory.pa",
-            "beyond board RAM",
-        ),
-        (
-            "{ size = \"64MiB\", pa = \"0x40000000\" }",
-            "partition[0].memory.pa",
-            "overlaps the hypervisor",
-        ),
+        ("{ size = \"65MiB\" }", "partition[0].memory.size", "misaligned"),
+        ("{ size = \"2MiB\" }", "partition[0].memory.size", "at least 4 MiB"),
+        ("{ size = \"16383TiB\" }", "partition[0].memory.size", "more RAM than the board can have"),
+        ("{ size = \"0xffffffffffe00000\" }", "partition[0].memory.size", "more RAM than the board can have"),
+        ("{ size = \"64MiB\", ipa = \"0x40100000\" }", "partition[0].memory.ipa", "misaligned"),
+        ("{ size = \"64MiB\", ipa = \"0x7ffffe00000\" }", "partition[0].memory.ipa", "39-bit"),
+        ("{ size = \"64MiB\", ipa = \"0x08000000\" }", "partition[0].memory.ipa", "GIC distributor"),
+        ("{ size = \"64MiB\", pa = \"0x50100000\" }", "partition[0].memory.pa", "misaligned"),
+        ("{ size = \"64MiB\", pa = \"0x7e000000\" }", "partition[0].memory.pa", "beyond board RAM"),
+        ("{ size = \"64MiB\", pa = \"0x20000000\" }", "partition[0].memory.pa", "beyond board RAM"),
+        ("{ size = \"64MiB\", pa = \"0x40000000\" }", "partition[0].memory.pa", "overlaps the hypervisor"),
     ];
     for (mem, field, msg) in cases {
         let e = one_error(&demo_with("{ size = \"64MiB\" }", mem));
@@ -330,20 +209,10 @@ fn memory_rules() {
         assert!(e.3.contains(msg), "{mem}: {e:?}");
     }
     // UART window for a partition whose RAM starts below it.
-    let e = one_error(&demo_with(
-        "{ size = \"64MiB\" }",
-        "{ size = \"64MiB\", ipa = \"0x06000000\" }",
-    ));
+    let e = one_error(&demo_with("{ size = \"64MiB\" }", "{ size = \"64MiB\", ipa = \"0x06000000\" }"));
     assert!(e.3.contains("GIC distributor"), "{e:?}");
-    let src = demo_with(
-        "{ size = \"64MiB\" }",
-        "{ size = \"64MiB\", pa = \"0x50000000\" }",
-    );
-    let src = src.replacen(
-        "{ size = 0x4000000 }",
-        "{ size = 0x4000000, pa = \"0x52000000\" }",
-        1,
-    );
+    let src = demo_with("{ size = \"64MiB\" }", "{ size = \"64MiB\", pa = \"0x50000000\" }");
+    let src = src.replacen("{ size = 0x4000000 }", "{ size = 0x4000000, pa = \"0x52000000\" }", 1);
     let e = one_error(&src);
     assert_eq!((e.0, e.2.as_str()), (20, "partition[1].memory.pa"));
     assert!(e.3.contains("overlaps partition `hello0`"), "{e:?}");
@@ -356,20 +225,14 @@ fn pool_rules() {
     assert!(e.3.contains("listed twice"));
     let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1, -1]"));
     assert!(e.3.contains("beyond the board's CPU count"), "{e:?}");
-    let src = demo_with(
-        "[[partition]]",
-        "[[pool]]\nname = \"rt\"\ncpus = [2]\n\n[[partition]]",
-    );
+    let src = demo_with("[[partition]]", "[[pool]]\nname = \"rt\"\ncpus = [2]\n\n[[partition]]");
     let e = one_error(&src);
     assert!(e.3.contains("duplicate pool name"), "{e:?}");
     let src = demo_with("cpus = [0, 1]", "cpus = [0, 1]\nscheduler = \"credit2\"");
     let e = one_error(&src);
     assert_eq!(e.2, "pool[0].scheduler");
     assert!(e.3.contains("unknown scheduler"));
-    let e = one_error(&demo_with(
-        "cpus = [0, 1]",
-        "cpus = [0, 1]\nscheduler = \"cyclic\"",
-    ));
+    let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1]\nscheduler = \"cyclic\""));
     assert!(e.3.contains("not yet supported"), "{e:?}");
 }
 
@@ -396,10 +259,7 @@ fn vcpu_rules() {
     assert!(e.3.contains("beyond the board's CPU count"), "{e:?}");
     let errs = errors(&demo_with("vcpus = [1]", "vcpus = []"));
     assert!(errs.iter().any(|e| e.3.contains("no vCPUs")), "{errs:?}");
-    let e = one_error(&demo_with(
-        "pool = \"rt\"\nvcpus = [1]",
-        "pool = \"best\"\nvcpus = [1]",
-    ));
+    let e = one_error(&demo_with("pool = \"rt\"\nvcpus = [1]", "pool = \"best\"\nvcpus = [1]"));
     assert_eq!(e.2, "partition[1].pool");
     assert!(e.3.contains("unknown pool `best`"));
 }
@@ -425,46 +285,22 @@ fn temp_dir(tag: &str) -> PathBuf {
 fn kernels_by_path() {
     let dir = temp_dir("kernels");
     std::fs::write(dir.join("Image"), testelf::image(0x8_0000, 0, b"code")).unwrap();
-    let elf = testelf::build(
-        &[testelf::load(
-            0x4008_0000,
-            testelf::image(0x8_0000, 0, b"code"),
-        )],
-        &[],
-    );
+    let elf = testelf::build(&[testelf::load(0x4008_0000, testelf::image(0x8_0000, 0, b"code"))], &[]);
     std::fs::write(dir.join("guest.elf"), elf).unwrap();
-    let plain = testelf::build(
-        &[testelf::load(0x4008_0000, b"no header here".repeat(8))],
-        &[],
-    );
+    let plain = testelf::build(&[testelf::load(0x4008_0000, b"no header here".repeat(8))], &[]);
     std::fs::write(dir.join("plain.elf"), plain).unwrap();
     std::fs::write(dir.join("notes.txt"), "hello").unwrap();
 
-    let (s, _) = check_in(
-        &demo_with("kernel = \"hello\"", "kernel = \"./Image\""),
-        &dir,
-    )
-    .unwrap();
-    assert_eq!(
-        s.partitions[0].kernel.source,
-        KernelSource::File(dir.join("Image"))
-    );
-    assert!(check_in(
-        &demo_with("kernel = \"hello\"", "kernel = \"guest.elf\""),
-        &dir
-    )
-    .is_ok());
+    let (s, _) = check_in(&demo_with("kernel = \"hello\"", "kernel = \"./Image\""), &dir).unwrap();
+    assert_eq!(s.partitions[0].kernel.source, KernelSource::File(dir.join("Image")));
+    assert!(check_in(&demo_with("kernel = \"hello\"", "kernel = \"guest.elf\""), &dir).is_ok());
     for (k, msg) in [
         ("plain.elf", "does not start with an arm64 Image header"),
         ("notes.txt", "unrecognised file format"),
         ("missing.bin", "kernel missing"),
         ("helo", "no guest named `helo`"),
     ] {
-        let r = check_in(
-            &demo_with("kernel = \"hello\"", &format!("kernel = \"{k}\"")),
-            &dir,
-        )
-        .unwrap_err();
+        let r = check_in(&demo_with("kernel = \"hello\"", &format!("kernel = \"{k}\"")), &dir).unwrap_err();
         let e: Vec<_> = r.errors().collect();
         assert_eq!(e.len(), 1, "{k}");
         assert_eq!(e[0].field, "partition[0].kernel");
@@ -496,14 +332,175 @@ fn errors_come_in_file_order_and_never_panic() {
 #[test]
 fn locate_finds_tables_and_keys() {
     let src = "[board]\nname = 1\n\n[[partition]]\nname = \"a\"\n[[partition]]\nmemory = { size = 1, bad = 2 }\n";
-    assert_eq!(
-        locate(src, src.find("name = 1").unwrap()),
-        ("board".into(), Some("name".into()))
-    );
-    assert_eq!(
-        locate(src, src.find("bad").unwrap()),
-        ("partition[1].memory".into(), Some("bad".into()))
-    );
+    assert_eq!(locate(src, src.find("name = 1").unwrap()), ("board".into(), Some("name".into())));
+    assert_eq!(locate(src, src.find("bad").unwrap()), ("partition[1].memory".into(), Some("bad".into())));
     assert_eq!(locate(src, 0), ("board".into(), None));
     assert_eq!(strip_indices("partition[12].memory"), "partition.memory");
+}
+
+#[test]
+fn passthrough_devices_are_looked_up_on_the_board() {
+    let src = demo_with(
+        "kernel = \"hello\"\n\n",
+        "kernel = \"hello\"\npassthrough = [\"/pl031@9010000\", \"/pl061@9030000\"]\n\n",
+    );
+    let (s, report) = check(&src).unwrap();
+    assert_eq!(report.diags, []);
+    let paths: Vec<&str> = s.partitions[0].passthrough.iter().map(|d| d.path).collect();
+    assert_eq!(paths, ["/pl031@9010000", "/pl061@9030000"]);
+    assert_eq!(s.partitions[0].spis(), [34, 39]);
+    assert!(s.partitions[1].passthrough.is_empty());
+    assert_eq!(s.partitions[1].spis(), [] as [u32; 0]);
+    // An empty list is no passthrough.
+    let (s, _) = check(&demo_with("kernel = \"hello\"\n\n", "kernel = \"hello\"\npassthrough = []\n\n")).unwrap();
+    assert!(s.partitions[0].passthrough.is_empty());
+}
+
+#[test]
+fn passthrough_rules() {
+    let with =
+        |list: &str| demo_with("kernel = \"hello\"\n\n", &format!("kernel = \"hello\"\npassthrough = {list}\n\n"));
+    // Not on the board: did you mean, and the list of what is.
+    let r = check(&with("[\"pl031@9010000\"]")).unwrap_err();
+    let text = r.render();
+    assert!(text.contains("no device `pl031@9010000` on board `qemu-virt-aarch64`"), "{text}");
+    assert!(text.contains("did you mean `/pl031@9010000`?"), "{text}");
+    assert!(
+        text.contains("`/pl031@9010000` (PL031 real-time clock) and `/pl061@9030000` (PL061 GPIO controller)"),
+        "{text}"
+    );
+    let e = one_error(&with("[\"/virtio_mmio@a000000\"]"));
+    assert_eq!((e.0, e.1, e.2.as_str()), (15, 16, "partition[0].passthrough[0]"));
+    // Listed twice in one partition.
+    let e = one_error(&with("[\"/pl031@9010000\", \"/pl031@9010000\"]"));
+    assert_eq!((e.0, e.1, e.2.as_str()), (15, 34, "partition[0].passthrough[1]"));
+    assert!(e.3.contains("listed twice in partition `hello0`"), "{e:?}");
+    // Kept by the hypervisor.
+    let e = one_error(&with("[\"/intc@8000000\"]"));
+    assert!(e.3.contains("it is the GIC"), "{e:?}");
+    let e = one_error(&with("[\"/pl011@9000000\"]"));
+    assert!(e.3.contains("hypervisor's console UART"), "{e:?}");
+    // Wrong type.
+    let e = one_error(&with("\"/pl031@9010000\""));
+    assert_eq!(e.2, "partition[0].passthrough");
+    // Every problem at once.
+    let errs = errors(&with("[\"/intc@8000000\", \"/pl011@9000000\", \"/rtc\"]"));
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+}
+
+#[test]
+fn a_device_given_to_two_partitions_shows_both_places() {
+    let src = demo_with("kernel = \"hello\"\n\n", "kernel = \"hello\"\npassthrough = [\"/pl031@9010000\"]\n\n")
+        .replacen("console = false", "console = false\npassthrough = [\"/pl031@9010000\"]", 1);
+    let r = check(&src).unwrap_err();
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert_eq!(e[0].field, "partition[1].passthrough[0]");
+    assert_eq!(r.line_col(e[0].span.start), (25, 16));
+    assert_eq!(e[0].related.len(), 1);
+    assert_eq!(r.line_col(e[0].related[0].0.start), (15, 16));
+    let text = r.render();
+    assert!(text.contains("first given to `hello0` here"), "{text}");
+    assert!(text.contains("also given to `hello1`"), "{text}");
+}
+
+/// `src` checked on a board of the test's own.
+fn check_on(src: &str, board: &'static board_support::Board) -> Report {
+    let raw: raw::RawConfig = toml::from_str(src).unwrap();
+    let guests = GuestCatalog::with_names(["hello"]);
+    let ctx = Context { guests: &guests, base_dir: Path::new("/nonexistent") };
+    let mut r = Report::new("test.toml", src);
+    let system = validate::validate_on(&raw, board, "test", &ctx, &mut r);
+    assert_eq!(system.is_some(), !r.has_errors());
+    r
+}
+
+/// QEMU virt with made-up devices: two sharing SPI 40, one on the console's SPI 1, one at the default RAM IPA,
+/// one over the emulated GIC redistributors.
+fn odd_board() -> &'static board_support::Board {
+    use board_support::{Device, Mmio};
+    let leak = |path: &'static str, base: u64, intid: u32| Device {
+        path,
+        description: "test device",
+        regs: Box::leak(Box::new([Mmio { base, size: 0x1000 }])),
+        spis: Box::leak(Box::new([intid])),
+        compatible: &["test"],
+        clocks: &[],
+        props: &[],
+    };
+    let devices = vec![
+        leak("/a@a000000", 0x0a00_0000, 40),
+        leak("/b@a001000", 0x0a00_1000, 40),
+        leak("/c@a002000", 0x0a00_2000, 33),
+        leak("/ram@40000000", 0x4000_0000, 41),
+        leak("/gicr@80a0000", 0x080a_0000, 42),
+    ];
+    let mut board = board_support::qemu_virt_aarch64::BOARD;
+    board.devices = Box::leak(devices.into_boxed_slice());
+    Box::leak(Box::new(board))
+}
+
+#[test]
+fn interrupts_and_addresses_of_passed_through_devices() {
+    let board = odd_board();
+    let two = |first: &str, second: &str| {
+        DEMO.replacen("kernel = \"hello\"\n\n", &format!("kernel = \"hello\"\npassthrough = [{first}]\n\n"), 1)
+            .replacen("console = false", &format!("console = false\npassthrough = [{second}]"), 1)
+    };
+    // Two devices sharing SPI 40 in one partition: fine, and the SPI is listed once.
+    let r = check_on(&two("\"/a@a000000\", \"/b@a001000\"", ""), board);
+    assert!(!r.has_errors(), "{r}");
+    // The same SPI in two partitions, with different devices: both places.
+    let r = check_on(&two("\"/a@a000000\"", "\"/b@a001000\""), board);
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert_eq!(e[0].field, "partition[1].passthrough[0]");
+    assert!(
+        e[0].message.contains(
+            "interrupt 40 of device `/b@a001000` is given to two partitions: `hello0` (with `/a@a000000`) and `hello1`"
+        ),
+        "{r}"
+    );
+    assert_eq!(r.line_col(e[0].related[0].0.start), (15, 16));
+    // The console UART's interrupt is the hypervisor's.
+    let r = check_on(&two("\"/c@a002000\"", ""), board);
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert!(
+        e[0].message.contains("interrupt 33 of device `/c@a002000` belongs to the hypervisor (`/pl011@9000000`)"),
+        "{r}"
+    );
+    // MMIO over the partition's RAM or its emulated devices.
+    let r = check_on(&two("\"/ram@40000000\"", "\"/gicr@80a0000\""), board);
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 2, "{r}");
+    assert!(e[0].message.contains("overlaps the RAM of partition `hello0`"), "{r}");
+    assert!(e[0].hint.as_deref().unwrap().contains("memory.ipa"), "{r}");
+    assert!(e[1].message.contains("overlaps the emulated GIC redistributors of partition `hello1`"), "{r}");
+    // Moving RAM clears it.
+    let src =
+        two("\"/ram@40000000\"", "").replacen("{ size = \"64MiB\" }", "{ size = \"64MiB\", ipa = \"0x80000000\" }", 1);
+    let r = check_on(&src, board);
+    assert!(!r.has_errors(), "{r}");
+}
+
+/// Every passthrough-able device of every board keeps clear of the emulated devices every partition has.
+#[test]
+fn board_devices_avoid_the_emulated_devices() {
+    for board in board_support::BOARDS {
+        for gic in board.gic.versions() {
+            let windows = validate::device_windows(gic, board.max_cpus as usize);
+            for d in board.devices {
+                for m in d.regs {
+                    assert!(
+                        !windows.iter().any(|(b, l, _)| m.overlaps(*b, *l)),
+                        "{}: {} on GICv{}",
+                        board.name,
+                        d.path,
+                        gic.number()
+                    );
+                }
+            }
+        }
+    }
 }

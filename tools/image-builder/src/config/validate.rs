@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use board_support::{Board, GicVersion};
+use board_support::{Board, Device, GicVersion, NotPassthrough, Uart};
 use dom0_less::guest_map;
 use toml::Spanned;
 
 use super::model::*;
 use super::raw::*;
 use super::{name_hint, whole, Context};
-use crate::diag::{list, Diag, Report, Span};
+use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::is_guest_name;
 use crate::image::{self, Format};
 use crate::units::{self, hex, is_aligned, size as fmt_size, KIB, MIB};
@@ -25,34 +25,31 @@ pub const MIN_PARTITION_RAM: u64 = 4 * MIB;
 /// Longest partition name (it prefixes every console line of the partition).
 const MAX_NAME_LEN: usize = 32;
 
-pub(super) fn validate(
+pub(super) fn validate(raw: &RawConfig, name: &str, ctx: &Context<'_>, r: &mut Report) -> Option<System> {
+    let board = check_board(raw.board.get_ref(), r)?;
+    validate_on(raw, board, name, ctx, r)
+}
+
+/// [`validate`] once the board is known (tests give it boards of their own).
+pub(super) fn validate_on(
     raw: &RawConfig,
+    board: &'static Board,
     name: &str,
     ctx: &Context<'_>,
     r: &mut Report,
 ) -> Option<System> {
-    let board = check_board(raw.board.get_ref(), r)?;
     let gic = check_gic(raw.board.get_ref(), board, r);
     let ram_size = check_ram_size(raw.board.get_ref(), board, r);
-    let hypervisor = check_hypervisor(
-        raw.hypervisor.as_ref().map(Spanned::get_ref),
-        board,
-        ram_size,
-        r,
-    );
+    let hypervisor = check_hypervisor(raw.hypervisor.as_ref().map(Spanned::get_ref), board, ram_size, r);
     let pools = check_pools(&raw.pools, board, r);
     let partitions = check_partitions(raw, board, gic, ram_size, &hypervisor, &pools, ctx, r);
     check_pinning(raw, &pools, r);
     warn_idle_cpus(raw, &pools, r);
     if raw.partitions.is_empty() {
         r.push(
-            Diag::error(
-                "partition",
-                whole(r.source()),
-                "the system has no partitions",
-            )
-            .label("no `[[partition]]` table in this file")
-            .hint("add a `[[partition]]` table; see configs/qemu-aarch64-demo.toml"),
+            Diag::error("partition", whole(r.source()), "the system has no partitions")
+                .label("no `[[partition]]` table in this file")
+                .hint("add a `[[partition]]` table; see configs/qemu-aarch64-demo.toml"),
         );
     }
     if r.has_errors() {
@@ -75,13 +72,9 @@ fn size_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64>
     match v.get_ref() {
         NumOrStr::Int(n) if *n < 0 => {
             r.push(
-                Diag::error(
-                    field,
-                    v.span(),
-                    format!("bad size `{n}`: sizes cannot be negative"),
-                )
-                .label("negative")
-                .hint("write a size such as \"64MiB\""),
+                Diag::error(field, v.span(), format!("bad size `{n}`: sizes cannot be negative"))
+                    .label("negative")
+                    .hint("write a size such as \"64MiB\""),
             );
             None
         }
@@ -104,12 +97,8 @@ fn addr_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64>
     match v.get_ref() {
         NumOrStr::Int(n) if *n < 0 => {
             r.push(
-                Diag::error(
-                    field,
-                    v.span(),
-                    format!("bad address `{n}`: addresses cannot be negative"),
-                )
-                .label("negative"),
+                Diag::error(field, v.span(), format!("bad address `{n}`: addresses cannot be negative"))
+                    .label("negative"),
             );
             None
         }
@@ -118,13 +107,9 @@ fn addr_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64>
             Ok(n) => Some(n),
             Err(e) => {
                 r.push(
-                    Diag::error(
-                        field,
-                        v.span(),
-                        format!("bad address \"{s}\": {}", e.message),
-                    )
-                    .label("not an address")
-                    .hint(e.hint),
+                    Diag::error(field, v.span(), format!("bad address \"{s}\": {}", e.message))
+                        .label("not an address")
+                        .hint(e.hint),
                 );
                 None
             }
@@ -140,16 +125,10 @@ fn cpu_value(v: &Spanned<i64>, field: &str, board: &Board, r: &mut Report) -> Op
             Diag::error(
                 field,
                 v.span(),
-                format!(
-                    "CPU {n} is beyond the board's CPU count: `{}` has {} CPUs",
-                    board.name, board.max_cpus
-                ),
+                format!("CPU {n} is beyond the board's CPU count: `{}` has {} CPUs", board.name, board.max_cpus),
             )
             .label("no such CPU")
-            .hint(format!(
-                "physical CPUs are numbered 0 to {}",
-                board.max_cpus - 1
-            )),
+            .hint(format!("physical CPUs are numbered 0 to {}", board.max_cpus - 1)),
         );
         return None;
     }
@@ -167,13 +146,9 @@ fn check_board(b: &RawBoard, r: &mut Report) -> Option<&'static Board> {
     let board = Board::by_name(name);
     if board.is_none() {
         r.push(
-            Diag::error(
-                "board.name",
-                b.name.span(),
-                format!("unknown board `{name}`"),
-            )
-            .label("no board has this name")
-            .hint(name_hint(name, Board::names(), "known boards")),
+            Diag::error("board.name", b.name.span(), format!("unknown board `{name}`"))
+                .label("no board has this name")
+                .hint(name_hint(name, Board::names(), "known boards")),
         );
     }
     board
@@ -194,13 +169,9 @@ fn check_gic(b: &RawBoard, board: &Board, r: &mut Report) -> GicVersion {
                 format!("GIC version {} does not exist", v.get_ref())
             };
             r.push(
-                Diag::error(
-                    "board.gic_version",
-                    v.span(),
-                    format!("unsupported GIC version: {why}"),
-                )
-                .label("not a GIC version of this board")
-                .hint(format!("`{}` supports GIC versions {known}", board.name)),
+                Diag::error("board.gic_version", v.span(), format!("unsupported GIC version: {why}"))
+                    .label("not a GIC version of this board")
+                    .hint(format!("`{}` supports GIC versions {known}", board.name)),
             );
             board.gic.default_version
         }
@@ -216,10 +187,7 @@ fn check_ram_size(b: &RawBoard, board: &Board, r: &mut Report) -> u64 {
     };
     let least = board.hv_load_addr - board.ram_base + board.hv_budget + RAM_ALIGN;
     let problem = if !is_aligned(size, RAM_ALIGN) {
-        Some((
-            "misaligned RAM size: not a multiple of 2 MiB".to_owned(),
-            "round it to a multiple of 2 MiB".to_owned(),
-        ))
+        Some(("misaligned RAM size: not a multiple of 2 MiB".to_owned(), "round it to a multiple of 2 MiB".to_owned()))
     } else if size > board.max_ram_size {
         Some((
             format!("`{}` cannot have {} of RAM", board.name, fmt_size(size)),
@@ -227,10 +195,7 @@ fn check_ram_size(b: &RawBoard, board: &Board, r: &mut Report) -> u64 {
         ))
     } else if size < least {
         Some((
-            format!(
-                "{} of RAM cannot hold the hypervisor and a partition",
-                fmt_size(size)
-            ),
+            format!("{} of RAM cannot hold the hypervisor and a partition", fmt_size(size)),
             format!("give the board at least {}", fmt_size(least)),
         ))
     } else {
@@ -238,44 +203,23 @@ fn check_ram_size(b: &RawBoard, board: &Board, r: &mut Report) -> u64 {
     };
     match problem {
         Some((msg, hint)) => {
-            r.push(
-                Diag::error("board.ram_size", v.span(), msg)
-                    .label(fmt_size(size))
-                    .hint(hint),
-            );
+            r.push(Diag::error("board.ram_size", v.span(), msg).label(fmt_size(size)).hint(hint));
             board.ram_size
         }
         None => size,
     }
 }
 
-fn check_hypervisor(
-    h: Option<&RawHypervisor>,
-    board: &'static Board,
-    ram_size: u64,
-    r: &mut Report,
-) -> Hypervisor {
-    let mut hv = Hypervisor {
-        console: board.default_uart(),
-        budget: board.hv_budget,
-        budget_span: None,
-    };
+fn check_hypervisor(h: Option<&RawHypervisor>, board: &'static Board, ram_size: u64, r: &mut Report) -> Hypervisor {
+    let mut hv = Hypervisor { console: board.default_uart(), budget: board.hv_budget, budget_span: None };
     let Some(h) = h else { return hv };
     if let Some(c) = &h.console {
         match board.uart(c.get_ref()) {
             Some(u) => hv.console = u,
             None => r.push(
-                Diag::error(
-                    "hypervisor.console",
-                    c.span(),
-                    format!("unknown console `{}`", c.get_ref()),
-                )
-                .label("not a UART of this board")
-                .hint(name_hint(
-                    c.get_ref(),
-                    board.uarts.iter().map(|u| u.name),
-                    "UARTs of this board",
-                )),
+                Diag::error("hypervisor.console", c.span(), format!("unknown console `{}`", c.get_ref()))
+                    .label("not a UART of this board")
+                    .hint(name_hint(c.get_ref(), board.uarts.iter().map(|u| u.name), "UARTs of this board")),
             ),
         }
     }
@@ -331,26 +275,18 @@ fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<C
         let name = p.name.get_ref();
         if let Some(first) = pools.iter().find(|q| q.pool.name == *name) {
             r.push(
-                Diag::error(
-                    format!("pool[{i}].name"),
-                    p.name.span(),
-                    format!("duplicate pool name `{name}`"),
-                )
-                .label("second pool with this name")
-                .related(first.name_span.clone(), "first defined here")
-                .hint("give every pool its own name"),
+                Diag::error(format!("pool[{i}].name"), p.name.span(), format!("duplicate pool name `{name}`"))
+                    .label("second pool with this name")
+                    .related(first.name_span.clone(), "first defined here")
+                    .hint("give every pool its own name"),
             );
         }
         let scheduler = check_scheduler(p, i, r);
         if p.cpus.get_ref().is_empty() {
             r.push(
-                Diag::error(
-                    format!("pool[{i}].cpus"),
-                    p.cpus.span(),
-                    format!("pool `{name}` has no CPUs"),
-                )
-                .label("empty")
-                .hint("list the physical CPUs the pool owns, e.g. cpus = [0, 1]"),
+                Diag::error(format!("pool[{i}].cpus"), p.cpus.span(), format!("pool `{name}` has no CPUs"))
+                    .label("empty")
+                    .hint("list the physical CPUs the pool owns, e.g. cpus = [0, 1]"),
             );
         }
         let mut cpus = Vec::new();
@@ -361,25 +297,24 @@ fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<C
             };
             match owner.get(&cpu) {
                 Some((o, first)) if *o == i => r.push(
-                    Diag::error(
-                        field,
-                        c.span(),
-                        format!("CPU {cpu} is listed twice in pool `{name}`"),
-                    )
-                    .label("again")
-                    .related(first.clone(), "first listed here")
-                    .hint("list each CPU once"),
+                    Diag::error(field, c.span(), format!("CPU {cpu} is listed twice in pool `{name}`"))
+                        .label("again")
+                        .related(first.clone(), "first listed here")
+                        .hint("list each CPU once"),
                 ),
                 Some((o, first)) => {
                     r.push(
-                    Diag::error(
-                        field,
-                        c.span(),
-                        format!("CPU {cpu} is in two pools: `{}` and `{name}`", raw[*o].get_ref().name.get_ref()),
-                    )
-                    .label(format!("CPU {cpu} is also given to pool `{name}`"))
-                    .related(first.clone(), format!("CPU {cpu} first given to pool `{}` here", raw[*o].get_ref().name.get_ref()))
-                    .hint("a physical CPU belongs to exactly one pool: remove it from one of them"),
+                        Diag::error(
+                            field,
+                            c.span(),
+                            format!("CPU {cpu} is in two pools: `{}` and `{name}`", raw[*o].get_ref().name.get_ref()),
+                        )
+                        .label(format!("CPU {cpu} is also given to pool `{name}`"))
+                        .related(
+                            first.clone(),
+                            format!("CPU {cpu} first given to pool `{}` here", raw[*o].get_ref().name.get_ref()),
+                        )
+                        .hint("a physical CPU belongs to exactly one pool: remove it from one of them"),
                     );
                     // Still counted in this pool, so its partitions get no second complaint about the same CPU.
                     cpus.push(cpu);
@@ -391,11 +326,7 @@ fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<C
             }
         }
         pools.push(CheckedPool {
-            pool: Pool {
-                name: name.clone(),
-                cpus,
-                scheduler: scheduler.unwrap_or(Scheduler::Pinned),
-            },
+            pool: Pool { name: name.clone(), cpus, scheduler: scheduler.unwrap_or(Scheduler::Pinned) },
             name_span: p.name.span(),
         });
     }
@@ -421,11 +352,7 @@ fn check_scheduler(p: &RawPool, i: usize, r: &mut Report) -> Option<Scheduler> {
             r.push(
                 Diag::error(field, s.span(), format!("unknown scheduler `{other}`"))
                     .label("not a scheduler")
-                    .hint(name_hint(
-                        other,
-                        ["pinned", "cyclic"],
-                        "schedulers (cyclic is not yet supported)",
-                    )),
+                    .hint(name_hint(other, ["pinned", "cyclic"], "schedulers (cyclic is not yet supported)")),
             );
             None
         }
@@ -449,6 +376,7 @@ fn check_partitions(
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
     // Explicitly placed RAM: (pa, size, partition name, span of pa).
     let mut placed: Vec<(u64, u64, String, Span)> = Vec::new();
+    let mut claims = Claims::new(hv.console);
     for (i, p) in raw.partitions.iter().enumerate() {
         let p = p.get_ref();
         let name = p.name.get_ref();
@@ -457,25 +385,16 @@ fn check_partitions(
         let vcpus = check_vcpus(p, i, board, gic, pool.map(|x| &pools[x]), r);
         let memory = check_memory(p, i, board, ram_size, hv, gic, vcpus.len(), &mut placed, r);
         let kernel = check_kernel(p, i, ctx, r);
-        let bootargs = p
-            .bootargs
-            .as_ref()
-            .map(|b| b.get_ref().clone())
-            .unwrap_or_default();
+        let bootargs = p.bootargs.as_ref().map(|b| b.get_ref().clone()).unwrap_or_default();
         if let Some(b) = p.bootargs.as_ref().filter(|b| b.get_ref().contains('\0')) {
             r.push(
-                Diag::error(
-                    format!("partition[{i}].bootargs"),
-                    b.span(),
-                    "bootargs contain a NUL character",
-                )
-                .label("here"),
+                Diag::error(format!("partition[{i}].bootargs"), b.span(), "bootargs contain a NUL character")
+                    .label("here"),
             );
         }
         let on_fault = check_on_fault(p, i, r);
-        let (Some(pool), Some(memory), Some(kernel), Some(on_fault)) =
-            (pool, memory, kernel, on_fault)
-        else {
+        let passthrough = check_passthrough(p, i, board, gic, hv.console, memory.as_ref(), vcpus.len(), &mut claims, r);
+        let (Some(pool), Some(memory), Some(kernel), Some(on_fault)) = (pool, memory, kernel, on_fault) else {
             continue;
         };
         out.push(Partition {
@@ -488,36 +407,24 @@ fn check_partitions(
             bootargs,
             console: p.console.as_ref().is_none_or(|c| *c.get_ref()),
             on_fault,
+            passthrough,
             name_span: p.name.span(),
         });
     }
     out
 }
 
-fn check_partition_name<'a>(
-    p: &'a RawPartition,
-    i: usize,
-    seen: &mut BTreeMap<&'a str, Span>,
-    r: &mut Report,
-) {
+fn check_partition_name<'a>(p: &'a RawPartition, i: usize, seen: &mut BTreeMap<&'a str, Span>, r: &mut Report) {
     let name = p.name.get_ref();
     let field = format!("partition[{i}].name");
     if name.is_empty()
         || name.len() > MAX_NAME_LEN
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         r.push(
-            Diag::error(
-                &field,
-                p.name.span(),
-                format!("bad partition name \"{name}\""),
-            )
-            .label("not a valid name")
-            .hint(format!(
-                "use 1 to {MAX_NAME_LEN} ASCII letters, digits, `-` or `_`"
-            )),
+            Diag::error(&field, p.name.span(), format!("bad partition name \"{name}\""))
+                .label("not a valid name")
+                .hint(format!("use 1 to {MAX_NAME_LEN} ASCII letters, digits, `-` or `_`")),
         );
     }
     if let Some(first) = seen.get(name.as_str()) {
@@ -532,32 +439,19 @@ fn check_partition_name<'a>(
     }
 }
 
-fn check_pool_ref(
-    p: &RawPartition,
-    i: usize,
-    pools: &[CheckedPool],
-    r: &mut Report,
-) -> Option<usize> {
+fn check_pool_ref(p: &RawPartition, i: usize, pools: &[CheckedPool], r: &mut Report) -> Option<usize> {
     let want = p.pool.get_ref();
     let found = pools.iter().position(|q| q.pool.name == *want);
     if found.is_none() {
         let hint = if pools.is_empty() {
             "the config defines no pools: add a `[[pool]]` table with this name".to_owned()
         } else {
-            name_hint(
-                want,
-                pools.iter().map(|q| q.pool.name.as_str()),
-                "pools defined",
-            )
+            name_hint(want, pools.iter().map(|q| q.pool.name.as_str()), "pools defined")
         };
         r.push(
-            Diag::error(
-                format!("partition[{i}].pool"),
-                p.pool.span(),
-                format!("unknown pool `{want}`"),
-            )
-            .label("no `[[pool]]` has this name")
-            .hint(hint),
+            Diag::error(format!("partition[{i}].pool"), p.pool.span(), format!("unknown pool `{want}`"))
+                .label("no `[[pool]]` has this name")
+                .hint(hint),
         );
     }
     found
@@ -575,13 +469,9 @@ fn check_vcpus(
     let list_ = p.vcpus.get_ref();
     if list_.is_empty() {
         r.push(
-            Diag::error(
-                format!("partition[{i}].vcpus"),
-                p.vcpus.span(),
-                format!("partition `{name}` has no vCPUs"),
-            )
-            .label("empty")
-            .hint("list the physical CPU each vCPU is pinned to, e.g. vcpus = [0]"),
+            Diag::error(format!("partition[{i}].vcpus"), p.vcpus.span(), format!("partition `{name}` has no vCPUs"))
+                .label("empty")
+                .hint("list the physical CPU each vCPU is pinned to, e.g. vcpus = [0]"),
         );
     }
     if gic == GicVersion::V2 && list_.len() > 8 {
@@ -607,10 +497,20 @@ fn check_vcpus(
                     Diag::error(
                         field,
                         c.span(),
-                        format!("vCPU {j} of partition `{name}` is pinned to CPU {cpu}, outside its pool `{}`", pool.pool.name),
+                        format!(
+                            "vCPU {j} of partition `{name}` is pinned to CPU {cpu}, outside its pool `{}`",
+                            pool.pool.name
+                        ),
                     )
                     .label(format!("CPU {cpu} is not in pool `{}`", pool.pool.name))
-                    .related(pool.name_span.clone(), format!("pool `{}` has CPUs {}", pool.pool.name, list(pool.pool.cpus.iter().map(u32::to_string))))
+                    .related(
+                        pool.name_span.clone(),
+                        format!(
+                            "pool `{}` has CPUs {}",
+                            pool.pool.name,
+                            list(pool.pool.cpus.iter().map(u32::to_string))
+                        ),
+                    )
                     .hint(format!("pin the vCPU to one of the pool's CPUs, or add CPU {cpu} to the pool's `cpus`")),
                 );
                 continue;
@@ -660,25 +560,15 @@ fn check_pinning(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
 }
 
 /// The guest-physical windows of the partition's emulated devices, which RAM must not cover.
-fn device_windows(gic: GicVersion, vcpus: usize) -> Vec<(u64, u64, &'static str)> {
-    let mut w = vec![(
-        guest_map::GICD,
-        guest_map::GICD_SIZE,
-        "emulated GIC distributor",
-    )];
+pub(super) fn device_windows(gic: GicVersion, vcpus: usize) -> Vec<(u64, u64, &'static str)> {
+    let mut w = vec![(guest_map::GICD, guest_map::GICD_SIZE, "emulated GIC distributor")];
     match gic {
-        GicVersion::V3 => w.push((
-            guest_map::GICR,
-            guest_map::GICR_STRIDE * vcpus.max(1) as u64,
-            "emulated GIC redistributors",
-        )),
+        GicVersion::V3 => {
+            w.push((guest_map::GICR, guest_map::GICR_STRIDE * vcpus.max(1) as u64, "emulated GIC redistributors"))
+        }
         GicVersion::V2 => w.push((guest_map::GICC, guest_map::GICC_SIZE, "GIC CPU interface")),
     }
-    w.push((
-        guest_map::UART,
-        guest_map::UART_SIZE,
-        "emulated PL011 console",
-    ));
+    w.push((guest_map::UART, guest_map::UART_SIZE, "emulated PL011 console"));
     w
 }
 
@@ -704,10 +594,7 @@ fn check_memory(
             Diag::error(
                 &size_field,
                 m.size.span(),
-                format!(
-                    "misaligned memory: {} is not a multiple of 2 MiB",
-                    fmt_size(size)
-                ),
+                format!("misaligned memory: {} is not a multiple of 2 MiB", fmt_size(size)),
             )
             .label("must be 2 MiB-aligned")
             .hint(format!(
@@ -724,11 +611,7 @@ fn check_memory(
                 format!("partition `{name}` wants more RAM than the board can have"),
             )
             .label(fmt_size(size))
-            .hint(format!(
-                "`{}` has at most {} of RAM",
-                board.name,
-                fmt_size(board.max_ram_size)
-            )),
+            .hint(format!("`{}` has at most {} of RAM", board.name, fmt_size(board.max_ram_size))),
         );
         ok = false;
     } else if size < MIN_PARTITION_RAM {
@@ -736,10 +619,7 @@ fn check_memory(
             Diag::error(
                 &size_field,
                 m.size.span(),
-                format!(
-                    "partition `{name}` needs at least {} of RAM",
-                    fmt_size(MIN_PARTITION_RAM)
-                ),
+                format!("partition `{name}` needs at least {} of RAM", fmt_size(MIN_PARTITION_RAM)),
             )
             .label(fmt_size(size))
             .hint("the device tree takes the last 2 MiB and the kernel goes below it"),
@@ -775,15 +655,11 @@ fn check_memory(
                         "partition RAM ends beyond the 39-bit guest-physical address space",
                     )
                     .label(format!("{} + {}", hex(ipa), fmt_size(size)))
-                    .hint(format!(
-                        "guest-physical addresses end at {}",
-                        hex(IPA_LIMIT)
-                    )),
+                    .hint(format!("guest-physical addresses end at {}", hex(IPA_LIMIT))),
                 );
                 ok = false;
-            } else if let Some((base, len, what)) = device_windows(gic, vcpus)
-                .into_iter()
-                .find(|(b, l, _)| overlaps((ipa, size), (*b, *l)))
+            } else if let Some((base, len, what)) =
+                device_windows(gic, vcpus).into_iter().find(|(b, l, _)| overlaps((ipa, size), (*b, *l)))
             {
                 r.push(
                     Diag::error(
@@ -816,38 +692,27 @@ fn check_memory(
         let reserved_end = board.hv_load_addr + hv.budget;
         if !is_aligned(addr, RAM_ALIGN) {
             r.push(
-                Diag::error(
-                    &field,
-                    v.span(),
-                    format!("misaligned memory: PA {} is not 2 MiB-aligned", hex(addr)),
-                )
-                .label("must be 2 MiB-aligned")
-                .hint(format!(
-                    "use {}, or leave `pa` out to let the layout choose",
-                    hex(units::align_up(addr, RAM_ALIGN))
-                )),
+                Diag::error(&field, v.span(), format!("misaligned memory: PA {} is not 2 MiB-aligned", hex(addr)))
+                    .label("must be 2 MiB-aligned")
+                    .hint(format!(
+                        "use {}, or leave `pa` out to let the layout choose",
+                        hex(units::align_up(addr, RAM_ALIGN))
+                    )),
             );
             ok = false;
         } else if addr < board.ram_base || addr.saturating_add(size) > ram_end {
             r.push(
-                Diag::error(
-                    &field,
-                    v.span(),
-                    format!("memory of partition `{name}` lies beyond board RAM"),
-                )
-                .label(format!("{}..{}", hex(addr), hex(addr.saturating_add(size))))
-                .hint(format!(
-                    "board RAM is {}..{} ({}); raise [board] ram_size or move the partition",
-                    hex(board.ram_base),
-                    hex(ram_end),
-                    fmt_size(ram_size)
-                )),
+                Diag::error(&field, v.span(), format!("memory of partition `{name}` lies beyond board RAM"))
+                    .label(format!("{}..{}", hex(addr), hex(addr.saturating_add(size))))
+                    .hint(format!(
+                        "board RAM is {}..{} ({}); raise [board] ram_size or move the partition",
+                        hex(board.ram_base),
+                        hex(ram_end),
+                        fmt_size(ram_size)
+                    )),
             );
             ok = false;
-        } else if overlaps(
-            (addr, size),
-            (board.ram_base, reserved_end - board.ram_base),
-        ) {
+        } else if overlaps((addr, size), (board.ram_base, reserved_end - board.ram_base)) {
             r.push(
                 Diag::error(&field, v.span(), format!("memory of partition `{name}` overlaps the hypervisor"))
                     .label(format!("{}..{}", hex(addr), hex(addr + size)))
@@ -858,28 +723,23 @@ fn check_memory(
                     )),
             );
             ok = false;
-        } else if let Some((opa, osize, other, ospan)) = placed
-            .iter()
-            .find(|(b, l, _, _)| overlaps((addr, size), (*b, *l)))
+        } else if let Some((opa, osize, other, ospan)) =
+            placed.iter().find(|(b, l, _, _)| overlaps((addr, size), (*b, *l)))
         {
             r.push(
                 Diag::error(&field, v.span(), format!("memory of partition `{name}` overlaps partition `{other}`"))
                     .label(format!("{}..{}", hex(addr), hex(addr + size)))
                     .related(ospan.clone(), format!("`{other}` has {}..{}", hex(*opa), hex(opa + osize)))
-                    .hint("give each partition its own host-physical range, or leave `pa` out to let the layout choose"),
+                    .hint(
+                        "give each partition its own host-physical range, or leave `pa` out to let the layout choose",
+                    ),
             );
             ok = false;
         } else {
             placed.push((addr, size, name.clone(), v.span()));
         }
     }
-    ok.then_some(Memory {
-        size,
-        ipa,
-        pa,
-        size_span: m.size.span(),
-        pa_span,
-    })
+    ok.then_some(Memory { size, ipa, pa, size_span: m.size.span(), pa_span })
 }
 
 fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -> Option<Kernel> {
@@ -888,13 +748,9 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
     let span = p.kernel.span();
     if is_guest_name(k) {
         return match ctx.guests.package(k) {
-            Some(package) => Some(Kernel {
-                source: KernelSource::Guest {
-                    name: k.clone(),
-                    package: package.into(),
-                },
-                span,
-            }),
+            Some(package) => {
+                Some(Kernel { source: KernelSource::Guest { name: k.clone(), package: package.into() }, span })
+            }
             None => {
                 let known: Vec<&str> = ctx.guests.names().collect();
                 let guests = if known.is_empty() {
@@ -905,26 +761,20 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
                 r.push(
                     Diag::error(field, span, format!("kernel missing: no guest named `{k}`"))
                         .label("not a guest of this workspace")
-                        .hint(format!("{guests}; or give a path to an arm64 Image or ELF relative to this file, e.g. \"./{k}\"")),
+                        .hint(format!(
+                            "{guests}; or give a path to an arm64 Image or ELF relative to this file, e.g. \"./{k}\""
+                        )),
                 );
                 None
             }
         };
     }
-    let path: std::path::PathBuf = ctx
-        .base_dir
-        .join(k)
-        .components()
-        .filter(|c| *c != std::path::Component::CurDir)
-        .collect();
+    let path: std::path::PathBuf =
+        ctx.base_dir.join(k).components().filter(|c| *c != std::path::Component::CurDir).collect();
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) => {
-            let what = if e.kind() == std::io::ErrorKind::NotFound {
-                "not found".to_owned()
-            } else {
-                e.to_string()
-            };
+            let what = if e.kind() == std::io::ErrorKind::NotFound { "not found".to_owned() } else { e.to_string() };
             r.push(
                 Diag::error(field, span, format!("kernel missing: cannot read `{k}`: {what}"))
                     .label(format!("looked for {}", crate::display_path(&path)))
@@ -946,9 +796,7 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
         Format::Elf => match image::flatten(&bytes) {
             Ok(flat) if image::header(&flat.bytes).is_some() => {}
             Ok(_) => {
-                r.push(bad(
-                    "the ELF's flattened image does not start with an arm64 Image header".into(),
-                ));
+                r.push(bad("the ELF's flattened image does not start with an arm64 Image header".into()));
                 return None;
             }
             Err(e) => {
@@ -961,10 +809,206 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
             return None;
         }
     }
-    Some(Kernel {
-        source: KernelSource::File(path),
-        span,
-    })
+    Some(Kernel { source: KernelSource::File(path), span })
+}
+
+/// Who owns each passed-through device and interrupt so far.
+struct Claims {
+    /// Device path -> (partition name, span of the entry).
+    devices: BTreeMap<&'static str, (String, Span)>,
+    /// INTID -> who owns it.
+    spis: BTreeMap<u32, SpiOwner>,
+}
+
+enum SpiOwner {
+    /// The hypervisor, for the device at this path.
+    Hypervisor(&'static str),
+    /// A partition, with the device at `device`, listed at `span`.
+    Partition { name: String, device: &'static str, span: Span },
+}
+
+impl Claims {
+    /// Nothing given to partitions yet; the hypervisor owns its console's interrupt.
+    fn new(console: &'static Uart) -> Claims {
+        let mut spis = BTreeMap::new();
+        spis.insert(console.irq.intid(), SpiOwner::Hypervisor(console.path));
+        Claims { devices: BTreeMap::new(), spis }
+    }
+}
+
+/// A partition's `passthrough`: each entry a passthrough-able device of the board, listed once, given to no other
+/// partition, clear of the partition's RAM and emulated devices (it keeps its host-physical addresses), its
+/// interrupts owned by no one else.
+#[allow(clippy::too_many_arguments)]
+fn check_passthrough(
+    p: &RawPartition,
+    i: usize,
+    board: &Board,
+    gic: GicVersion,
+    console: &Uart,
+    memory: Option<&Memory>,
+    vcpus: usize,
+    claims: &mut Claims,
+    r: &mut Report,
+) -> Vec<&'static Device> {
+    let Some(list_) = &p.passthrough else {
+        return Vec::new();
+    };
+    let name = p.name.get_ref();
+    let passable = || board.devices.iter().map(|d| d.path);
+    let available = || {
+        if board.devices.is_empty() {
+            format!("`{}` has no devices that can be passed through", board.name)
+        } else {
+            let devices: Vec<String> =
+                board.devices.iter().map(|d| format!("`{}` ({})", d.path, d.description)).collect();
+            let devices = match devices.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            format!("devices of `{}` that can be passed through: {devices}", board.name)
+        }
+    };
+    let mut out: Vec<&'static Device> = Vec::new();
+    let mut listed: BTreeMap<&str, Span> = BTreeMap::new();
+    for (j, entry) in list_.get_ref().iter().enumerate() {
+        let field = format!("partition[{i}].passthrough[{j}]");
+        let path = entry.get_ref().as_str();
+        let span = entry.span();
+        let device = match board.passthrough(path, console) {
+            Ok(d) => d,
+            Err(NotPassthrough::Unknown) => {
+                let hint = match closest(path, passable()) {
+                    Some(c) => format!("did you mean `{c}`? {}", available()),
+                    None => format!("{}; devices are named by their path in the board's device tree", available()),
+                };
+                r.push(
+                    Diag::error(field, span, format!("no device `{path}` on board `{}`", board.name))
+                        .label("not a device of this board")
+                        .hint(hint),
+                );
+                continue;
+            }
+            Err(NotPassthrough::Console(u)) => {
+                r.push(
+                    Diag::error(
+                        field,
+                        span,
+                        format!("device `{path}` cannot be passed through: it is the hypervisor's console UART (`{}`)", u.name),
+                    )
+                    .label("the hypervisor's console")
+                    .hint(format!(
+                        "hv-static writes every partition's console lines to it; give the partition an emulated PL011 at {} instead (`console = true`); {}",
+                        hex(guest_map::UART),
+                        available()
+                    )),
+                );
+                continue;
+            }
+            Err(NotPassthrough::Reserved(res)) => {
+                r.push(
+                    Diag::error(field, span, format!("device `{path}` cannot be passed through: it is {}", res.what))
+                        .label("kept by the hypervisor")
+                        .hint(format!("{}; {}", res.why, available())),
+                );
+                continue;
+            }
+        };
+        if let Some(first) = listed.get(device.path) {
+            r.push(
+                Diag::error(field, span, format!("device `{path}` is listed twice in partition `{name}`"))
+                    .label("again")
+                    .related(first.clone(), "first listed here")
+                    .hint("list each device once"),
+            );
+            continue;
+        }
+        listed.insert(device.path, span.clone());
+        if let Some((other, first)) = claims.devices.get(device.path) {
+            r.push(
+                Diag::error(field, span, format!("device `{path}` is given to two partitions: `{other}` and `{name}`"))
+                    .label(format!("also given to `{name}`"))
+                    .related(first.clone(), format!("first given to `{other}` here"))
+                    .hint("a passed-through device belongs to exactly one partition: remove it from one of them"),
+            );
+            continue;
+        }
+        claims.devices.insert(device.path, (name.clone(), span.clone()));
+        let mut ok = true;
+        // Guest-physical = host-physical: the device's MMIO must not land on the partition's RAM or emulated devices.
+        let mut windows = device_windows(gic, vcpus);
+        if let Some(m) = memory {
+            windows.push((m.ipa, m.size, "RAM"));
+        }
+        for mmio in device.regs {
+            if let Some((base, len, what)) = windows.iter().find(|(b, l, _)| mmio.overlaps(*b, *l)) {
+                let hint = if *what == "RAM" {
+                    "a passed-through device keeps its host-physical addresses: move the partition's RAM (`memory.ipa`) clear of it".to_owned()
+                } else {
+                    format!("a passed-through device keeps its host-physical addresses, and the {what} is there in every partition: this device cannot be passed through")
+                };
+                r.push(
+                    Diag::error(
+                        &field,
+                        span.clone(),
+                        format!(
+                            "device `{path}` at {}..{} overlaps the {what} of partition `{name}` ({}..{})",
+                            hex(mmio.base),
+                            hex(mmio.end()),
+                            hex(*base),
+                            hex(base + len)
+                        ),
+                    )
+                    .label("overlapping MMIO")
+                    .hint(hint),
+                );
+                ok = false;
+                break;
+            }
+        }
+        for &intid in device.spis {
+            match claims.spis.get(&intid) {
+                // Devices of one partition may share a line.
+                Some(SpiOwner::Partition { name: owner, .. }) if owner == name => {}
+                Some(SpiOwner::Partition { name: owner, device: other, span: first }) => {
+                    r.push(
+                        Diag::error(
+                            &field,
+                            span.clone(),
+                            format!("interrupt {intid} of device `{path}` is given to two partitions: `{owner}` (with `{other}`) and `{name}`"),
+                        )
+                        .label(format!("INTID {intid} also given to `{name}`"))
+                        .related(first.clone(), format!("INTID {intid} first given to `{owner}` here, with `{other}`"))
+                        .hint("a passed-through interrupt belongs to exactly one partition: give the devices that share it to the same partition"),
+                    );
+                    ok = false;
+                }
+                Some(SpiOwner::Hypervisor(owner)) => {
+                    r.push(
+                        Diag::error(
+                            &field,
+                            span.clone(),
+                            format!("interrupt {intid} of device `{path}` belongs to the hypervisor (`{owner}`)"),
+                        )
+                        .label(format!("INTID {intid} is the hypervisor's"))
+                        .hint("the hypervisor's own interrupts are never passed through: leave this device to the hypervisor"),
+                    );
+                    ok = false;
+                }
+                None => {
+                    claims.spis.insert(
+                        intid,
+                        SpiOwner::Partition { name: name.clone(), device: device.path, span: span.clone() },
+                    );
+                }
+            }
+        }
+        if ok {
+            out.push(device);
+        }
+    }
+    out
 }
 
 fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPolicy> {
@@ -975,13 +1019,9 @@ fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPol
         "stop" => Some(FaultPolicy::Stop),
         other => {
             r.push(
-                Diag::error(
-                    format!("partition[{i}].on_fault"),
-                    f.span(),
-                    format!("unknown fault policy `{other}`"),
-                )
-                .label("not a fault policy")
-                .hint("`stop` (stop every vCPU of the partition) is the only policy for now"),
+                Diag::error(format!("partition[{i}].on_fault"), f.span(), format!("unknown fault policy `{other}`"))
+                    .label("not a fault policy")
+                    .hint("`stop` (stop every vCPU of the partition) is the only policy for now"),
             );
             None
         }
@@ -1002,11 +1042,7 @@ fn warn_idle_cpus(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
             }
             let used = raw.partitions.iter().any(|q| {
                 q.get_ref().pool.get_ref() == &pool.pool.name
-                    && q.get_ref()
-                        .vcpus
-                        .get_ref()
-                        .iter()
-                        .any(|v| *v.get_ref() == i64::from(cpu))
+                    && q.get_ref().vcpus.get_ref().iter().any(|v| *v.get_ref() == i64::from(cpu))
             });
             if !used {
                 r.push(

@@ -32,48 +32,46 @@ console = false
 /// A pool scheduler other than pinned does not exist yet, so two vCPUs on CPU 2 need a config that is checked
 /// by hand: use distinct CPUs.
 fn demo(gic: u32) -> Checked {
-    let src = DEMO
-        .replace("vcpus = [1, 2]", "vcpus = [1, 3]")
+    checked(&demo_src(gic))
+}
+
+fn demo_src(gic: u32) -> String {
+    DEMO.replace("vcpus = [1, 2]", "vcpus = [1, 3]")
         .replace("cpus = [1, 2]", "cpus = [1, 2, 3]")
-        .replace(
-            "name = \"qemu-virt-aarch64\"",
-            &format!("name = \"qemu-virt-aarch64\"\ngic_version = {gic}"),
-        );
+        .replace("name = \"qemu-virt-aarch64\"", &format!("name = \"qemu-virt-aarch64\"\ngic_version = {gic}"))
+}
+
+/// The demo with the RTC and the GPIO controller passed through to `hello0`.
+fn passthrough_src(gic: u32) -> String {
+    demo_src(gic).replacen(
+        "kernel = \"hello\"\n",
+        "kernel = \"hello\"\npassthrough = [\"/pl061@9030000\", \"/pl031@9010000\"]\n",
+        1,
+    )
+}
+
+fn checked(src: &str) -> Checked {
     let guests = GuestCatalog::with_names(["hello"]);
-    let ctx = Context {
-        guests: &guests,
-        base_dir: Path::new("/"),
-    };
-    let (system, report) =
-        config::check_source("demo.toml", &src, "demo", &ctx).unwrap_or_else(|r| panic!("{r}"));
-    Checked {
-        system,
-        report,
-        config_path: "/demo.toml".into(),
-    }
+    let ctx = Context { guests: &guests, base_dir: Path::new("/") };
+    let (system, report) = config::check_source("demo.toml", src, "demo", &ctx).unwrap_or_else(|r| panic!("{r}"));
+    Checked { system, report, config_path: "/demo.toml".into() }
 }
 
 fn kernel(len: usize) -> KernelImage {
     let mut bytes = testelf::image(0x8_0000, 0, &vec![0x5a; len - 64]);
     bytes[63] = 0x11;
-    KernelImage {
-        header: image::header(&bytes).unwrap(),
-        bytes,
-        from: "test".into(),
-    }
+    KernelImage { header: image::header(&bytes).unwrap(), bytes, from: "test".into() }
 }
 
 fn prepared(gic: u32) -> Prepared {
-    let checked = demo(gic);
+    prepared_from(demo(gic))
+}
+
+fn prepared_from(checked: Checked) -> Prepared {
     let kernels = vec![kernel(0x1234), kernel(0x800)];
     let dtbs = device_trees(&checked).unwrap();
     let layout = solve_layout(&checked, &kernels, &dtbs).unwrap();
-    Prepared {
-        checked,
-        kernels,
-        dtbs,
-        layout,
-    }
+    Prepared { checked, kernels, dtbs, layout }
 }
 
 #[test]
@@ -83,10 +81,7 @@ fn payload_places_kernels_and_device_trees() {
     assert_eq!(bytes.len() as u64, p.layout.payload.size);
     for (i, pl) in p.layout.partitions.iter().enumerate() {
         let k = (pl.kernel.src_pa - p.layout.payload.base) as usize;
-        assert_eq!(
-            &bytes[k..k + p.kernels[i].bytes.len()],
-            &p.kernels[i].bytes[..]
-        );
+        assert_eq!(&bytes[k..k + p.kernels[i].bytes.len()], &p.kernels[i].bytes[..]);
         let d = (pl.dtb.src_pa - p.layout.payload.base) as usize;
         assert_eq!(&bytes[d..d + p.dtbs[i].len()], &p.dtbs[i][..]);
         assert_eq!(pl.kernel.src_pa % 4096, 0);
@@ -96,10 +91,7 @@ fn payload_places_kernels_and_device_trees() {
 
 fn hv_elf(len: usize, end: u64) -> Vec<u8> {
     let img = testelf::image(0x20_0000, 0, &vec![0xc3; len - 64]);
-    testelf::build(
-        &[testelf::load(0x4020_0000, img)],
-        &[("__hv_end", 0x4020_0000 + end)],
-    )
+    testelf::build(&[testelf::load(0x4020_0000, img)], &[("__hv_end", 0x4020_0000 + end)])
 }
 
 #[test]
@@ -107,14 +99,7 @@ fn pack_pads_patches_and_appends() {
     let p = prepared(3);
     let payload = payload(&p.layout, &p.kernels, &p.dtbs);
     let (img, stats) = pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, &payload).unwrap();
-    assert_eq!(
-        stats,
-        HvStats {
-            image_len: 0x3000,
-            end: 0x8000,
-            budget: 2 * MIB
-        }
-    );
+    assert_eq!(stats, HvStats { image_len: 0x3000, end: 0x8000, budget: 2 * MIB });
     assert_eq!(img.len() as u64, p.layout.image_size());
     assert_eq!(img.len() % 4096, 0);
     let h = image::header(&img).unwrap();
@@ -122,17 +107,9 @@ fn pack_pads_patches_and_appends() {
     assert_eq!(h.image_size, img.len() as u64);
     assert!(img[64..0x3000].iter().all(|b| *b == 0xc3));
     assert!(img[0x3000..2 * MIB as usize].iter().all(|b| *b == 0));
-    assert_eq!(
-        &img[2 * MIB as usize..2 * MIB as usize + payload.len()],
-        &payload[..]
-    );
+    assert_eq!(&img[2 * MIB as usize..2 * MIB as usize + payload.len()], &payload[..]);
     // Same inputs, same bytes.
-    assert_eq!(
-        pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, &payload)
-            .unwrap()
-            .0,
-        img
-    );
+    assert_eq!(pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, &payload).unwrap().0, img);
 }
 
 #[test]
@@ -144,26 +121,11 @@ fn pack_refuses_what_would_not_boot() {
     assert!(err(&hv_elf(0x3000, budget + 0x1000), 0x20_0000).contains("up to `__hv_end`"));
     assert!(err(&hv_elf(budget as usize + 0x1000, 0x1000), 0x20_0000).contains("over its"));
     assert!(err(&hv_elf(0x3000, 0x8000), 0x8_0000).contains("text_offset"));
-    let no_magic = testelf::build(
-        &[testelf::load(0x4020_0000, vec![1; 256])],
-        &[("__hv_end", 0x4020_1000)],
-    );
+    let no_magic = testelf::build(&[testelf::load(0x4020_0000, vec![1; 256])], &[("__hv_end", 0x4020_1000)]);
     assert!(err(&no_magic, 0x20_0000).contains("Image header"));
-    let elsewhere = testelf::build(
-        &[testelf::load(
-            0x4000_0000,
-            testelf::image(0x20_0000, 0, &[0; 64]),
-        )],
-        &[],
-    );
+    let elsewhere = testelf::build(&[testelf::load(0x4000_0000, testelf::image(0x20_0000, 0, &[0; 64]))], &[]);
     assert!(err(&elsewhere, 0x20_0000).contains("linked to load at 0x4000_0000"));
-    let no_end = testelf::build(
-        &[testelf::load(
-            0x4020_0000,
-            testelf::image(0x20_0000, 0, &[0; 64]),
-        )],
-        &[],
-    );
+    let no_end = testelf::build(&[testelf::load(0x4020_0000, testelf::image(0x20_0000, 0, &[0; 64]))], &[]);
     assert!(err(&no_end, 0x20_0000).contains("__hv_end"));
 }
 
@@ -195,8 +157,8 @@ fn generated_config_gicv3() {
         "dtb: 0x81e0_0000,",
         "devices: &[],",
         "spis: &[],",
-        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x80a_0000, gicc: 0x0, uart: Some(0x900_0000) },",
-        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x80a_0000, gicc: 0x0, uart: None },",
+        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x80a_0000, gicc: 0x0, uart: Some(0x900_0000), uart_irq: 33 },",
+        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x80a_0000, gicc: 0x0, uart: None, uart_irq: 33 },",
         "fault_policy: FaultPolicy::Stop,",
     ] {
         assert!(c.contains(line), "missing `{line}` in\n{c}");
@@ -204,16 +166,9 @@ fn generated_config_gicv3() {
     let image_size = format!("image_size: {},", hex(p.layout.image_size()));
     assert!(c.contains(&image_size), "{c}");
     let k = p.layout.partitions[0].kernel;
-    let load = format!(
-        "Load {{ src_pa: {}, dst_pa: {}, size: 0x1234 }},",
-        hex(k.src_pa),
-        hex(k.dst_pa)
-    );
+    let load = format!("Load {{ src_pa: {}, dst_pa: {}, size: 0x1234 }},", hex(k.src_pa), hex(k.dst_pa));
     assert!(c.contains(&load), "{load} in\n{c}");
-    assert_eq!(
-        hv.memory_ld,
-        "HV_BASE = 0x40200000;\nHV_BUDGET = 0x200000;\n"
-    );
+    assert_eq!(hv.memory_ld, "HV_BASE = 0x40200000;\nHV_BUDGET = 0x200000;\n");
 }
 
 #[test]
@@ -228,7 +183,7 @@ fn generated_config_gicv2_maps_the_virtual_cpu_interface() {
         "gich: 0x803_0000,",
         "gicv: 0x804_0000,",
         "DeviceRegion { ipa: 0x801_0000, pa: 0x804_0000, size: 0x2000 },",
-        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x0, gicc: 0x801_0000, uart: Some(0x900_0000) },",
+        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x0, gicc: 0x801_0000, uart: Some(0x900_0000), uart_irq: 33 },",
         // Each partition: L1 + L2 for its RAM + L2 and L3 for the GICV page.
         "s2_tables: 4,",
         "pub const S2_TABLES: usize = 8;",
@@ -240,15 +195,11 @@ fn generated_config_gicv2_maps_the_virtual_cpu_interface() {
 #[test]
 fn generated_config_compiles_against_hv_static_types() {
     let types = workspace_root().join("hv-static/src/config/types.rs");
-    assert!(
-        types.is_file(),
-        "{} is the contract the generated file must compile against",
-        types.display()
-    );
+    assert!(types.is_file(), "{} is the contract the generated file must compile against", types.display());
     let dir = std::env::temp_dir().join(format!("ib-hvconfig-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for gic in [2, 3] {
-        let p = prepared(gic);
+    for (gic, passthrough) in [(2, false), (3, false), (2, true), (3, true)] {
+        let p = if passthrough { prepared_from(checked(&passthrough_src(gic))) } else { prepared(gic) };
         let hv = hvconfig::generate(&p.checked.system, &p.layout, "demo.toml");
         std::fs::write(dir.join("config.rs"), &hv.config_rs).unwrap();
         // The same shape as hv-static/src/config/mod.rs.
@@ -262,15 +213,7 @@ fn generated_config_compiles_against_hv_static_types() {
         let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
         let out = Command::new(rustc)
             .current_dir(workspace_root())
-            .args([
-                "--edition",
-                "2021",
-                "--crate-type",
-                "lib",
-                "--crate-name",
-                "hvconfig_check",
-                "-o",
-            ])
+            .args(["--edition", "2021", "--crate-type", "lib", "--crate-name", "hvconfig_check", "-o"])
             .arg(dir.join(format!("check{gic}.rlib")))
             .arg(dir.join("lib.rs"))
             .output()
@@ -290,15 +233,11 @@ fn layout_errors_point_at_the_config() {
     let checked = demo(3);
     let big = vec![kernel(63 * MIB as usize), kernel(0x800)];
     let dtbs = device_trees(&checked).unwrap();
-    let Err(Error::Config(r)) = solve_layout(&checked, &big, &dtbs) else {
-        panic!("a 63 MiB kernel fits 64 MiB?")
-    };
+    let Err(Error::Config(r)) = solve_layout(&checked, &big, &dtbs) else { panic!("a 63 MiB kernel fits 64 MiB?") };
     let e: Vec<_> = r.errors().collect();
     // hello0's 64 MiB minus the 2 MiB device tree region cannot hold 0x8_0000 + 63 MiB.
     assert!(
-        e.iter()
-            .any(|d| d.field == "partition[0].memory.size"
-                && d.message.contains("does not fit its RAM")),
+        e.iter().any(|d| d.field == "partition[0].memory.size" && d.message.contains("does not fit its RAM")),
         "{r}"
     );
     assert!(r.render().contains("demo.toml:14:19"), "{r}");
@@ -307,14 +246,7 @@ fn layout_errors_point_at_the_config() {
 #[test]
 fn layout_text_lists_every_region() {
     let p = prepared(2);
-    let t = report::layout_text(
-        &p,
-        Some(&HvStats {
-            image_len: 0x3000,
-            end: 0x8000,
-            budget: 2 * MIB,
-        }),
-    );
+    let t = report::layout_text(&p, Some(&HvStats { image_len: 0x3000, end: 0x8000, budget: 2 * MIB }));
     for s in [
         "system demo (demo.toml)",
         "GICv2",
@@ -330,5 +262,47 @@ fn layout_text_lists_every_region() {
         "console off",
     ] {
         assert!(t.contains(s), "missing `{s}` in\n{t}");
+    }
+}
+
+#[test]
+fn passthrough_devices_are_mapped_routed_and_described() {
+    for (gic, tables) in [(3, 4), (2, 5)] {
+        let p = prepared_from(checked(&passthrough_src(gic)));
+        let s = &p.checked.system;
+        let hv = hvconfig::generate(s, &p.layout, "demo.toml");
+        let c = &hv.config_rs;
+        // Guest-physical = host-physical; the SPIs sorted whatever the order of the list.
+        for line in [
+            "DeviceRegion { ipa: 0x903_0000, pa: 0x903_0000, size: 0x1000 },",
+            "DeviceRegion { ipa: 0x901_0000, pa: 0x901_0000, size: 0x1000 },",
+            "spis: &[34, 39],",
+        ] {
+            assert_eq!(c.matches(line).count(), 1, "`{line}` once in\n{c}");
+        }
+        // hello0: L1, L2 for [0, 1 GiB), L2 for its RAM's GiB, one L3 for the 2 MiB region at 0x0900_0000 both
+        // devices share, and on GICv2 one more L3 for the GICV page at 0x0801_0000.
+        assert_eq!(hvconfig::s2_tables(s, &p.layout, 0), tables, "GICv{gic}");
+        assert!(c.contains(&format!("s2_tables: {tables},")), "{c}");
+        // smp has nothing passed through.
+        let smp = &c[c.find("name: \"smp\"").unwrap()..];
+        assert!(smp.contains("spis: &[],"), "{smp}");
+        assert!(!smp.contains("0x901_0000"), "{smp}");
+
+        // The device trees (dom0-less's tests parse the nodes): hello0 has both, smp neither.
+        let has = |dtb: &[u8], s: &str| dtb.windows(s.len()).any(|w| w == s.as_bytes());
+        for node in ["pl031@9010000\0", "pl061@9030000\0", "arm,pl031\0"] {
+            assert!(has(&p.dtbs[0], node), "{node}");
+            assert!(!has(&p.dtbs[1], node), "{node}");
+        }
+
+        let t = report::layout_text(&p, None);
+        for line in [
+            "passthrough  /pl061@9030000 (PL061 GPIO controller): MMIO 0x903_0000..0x903_1000, INTID 39",
+            "passthrough  /pl031@9010000 (PL031 real-time clock): MMIO 0x901_0000..0x901_1000, INTID 34",
+            "device       IPA 0x901_0000 -> PA 0x901_0000 (4 KiB)",
+        ] {
+            assert_eq!(t.matches(line).count(), 1, "`{line}` once in\n{t}");
+        }
     }
 }
