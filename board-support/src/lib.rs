@@ -1,7 +1,7 @@
 //! Board descriptions for hv-static's host tools.
 //!
 //! A board is plain data: where its RAM, console UART and interrupt controller live, how many CPUs it has, where a
-//! boot loader places the hypervisor image and, for boards QEMU emulates, the command line that boots it. One
+//! boot loader places the hypervisor image and its device tree and, for boards QEMU emulates, the command line that boots it. One
 //! module per board holds one `static` [`Board`]; [`Board::by_name`] finds it by the name configs use.
 //!
 //! Design rules:
@@ -292,6 +292,149 @@ pub struct Qemu {
     pub cpu_gicv2: &'static str,
 }
 
+/// Where the boot loader puts the board's device tree when it boots the hypervisor image (an arm64 `Image`). The
+/// image builder keeps the hypervisor, its payload and every partition clear of it: hv-static reads that tree at
+/// boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootDtb {
+    /// QEMU's direct kernel boot (`-kernel`, hw/arm/boot.c) of an arm64 Image: the tree goes where an initrd would
+    /// go, at RAM base + min(RAM size / 2, 128 MiB), or at the end of the image (its load address + the header's
+    /// `image_size`, or the file size when larger) when that is higher, rounded up to 2 MiB. QEMU writes a 1 MiB
+    /// blob there (and its boot stub at RAM base, below the image).
+    Qemu,
+}
+
+impl BootDtb {
+    /// QEMU puts an initrd (and so the tree) at least this far above RAM base, when RAM is at least twice as large.
+    pub const QEMU_INITRD_OFFSET: u64 = 128 * MIB;
+    /// Alignment of the tree, and the room the builder keeps for it.
+    pub const QEMU_ALIGN: u64 = 2 * MIB;
+
+    /// Base and size of the region the tree may occupy, for RAM at `ram_base` of `ram_size` bytes and a boot image
+    /// whose memory ends (exclusive) at `image_end`. The region may end beyond RAM, when the image leaves no room.
+    pub const fn region(&self, ram_base: u64, ram_size: u64, image_end: u64) -> Mmio {
+        match self {
+            BootDtb::Qemu => {
+                let half = ram_size / 2;
+                let above = if half < Self::QEMU_INITRD_OFFSET { half } else { Self::QEMU_INITRD_OFFSET };
+                let mut base = ram_base.saturating_add(above);
+                if image_end > base {
+                    base = image_end;
+                }
+                let base = base.saturating_add(Self::QEMU_ALIGN - 1) / Self::QEMU_ALIGN * Self::QEMU_ALIGN;
+                Mmio { base, size: Self::QEMU_ALIGN }
+            }
+        }
+    }
+}
+
+/// Where a U-Boot build reads its saved environment from. A saved environment replaces the built-in default one
+/// whole (it is not merged), so it must carry `bootcmd` and every variable that command uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UBootEnv {
+    /// Memory-mapped NOR flash (`CONFIG_ENV_IS_IN_FLASH`): `size` bytes (`CONFIG_ENV_SIZE`) at `addr`
+    /// (`CONFIG_ENV_ADDR`). Nothing on the disk changes it; on QEMU, `qemu_flash` is the flash device holding it.
+    Flash { addr: u64, size: u64, qemu_flash: Option<QemuFlash> },
+    /// A file in the boot partition (`CONFIG_ENV_IS_IN_FAT`) of `size` bytes.
+    Fat { file: &'static str, size: u64 },
+}
+
+impl UBootEnv {
+    /// `CONFIG_ENV_SIZE`: the size of the stored environment, CRC included.
+    pub const fn size(&self) -> u64 {
+        match *self {
+            UBootEnv::Flash { size, .. } | UBootEnv::Fat { size, .. } => size,
+        }
+    }
+}
+
+/// A parallel NOR flash device of a QEMU board (`-drive if=pflash,unit=N,format=raw,file=F`). QEMU wants its file
+/// exactly `size` bytes long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QemuFlash {
+    pub unit: u32,
+    pub base: u64,
+    pub size: u64,
+}
+
+impl QemuFlash {
+    /// QEMU options attaching `file` as this flash.
+    pub fn qemu_args(&self, file: &str) -> Vec<String> {
+        ["-drive".into(), format!("if=pflash,unit={},format=raw,file={file}", self.unit)].into_iter().collect()
+    }
+}
+
+/// The disk a U-Boot build boots the hypervisor image from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootDisk {
+    /// A virtio block device on virtio-mmio (QEMU: `-drive if=none,file=CARD,format=raw,id=sd
+    /// -device virtio-blk-device,drive=sd`); U-Boot's `virtio` interface, found by `virtio scan`.
+    VirtioMmio,
+}
+
+impl BootDisk {
+    /// U-Boot's interface name (`load INTERFACE DEV:PART ...`).
+    pub const fn uboot_interface(self) -> &'static str {
+        match self {
+            BootDisk::VirtioMmio => "virtio",
+        }
+    }
+
+    /// The U-Boot command that makes the disk visible when nothing has probed it yet.
+    pub const fn uboot_init(self) -> &'static str {
+        match self {
+            BootDisk::VirtioMmio => "virtio scan",
+        }
+    }
+
+    /// QEMU options attaching the raw image `card` as this disk.
+    pub fn qemu_args(self, card: &str) -> Vec<String> {
+        match self {
+            BootDisk::VirtioMmio => [
+                "-drive".into(),
+                format!("if=none,file={card},format=raw,id=sd"),
+                "-device".into(),
+                "virtio-blk-device,drive=sd".into(),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+}
+
+/// A U-Boot build for the board, used to boot the hypervisor image (an arm64 `Image`) from a disk: U-Boot loads
+/// the image from the boot partition to `kernel_addr_r` and starts it with `boot_command`, which moves it to RAM
+/// base + its `text_offset` ([`Board::hv_load_addr`]) and enters it at EL2 with `x0` = the device tree named by
+/// `fdt_variable`. The values are those of the build's default environment (`printenv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UBoot {
+    /// The U-Boot binary (on QEMU: `-bios`).
+    pub binary: &'static str,
+    /// The Debian package that provides it.
+    pub package: &'static str,
+    /// The U-Boot release these facts were read from.
+    pub version: &'static str,
+    /// `kernel_addr_r`: where the boot script loads the image.
+    pub kernel_addr_r: u64,
+    /// `fdt_addr_r`, when the default environment defines it.
+    pub fdt_addr_r: Option<u64>,
+    /// `scriptaddr`: where distro boot loads `boot.scr`.
+    pub scriptaddr: u64,
+    /// The variable holding the address of the device tree to pass: `fdtcontroladdr` is U-Boot's own control tree
+    /// (on QEMU, the board's tree QEMU generated), set at run time.
+    pub fdt_variable: &'static str,
+    /// The command that starts an arm64 `Image` (`booti`).
+    pub boot_command: &'static str,
+    /// The disk U-Boot boots from; the boot partition is its first.
+    pub disk: BootDisk,
+    /// U-Boot's number for the disk on its interface (`virtio 0`).
+    pub disk_device: u32,
+    /// Where U-Boot reads its saved environment from.
+    pub env: UBootEnv,
+    /// The default environment's `bootdelay`, in seconds (the autoboot countdown).
+    pub default_bootdelay: u32,
+}
+
 /// What the image builder passes to [`Board::qemu_args`].
 #[derive(Clone, Copy, Debug)]
 pub struct QemuRun<'a> {
@@ -328,8 +471,12 @@ pub struct Board {
     pub hv_load_addr: u64,
     /// Default room for the hypervisor image including its bss.
     pub hv_budget: u64,
+    /// Where the boot loader puts the board's device tree.
+    pub boot_dtb: BootDtb,
     /// How QEMU emulates this board, when it does.
     pub qemu: Option<Qemu>,
+    /// The U-Boot build that boots the hypervisor image from a disk, when there is one.
+    pub uboot: Option<UBoot>,
     /// Devices that may be passed through to a partition, in the order hints list them.
     pub devices: &'static [Device],
     /// Parts of the board that are never passed through (besides the console UART, see [`Uart::path`]).
@@ -396,6 +543,24 @@ impl Board {
     /// The QEMU command line (program first) that boots `run.kernel` on this board, or `None` when QEMU does not
     /// emulate it.
     pub fn qemu_args(&self, run: &QemuRun<'_>) -> Option<Vec<String>> {
+        let mut args = self.qemu_machine_args(run)?;
+        args.extend(["-kernel".into(), run.kernel.into()]);
+        Some(args)
+    }
+
+    /// The QEMU command line (program first) that runs the board's U-Boot ([`Board::uboot`]) as firmware with the
+    /// disk image `card` attached where that U-Boot looks for it (`run.kernel` is not used), or `None` when QEMU
+    /// does not emulate the board or it has no U-Boot.
+    pub fn qemu_uboot_args(&self, run: &QemuRun<'_>, card: &str) -> Option<Vec<String>> {
+        let u = self.uboot?;
+        let mut args = self.qemu_machine_args(run)?;
+        args.extend(["-bios".into(), u.binary.into()]);
+        args.extend(u.disk.qemu_args(card));
+        Some(args)
+    }
+
+    /// The QEMU command line up to (excluding) what it boots.
+    fn qemu_machine_args(&self, run: &QemuRun<'_>) -> Option<Vec<String>> {
         let q = self.qemu?;
         let mut machine = String::from(q.machine);
         for opt in q.machine_options {
@@ -420,8 +585,6 @@ impl Board {
             "-m".into(),
             qemu_size(run.ram_size),
             "-nographic".into(),
-            "-kernel".into(),
-            run.kernel.into(),
         ];
         Some(args.into_iter().collect())
     }
@@ -508,6 +671,23 @@ mod tests {
             unique.dedup();
             assert_eq!(unique.len(), paths.len(), "{}: a path twice in {paths:?}", b.name);
         }
+    }
+
+    #[test]
+    fn qemu_puts_its_device_tree_where_an_initrd_would_go() {
+        let r = |ram_size: u64, image_end: u64| {
+            let m = BootDtb::Qemu.region(0x4000_0000, ram_size, image_end);
+            (m.base, m.size)
+        };
+        // 128 MiB above RAM base with 256 MiB of RAM or more, half of RAM below that.
+        assert_eq!(r(GIB, 0x4040_0000), (0x4800_0000, 2 * MIB));
+        assert_eq!(r(256 * MIB, 0x4040_0000), (0x4800_0000, 2 * MIB));
+        assert_eq!(r(128 * MIB, 0x4040_0000), (0x4400_0000, 2 * MIB));
+        // After a larger image, on the next 2 MiB boundary.
+        assert_eq!(r(GIB, 0x4920_0000), (0x4920_0000, 2 * MIB));
+        assert_eq!(r(GIB, 0x4920_1000), (0x4940_0000, 2 * MIB));
+        // Absurd sizes saturate rather than wrap.
+        assert!(r(GIB, u64::MAX).0 >= 0x4000_0000);
     }
 
     #[test]

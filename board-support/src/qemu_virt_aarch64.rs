@@ -5,8 +5,8 @@
 //! The device tree QEMU passes differs on every run unless `dtb-randomness=off` (accepted by QEMU 7.2).
 
 use crate::{
-    Arch, Board, Clock, Device, Gic, GicV2Frames, GicV3Frames, GicVersion, Irq, Mmio, PropValue, Qemu, Reserved,
-    TimerIrqs, Uart, UartKind, GIB, KIB, MIB,
+    Arch, Board, BootDisk, BootDtb, Clock, Device, Gic, GicV2Frames, GicV3Frames, GicVersion, Irq, Mmio, PropValue,
+    Qemu, QemuFlash, Reserved, TimerIrqs, UBoot, UBootEnv, Uart, UartKind, GIB, KIB, MIB,
 };
 
 /// Start of RAM.
@@ -37,6 +37,33 @@ pub const PL061: Device = Device {
     props: &[("gpio-controller", PropValue::Empty), ("#gpio-cells", PropValue::U32(2))],
 };
 
+/// Debian's U-Boot for this machine (`qemu_arm64`, 2023.01). QEMU runs it from the first flash (`-bios`), at EL2;
+/// `virt` has no SD controller, so the card is a virtio disk. Its default environment (`printenv`): `kernel_addr_r`
+/// 0x4040_0000, `scriptaddr` 0x4020_0000, `ramdisk_addr_r` 0x4400_0000, `fdt_addr` 0x4000_0000 (where QEMU puts
+/// the tree for firmware), no `fdt_addr_r`; `fdtcontroladdr` is set at run time to U-Boot's relocated copy of
+/// QEMU's tree near the top of RAM. `bootdelay` is 2, and `bootcmd` runs distro boot, which tries `qfw`, `usb0`,
+/// `scsi0`, then `virtio0`, where it sources `boot.scr` from the bootable partition. The environment lives in the
+/// second flash only (`CONFIG_ENV_IS_IN_FLASH`, 0x40000 bytes at 0x0400_0000: `Environment size: 4537/262140`);
+/// it does not read one from FAT.
+pub const UBOOT: UBoot = UBoot {
+    binary: "/usr/lib/u-boot/qemu_arm64/u-boot.bin",
+    package: "u-boot-qemu",
+    version: "2023.01",
+    kernel_addr_r: RAM_BASE + 4 * MIB,
+    fdt_addr_r: None,
+    scriptaddr: RAM_BASE + 2 * MIB,
+    fdt_variable: "fdtcontroladdr",
+    boot_command: "booti",
+    disk: BootDisk::VirtioMmio,
+    disk_device: 0,
+    env: UBootEnv::Flash {
+        addr: 0x0400_0000,
+        size: 256 * KIB,
+        qemu_flash: Some(QemuFlash { unit: 1, base: 0x0400_0000, size: 64 * MIB }),
+    },
+    default_bootdelay: 2,
+};
+
 /// The board as the image builder uses it.
 pub static BOARD: Board = Board {
     name: "qemu-virt-aarch64",
@@ -64,10 +91,11 @@ pub static BOARD: Board = Board {
         maintenance_intid: 25,
     },
     timer: TimerIrqs { secure_phys: 29, nonsecure_phys: 30, virt: 27, hyp_phys: 26 },
-    // QEMU loads an arm64 Image at RAM base + its text_offset (0x20_0000) and puts its device tree at RAM base,
-    // below the image.
+    // QEMU loads an arm64 Image at RAM base + its text_offset (0x20_0000) and writes its boot stub at RAM base,
+    // below the image. Its device tree goes 128 MiB into RAM or after the image (see `BootDtb::Qemu`).
     hv_load_addr: RAM_BASE + 2 * MIB,
     hv_budget: 2 * MIB,
+    boot_dtb: BootDtb::Qemu,
     qemu: Some(Qemu {
         binary: "qemu-system-aarch64",
         package: "qemu-system-arm",
@@ -77,6 +105,7 @@ pub static BOARD: Board = Board {
         cpu_gicv3: "cortex-a57",
         cpu_gicv2: "cortex-a53",
     }),
+    uboot: Some(UBOOT),
     devices: &[PL031, PL061],
     reserved: &[Reserved {
         path: "/intc@8000000",
@@ -169,5 +198,29 @@ mod tests {
         assert!(v2.contains(&"cortex-a53".into()));
         assert!(v2.contains(&"512M".into()));
         assert_eq!(BOARD.qemu_cpu(GicVersion::V3), Some("cortex-a57"));
+    }
+
+    #[test]
+    fn uboot() {
+        let u = BOARD.uboot.unwrap();
+        assert_eq!(u.binary, "/usr/lib/u-boot/qemu_arm64/u-boot.bin");
+        assert_eq!((u.kernel_addr_r, u.scriptaddr, u.fdt_addr_r), (0x4040_0000, 0x4020_0000, None));
+        assert_eq!((u.boot_command, u.fdt_variable), ("booti", "fdtcontroladdr"));
+        assert_eq!((u.disk.uboot_interface(), u.disk_device), ("virtio", 0));
+        assert_eq!(u.env.size(), 0x4_0000);
+        // booti moves the image down to RAM base + text_offset (an overlapping move is fine).
+        assert!(u.kernel_addr_r >= BOARD.hv_load_addr);
+        let args = BOARD
+            .qemu_uboot_args(&QemuRun { gic: GicVersion::V3, cpus: 2, ram_size: GIB, kernel: "" }, "sd.img")
+            .unwrap();
+        assert_eq!(
+            args.join(" "),
+            "qemu-system-aarch64 -M virt,virtualization=on,dtb-randomness=off,gic-version=3 -cpu cortex-a57 \
+             -smp 2 -m 1G -nographic -bios /usr/lib/u-boot/qemu_arm64/u-boot.bin \
+             -drive if=none,file=sd.img,format=raw,id=sd -device virtio-blk-device,drive=sd"
+        );
+        let UBootEnv::Flash { addr, qemu_flash: Some(f), .. } = u.env else { panic!("{:?}", u.env) };
+        assert!(f.base <= addr && addr + u.env.size() <= f.base + f.size);
+        assert_eq!(f.qemu_args("f.img"), ["-drive", "if=pflash,unit=1,format=raw,file=f.img"]);
     }
 }

@@ -145,7 +145,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
         let spis: Vec<String> = p.spis().iter().map(u32::to_string).collect();
         let _ = writeln!(w, "            spis: &[{}],", spis.join(", "));
         let _ = writeln!(w, "            loads: &[");
-        for load in [l.kernel, l.dtb] {
+        for load in l.loads() {
             let _ = writeln!(
                 w,
                 "                Load {{ src_pa: {}, dst_pa: {}, size: {} }},",

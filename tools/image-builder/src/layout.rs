@@ -2,21 +2,24 @@
 //! is reproducible.
 //!
 //! ```text
-//! RAM base          boot loader's device tree (QEMU puts it at the start of RAM, below the image)
+//! RAM base          boot loader (QEMU writes its boot stub here), below the image: never used
 //! hv load address   hypervisor image + bss, within its budget
-//! + budget          payload: per partition, its kernel then its device tree, each 4 KiB-aligned
-//! (2 MiB-aligned)   partition RAM in config order (unless a partition fixes `pa`), each 2 MiB-aligned
+//! + budget          payload: per partition, its kernel, ramdisk and device tree, each 4 KiB-aligned
+//! (2 MiB-aligned)   partition RAM in config order (unless a partition fixes `pa`), each 2 MiB-aligned, around
+//!                   the 2 MiB where the boot loader puts the board's device tree (board-support's `BootDtb`)
 //! ```
 //!
-//! Inside a partition: kernel at RAM base + the Image header's `text_offset`, device tree at RAM end - 2 MiB.
+//! Inside a partition: kernel at RAM base + the Image header's `text_offset`, taking `image_size` bytes (bss
+//! included); the ramdisk at the next 2 MiB boundary after that; device tree at RAM end - 2 MiB.
 
+use board_support::BootDtb;
 use dom0_less::{guest_map, BootPlan};
 
 use crate::units::align_up;
 
 /// Alignment of items inside the payload.
 pub const PAYLOAD_ALIGN: u64 = 4 << 10;
-/// Alignment of partition RAM (host- and guest-physical).
+/// Alignment of partition RAM (host- and guest-physical), and of a ramdisk inside it.
 pub const RAM_ALIGN: u64 = 2 << 20;
 
 /// A range of addresses.
@@ -50,8 +53,61 @@ pub struct PartitionRequest {
     pub text_offset: u64,
     /// From the kernel's Image header: bytes it needs from its load address including bss (0 = unknown).
     pub kernel_image_size: u64,
+    /// Bytes of the initial ramdisk, when the partition has one.
+    pub ramdisk_len: Option<u64>,
     /// Bytes of the device tree.
     pub dtb_len: u64,
+}
+
+impl PartitionRequest {
+    /// Bytes the kernel occupies from its load address: the Image header's `image_size` (which includes bss),
+    /// or the file's size when the header says 0 or less than the file.
+    pub const fn kernel_footprint(&self) -> u64 {
+        if self.kernel_image_size > self.kernel_len {
+            self.kernel_image_size
+        } else {
+            self.kernel_len
+        }
+    }
+
+    /// Where the kernel, ramdisk and device tree go, as offsets from RAM base, or why they do not fit.
+    pub fn fit(&self) -> Result<Fit, TooBig> {
+        let kernel_end = self.text_offset.saturating_add(self.kernel_footprint());
+        let ramdisk = self.ramdisk_len.map(|len| {
+            let start = kernel_end.checked_next_multiple_of(RAM_ALIGN).unwrap_or(u64::MAX);
+            (start, start.saturating_add(len))
+        });
+        let used = ramdisk.map_or(kernel_end, |(_, end)| end);
+        let needed = used.saturating_add(guest_map::DTB_REGION);
+        let fits = needed <= self.ram_size && self.ram_size >= guest_map::DTB_REGION;
+        let too_big = TooBig { kernel_end, ramdisk, needed, available: self.ram_size };
+        if !fits {
+            return Err(too_big);
+        }
+        Ok(Fit { kernel_end, ramdisk, dtb: self.ram_size - guest_map::DTB_REGION })
+    }
+}
+
+/// Where a partition's images go, as offsets from its RAM base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fit {
+    /// End of the kernel's footprint (text_offset + image size, bss included).
+    pub kernel_end: u64,
+    /// Start and end of the ramdisk: the first 2 MiB boundary at or after `kernel_end`.
+    pub ramdisk: Option<(u64, u64)>,
+    /// Start of the device tree region (RAM end - 2 MiB).
+    pub dtb: u64,
+}
+
+/// A partition's kernel, ramdisk and device tree do not fit its RAM; offsets from RAM base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooBig {
+    pub kernel_end: u64,
+    pub ramdisk: Option<(u64, u64)>,
+    /// Bytes from RAM base to the end of the device tree region, were everything placed.
+    pub needed: u64,
+    /// The partition's RAM.
+    pub available: u64,
 }
 
 /// What the layout needs to know about the board and hypervisor.
@@ -62,6 +118,8 @@ pub struct Request {
     /// The board's hypervisor load address.
     pub hv_base: u64,
     pub hv_budget: u64,
+    /// Where the boot loader puts the board's device tree.
+    pub boot_dtb: BootDtb,
     pub partitions: Vec<PartitionRequest>,
 }
 
@@ -84,21 +142,41 @@ pub struct PartitionLayout {
     /// Guest-physical RAM base.
     pub ipa: u64,
     pub kernel: Placement,
+    /// Bytes the kernel occupies from its load address, bss included (at least `kernel.size`).
+    pub kernel_footprint: u64,
+    pub ramdisk: Option<Placement>,
     pub dtb: Placement,
     /// Whether `ram` was fixed by the config.
     pub fixed: bool,
+}
+
+impl PartitionLayout {
+    /// The copies hv-static makes before it starts the partition: kernel, ramdisk, device tree.
+    pub fn loads(&self) -> Vec<Placement> {
+        let mut loads = vec![self.kernel];
+        loads.extend(self.ramdisk);
+        loads.push(self.dtb);
+        loads
+    }
+
+    /// Guest-physical start and end (exclusive) of the ramdisk, for `/chosen`.
+    pub fn initrd(&self) -> Option<(u64, u64)> {
+        self.ramdisk.map(|r| (r.ipa, r.ipa + r.size))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// All of board RAM.
     pub ram: Region,
-    /// Below the hypervisor: where the boot loader puts the board's device tree.
-    pub boot_dtb: Region,
+    /// Below the hypervisor: the boot loader's (QEMU writes its boot stub at RAM base).
+    pub boot_loader: Region,
     /// The hypervisor image and its bss.
     pub hypervisor: Region,
-    /// Kernels and device trees, copied into partitions at boot.
+    /// Kernels, ramdisks and device trees, copied into partitions at boot.
     pub payload: Region,
+    /// Where the boot loader puts the board's device tree; partitions keep clear of it.
+    pub boot_dtb: Region,
     pub partitions: Vec<PartitionLayout>,
 }
 
@@ -117,14 +195,18 @@ impl Layout {
 /// Why a layout is impossible; `partition` is an index into the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayoutError {
-    /// The kernel plus its bss does not fit below the device tree region.
-    KernelTooBig { partition: usize, needed: u64, available: u64 },
+    /// The kernel (with its bss), the ramdisk and the device tree region do not fit the partition's RAM.
+    TooBig { partition: usize, too_big: TooBig },
     /// The device tree is larger than its 2 MiB region.
     DtbTooBig { partition: usize, size: u64 },
     /// Partition RAM would end beyond board RAM.
     OutOfRam { partition: usize, ram: Region, ram_end: u64 },
-    /// Fixed partition RAM overlaps the hypervisor, its payload or the boot device tree.
+    /// Fixed partition RAM overlaps the hypervisor, its payload or the boot loader's region.
     OverlapsImage { partition: usize, ram: Region, image_end: u64 },
+    /// Fixed partition RAM overlaps where the boot loader puts the board's device tree.
+    OverlapsBootDtb { partition: usize, ram: Region, boot_dtb: Region },
+    /// The boot image leaves no room in RAM for the boot loader's device tree.
+    NoRoomForBootDtb { boot_dtb: Region, ram_end: u64 },
     /// Two fixed partitions overlap.
     Overlap { partition: usize, other: usize },
 }
@@ -133,24 +215,34 @@ pub enum LayoutError {
 pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
     let mut errors = Vec::new();
     let ram = Region { base: req.ram_base, size: req.ram_size };
-    let boot_dtb = Region { base: req.ram_base, size: req.hv_base - req.ram_base };
+    let boot_loader = Region { base: req.ram_base, size: req.hv_base - req.ram_base };
     let hypervisor = Region { base: req.hv_base, size: req.hv_budget };
 
-    // Payload: kernel then device tree per partition.
+    // Payload: kernel, ramdisk, device tree per partition.
     let payload_base = hypervisor.end();
     let mut cursor = payload_base;
     let mut items = Vec::new();
+    let mut place = |len: u64| {
+        let at = cursor;
+        cursor = align_up(at + len, PAYLOAD_ALIGN);
+        at
+    };
     for p in &req.partitions {
-        let kernel = cursor;
-        cursor = align_up(kernel + p.kernel_len, PAYLOAD_ALIGN);
-        let dtb = cursor;
-        cursor = align_up(dtb + p.dtb_len, PAYLOAD_ALIGN);
-        items.push((kernel, dtb));
+        let kernel = place(p.kernel_len);
+        let ramdisk = p.ramdisk_len.map(&mut place);
+        let dtb = place(p.dtb_len);
+        items.push((kernel, ramdisk, dtb));
     }
     let payload = Region { base: payload_base, size: cursor - payload_base };
     let image_end = payload.end();
+    let dtb = req.boot_dtb.region(req.ram_base, req.ram_size, image_end);
+    let boot_dtb = Region { base: dtb.base, size: dtb.size };
+    if boot_dtb.end() > ram.end() {
+        errors.push(LayoutError::NoRoomForBootDtb { boot_dtb, ram_end: ram.end() });
+    }
 
-    // Partition RAM: fixed ones first, then the rest in order after the payload.
+    // Partition RAM: fixed ones first, then the rest in order after the payload, around the fixed ones and the
+    // boot loader's device tree.
     let fixed: Vec<(usize, Region)> = req
         .partitions
         .iter()
@@ -163,17 +255,20 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
             errors.push(LayoutError::OverlapsImage { partition: i, ram: r, image_end });
         } else if r.base < ram.base || r.end() > ram.end() {
             errors.push(LayoutError::OutOfRam { partition: i, ram: r, ram_end: ram.end() });
+        } else if r.overlaps(&boot_dtb) {
+            errors.push(LayoutError::OverlapsBootDtb { partition: i, ram: r, boot_dtb });
         }
         if let Some(&(other, _)) = fixed[..n].iter().find(|(_, o)| o.overlaps(&r)) {
             errors.push(LayoutError::Overlap { partition: i, other });
         }
         rams[i] = r;
     }
+    let obstacles: Vec<Region> = fixed.iter().map(|(_, r)| *r).chain([boot_dtb]).collect();
     let mut next = align_up(image_end, RAM_ALIGN);
     for (i, p) in req.partitions.iter().enumerate().filter(|(_, p)| p.pa.is_none()) {
         let mut candidate = Region { base: next, size: p.ram_size };
-        while let Some((_, f)) = fixed.iter().find(|(_, f)| f.overlaps(&candidate)) {
-            candidate.base = align_up(f.end(), RAM_ALIGN);
+        while let Some(o) = obstacles.iter().find(|o| o.overlaps(&candidate)) {
+            candidate.base = align_up(o.end(), RAM_ALIGN);
         }
         if candidate.end() > ram.end() {
             errors.push(LayoutError::OutOfRam { partition: i, ram: candidate, ram_end: ram.end() });
@@ -184,29 +279,38 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
 
     let mut partitions = Vec::new();
     for (i, p) in req.partitions.iter().enumerate() {
-        let needed = p.text_offset.saturating_add(p.kernel_len.max(p.kernel_image_size));
-        let available = p.ram_size.saturating_sub(guest_map::DTB_REGION);
-        if needed > available {
-            errors.push(LayoutError::KernelTooBig { partition: i, needed, available });
-            continue;
-        }
+        let fit = match p.fit() {
+            Ok(fit) => fit,
+            Err(too_big) => {
+                errors.push(LayoutError::TooBig { partition: i, too_big });
+                continue;
+            }
+        };
         if p.dtb_len > guest_map::DTB_REGION {
             errors.push(LayoutError::DtbTooBig { partition: i, size: p.dtb_len });
         }
         let r = rams[i];
         let plan = BootPlan::new(p.ipa, p.ram_size, p.text_offset);
         let to_pa = |ipa: u64| r.base + (ipa - p.ipa);
-        let (kernel_src, dtb_src) = items[i];
+        let (kernel_src, ramdisk_src, dtb_src) = items[i];
+        let ramdisk = fit.ramdisk.zip(ramdisk_src).map(|((start, end), src_pa)| Placement {
+            src_pa,
+            dst_pa: r.base + start,
+            ipa: p.ipa + start,
+            size: end - start,
+        });
         partitions.push(PartitionLayout {
             ram: r,
             ipa: p.ipa,
             kernel: Placement { src_pa: kernel_src, dst_pa: to_pa(plan.kernel), ipa: plan.kernel, size: p.kernel_len },
+            kernel_footprint: p.kernel_footprint(),
+            ramdisk,
             dtb: Placement { src_pa: dtb_src, dst_pa: to_pa(plan.dtb), ipa: plan.dtb, size: p.dtb_len },
             fixed: p.pa.is_some(),
         });
     }
     if errors.is_empty() {
-        Ok(Layout { ram, boot_dtb, hypervisor, payload, partitions })
+        Ok(Layout { ram, boot_loader, hypervisor, payload, boot_dtb, partitions })
     } else {
         Err(errors)
     }
@@ -227,18 +331,28 @@ mod tests {
             kernel_len,
             text_offset: 0x8_0000,
             kernel_image_size: 0,
+            ramdisk_len: None,
             dtb_len: 0x700,
         }
     }
 
     fn req(partitions: Vec<PartitionRequest>) -> Request {
-        Request { ram_base: 0x4000_0000, ram_size: GIB, hv_base: 0x4020_0000, hv_budget: 2 * MIB, partitions }
+        Request {
+            ram_base: 0x4000_0000,
+            ram_size: GIB,
+            hv_base: 0x4020_0000,
+            hv_budget: 2 * MIB,
+            boot_dtb: BootDtb::Qemu,
+            partitions,
+        }
     }
 
     #[test]
     fn demo_layout() {
         let l = solve(&req(vec![part(64 * MIB, 0x1234), part(64 * MIB, 0x2000)])).unwrap();
-        assert_eq!(l.boot_dtb, Region { base: 0x4000_0000, size: 2 * MIB });
+        assert_eq!(l.boot_loader, Region { base: 0x4000_0000, size: 2 * MIB });
+        // QEMU's device tree: 128 MiB into RAM, which the image does not reach.
+        assert_eq!(l.boot_dtb, Region { base: 0x4800_0000, size: 2 * MIB });
         assert_eq!(l.hypervisor, Region { base: 0x4020_0000, size: 2 * MIB });
         // hello0 kernel 0x1234 -> 0x2000, dtb -> 0x1000; hello1 kernel 0x2000, dtb 0x1000.
         assert_eq!(l.payload, Region { base: 0x4040_0000, size: 0x6000 });
@@ -248,9 +362,13 @@ mod tests {
         assert_eq!(p0.dtb.src_pa, 0x4040_2000);
         assert_eq!(l.partitions[1].kernel.src_pa, 0x4040_3000);
         assert_eq!(l.partitions[1].dtb.src_pa, 0x4040_5000);
-        // RAM after the payload, 2 MiB-aligned, in order.
+        // RAM after the payload, 2 MiB-aligned, in order; hello1 would cover QEMU's device tree at 0x4800_0000,
+        // so it goes after it.
         assert_eq!(p0.ram, Region { base: 0x4060_0000, size: 64 * MIB });
-        assert_eq!(l.partitions[1].ram, Region { base: 0x4460_0000, size: 64 * MIB });
+        assert_eq!(l.partitions[1].ram, Region { base: 0x4820_0000, size: 64 * MIB });
+        assert!(l.partitions.iter().all(|p| !p.ram.overlaps(&l.boot_dtb)));
+        assert_eq!(p0.ramdisk, None);
+        assert_eq!(p0.loads(), [p0.kernel, p0.dtb]);
         // Kernel at RAM base + text_offset, DTB at RAM end - 2 MiB, in both address spaces.
         assert_eq!(p0.kernel.ipa, 0x4008_0000);
         assert_eq!(p0.kernel.dst_pa, 0x4068_0000);
@@ -276,7 +394,8 @@ mod tests {
         let l = solve(&req(vec![b, a])).unwrap();
         assert_eq!(l.partitions[1].ram.base, 0x4060_0000);
         assert!(l.partitions[1].fixed);
-        assert_eq!(l.partitions[0].ram.base, 0x4460_0000);
+        // After the fixed one, and after QEMU's device tree at 0x4800_0000.
+        assert_eq!(l.partitions[0].ram.base, 0x4820_0000);
     }
 
     #[test]
@@ -295,7 +414,7 @@ mod tests {
             e,
             [LayoutError::OutOfRam {
                 partition: 1,
-                ram: Region { base: 0x6060_0000, size: 512 * MIB },
+                ram: Region { base: 0x6820_0000, size: 512 * MIB },
                 ram_end: 0x8000_0000
             }]
         );
@@ -312,9 +431,9 @@ mod tests {
     #[test]
     fn fixed_overlaps() {
         let mut a = part(64 * MIB, 0x1000);
-        a.pa = Some(0x4800_0000);
+        a.pa = Some(0x5000_0000);
         let mut b = a;
-        b.pa = Some(0x4a00_0000);
+        b.pa = Some(0x5200_0000);
         assert_eq!(solve(&req(vec![a, b])).unwrap_err(), [LayoutError::Overlap { partition: 1, other: 0 }]);
     }
 
@@ -322,10 +441,14 @@ mod tests {
     fn absurd_headers_are_errors_not_overflows() {
         let mut a = part(64 * MIB, 0x1000);
         a.text_offset = u64::MAX;
-        assert!(matches!(solve(&req(vec![a])).unwrap_err()[..], [LayoutError::KernelTooBig { partition: 0, .. }]));
+        assert!(matches!(solve(&req(vec![a])).unwrap_err()[..], [LayoutError::TooBig { partition: 0, .. }]));
         let mut b = part(64 * MIB, 0x1000);
         b.kernel_image_size = u64::MAX - 4;
-        assert!(matches!(solve(&req(vec![b])).unwrap_err()[..], [LayoutError::KernelTooBig { partition: 0, .. }]));
+        assert!(matches!(solve(&req(vec![b])).unwrap_err()[..], [LayoutError::TooBig { partition: 0, .. }]));
+        let mut c = part(64 * MIB, 0x1000);
+        c.kernel_image_size = u64::MAX - 4;
+        c.ramdisk_len = Some(0x1000);
+        assert!(matches!(solve(&req(vec![c])).unwrap_err()[..], [LayoutError::TooBig { partition: 0, .. }]));
     }
 
     #[test]
@@ -335,10 +458,150 @@ mod tests {
         a.kernel_image_size = 2 * MIB;
         assert_eq!(
             solve(&req(vec![a])).unwrap_err(),
-            [LayoutError::KernelTooBig { partition: 0, needed: 0x8_0000 + 2 * MIB, available: 2 * MIB }]
+            [LayoutError::TooBig {
+                partition: 0,
+                too_big: TooBig {
+                    kernel_end: 0x8_0000 + 2 * MIB,
+                    ramdisk: None,
+                    needed: 0x8_0000 + 4 * MIB,
+                    available: 4 * MIB
+                }
+            }]
         );
         let mut b = part(4 * MIB, 0x1000);
         b.dtb_len = 3 * MIB;
         assert!(matches!(solve(&req(vec![b])).unwrap_err()[..], [LayoutError::DtbTooBig { partition: 0, .. }]));
+    }
+
+    /// Debian's arm64 kernel: a 31.4 MiB file whose header asks for 32.06 MiB (bss), text_offset 0.
+    fn linux(ram_size: u64) -> PartitionRequest {
+        PartitionRequest {
+            ram_size,
+            ipa: 0x4000_0000,
+            pa: None,
+            kernel_len: 0x1f6_e0c0,
+            text_offset: 0,
+            kernel_image_size: 0x201_0000,
+            ramdisk_len: Some(0x10_9828),
+            dtb_len: 0x800,
+        }
+    }
+
+    #[test]
+    fn ramdisk_goes_after_the_kernel_bss_on_a_2mib_boundary() {
+        let l = solve(&req(vec![part(32 * MIB, 0x1234), linux(256 * MIB)])).unwrap();
+        let (hello, lx) = (&l.partitions[0], &l.partitions[1]);
+        assert_eq!(hello.ramdisk, None);
+        // Payload: hello's kernel and tree, then Linux's kernel, ramdisk and tree, each 4 KiB-aligned.
+        assert_eq!(lx.kernel.src_pa, 0x4040_3000);
+        let rd = lx.ramdisk.unwrap();
+        assert_eq!(rd.src_pa, align_up(0x4040_3000 + 0x1f6_e0c0, PAYLOAD_ALIGN));
+        assert_eq!(lx.dtb.src_pa, align_up(rd.src_pa + 0x10_9828, PAYLOAD_ALIGN));
+        assert_eq!(l.payload.end(), align_up(lx.dtb.src_pa + 0x800, PAYLOAD_ALIGN));
+        // The kernel occupies image_size, not the file size; the ramdisk starts on the next 2 MiB boundary.
+        assert_eq!(lx.kernel.ipa, 0x4000_0000);
+        assert_eq!(lx.kernel.size, 0x1f6_e0c0);
+        assert_eq!(lx.kernel_footprint, 0x201_0000);
+        assert_eq!(rd.ipa, 0x4220_0000);
+        assert_eq!(rd.size, 0x10_9828);
+        assert_eq!(lx.initrd(), Some((0x4220_0000, 0x4220_0000 + 0x10_9828)));
+        assert!(rd.ipa >= lx.kernel.ipa + lx.kernel_footprint);
+        assert_eq!(rd.dst_pa, lx.ram.base + 0x220_0000);
+        assert_eq!(lx.dtb.ipa, 0x4000_0000 + 254 * MIB);
+        assert!(rd.ipa + rd.size <= lx.dtb.ipa);
+        // hv-static copies kernel, ramdisk, device tree, in that order.
+        assert_eq!(lx.loads(), [lx.kernel, rd, lx.dtb]);
+        // Linux's 256 MiB would cover QEMU's device tree at 0x4800_0000: it starts after it.
+        assert_eq!(l.boot_dtb, Region { base: 0x4800_0000, size: 2 * MIB });
+        assert_eq!(hello.ram.base, align_up(l.payload.end(), RAM_ALIGN));
+        assert_eq!(lx.ram.base, 0x4820_0000);
+        assert!(!lx.ram.overlaps(&l.boot_dtb) && !hello.ram.overlaps(&l.boot_dtb));
+        assert!(!l.payload.overlaps(&l.boot_dtb));
+    }
+
+    #[test]
+    fn a_ramdisk_that_does_not_fit_says_how_much_is_needed() {
+        // The kernel alone fits (30 MiB + the 2 MiB device tree region = 32 MiB); with a 4 KiB ramdisk it does not.
+        let mut a = linux(32 * MIB);
+        a.kernel_len = 20 * MIB;
+        a.kernel_image_size = 30 * MIB;
+        a.ramdisk_len = None;
+        assert!(solve(&req(vec![a])).is_ok());
+        a.ramdisk_len = Some(0x1000);
+        let too_big = TooBig {
+            kernel_end: 30 * MIB,
+            ramdisk: Some((30 * MIB, 30 * MIB + 0x1000)),
+            needed: 32 * MIB + 0x1000,
+            available: 32 * MIB,
+        };
+        assert_eq!(solve(&req(vec![a])).unwrap_err(), [LayoutError::TooBig { partition: 0, too_big }]);
+        // The ramdisk is rounded up to 2 MiB after the kernel's bss, not after the file.
+        a.kernel_image_size = 29 * MIB + 1;
+        assert_eq!(a.fit().unwrap_err().ramdisk, Some((30 * MIB, 30 * MIB + 0x1000)));
+        a.ram_size = 34 * MIB;
+        assert_eq!(
+            a.fit(),
+            Ok(Fit { kernel_end: 29 * MIB + 1, ramdisk: Some((30 * MIB, 30 * MIB + 0x1000)), dtb: 32 * MIB })
+        );
+    }
+
+    #[test]
+    fn a_50mb_image_keeps_clear_of_the_boot_device_tree() {
+        // A 48 MiB kernel file plus a 4 MiB ramdisk: the image ends below 128 MiB, so QEMU's tree stays there.
+        let mut big = linux(256 * MIB);
+        big.kernel_len = 48 * MIB;
+        big.kernel_image_size = 50 * MIB;
+        big.ramdisk_len = Some(4 * MIB);
+        let l = solve(&req(vec![big, part(64 * MIB, 0x1000)])).unwrap();
+        assert!(l.image_size() > 52 * MIB);
+        assert_eq!(l.boot_loader.end(), l.hypervisor.base);
+        assert_eq!(l.boot_dtb, Region { base: 0x4800_0000, size: 2 * MIB });
+        assert!(!l.payload.overlaps(&l.boot_dtb) && !l.hypervisor.overlaps(&l.boot_dtb));
+        for p in &l.partitions {
+            assert!(!p.ram.overlaps(&l.boot_dtb), "{p:?}");
+            assert!(!p.ram.overlaps(&l.payload) && p.ram.base >= l.payload.end());
+        }
+        assert_eq!(l.partitions[0].ram.base, 0x4820_0000);
+
+        // An image reaching past 128 MiB pushes QEMU's tree right after it: the first partition starts 2 MiB later.
+        let mut huge = linux(512 * MIB);
+        huge.kernel_len = 150 * MIB;
+        huge.kernel_image_size = 0;
+        let l = solve(&req(vec![huge])).unwrap();
+        assert!(l.payload.end() > 0x4800_0000);
+        assert_eq!(l.boot_dtb, Region { base: align_up(l.payload.end(), RAM_ALIGN), size: 2 * MIB });
+        assert_eq!(l.partitions[0].ram.base, l.boot_dtb.end());
+
+        // A board with 128 MiB of RAM: QEMU's tree goes half-way in.
+        let mut small = req(vec![part(32 * MIB, 0x1000), part(32 * MIB, 0x1000)]);
+        small.ram_size = 128 * MIB;
+        let l = solve(&small).unwrap();
+        assert_eq!(l.boot_dtb, Region { base: 0x4400_0000, size: 2 * MIB });
+        assert_eq!(l.partitions[1].ram.base, 0x4420_0000);
+    }
+
+    #[test]
+    fn fixed_pa_over_the_boot_device_tree() {
+        let mut a = part(64 * MIB, 0x1000);
+        a.pa = Some(0x4600_0000);
+        let e = solve(&req(vec![a])).unwrap_err();
+        assert_eq!(
+            e,
+            [LayoutError::OverlapsBootDtb {
+                partition: 0,
+                ram: Region { base: 0x4600_0000, size: 64 * MIB },
+                boot_dtb: Region { base: 0x4800_0000, size: 2 * MIB }
+            }]
+        );
+    }
+
+    #[test]
+    fn an_image_filling_ram_leaves_no_room_for_the_boot_device_tree() {
+        let mut r = req(vec![part(4 * MIB, 0x1000)]);
+        r.ram_size = 16 * MIB;
+        r.partitions[0].pa = Some(0x4040_0000);
+        r.partitions[0].kernel_len = 12 * MIB;
+        let e = solve(&r).unwrap_err();
+        assert!(e.iter().any(|e| matches!(e, LayoutError::NoRoomForBootDtb { .. })), "{e:?}");
     }
 }

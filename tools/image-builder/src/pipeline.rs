@@ -1,13 +1,14 @@
 //! The steps from a config file to `out/NAME/hv-static.img`.
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use dom0_less::{guest_map, PartitionDt};
 
 use crate::cargo::Cargo;
 use crate::config::{self, Context, KernelSource, System};
-use crate::diag::{Diag, Report};
+use crate::diag::{Diag, Report, Span};
 use crate::guests::GuestCatalog;
 use crate::image::{self, Format, ImageHeader};
 use crate::layout::{self, Layout, LayoutError};
@@ -46,13 +47,55 @@ pub struct KernelImage {
     pub from: String,
 }
 
-/// Everything known before the hypervisor is built: kernels, device trees, layout.
+/// What the layout needs to know about a partition's kernel and ramdisk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageSizes {
+    /// Bytes of the kernel to copy.
+    pub kernel_len: u64,
+    pub header: ImageHeader,
+    /// Bytes of the ramdisk, when the partition has one.
+    pub ramdisk_len: Option<u64>,
+}
+
+impl ImageSizes {
+    /// The sizes of loaded kernels and ramdisks.
+    pub fn of(kernels: &[KernelImage], ramdisks: &[Option<Vec<u8>>]) -> Vec<ImageSizes> {
+        kernels
+            .iter()
+            .zip(ramdisks)
+            .map(|(k, r)| ImageSizes {
+                kernel_len: k.bytes.len() as u64,
+                header: k.header,
+                ramdisk_len: r.as_ref().map(|r| r.len() as u64),
+            })
+            .collect()
+    }
+}
+
+/// Everything known before the hypervisor is built: kernels, ramdisks, device trees, layout.
 #[derive(Clone, Debug)]
 pub struct Prepared {
     pub checked: Checked,
     pub kernels: Vec<KernelImage>,
+    /// Each partition's ramdisk, when it has one.
+    pub ramdisks: Vec<Option<Vec<u8>>>,
     pub dtbs: Vec<Vec<u8>>,
     pub layout: Layout,
+}
+
+impl Prepared {
+    /// The pieces of the payload.
+    pub fn parts(&self) -> Parts<'_> {
+        Parts { kernels: &self.kernels, ramdisks: &self.ramdisks, dtbs: &self.dtbs }
+    }
+}
+
+/// The payload's pieces, in config order.
+#[derive(Clone, Copy, Debug)]
+pub struct Parts<'a> {
+    pub kernels: &'a [KernelImage],
+    pub ramdisks: &'a [Option<Vec<u8>>],
+    pub dtbs: &'a [Vec<u8>],
 }
 
 /// What `build` produced.
@@ -87,9 +130,28 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|source| Error::Read { path: path.to_owned(), source })
 }
 
+/// Whether the file at `path` holds exactly `bytes`, compared a chunk at a time (images run to tens of MiB).
+fn same_contents(path: &Path, bytes: &[u8]) -> bool {
+    let Ok(mut file) = fs::File::open(path) else { return false };
+    if file.metadata().map_or(true, |m| m.len() != bytes.len() as u64) {
+        return false;
+    }
+    let mut chunk = vec![0u8; (1 << 20).min(bytes.len())];
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = chunk.len().min(rest.len());
+        if file.read_exact(&mut chunk[..n]).is_err() || chunk[..n] != rest[..n] {
+            return false;
+        }
+        rest = &rest[n..];
+    }
+    // Nothing may follow (the file could have grown since `metadata`).
+    file.read(&mut [0u8; 1]).is_ok_and(|n| n == 0)
+}
+
 /// Writes a file unless it already has these bytes (so cargo does not rebuild for nothing).
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if fs::read(path).is_ok_and(|old| old == bytes) {
+    if same_contents(path, bytes) {
         return Ok(());
     }
     if let Some(dir) = path.parent() {
@@ -121,22 +183,40 @@ pub fn check_with(config_path: &Path, guests: &GuestCatalog) -> Result<Checked> 
         config::check_source(&display_path(config_path), &source, &stem, &ctx).map_err(config_error)?;
     let checked = Checked { system, report, config_path: abs };
 
+    // Sizes without reading whole files: an Image's header and length, a ramdisk's length. Guests still to be
+    // built count as empty.
     let mut estimates = Vec::new();
     for p in &checked.system.partitions {
-        estimates.push(match &p.kernel.source {
-            KernelSource::File(path) => {
-                kernel_from_bytes(&checked, p.id.into(), read(path)?, path.display().to_string())?
+        let (kernel_len, header) = match &p.kernel.source {
+            KernelSource::File(path) => file_kernel_size(&checked, p.id.into(), path)?,
+            KernelSource::Guest { .. } => (0, ImageHeader { text_offset: 0, image_size: 0 }),
+        };
+        let ramdisk_len = match &p.ramdisk {
+            Some(rd) => {
+                Some(fs::metadata(&rd.path).map_err(|source| Error::Read { path: rd.path.clone(), source })?.len())
             }
-            KernelSource::Guest { name, .. } => KernelImage {
-                bytes: Vec::new(),
-                header: ImageHeader { text_offset: 0, image_size: 0 },
-                from: format!("guest `{name}` (not built yet)"),
-            },
-        });
+            None => None,
+        };
+        estimates.push(ImageSizes { kernel_len, header, ramdisk_len });
     }
-    let dtbs = device_trees(&checked)?;
+    let dtbs = device_trees(&checked, &estimates)?;
     solve_layout(&checked, &estimates, &dtbs)?;
     Ok(checked)
+}
+
+/// Length and Image header of a kernel file, reading only its header unless it is an ELF (which is flattened).
+fn file_kernel_size(checked: &Checked, index: usize, path: &Path) -> Result<(u64, ImageHeader)> {
+    let err = |source| Error::Read { path: path.to_owned(), source };
+    let mut file = fs::File::open(path).map_err(err)?;
+    let mut head = Vec::new();
+    (&mut file).take(image::IMAGE_HEADER_LEN as u64).read_to_end(&mut head).map_err(err)?;
+    if image::sniff(&head) == Format::Elf {
+        let k = kernel_from_bytes(checked, index, read(path)?, display_path(path))?;
+        return Ok((k.bytes.len() as u64, k.header));
+    }
+    let len = file.metadata().map_err(err)?.len();
+    let k = kernel_from_bytes(checked, index, head, display_path(path))?;
+    Ok((len, k.header))
 }
 
 /// Checks the config, builds the guests it names, generates device trees and lays memory out.
@@ -147,9 +227,39 @@ pub fn prepare(config_path: &Path, progress: &Progress) -> Result<Prepared> {
     }
     let cargo = Cargo::new(&workspace_root());
     let kernels = load_kernels(&checked, &cargo, progress)?;
-    let dtbs = device_trees(&checked)?;
-    let layout = solve_layout(&checked, &kernels, &dtbs)?;
-    Ok(Prepared { checked, kernels, dtbs, layout })
+    let ramdisks = load_ramdisks(&checked)?;
+    let sizes = ImageSizes::of(&kernels, &ramdisks);
+    let dtbs = device_trees(&checked, &sizes)?;
+    let layout = solve_layout(&checked, &sizes, &dtbs)?;
+    Ok(Prepared { checked, kernels, ramdisks, dtbs, layout })
+}
+
+/// Every partition's ramdisk, read whole (it is copied into the payload).
+pub fn load_ramdisks(checked: &Checked) -> Result<Vec<Option<Vec<u8>>>> {
+    let s = &checked.system;
+    let field = |i: usize| format!("partition[{i}].ramdisk");
+    s.partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.ramdisk.as_ref().map(|rd| read_input(checked, field(i), &rd.span, &rd.path)).transpose())
+        .collect()
+}
+
+/// Reads a file the config names (a kernel or ramdisk checked a moment ago): when it has gone, the error points
+/// at the config, with the same hint as `check`'s.
+fn read_input(checked: &Checked, field: String, span: &Span, path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| {
+        let Some(hint) = config::fetch_hint(path) else {
+            return Error::Read { path: path.to_owned(), source: e };
+        };
+        let mut r = checked.fresh_report();
+        r.push(
+            Diag::error(field, span.clone(), format!("cannot read {}: {e}", display_path(path)))
+                .label("this file")
+                .hint(hint),
+        );
+        config_error(r)
+    })
 }
 
 /// Checks that `bytes` (a file's contents, or an ELF) is an arm64 Image, flattening an ELF.
@@ -193,23 +303,46 @@ pub fn load_kernels(checked: &Checked, cargo: &Cargo, progress: &Progress) -> Re
     }
     let mut out = Vec::new();
     for (i, p) in checked.system.partitions.iter().enumerate() {
-        let (path, from) = match &p.kernel.source {
+        let (bytes, from) = match &p.kernel.source {
             KernelSource::Guest { name, package } => {
                 let path = cargo.release_dir(target).join(package);
-                (path.clone(), format!("guest `{name}` ({})", display_path(&path)))
+                (read(&path)?, format!("guest `{name}` ({})", display_path(&path)))
             }
-            KernelSource::File(path) => (path.clone(), display_path(path)),
+            KernelSource::File(path) => {
+                let bytes = read_input(checked, format!("partition[{i}].kernel"), &p.kernel.span, path)?;
+                (bytes, display_path(path))
+            }
         };
-        out.push(kernel_from_bytes(checked, i, read(&path)?, from)?);
+        out.push(kernel_from_bytes(checked, i, bytes, from)?);
     }
     Ok(out)
 }
 
-/// The partitions' device trees, in config order.
-pub fn device_trees(checked: &Checked) -> Result<Vec<Vec<u8>>> {
+/// What the layout needs to place partition `p`, whose images have these sizes.
+fn partition_request(p: &config::Partition, sizes: &ImageSizes, dtb_len: u64) -> layout::PartitionRequest {
+    layout::PartitionRequest {
+        ram_size: p.memory.size,
+        ipa: p.memory.ipa,
+        pa: p.memory.pa,
+        kernel_len: sizes.kernel_len,
+        text_offset: sizes.header.text_offset,
+        kernel_image_size: sizes.header.image_size,
+        ramdisk_len: sizes.ramdisk_len,
+        dtb_len,
+    }
+}
+
+/// The partitions' device trees, in config order. A ramdisk's place (for `/chosen`) depends only on the kernel's
+/// and the ramdisk's sizes; when they do not fit, the tree leaves it out and the layout reports the problem.
+pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u8>>> {
     let s = &checked.system;
     let mut out = Vec::new();
-    for (i, p) in s.partitions.iter().enumerate() {
+    for (i, (p, sz)) in s.partitions.iter().zip(sizes).enumerate() {
+        let initrd = partition_request(p, sz, 0)
+            .fit()
+            .ok()
+            .and_then(|f| f.ramdisk)
+            .map(|(start, end)| (p.memory.ipa + start, p.memory.ipa + end));
         let dt = PartitionDt {
             name: p.name.clone(),
             id: p.id.into(),
@@ -219,7 +352,7 @@ pub fn device_trees(checked: &Checked) -> Result<Vec<Vec<u8>>> {
             gic: s.gic,
             uart: p.console.then_some(guest_map::UART),
             bootargs: p.bootargs.clone(),
-            initrd: None,
+            initrd,
             devices: p.passthrough.iter().map(|d| **d).collect(),
         };
         match dom0_less::partition_dtb(&dt) {
@@ -242,27 +375,20 @@ pub fn device_trees(checked: &Checked) -> Result<Vec<Vec<u8>>> {
 }
 
 /// Lays memory out; impossible layouts become diagnostics on the fields responsible.
-pub fn solve_layout(checked: &Checked, kernels: &[KernelImage], dtbs: &[Vec<u8>]) -> Result<Layout> {
+pub fn solve_layout(checked: &Checked, sizes: &[ImageSizes], dtbs: &[Vec<u8>]) -> Result<Layout> {
     let s = &checked.system;
     let req = layout::Request {
         ram_base: s.board.ram_base,
         ram_size: s.ram_size,
         hv_base: s.board.hv_load_addr,
         hv_budget: s.hypervisor.budget,
+        boot_dtb: s.board.boot_dtb,
         partitions: s
             .partitions
             .iter()
-            .zip(kernels)
+            .zip(sizes)
             .zip(dtbs)
-            .map(|((p, k), d)| layout::PartitionRequest {
-                ram_size: p.memory.size,
-                ipa: p.memory.ipa,
-                pa: p.memory.pa,
-                kernel_len: k.bytes.len() as u64,
-                text_offset: k.header.text_offset,
-                kernel_image_size: k.header.image_size,
-                dtb_len: d.len() as u64,
-            })
+            .map(|((p, sz), d)| partition_request(p, sz, d.len() as u64))
             .collect(),
     };
     let errors = match layout::solve(&req) {
@@ -284,14 +410,7 @@ fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
     let mem_field =
         |i: usize| format!("partition[{i}].memory.{}", if part(i).memory.pa.is_some() { "pa" } else { "size" });
     match e {
-        LayoutError::KernelTooBig { partition: i, needed, available } => Diag::error(
-            format!("partition[{i}].memory.size"),
-            part(*i).memory.size_span.clone(),
-            format!("the kernel of partition `{}` does not fit its RAM", part(*i).name),
-        )
-        .label(format!("{} of RAM", fmt_size(part(*i).memory.size)))
-        .related(part(*i).kernel.span.clone(), format!("needs {} from RAM base (text_offset + image)", fmt_size(*needed)))
-        .hint(format!("below the 2 MiB device tree region there are {}: give the partition more memory", fmt_size(*available))),
+        LayoutError::TooBig { partition: i, too_big: t } => too_big_diag(part(*i), *i, t),
         LayoutError::DtbTooBig { partition: i, size } => Diag::error(
             format!("partition[{i}]"),
             part(*i).name_span.clone(),
@@ -322,6 +441,31 @@ fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
             hex(*image_end),
             hex(align_up(*image_end, layout::RAM_ALIGN))
         )),
+        LayoutError::OverlapsBootDtb { partition: i, ram, boot_dtb } => Diag::error(
+            mem_field(*i),
+            mem_span(*i),
+            format!("memory of partition `{}` overlaps the boot loader's device tree", part(*i).name),
+        )
+        .label(format!("{}..{}", hex(ram.base), hex(ram.end())))
+        .hint(format!(
+            "the boot loader puts the board's device tree at {}..{} (hv-static reads it at boot): move the partition \
+             or leave `pa` out to let the layout choose",
+            hex(boot_dtb.base),
+            hex(boot_dtb.end())
+        )),
+        LayoutError::NoRoomForBootDtb { boot_dtb, ram_end: end } => Diag::error(
+            "board.ram_size",
+            0..1,
+            format!(
+                "the boot image leaves no room for the boot loader's device tree: it would be at {}..{}, beyond RAM \
+                 (which ends at {})",
+                hex(boot_dtb.base),
+                hex(boot_dtb.end()),
+                hex(*end)
+            ),
+        )
+        .label("this system")
+        .hint("the hypervisor's image carries every kernel and ramdisk: raise [board] ram_size or use smaller images"),
         LayoutError::Overlap { partition: i, other } => Diag::error(
             mem_field(*i),
             mem_span(*i),
@@ -333,22 +477,87 @@ fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
     }
 }
 
-/// The payload: each partition's kernel and device tree at their layout offsets.
-pub fn payload(layout: &Layout, kernels: &[KernelImage], dtbs: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = vec![0u8; layout.payload.size as usize];
-    let base = layout.payload.base;
-    for ((p, k), d) in layout.partitions.iter().zip(kernels).zip(dtbs) {
-        let ko = (p.kernel.src_pa - base) as usize;
-        out[ko..ko + k.bytes.len()].copy_from_slice(&k.bytes);
-        let dof = (p.dtb.src_pa - base) as usize;
-        out[dof..dof + d.len()].copy_from_slice(d);
+/// The diagnostic for a partition whose kernel, ramdisk and device tree do not fit its RAM.
+fn too_big_diag(p: &config::Partition, i: usize, t: &layout::TooBig) -> Diag {
+    let ram = fmt_size(p.memory.size);
+    let at_least = align_up(t.needed, layout::RAM_ALIGN).max(config::MIN_PARTITION_RAM);
+    let kernel =
+        format!("the kernel needs {} from RAM base (text_offset + image_size, bss included)", fmt_size(t.kernel_end));
+    match (&p.ramdisk, t.ramdisk) {
+        (Some(rd), Some((start, end))) => Diag::error(
+            format!("partition[{i}].memory.size"),
+            p.memory.size_span.clone(),
+            format!(
+                "the kernel, ramdisk and device tree of partition `{}` do not fit its RAM: they need {}, it has {ram}",
+                p.name,
+                fmt_size(t.needed)
+            ),
+        )
+        .label(format!("{ram} of RAM"))
+        .related(p.kernel.span.clone(), kernel)
+        .related(
+            rd.span.clone(),
+            format!(
+                "the ramdisk ({}) goes at IPA {}, the first 2 MiB boundary after the kernel, up to {}",
+                fmt_size(end - start),
+                hex(p.memory.ipa.saturating_add(start)),
+                hex(p.memory.ipa.saturating_add(end))
+            ),
+        )
+        .hint(format!(
+            "the kernel ({} from RAM base), then the ramdisk from the next 2 MiB boundary, then the 2 MiB device \
+             tree region at the end of RAM take {} in all: give the partition at least {} (memory.size)",
+            fmt_size(t.kernel_end),
+            fmt_size(t.needed),
+            fmt_size(at_least)
+        )),
+        _ => Diag::error(
+            format!("partition[{i}].memory.size"),
+            p.memory.size_span.clone(),
+            format!(
+                "the kernel of partition `{}` does not fit its RAM: with the device tree it needs {}, it has {ram}",
+                p.name,
+                fmt_size(t.needed)
+            ),
+        )
+        .label(format!("{ram} of RAM"))
+        .related(p.kernel.span.clone(), kernel)
+        .hint(format!(
+            "below the 2 MiB device tree region there are {}: give the partition at least {} (memory.size)",
+            fmt_size(t.available.saturating_sub(guest_map::DTB_REGION)),
+            fmt_size(at_least)
+        )),
     }
+}
+
+/// Writes each partition's kernel, ramdisk and device tree at their layout offsets into `out`, the payload's bytes
+/// (zeroed, `layout.payload.size` long).
+pub fn write_payload(layout: &Layout, parts: Parts<'_>, out: &mut [u8]) {
+    let base = layout.payload.base;
+    let mut put = |src_pa: u64, bytes: &[u8]| {
+        let at = (src_pa - base) as usize;
+        out[at..at + bytes.len()].copy_from_slice(bytes);
+    };
+    for (i, p) in layout.partitions.iter().enumerate() {
+        put(p.kernel.src_pa, &parts.kernels[i].bytes);
+        if let (Some(rd), Some(bytes)) = (p.ramdisk, &parts.ramdisks[i]) {
+            put(rd.src_pa, bytes);
+        }
+        put(p.dtb.src_pa, &parts.dtbs[i]);
+    }
+}
+
+/// The payload on its own (the boot image is built with [`write_payload`] in place).
+pub fn payload(layout: &Layout, parts: Parts<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; layout.payload.size as usize];
+    write_payload(layout, parts, &mut out);
     out
 }
 
 /// Packs the hypervisor ELF and the payload into the boot image: the flattened hypervisor, padded to its budget,
-/// its Image header's `image_size` set to the whole image, then the payload.
-pub fn pack(hv_elf: &[u8], layout: &Layout, text_offset: u64, payload: &[u8]) -> Result<(Vec<u8>, HvStats), String> {
+/// its Image header's `image_size` set to the whole image, then the payload, written in place (one buffer the
+/// size of the image, whatever the size of the kernels and ramdisks).
+pub fn pack(hv_elf: &[u8], layout: &Layout, text_offset: u64, parts: Parts<'_>) -> Result<(Vec<u8>, HvStats), String> {
     let hv_base = layout.hypervisor.base;
     let budget = layout.hypervisor.size;
     let flat = image::flatten(hv_elf).map_err(|e| format!("hv-static's ELF: {e}"))?;
@@ -390,12 +599,15 @@ pub fn pack(hv_elf: &[u8], layout: &Layout, text_offset: u64, payload: &[u8]) ->
             fmt_size(budget)
         ));
     }
-    let total = align_up(budget + payload.len() as u64, layout::PAYLOAD_ALIGN);
-    let mut out = flat.bytes;
-    out.resize(budget as usize, 0);
-    image::set_image_size(&mut out, total);
-    out.extend_from_slice(payload);
+    let total = align_up(layout.image_size(), layout::PAYLOAD_ALIGN);
+    let mut out = Vec::with_capacity(total as usize);
+    out.extend_from_slice(&flat.bytes);
+    drop(flat);
     out.resize(total as usize, 0);
+    image::set_image_size(&mut out, total);
+    let payload = layout.payload;
+    let at = layout.image_offset(payload.base) as usize;
+    write_payload(layout, parts, &mut out[at..at + payload.size as usize]);
     Ok((out, HvStats { image_len, end, budget }))
 }
 
@@ -427,8 +639,9 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
 
     let cargo = Cargo::new(&workspace_root());
     let elf = build_hypervisor(&cargo, system.board.arch.hv_rust_target(), &config_dir, &progress)?;
-    let payload = payload(&prepared.layout, &prepared.kernels, &prepared.dtbs);
-    let (img, stats) = pack(&elf, &prepared.layout, system.board.hv_text_offset(), &payload).map_err(Error::Image)?;
+    let (img, stats) =
+        pack(&elf, &prepared.layout, system.board.hv_text_offset(), prepared.parts()).map_err(Error::Image)?;
+    drop(elf);
     let image = out.join("hv-static.img");
     write_if_changed(&image, &img)?;
     write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, Some(&stats)).as_bytes())?;

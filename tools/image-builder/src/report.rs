@@ -48,7 +48,7 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
     let _ = writeln!(w, "host-physical memory");
     // Every used region, then the gaps between them.
     let mut rows: Vec<(Region, String)> = vec![
-        (l.boot_dtb, "boot loader's device tree (reserved)".into()),
+        (l.boot_loader, "boot loader (reserved: QEMU's boot stub)".into()),
         (
             l.hypervisor,
             match hv {
@@ -61,8 +61,11 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
                 None => format!("hypervisor (budget {})", size(l.hypervisor.size)),
             },
         ),
-        (l.payload, "payload (kernels and device trees, copied at boot)".into()),
+        (l.payload, "payload (kernels, ramdisks and device trees, copied at boot)".into()),
     ];
+    if l.boot_dtb.end() <= l.ram.end() {
+        rows.push((l.boot_dtb, "boot loader's device tree (reserved)".into()));
+    }
     for (part, pl) in s.partitions.iter().zip(&l.partitions) {
         rows.push((pl.ram, format!("partition {} RAM{}", part.name, if pl.fixed { " (fixed pa)" } else { "" })));
     }
@@ -83,7 +86,8 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
         let _ = writeln!(w, "  {:<26} {:>9}  {what}", range(r), size(r.size));
         if r.base == l.payload.base && r.size == l.payload.size {
             for (part, pl) in s.partitions.iter().zip(&l.partitions) {
-                for (name, pm) in [("kernel", pl.kernel), ("device tree", pl.dtb)] {
+                let items = [("kernel", Some(pl.kernel)), ("ramdisk", pl.ramdisk), ("device tree", Some(pl.dtb))];
+                for (name, pm) in items.into_iter().filter_map(|(n, pm)| Some((n, pm?))) {
                     let item = Region { base: pm.src_pa, size: pm.size };
                     let _ = writeln!(w, "    {:<24} {:>9}    {} {name}", range(&item), size(item.size), part.name);
                 }
@@ -103,14 +107,30 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
             KernelSource::Guest { name, .. } => format!("guest `{name}`"),
             KernelSource::File(_) => k.from.clone(),
         };
+        let bss = if pl.kernel_footprint > pl.kernel.size {
+            format!(" ({} with bss)", size(pl.kernel_footprint))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             w,
-            "    kernel       IPA {} (PA {}), {}, text_offset {}, from {source}",
+            "    kernel       IPA {} (PA {}), {}{bss}, text_offset {}, from {source}",
             hex(pl.kernel.ipa),
             hex(pl.kernel.dst_pa),
             size(pl.kernel.size),
             hex(k.header.text_offset)
         );
+        if let (Some(r), Some(rp)) = (pl.ramdisk, &part.ramdisk) {
+            let _ = writeln!(
+                w,
+                "    ramdisk      IPA {}..{} (PA {}), {}, from {}",
+                hex(r.ipa),
+                hex(r.ipa + r.size),
+                hex(r.dst_pa),
+                size(r.size),
+                crate::display_path(&rp.path)
+            );
+        }
         let _ =
             writeln!(w, "    device tree  IPA {} (PA {}), {}", hex(pl.dtb.ipa), hex(pl.dtb.dst_pa), size(pl.dtb.size));
         for d in hvconfig::device_maps(s, i) {

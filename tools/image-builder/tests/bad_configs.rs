@@ -51,6 +51,14 @@ const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
         "partition[0].passthrough[0]",
         "no device `/pl031@9000000` on board `qemu-virt-aarch64`",
     ),
+    (
+        "ramdisk-does-not-fit.toml",
+        14,
+        19,
+        "partition[0].memory.size",
+        "the kernel, ramdisk and device tree of partition `linux` do not fit its RAM: they need 32.1 MiB, it has 32 MiB",
+    ),
+    ("ramdisk-missing.toml", 15, 11, "partition[0].ramdisk", "ramdisk missing: cannot read `./initramfs.cpio.gz`"),
     ("scheduler-cyclic.toml", 8, 13, "pool[0].scheduler", "not yet supported"),
     ("unknown-board.toml", 3, 8, "board.name", "unknown board `qemu-virt`"),
     ("unknown-key.toml", 12, 1, "partition[0].vcpu", "unknown key `vcpu`"),
@@ -107,6 +115,8 @@ fn every_bad_config_is_covered() {
     }
 }
 
+/// Configs that boot Linux need `tests/fixtures/fetch-linux.sh ARCH` to have run; without its files they are
+/// refused, every error saying how to get them.
 #[test]
 fn shipped_configs_are_accepted_without_warnings() {
     let found = configs("configs");
@@ -114,7 +124,38 @@ fn shipped_configs_are_accepted_without_warnings() {
     for path in found {
         match check_with(&path, &guests()) {
             Ok(c) => assert_eq!(c.report.diags, [], "{}:\n{}", path.display(), c.report.render()),
+            Err(Error::Config(r)) if fetched_files_missing(&r) => {
+                eprintln!("{}: not checked, tests/fixtures/fetch-linux.sh has not run", path.display())
+            }
             Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
+}
+
+fn fetched_files_missing(r: &image_builder::diag::Report) -> bool {
+    r.errors().all(|d| d.hint.as_deref().is_some_and(|h| h.contains("run `tests/fixtures/fetch-linux.sh ")))
+}
+
+#[test]
+fn linux_configs_name_the_fetched_kernel_and_initramfs() {
+    let cache = workspace_root().join("tests/fixtures/cache/arm64");
+    for name in ["qemu-aarch64-linux.toml", "qemu-aarch64-linux-gicv2.toml"] {
+        let path = workspace_root().join("configs").join(name);
+        let fetched = cache.join("Image").is_file() && cache.join("initramfs.cpio.gz").is_file();
+        match check_with(&path, &guests()) {
+            Ok(c) => {
+                assert!(fetched, "{name} accepted without the fetched files");
+                let linux = &c.system.partitions[1];
+                assert_eq!(linux.name, "linux");
+                assert_eq!(linux.vcpus, [1, 2]);
+                assert_eq!(linux.ramdisk.as_ref().unwrap().path.file_name().unwrap(), "initramfs.cpio.gz");
+                assert!(linux.bootargs.contains("hvname=linux"), "{}", linux.bootargs);
+            }
+            Err(Error::Config(r)) => {
+                assert!(!fetched, "{name}:\n{r}");
+                assert!(fetched_files_missing(&r), "{name}:\n{r}");
+            }
+            Err(e) => panic!("{name}: {e}"),
         }
     }
 }

@@ -12,6 +12,8 @@ mod validate;
 use std::path::Path;
 
 pub use model::*;
+pub(crate) use validate::fetch_hint;
+pub use validate::MIN_PARTITION_RAM;
 
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::GuestCatalog;

@@ -80,6 +80,14 @@ pub struct Kernel {
     pub span: Span,
 }
 
+/// An initial ramdisk, loaded after the kernel and announced in `/chosen`.
+#[derive(Clone, Debug)]
+pub struct Ramdisk {
+    pub path: PathBuf,
+    /// The `ramdisk = ...` value.
+    pub span: Span,
+}
+
 #[derive(Clone, Debug)]
 pub struct Memory {
     pub size: u64,
@@ -102,6 +110,7 @@ pub struct Partition {
     pub vcpus: Vec<u32>,
     pub memory: Memory,
     pub kernel: Kernel,
+    pub ramdisk: Option<Ramdisk>,
     pub bootargs: String,
     pub console: bool,
     pub on_fault: FaultPolicy,

@@ -78,6 +78,8 @@ pub struct RawPartition {
     pub vcpus: Spanned<Vec<Spanned<i64>>>,
     pub memory: Spanned<RawMemory>,
     pub kernel: Spanned<String>,
+    /// Path of an initial ramdisk, relative to the config file.
+    pub ramdisk: Option<Spanned<String>>,
     pub bootargs: Option<Spanned<String>>,
     pub console: Option<Spanned<bool>>,
     pub on_fault: Option<Spanned<String>>,
@@ -99,6 +101,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("board", &["name", "gic_version", "ram_size"]),
     ("hypervisor", &["console", "memory_budget"]),
     ("pool", &["name", "cpus", "scheduler"]),
-    ("partition", &["name", "pool", "vcpus", "memory", "kernel", "bootargs", "console", "on_fault", "passthrough"]),
+    (
+        "partition",
+        &["name", "pool", "vcpus", "memory", "kernel", "ramdisk", "bootargs", "console", "on_fault", "passthrough"],
+    ),
     ("partition.memory", &["size", "ipa", "pa"]),
 ];

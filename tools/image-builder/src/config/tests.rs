@@ -504,3 +504,68 @@ fn board_devices_avoid_the_emulated_devices() {
         }
     }
 }
+
+#[test]
+fn ramdisks_by_path() {
+    let dir = temp_dir("ramdisks");
+    std::fs::write(dir.join("initramfs.cpio.gz"), b"070701").unwrap();
+    std::fs::create_dir_all(dir.join("subdir")).unwrap();
+    let with = |rd: &str| demo_with("kernel = \"hello\"\n\n", &format!("kernel = \"hello\"\nramdisk = \"{rd}\"\n\n"));
+    let (s, _) = check_in(&with("initramfs.cpio.gz"), &dir).unwrap();
+    assert_eq!(s.partitions[0].ramdisk.as_ref().unwrap().path, dir.join("initramfs.cpio.gz"));
+    assert!(s.partitions[1].ramdisk.is_none());
+    let (s, _) = check_in(&with("./initramfs.cpio.gz"), &dir).unwrap();
+    assert_eq!(s.partitions[0].ramdisk.as_ref().unwrap().path, dir.join("initramfs.cpio.gz"));
+    for (rd, msg) in [("missing.cpio", "not found"), ("subdir", "not a file")] {
+        let r = check_in(&with(rd), &dir).unwrap_err();
+        let e: Vec<_> = r.errors().collect();
+        assert_eq!(e.len(), 1, "{rd}: {r}");
+        assert_eq!(e[0].field, "partition[0].ramdisk");
+        assert_eq!(e[0].message, format!("ramdisk missing: cannot read `{rd}`: {msg}"));
+        assert_eq!(r.line_col(e[0].span.start), (15, 11));
+        assert!(e[0].hint.as_deref().unwrap().contains("relative to the config file's directory"), "{r}");
+    }
+    // A typo'd key is caught like any other.
+    let r = check_in(&demo_with("kernel = \"hello\"\n\n", "kernel = \"hello\"\ninitrd = \"x\"\n\n"), &dir).unwrap_err();
+    let hint = r.errors().next().unwrap().hint.clone().unwrap();
+    assert!(hint.contains("keys allowed here:") && hint.contains("`ramdisk`"), "{hint}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fetched_linux_files_that_are_missing_say_how_to_fetch_them() {
+    let dir = temp_dir("fetch").join("configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = demo_with(
+        "kernel = \"hello\"\n\n",
+        "kernel = \"../tests/fixtures/cache/arm64/Image\"\nramdisk = \"../tests/fixtures/cache/arm64/initramfs.cpio.gz\"\n\n",
+    );
+    let r = check_in(&src, &dir).unwrap_err();
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 2, "{r}");
+    assert_eq!((e[0].field.as_str(), e[1].field.as_str()), ("partition[0].kernel", "partition[0].ramdisk"));
+    for d in e {
+        let hint = d.hint.as_deref().unwrap();
+        assert!(hint.contains("run `tests/fixtures/fetch-linux.sh arm64`"), "{hint}");
+        // The path is shown without `configs/..`.
+        assert!(d.label.contains("tests/fixtures/cache/arm64/") && !d.label.contains(".."), "{}", d.label);
+    }
+    assert_eq!(validate::fetch_hint(Path::new("/x/tests/fixtures/Image")), None);
+    assert!(validate::fetch_hint(Path::new("/w/configs/../tests/fixtures/cache/armhf/zImage"))
+        .unwrap()
+        .contains("fetch-linux.sh armhf"));
+    std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn kernel_files_are_sniffed_from_their_header() {
+    let dir = temp_dir("sniff");
+    // Only the header counts: a short file is refused, a header with nothing after it is an Image.
+    std::fs::write(dir.join("short"), b"ARM\x64").unwrap();
+    std::fs::write(dir.join("header-only"), testelf::image(0, 0x100_0000, b"")).unwrap();
+    let k = |name: &str| demo_with("kernel = \"hello\"", &format!("kernel = \"./{name}\""));
+    assert!(check_in(&k("header-only"), &dir).is_ok());
+    let r = check_in(&k("short"), &dir).unwrap_err();
+    assert!(r.errors().next().unwrap().message.contains("unrecognised file format"), "{r}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

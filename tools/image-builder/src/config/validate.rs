@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 
 use board_support::{Board, Device, GicVersion, NotPassthrough, Uart};
 use dom0_less::guest_map;
@@ -385,6 +387,7 @@ fn check_partitions(
         let vcpus = check_vcpus(p, i, board, gic, pool.map(|x| &pools[x]), r);
         let memory = check_memory(p, i, board, ram_size, hv, gic, vcpus.len(), &mut placed, r);
         let kernel = check_kernel(p, i, ctx, r);
+        let ramdisk = check_ramdisk(p, i, ctx, r);
         let bootargs = p.bootargs.as_ref().map(|b| b.get_ref().clone()).unwrap_or_default();
         if let Some(b) = p.bootargs.as_ref().filter(|b| b.get_ref().contains('\0')) {
             r.push(
@@ -394,7 +397,9 @@ fn check_partitions(
         }
         let on_fault = check_on_fault(p, i, r);
         let passthrough = check_passthrough(p, i, board, gic, hv.console, memory.as_ref(), vcpus.len(), &mut claims, r);
-        let (Some(pool), Some(memory), Some(kernel), Some(on_fault)) = (pool, memory, kernel, on_fault) else {
+        let (Some(pool), Some(memory), Some(kernel), Some(ramdisk), Some(on_fault)) =
+            (pool, memory, kernel, ramdisk, on_fault)
+        else {
             continue;
         };
         out.push(Partition {
@@ -404,6 +409,7 @@ fn check_partitions(
             vcpus,
             memory,
             kernel,
+            ramdisk,
             bootargs,
             console: p.console.as_ref().is_none_or(|c| *c.get_ref()),
             on_fault,
@@ -717,7 +723,7 @@ fn check_memory(
                 Diag::error(&field, v.span(), format!("memory of partition `{name}` overlaps the hypervisor"))
                     .label(format!("{}..{}", hex(addr), hex(addr + size)))
                     .hint(format!(
-                        "{}..{} holds the boot device tree and the hypervisor; its payload follows: leave `pa` out to let the layout choose",
+                        "{}..{} holds the boot loader's stub and the hypervisor; its payload follows: leave `pa` out to let the layout choose",
                         hex(board.ram_base),
                         hex(reserved_end)
                     )),
@@ -769,22 +775,37 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
             }
         };
     }
-    let path: std::path::PathBuf =
-        ctx.base_dir.join(k).components().filter(|c| *c != std::path::Component::CurDir).collect();
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
+    let path = relative_path(ctx, k);
+    let missing = |what: String| {
+        let hint = match fetch_hint(&path) {
+            Some(fetch) => fetch,
+            None => format!(
+                "kernel paths are relative to the config file's directory; or name a guest of tests/guests ({})",
+                list(ctx.guests.names())
+            ),
+        };
+        Diag::error(&field, span.clone(), format!("kernel missing: cannot read `{k}`: {what}"))
+            .label(format!("looked for {}", crate::display_path(&normalize(&path))))
+            .hint(hint)
+    };
+    // An Image is recognised by its header: only an ELF, which has to be flattened, is read whole here.
+    let head = match read_head(&path) {
+        Ok(head) => head,
         Err(e) => {
-            let what = if e.kind() == std::io::ErrorKind::NotFound { "not found".to_owned() } else { e.to_string() };
-            r.push(
-                Diag::error(field, span, format!("kernel missing: cannot read `{k}`: {what}"))
-                    .label(format!("looked for {}", crate::display_path(&path)))
-                    .hint(format!(
-                        "kernel paths are relative to the config file's directory; or name a guest of tests/guests ({})",
-                        list(ctx.guests.names())
-                    )),
-            );
+            r.push(missing(io_reason(&e)));
             return None;
         }
+    };
+    let bytes = if image::sniff(&head) == Format::Elf {
+        match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                r.push(missing(io_reason(&e)));
+                return None;
+            }
+        }
+    } else {
+        head
     };
     let bad = |why: String| {
         Diag::error(&field, span.clone(), format!("kernel `{k}` is not an arm64 Image or ELF: {why}"))
@@ -810,6 +831,93 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
         }
     }
     Some(Kernel { source: KernelSource::File(path), span })
+}
+
+/// A partition's `ramdisk`: a file that exists (its contents are the guest's business). `None` when it is
+/// missing, `Some(None)` when the partition has none.
+fn check_ramdisk(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -> Option<Option<Ramdisk>> {
+    let Some(v) = &p.ramdisk else {
+        return Some(None);
+    };
+    let rd = v.get_ref();
+    let path = relative_path(ctx, rd);
+    let problem = match fs::metadata(&path) {
+        Ok(m) if m.is_file() => None,
+        Ok(_) => Some("not a file".to_owned()),
+        Err(e) => Some(io_reason(&e)),
+    };
+    if let Some(what) = problem {
+        let hint = fetch_hint(&path).unwrap_or_else(|| {
+            "ramdisk paths are relative to the config file's directory (an initramfs: a cpio archive, optionally \
+             compressed)"
+                .to_owned()
+        });
+        r.push(
+            Diag::error(
+                format!("partition[{i}].ramdisk"),
+                v.span(),
+                format!("ramdisk missing: cannot read `{rd}`: {what}"),
+            )
+            .label(format!("looked for {}", crate::display_path(&normalize(&path))))
+            .hint(hint),
+        );
+        return None;
+    }
+    Some(Some(Ramdisk { path, span: v.span() }))
+}
+
+/// A `kernel` or `ramdisk` path: relative to the config file's directory.
+fn relative_path(ctx: &Context<'_>, value: &str) -> PathBuf {
+    ctx.base_dir.join(value).components().filter(|c| *c != Component::CurDir).collect()
+}
+
+/// `a/b/../c` → `a/c`, for showing paths of files that may not exist (which cannot be canonicalised).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// "not found", or the I/O error.
+fn io_reason(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        "not found".to_owned()
+    } else {
+        e.to_string()
+    }
+}
+
+/// The first bytes of a file: enough for an Image header or an ELF's magic.
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(image::IMAGE_HEADER_LEN);
+    fs::File::open(path)?.take(image::IMAGE_HEADER_LEN as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Files under `tests/fixtures/cache/ARCH/` are made by `tests/fixtures/fetch-linux.sh ARCH`: the hint says so.
+pub(crate) fn fetch_hint(path: &Path) -> Option<String> {
+    let path = normalize(path);
+    let parts: Vec<&std::ffi::OsStr> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let at = parts.windows(3).position(|w| w == ["tests", "fixtures", "cache"])?;
+    let arch = parts.get(at + 3)?.to_str()?;
+    Some(format!(
+        "this file is fetched and built by `tests/fixtures/fetch-linux.sh {arch}` (Debian's kernel and a busybox \
+         initramfs, into tests/fixtures/cache/{arch}/): run `tests/fixtures/fetch-linux.sh {arch}` from the \
+         workspace root (as root the first time: it uses apt-get), then try again"
+    ))
 }
 
 /// Who owns each passed-through device and interrupt so far.

@@ -68,16 +68,20 @@ fn prepared(gic: u32) -> Prepared {
 }
 
 fn prepared_from(checked: Checked) -> Prepared {
-    let kernels = vec![kernel(0x1234), kernel(0x800)];
-    let dtbs = device_trees(&checked).unwrap();
-    let layout = solve_layout(&checked, &kernels, &dtbs).unwrap();
-    Prepared { checked, kernels, dtbs, layout }
+    prepared_with(checked, vec![kernel(0x1234), kernel(0x800)], vec![None, None])
+}
+
+fn prepared_with(checked: Checked, kernels: Vec<KernelImage>, ramdisks: Vec<Option<Vec<u8>>>) -> Prepared {
+    let sizes = ImageSizes::of(&kernels, &ramdisks);
+    let dtbs = device_trees(&checked, &sizes).unwrap();
+    let layout = solve_layout(&checked, &sizes, &dtbs).unwrap();
+    Prepared { checked, kernels, ramdisks, dtbs, layout }
 }
 
 #[test]
 fn payload_places_kernels_and_device_trees() {
     let p = prepared(3);
-    let bytes = payload(&p.layout, &p.kernels, &p.dtbs);
+    let bytes = payload(&p.layout, p.parts());
     assert_eq!(bytes.len() as u64, p.layout.payload.size);
     for (i, pl) in p.layout.partitions.iter().enumerate() {
         let k = (pl.kernel.src_pa - p.layout.payload.base) as usize;
@@ -97,8 +101,8 @@ fn hv_elf(len: usize, end: u64) -> Vec<u8> {
 #[test]
 fn pack_pads_patches_and_appends() {
     let p = prepared(3);
-    let payload = payload(&p.layout, &p.kernels, &p.dtbs);
-    let (img, stats) = pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, &payload).unwrap();
+    let payload = payload(&p.layout, p.parts());
+    let (img, stats) = pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, p.parts()).unwrap();
     assert_eq!(stats, HvStats { image_len: 0x3000, end: 0x8000, budget: 2 * MIB });
     assert_eq!(img.len() as u64, p.layout.image_size());
     assert_eq!(img.len() % 4096, 0);
@@ -109,15 +113,14 @@ fn pack_pads_patches_and_appends() {
     assert!(img[0x3000..2 * MIB as usize].iter().all(|b| *b == 0));
     assert_eq!(&img[2 * MIB as usize..2 * MIB as usize + payload.len()], &payload[..]);
     // Same inputs, same bytes.
-    assert_eq!(pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, &payload).unwrap().0, img);
+    assert_eq!(pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, p.parts()).unwrap().0, img);
 }
 
 #[test]
 fn pack_refuses_what_would_not_boot() {
     let p = prepared(3);
-    let payload = payload(&p.layout, &p.kernels, &p.dtbs);
     let budget = 2 * MIB;
-    let err = |elf: &[u8], text_offset| pack(elf, &p.layout, text_offset, &payload).unwrap_err();
+    let err = |elf: &[u8], text_offset| pack(elf, &p.layout, text_offset, p.parts()).unwrap_err();
     assert!(err(&hv_elf(0x3000, budget + 0x1000), 0x20_0000).contains("up to `__hv_end`"));
     assert!(err(&hv_elf(budget as usize + 0x1000, 0x1000), 0x20_0000).contains("over its"));
     assert!(err(&hv_elf(0x3000, 0x8000), 0x8_0000).contains("text_offset"));
@@ -231,8 +234,8 @@ fn generated_config_compiles_against_hv_static_types() {
 #[test]
 fn layout_errors_point_at_the_config() {
     let checked = demo(3);
-    let big = vec![kernel(63 * MIB as usize), kernel(0x800)];
-    let dtbs = device_trees(&checked).unwrap();
+    let big = ImageSizes::of(&[kernel(63 * MIB as usize), kernel(0x800)], &[None, None]);
+    let dtbs = device_trees(&checked, &big).unwrap();
     let Err(Error::Config(r)) = solve_layout(&checked, &big, &dtbs) else { panic!("a 63 MiB kernel fits 64 MiB?") };
     let e: Vec<_> = r.errors().collect();
     // hello0's 64 MiB minus the 2 MiB device tree region cannot hold 0x8_0000 + 63 MiB.
@@ -305,4 +308,146 @@ fn passthrough_devices_are_mapped_routed_and_described() {
             assert_eq!(t.matches(line).count(), 1, "`{line}` once in\n{t}");
         }
     }
+}
+
+const LINUX: &str = r#"
+[board]
+name = "qemu-virt-aarch64"
+
+[[pool]]
+name = "rt"
+cpus = [0, 1, 2]
+
+[[partition]]
+name = "hello"
+pool = "rt"
+vcpus = [0]
+memory = { size = "32MiB" }
+kernel = "hello"
+
+[[partition]]
+name = "linux"
+pool = "rt"
+vcpus = [1, 2]
+memory = { size = "256MiB" }
+kernel = "hello"
+ramdisk = "initramfs.cpio.gz"
+bootargs = "console=ttyAMA0"
+"#;
+
+/// A kernel shaped like Debian's arm64 Image: 31.4 MiB of file, 32.06 MiB with bss, text_offset 0.
+fn linux_kernel() -> KernelImage {
+    let mut bytes = testelf::image(0, 0x201_0000, &[]);
+    bytes.resize(0x1f6_e0c0, 0x4c);
+    KernelImage { header: image::header(&bytes).unwrap(), bytes, from: "Image".into() }
+}
+
+fn be_u64(v: u64) -> [u8; 8] {
+    v.to_be_bytes()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn linux_kernel_and_ramdisk_are_placed_described_and_packed() {
+    let dir = std::env::temp_dir().join(format!("ib-linux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ramdisk: Vec<u8> = (0..0x10_9828u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("initramfs.cpio.gz"), &ramdisk).unwrap();
+    let guests = GuestCatalog::with_names(["hello"]);
+    let ctx = Context { guests: &guests, base_dir: &dir };
+    let (system, report) = config::check_source("linux.toml", LINUX, "linux", &ctx).unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(system.partitions[1].ramdisk.as_ref().unwrap().path, dir.join("initramfs.cpio.gz"));
+    let checked = Checked { system, report, config_path: dir.join("linux.toml") };
+    let p = prepared_with(checked, vec![kernel(0x1234), linux_kernel()], vec![None, Some(ramdisk.clone())]);
+    let lx = p.layout.partitions[1];
+    let rd = lx.ramdisk.unwrap();
+
+    // The ramdisk starts at the first 2 MiB boundary after the kernel's bss, not after its file.
+    assert_eq!(lx.kernel.ipa, 0x4000_0000);
+    assert_eq!(lx.kernel_footprint, 0x201_0000);
+    assert_eq!((rd.ipa, rd.size), (0x4220_0000, 0x10_9828));
+    assert!(!lx.ram.overlaps(&p.layout.boot_dtb));
+
+    // /chosen announces it, guest-physical.
+    let dtb = &p.dtbs[1];
+    assert!(contains(dtb, b"linux,initrd-start\0") && contains(dtb, b"linux,initrd-end\0"));
+    assert!(contains(dtb, &be_u64(0x4220_0000)) && contains(dtb, &be_u64(0x4220_0000 + 0x10_9828)));
+    assert!(!contains(&p.dtbs[0], b"linux,initrd-start\0"));
+
+    // hv-static copies kernel, ramdisk, device tree.
+    let hv = hvconfig::generate(&p.checked.system, &p.layout, "linux.toml");
+    let loads = format!(
+        "Load {{ src_pa: {}, dst_pa: {}, size: 0x1f6_e0c0 }},\n                Load {{ src_pa: {}, dst_pa: {}, size: 0x10_9828 }},\n                Load {{ src_pa: {}, dst_pa: {}, size: {} }},",
+        hex(lx.kernel.src_pa),
+        hex(lx.kernel.dst_pa),
+        hex(rd.src_pa),
+        hex(rd.dst_pa),
+        hex(lx.dtb.src_pa),
+        hex(lx.dtb.dst_pa),
+        hex(lx.dtb.size)
+    );
+    assert!(hv.config_rs.contains(&loads), "{loads}\nin\n{}", hv.config_rs);
+
+    // The image holds every piece at its place.
+    let (img, _) = pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, p.parts()).unwrap();
+    assert_eq!(img.len() as u64, p.layout.image_size());
+    assert_eq!(image::header(&img).unwrap().image_size, img.len() as u64);
+    let at = |pa: u64| p.layout.image_offset(pa) as usize;
+    assert_eq!(&img[at(lx.kernel.src_pa)..at(lx.kernel.src_pa) + 0x1f6_e0c0], &p.kernels[1].bytes[..]);
+    assert_eq!(&img[at(rd.src_pa)..at(rd.src_pa) + ramdisk.len()], &ramdisk[..]);
+    assert_eq!(&img[at(lx.dtb.src_pa)..at(lx.dtb.src_pa) + dtb.len()], &dtb[..]);
+    assert_eq!(img, {
+        let mut v = vec![0u8; 2 * MIB as usize];
+        v[..img.len().min(2 * MIB as usize)].copy_from_slice(&img[..2 * MIB as usize]);
+        v.extend_from_slice(&payload(&p.layout, p.parts()));
+        v
+    });
+
+    // write_if_changed compares in chunks: same bytes, no rewrite; one byte off, rewritten.
+    let out = dir.join("hv-static.img");
+    write_if_changed(&out, &img).unwrap();
+    assert!(same_contents(&out, &img));
+    let mut other = img.clone();
+    *other.last_mut().unwrap() ^= 1;
+    assert!(!same_contents(&out, &other));
+    assert!(!same_contents(&out, &img[..img.len() - 1]));
+
+    let t = report::layout_text(&p, None);
+    for s in [
+        "    ramdisk      IPA 0x4220_0000..0x4230_9828 (PA ",
+        "linux ramdisk",
+        "(32.1 MiB with bss), text_offset 0x0",
+        "boot loader's device tree (reserved)",
+    ] {
+        assert!(t.contains(s), "missing `{s}` in\n{t}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_ramdisk_that_does_not_fit_points_at_memory_kernel_and_ramdisk() {
+    let dir = std::env::temp_dir().join(format!("ib-linux-fit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("initramfs.cpio.gz"), [0u8; 0x1000]).unwrap();
+    let guests = GuestCatalog::with_names(["hello"]);
+    let ctx = Context { guests: &guests, base_dir: &dir };
+    let src = LINUX.replace("\"256MiB\"", "\"32MiB\"");
+    let (system, report) = config::check_source("linux.toml", &src, "linux", &ctx).unwrap();
+    let checked = Checked { system, report, config_path: dir.join("linux.toml") };
+    let sizes = ImageSizes::of(&[kernel(0x1234), linux_kernel()], &[None, Some(vec![0; 0x1000])]);
+    // 32.06 MiB of kernel alone is too much for 32 MiB: the ramdisk is not even placed.
+    let dtbs = device_trees(&checked, &sizes).unwrap();
+    let Err(Error::Config(r)) = solve_layout(&checked, &sizes, &dtbs) else { panic!("fits?") };
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert_eq!(e[0].field, "partition[1].memory.size");
+    assert!(e[0].message.contains("do not fit its RAM: they need 36.1 MiB, it has 32 MiB"), "{r}");
+    assert_eq!(e[0].related.len(), 2, "{r}");
+    let text = r.render();
+    assert!(text.contains("linux.toml:20:19"), "{text}");
+    assert!(text.contains("give the partition at least 38 MiB"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,0 +1,179 @@
+use super::*;
+use board_support::qemu_virt_aarch64::BOARD;
+
+/// A stand-in hypervisor image: an arm64 Image header for `text_offset`, then `len` bytes of pattern.
+fn fake_image(text_offset: u64, len: usize) -> Vec<u8> {
+    let mut img: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+    img[..64].fill(0);
+    img[8..16].copy_from_slice(&text_offset.to_le_bytes());
+    img[16..24].copy_from_slice(&(len as u64).to_le_bytes());
+    img[24..32].copy_from_slice(&2u64.to_le_bytes());
+    img[56..60].copy_from_slice(b"ARM\x64");
+    img
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hv-sdcard-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn the_boot_script_for_qemu_virt() {
+    assert_eq!(
+        boot_script(BOARD.uboot.as_ref().unwrap()),
+        "load virtio 0:1 ${kernel_addr_r} hv-static.img\nbooti ${kernel_addr_r} - ${fdtcontroladdr}\n"
+    );
+}
+
+#[test]
+fn a_card_holds_one_bootable_fat32_partition_with_the_image_and_the_script() {
+    let image = fake_image(0x20_0000, 300 * 1024 + 5);
+    let card = card_for(&image, &BOARD).unwrap();
+    assert_eq!(card.len() as u64, MIN_CARD_SIZE);
+
+    // The MBR, raw: partition 1 active, type 0x0c, from LBA 2048 to the end; the boot signature.
+    assert_eq!(card[446], 0x80);
+    assert_eq!(card[450], 0x0c);
+    assert_eq!(u32::from_le_bytes(card[454..458].try_into().unwrap()), 2048);
+    assert_eq!(u32::from_le_bytes(card[458..462].try_into().unwrap()), (64 * 2048 - 2048) as u32);
+    assert!(card[462..510].iter().all(|&b| b == 0), "one partition only");
+    assert_eq!(card[510..512], [0x55, 0xaa]);
+    // The disk signature is the image's CRC.
+    assert_eq!(card[440..444], crc32fast::hash(&image).to_le_bytes());
+
+    let c = read_card(&card).unwrap();
+    assert!(c.bootable);
+    assert_eq!((c.partition_type, c.partition_start, c.partition_size), (0x0c, MIB, 63 * MIB));
+    assert_eq!(c.fat_type, FatType::Fat32);
+    assert_eq!(c.label, "HVSTATIC");
+    let names: Vec<&str> = c.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["hv-static.img", "boot.scr"], "qemu_arm64's U-Boot reads no environment from FAT");
+    assert_eq!(c.files[0].1, image);
+    assert_eq!(uimage::script_text(&c.files[1].1).unwrap(), boot_script(BOARD.uboot.as_ref().unwrap()));
+
+    // The BPB's hidden sectors, in the boot sector and its backup (sector 6), are the partition's offset.
+    let bpb = &card[MIB as usize..];
+    assert_eq!(u32::from_le_bytes(bpb[0x1c..0x20].try_into().unwrap()), 2048);
+    assert_eq!(u32::from_le_bytes(bpb[6 * 512 + 0x1c..6 * 512 + 0x20].try_into().unwrap()), 2048);
+    assert_eq!(&bpb[0x52..0x5a], b"FAT32   ");
+}
+
+#[test]
+fn cards_are_reproducible_and_dated_1980() {
+    let image = fake_image(0x20_0000, 100_000);
+    let a = card_for(&image, &BOARD).unwrap();
+    let b = card_for(&image, &BOARD).unwrap();
+    assert!(a == b, "the same image gave two different cards");
+    let mut other = image.clone();
+    other[70_000] ^= 1;
+    assert!(card_for(&other, &BOARD).unwrap() != a);
+
+    let part = a[MIB as usize..].to_vec();
+    let fs = FileSystem::new(Cursor::new(part), FsOptions::new()).unwrap();
+    let epoch = EPOCH.get_current_date_time();
+    for e in fs.root_dir().iter() {
+        let e = e.unwrap();
+        assert_eq!((e.created(), e.modified(), e.accessed()), (epoch, epoch, epoch.date), "{}", e.file_name());
+    }
+}
+
+#[test]
+fn card_sizes_are_powers_of_two_with_room_for_the_files() {
+    assert_eq!(card_size(0), 64 * MIB);
+    assert_eq!(card_size(50 * MIB), 64 * MIB);
+    assert_eq!(card_size(60 * MIB), 128 * MIB);
+    assert_eq!(card_size(200 * MIB), 256 * MIB);
+    assert!(card(&[], 48 * MIB, 0).is_err());
+    assert!(card(&[], 96 * MIB, 0).is_err());
+}
+
+#[test]
+fn a_large_image_gets_a_larger_card() {
+    let image = fake_image(0x20_0000, 70 * MIB as usize);
+    let card = card_for(&image, &BOARD).unwrap();
+    assert_eq!(card.len() as u64, 128 * MIB);
+    let c = read_card(&card).unwrap();
+    assert_eq!(c.fat_type, FatType::Fat32);
+    assert!(c.files[0].1 == image);
+}
+
+#[test]
+fn files_that_do_not_fit_are_an_error() {
+    let big = vec![(IMAGE_FILE.to_string(), vec![1u8; 63 * MIB as usize])];
+    let e = card(&big, 64 * MIB, 1).unwrap_err().to_string();
+    assert!(e.contains("writing hv-static.img"), "{e}");
+}
+
+#[test]
+fn images_booti_cannot_place_are_refused() {
+    let e = card_for(&[0u8; 4096], &BOARD).unwrap_err().to_string();
+    assert!(e.contains("no arm64 Image header"), "{e}");
+    let e = card_for(&fake_image(0x8_0000, 4096), &BOARD).unwrap_err().to_string();
+    assert!(e.contains("text_offset is 0x80000") && e.contains("0x40200000"), "{e}");
+    let mut anywhere = fake_image(0x20_0000, 4096);
+    anywhere[24] |= 1 << 3;
+    let e = card_for(&anywhere, &BOARD).unwrap_err().to_string();
+    assert!(e.contains("bit 3"), "{e}");
+    let mut no_uboot = BOARD;
+    no_uboot.uboot = None;
+    let e = card_for(&fake_image(0x20_0000, 4096), &no_uboot).unwrap_err().to_string();
+    assert!(e.contains("no U-Boot description"), "{e}");
+}
+
+#[test]
+fn a_board_reading_its_environment_from_fat_gets_uboot_env() {
+    let mut board = BOARD;
+    let mut u = board.uboot.unwrap();
+    u.env = UBootEnv::Fat { file: "uboot.env", size: 0x4000 };
+    board.uboot = Some(u);
+    let c = read_card(&card_for(&fake_image(0x20_0000, 4096), &board).unwrap()).unwrap();
+    let (name, env) = &c.files[2];
+    assert_eq!(name, "uboot.env");
+    assert_eq!(env.len(), 0x4000);
+    let vars = env::decode(env).unwrap();
+    assert_eq!(vars[0], ("bootdelay".into(), "0".into()));
+    assert!(vars.iter().any(|(k, v)| k == "bootcmd" && v.contains("source ${scriptaddr}")), "{vars:?}");
+}
+
+#[test]
+fn the_environment_flash_for_qemu_virt() {
+    let u = BOARD.uboot.unwrap();
+    let vars = boot_env(&u);
+    assert_eq!(
+        vars,
+        [
+            ("bootdelay", "0".to_string()),
+            ("kernel_addr_r", "0x40400000".into()),
+            ("scriptaddr", "0x40200000".into()),
+            ("bootcmd", "virtio scan; load virtio 0:1 ${scriptaddr} boot.scr; source ${scriptaddr}".into()),
+        ]
+    );
+    let dir = scratch("flash");
+    let path = write_env_flash(&dir, &BOARD).unwrap().unwrap();
+    let bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes.len() as u64, 64 * MIB, "QEMU wants the whole flash");
+    let stored = env::decode(&bytes[..0x4_0000]).unwrap();
+    assert_eq!(stored.len(), 4);
+    assert_eq!(stored[3].1, vars[3].1);
+    // Unchanged: not rewritten.
+    let before = fs::metadata(&path).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write_env_flash(&dir, &BOARD).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn write_sdcard_writes_the_card_file() {
+    let dir = scratch("card");
+    fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("hv-static.img");
+    fs::write(&image, fake_image(0x20_0000, 8192)).unwrap();
+    let card = write_sdcard(&dir, &image, &BOARD).unwrap();
+    assert_eq!(card, dir.join("sdcard.img"));
+    assert_eq!(fs::read(&card).unwrap(), card_for(&fs::read(&image).unwrap(), &BOARD).unwrap());
+    let e = write_sdcard(&dir, &dir.join("missing.img"), &BOARD).unwrap_err().to_string();
+    assert!(e.contains("cannot read") && e.contains("missing.img"), "{e}");
+    let _ = fs::remove_dir_all(&dir);
+}

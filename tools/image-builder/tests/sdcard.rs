@@ -1,0 +1,196 @@
+//! SD-card images (`image_builder::sdcard`): the U-Boot formats against Debian's u-boot-tools, and the demo booted
+//! from a card through Debian's U-Boot for QEMU virt.
+//!
+//! These tests need `mkimage` / `mkenvimage` (package u-boot-tools), `/usr/lib/u-boot/qemu_arm64/u-boot.bin`
+//! (u-boot-qemu) and `qemu-system-aarch64` (qemu-system-arm); without them they fail, naming the package.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use board_support::qemu_virt_aarch64::BOARD;
+use image_builder::sdcard::{self, env, uimage};
+use image_builder::{build, BuildOptions};
+
+/// Fails the test, naming the Debian package, when `program` is not on PATH.
+fn require_program(program: &str, package: &str) {
+    let found = Command::new(program).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    assert!(found, "`{program}` not found: install Debian's package {package} (apt-get install {package})");
+}
+
+fn require_file(path: &str, package: &str) {
+    assert!(Path::new(path).is_file(), "{path} not found: install Debian's package {package} (apt-get install {package})");
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdcard").join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `SOURCE_DATE_EPOCH=0 mkimage -A arm64 -O linux -T script -C none [-n NAME] -d SCRIPT OUT`.
+fn mkimage_script(dir: &Path, text: &str, name: Option<&str>) -> Vec<u8> {
+    let src = dir.join("boot.cmd");
+    let out = dir.join("boot.scr");
+    fs::write(&src, text).unwrap();
+    let mut cmd = Command::new("mkimage");
+    cmd.env("SOURCE_DATE_EPOCH", "0").args(["-A", "arm64", "-O", "linux", "-T", "script", "-C", "none"]);
+    if let Some(name) = name {
+        cmd.args(["-n", name]);
+    }
+    let res = cmd.arg("-d").arg(&src).arg(&out).output().expect("running mkimage");
+    assert!(res.status.success(), "mkimage failed: {}", String::from_utf8_lossy(&res.stderr));
+    fs::read(out).unwrap()
+}
+
+#[test]
+fn script_images_match_mkimage() {
+    require_program("mkimage", "u-boot-tools");
+    let dir = scratch("mkimage");
+    let long: String = (0..400).map(|i| format!("echo line {i}\n")).collect();
+    let ours = sdcard::boot_script(BOARD.uboot.as_ref().unwrap());
+    for text in [ours.as_str(), "echo hi\n", "echo no newline", "setenv a b; echo ${a}\n\n", long.as_str()] {
+        let expected = mkimage_script(&dir, text, None);
+        let got = uimage::script(uimage::arch::ARM64, text).unwrap();
+        assert!(got == expected, "script {text:?}:\n ours    {:02x?}\n mkimage {:02x?}", &got[..80.min(got.len())], &expected[..80.min(expected.len())]);
+    }
+    // Names: NUL-padded, cut at 32 bytes.
+    for name in ["hv-static", "a name of exactly thirty-two b..", "a very long name that exceeds thirty-two bytes"] {
+        let expected = mkimage_script(&dir, "echo hi\n", Some(name));
+        let header = uimage::Header { name: name.as_bytes().to_vec(), ..uimage::Header::script(uimage::arch::ARM64) };
+        let got = header.image(&expected[64..]).unwrap();
+        assert!(got == expected, "name {name:?}");
+    }
+}
+
+#[test]
+fn environments_match_mkenvimage() {
+    require_program("mkenvimage", "u-boot-tools");
+    let dir = scratch("mkenvimage");
+    let u = BOARD.uboot.unwrap();
+    let vars = sdcard::boot_env(&u);
+    let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    fs::write(dir.join("env.txt"), text).unwrap();
+    let out = dir.join("env.bin");
+    let res = Command::new("mkenvimage")
+        .args(["-s", &format!("{:#x}", u.env.size()), "-p", "0", "-o"])
+        .arg(&out)
+        .arg(dir.join("env.txt"))
+        .output()
+        .expect("running mkenvimage");
+    assert!(res.status.success(), "mkenvimage failed: {}", String::from_utf8_lossy(&res.stderr));
+    let expected = fs::read(&out).unwrap();
+    assert!(sdcard::boot_env_bytes(&u).unwrap() == expected, "environment differs from mkenvimage's");
+    assert_eq!(env::decode(&expected).unwrap().len(), vars.len());
+}
+
+/// What a boot printed and when.
+struct Boot {
+    output: String,
+    /// Seconds from QEMU's start to the first appearance of each marker (`None`: never).
+    marks: Vec<(&'static str, Option<f64>)>,
+}
+
+/// Runs `cmd` until every marker in `until` has appeared or `timeout` passes, noting when each of `marks` (which
+/// include `until`) first appeared.
+fn boot(cmd: &[String], marks: &[&'static str], until: &[&'static str], timeout: Duration) -> Boot {
+    let (program, args) = cmd.split_first().unwrap();
+    let start = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let (tx, rx) = mpsc::channel();
+    let mut stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = String::new();
+    let mut seen: Vec<(&'static str, Option<f64>)> = marks.iter().map(|m| (*m, None)).collect();
+    while start.elapsed() < timeout {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(chunk) => {
+                let now = start.elapsed().as_secs_f64();
+                output.push_str(&String::from_utf8_lossy(&chunk));
+                for (m, t) in seen.iter_mut() {
+                    if t.is_none() && output.contains(*m) {
+                        *t = Some(now);
+                    }
+                }
+                if until.iter().all(|u| output.contains(u)) {
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Boot { output, marks: seen }
+}
+
+const MARKS: &[&str] = &["U-Boot 2023", "Starting kernel", "[hv] hv-static", "[hello0]", "[hello1]", "[hello0] tick 3", "[hello1] tick 3"];
+const UNTIL: &[&str] = &["[hello0] tick 3", "[hello1] tick 3"];
+
+fn report(what: &str, b: &Boot) {
+    let marks: Vec<String> =
+        b.marks.iter().map(|(m, t)| format!("{m:?} {}", t.map_or("never".into(), |t| format!("{t:.2} s")))).collect();
+    eprintln!("{what}: {}", marks.join(", "));
+}
+
+fn check_boot(what: &str, b: &Boot) {
+    report(what, b);
+    for u in UNTIL {
+        assert!(b.output.contains(u), "{what}: the console never showed {u:?} within 60 s:\n{}", b.output);
+    }
+    let after_u_boot = b.output.split_once("Starting kernel").map_or("", |(_, rest)| rest);
+    assert!(!after_u_boot.contains("fault"), "{what}: a partition faulted:\n{}", b.output);
+}
+
+#[test]
+fn the_demo_boots_from_a_card_through_u_boot() {
+    let u = BOARD.uboot.unwrap();
+    require_file(u.binary, u.package);
+    require_program("qemu-system-aarch64", "qemu-system-arm");
+    let built = build(&BuildOptions { config: image_builder::default_config(), quiet: true }).expect("building the demo");
+    let dir = scratch("boot");
+    let card = sdcard::write_sdcard(&dir, &built.image, built.prepared.checked.system.board).unwrap();
+    assert_eq!(fs::metadata(&card).unwrap().len(), 64 << 20);
+    // Reproducible: a second card is the same, byte for byte.
+    let again = scratch("boot-again");
+    let card2 = sdcard::write_sdcard(&again, &built.image, built.prepared.checked.system.board).unwrap();
+    assert!(fs::read(&card).unwrap() == fs::read(&card2).unwrap(), "two cards from one image differ");
+
+    // U-Boot's default environment: a 2 s countdown, then distro boot finds boot.scr on virtio 0:1.
+    let cmd = sdcard::qemu_command(&built, &card, None).unwrap();
+    eprintln!("+ {}", cmd.join(" "));
+    let b = boot(&cmd, MARKS, UNTIL, Duration::from_secs(60));
+    check_boot("U-Boot, default environment", &b);
+    assert!(b.output.contains("Found U-Boot script /boot.scr"), "{}", b.output);
+    // booti moved the image from kernel_addr_r to RAM base + text_offset, where hv-static is linked.
+    assert!(b.output.contains("Moving Image from 0x40400000 to 0x40200000"), "{}", b.output);
+
+    // With the environment flash: no countdown, no scan.
+    let flash = sdcard::write_env_flash(&dir, &BOARD).unwrap().unwrap();
+    let cmd = sdcard::qemu_command(&built, &card, Some(&flash)).unwrap();
+    eprintln!("+ {}", cmd.join(" "));
+    let b = boot(&cmd, MARKS, UNTIL, Duration::from_secs(60));
+    check_boot("U-Boot, bootdelay=0 from the environment flash", &b);
+    assert!(b.output.contains("autoboot:  0") && !b.output.contains("Scanning virtio"), "{}", b.output);
+    assert!(b.output.contains("Moving Image from 0x40400000 to 0x40200000"), "{}", b.output);
+}
