@@ -30,10 +30,13 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Build out/NAME/hv-static.img.
+    /// Build out/NAME/hv-static.img (and with --sdcard, out/NAME/sdcard.img).
     Build {
         /// The system config [default: configs/qemu-aarch64-demo.toml]
         config: Option<PathBuf>,
+        /// Also write a bootable SD-card image: MBR, FAT32 with the image and a U-Boot boot script.
+        #[arg(long)]
+        sdcard: bool,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -82,9 +85,16 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
-        Cmd::Build { config, quiet } => {
+        Cmd::Build { config, sdcard, quiet } => {
             let config = config.unwrap_or_else(default_config);
-            pipeline::build(&BuildOptions { config, quiet }).map(|_| ExitCode::SUCCESS)
+            pipeline::build(&BuildOptions { config, quiet }).and_then(|built| {
+                if sdcard {
+                    let board = built.prepared.checked.system.board;
+                    let card = image_builder::sdcard::write_sdcard(&built.out_dir, &built.image, board)?;
+                    image_builder::say!("wrote {}", display_path(&card));
+                }
+                Ok(ExitCode::SUCCESS)
+            })
         }
         Cmd::Run { config, timeout, until, quiet } => {
             let opts = RunOptions {

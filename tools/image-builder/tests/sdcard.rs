@@ -23,7 +23,10 @@ fn require_program(program: &str, package: &str) {
 }
 
 fn require_file(path: &str, package: &str) {
-    assert!(Path::new(path).is_file(), "{path} not found: install Debian's package {package} (apt-get install {package})");
+    assert!(
+        Path::new(path).is_file(),
+        "{path} not found: install Debian's package {package} (apt-get install {package})"
+    );
 }
 
 /// A fresh scratch directory for one test.
@@ -58,7 +61,12 @@ fn script_images_match_mkimage() {
     for text in [ours.as_str(), "echo hi\n", "echo no newline", "setenv a b; echo ${a}\n\n", long.as_str()] {
         let expected = mkimage_script(&dir, text, None);
         let got = uimage::script(uimage::arch::ARM64, text).unwrap();
-        assert!(got == expected, "script {text:?}:\n ours    {:02x?}\n mkimage {:02x?}", &got[..80.min(got.len())], &expected[..80.min(expected.len())]);
+        assert!(
+            got == expected,
+            "script {text:?}:\n ours    {:02x?}\n mkimage {:02x?}",
+            &got[..80.min(got.len())],
+            &expected[..80.min(expected.len())]
+        );
     }
     // Names: NUL-padded, cut at 32 bytes.
     for name in ["hv-static", "a name of exactly thirty-two b..", "a very long name that exceeds thirty-two bytes"] {
@@ -144,7 +152,8 @@ fn boot(cmd: &[String], marks: &[&'static str], until: &[&'static str], timeout:
     Boot { output, marks: seen }
 }
 
-const MARKS: &[&str] = &["U-Boot 2023", "Starting kernel", "[hv] hv-static", "[hello0]", "[hello1]", "[hello0] tick 3", "[hello1] tick 3"];
+const MARKS: &[&str] =
+    &["U-Boot 2023", "Starting kernel", "[hv] hv-static", "[hello0]", "[hello1]", "[hello0] tick 3", "[hello1] tick 3"];
 const UNTIL: &[&str] = &["[hello0] tick 3", "[hello1] tick 3"];
 
 fn report(what: &str, b: &Boot) {
@@ -167,7 +176,9 @@ fn the_demo_boots_from_a_card_through_u_boot() {
     let u = BOARD.uboot.unwrap();
     require_file(u.binary, u.package);
     require_program("qemu-system-aarch64", "qemu-system-arm");
-    let built = build(&BuildOptions { config: image_builder::default_config(), quiet: true }).expect("building the demo");
+    require_program("mkimage", "u-boot-tools");
+    let built =
+        build(&BuildOptions { config: image_builder::default_config(), quiet: true }).expect("building the demo");
     let dir = scratch("boot");
     let card = sdcard::write_sdcard(&dir, &built.image, built.prepared.checked.system.board).unwrap();
     assert_eq!(fs::metadata(&card).unwrap().len(), 64 << 20);
@@ -175,6 +186,14 @@ fn the_demo_boots_from_a_card_through_u_boot() {
     let again = scratch("boot-again");
     let card2 = sdcard::write_sdcard(&again, &built.image, built.prepared.checked.system.board).unwrap();
     assert!(fs::read(&card).unwrap() == fs::read(&card2).unwrap(), "two cards from one image differ");
+    // What is on it: the image as built, and the boot script as mkimage makes it.
+    let contents = sdcard::read_card(&fs::read(&card).unwrap()).unwrap();
+    let file = |name: &str| &contents.files.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name}")).1;
+    assert!(*file("hv-static.img") == fs::read(&built.image).unwrap());
+    assert!(
+        *file("boot.scr") == mkimage_script(&again, &sdcard::boot_script(&u), None),
+        "boot.scr differs from mkimage's"
+    );
 
     // U-Boot's default environment: a 2 s countdown, then distro boot finds boot.scr on virtio 0:1.
     let cmd = sdcard::qemu_command(&built, &card, None).unwrap();
