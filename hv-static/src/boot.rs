@@ -2,7 +2,7 @@
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
 use crate::config::{GicVersion, SYSTEM};
-use crate::{arch, gic, hvprintln, partition, run};
+use crate::{arch, gic, hverror, hvprintln, partition, run};
 
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
@@ -15,7 +15,7 @@ extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
         boot_cpu(dtb);
     }
     if !gic::init_cpu(arch::cpu::mpidr()) {
-        hvprintln!("CPU {cpu}: no GIC redistributor matches MPIDR {:#x}", arch::cpu::mpidr());
+        hverror!("CPU {cpu}: no GIC redistributor matches MPIDR {:#x}", arch::cpu::mpidr());
         halt();
     }
     run::idle()
@@ -36,12 +36,12 @@ fn boot_cpu(dtb: usize) {
         SYSTEM.cpus.len()
     );
     if let Err(msg) = check_board(dtb) {
-        hvprintln!("board does not match the configuration: {msg}");
+        hverror!("board does not match the configuration: {msg}");
         halt();
     }
     gic::init_distributor();
     if let Err((part, e)) = partition::build_all() {
-        hvprintln!("stage-2 tables for '{}': {:?}", SYSTEM.partitions[part].name, e);
+        hverror!("stage-2 tables for '{}': {:?}", SYSTEM.partitions[part].name, e);
         halt();
     }
     for (i, p) in SYSTEM.partitions.iter().enumerate() {
@@ -53,7 +53,7 @@ fn boot_cpu(dtb: usize) {
     for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {
         let r = arch::firmware::cpu_on(c.mpidr, arch::secondary_entry_address(), i as u64);
         if r != 0 {
-            hvprintln!("CPU {i} (MPIDR {:#x}) did not start: PSCI error {r}", c.mpidr);
+            hverror!("CPU {i} (MPIDR {:#x}) did not start: PSCI error {r}", c.mpidr);
         }
     }
 }
@@ -89,6 +89,6 @@ pub fn halt() -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    hvprintln!("PANIC on CPU {}: {}", arch::cpu::id(), info);
+    hverror!("PANIC on CPU {}: {}", arch::cpu::id(), info);
     halt()
 }

@@ -6,7 +6,7 @@ use crate::esr::{self, Trap};
 use crate::partition::{self, StopReason};
 use crate::percpu;
 use crate::vcpu::VcpuRef;
-use crate::{hvprintln, hypercall, irq, mmio, run, vgic};
+use crate::{hverror, hypercall, irq, mmio, run, vgic};
 
 fn current() -> VcpuRef {
     match percpu::current() {
@@ -68,11 +68,11 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
 /// A partition did something it may not: report it and apply its fault policy. Never returns to the guest.
 fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
     let p = v.partition();
-    hvprintln!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc);
+    hverror!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc);
     match p.fault_policy {
         FaultPolicy::Stop => {
             partition::stop(v.part, StopReason::Fault);
-            hvprintln!("partition '{}' stopped (on_fault = \"stop\"); other partitions continue", p.name);
+            hverror!("partition '{}' stopped (on_fault = \"stop\"); other partitions continue", p.name);
         }
     }
     run::park(v, regs)

@@ -10,6 +10,7 @@ pub static SYSTEM: SystemConfig = SystemConfig {
     board: "qemu-virt-aarch64",
     uart: 0x0900_0000,
     uart_irq: 33,
+    log_level: LogLevel::Info,
     gic: GicConfig {
         version: GicVersion::V3,
         gicd: 0x0800_0000,

@@ -87,6 +87,19 @@ pub struct VirtualDevices {
     pub uart_irq: u32,
 }
 
+/// How much the hypervisor says on its console. Partition output is never filtered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Only what went wrong: partition faults, boot failures.
+    Error,
+    /// Also what may go wrong: configuration mismatches noticed at boot.
+    Warn,
+    /// Also the boot banner, partitions starting, stopping and restarting, console focus changes.
+    Info,
+    /// Also per-event detail useful when bringing up a board.
+    Debug,
+}
+
 /// What happens when a partition faults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultPolicy {
@@ -125,6 +138,7 @@ pub struct SystemConfig {
     /// Its interrupt (SPI INTID), for console input.
     pub uart_irq: u32,
     pub gic: GicConfig,
+    pub log_level: LogLevel,
     /// Board RAM the hypervisor maps for itself.
     pub ram_base: u64,
     pub ram_size: u64,

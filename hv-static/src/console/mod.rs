@@ -10,7 +10,7 @@ pub mod rx;
 use core::fmt::{self, Write};
 use spin::Mutex;
 
-use crate::config::SYSTEM;
+use crate::config::{LogLevel, SYSTEM};
 use pl011::Pl011;
 
 // SAFETY: the board description names the console PL011, mapped as device memory by the EL2 tables; only this
@@ -32,8 +32,12 @@ pub fn with_uart<R>(f: impl FnOnce(&mut Pl011) -> R) -> R {
     f(&mut UART.lock())
 }
 
-/// Formats into a fixed buffer, then emits whole lines with the hypervisor's prefix.
-pub fn hv_print(args: fmt::Arguments) {
+/// Formats into a fixed buffer, then emits whole lines with the hypervisor's prefix, if the configured log level
+/// lets `level` through.
+pub fn hv_log(level: LogLevel, args: fmt::Arguments) {
+    if level > SYSTEM.log_level {
+        return;
+    }
     let mut line = FmtBuf { buf: [0; line::LINE_MAX], len: 0 };
     let _ = line.write_fmt(args);
     let text = &line.buf[..line.len];
@@ -56,8 +60,19 @@ impl Write for FmtBuf {
     }
 }
 
-/// `println!` for the hypervisor's own messages.
+/// The hypervisor's own messages at `Info` level (the banner, partitions starting and stopping).
 #[macro_export]
 macro_rules! hvprintln {
-    ($($arg:tt)*) => { $crate::console::hv_print(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::console::hv_log($crate::config::LogLevel::Info, format_args!($($arg)*)) };
+}
+
+/// Something went wrong (always shown unless the log level is below `Error`, which does not exist).
+#[macro_export]
+macro_rules! hverror {
+    ($($arg:tt)*) => { $crate::console::hv_log($crate::config::LogLevel::Error, format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! hvwarn {
+    ($($arg:tt)*) => { $crate::console::hv_log($crate::config::LogLevel::Warn, format_args!($($arg)*)) };
 }
