@@ -89,7 +89,7 @@ pub fn start(part: usize) {
     vuart::reset(part);
     RUN_STATE[part].store(RunState::Running as u8, Ordering::Release);
     let v0 = VcpuRef { part, idx: 0 };
-    vcpu::update_power(v0, |s| *s = Power::OnPending { entry: p.entry, context: p.dtb });
+    vcpu::update_power(v0, |s| *s = Power::OnPending { entry: p.entry, context: p.dtb, boot: true });
     percpu::post(v0.pcpu(), req::START);
 }
 

@@ -88,7 +88,7 @@ fn cpu_on(me: VcpuRef, mpidr: u64, entry: u64, context: u64) -> i64 {
         Power::On => ALREADY_ON,
         Power::OnPending { .. } => ON_PENDING,
         Power::Off => {
-            *s = Power::OnPending { entry, context };
+            *s = Power::OnPending { entry, context, boot: false };
             SUCCESS
         }
     });

@@ -29,14 +29,14 @@ fn try_enter(v: VcpuRef) {
         return;
     }
     let start = vcpu::update_power(v, |s| match *s {
-        Power::OnPending { entry, context } => {
+        Power::OnPending { entry, context, boot } => {
             *s = Power::On;
-            Some((entry, context))
+            Some((entry, context, boot))
         }
         _ => None,
     });
-    let Some((entry, context)) = start else { return };
-    let ctx = Context::power_on(entry, context);
+    let Some((entry, context, boot)) = start else { return };
+    let ctx = Context::power_on(entry, context, boot);
     enter(v, &ctx)
 }
 

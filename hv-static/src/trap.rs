@@ -6,7 +6,7 @@ use crate::esr::{self, Trap};
 use crate::partition::{self, StopReason};
 use crate::percpu;
 use crate::vcpu::VcpuRef;
-use crate::{hverror, hypercall, irq, mmio, run, vgic};
+use crate::{hverror, hypercall, irq, mmio, run};
 
 fn current() -> VcpuRef {
     match percpu::current() {
@@ -27,7 +27,7 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
             }
         }
         Trap::Smc { .. } => {
-            regs.pc += 4;
+            regs.advance(4);
             if !hypercall::dispatch(v, regs) {
                 run::park(v, regs);
             }
@@ -40,7 +40,7 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
                     if !d.write {
                         regs.set(d.reg, d.load_value(raw));
                     }
-                    regs.pc += esr::instr_len(esr);
+                    regs.advance(esr::instr_len(esr));
                 }
                 None => {
                     let kind = if d.write { "write" } else { "read" };
@@ -48,15 +48,8 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
                 }
             }
         }
-        Trap::SysReg(a) => match a.encoding() {
-            sysreg::ICC_SGI1R_EL1 if !a.read => {
-                vgic::send_sgi_v3(v, regs.get(a.rt));
-                regs.pc += 4;
-            }
-            sysreg::ICC_ASGI1R_EL1 | sysreg::ICC_SGI0R_EL1 if !a.read => regs.pc += 4,
-            _ => sysreg::inject_undef(regs),
-        },
-        Trap::Wait { .. } => regs.pc += esr::instr_len(esr),
+        Trap::SysReg(a) => sysreg::emulate(v, regs, &a),
+        Trap::Wait { .. } => regs.advance(esr::instr_len(esr)),
         Trap::InstructionAbort { .. } => {
             let ipa = esr::fault_ipa(hpfar, far);
             fault(v, regs, format_args!("instruction abort at IPA {ipa:#x}"))
@@ -68,7 +61,7 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
 /// A partition did something it may not: report it and apply its fault policy. Never returns to the guest.
 fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
     let p = v.partition();
-    hverror!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc);
+    hverror!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc());
     match p.fault_policy {
         FaultPolicy::Stop => {
             partition::stop(v.part, StopReason::Fault);

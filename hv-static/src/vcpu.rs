@@ -37,10 +37,12 @@ impl VcpuRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Power {
     Off,
-    /// CPU_ON accepted; the vCPU enters at `entry` with `context` in x0 when its CPU next looks.
+    /// Started (partition boot, `boot` = true, `context` = device tree) or CPU_ON accepted (`context` = the
+    /// caller's context ID); the vCPU enters at `entry` when its CPU next looks.
     OnPending {
         entry: u64,
         context: u64,
+        boot: bool,
     },
     On,
 }
@@ -69,7 +71,7 @@ pub struct Context {
 impl Context {
     pub const fn empty() -> Self {
         Self {
-            regs: GuestRegs { x: [0; 31], pc: 0, pstate: 0, _pad: 0 },
+            regs: GuestRegs::ZERO,
             el1: El1Regs::ZERO,
             fp: FpRegs { q: [0; 32], fpcr: 0, fpsr: 0 },
             gic_if: (0, 0, 0),
@@ -78,8 +80,9 @@ impl Context {
     }
 
     /// A vCPU at power-on: boot-protocol registers, reset EL1 state, clean FP and interrupt state.
-    pub fn power_on(entry: u64, context: u64) -> Self {
-        Self { regs: GuestRegs::at_entry(entry, context), el1: El1Regs::reset(), ..Self::empty() }
+    pub fn power_on(entry: u64, context: u64, boot: bool) -> Self {
+        let regs = if boot { GuestRegs::boot(entry, context) } else { GuestRegs::cpu_on(entry, context) };
+        Self { regs, el1: El1Regs::reset(), ..Self::empty() }
     }
 }
 

@@ -18,10 +18,27 @@ pub struct GuestRegs {
 pub const PSTATE_EL1H_MASKED: u64 = 0x3c5;
 
 impl GuestRegs {
-    pub fn at_entry(pc: u64, x0: u64) -> Self {
+    pub const ZERO: Self = Self { x: [0; 31], pc: 0, pstate: 0, _pad: 0 };
+
+    /// A partition's boot CPU at its kernel entry (arm64 boot protocol: x0 = device tree).
+    pub fn boot(pc: u64, dtb: u64) -> Self {
+        Self::cpu_on(pc, dtb)
+    }
+
+    /// A vCPU started by PSCI CPU_ON: x0 = the context ID.
+    pub fn cpu_on(pc: u64, context: u64) -> Self {
         let mut r = Self { pc, pstate: PSTATE_EL1H_MASKED, ..Self::default() };
-        r.x[0] = x0;
+        r.x[0] = context;
         r
+    }
+
+    pub fn pc(&self) -> u64 {
+        self.pc
+    }
+
+    /// Steps over the trapped instruction.
+    pub fn advance(&mut self, len: u64) {
+        self.pc += len;
     }
 
     /// Register `n` as an instruction names it (31 is the zero register).

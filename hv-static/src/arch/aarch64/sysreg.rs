@@ -4,12 +4,25 @@ use aarch64_cpu::registers::{Readable, Writeable, ELR_EL1, ESR_EL1, SPSR_EL1, VB
 
 use super::context::{GuestRegs, PSTATE_EL1H_MASKED};
 use crate::esr::SysRegAccess;
+use crate::vcpu::VcpuRef;
 
 /// `ICC_SGI1R_EL1`: a GICv3 guest sending an SGI (trapped because HCR_EL2.IMO is set).
 pub const ICC_SGI1R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 5);
 /// `ICC_ASGI1R_EL1` and `ICC_SGI0R_EL1`: the other SGI generators (group 0 / alias): accepted and ignored.
 pub const ICC_ASGI1R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 6);
 pub const ICC_SGI0R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 7);
+
+/// A trapped MSR/MRS: SGI generation on GICv3 is emulated; anything else does not exist for the partition.
+pub fn emulate(v: VcpuRef, regs: &mut GuestRegs, a: &SysRegAccess) {
+    match a.encoding() {
+        ICC_SGI1R_EL1 if !a.read => {
+            crate::vgic::send_sgi_v3(v, regs.get(a.rt));
+            regs.advance(4);
+        }
+        ICC_ASGI1R_EL1 | ICC_SGI0R_EL1 if !a.read => regs.advance(4),
+        _ => inject_undef(regs),
+    }
+}
 
 /// Makes the partition take an Undefined Instruction exception at the instruction in `regs.pc`, as the
 /// architecture would for a register it does not implement.
