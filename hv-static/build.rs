@@ -35,7 +35,8 @@ fn main() {
     }
 
     if bare_metal {
-        let script = format!("src/arch/{arch}/hv-static.ld");
+        let dir = if arch == "arm" { "aarch32" } else { arch.as_str() };
+        let script = format!("src/arch/{dir}/hv-static.ld");
         println!("cargo:rerun-if-changed={script}");
         fs::copy(manifest.join(&script), out.join("hv-static.ld")).expect("linker script");
         println!("cargo:rustc-link-search={}", out.display());

@@ -24,6 +24,8 @@ pub enum Trap {
     Smc { imm: u16 },
     /// An MSR/MRS/SYS to a trapped system register.
     SysReg(SysRegAccess),
+    /// An AArch32 MCR/MRC/MCRR/MRRC/LDC/STC to a trapped coprocessor register.
+    Coprocessor { ec: u32 },
     /// A stage-2 data abort.
     DataAbort(DataAbort),
     /// A stage-2 instruction abort (executing memory the partition does not own).
@@ -44,6 +46,7 @@ pub struct SysRegAccess {
     pub read: bool,
 }
 
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))] // MSR/MRS traps are AArch64's.
 impl SysRegAccess {
     /// Packs the encoding like the `S<op0>_<op1>_C<n>_C<m>_<op2>` names, for matching against constants.
     pub const fn key(op0: u8, op1: u8, crn: u8, crm: u8, op2: u8) -> u32 {
@@ -125,6 +128,7 @@ pub fn decode(esr: u64) -> Trap {
             s1ptw: iss & (1 << 7) != 0,
             fsc: (iss & 0x3f) as u8,
         }),
+        0x03..=0x06 | 0x0c => Trap::Coprocessor { ec },
         ec::IABT_LOWER => Trap::InstructionAbort { fsc: (iss & 0x3f) as u8 },
         _ => Trap::Other { ec, iss },
     }

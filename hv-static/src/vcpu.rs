@@ -70,13 +70,7 @@ pub struct Context {
 
 impl Context {
     pub const fn empty() -> Self {
-        Self {
-            regs: GuestRegs::ZERO,
-            el1: El1Regs::ZERO,
-            fp: FpRegs { q: [0; 32], fpcr: 0, fpsr: 0 },
-            gic_if: (0, 0, 0),
-            lrs: [Lr::EMPTY; 16],
-        }
+        Self { regs: GuestRegs::ZERO, el1: El1Regs::ZERO, fp: FpRegs::ZERO, gic_if: (0, 0, 0), lrs: [Lr::EMPTY; 16] }
     }
 
     /// A vCPU at power-on: boot-protocol registers, reset EL1 state, clean FP and interrupt state.

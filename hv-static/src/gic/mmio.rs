@@ -21,12 +21,14 @@ pub fn write8(addr: u64, v: u8) {
     unsafe { ptr::write_volatile(addr as usize as *mut u8, v) }
 }
 
+#[cfg(target_arch = "aarch64")]
 #[inline]
 pub fn write64(addr: u64, v: u64) {
     write32(addr, v as u32);
     write32(addr + 4, (v >> 32) as u32);
 }
 
+#[cfg(target_arch = "aarch64")]
 #[inline]
 pub fn read64(addr: u64) -> u64 {
     read32(addr) as u64 | (read32(addr + 4) as u64) << 32

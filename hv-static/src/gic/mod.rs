@@ -20,127 +20,112 @@ pub const SPURIOUS: u32 = 1020;
 
 const IS_V3: bool = matches!(SYSTEM.gic.version, GicVersion::V3);
 
+// ARMv7 has no GICv3 CPU interface: a configuration asking for one cannot be built for it.
+#[cfg(not(target_arch = "aarch64"))]
+const _: () = assert!(!IS_V3, "GICv3 needs AArch64");
+
+/// Picks the GICv3 or the GICv2 path. On targets without GICv3 the first is not even compiled.
+#[cfg(target_arch = "aarch64")]
+macro_rules! by_version {
+    ($v3:expr, $v2:expr) => {
+        if IS_V3 {
+            $v3
+        } else {
+            $v2
+        }
+    };
+}
+#[cfg(not(target_arch = "aarch64"))]
+macro_rules! by_version {
+    ($v3:expr, $v2:expr) => {
+        $v2
+    };
+}
+
 /// Once, on the boot CPU.
 pub fn init_distributor() {
-    if IS_V3 {
-        gicv3::init_distributor();
-    } else {
-        gicv2::init_distributor();
-    }
+    by_version!(gicv3::init_distributor(), gicv2::init_distributor())
 }
 
 /// On every CPU: CPU interface, private interrupts the hypervisor uses, virtual interface on.
 pub fn init_cpu(mpidr: u64) -> bool {
     let maint = SYSTEM.gic.maintenance_irq;
-    if IS_V3 {
-        if !gicv3::init_redistributor(mpidr) {
-            return false;
+    by_version!(
+        {
+            if !gicv3::init_redistributor(mpidr) {
+                return false;
+            }
+            v3::init_cpu_interface();
+            for intid in [SGI_KICK, maint, VTIMER_IRQ] {
+                gicv3::enable_private(mpidr, intid, true);
+            }
+        },
+        {
+            let _ = mpidr;
+            gicv2::init_cpu();
+            for intid in [SGI_KICK, maint, VTIMER_IRQ] {
+                gicv2::enable(intid, 0, true);
+            }
         }
-        v3::init_cpu_interface();
-        for intid in [SGI_KICK, maint, VTIMER_IRQ] {
-            gicv3::enable_private(mpidr, intid, true);
-        }
-    } else {
-        gicv2::init_cpu();
-        for intid in [SGI_KICK, maint, VTIMER_IRQ] {
-            gicv2::enable(intid, 0, true);
-        }
-    }
+    );
     true
 }
 
 /// Acknowledges the highest-priority pending interrupt (>= [`SPURIOUS`] when none).
 pub fn ack() -> u32 {
-    if IS_V3 {
-        v3::ack()
-    } else {
-        gicv2::ack()
-    }
+    by_version!(v3::ack(), gicv2::ack())
 }
 
 pub fn priority_drop(intid: u32) {
-    if IS_V3 {
-        v3::priority_drop(intid)
-    } else {
-        gicv2::priority_drop(intid)
-    }
+    by_version!(v3::priority_drop(intid), gicv2::priority_drop(intid))
 }
 
 pub fn deactivate(intid: u32) {
-    if IS_V3 {
-        v3::deactivate(intid)
-    } else {
-        gicv2::deactivate(intid)
-    }
+    by_version!(v3::deactivate(intid), gicv2::deactivate(intid))
 }
 
 pub fn send_sgi(pcpu: usize, sgi: u32) {
-    if IS_V3 {
-        v3::send_sgi(SYSTEM.cpus[pcpu].mpidr, sgi)
-    } else {
-        gicv2::send_sgi(pcpu, sgi)
-    }
+    by_version!(v3::send_sgi(SYSTEM.cpus[pcpu].mpidr, sgi), gicv2::send_sgi(pcpu, sgi))
 }
 
 /// Routes a passed-through SPI to `pcpu` and enables it, or disables it.
 pub fn route_spi(intid: u32, pcpu: usize, on: bool) {
-    if IS_V3 {
-        gicv3::enable_spi(intid, SYSTEM.cpus[pcpu].mpidr, on)
-    } else {
-        gicv2::enable(intid, pcpu, on)
-    }
+    by_version!(gicv3::enable_spi(intid, SYSTEM.cpus[pcpu].mpidr, on), gicv2::enable(intid, pcpu, on))
 }
 
 pub fn nr_lrs() -> usize {
-    if IS_V3 {
-        v3::nr_lrs()
-    } else {
-        gicv2::nr_lrs()
-    }
+    by_version!(v3::nr_lrs(), gicv2::nr_lrs())
 }
 
 pub fn read_lr(i: usize) -> Lr {
-    if IS_V3 {
-        v3::read_lr(i)
-    } else {
-        gicv2::read_lr(i)
-    }
+    by_version!(v3::read_lr(i), gicv2::read_lr(i))
 }
 
 pub fn write_lr(i: usize, lr: &Lr) {
-    if IS_V3 {
-        v3::write_lr(i, lr)
-    } else {
-        gicv2::write_lr(i, lr)
-    }
+    by_version!(v3::write_lr(i, lr), gicv2::write_lr(i, lr))
 }
 
 /// Asks for a maintenance interrupt when the list registers are (nearly) empty, to refill them.
 pub fn set_underflow(on: bool) {
-    if IS_V3 {
-        v3::set_underflow(on)
-    } else {
-        gicv2::set_underflow(on)
-    }
+    by_version!(v3::set_underflow(on), gicv2::set_underflow(on))
 }
 
 /// Virtual CPU interface state outside the LRs: (control, VMCR, active priorities), for saving with a vCPU.
 pub fn save_cpu_if() -> (u64, u64, u64) {
-    if IS_V3 {
-        (v3::ich_hcr(), v3::ich_vmcr(), v3::ich_ap1r0() | v3::ich_ap0r0() << 32)
-    } else {
+    by_version!((v3::ich_hcr(), v3::ich_vmcr(), v3::ich_ap1r0() | v3::ich_ap0r0() << 32), {
         let (h, v, a) = gicv2::save_cpu_if();
         (h as u64, v as u64, a as u64)
-    }
+    })
 }
 
 pub fn restore_cpu_if(hcr: u64, vmcr: u64, apr: u64) {
-    if IS_V3 {
-        v3::set_ich_vmcr(vmcr);
-        v3::set_ich_ap1r0(apr & 0xffff_ffff);
-        v3::set_ich_ap0r0(apr >> 32);
-        v3::set_ich_hcr(hcr | 1);
-    } else {
+    by_version!(
+        {
+            v3::set_ich_vmcr(vmcr);
+            v3::set_ich_ap1r0(apr & 0xffff_ffff);
+            v3::set_ich_ap0r0(apr >> 32);
+            v3::set_ich_hcr(hcr | 1);
+        },
         gicv2::restore_cpu_if(hcr as u32, vmcr as u32, apr as u32)
-    }
+    )
 }

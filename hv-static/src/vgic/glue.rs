@@ -158,6 +158,7 @@ pub fn spi_owner(intid: u32) -> Option<VcpuRef> {
     Some(VcpuRef { part, idx })
 }
 
+#[cfg(target_arch = "aarch64")]
 /// A GICv3 guest's `ICC_SGI1R_EL1` write: SGI to the listed vCPUs of its own partition (or all others with IRM).
 pub fn send_sgi_v3(from: VcpuRef, value: u64) {
     let intid = ((value >> 24) & 0xf) as u32;

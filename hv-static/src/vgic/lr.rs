@@ -61,6 +61,7 @@ impl Lr {
         self.state == LrState::Invalid
     }
 
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))] // GICv3 list registers are AArch64's.
     pub fn encode_v3(&self) -> u64 {
         let mut v = self.state.bits() << 62 | (self.priority as u64) << 48 | self.vintid as u64;
         if self.group1 {
@@ -74,6 +75,7 @@ impl Lr {
         v
     }
 
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
     pub fn decode_v3(v: u64) -> Self {
         let hw = v & (1 << 61) != 0;
         Lr {

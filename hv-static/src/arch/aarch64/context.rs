@@ -139,6 +139,8 @@ pub struct FpRegs {
 }
 
 impl FpRegs {
+    pub const ZERO: Self = Self { q: [0; 32], fpcr: 0, fpsr: 0 };
+
     pub fn save(&mut self) {
         // SAFETY: stores the 32 128-bit registers into `self.q`, which is 512 bytes and 16-byte aligned.
         unsafe {

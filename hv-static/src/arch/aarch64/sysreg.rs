@@ -24,6 +24,11 @@ pub fn emulate(v: VcpuRef, regs: &mut GuestRegs, a: &SysRegAccess) {
     }
 }
 
+/// A trapped AArch32 coprocessor access (from a 32-bit EL0 of the partition): undefined, as without it.
+pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, _instr_len: u64) {
+    inject_undef(regs);
+}
+
 /// Makes the partition take an Undefined Instruction exception at the instruction in `regs.pc`, as the
 /// architecture would for a register it does not implement.
 pub fn inject_undef(regs: &mut GuestRegs) {

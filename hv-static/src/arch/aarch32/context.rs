@@ -1,0 +1,341 @@
+//! What a vCPU owns on ARMv7-A, in a form that can be saved and restored: general-purpose registers (including
+//! the banked ones of each mode), PL1 system registers, VFP, the virtual timer.
+
+use core::arch::asm;
+
+use super::regs::{cp15_32, cp15_64};
+
+/// The trap frame: r0-r12, user-mode LR, return address and CPSR, as the vectors save them.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(8))]
+pub struct GuestRegs {
+    pub r: [u32; 13],
+    pub lr_usr: u32,
+    pub pc: u32,
+    pub cpsr: u32,
+}
+
+/// SVC mode with A, I and F masked: how the Linux ARM boot protocol enters a kernel.
+pub const CPSR_SVC_MASKED: u32 = 0x1d3;
+const MODE_MASK: u32 = 0x1f;
+const THUMB: u32 = 1 << 5;
+
+macro_rules! banked {
+    ($get:ident, $set:ident, $name:literal) => {
+        #[allow(dead_code)]
+        pub(super) fn $get() -> u32 {
+            let v: u32;
+            // SAFETY: reading a banked register of another mode from Hyp (virtualization extensions).
+            unsafe { asm!(".arch_extension virt", concat!("mrs {}, ", $name), out(reg) v, options(nomem, nostack)) };
+            v
+        }
+        #[allow(dead_code)]
+        pub(super) fn $set(v: u32) {
+            // SAFETY: writing the partition's own banked register; only the partition sees it.
+            unsafe { asm!(".arch_extension virt", concat!("msr ", $name, ", {}"), in(reg) v, options(nomem, nostack)) };
+        }
+    };
+}
+
+banked!(sp_usr, set_sp_usr, "sp_usr");
+banked!(sp_svc, set_sp_svc, "sp_svc");
+banked!(lr_svc, set_lr_svc, "lr_svc");
+banked!(spsr_svc, set_spsr_svc, "spsr_svc");
+banked!(sp_abt, set_sp_abt, "sp_abt");
+banked!(lr_abt, set_lr_abt, "lr_abt");
+banked!(spsr_abt, set_spsr_abt, "spsr_abt");
+banked!(sp_und, set_sp_und, "sp_und");
+banked!(lr_und, set_lr_und, "lr_und");
+banked!(spsr_und, set_spsr_und, "spsr_und");
+banked!(sp_irq, set_sp_irq, "sp_irq");
+banked!(lr_irq, set_lr_irq, "lr_irq");
+banked!(spsr_irq, set_spsr_irq, "spsr_irq");
+banked!(sp_fiq, set_sp_fiq, "sp_fiq");
+banked!(lr_fiq, set_lr_fiq, "lr_fiq");
+banked!(spsr_fiq, set_spsr_fiq, "spsr_fiq");
+
+impl GuestRegs {
+    pub const ZERO: Self = Self { r: [0; 13], lr_usr: 0, pc: 0, cpsr: 0 };
+
+    /// A partition's boot CPU at its kernel entry (Linux ARM boot protocol: r0 = 0, r1 = ~0 "use the device
+    /// tree", r2 = device tree).
+    pub fn boot(pc: u64, dtb: u64) -> Self {
+        let mut r = Self::entering(pc);
+        r.r[1] = u32::MAX;
+        r.r[2] = dtb as u32;
+        r
+    }
+
+    /// A vCPU started by PSCI CPU_ON: r0 = the context ID; bit 0 of the entry address selects Thumb.
+    pub fn cpu_on(pc: u64, context: u64) -> Self {
+        let mut r = Self::entering(pc);
+        r.r[0] = context as u32;
+        r
+    }
+
+    fn entering(pc: u64) -> Self {
+        let thumb = pc & 1 != 0;
+        Self { pc: pc as u32 & !1, cpsr: CPSR_SVC_MASKED | if thumb { THUMB } else { 0 }, ..Self::ZERO }
+    }
+
+    pub fn pc(&self) -> u64 {
+        self.pc as u64
+    }
+
+    pub fn advance(&mut self, len: u64) {
+        self.pc = self.pc.wrapping_add(len as u32);
+    }
+
+    /// Register `n` as the partition's current mode sees it (r13 and r14 are banked per mode).
+    pub fn get(&self, n: u8) -> u64 {
+        (match n {
+            0..=12 => self.r[n as usize],
+            13 => match self.cpsr & MODE_MASK {
+                0x13 => sp_svc(),
+                0x17 => sp_abt(),
+                0x1b => sp_und(),
+                0x12 => sp_irq(),
+                0x11 => sp_fiq(),
+                _ => sp_usr(),
+            },
+            14 => match self.cpsr & MODE_MASK {
+                0x13 => lr_svc(),
+                0x17 => lr_abt(),
+                0x1b => lr_und(),
+                0x12 => lr_irq(),
+                0x11 => lr_fiq(),
+                _ => self.lr_usr,
+            },
+            _ => self.pc,
+        }) as u64
+    }
+
+    pub fn set(&mut self, n: u8, v: u64) {
+        let v = v as u32;
+        match n {
+            0..=12 => self.r[n as usize] = v,
+            13 => match self.cpsr & MODE_MASK {
+                0x13 => set_sp_svc(v),
+                0x17 => set_sp_abt(v),
+                0x1b => set_sp_und(v),
+                0x12 => set_sp_irq(v),
+                0x11 => set_sp_fiq(v),
+                _ => set_sp_usr(v),
+            },
+            14 => match self.cpsr & MODE_MASK {
+                0x13 => set_lr_svc(v),
+                0x17 => set_lr_abt(v),
+                0x1b => set_lr_und(v),
+                0x12 => set_lr_irq(v),
+                0x11 => set_lr_fiq(v),
+                _ => self.lr_usr = v,
+            },
+            _ => self.pc = v,
+        }
+    }
+}
+
+cp15_32!(sctlr, set_sctlr, 0, c1, c0, 0);
+cp15_32!(cpacr, set_cpacr, 0, c1, c0, 2);
+cp15_64!(ttbr0, set_ttbr0, 0, c2);
+cp15_64!(ttbr1, set_ttbr1, 1, c2);
+cp15_32!(ttbcr, set_ttbcr, 0, c2, c0, 2);
+cp15_32!(dacr, set_dacr, 0, c3, c0, 0);
+cp15_32!(dfsr, set_dfsr, 0, c5, c0, 0);
+cp15_32!(ifsr, set_ifsr, 0, c5, c0, 1);
+cp15_32!(adfsr, set_adfsr, 0, c5, c1, 0);
+cp15_32!(aifsr, set_aifsr, 0, c5, c1, 1);
+cp15_32!(dfar, set_dfar, 0, c6, c0, 0);
+cp15_32!(ifar, set_ifar, 0, c6, c0, 2);
+cp15_64!(par, set_par, 0, c7);
+cp15_32!(mair0, set_mair0, 0, c10, c2, 0);
+cp15_32!(mair1, set_mair1, 0, c10, c2, 1);
+cp15_32!(amair0, set_amair0, 0, c10, c3, 0);
+cp15_32!(amair1, set_amair1, 0, c10, c3, 1);
+cp15_32!(vbar, set_vbar, 0, c12, c0, 0);
+cp15_32!(contextidr, set_contextidr, 0, c13, c0, 1);
+cp15_32!(tpidrurw, set_tpidrurw, 0, c13, c0, 2);
+cp15_32!(tpidruro, set_tpidruro, 0, c13, c0, 3);
+cp15_32!(tpidrprw, set_tpidrprw, 0, c13, c0, 4);
+cp15_32!(cntkctl, set_cntkctl, 0, c14, c1, 0);
+cp15_32!(csselr, set_csselr, 2, c0, c0, 0);
+cp15_32!(cntv_ctl, set_cntv_ctl, 0, c14, c3, 1);
+cp15_64!(cntv_cval, set_cntv_cval, 3, c14);
+
+/// PL1 system registers and banked mode registers the partition programs directly, without traps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct El1Regs {
+    pub sctlr: u64,
+    pub cpacr: u64,
+    pub ttbr0: u64,
+    pub ttbr1: u64,
+    pub ttbcr: u64,
+    pub dacr: u64,
+    pub dfsr: u64,
+    pub ifsr: u64,
+    pub adfsr: u64,
+    pub aifsr: u64,
+    pub dfar: u64,
+    pub ifar: u64,
+    pub par: u64,
+    pub mair0: u64,
+    pub mair1: u64,
+    pub amair0: u64,
+    pub amair1: u64,
+    pub vbar: u64,
+    pub contextidr: u64,
+    pub tpidrurw: u64,
+    pub tpidruro: u64,
+    pub tpidrprw: u64,
+    pub cntkctl: u64,
+    pub csselr: u64,
+    pub cntv_ctl: u64,
+    pub cntv_cval: u64,
+    /// sp_usr, then sp/lr/spsr of svc, abt, und, irq, fiq.
+    pub banked: [u32; 16],
+}
+
+/// SCTLR at reset: MMU and caches off, RES1 bits set.
+const SCTLR_RESET: u64 = 0x00c5_0078;
+pub const CNTV_IMASK: u64 = 1 << 1;
+
+macro_rules! save_restore {
+    ($($f:ident : $get:ident / $set:ident),* $(,)?) => {
+        impl El1Regs {
+            pub fn save(&mut self) {
+                $( self.$f = $get() as u64; )*
+                self.banked = [
+                    sp_usr(), sp_svc(), lr_svc(), spsr_svc(), sp_abt(), lr_abt(), spsr_abt(), sp_und(), lr_und(),
+                    spsr_und(), sp_irq(), lr_irq(), spsr_irq(), sp_fiq(), lr_fiq(), spsr_fiq(),
+                ];
+            }
+
+            pub fn restore(&self) {
+                $( $set(self.$f as _); )*
+                let b = &self.banked;
+                set_sp_usr(b[0]);
+                set_sp_svc(b[1]);
+                set_lr_svc(b[2]);
+                set_spsr_svc(b[3]);
+                set_sp_abt(b[4]);
+                set_lr_abt(b[5]);
+                set_spsr_abt(b[6]);
+                set_sp_und(b[7]);
+                set_lr_und(b[8]);
+                set_spsr_und(b[9]);
+                set_sp_irq(b[10]);
+                set_lr_irq(b[11]);
+                set_spsr_irq(b[12]);
+                set_sp_fiq(b[13]);
+                set_lr_fiq(b[14]);
+                set_spsr_fiq(b[15]);
+                // SAFETY: barrier only.
+                unsafe { asm!("isb", options(nomem, nostack)) };
+            }
+        }
+    };
+}
+
+save_restore! {
+    sctlr: sctlr / set_sctlr, cpacr: cpacr / set_cpacr, ttbr0: ttbr0 / set_ttbr0, ttbr1: ttbr1 / set_ttbr1,
+    ttbcr: ttbcr / set_ttbcr, dacr: dacr / set_dacr, dfsr: dfsr / set_dfsr, ifsr: ifsr / set_ifsr,
+    adfsr: adfsr / set_adfsr, aifsr: aifsr / set_aifsr, dfar: dfar / set_dfar, ifar: ifar / set_ifar,
+    par: par / set_par, mair0: mair0 / set_mair0, mair1: mair1 / set_mair1, amair0: amair0 / set_amair0,
+    amair1: amair1 / set_amair1, vbar: vbar / set_vbar, contextidr: contextidr / set_contextidr,
+    tpidrurw: tpidrurw / set_tpidrurw, tpidruro: tpidruro / set_tpidruro, tpidrprw: tpidrprw / set_tpidrprw,
+    cntkctl: cntkctl / set_cntkctl, csselr: csselr / set_csselr, cntv_ctl: cntv_ctl / set_cntv_ctl,
+    cntv_cval: cntv_cval / set_cntv_cval,
+}
+
+impl El1Regs {
+    pub fn current_sctlr() -> u32 {
+        sctlr()
+    }
+
+    pub fn current_vbar() -> u32 {
+        vbar()
+    }
+
+    pub const ZERO: Self = Self {
+        sctlr: 0,
+        cpacr: 0,
+        ttbr0: 0,
+        ttbr1: 0,
+        ttbcr: 0,
+        dacr: 0,
+        dfsr: 0,
+        ifsr: 0,
+        adfsr: 0,
+        aifsr: 0,
+        dfar: 0,
+        ifar: 0,
+        par: 0,
+        mair0: 0,
+        mair1: 0,
+        amair0: 0,
+        amair1: 0,
+        vbar: 0,
+        contextidr: 0,
+        tpidrurw: 0,
+        tpidruro: 0,
+        tpidrprw: 0,
+        cntkctl: 0,
+        csselr: 0,
+        cntv_ctl: 0,
+        cntv_cval: 0,
+        banked: [0; 16],
+    };
+
+    /// The state a vCPU starts in (MMU off, timer off).
+    pub fn reset() -> Self {
+        Self { sctlr: SCTLR_RESET, ..Self::ZERO }
+    }
+}
+
+/// VFP/Advanced SIMD registers. hv-static is soft-float, so traps never touch them.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(8))]
+pub struct FpRegs {
+    pub d: [u64; 32],
+    pub fpscr: u32,
+    pub fpexc: u32,
+}
+
+impl Default for FpRegs {
+    fn default() -> Self {
+        Self::ZERO
+    }
+}
+
+impl FpRegs {
+    pub const ZERO: Self = Self { d: [0; 32], fpscr: 0, fpexc: 0 };
+
+    pub fn save(&mut self) {
+        // SAFETY: stores d0-d31 into `self.d` (256 bytes) and the two control registers after it. FPEXC.EN is
+        // set first so the accesses do not trap, and put back as the partition had it.
+        unsafe {
+            asm!(
+                ".fpu neon-vfpv4",
+                "vmrs {t}, fpexc", "str {t}, [{p}, #260]", "orr {t}, {t}, #0x40000000", "vmsr fpexc, {t}",
+                "vstmia {p}, {{d0-d15}}", "add {q}, {p}, #128", "vstmia {q}, {{d16-d31}}",
+                "vmrs {t}, fpscr", "str {t}, [{p}, #256]",
+                "ldr {t}, [{p}, #260]", "vmsr fpexc, {t}",
+                p = in(reg) self as *mut Self, q = out(reg) _, t = out(reg) _, options(nostack)
+            );
+        }
+    }
+
+    pub fn restore(&self) {
+        // SAFETY: loads what `save` stored (or zeros); only VFP state changes.
+        unsafe {
+            asm!(
+                ".fpu neon-vfpv4",
+                "mov {t}, #0x40000000", "vmsr fpexc, {t}",
+                "vldmia {p}, {{d0-d15}}", "add {q}, {p}, #128", "vldmia {q}, {{d16-d31}}",
+                "ldr {t}, [{p}, #256]", "vmsr fpscr, {t}",
+                "ldr {t}, [{p}, #260]", "vmsr fpexc, {t}",
+                p = in(reg) self as *const Self, q = out(reg) _, t = out(reg) _, options(nostack)
+            );
+        }
+    }
+}
