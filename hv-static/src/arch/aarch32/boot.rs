@@ -33,7 +33,9 @@ primary_entry:
     ldr     r5, =_start
     cmp     r4, r5
     beq     relocated
-    ldr     r6, [r4, #0x2c]         /* bytes to move */
+    ldr     r6, [r4, #0x2c]         /* bytes to move, rounded up to whole words */
+    add     r6, r6, #3
+    bic     r6, r6, #3
     cmp     r5, r4
     bhi     copy_down
 copy_up:                            /* destination below source: forward */
