@@ -1,6 +1,8 @@
 //! What happens when a guest faults: by default the fault is printed and the vCPU stops, so a bug in a guest shows
 //! up on the console instead of as silence. A guest that faults on purpose (an isolation probe) installs a hook.
 
+use core::fmt;
+
 use spin::Once;
 
 use crate::{arch, console};
@@ -10,15 +12,24 @@ use crate::{arch, console};
 pub struct Fault {
     /// Which vector took it.
     pub what: &'static str,
-    /// The exception class, named.
+    /// The exception class (AArch64) or fault status (ARMv7), named.
     pub class: &'static str,
-    /// The syndrome register (ESR_EL1 on AArch64).
+    /// The register [`Fault::syndrome`] was read from: `ESR` on AArch64, `DFSR`/`IFSR` on ARMv7 (`insn` there for
+    /// an undefined instruction, whose encoding it then holds); empty when there is none.
+    pub syndrome_name: &'static str,
     pub syndrome: u64,
-    /// The faulting address (FAR_EL1), meaningful for aborts.
+    /// The register [`Fault::address`] was read from: `FAR` on AArch64, `DFAR`/`IFAR` on ARMv7; empty when the
+    /// exception has no address.
+    pub address_name: &'static str,
+    /// The faulting address, meaningful for aborts.
     pub address: u64,
-    /// Where it happened.
+    /// Where it happened: the faulting instruction (the interrupted one for an asynchronous exception).
     pub pc: u64,
 }
+
+/// What the architecture calls the register holding [`Fault::pc`]. On ARMv7 the vectors compute it from the
+/// exception mode's LR.
+const PC_NAME: &str = if cfg!(target_arch = "arm") { "PC" } else { "ELR" };
 
 /// What the hook wants done with a synchronous exception.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,9 +64,45 @@ pub fn unexpected(fault: &Fault) -> ! {
 
 fn report_and_halt(fault: &Fault) -> ! {
     let cpu = arch::cpu_index();
-    console::emergency(format_args!(
-        "guest-rt: cpu{cpu}: {}: {} (ESR {:#x}) FAR {:#x} ELR {:#x}; cpu{cpu} halted\n",
-        fault.what, fault.class, fault.syndrome, fault.address, fault.pc
-    ));
+    console::emergency(format_args!("guest-rt: cpu{cpu}: {fault}; cpu{cpu} halted\n"));
     arch::halt()
+}
+
+/// `<what>: <class> (<syndrome register> 0x..) <address register> 0x.. <PC register> 0x..`, leaving out the
+/// registers the exception does not have.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.class)?;
+        if !self.syndrome_name.is_empty() {
+            write!(f, " ({} {:#x})", self.syndrome_name, self.syndrome)?;
+        }
+        if !self.address_name.is_empty() {
+            write!(f, " {} {:#x}", self.address_name, self.address)?;
+        }
+        write!(f, " {PC_NAME} {:#x}", self.pc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fault;
+
+    #[test]
+    fn report_names_the_registers_the_fault_has() {
+        let abort = Fault {
+            what: "synchronous exception",
+            class: "data abort",
+            syndrome_name: "ESR",
+            syndrome: 0x9600_0010,
+            address_name: "FAR",
+            address: 0x5000_1000,
+            pc: 0x4008_1234,
+        };
+        assert_eq!(
+            std::format!("{abort}"),
+            "synchronous exception: data abort (ESR 0x96000010) FAR 0x50001000 ELR 0x40081234"
+        );
+        let fiq = Fault { what: "FIQ", class: "unexpected exception", syndrome_name: "", address_name: "", ..abort };
+        assert_eq!(std::format!("{fiq}"), "FIQ: unexpected exception ELR 0x40081234");
+    }
 }

@@ -1,10 +1,11 @@
 //! Runtime for hv-static's bare-metal test guests.
 //!
 //! A guest binary provides `fn main(&'static Platform) -> !` through [`entry!`] and gets: an arm64 `Image` header
-//! and boot code (zeroed bss, one stack per vCPU, FP/SIMD on, exception vectors), the facts of its partition read
-//! from the device tree ([`dt::Platform`]), a locked PL011 console behind [`println!`], the GIC (v2 or v3), the
-//! virtual timer, an IRQ dispatcher, secondary-vCPU start-up through PSCI, and a synchronous-exception handler that
-//! prints the syndrome and stops the vCPU so that a guest bug is visible.
+//! (AArch64) or a zImage header (ARMv7, soft-float) and boot code (zeroed bss, one stack per vCPU, FP/SIMD on for
+//! AArch64, exception vectors), the facts of its partition read from the device tree ([`dt::Platform`]), a locked
+//! PL011 console behind [`println!`], the GIC (v2 or v3; v2 only on ARMv7), the virtual timer, an IRQ dispatcher,
+//! secondary-vCPU start-up through PSCI, and a synchronous-exception handler that prints the syndrome and stops the
+//! vCPU so that a guest bug is visible.
 //!
 //! Design rules:
 //! - Nothing about the platform is assumed: every address and interrupt number comes from the device tree, as

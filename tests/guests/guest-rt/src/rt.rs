@@ -36,8 +36,8 @@ pub(crate) extern "C" fn primary_entry(dtb: usize) -> ! {
         fn guest_main(platform: &'static Platform<'static>) -> !;
     }
 
-    // SAFETY: the boot protocol puts the device tree's address in x0 and keeps it intact for the guest; `from_ptr`
-    // rejects a null pointer and bad magic before trusting the header's size.
+    // SAFETY: the boot protocol puts the device tree's address in x0 (AArch64) or r2 (ARMv7) and keeps it intact
+    // for the guest; `from_ptr` rejects a null pointer and bad magic before trusting the header's size.
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) };
     let bytes = fdt.map(|f| {
         // SAFETY: the header just validated says the tree is `total_size` bytes long at `dtb`.

@@ -14,8 +14,8 @@ pub fn cpu_index() -> usize {
 }
 
 /// Starts vCPU `index`, whose MPIDR affinity is `mpidr` (its `/cpus` `reg`), running `entry(index)` on its own
-/// stack with FP/SIMD and the vectors set up. `entry` must be the same function for every vCPU: the first one
-/// registered is used.
+/// stack with the vectors (and on AArch64 FP/SIMD) set up. `entry` must be the same function for every vCPU: the
+/// first one registered is used.
 pub fn start_cpu(index: usize, mpidr: u64, entry: fn(usize) -> !) -> Result<(), PsciError> {
     assert!(index > 0 && index < MAX_CPUS, "vCPU index {index} out of range 1..{MAX_CPUS}");
     SECONDARY.call_once(|| entry);

@@ -1,5 +1,5 @@
 //! guest-hello: the smallest guest that exercises every piece of a partition: console, PSCI, vCPUs, GIC, SGIs
-//! and the virtual timer. Runs under hv-static and natively on QEMU `virt` at EL1.
+//! and the virtual timer. Runs under hv-static and natively on QEMU `virt` at EL1 (AArch64) or in SVC mode (ARMv7).
 //!
 //! Output, in order (integration tests match these lines):
 //! - `hello from <partition-name> (vcpus=<n>, gic=v3|v2)`
@@ -21,5 +21,5 @@ mod rtc;
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    println!("guest-hello is a bare-metal guest: build it with --target aarch64-unknown-none");
+    println!("guest-hello is a bare-metal guest: build it with --target aarch64-unknown-none or armv7a-none-eabi");
 }

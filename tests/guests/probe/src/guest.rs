@@ -82,8 +82,8 @@ fn run(probe: &Probe, ram: &Region) {
         (None, Some(value)) => println!("probe: ESCAPED isolation (read of {addr:#x} returned {value:#x})"),
         (None, None) => println!("probe: ESCAPED isolation (write to {addr:#x} returned)"),
         (Some(f), _) => println!(
-            "probe: {verb} of {addr:#x} faulted in the guest ({}, ESR {:#x}, FAR {:#x})",
-            f.class, f.syndrome, f.address
+            "probe: {verb} of {addr:#x} faulted in the guest ({}, {} {:#x}, {} {:#x})",
+            f.class, f.syndrome_name, f.syndrome, f.address_name, f.address
         ),
     }
 }

@@ -15,5 +15,5 @@ mod guest;
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    println!("guest-probe is a bare-metal guest: build it with --target aarch64-unknown-none");
+    println!("guest-probe is a bare-metal guest: build it with --target aarch64-unknown-none or armv7a-none-eabi");
 }

@@ -6,8 +6,12 @@
 //! distributor, whose registers hold many INTIDs each: enable them from one vCPU at a time (a test guest enables
 //! its few at start-up, on the vCPU that handles them). Whatever its INTID, an acknowledged interrupt goes to the
 //! same handler ([`crate::irq`]).
+//!
+//! GICv3 needs AArch64 here: on ARMv7 (`target_arch = "arm"`) guest-rt drives GICv2 only and [`init`] refuses a
+//! GICv3.
 
 pub mod v2;
+#[cfg(not(target_arch = "arm"))]
 pub mod v3;
 
 use spin::Once;
@@ -24,6 +28,7 @@ pub const FIRST_SPI: u32 = 32;
 
 pub enum Gic {
     V2(v2::GicV2),
+    #[cfg(not(target_arch = "arm"))]
     V3(v3::GicV3),
 }
 
@@ -35,7 +40,10 @@ pub fn init(info: &GicInfo) -> &'static Gic {
     GIC.call_once(|| {
         let gic = match info.version {
             GicVersion::V2 => Gic::V2(v2::GicV2::new(info)),
+            #[cfg(not(target_arch = "arm"))]
             GicVersion::V3 => Gic::V3(v3::GicV3::new(info)),
+            #[cfg(target_arch = "arm")]
+            GicVersion::V3 => panic!("the device tree describes a GICv3; guest-rt supports only GICv2 on ARMv7"),
         };
         gic.init_distributor();
         gic
@@ -70,6 +78,7 @@ impl Gic {
     pub fn version(&self) -> GicVersion {
         match self {
             Self::V2(_) => GicVersion::V2,
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(_) => GicVersion::V3,
         }
     }
@@ -77,6 +86,7 @@ impl Gic {
     fn init_distributor(&self) {
         match self {
             Self::V2(g) => g.init_distributor(),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.init_distributor(),
         }
     }
@@ -85,6 +95,7 @@ impl Gic {
     pub fn init_cpu(&self) {
         match self {
             Self::V2(g) => g.init_cpu(),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.init_cpu(),
         }
     }
@@ -94,6 +105,7 @@ impl Gic {
         assert!(intid < 32, "INTID {intid} is not an SGI or PPI");
         match self {
             Self::V2(g) => g.enable_local(intid, priority),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.enable_local(intid, priority),
         }
     }
@@ -105,6 +117,7 @@ impl Gic {
         assert!((FIRST_SPI..FIRST_SPECIAL_INTID).contains(&intid), "INTID {intid} is not an SPI");
         match self {
             Self::V2(g) => g.enable_spi(intid, priority),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.enable_spi(intid, priority),
         }
     }
@@ -115,6 +128,7 @@ impl Gic {
         assert!(intid < FIRST_SPECIAL_INTID, "INTID {intid} is special");
         match self {
             Self::V2(g) => g.disable(intid),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.disable(intid),
         }
     }
@@ -123,6 +137,7 @@ impl Gic {
     pub fn acknowledge(&self) -> Option<Ack> {
         let (raw, intid) = match self {
             Self::V2(g) => g.acknowledge(),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.acknowledge(),
         };
         (intid < FIRST_SPECIAL_INTID).then_some(Ack { raw, intid })
@@ -132,16 +147,20 @@ impl Gic {
     pub fn end(&self, ack: Ack) {
         match self {
             Self::V2(g) => g.end(ack.raw),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.end(ack.raw),
         }
     }
 
     /// Sends SGI `sgi` (0..15) to the vCPU with index `cpu` and MPIDR affinity `mpidr`. Stores made before the
-    /// call are visible to the target when it takes the SGI.
+    /// call are visible to the target when it takes the SGI. GICv2 addresses the target by index, GICv3 by MPIDR.
     pub fn send_sgi(&self, sgi: u8, cpu: usize, mpidr: u64) {
         assert!(sgi < 16, "SGI {sgi} out of range");
+        #[cfg(target_arch = "arm")]
+        let _ = mpidr;
         match self {
             Self::V2(g) => g.send_sgi(sgi, cpu),
+            #[cfg(not(target_arch = "arm"))]
             Self::V3(g) => g.send_sgi(sgi, mpidr),
         }
     }

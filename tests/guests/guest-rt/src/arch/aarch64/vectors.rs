@@ -171,7 +171,15 @@ extern "C" fn trap(frame: &mut TrapFrame, slot: u64) {
 
 fn fault(frame: &TrapFrame, what: &'static str) -> Fault {
     let esr = ESR_EL1.get();
-    Fault { what, class: class_name(esr >> 26), syndrome: esr, address: FAR_EL1.get(), pc: frame.elr }
+    Fault {
+        what,
+        class: class_name(esr >> 26),
+        syndrome_name: "ESR",
+        syndrome: esr,
+        address_name: "FAR",
+        address: FAR_EL1.get(),
+        pc: frame.elr,
+    }
 }
 
 fn slot_name(slot: u64) -> &'static str {
