@@ -8,6 +8,8 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
+#[cfg(any(test, target_arch = "arm"))]
+mod a32_decode;
 mod config;
 mod console;
 mod esr;

@@ -34,13 +34,25 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
         }
         Trap::DataAbort(d) => {
             let ipa = esr::fault_ipa(hpfar, far);
+            // Without a syndrome (ARMv7 loads/stores with writeback), decode the instruction itself.
+            // ESR.IL is not meaningful then; the decoder only accepts 4-byte A32 instructions.
+            let (d, writeback, len) = match (d.valid, d.s1ptw) {
+                (false, false) => match arch::decode_unsyndromed(regs).map(|x| x.parts()) {
+                    Some((d, wb)) => (d, wb, 4),
+                    None => (d, None, 0),
+                },
+                _ => (d, None, esr::instr_len(esr)),
+            };
             let emulated = if d.valid && !d.s1ptw { mmio::emulate(v, ipa, &d, regs.get(d.reg)) } else { None };
             match emulated {
                 Some(raw) => {
                     if !d.write {
                         regs.set(d.reg, d.load_value(raw));
                     }
-                    regs.advance(esr::instr_len(esr));
+                    if let Some((rn, offset)) = writeback {
+                        regs.set(rn, regs.get(rn).wrapping_add(offset as i64 as u64));
+                    }
+                    regs.advance(len);
                 }
                 None => {
                     let kind = if d.write { "write" } else { "read" };

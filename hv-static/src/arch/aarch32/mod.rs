@@ -24,3 +24,35 @@ pub fn trap_syndrome() -> (u64, u64, u64) {
 pub fn secondary_entry_address() -> u64 {
     boot::secondary_entry as *const () as u64
 }
+
+/// The A32 load/store at the partition's PC, for a data abort whose syndrome does not describe the access.
+pub fn decode_unsyndromed(regs: &GuestRegs) -> Option<crate::a32_decode::Decoded> {
+    const THUMB: u32 = 1 << 5;
+    if regs.cpsr & THUMB != 0 {
+        return None;
+    }
+    let pa = translate_guest_va(regs.pc)?;
+    // SAFETY: `pa` is where the partition's own stage-1 and stage-2 translation put its PC: partition RAM, which
+    // the hypervisor maps; a word-aligned read of an instruction.
+    let instr = unsafe { core::ptr::read_volatile(pa as usize as *const u32) };
+    crate::a32_decode::decode(instr)
+}
+
+/// Translates a partition virtual address through both stages, as a PL1 read (ATS12NSOPR, result in PAR).
+fn translate_guest_va(va: u32) -> Option<u64> {
+    let (lo, hi): (u32, u32);
+    // SAFETY: an address translation operation; it only writes PAR, which this function reads back at once.
+    unsafe {
+        core::arch::asm!(
+            "mcr p15, 0, {va}, c7, c8, 4",
+            "isb",
+            "mrrc p15, 0, {lo}, {hi}, c7",
+            va = in(reg) va & !3, lo = out(reg) lo, hi = out(reg) hi, options(nostack)
+        )
+    };
+    let par = (hi as u64) << 32 | lo as u64;
+    if par & 1 != 0 {
+        return None;
+    }
+    Some((par & 0xff_ffff_f000) | (va & 0xfff) as u64)
+}

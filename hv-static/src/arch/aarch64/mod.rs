@@ -22,3 +22,17 @@ pub fn trap_syndrome() -> (u64, u64, u64) {
 pub fn secondary_entry_address() -> u64 {
     boot::secondary_entry as *const () as u64
 }
+
+/// AArch64 always describes emulatable accesses in the syndrome; nothing to decode.
+pub fn decode_unsyndromed(_regs: &GuestRegs) -> Option<NoDecode> {
+    None
+}
+
+/// Stands in for `a32_decode::Decoded`, which AArch64 never produces.
+pub enum NoDecode {}
+
+impl NoDecode {
+    pub fn parts(self) -> (crate::esr::DataAbort, Option<(u8, i32)>) {
+        match self {}
+    }
+}
