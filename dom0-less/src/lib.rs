@@ -25,6 +25,9 @@ use board_support::PropValue;
 pub use board_support::{Device, GicVersion};
 use vm_fdt::FdtWriter;
 
+pub mod overlay;
+pub use overlay::{Overlay, OverlayError};
+
 /// Version of the guest ABI the device tree announces (`/hypervisor/abi-version`).
 pub const ABI_VERSION: (u32, u32) = (1, 0);
 

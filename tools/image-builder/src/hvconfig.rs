@@ -80,7 +80,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     let _ = writeln!(w, "    board: {},", rust_str(board.name));
     let _ = writeln!(w, "    uart: {},", hex(system.hypervisor.console.base));
     let _ = writeln!(w, "    uart_irq: {},", system.hypervisor.console.irq.intid());
-    let _ = writeln!(w, "    log_level: LogLevel::Info,");
+    let _ = writeln!(w, "    log_level: LogLevel::{},", system.hypervisor.log_level.variant());
     let (version, gicd, gicr, gicc, gich, gicv) = match system.gic {
         GicVersion::V3 => {
             let g = board.gic.v3.expect("validated: the board has a GICv3");

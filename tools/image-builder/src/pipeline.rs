@@ -334,9 +334,11 @@ fn partition_request(p: &config::Partition, sizes: &ImageSizes, dtb_len: u64) ->
 
 /// The partitions' device trees, in config order. A ramdisk's place (for `/chosen`) depends only on the kernel's
 /// and the ramdisk's sizes; when they do not fit, the tree leaves it out and the layout reports the problem.
+/// A partition's `dt_overlay` is merged into its tree here; what it may not change is reported on that key.
 pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u8>>> {
     let s = &checked.system;
     let mut out = Vec::new();
+    let mut r = checked.fresh_report();
     for (i, (p, sz)) in s.partitions.iter().zip(sizes).enumerate() {
         let initrd = partition_request(p, sz, 0)
             .fit()
@@ -355,21 +357,40 @@ pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u
             initrd,
             devices: p.passthrough.iter().map(|d| **d).collect(),
         };
-        match dom0_less::partition_dtb(&dt) {
-            Ok(blob) => out.push(blob),
+        let blob = match dom0_less::partition_dtb(&dt) {
+            Ok(blob) => blob,
             Err(e) => {
-                let mut r = checked.fresh_report();
                 r.push(
                     Diag::error(
                         format!("partition[{i}]"),
                         p.name_span.clone(),
                         format!("cannot write the device tree of partition `{}`: {e}", p.name),
                     )
-                    .label("this partition"),
+                    .label("this partition")
+                    .hint("see docs/guest-abi.md for what a partition's device tree can hold"),
                 );
-                return Err(config_error(r));
+                continue;
             }
-        }
+        };
+        let blob = match &p.dt_overlay {
+            None => blob,
+            Some(ov) => match dom0_less::overlay::apply(&blob, &ov.overlay) {
+                Ok(merged) => merged,
+                Err(e) => {
+                    r.push(config::overlay_diag(
+                        &format!("partition[{i}].dt_overlay"),
+                        ov.span.clone(),
+                        &ov.written,
+                        &e,
+                    ));
+                    continue;
+                }
+            },
+        };
+        out.push(blob);
+    }
+    if r.has_errors() {
+        return Err(config_error(r));
     }
     Ok(out)
 }
@@ -417,7 +438,7 @@ fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
             format!("the device tree of partition `{}` is {}, over its 2 MiB region", part(*i).name, fmt_size(*size)),
         )
         .label("this partition")
-        .hint("shorten its bootargs"),
+        .hint("shorten its bootargs, or its device-tree overlay (`dt_overlay`)"),
         LayoutError::OutOfRam { partition: i, ram, .. } => Diag::error(
             mem_field(*i),
             mem_span(*i),

@@ -22,13 +22,14 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
     let _ = writeln!(w, "system {} ({})", s.name, p.checked.file_name());
     let _ = writeln!(
         w,
-        "board  {}: RAM {} ({}), GICv{}, console {} at {}",
+        "board  {}: RAM {} ({}), GICv{}, console {} at {}, log level {}",
         s.board.name,
         range(&l.ram),
         size(l.ram.size),
         s.gic.number(),
         s.hypervisor.console.name,
-        hex(s.hypervisor.console.base)
+        hex(s.hypervisor.console.base),
+        s.hypervisor.log_level.name()
     );
     let _ = writeln!(
         w,
@@ -131,8 +132,17 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
                 crate::display_path(&rp.path)
             );
         }
-        let _ =
-            writeln!(w, "    device tree  IPA {} (PA {}), {}", hex(pl.dtb.ipa), hex(pl.dtb.dst_pa), size(pl.dtb.size));
+        let overlay = match &part.dt_overlay {
+            Some(ov) => format!(", with overlay {}", ov.written),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            w,
+            "    device tree  IPA {} (PA {}), {}{overlay}",
+            hex(pl.dtb.ipa),
+            hex(pl.dtb.dst_pa),
+            size(pl.dtb.size)
+        );
         for d in hvconfig::device_maps(s, i) {
             let _ = writeln!(w, "    device       IPA {} -> PA {} ({})", hex(d.ipa), hex(d.pa), size(d.size));
         }

@@ -8,64 +8,9 @@ use image_builder::guests::GuestCatalog;
 use image_builder::pipeline::check_with;
 use image_builder::{workspace_root, Error};
 
-/// (file, line, column, field, words the message contains)
-const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
-    ("bad-size.toml", 13, 19, "partition[0].memory.size", "bad size \"64 megs\""),
-    ("cpu-beyond-board.toml", 7, 12, "pool[0].cpus[1]", "CPU 8 is beyond the board's CPU count"),
-    ("cpu-in-two-pools.toml", 11, 9, "pool[1].cpus[0]", "CPU 1 is in two pools"),
-    ("duplicate-partition.toml", 17, 8, "partition[1].name", "duplicate partition name `hello0`"),
-    ("kernel-missing.toml", 14, 10, "partition[0].kernel", "kernel missing: cannot read `./Image`"),
-    ("kernel-not-image.toml", 14, 10, "partition[0].kernel", "is not an arm64 Image or ELF"),
-    ("kernel-unknown-guest.toml", 14, 10, "partition[0].kernel", "kernel missing: no guest named `helo`"),
-    ("memory-beyond-ram.toml", 13, 33, "partition[0].memory.pa", "lies beyond board RAM"),
-    ("memory-exhausted.toml", 21, 19, "partition[1].memory.size", "memory of partition `big1` lies beyond board RAM"),
-    ("memory-misaligned.toml", 13, 19, "partition[0].memory.size", "misaligned memory"),
-    ("memory-overlaps-hypervisor.toml", 13, 33, "partition[0].memory.pa", "overlaps the hypervisor"),
-    ("memory-overlaps-partition.toml", 20, 33, "partition[1].memory.pa", "overlaps partition `hello0`"),
-    ("memory-overlaps-payload.toml", 13, 33, "partition[0].memory.pa", "overlaps the hypervisor's payload"),
-    (
-        "passthrough-claimed-twice.toml",
-        23,
-        34,
-        "partition[1].passthrough[1]",
-        "device `/pl031@9010000` is given to two partitions: `hello0` and `hello1`",
-    ),
-    (
-        "passthrough-console.toml",
-        16,
-        16,
-        "partition[0].passthrough[0]",
-        "cannot be passed through: it is the hypervisor's console UART (`uart0`)",
-    ),
-    (
-        "passthrough-gic.toml",
-        15,
-        34,
-        "partition[0].passthrough[1]",
-        "device `/intc@8000000` cannot be passed through: it is the GIC",
-    ),
-    (
-        "passthrough-unknown-device.toml",
-        15,
-        16,
-        "partition[0].passthrough[0]",
-        "no device `/pl031@9000000` on board `qemu-virt-aarch64`",
-    ),
-    (
-        "ramdisk-does-not-fit.toml",
-        14,
-        19,
-        "partition[0].memory.size",
-        "the kernel, ramdisk and device tree of partition `linux` do not fit its RAM: they need 32.1 MiB, it has 32 MiB",
-    ),
-    ("ramdisk-missing.toml", 15, 11, "partition[0].ramdisk", "ramdisk missing: cannot read `./initramfs.cpio.gz`"),
-    ("scheduler-cyclic.toml", 8, 13, "pool[0].scheduler", "not yet supported"),
-    ("unknown-board.toml", 3, 8, "board.name", "unknown board `qemu-virt`"),
-    ("unknown-key.toml", 12, 1, "partition[0].vcpu", "unknown key `vcpu`"),
-    ("unknown-pool.toml", 11, 8, "partition[0].pool", "unknown pool `realtime`"),
-    ("vcpu-outside-pool.toml", 19, 13, "partition[1].vcpus[1]", "pinned to CPU 2, outside its pool `rt`"),
-    ("vcpus-share-cpu.toml", 20, 10, "partition[1].vcpus[0]", "two vCPUs are pinned to CPU 0"),
-];
+#[path = "support/bad_expectations.rs"]
+mod bad_expectations;
+use bad_expectations::EXPECTED;
 
 fn guests() -> GuestCatalog {
     // Independent of which guests tests/guests holds today.

@@ -12,8 +12,8 @@ mod validate;
 use std::path::Path;
 
 pub use model::*;
-pub(crate) use validate::fetch_hint;
 pub use validate::MIN_PARTITION_RAM;
+pub(crate) use validate::{fetch_hint, overlay_diag};
 
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::GuestCatalog;

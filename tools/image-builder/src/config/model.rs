@@ -24,9 +24,49 @@ pub struct System {
 #[derive(Clone, Debug)]
 pub struct Hypervisor {
     pub console: &'static Uart,
+    /// How much hv-static says on its console.
+    pub log_level: LogLevel,
     /// Room for the hypervisor image and its bss, from the board's load address.
     pub budget: u64,
     pub budget_span: Option<Span>,
+}
+
+/// How much hv-static says on its console (hv-static's `LogLevel`); each level includes the ones before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    /// Every level, least verbose first.
+    pub const ALL: [LogLevel; 4] = [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug];
+
+    /// As configs write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+
+    /// The variant of hv-static's `LogLevel`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            LogLevel::Error => "Error",
+            LogLevel::Warn => "Warn",
+            LogLevel::Info => "Info",
+            LogLevel::Debug => "Debug",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL.into_iter().find(|l| l.name() == name)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +120,18 @@ pub struct Kernel {
     pub span: Span,
 }
 
+/// A compiled device-tree overlay merged into the partition's generated tree.
+#[derive(Clone, Debug)]
+pub struct DtOverlay {
+    pub path: PathBuf,
+    /// The path as the config writes it.
+    pub written: String,
+    /// Parsed and checked; merging it can still fail (it may touch what the generator owns).
+    pub overlay: dom0_less::Overlay,
+    /// The `dt_overlay = ...` value.
+    pub span: Span,
+}
+
 /// An initial ramdisk, loaded after the kernel and announced in `/chosen`.
 #[derive(Clone, Debug)]
 pub struct Ramdisk {
@@ -117,6 +169,8 @@ pub struct Partition {
     /// Devices passed through to the partition, as the config lists them: their MMIO is mapped at
     /// guest-physical = host-physical and their SPIs are the partition's alone.
     pub passthrough: Vec<&'static Device>,
+    /// Extra device-tree content.
+    pub dt_overlay: Option<DtOverlay>,
     /// The partition's `name = ...`.
     pub name_span: Span,
 }

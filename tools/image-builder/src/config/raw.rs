@@ -45,6 +45,12 @@ pub struct RawConfig {
     pub pools: Vec<Spanned<RawPool>>,
     #[serde(default, rename = "partition")]
     pub partitions: Vec<Spanned<RawPartition>>,
+    /// Reserved for shared-memory channels (the PV devices issue): accepted here, refused by `validate`.
+    pub channel: Option<Spanned<toml::Value>>,
+    /// Reserved for virtio block devices: accepted here, refused by `validate`.
+    pub disk: Option<Spanned<toml::Value>>,
+    /// Reserved for virtio network devices: accepted here, refused by `validate`.
+    pub network: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +65,7 @@ pub struct RawBoard {
 #[serde(deny_unknown_fields)]
 pub struct RawHypervisor {
     pub console: Option<Spanned<String>>,
+    pub log_level: Option<Spanned<String>>,
     pub memory_budget: Option<Spanned<NumOrStr>>,
 }
 
@@ -85,6 +92,8 @@ pub struct RawPartition {
     pub on_fault: Option<Spanned<String>>,
     /// Board device-tree paths of the devices passed through to the partition.
     pub passthrough: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Path of a compiled device-tree overlay merged into the partition's tree, relative to the config file.
+    pub dt_overlay: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,13 +106,25 @@ pub struct RawMemory {
 
 /// The keys each table accepts, for "did you mean" hints on unknown keys.
 pub const KEYS: &[(&str, &[&str])] = &[
-    ("", &["board", "hypervisor", "pool", "partition"]),
+    ("", &["board", "hypervisor", "pool", "partition", "channel", "disk", "network"]),
     ("board", &["name", "gic_version", "ram_size"]),
-    ("hypervisor", &["console", "memory_budget"]),
+    ("hypervisor", &["console", "log_level", "memory_budget"]),
     ("pool", &["name", "cpus", "scheduler"]),
     (
         "partition",
-        &["name", "pool", "vcpus", "memory", "kernel", "ramdisk", "bootargs", "console", "on_fault", "passthrough"],
+        &[
+            "name",
+            "pool",
+            "vcpus",
+            "memory",
+            "kernel",
+            "ramdisk",
+            "bootargs",
+            "console",
+            "on_fault",
+            "passthrough",
+            "dt_overlay",
+        ],
     ),
     ("partition.memory", &["size", "ipa", "pa"]),
 ];

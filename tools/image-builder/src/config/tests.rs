@@ -238,13 +238,158 @@ fn pool_rules() {
 
 #[test]
 fn idle_pool_cpu_is_a_warning() {
-    let (_, report) = check(&demo_with("cpus = [0, 1]", "cpus = [0, 1, 3]")).unwrap();
+    let (_, report) = check(&demo_with("cpus = [0, 1]", "cpus = [0, 1, 2]")).unwrap();
     let w: Vec<_> = report.warnings().collect();
-    assert_eq!(w.len(), 1);
+    assert_eq!(w.len(), 1, "{report}");
     assert_eq!(w[0].field, "pool[0].cpus[2]");
     assert_eq!(report.line_col(w[0].span.start), (7, 15));
-    assert!(w[0].message.contains("CPU 3 of pool `rt` runs no vCPU"));
-    assert!(report.render().contains("warning: CPU 3"));
+    assert!(w[0].message.contains("CPU 2 of pool `rt` runs no vCPU"));
+    assert!(report.render().contains("warning: CPU 2"));
+}
+
+#[test]
+fn board_cpu_in_no_pool_is_a_warning() {
+    // QEMU starts CPUs 0 to 2 (-smp 3) for a pool using CPU 2: CPU 1 is started and runs nothing.
+    let src = demo_with("cpus = [0, 1]", "cpus = [0, 2]").replacen("vcpus = [1]", "vcpus = [2]", 1);
+    let (s, report) = check(&src).unwrap();
+    assert_eq!(s.smp(), 3);
+    let w: Vec<_> = report.warnings().collect();
+    assert_eq!(w.len(), 1, "{report}");
+    assert_eq!(w[0].field, "pool[0].cpus[1]");
+    assert_eq!(w[0].message, "CPU 1 of board `qemu-virt-aarch64` is in no pool");
+    assert_eq!(report.line_col(w[0].span.start), (7, 12));
+    assert!(w[0].hint.as_deref().unwrap().contains("`-smp 3`"), "{report}");
+    // Two pools: the CPU between them is wasted too; CPUs above the highest one used are not started.
+    let src = demo_with("cpus = [0, 1]", "cpus = [0]\n\n[[pool]]\nname = \"be\"\ncpus = [3]").replacen(
+        "pool = \"rt\"\nvcpus = [1]",
+        "pool = \"be\"\nvcpus = [3]",
+        1,
+    );
+    let (_, report) = check(&src).unwrap();
+    let w: Vec<String> = report.warnings().map(|d| format!("{}: {}", d.field, d.message)).collect();
+    assert_eq!(
+        w,
+        [
+            "pool[1].cpus[0]: CPU 1 of board `qemu-virt-aarch64` is in no pool",
+            "pool[1].cpus[0]: CPU 2 of board `qemu-virt-aarch64` is in no pool"
+        ],
+        "{report}"
+    );
+    // A board that is not emulated has all of its CPUs: every one outside the pools is named.
+    let mut board = board_support::qemu_virt_aarch64::BOARD;
+    board.qemu = None;
+    board.max_cpus = 4;
+    let r = check_on(DEMO, Box::leak(Box::new(board)));
+    let w: Vec<String> = r.warnings().map(|d| format!("{}: {}", d.field, d.message)).collect();
+    assert_eq!(
+        w,
+        [
+            "pool[0].cpus: CPU 2 of board `qemu-virt-aarch64` is in no pool",
+            "pool[0].cpus: CPU 3 of board `qemu-virt-aarch64` is in no pool"
+        ],
+        "{r}"
+    );
+    assert!(r.warnings().all(|d| d.hint.as_deref().unwrap().contains("has 4 CPUs")), "{r}");
+    // No pools: no such warning (the missing pool is the problem).
+    let r = check(&DEMO.replacen("[[pool]]\nname = \"rt\"\ncpus = [0, 1]\n", "", 1)).unwrap_err();
+    assert!(r.warnings().next().is_none(), "{r}");
+}
+
+#[test]
+fn log_levels() {
+    let (s, _) = check(DEMO).unwrap();
+    assert_eq!(s.hypervisor.log_level, LogLevel::Info);
+    for level in LogLevel::ALL {
+        let src = DEMO.replacen("[[pool]]", &format!("[hypervisor]\nlog_level = \"{}\"\n\n[[pool]]", level.name()), 1);
+        let (s, report) = check(&src).unwrap();
+        assert_eq!(s.hypervisor.log_level, level, "{report}");
+    }
+    assert!(LogLevel::Error < LogLevel::Warn && LogLevel::Info < LogLevel::Debug);
+    let src = DEMO.replacen("[[pool]]", "[hypervisor]\nlog_level = \"warning\"\n\n[[pool]]", 1);
+    let e = one_error(&src);
+    assert_eq!((e.0, e.1, e.2.as_str(), e.3.as_str()), (6, 13, "hypervisor.log_level", "unknown log level `warning`"));
+    let r = check(&src).unwrap_err();
+    let hint = r.errors().next().unwrap().hint.clone().unwrap();
+    assert!(hint.starts_with("did you mean `warn`?") && hint.contains("`debug`"), "{hint}");
+    // Not a string.
+    let e = one_error(&DEMO.replacen("[[pool]]", "[hypervisor]\nlog_level = 3\n\n[[pool]]", 1));
+    assert_eq!(e.2, "hypervisor.log_level");
+}
+
+#[test]
+fn reserved_tables_are_refused_as_not_yet_supported() {
+    for (key, what) in
+        [("channel", "shared-memory channels"), ("disk", "virtio block devices"), ("network", "virtio network devices")]
+    {
+        let src = format!("{DEMO}\n[[{key}]]\nname = \"x\"\nsize = \"4MiB\"\n");
+        let e = one_error(&src);
+        assert_eq!(e.2, key);
+        assert!(e.3.contains(&format!("`[[{key}]]` is not yet supported: {what}")), "{e:?}");
+        assert!(e.3.contains("PV devices issue"), "{e:?}");
+        assert_eq!((e.0, e.1), (25, 1), "{e:?}");
+    }
+    // Whatever shape they take.
+    let e = one_error(&format!("channel = 3\n{DEMO}"));
+    assert_eq!((e.0, e.2.as_str()), (1, "channel"));
+}
+
+#[test]
+fn restart_fault_policy_is_reserved() {
+    let e = one_error(&demo_with("console = false", "console = false\non_fault = \"restart\""));
+    assert_eq!(
+        (e.2.as_str(), e.3.as_str()),
+        ("partition[1].on_fault", "the `restart` fault policy is not yet supported")
+    );
+    let r = check(&demo_with("console = false", "console = false\non_fault = \"restrat\"")).unwrap_err();
+    let d = r.errors().next().unwrap();
+    assert_eq!(d.message, "unknown fault policy `restrat`");
+    assert!(d.hint.as_deref().unwrap().starts_with("did you mean `restart`?"), "{r}");
+}
+
+const EXTRA_DTBO: &[u8] = include_bytes!("../../../../dom0-less/testdata/extra.dtbo");
+const TARGET_LABEL_DTBO: &[u8] = include_bytes!("../../../../dom0-less/testdata/target-label.dtbo");
+
+#[test]
+fn dt_overlays_by_path() {
+    let dir = temp_dir("overlays");
+    std::fs::write(dir.join("extra.dtbo"), EXTRA_DTBO).unwrap();
+    std::fs::write(dir.join("label.dtbo"), TARGET_LABEL_DTBO).unwrap();
+    std::fs::write(dir.join("text.dtbo"), "/dts-v1/; / { };").unwrap();
+    std::fs::create_dir_all(dir.join("subdir")).unwrap();
+    let with = |ov: &str| demo_with("console = false", &format!("console = false\ndt_overlay = \"{ov}\""));
+    let (s, _) = check_in(&with("extra.dtbo"), &dir).unwrap();
+    let ov = s.partitions[1].dt_overlay.as_ref().unwrap();
+    assert_eq!(ov.path, dir.join("extra.dtbo"));
+    assert_eq!(ov.written, "extra.dtbo");
+    assert_eq!(ov.overlay.targets().collect::<Vec<_>>(), ["/chosen", "/", "/chosen"]);
+    assert!(s.partitions[0].dt_overlay.is_none());
+    for (ov, msg, hint) in [
+        (
+            "missing.dtbo",
+            "device-tree overlay missing: cannot read `missing.dtbo`: not found",
+            "relative to the config file",
+        ),
+        ("subdir", "device-tree overlay missing: cannot read `subdir`: not a file", "dtc -@"),
+        (
+            "text.dtbo",
+            "device-tree overlay `text.dtbo`: not a compiled device tree: no device-tree magic",
+            "dtc -@ -I dts -O dtb",
+        ),
+        (
+            "label.dtbo",
+            "device-tree overlay `label.dtbo`: `fragment@0` names its target with `target = <&gic>`",
+            "&{/chosen}",
+        ),
+    ] {
+        let r = check_in(&with(ov), &dir).unwrap_err();
+        let e: Vec<_> = r.errors().collect();
+        assert_eq!(e.len(), 1, "{ov}: {r}");
+        assert_eq!(e[0].field, "partition[1].dt_overlay");
+        assert!(e[0].message.starts_with(msg), "{ov}: {}", e[0].message);
+        assert!(e[0].hint.as_deref().unwrap().contains(hint), "{ov}: {r}");
+        assert_eq!(r.line_col(e[0].span.start), (24, 14));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -47,6 +47,8 @@ pub(super) fn validate_on(
     let partitions = check_partitions(raw, board, gic, ram_size, &hypervisor, &pools, ctx, r);
     check_pinning(raw, &pools, r);
     warn_idle_cpus(raw, &pools, r);
+    warn_cpus_in_no_pool(raw, board, &pools, r);
+    check_reserved_tables(raw, r);
     if raw.partitions.is_empty() {
         r.push(
             Diag::error("partition", whole(r.source()), "the system has no partitions")
@@ -213,8 +215,35 @@ fn check_ram_size(b: &RawBoard, board: &Board, r: &mut Report) -> u64 {
 }
 
 fn check_hypervisor(h: Option<&RawHypervisor>, board: &'static Board, ram_size: u64, r: &mut Report) -> Hypervisor {
-    let mut hv = Hypervisor { console: board.default_uart(), budget: board.hv_budget, budget_span: None };
+    let mut hv = Hypervisor {
+        console: board.default_uart(),
+        log_level: LogLevel::Info,
+        budget: board.hv_budget,
+        budget_span: None,
+    };
     let Some(h) = h else { return hv };
+    if let Some(l) = &h.log_level {
+        let word = l.get_ref().as_str();
+        match LogLevel::from_name(word) {
+            Some(level) => hv.log_level = level,
+            None => {
+                let names = || LogLevel::ALL.iter().map(|l| l.name());
+                // `warning`, `err`: a level's name cut or extended is as likely a slip as a typo.
+                let likely = closest(word, names())
+                    .or_else(|| names().find(|n| !word.is_empty() && (word.starts_with(n) || n.starts_with(word))));
+                let all = format!("log levels: {}", list(names()));
+                let hint = match likely {
+                    Some(n) => format!("did you mean `{n}`? {all}"),
+                    None => all,
+                };
+                r.push(
+                    Diag::error("hypervisor.log_level", l.span(), format!("unknown log level `{word}`"))
+                        .label("not a log level")
+                        .hint(format!("{hint}; each level includes the ones before it, the default is `info`")),
+                );
+            }
+        }
+    }
     if let Some(c) = &h.console {
         match board.uart(c.get_ref()) {
             Some(u) => hv.console = u,
@@ -397,8 +426,9 @@ fn check_partitions(
         }
         let on_fault = check_on_fault(p, i, r);
         let passthrough = check_passthrough(p, i, board, gic, hv.console, memory.as_ref(), vcpus.len(), &mut claims, r);
-        let (Some(pool), Some(memory), Some(kernel), Some(ramdisk), Some(on_fault)) =
-            (pool, memory, kernel, ramdisk, on_fault)
+        let dt_overlay = check_dt_overlay(p, i, ctx, r);
+        let (Some(pool), Some(memory), Some(kernel), Some(ramdisk), Some(on_fault), Some(dt_overlay)) =
+            (pool, memory, kernel, ramdisk, on_fault, dt_overlay)
         else {
             continue;
         };
@@ -414,6 +444,7 @@ fn check_partitions(
             console: p.console.as_ref().is_none_or(|c| *c.get_ref()),
             on_fault,
             passthrough,
+            dt_overlay,
             name_span: p.name.span(),
         });
     }
@@ -866,7 +897,61 @@ fn check_ramdisk(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) 
     Some(Some(Ramdisk { path, span: v.span() }))
 }
 
-/// A `kernel` or `ramdisk` path: relative to the config file's directory.
+/// A partition's `dt_overlay`: a compiled device-tree overlay that reads and parses (whether it merges into the
+/// partition's tree is known once the tree is generated). `None` when it is bad, `Some(None)` when there is none.
+fn check_dt_overlay(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -> Option<Option<DtOverlay>> {
+    let Some(v) = &p.dt_overlay else {
+        return Some(None);
+    };
+    let value = v.get_ref();
+    let field = format!("partition[{i}].dt_overlay");
+    let path = relative_path(ctx, value);
+    let bytes = match fs::metadata(&path).and_then(|m| if m.is_file() { fs::read(&path) } else { Err(not_a_file()) }) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            r.push(
+                Diag::error(
+                    &field,
+                    v.span(),
+                    format!("device-tree overlay missing: cannot read `{value}`: {}", io_reason(&e)),
+                )
+                .label(format!("looked for {}", crate::display_path(&normalize(&path))))
+                .hint(
+                    "overlay paths are relative to the config file's directory; compile an overlay source with \
+                         `dtc -@ -I dts -O dtb -o FILE.dtbo FILE.dts`",
+                ),
+            );
+            return None;
+        }
+    };
+    match dom0_less::Overlay::parse(&bytes) {
+        Ok(overlay) => Some(Some(DtOverlay { path, written: value.clone(), overlay, span: v.span() })),
+        Err(e) => {
+            r.push(overlay_diag(&field, v.span(), value, &e));
+            None
+        }
+    }
+}
+
+fn not_a_file() -> std::io::Error {
+    std::io::Error::other("not a file")
+}
+
+/// The diagnostic for an overlay that cannot be read or merged.
+pub(crate) fn overlay_diag(field: &str, span: Span, value: &str, e: &dom0_less::OverlayError) -> Diag {
+    use dom0_less::OverlayError as E;
+    let label = match e {
+        E::NotDtb(_) | E::NotOverlay(_) => "not a compiled device-tree overlay",
+        E::TargetPhandle { .. } | E::UnresolvedLabels(_) => "uses labels the partition's tree does not have",
+        E::Protected { .. } | E::GeneratedProperty { .. } | E::MemoryNode { .. } => {
+            "would change what hv-static generates"
+        }
+        _ => "cannot be merged",
+    };
+    Diag::error(field, span, format!("device-tree overlay `{value}`: {e}")).label(label).hint(e.hint())
+}
+
+/// A `kernel`, `ramdisk` or `dt_overlay` path: relative to the config file's directory.
 fn relative_path(ctx: &Context<'_>, value: &str) -> PathBuf {
     ctx.base_dir.join(value).components().filter(|c| *c != Component::CurDir).collect()
 }
@@ -1123,13 +1208,28 @@ fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPol
     let Some(f) = &p.on_fault else {
         return Some(FaultPolicy::Stop);
     };
+    let field = format!("partition[{i}].on_fault");
     match f.get_ref().as_str() {
         "stop" => Some(FaultPolicy::Stop),
+        "restart" => {
+            r.push(
+                Diag::error(field, f.span(), "the `restart` fault policy is not yet supported")
+                    .label("not yet supported")
+                    .hint(
+                        "use on_fault = \"stop\" for now (a fault stops this partition, the others keep running); \
+                         restarting a faulted partition from its images is planned",
+                    ),
+            );
+            None
+        }
         other => {
             r.push(
-                Diag::error(format!("partition[{i}].on_fault"), f.span(), format!("unknown fault policy `{other}`"))
+                Diag::error(field, f.span(), format!("unknown fault policy `{other}`"))
                     .label("not a fault policy")
-                    .hint("`stop` (stop every vCPU of the partition) is the only policy for now"),
+                    .hint(format!(
+                    "{}; `stop` (stop every vCPU of the partition) is the only policy for now, `restart` is planned",
+                    name_hint(other, ["stop", "restart"], "fault policies")
+                )),
             );
             None
         }
@@ -1164,5 +1264,87 @@ fn warn_idle_cpus(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
                 );
             }
         }
+    }
+}
+
+/// A CPU of the board that no pool owns is wasted: it runs nothing. Only when the config has pools at all (a
+/// config without pools has other problems). On QEMU the board has the CPUs `-smp` gives it, which is the highest
+/// CPU any pool uses plus one; a real board has all of its CPUs.
+fn warn_cpus_in_no_pool(raw: &RawConfig, board: &Board, pools: &[CheckedPool], r: &mut Report) {
+    // Every listed CPU with its span, highest last (ties: the later entry).
+    let mut listed: Vec<(u32, Span)> = Vec::new();
+    for (p, checked) in raw.pools.iter().zip(pools) {
+        for c in p.get_ref().cpus.get_ref() {
+            if let Ok(cpu) = u32::try_from(*c.get_ref()) {
+                if checked.pool.cpus.contains(&cpu) {
+                    listed.push((cpu, c.span()));
+                }
+            }
+        }
+    }
+    listed.sort_by_key(|(cpu, _)| *cpu);
+    let Some((highest, highest_span)) = listed.last().cloned() else {
+        return;
+    };
+    let (present, why, span, field) = if board.qemu.is_some() {
+        let (i, j) = position_of(raw, &highest_span);
+        (
+            highest + 1,
+            format!("QEMU starts CPUs 0 to {highest} (`-smp {}`) because a pool uses CPU {highest}", highest + 1),
+            highest_span,
+            format!("pool[{i}].cpus[{j}]"),
+        )
+    } else {
+        let first = raw.pools[0].get_ref();
+        (
+            board.max_cpus,
+            format!("`{}` has {} CPUs", board.name, board.max_cpus),
+            first.cpus.span(),
+            "pool[0].cpus".into(),
+        )
+    };
+    for cpu in (0..present).filter(|c| !listed.iter().any(|(l, _)| l == c)) {
+        r.push(
+            Diag::warning(&field, span.clone(), format!("CPU {cpu} of board `{}` is in no pool", board.name))
+                .label(format!("CPU {cpu} is started but runs nothing"))
+                .hint(format!(
+                    "{why}; CPU {cpu} stays idle: add it to a pool (and pin a vCPU to it), or use CPUs without gaps"
+                )),
+        );
+    }
+}
+
+/// `(i, j)` of the `pool[i].cpus[j]` entry at `span`.
+fn position_of(raw: &RawConfig, span: &Span) -> (usize, usize) {
+    for (i, p) in raw.pools.iter().enumerate() {
+        if let Some(j) = p.get_ref().cpus.get_ref().iter().position(|c| c.span() == *span) {
+            return (i, j);
+        }
+    }
+    (0, 0)
+}
+
+/// Top-level tables that later issues define: accepted by the parser, so a config written for them is refused with
+/// a clear message rather than an "unknown key".
+fn check_reserved_tables(raw: &RawConfig, r: &mut Report) {
+    let reserved = [
+        ("channel", &raw.channel, "shared-memory channels between partitions"),
+        ("disk", &raw.disk, "virtio block devices"),
+        ("network", &raw.network, "virtio network devices"),
+    ];
+    for (key, value, what) in reserved {
+        let Some(v) = value else { continue };
+        r.push(
+            Diag::error(
+                key,
+                v.span(),
+                format!("`[[{key}]]` is not yet supported: {what} come with the PV devices issue"),
+            )
+            .label("reserved for a later version")
+            .hint(format!(
+                "remove the `[[{key}]]` tables for now; the name is reserved so that a config written for {what} \
+                     is refused instead of being misread"
+            )),
+        );
     }
 }

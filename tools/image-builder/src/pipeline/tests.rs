@@ -451,3 +451,57 @@ fn a_ramdisk_that_does_not_fit_points_at_memory_kernel_and_ramdisk() {
     assert!(text.contains("give the partition at least 38 MiB"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn generated_config_carries_the_log_level() {
+    let p = prepared(3);
+    let c = hvconfig::generate(&p.checked.system, &p.layout, "demo.toml").config_rs;
+    assert!(c.contains("    log_level: LogLevel::Info,\n"), "{c}");
+    let src = demo_src(3).replacen("[[pool]]", "[hypervisor]\nlog_level = \"debug\"\n\n[[pool]]", 1);
+    let p = prepared_from(checked(&src));
+    let c = hvconfig::generate(&p.checked.system, &p.layout, "demo.toml").config_rs;
+    assert!(c.contains("    log_level: LogLevel::Debug,\n"), "{c}");
+}
+
+/// The demo with `hello0` carrying `dt_overlay = "<file>"`, checked with `dir` as the config's directory.
+fn with_overlay(dir: &Path, file: &str, bytes: &[u8]) -> Checked {
+    std::fs::write(dir.join(file), bytes).unwrap();
+    let src =
+        demo_src(3).replacen("kernel = \"hello\"\n", &format!("kernel = \"hello\"\ndt_overlay = \"{file}\"\n"), 1);
+    let guests = GuestCatalog::with_names(["hello"]);
+    let ctx = Context { guests: &guests, base_dir: dir };
+    let (system, report) = config::check_source("demo.toml", &src, "demo", &ctx).unwrap_or_else(|r| panic!("{r}"));
+    Checked { system, report, config_path: dir.join("demo.toml") }
+}
+
+#[test]
+fn dt_overlays_are_merged_into_their_partition_tree() {
+    let dir = std::env::temp_dir().join(format!("ib-overlay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p =
+        prepared_from(with_overlay(&dir, "extra.dtbo", include_bytes!("../../../../dom0-less/testdata/extra.dtbo")));
+    let plain = prepared(3);
+    // hello0 gets the overlay's content; smp's tree is untouched.
+    assert!(contains(&p.dtbs[0], b"from an overlay\0"));
+    assert!(contains(&p.dtbs[0], b"reserved-memory\0"));
+    assert!(!contains(&plain.dtbs[0], b"from an overlay"));
+    assert_eq!(p.dtbs[1], plain.dtbs[1]);
+    assert!(p.dtbs[0].len() > plain.dtbs[0].len());
+    assert_eq!(p.layout.partitions[0].dtb.size, p.dtbs[0].len() as u64);
+
+    // What the overlay may not change is reported on its key.
+    let checked = with_overlay(&dir, "cpus.dtbo", include_bytes!("../../../../dom0-less/testdata/cpus.dtbo"));
+    let sizes = ImageSizes::of(&[kernel(0x1234), kernel(0x800)], &[None, None]);
+    let Err(Error::Config(r)) = device_trees(&checked, &sizes) else { panic!("an overlay changing /cpus merged") };
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert_eq!(e[0].field, "partition[0].dt_overlay");
+    assert_eq!(
+        e[0].message,
+        "device-tree overlay `cpus.dtbo`: `fragment@0` changes `/cpus`, which hv-static generates (the partition's \
+         vCPUs, from its `vcpus`): an overlay may not replace or extend it"
+    );
+    assert_eq!(r.line_col(e[0].span.start), (16, 14));
+    assert!(e[0].hint.as_deref().unwrap().contains("docs/guest-abi.md"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

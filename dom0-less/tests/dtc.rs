@@ -1,0 +1,88 @@
+//! The overlays under testdata/ against Debian's dtc (package device-tree-compiler): each checked-in `.dtbo` is
+//! what dtc makes of the `.dts` beside it, and dtc reads back a tree with an overlay merged in. Without dtc these
+//! tests fail, naming the package.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use dom0_less::{guest_map, overlay, partition_dtb, GicVersion, Overlay, PartitionDt};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+fn scratch() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dom0-less-dtc");
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn dtc(args: &[&str]) -> std::process::Output {
+    let found = Command::new("dtc").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    assert!(
+        found,
+        "`dtc` not found: install Debian's package device-tree-compiler (apt-get install device-tree-compiler)"
+    );
+    Command::new("dtc").args(args).output().expect("running dtc")
+}
+
+#[test]
+fn checked_in_dtbos_are_what_dtc_makes_of_their_sources() {
+    let mut sources: Vec<PathBuf> = fs::read_dir(testdata())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dts"))
+        .collect();
+    sources.sort();
+    assert!(sources.len() >= 3, "{sources:?}");
+    for dts in sources {
+        let out = scratch().join(dts.with_extension("dtbo").file_name().unwrap());
+        let res = dtc(&["-q", "-@", "-I", "dts", "-O", "dtb", "-o", out.to_str().unwrap(), dts.to_str().unwrap()]);
+        assert!(res.status.success(), "dtc {}: {}", dts.display(), String::from_utf8_lossy(&res.stderr));
+        let compiled = fs::read(&out).unwrap();
+        let checked_in = fs::read(dts.with_extension("dtbo")).unwrap();
+        // Compared as parsed overlays (or refusals): dtc versions may lay the bytes out differently.
+        assert_eq!(
+            Overlay::parse(&compiled),
+            Overlay::parse(&checked_in),
+            "{}: the checked-in .dtbo is out of date: recompile it with dtc -@ -I dts -O dtb",
+            dts.display()
+        );
+    }
+}
+
+#[test]
+fn dtc_reads_a_merged_tree() {
+    let base = partition_dtb(&PartitionDt {
+        name: "hello1".into(),
+        id: 1,
+        vcpus: 1,
+        ram_ipa: guest_map::RAM,
+        ram_size: 64 << 20,
+        gic: GicVersion::V3,
+        uart: Some(guest_map::UART),
+        bootargs: String::new(),
+        initrd: None,
+        devices: vec![],
+    })
+    .unwrap();
+    let ov = Overlay::parse(&fs::read(testdata().join("extra.dtbo")).unwrap()).unwrap();
+    let merged = overlay::apply(&base, &ov).unwrap();
+    let path = scratch().join("merged.dtb");
+    fs::write(&path, merged).unwrap();
+    let res = dtc(&["-I", "dtb", "-O", "dts", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    for want in [
+        "hv-demo = \"from an overlay\";",
+        "hv-demo-cells = <0x03>;",
+        "model = \"hv-static partition with an overlay\";",
+        "shm@43000000 {",
+        "memory-region = <0x03>;",
+        "phandle = <0x03>;",
+        "partition-name = \"hello1\";",
+    ] {
+        assert!(text.contains(want), "no `{want}` in:\n{text}");
+    }
+}
