@@ -16,10 +16,12 @@ extern crate alloc;
 
 use alloc::{format, string::String, vec::Vec};
 
+pub mod qemu_virt;
+pub mod qemu_virt_a15;
 pub mod qemu_virt_aarch64;
 
 /// Every board this crate describes, in the order hints list them.
-pub static BOARDS: &[&Board] = &[&qemu_virt_aarch64::BOARD];
+pub static BOARDS: &[&Board] = &[&qemu_virt_aarch64::BOARD, &qemu_virt_a15::BOARD];
 
 /// 1 KiB, 1 MiB and 1 GiB, for writing sizes readably.
 pub const KIB: u64 = 1 << 10;
@@ -29,8 +31,11 @@ pub const GIB: u64 = 1 << 30;
 /// Instruction set the board's CPUs run the hypervisor in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
-    /// ARMv8-A, hypervisor at EL2 in AArch64.
+    /// ARMv8-A, hypervisor at EL2 in AArch64; partitions boot as an arm64 `Image`.
     Aarch64,
+    /// ARMv7-A with the virtualization extensions (Cortex-A15, A7), hypervisor in Hyp mode; partitions boot as an
+    /// ARM `zImage`.
+    Aarch32,
 }
 
 impl Arch {
@@ -38,6 +43,15 @@ impl Arch {
     pub const fn name(self) -> &'static str {
         match self {
             Arch::Aarch64 => "aarch64",
+            Arch::Aarch32 => "aarch32",
+        }
+    }
+
+    /// What to call the architecture in messages.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Arch::Aarch64 => "AArch64 (ARMv8-A)",
+            Arch::Aarch32 => "ARMv7-A (AArch32)",
         }
     }
 
@@ -45,14 +59,17 @@ impl Arch {
     pub const fn rust_target(self) -> &'static str {
         match self {
             Arch::Aarch64 => "aarch64-unknown-none",
+            Arch::Aarch32 => "armv7a-none-eabi",
         }
     }
 
     /// The Rust target the hypervisor is built for: without FP/SIMD registers, so a trap never disturbs a
-    /// partition's FP state (the equivalent of Linux's and Xen's `-mgeneral-regs-only`).
+    /// partition's FP state (the equivalent of Linux's and Xen's `-mgeneral-regs-only`). `armv7a-none-eabi` is
+    /// already soft-float.
     pub const fn hv_rust_target(self) -> &'static str {
         match self {
             Arch::Aarch64 => "aarch64-unknown-none-softfloat",
+            Arch::Aarch32 => "armv7a-none-eabi",
         }
     }
 }
@@ -292,9 +309,8 @@ pub struct Qemu {
     pub cpu_gicv2: &'static str,
 }
 
-/// Where the boot loader puts the board's device tree when it boots the hypervisor image (an arm64 `Image`). The
-/// image builder keeps the hypervisor, its payload and every partition clear of it: hv-static reads that tree at
-/// boot.
+/// Where the boot loader puts the board's device tree when it boots the hypervisor image. The image builder keeps
+/// the hypervisor, its payload and every partition clear of it: hv-static reads that tree at boot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootDtb {
     /// QEMU's direct kernel boot (`-kernel`, hw/arm/boot.c) of an arm64 Image: the tree goes where an initrd would
@@ -302,6 +318,13 @@ pub enum BootDtb {
     /// `image_size`, or the file size when larger) when that is higher, rounded up to 2 MiB. QEMU writes a 1 MiB
     /// blob there (and its boot stub at RAM base, below the image).
     Qemu,
+    /// QEMU's direct kernel boot of a raw 32-bit image (an ARM zImage: QEMU 7.2 reads no header of it): QEMU loads
+    /// the file at RAM base + 64 KiB ([`BootDtb::QEMU_RAW32_LOAD_OFFSET`]) and puts the tree at RAM base +
+    /// min(RAM size / 2, 128 MiB), or right after the loaded file when that is higher, rounded up to 4 KiB; a
+    /// 1 MiB blob. The image then moves itself up to its link address, so the tree must lie above the image's end
+    /// there too: once the file reaches past the 128 MiB mark there is no room (the tree would follow the loaded
+    /// file, inside the moved image).
+    QemuRaw32,
 }
 
 impl BootDtb {
@@ -309,23 +332,39 @@ impl BootDtb {
     pub const QEMU_INITRD_OFFSET: u64 = 128 * MIB;
     /// Alignment of the tree, and the room the builder keeps for it.
     pub const QEMU_ALIGN: u64 = 2 * MIB;
+    /// Where QEMU loads a raw 32-bit image above RAM base (hw/arm/boot.c's `KERNEL_LOAD_ADDR`).
+    pub const QEMU_RAW32_LOAD_OFFSET: u64 = 64 * KIB;
+    /// The size of the blob QEMU's `virt` writes (its `FDT_MAX_SIZE`).
+    pub const QEMU_BLOB_SIZE: u64 = MIB;
 
-    /// Base and size of the region the tree may occupy, for RAM at `ram_base` of `ram_size` bytes and a boot image
-    /// whose memory ends (exclusive) at `image_end`. The region may end beyond RAM, when the image leaves no room.
-    pub const fn region(&self, ram_base: u64, ram_size: u64, image_end: u64) -> Mmio {
+    /// The region the tree may occupy, for RAM at `ram_base` of `ram_size` bytes and a boot image that occupies
+    /// `image` once it lies at its link address (the hypervisor's load address and the whole image size). The
+    /// region is 2 MiB-aligned; it may end beyond RAM when the image leaves no room, and for
+    /// [`BootDtb::QemuRaw32`] it may overlap `image` when the image is too large (both are errors for the caller).
+    pub const fn region(&self, ram_base: u64, ram_size: u64, image: Mmio) -> Mmio {
+        let half = ram_size / 2;
+        let above = if half < Self::QEMU_INITRD_OFFSET { half } else { Self::QEMU_INITRD_OFFSET };
+        let initrd = ram_base.saturating_add(above);
         match self {
             BootDtb::Qemu => {
-                let half = ram_size / 2;
-                let above = if half < Self::QEMU_INITRD_OFFSET { half } else { Self::QEMU_INITRD_OFFSET };
-                let mut base = ram_base.saturating_add(above);
-                if image_end > base {
-                    base = image_end;
-                }
-                let base = base.saturating_add(Self::QEMU_ALIGN - 1) / Self::QEMU_ALIGN * Self::QEMU_ALIGN;
-                Mmio { base, size: Self::QEMU_ALIGN }
+                let image_end = image.base.saturating_add(image.size);
+                let base = if image_end > initrd { image_end } else { initrd };
+                Mmio { base: align_up(base, Self::QEMU_ALIGN), size: Self::QEMU_ALIGN }
+            }
+            BootDtb::QemuRaw32 => {
+                let loaded_end = ram_base.saturating_add(Self::QEMU_RAW32_LOAD_OFFSET).saturating_add(image.size);
+                let blob = align_up(if loaded_end > initrd { loaded_end } else { initrd }, 4 * KIB);
+                let base = blob / Self::QEMU_ALIGN * Self::QEMU_ALIGN;
+                let end = align_up(blob.saturating_add(Self::QEMU_BLOB_SIZE), Self::QEMU_ALIGN);
+                Mmio { base, size: end - base }
             }
         }
     }
+}
+
+/// `x` rounded up to a multiple of `align` (a power of two), saturating.
+const fn align_up(x: u64, align: u64) -> u64 {
+    x.saturating_add(align - 1) / align * align
 }
 
 /// Where a U-Boot build reads its saved environment from. A saved environment replaces the built-in default one
@@ -402,9 +441,30 @@ impl BootDisk {
     }
 }
 
-/// A U-Boot build for the board, used to boot the hypervisor image (an arm64 `Image`) from a disk: U-Boot loads
-/// the image from the boot partition to `kernel_addr_r` and starts it with `boot_command`, which moves it to RAM
-/// base + its `text_offset` ([`Board::hv_load_addr`]) and enters it at EL2 with `x0` = the device tree named by
+/// How U-Boot starts the hypervisor image, which decides where the boot script loads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootCommand {
+    /// `booti` starts an arm64 `Image`: the script loads it to `kernel_addr_r` and `booti` moves it to RAM base +
+    /// its `text_offset` ([`Board::hv_load_addr`]), then enters it at EL2 with `x0` = the device tree.
+    Booti,
+    /// `bootz` starts an ARM `zImage` where it lies (a zImage is position-independent), in Hyp mode with `r2` = the
+    /// device tree: the script loads hv-static straight to its link address ([`Board::hv_load_addr`]), so it has
+    /// nothing to move.
+    Bootz,
+}
+
+impl BootCommand {
+    /// The U-Boot command.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BootCommand::Booti => "booti",
+            BootCommand::Bootz => "bootz",
+        }
+    }
+}
+
+/// A U-Boot build for the board, used to boot the hypervisor image from a disk: U-Boot loads the image from the
+/// boot partition and starts it with `boot_command` (see [`BootCommand`]) and the device tree named by
 /// `fdt_variable`. The values are those of the build's default environment (`printenv`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UBoot {
@@ -414,7 +474,7 @@ pub struct UBoot {
     pub package: &'static str,
     /// The U-Boot release these facts were read from.
     pub version: &'static str,
-    /// `kernel_addr_r`: where the boot script loads the image.
+    /// `kernel_addr_r`: where the boot script loads an image that the boot command moves ([`BootCommand::Booti`]).
     pub kernel_addr_r: u64,
     /// `fdt_addr_r`, when the default environment defines it.
     pub fdt_addr_r: Option<u64>,
@@ -423,8 +483,8 @@ pub struct UBoot {
     /// The variable holding the address of the device tree to pass: `fdtcontroladdr` is U-Boot's own control tree
     /// (on QEMU, the board's tree QEMU generated), set at run time.
     pub fdt_variable: &'static str,
-    /// The command that starts an arm64 `Image` (`booti`).
-    pub boot_command: &'static str,
+    /// The command that starts the image.
+    pub boot_command: BootCommand,
     /// The disk U-Boot boots from; the boot partition is its first.
     pub disk: BootDisk,
     /// U-Boot's number for the disk on its interface (`virtio 0`).
@@ -467,7 +527,11 @@ pub struct Board {
     pub uarts: &'static [Uart],
     pub gic: Gic,
     pub timer: TimerIrqs,
-    /// Where the boot loader places the hypervisor image (RAM base + the arm64 Image `text_offset`).
+    /// `compatible` of the cpu nodes in a partition's device tree (vCPUs run on the board's CPUs).
+    pub cpu_compatible: &'static str,
+    /// Where the hypervisor image lies while it runs, where it is linked: on AArch64 the boot loader places it
+    /// there (RAM base + the arm64 Image `text_offset`); an ARMv7 image moves itself there from wherever the boot
+    /// loader put it.
     pub hv_load_addr: u64,
     /// Default room for the hypervisor image including its bss.
     pub hv_budget: u64,
@@ -611,7 +675,7 @@ mod tests {
             assert_eq!(Board::by_name(b.name), Some(*b));
         }
         assert_eq!(Board::by_name("qemu-virt"), None);
-        assert_eq!(Board::names(), ["qemu-virt-aarch64"]);
+        assert_eq!(Board::names(), ["qemu-virt-aarch64", "qemu-virt-a15"]);
     }
 
     /// Properties the partition's device tree writes itself for a passthrough node.
@@ -676,7 +740,8 @@ mod tests {
     #[test]
     fn qemu_puts_its_device_tree_where_an_initrd_would_go() {
         let r = |ram_size: u64, image_end: u64| {
-            let m = BootDtb::Qemu.region(0x4000_0000, ram_size, image_end);
+            let m =
+                BootDtb::Qemu.region(0x4000_0000, ram_size, Mmio { base: 0x4020_0000, size: image_end - 0x4020_0000 });
             (m.base, m.size)
         };
         // 128 MiB above RAM base with 256 MiB of RAM or more, half of RAM below that.
@@ -687,6 +752,24 @@ mod tests {
         assert_eq!(r(GIB, 0x4920_0000), (0x4920_0000, 2 * MIB));
         assert_eq!(r(GIB, 0x4920_1000), (0x4940_0000, 2 * MIB));
         // Absurd sizes saturate rather than wrap.
+        assert!(r(GIB, u64::MAX).0 >= 0x4000_0000);
+    }
+
+    /// As measured with QEMU 7.2 (`info roms` after `-kernel` of a raw file on `qemu-system-arm -M virt`).
+    #[test]
+    fn qemu_puts_a_raw_32_bit_image_s_device_tree_after_the_initrd_mark_or_the_loaded_file() {
+        let r = |ram_size: u64, image_size: u64| {
+            let m = BootDtb::QemuRaw32.region(0x4000_0000, ram_size, Mmio { base: 0x4020_0000, size: image_size });
+            (m.base, m.end())
+        };
+        // A 4-byte file, 1 GiB: the blob at 0x4800_0000 (1 MiB), kept as 2 MiB.
+        assert_eq!(r(GIB, 4), (0x4800_0000, 0x4820_0000));
+        // 128 MiB of RAM: half-way in.
+        assert_eq!(r(128 * MIB, 4), (0x4400_0000, 0x4420_0000));
+        // A file of 0x7f0_0000 bytes ends at 0x4800_0000 exactly: the blob stays there.
+        assert_eq!(r(GIB, 0x7f0_0000), (0x4800_0000, 0x4820_0000));
+        // A file of 0x8c0_0001 bytes: the blob at 0x48c1_1000, right after it; the region covers it in 2 MiB steps.
+        assert_eq!(r(GIB, 0x8c0_0001), (0x48c0_0000, 0x48e0_0000));
         assert!(r(GIB, u64::MAX).0 >= 0x4000_0000);
     }
 

@@ -1,68 +1,14 @@
 //! QEMU's `virt` machine with AArch64 CPUs and the virtualization extensions (`-M virt,virtualization=on`).
 //!
-//! Addresses are QEMU 7.2's `hw/arm/virt.c` memory map (`-machine dumpdtb=FILE` shows them). With
-//! `virtualization=on` QEMU starts every CPU at EL2 and holds secondaries in its own PSCI firmware (SMC conduit).
-//! The device tree QEMU passes differs on every run unless `dtb-randomness=off` (accepted by QEMU 7.2).
+//! The memory map and devices are [`crate::qemu_virt`]'s. With `virtualization=on` QEMU starts every CPU at EL2.
 
-use crate::{
-    Arch, Board, BootDisk, BootDtb, Clock, Device, Gic, GicV2Frames, GicV3Frames, GicVersion, Irq, Mmio, PropValue,
-    Qemu, QemuFlash, Reserved, TimerIrqs, UBoot, UBootEnv, Uart, UartKind, GIB, KIB, MIB,
-};
+use crate::qemu_virt;
+use crate::{Arch, Board, BootCommand, BootDtb, Gic, GicV3Frames, GicVersion, Qemu, UBoot, GIB, MIB};
 
-/// Start of RAM.
-pub const RAM_BASE: u64 = 0x4000_0000;
+pub use crate::qemu_virt::{PL031, PL061, RAM_BASE};
 
-/// The fixed 24 MHz clock QEMU feeds its PrimeCell peripherals from (`/apb-pclk`).
-const APB_PCLK: Clock = Clock { name: "apb_pclk", hz: 24_000_000 };
-
-/// The PL031 real-time clock.
-pub const PL031: Device = Device {
-    path: "/pl031@9010000",
-    description: "PL031 real-time clock",
-    regs: &[Mmio { base: 0x0901_0000, size: 4 * KIB }],
-    spis: &[Irq::Spi(2).intid()],
-    compatible: &["arm,pl031", "arm,primecell"],
-    clocks: &[APB_PCLK],
-    props: &[],
-};
-
-/// The PL061 GPIO controller (QEMU wires its line 3 to the power button).
-pub const PL061: Device = Device {
-    path: "/pl061@9030000",
-    description: "PL061 GPIO controller",
-    regs: &[Mmio { base: 0x0903_0000, size: 4 * KIB }],
-    spis: &[Irq::Spi(7).intid()],
-    compatible: &["arm,pl061", "arm,primecell"],
-    clocks: &[APB_PCLK],
-    props: &[("gpio-controller", PropValue::Empty), ("#gpio-cells", PropValue::U32(2))],
-};
-
-/// Debian's U-Boot for this machine (`qemu_arm64`, 2023.01). QEMU runs it from the first flash (`-bios`), at EL2;
-/// `virt` has no SD controller, so the card is a virtio disk. Its default environment (`printenv`): `kernel_addr_r`
-/// 0x4040_0000, `scriptaddr` 0x4020_0000, `ramdisk_addr_r` 0x4400_0000, `fdt_addr` 0x4000_0000 (where QEMU puts
-/// the tree for firmware), no `fdt_addr_r`; `fdtcontroladdr` is set at run time to U-Boot's relocated copy of
-/// QEMU's tree near the top of RAM. `bootdelay` is 2, and `bootcmd` runs distro boot, which tries `qfw`, `usb0`,
-/// `scsi0`, then `virtio0`, where it sources `boot.scr` from the bootable partition. The environment lives in the
-/// second flash only (`CONFIG_ENV_IS_IN_FLASH`, 0x40000 bytes at 0x0400_0000: `Environment size: 4537/262140`);
-/// it does not read one from FAT.
-pub const UBOOT: UBoot = UBoot {
-    binary: "/usr/lib/u-boot/qemu_arm64/u-boot.bin",
-    package: "u-boot-qemu",
-    version: "2023.01",
-    kernel_addr_r: RAM_BASE + 4 * MIB,
-    fdt_addr_r: None,
-    scriptaddr: RAM_BASE + 2 * MIB,
-    fdt_variable: "fdtcontroladdr",
-    boot_command: "booti",
-    disk: BootDisk::VirtioMmio,
-    disk_device: 0,
-    env: UBootEnv::Flash {
-        addr: 0x0400_0000,
-        size: 256 * KIB,
-        qemu_flash: Some(QemuFlash { unit: 1, base: 0x0400_0000, size: 64 * MIB }),
-    },
-    default_bootdelay: 2,
-};
+/// Debian's U-Boot for this machine (`qemu_arm64`, 2023.01), at EL2; see [`qemu_virt::uboot`] for its environment.
+pub const UBOOT: UBoot = qemu_virt::uboot("/usr/lib/u-boot/qemu_arm64/u-boot.bin", BootCommand::Booti);
 
 /// The board as the image builder uses it.
 pub static BOARD: Board = Board {
@@ -76,21 +22,15 @@ pub static BOARD: Board = Board {
     max_ram_size: 255 * GIB,
     // GICv2 limits virt to 8 CPUs; keep one limit for both versions.
     max_cpus: 8,
-    uarts: &[Uart {
-        name: "uart0",
-        path: "/pl011@9000000",
-        kind: UartKind::Pl011,
-        base: 0x0900_0000,
-        size: 4 * KIB,
-        irq: Irq::Spi(1),
-    }],
+    uarts: &[qemu_virt::UART0],
     gic: Gic {
         default_version: GicVersion::V3,
         v3: Some(GicV3Frames { gicd: 0x0800_0000, gicr: 0x080A_0000, gicr_stride: 0x2_0000 }),
-        v2: Some(GicV2Frames { gicd: 0x0800_0000, gicc: 0x0801_0000, gich: 0x0803_0000, gicv: 0x0804_0000 }),
-        maintenance_intid: 25,
+        v2: Some(qemu_virt::GIC_V2),
+        maintenance_intid: qemu_virt::MAINTENANCE_INTID,
     },
-    timer: TimerIrqs { secure_phys: 29, nonsecure_phys: 30, virt: 27, hyp_phys: 26 },
+    timer: qemu_virt::TIMER,
+    cpu_compatible: "arm,armv8",
     // QEMU loads an arm64 Image at RAM base + its text_offset (0x20_0000) and writes its boot stub at RAM base,
     // below the image. Its device tree goes 128 MiB into RAM or after the image (see `BootDtb::Qemu`).
     hv_load_addr: RAM_BASE + 2 * MIB,
@@ -100,28 +40,20 @@ pub static BOARD: Board = Board {
         binary: "qemu-system-aarch64",
         package: "qemu-system-arm",
         machine: "virt",
-        machine_options: &["virtualization=on", "dtb-randomness=off"],
+        machine_options: qemu_virt::MACHINE_OPTIONS,
         gic_version_option: true,
         cpu_gicv3: "cortex-a57",
         cpu_gicv2: "cortex-a53",
     }),
     uboot: Some(UBOOT),
     devices: &[PL031, PL061],
-    reserved: &[Reserved {
-        path: "/intc@8000000",
-        what: "the GIC",
-        why: "hv-static owns the interrupt controller: every partition gets an emulated distributor, through which \
-              it enables and routes its passed-through interrupts",
-        // Distributor, CPU interface, GICv2m, hypervisor and virtual CPU interfaces, ITS and redistributors:
-        // virt's whole 16 MiB GIC window.
-        regs: &[Mmio { base: 0x0800_0000, size: 16 * MIB }],
-    }],
+    reserved: &[qemu_virt::GIC_RESERVED],
 };
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::QemuRun;
+    use crate::{Clock, Irq, Mmio, PropValue, QemuRun, UBootEnv};
     use alloc::vec::Vec;
 
     #[test]
@@ -205,7 +137,7 @@ mod tests {
         let u = BOARD.uboot.unwrap();
         assert_eq!(u.binary, "/usr/lib/u-boot/qemu_arm64/u-boot.bin");
         assert_eq!((u.kernel_addr_r, u.scriptaddr, u.fdt_addr_r), (0x4040_0000, 0x4020_0000, None));
-        assert_eq!((u.boot_command, u.fdt_variable), ("booti", "fdtcontroladdr"));
+        assert_eq!((u.boot_command.name(), u.fdt_variable), ("booti", "fdtcontroladdr"));
         assert_eq!((u.disk.uboot_interface(), u.disk_device), ("virtio", 0));
         assert_eq!(u.env.size(), 0x4_0000);
         // booti moves the image down to RAM base + text_offset (an overlapping move is fine).

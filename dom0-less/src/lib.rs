@@ -22,7 +22,7 @@ use alloc::{format, string::String, vec, vec::Vec};
 use core::fmt;
 
 use board_support::PropValue;
-pub use board_support::{Device, GicVersion};
+pub use board_support::{Arch, Device, GicVersion};
 use vm_fdt::FdtWriter;
 
 pub mod overlay;
@@ -83,6 +83,10 @@ pub struct PartitionDt {
     pub name: String,
     /// Partition index (`/hypervisor/partition-id`).
     pub id: u32,
+    /// The instruction set the partition runs; picks the timer's binding (`arm,armv8-timer`, `arm,armv7-timer`).
+    pub arch: Arch,
+    /// `compatible` of the cpu nodes: the board's CPU, which the vCPUs run on (`arm,armv8`, `arm,cortex-a15`).
+    pub cpu_compatible: String,
     /// Number of vCPUs; vCPU n has MPIDR Aff0 = n.
     pub vcpus: u32,
     /// Guest-physical base and size of RAM.
@@ -159,18 +163,19 @@ impl From<vm_fdt::Error> for Error {
     }
 }
 
-/// Where a partition's images go and how its boot vCPU starts (arm64 boot protocol).
+/// Where a partition's images go and how its boot vCPU starts (the arm64 boot protocol, or ARM's for a zImage).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootPlan {
     /// Guest-physical load address of the kernel, which is also vCPU 0's entry point.
     pub kernel: u64,
-    /// Guest-physical address of the device tree (`x0` at entry).
+    /// Guest-physical address of the device tree (`x0` at entry on AArch64, `r2` on ARMv7).
     pub dtb: u64,
 }
 
 impl BootPlan {
     /// The plan for a partition with RAM at `ram_ipa` of `ram_size` bytes and a kernel whose Image header says
-    /// `text_offset`: the kernel at RAM base + `text_offset`, the tree at the start of the last 2 MiB of RAM.
+    /// `text_offset` (a zImage's is 0x8000 by convention): the kernel at RAM base + `text_offset`, the tree at the
+    /// start of the last 2 MiB of RAM.
     pub const fn new(ram_ipa: u64, ram_size: u64, text_offset: u64) -> BootPlan {
         BootPlan { kernel: ram_ipa + text_offset, dtb: ram_ipa + ram_size - guest_map::DTB_REGION }
     }
@@ -213,7 +218,7 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     fdt.property_array_u64("reg", &[p.ram_ipa, p.ram_size])?;
     fdt.end_node(memory)?;
 
-    write_cpus(&mut fdt, p.vcpus)?;
+    write_cpus(&mut fdt, p.vcpus, &p.cpu_compatible)?;
 
     let psci = fdt.begin_node("psci")?;
     fdt.property_string_list("compatible", vec!["arm,psci-1.0".into(), "arm,psci-0.2".into()])?;
@@ -221,7 +226,7 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     fdt.end_node(psci)?;
 
     write_gic(&mut fdt, p.gic, p.vcpus)?;
-    write_timer(&mut fdt, p.gic, p.vcpus)?;
+    write_timer(&mut fdt, p.arch, p.gic, p.vcpus)?;
 
     let clock = fdt.begin_node("apb-pclk")?;
     fdt.property_string("compatible", "fixed-clock")?;
@@ -354,14 +359,14 @@ fn write_device(fdt: &mut FdtWriter, d: &Device, clocks: &[(u32, u32)]) -> Resul
     Ok(())
 }
 
-fn write_cpus(fdt: &mut FdtWriter, vcpus: u32) -> Result<(), Error> {
+fn write_cpus(fdt: &mut FdtWriter, vcpus: u32, compatible: &str) -> Result<(), Error> {
     let cpus = fdt.begin_node("cpus")?;
     fdt.property_u32("#address-cells", 1)?;
     fdt.property_u32("#size-cells", 0)?;
     for n in 0..vcpus {
         let cpu = fdt.begin_node(&format!("cpu@{n:x}"))?;
         fdt.property_string("device_type", "cpu")?;
-        fdt.property_string("compatible", "arm,armv8")?;
+        fdt.property_string("compatible", compatible)?;
         fdt.property_u32("reg", n)?;
         fdt.property_string("enable-method", "psci")?;
         fdt.end_node(cpu)?;
@@ -407,9 +412,17 @@ fn timer_interrupts(gic: GicVersion, vcpus: u32) -> [u32; 12] {
     cells
 }
 
-fn write_timer(fdt: &mut FdtWriter, gic: GicVersion, vcpus: u32) -> Result<(), Error> {
+/// The generic timer's binding: the same four interrupts either way.
+fn timer_compatible(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Aarch64 => "arm,armv8-timer",
+        Arch::Aarch32 => "arm,armv7-timer",
+    }
+}
+
+fn write_timer(fdt: &mut FdtWriter, arch: Arch, gic: GicVersion, vcpus: u32) -> Result<(), Error> {
     let timer = fdt.begin_node("timer")?;
-    fdt.property_string("compatible", "arm,armv8-timer")?;
+    fdt.property_string("compatible", timer_compatible(arch))?;
     fdt.property_array_u32("interrupts", &timer_interrupts(gic, vcpus))?;
     fdt.property_null("always-on")?;
     fdt.end_node(timer)?;

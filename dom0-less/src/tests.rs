@@ -9,6 +9,8 @@ fn demo(gic: GicVersion, vcpus: u32) -> PartitionDt {
     PartitionDt {
         name: "hello0".into(),
         id: 3,
+        arch: Arch::Aarch64,
+        cpu_compatible: "arm,armv8".into(),
         vcpus,
         ram_ipa: 0x4000_0000,
         ram_size: 64 << 20,
@@ -119,6 +121,53 @@ fn cpus_use_psci_and_aff0_reg() {
         assert_eq!(cells(p["reg"]), [n as u32]);
     }
     assert_eq!(fdt.cpus().count(), 3);
+}
+
+/// An ARMv7 partition (`qemu-virt-a15`): the same tree but for the CPU's and the timer's compatibles.
+fn armv7(vcpus: u32) -> PartitionDt {
+    PartitionDt { arch: Arch::Aarch32, cpu_compatible: "arm,cortex-a15".into(), ..demo(GicVersion::V2, vcpus) }
+}
+
+#[test]
+fn armv7_partitions_name_their_cpu_and_the_armv7_timer() {
+    let blob = partition_dtb(&armv7(2)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    // LPAE kernels take 64-bit addresses and sizes: the root keeps 2/2 cells.
+    let root = props(node(&fdt, "/"));
+    assert_eq!((cells(root["#address-cells"]), cells(root["#size-cells"])), (vec![2], vec![2]));
+    for cpu in node(&fdt, "/cpus").children() {
+        let p = props(cpu);
+        assert_eq!(string(p["compatible"]), "arm,cortex-a15");
+        assert_eq!(string(p["enable-method"]), "psci");
+    }
+    let timer = props(node(&fdt, "/timer"));
+    assert_eq!(names(&timer), ["always-on", "compatible", "interrupts"]);
+    assert_eq!(string(timer["compatible"]), "arm,armv7-timer");
+    // The same four PPIs, with the GICv2 CPU mask.
+    assert_eq!(cells(timer["interrupts"]), [1, 13, 0x304, 1, 14, 0x304, 1, 11, 0x304, 1, 10, 0x304]);
+    let gic = props(node(&fdt, "/intc@8000000"));
+    assert_eq!(string(gic["compatible"]), "arm,cortex-a15-gic");
+    assert_eq!(u64s(gic["reg"]), [0x0800_0000, 0x1000, 0x0801_0000, 0x2000]);
+    let psci = props(node(&fdt, "/psci"));
+    assert_eq!(strings(psci["compatible"]), ["arm,psci-1.0", "arm,psci-0.2"]);
+    assert_eq!(string(psci["method"]), "hvc");
+}
+
+#[test]
+fn armv7_and_aarch64_trees_differ_only_in_those_compatibles() {
+    let a32 = partition_dtb(&armv7(1)).unwrap();
+    let a64 =
+        partition_dtb(&PartitionDt { cpu_compatible: "arm,cortex-a15".into(), ..demo(GicVersion::V2, 1) }).unwrap();
+    let (f32, f64) = (Fdt::new(&a32).unwrap(), Fdt::new(&a64).unwrap());
+    let all = |f: &Fdt<'_>| -> Vec<(String, Vec<u8>)> {
+        f.all_nodes()
+            .flat_map(|n| n.properties().map(move |p| (format!("{}/{}", n.name, p.name), p.value.to_vec())))
+            .collect()
+    };
+    let (p32, p64) = (all(&f32), all(&f64));
+    assert_eq!(p32.len(), p64.len());
+    let differ: Vec<&str> = p32.iter().zip(&p64).filter(|(a, b)| a != b).map(|(a, _)| a.0.as_str()).collect();
+    assert_eq!(differ, ["timer/compatible"]);
 }
 
 #[test]

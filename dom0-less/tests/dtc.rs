@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use dom0_less::{guest_map, overlay, partition_dtb, GicVersion, Overlay, PartitionDt};
+use dom0_less::{guest_map, overlay, partition_dtb, Arch, GicVersion, Overlay, PartitionDt};
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
@@ -57,6 +57,8 @@ fn dtc_reads_a_merged_tree() {
     let base = partition_dtb(&PartitionDt {
         name: "hello1".into(),
         id: 1,
+        arch: Arch::Aarch64,
+        cpu_compatible: "arm,armv8".into(),
         vcpus: 1,
         ram_ipa: guest_map::RAM,
         ram_size: 64 << 20,

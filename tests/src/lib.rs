@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use image_builder::qemu::{run, RunOptions, RunOutcome};
 
+pub mod checks;
 mod session;
 pub use session::Session;
 
@@ -31,10 +32,17 @@ pub fn require_qemu(program: &str) {
     assert!(found, "{program} not found: install Debian's package qemu-system-arm (apt-get install qemu-system-arm)");
 }
 
+/// The QEMU program that emulates the board of `config_name` (`qemu-system-aarch64`, `qemu-system-arm`).
+pub fn qemu_program(config_name: &str) -> &'static str {
+    let checked = image_builder::check(&config(config_name)).unwrap_or_else(|e| panic!("{config_name}: {e}"));
+    let board = checked.system.board;
+    board.qemu.unwrap_or_else(|| panic!("{config_name}: QEMU does not emulate board `{}`", board.name)).binary
+}
+
 /// Builds and boots `config`, waiting at most `timeout` for the console to match `until`. Panics with the whole
 /// console output when it does not, so a failure shows what the partitions did.
 pub fn boot_until(config_name: &str, until: &str, timeout: Duration) -> RunOutcome {
-    require_qemu("qemu-system-aarch64");
+    require_qemu(qemu_program(config_name));
     let _one_at_a_time = serial();
     let opts = RunOptions {
         config: config(config_name),

@@ -3,7 +3,7 @@
 //! refuses `__overlay__` content that breaks the rules here only at apply time) are assembled by [`Blob`].
 
 use super::*;
-use crate::{guest_map, partition_dtb, GicVersion, PartitionDt};
+use crate::{guest_map, partition_dtb, Arch, GicVersion, PartitionDt};
 use alloc::{string::ToString, vec};
 
 const EXTRA: &[u8] = include_bytes!("../../testdata/extra.dtbo");
@@ -14,6 +14,8 @@ fn base() -> Vec<u8> {
     partition_dtb(&PartitionDt {
         name: "hello1".into(),
         id: 1,
+        arch: Arch::Aarch64,
+        cpu_compatible: "arm,armv8".into(),
         vcpus: 1,
         ram_ipa: guest_map::RAM,
         ram_size: 64 << 20,

@@ -1,6 +1,7 @@
-//! Kernel and hypervisor images: the arm64 `Image` header, recognising file formats, and flattening an ELF into
-//! the raw bytes a boot loader copies to memory.
+//! Kernel and hypervisor images: the arm64 `Image` and ARM `zImage` headers, recognising file formats, and
+//! flattening an ELF into the raw bytes a boot loader copies to memory.
 
+use board_support::Arch;
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::{Object, ObjectSymbol};
@@ -13,10 +14,24 @@ pub const IMAGE_HEADER_LEN: usize = 64;
 const TEXT_OFFSET: std::ops::Range<usize> = 8..16;
 const IMAGE_SIZE: std::ops::Range<usize> = 16..24;
 
+/// Offset and value of the ARM zImage magic (Linux arch/arm/boot/compressed/head.S), a little-endian word.
+pub const ZIMAGE_MAGIC_OFFSET: usize = 0x24;
+pub const ZIMAGE_MAGIC: u32 = 0x016F_2818;
+/// The zImage header's start and end fields: where the image's bytes start and end, relative to its load address.
+const ZIMAGE_START: std::ops::Range<usize> = 0x28..0x2C;
+const ZIMAGE_END: std::ops::Range<usize> = 0x2C..0x30;
+/// Length of the zImage header (up to the endianness flag at 0x30).
+pub const ZIMAGE_HEADER_LEN: usize = 0x34;
+/// Where ARM boot loaders put a zImage above the start of RAM (Linux's `TEXT_OFFSET`), and so where a partition's
+/// zImage goes.
+pub const ZIMAGE_TEXT_OFFSET: u64 = 0x8000;
+/// Bytes to read from a kernel file to recognise its format and read its header: the longer of the two headers.
+pub const HEADER_PROBE_LEN: usize = IMAGE_HEADER_LEN;
+
 /// Largest image this tool flattens: refuses ELFs whose segments span absurd ranges.
 const MAX_FLAT_SIZE: u64 = 1 << 30;
 
-/// The fields of the arm64 Image header the builder uses.
+/// What the builder takes from a kernel's header (an arm64 Image's, or a zImage's, see [`zimage_header`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageHeader {
     /// Where the image goes above a 2 MiB-aligned base of RAM.
@@ -30,6 +45,8 @@ pub struct ImageHeader {
 pub enum Format {
     /// An arm64 Image (raw, with the header).
     Image,
+    /// An ARM zImage (raw, with the header).
+    ZImage,
     Elf,
     Unknown,
 }
@@ -39,9 +56,98 @@ pub fn sniff(bytes: &[u8]) -> Format {
         Format::Elf
     } else if header(bytes).is_some() {
         Format::Image
+    } else if zimage_header(bytes).is_some() {
+        Format::ZImage
     } else {
         Format::Unknown
     }
+}
+
+/// The boot image format of an architecture's boot protocol: what partition kernels and the hypervisor image are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootFormat {
+    /// An arm64 `Image` (Linux Documentation/arch/arm64/booting.rst).
+    Arm64Image,
+    /// An ARM `zImage` (Linux Documentation/arch/arm/booting.rst).
+    ZImage,
+}
+
+impl BootFormat {
+    pub const fn of(arch: Arch) -> BootFormat {
+        match arch {
+            Arch::Aarch64 => BootFormat::Arm64Image,
+            Arch::Aarch32 => BootFormat::ZImage,
+        }
+    }
+
+    /// The raw format [`sniff`] reports for it.
+    pub const fn format(self) -> Format {
+        match self {
+            BootFormat::Arm64Image => Format::Image,
+            BootFormat::ZImage => Format::ZImage,
+        }
+    }
+
+    /// `an arm64 Image`, `an ARM zImage`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BootFormat::Arm64Image => "an arm64 Image",
+            BootFormat::ZImage => "an ARM zImage",
+        }
+    }
+
+    /// Where the header's magic is, in words.
+    pub const fn magic(self) -> &'static str {
+        match self {
+            BootFormat::Arm64Image => "the magic \"ARM\\x64\" at offset 56",
+            BootFormat::ZImage => "the magic 0x016F2818 at offset 0x24",
+        }
+    }
+
+    /// The header, when `bytes` starts with one of this format.
+    pub fn header(self, bytes: &[u8]) -> Option<ImageHeader> {
+        match self {
+            BootFormat::Arm64Image => header(bytes),
+            BootFormat::ZImage => zimage_header(bytes),
+        }
+    }
+}
+
+impl Format {
+    /// The boot format of a raw kernel of this format.
+    pub const fn boot_format(self) -> Option<BootFormat> {
+        match self {
+            Format::Image => Some(BootFormat::Arm64Image),
+            Format::ZImage => Some(BootFormat::ZImage),
+            Format::Elf | Format::Unknown => None,
+        }
+    }
+}
+
+fn le_u32(bytes: &[u8]) -> u32 {
+    let mut b = [0; 4];
+    b.copy_from_slice(bytes);
+    u32::from_le_bytes(b)
+}
+
+/// A zImage's header, in the builder's terms, when `bytes` starts with one: it goes at [`ZIMAGE_TEXT_OFFSET`] and
+/// occupies its end field's worth of bytes from there (a bare-metal guest puts its whole size there, bss
+/// included; the layout takes the file's size when that is larger).
+pub fn zimage_header(bytes: &[u8]) -> Option<ImageHeader> {
+    if bytes.len() < ZIMAGE_HEADER_LEN || le_u32(&bytes[ZIMAGE_MAGIC_OFFSET..ZIMAGE_MAGIC_OFFSET + 4]) != ZIMAGE_MAGIC {
+        return None;
+    }
+    Some(ImageHeader { text_offset: ZIMAGE_TEXT_OFFSET, image_size: u64::from(le_u32(&bytes[ZIMAGE_END])) })
+}
+
+/// A zImage header's start field (0 for Linux's and hv-static's images).
+pub fn zimage_start(bytes: &[u8]) -> Option<u32> {
+    zimage_header(bytes).map(|_| le_u32(&bytes[ZIMAGE_START]))
+}
+
+/// Writes a zImage header's end field: how many bytes from the load address the image occupies.
+pub fn set_zimage_end(bytes: &mut [u8], end: u32) {
+    bytes[ZIMAGE_END].copy_from_slice(&end.to_le_bytes());
 }
 
 fn le_u64(bytes: &[u8]) -> u64 {
@@ -63,6 +169,36 @@ pub fn set_image_size(bytes: &mut [u8], size: u64) {
     bytes[IMAGE_SIZE].copy_from_slice(&size.to_le_bytes());
 }
 
+/// Why a file is not a kernel of the boot format wanted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotKernel {
+    /// A kernel of the other format: the file itself, or the ELF once flattened (`elf`).
+    OtherFormat { found: BootFormat, elf: bool },
+    /// An ELF whose flattened image starts with neither header.
+    ElfWithoutHeader,
+    /// An ELF that cannot be flattened.
+    BadElf(String),
+    /// Neither an image nor an ELF.
+    Unknown,
+}
+
+/// A kernel of format `want` from a file's bytes: a raw image as it is, an ELF flattened. Returns the bytes to
+/// load and their header.
+pub fn read_kernel(bytes: Vec<u8>, want: BootFormat) -> Result<(Vec<u8>, ImageHeader), NotKernel> {
+    let (bytes, elf) = match sniff(&bytes) {
+        Format::Elf => (flatten(&bytes).map_err(NotKernel::BadElf)?.bytes, true),
+        _ => (bytes, false),
+    };
+    if let Some(header) = want.header(&bytes) {
+        return Ok((bytes, header));
+    }
+    match sniff(&bytes).boot_format() {
+        Some(found) => Err(NotKernel::OtherFormat { found, elf }),
+        None if elf => Err(NotKernel::ElfWithoutHeader),
+        None => Err(NotKernel::Unknown),
+    }
+}
+
 /// An ELF's loadable bytes laid out from its lowest physical load address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Flat {
@@ -74,7 +210,9 @@ pub struct Flat {
 }
 
 /// Flattens an ELF: the file bytes of every `PT_LOAD` segment, placed by physical address from the lowest one,
-/// gaps filled with zeros. Segments without file bytes (bss) add nothing.
+/// gaps filled with zeros. Segments without file bytes (bss) add nothing, and neither does a segment holding only
+/// the ELF and program headers (lld loads them in a segment of their own when the first section leaves room below
+/// it, as a guest linked at RAM base + 0x8000 does): they are not part of the image a boot loader runs.
 pub fn flatten(data: &[u8]) -> Result<Flat, String> {
     // e_ident[EI_CLASS]: 1 = 32-bit, 2 = 64-bit.
     match data.get(4) {
@@ -88,9 +226,11 @@ fn flatten_as<E: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Result
     let hdr = E::parse(data).map_err(|e| format!("bad ELF header: {e}"))?;
     let endian = hdr.endian().map_err(|e| format!("bad ELF header: {e}"))?;
     let phdrs = hdr.program_headers(endian, data).map_err(|e| format!("bad program headers: {e}"))?;
+    let headers_end = hdr.e_phoff(endian).into() + phdrs.len() as u64 * u64::from(hdr.e_phentsize(endian));
     let mut segs = Vec::new();
     for ph in phdrs {
-        if ph.p_type(endian) != elf::PT_LOAD || ph.p_filesz(endian).into() == 0 {
+        let (offset, filesz): (u64, u64) = (ph.p_offset(endian).into(), ph.p_filesz(endian).into());
+        if ph.p_type(endian) != elf::PT_LOAD || filesz == 0 || (offset == 0 && filesz <= headers_end) {
             continue;
         }
         let bytes = ph.data(endian, data).map_err(|_| "a PT_LOAD segment lies outside the file".to_string())?;
@@ -230,6 +370,21 @@ pub(crate) mod testelf {
         out
     }
 
+    /// A zImage header (eight `mov r0, r0`, a branch, magic, start 0, `end`, the endianness flag) followed by `body`.
+    pub fn zimage(end: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for _ in 0..8 {
+            v.extend_from_slice(&0xe1a0_0000u32.to_le_bytes());
+        }
+        v.extend_from_slice(&0xea00_0002u32.to_le_bytes());
+        v.extend_from_slice(&0x016f_2818u32.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&end.to_le_bytes());
+        v.extend_from_slice(&0x0403_0201u32.to_le_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
     /// A 64-byte arm64 Image header followed by `body`.
     pub fn image(text_offset: u64, image_size: u64, body: &[u8]) -> Vec<u8> {
         let mut v = vec![0u8; 64];
@@ -260,6 +415,49 @@ mod tests {
     }
 
     #[test]
+    fn zimage_header_fields() {
+        let img = zimage(0x1_2340, b"body");
+        assert_eq!(sniff(&img), Format::ZImage);
+        assert_eq!(zimage_header(&img), Some(ImageHeader { text_offset: 0x8000, image_size: 0x1_2340 }));
+        assert_eq!(zimage_start(&img), Some(0));
+        assert_eq!(header(&img), None);
+        assert_eq!(BootFormat::ZImage.header(&img), zimage_header(&img));
+        assert_eq!(BootFormat::Arm64Image.header(&img), None);
+        let mut img = img;
+        set_zimage_end(&mut img, 0x21_a000);
+        assert_eq!(zimage_header(&img).unwrap().image_size, 0x21_a000);
+        assert_eq!(zimage_header(&img[..0x30]), None);
+        // An arm64 Image is not a zImage, and the other way round.
+        let arm64 = image(0x8_0000, 0x1000, b"");
+        assert_eq!(zimage_header(&arm64), None);
+        assert_eq!(BootFormat::of(Arch::Aarch32), BootFormat::ZImage);
+        assert_eq!(BootFormat::of(Arch::Aarch64).format(), Format::Image);
+        assert_eq!(Format::ZImage.boot_format(), Some(BootFormat::ZImage));
+    }
+
+    #[test]
+    fn kernels_of_either_format() {
+        let z = zimage(0x9000, &[1; 16]);
+        let a = image(0x8_0000, 0x10_0000, &[2; 16]);
+        assert_eq!(read_kernel(z.clone(), BootFormat::ZImage), Ok((z.clone(), zimage_header(&z).unwrap())));
+        assert_eq!(read_kernel(a.clone(), BootFormat::Arm64Image), Ok((a.clone(), header(&a).unwrap())));
+        let other = |found| Err(NotKernel::OtherFormat { found, elf: false });
+        assert_eq!(read_kernel(z.clone(), BootFormat::Arm64Image), other(BootFormat::ZImage));
+        assert_eq!(read_kernel(a.clone(), BootFormat::ZImage), other(BootFormat::Arm64Image));
+        // ELFs are flattened first.
+        let z_elf = build(&[load(0x4000_8000, z.clone())], &[]);
+        assert_eq!(read_kernel(z_elf.clone(), BootFormat::ZImage).unwrap().0, z);
+        assert_eq!(
+            read_kernel(z_elf, BootFormat::Arm64Image),
+            Err(NotKernel::OtherFormat { found: BootFormat::ZImage, elf: true })
+        );
+        let plain = build(&[load(0x4000_8000, vec![7; 64])], &[]);
+        assert_eq!(read_kernel(plain, BootFormat::ZImage), Err(NotKernel::ElfWithoutHeader));
+        assert_eq!(read_kernel(b"text".to_vec(), BootFormat::ZImage), Err(NotKernel::Unknown));
+        assert!(matches!(read_kernel(b"\x7fELF\x02".to_vec(), BootFormat::ZImage), Err(NotKernel::BadElf(_))));
+    }
+
+    #[test]
     fn flatten_orders_by_paddr_and_fills_gaps() {
         let img = image(0x20_0000, 0, &[0xAA; 8]);
         let elf = build(
@@ -282,6 +480,20 @@ mod tests {
         assert!(flat.bytes[img.len()..0x1000].iter().all(|b| *b == 0));
         assert_eq!(&flat.bytes[0x1000..], &[1, 2, 3, 4]);
         assert_eq!(sniff(&flat.bytes), Format::Image);
+    }
+
+    #[test]
+    fn flatten_leaves_out_a_segment_of_headers_only() {
+        let z = zimage(0x100, &[5; 32]);
+        // The headers (64 + 2 * 56 bytes) loaded at 0x4000_0000 from file offset 0, then the image at 0x4000_8000.
+        let mut elf = build(&[load(0x4000_0000, vec![]), load(0x4000_8000, z.clone())], &[]);
+        let headers = 64 + 2 * 56;
+        // Segment 0: offset 0, filesz = memsz = the headers.
+        elf[64 + 8..64 + 16].copy_from_slice(&0u64.to_le_bytes());
+        elf[64 + 32..64 + 40].copy_from_slice(&(headers as u64).to_le_bytes());
+        elf[64 + 40..64 + 48].copy_from_slice(&(headers as u64).to_le_bytes());
+        let flat = flatten(&elf).unwrap();
+        assert_eq!((flat.paddr, flat.bytes), (0x4000_8000, z));
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //!                   the 2 MiB where the boot loader puts the board's device tree (board-support's `BootDtb`)
 //! ```
 //!
-//! Inside a partition: kernel at RAM base + the Image header's `text_offset`, taking `image_size` bytes (bss
-//! included); the ramdisk at the next 2 MiB boundary after that; device tree at RAM end - 2 MiB.
+//! Inside a partition: kernel at RAM base + the Image header's `text_offset` (a zImage's is 0x8000), taking
+//! `image_size` bytes (bss included; a zImage's end field); the ramdisk at the next 2 MiB boundary after that;
+//! device tree at RAM end - 2 MiB. On ARMv7 the boot image must end below the boot loader's device tree.
 
 use board_support::BootDtb;
 use dom0_less::{guest_map, BootPlan};
@@ -49,9 +50,9 @@ pub struct PartitionRequest {
     pub pa: Option<u64>,
     /// Bytes of the kernel image to copy.
     pub kernel_len: u64,
-    /// From the kernel's Image header.
+    /// From the kernel's header (an arm64 Image's; 0x8000 for a zImage).
     pub text_offset: u64,
-    /// From the kernel's Image header: bytes it needs from its load address including bss (0 = unknown).
+    /// From the kernel's header: bytes it needs from its load address including bss (0 = unknown).
     pub kernel_image_size: u64,
     /// Bytes of the initial ramdisk, when the partition has one.
     pub ramdisk_len: Option<u64>,
@@ -207,6 +208,9 @@ pub enum LayoutError {
     OverlapsBootDtb { partition: usize, ram: Region, boot_dtb: Region },
     /// The boot image leaves no room in RAM for the boot loader's device tree.
     NoRoomForBootDtb { boot_dtb: Region, ram_end: u64 },
+    /// The boot image, where it is linked, reaches where the boot loader puts the board's device tree (which a
+    /// 32-bit image's boot loader does not move out of the way).
+    ImageOverBootDtb { boot_dtb: Region, image_end: u64 },
     /// Two fixed partitions overlap.
     Overlap { partition: usize, other: usize },
 }
@@ -235,9 +239,12 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
     }
     let payload = Region { base: payload_base, size: cursor - payload_base };
     let image_end = payload.end();
-    let dtb = req.boot_dtb.region(req.ram_base, req.ram_size, image_end);
+    let image = board_support::Mmio { base: hypervisor.base, size: image_end - hypervisor.base };
+    let dtb = req.boot_dtb.region(req.ram_base, req.ram_size, image);
     let boot_dtb = Region { base: dtb.base, size: dtb.size };
-    if boot_dtb.end() > ram.end() {
+    if boot_dtb.base < image_end {
+        errors.push(LayoutError::ImageOverBootDtb { boot_dtb, image_end });
+    } else if boot_dtb.end() > ram.end() {
         errors.push(LayoutError::NoRoomForBootDtb { boot_dtb, ram_end: ram.end() });
     }
 
@@ -578,6 +585,39 @@ mod tests {
         let l = solve(&small).unwrap();
         assert_eq!(l.boot_dtb, Region { base: 0x4400_0000, size: 2 * MIB });
         assert_eq!(l.partitions[1].ram.base, 0x4420_0000);
+    }
+
+    #[test]
+    fn a_32_bit_image_must_end_below_qemu_s_device_tree() {
+        let mut r = req(vec![part(64 * MIB, 0x1000), part(64 * MIB, 0x1000)]);
+        r.boot_dtb = BootDtb::QemuRaw32;
+        let l = solve(&r).unwrap();
+        // QEMU loads the image at 0x4001_0000 and puts its tree 128 MiB into RAM; the image moves itself up to
+        // 0x4020_0000, still below it.
+        assert_eq!(l.boot_dtb, Region { base: 0x4800_0000, size: 2 * MIB });
+        assert_eq!(l.partitions[1].ram.base, 0x4820_0000);
+
+        // The largest image that ends below the tree once moved: 126 MiB.
+        let mut big = part(256 * MIB, 124 * MIB - 0x1000);
+        big.dtb_len = 0x1000;
+        r.partitions = vec![big];
+        let l = solve(&r).unwrap();
+        assert_eq!(l.payload.end(), 0x4800_0000);
+        assert_eq!(l.boot_dtb.base, 0x4800_0000);
+        assert_eq!(l.partitions[0].ram.base, 0x4820_0000);
+
+        // One page more, and the moved image would cover the tree (which QEMU then puts right after the file as
+        // loaded, inside the moved image anyway).
+        r.partitions[0].kernel_len += 0x1000;
+        let e = solve(&r).unwrap_err();
+        assert!(
+            matches!(e[..], [LayoutError::ImageOverBootDtb { image_end: 0x4800_1000, boot_dtb }] if boot_dtb.base == 0x4800_0000),
+            "{e:?}"
+        );
+        r.partitions[0].kernel_len = 200 * MIB;
+        r.partitions[0].ram_size = 256 * MIB;
+        let e = solve(&r).unwrap_err();
+        assert!(e.iter().any(|e| matches!(e, LayoutError::ImageOverBootDtb { .. })), "{e:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Pipeline (each step its own module, so each can be tested alone):
 //! 1. [`config`]: parse and validate the TOML, with rustc-style diagnostics ([`diag`]);
-//! 2. [`guests`] / [`cargo`]: build the bare-metal guests a config names; [`image`]: flatten ELFs, read Image headers;
+//! 2. [`guests`] / [`cargo`]: build the bare-metal guests a config names; [`image`]: flatten ELFs, read Image and zImage headers;
 //! 3. `dom0-less`: each partition's device tree;
 //! 4. [`layout`]: place the hypervisor, its payload and partition RAM (a pure function);
 //! 5. [`hvconfig`]: generate the static tables hv-static is compiled with ([`s2`] sizes its page tables);

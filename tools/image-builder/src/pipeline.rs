@@ -4,13 +4,14 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use board_support::Board;
 use dom0_less::{guest_map, PartitionDt};
 
 use crate::cargo::Cargo;
 use crate::config::{self, Context, KernelSource, System};
 use crate::diag::{Diag, Report, Span};
 use crate::guests::GuestCatalog;
-use crate::image::{self, Format, ImageHeader};
+use crate::image::{self, BootFormat, Format, ImageHeader};
 use crate::layout::{self, Layout, LayoutError};
 use crate::progress::Progress;
 use crate::units::{align_up, hex, size as fmt_size};
@@ -204,12 +205,12 @@ pub fn check_with(config_path: &Path, guests: &GuestCatalog) -> Result<Checked> 
     Ok(checked)
 }
 
-/// Length and Image header of a kernel file, reading only its header unless it is an ELF (which is flattened).
+/// Length and header of a kernel file, reading only its header unless it is an ELF (which is flattened).
 fn file_kernel_size(checked: &Checked, index: usize, path: &Path) -> Result<(u64, ImageHeader)> {
     let err = |source| Error::Read { path: path.to_owned(), source };
     let mut file = fs::File::open(path).map_err(err)?;
     let mut head = Vec::new();
-    (&mut file).take(image::IMAGE_HEADER_LEN as u64).read_to_end(&mut head).map_err(err)?;
+    (&mut file).take(image::HEADER_PROBE_LEN as u64).read_to_end(&mut head).map_err(err)?;
     if image::sniff(&head) == Format::Elf {
         let k = kernel_from_bytes(checked, index, read(path)?, display_path(path))?;
         return Ok((k.bytes.len() as u64, k.header));
@@ -262,25 +263,20 @@ fn read_input(checked: &Checked, field: String, span: &Span, path: &Path) -> Res
     })
 }
 
-/// Checks that `bytes` (a file's contents, or an ELF) is an arm64 Image, flattening an ELF.
+/// Checks that `bytes` (a file's contents, or an ELF) is a kernel of the board's boot format (an arm64 Image, an ARM
+/// zImage), flattening an ELF.
 fn kernel_from_bytes(checked: &Checked, index: usize, bytes: Vec<u8>, from: String) -> Result<KernelImage> {
     let p = &checked.system.partitions[index];
-    let fail = |why: String| {
-        let mut r = checked.fresh_report();
-        r.push(
-            Diag::error(format!("partition[{index}].kernel"), p.kernel.span.clone(), format!("kernel of partition `{}` is not an arm64 Image: {why}", p.name))
-                .label(from.clone())
-                .hint("an arm64 Image carries the magic \"ARM\\x64\" at offset 56; a bare-metal guest's linker script must start its image with that header"),
-        );
-        config_error(r)
-    };
-    let bytes = match image::sniff(&bytes) {
-        Format::Elf => image::flatten(&bytes).map_err(&fail)?.bytes,
-        _ => bytes,
-    };
-    match image::header(&bytes) {
-        Some(header) => Ok(KernelImage { bytes, header, from }),
-        None => Err(fail("no Image magic at offset 56".into())),
+    let board = checked.system.board;
+    match image::read_kernel(bytes, BootFormat::of(board.arch)) {
+        Ok((bytes, header)) => Ok(KernelImage { bytes, header, from }),
+        Err(e) => {
+            let mut r = checked.fresh_report();
+            let subject = format!("kernel of partition `{}`", p.name);
+            let field = format!("partition[{index}].kernel");
+            r.push(config::kernel_diag(&field, p.kernel.span.clone(), &subject, board, &e).label(from));
+            Err(config_error(r))
+        }
     }
 }
 
@@ -352,6 +348,8 @@ pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u
             ram_ipa: p.memory.ipa,
             ram_size: p.memory.size,
             gic: s.gic,
+            arch: s.board.arch,
+            cpu_compatible: s.board.cpu_compatible.into(),
             uart: p.console.then_some(guest_map::UART),
             bootargs: p.bootargs.clone(),
             initrd,
@@ -487,6 +485,27 @@ fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
         )
         .label("this system")
         .hint("the hypervisor's image carries every kernel and ramdisk: raise [board] ram_size or use smaller images"),
+        LayoutError::ImageOverBootDtb { boot_dtb, image_end } => Diag::error(
+            "board.name",
+            0..1,
+            format!(
+                "the boot image is too large: from the hypervisor's load address {} it reaches {}, over the boot \
+                 loader's device tree at {}..{}",
+                hex(s.board.hv_load_addr),
+                hex(*image_end),
+                hex(boot_dtb.base),
+                hex(boot_dtb.end())
+            ),
+        )
+        .label("this system")
+        .hint(format!(
+            "on `{}` the boot loader puts its device tree {} into RAM (or right after the image as it loads it), and \
+             hv-static moves the whole image up to its load address: the hypervisor's image carries every kernel \
+             and ramdisk, so use smaller ones (the image may take {} at most)",
+            s.board.name,
+            fmt_size(board_support::BootDtb::QEMU_INITRD_OFFSET.min(s.ram_size / 2)),
+            fmt_size(largest_image(s))
+        )),
         LayoutError::Overlap { partition: i, other } => Diag::error(
             mem_field(*i),
             mem_span(*i),
@@ -496,6 +515,13 @@ fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
         .related(mem_span(*other), format!("`{}` is here", part(*other).name))
         .hint("give each partition its own host-physical range, or leave `pa` out to let the layout choose"),
     }
+}
+
+/// The largest boot image that ends below where the boot loader puts the board's device tree for a small image.
+fn largest_image(s: &System) -> u64 {
+    let b = s.board;
+    let small = board_support::Mmio { base: b.hv_load_addr, size: 0 };
+    b.boot_dtb.region(b.ram_base, s.ram_size, small).base.saturating_sub(b.hv_load_addr)
 }
 
 /// The diagnostic for a partition whose kernel, ramdisk and device tree do not fit its RAM.
@@ -575,10 +601,83 @@ pub fn payload(layout: &Layout, parts: Parts<'_>) -> Vec<u8> {
     out
 }
 
+/// The boot header hv-static's image carries, by the board's architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HvHeader {
+    /// An arm64 Image with this `text_offset`: the boot loader puts it at RAM base + that, where it is linked. Its
+    /// `image_size` becomes the whole image's size.
+    Arm64Image { text_offset: u64 },
+    /// An ARM zImage (start 0): the boot loader puts it anywhere and hv-static moves its end field's worth of bytes
+    /// to its link address, so the end field becomes the whole image's size.
+    ZImage,
+}
+
+impl HvHeader {
+    /// The header hv-static must carry on `board`.
+    pub fn for_board(board: &Board) -> HvHeader {
+        match BootFormat::of(board.arch) {
+            BootFormat::Arm64Image => HvHeader::Arm64Image { text_offset: board.hv_text_offset() },
+            BootFormat::ZImage => HvHeader::ZImage,
+        }
+    }
+
+    /// Checks the header of the flattened hypervisor.
+    fn check(self, flat: &[u8]) -> Result<(), String> {
+        match self {
+            HvHeader::Arm64Image { text_offset } => {
+                let Some(header) = image::header(flat) else {
+                    return Err("hv-static's image does not start with an arm64 Image header (magic \"ARM\\x64\" at \
+                                offset 56)"
+                        .into());
+                };
+                if header.text_offset != text_offset {
+                    return Err(format!(
+                        "hv-static's Image header has text_offset {}, but the board loads it {} above the start of RAM",
+                        hex(header.text_offset),
+                        hex(text_offset)
+                    ));
+                }
+            }
+            HvHeader::ZImage => match image::zimage_start(flat) {
+                None => {
+                    return Err(
+                        "hv-static's image does not start with a zImage header (magic 0x016F2818 at offset 0x24)"
+                            .into(),
+                    )
+                }
+                Some(start) if start != 0 => {
+                    return Err(format!("hv-static's zImage header has start {start:#x}: it must be 0"));
+                }
+                Some(_) => {}
+            },
+        }
+        Ok(())
+    }
+
+    /// Writes the whole image's size into the header.
+    fn set_size(self, image: &mut [u8], total: u64) -> Result<(), String> {
+        match self {
+            HvHeader::Arm64Image { .. } => image::set_image_size(image, total),
+            HvHeader::ZImage => {
+                let end = u32::try_from(total.next_multiple_of(4)).map_err(|_| {
+                    format!("the boot image is {}: a zImage's end field holds 32 bits", fmt_size(total))
+                })?;
+                image::set_zimage_end(image, end);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Packs the hypervisor ELF and the payload into the boot image: the flattened hypervisor, padded to its budget,
-/// its Image header's `image_size` set to the whole image, then the payload, written in place (one buffer the
-/// size of the image, whatever the size of the kernels and ramdisks).
-pub fn pack(hv_elf: &[u8], layout: &Layout, text_offset: u64, parts: Parts<'_>) -> Result<(Vec<u8>, HvStats), String> {
+/// its header's size field (an arm64 Image's `image_size`, a zImage's end) set to the whole image, then the
+/// payload, written in place (one buffer the size of the image, whatever the size of the kernels and ramdisks).
+pub fn pack(
+    hv_elf: &[u8],
+    layout: &Layout,
+    hv_header: HvHeader,
+    parts: Parts<'_>,
+) -> Result<(Vec<u8>, HvStats), String> {
     let hv_base = layout.hypervisor.base;
     let budget = layout.hypervisor.size;
     let flat = image::flatten(hv_elf).map_err(|e| format!("hv-static's ELF: {e}"))?;
@@ -589,18 +688,7 @@ pub fn pack(hv_elf: &[u8], layout: &Layout, text_offset: u64, parts: Parts<'_>) 
             hex(hv_base)
         ));
     }
-    let Some(header) = image::header(&flat.bytes) else {
-        return Err(
-            "hv-static's image does not start with an arm64 Image header (magic \"ARM\\x64\" at offset 56)".into()
-        );
-    };
-    if header.text_offset != text_offset {
-        return Err(format!(
-            "hv-static's Image header has text_offset {}, but the board loads it {} above the start of RAM",
-            hex(header.text_offset),
-            hex(text_offset)
-        ));
-    }
+    hv_header.check(&flat.bytes)?;
     let image_len = flat.bytes.len() as u64;
     if image_len > budget {
         return Err(format!(
@@ -625,7 +713,7 @@ pub fn pack(hv_elf: &[u8], layout: &Layout, text_offset: u64, parts: Parts<'_>) 
     out.extend_from_slice(&flat.bytes);
     drop(flat);
     out.resize(total as usize, 0);
-    image::set_image_size(&mut out, total);
+    hv_header.set_size(&mut out, total)?;
     let payload = layout.payload;
     let at = layout.image_offset(payload.base) as usize;
     write_payload(layout, parts, &mut out[at..at + payload.size as usize]);
@@ -661,7 +749,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     let cargo = Cargo::new(&workspace_root());
     let elf = build_hypervisor(&cargo, system.board.arch.hv_rust_target(), &config_dir, &progress)?;
     let (img, stats) =
-        pack(&elf, &prepared.layout, system.board.hv_text_offset(), prepared.parts()).map_err(Error::Image)?;
+        pack(&elf, &prepared.layout, HvHeader::for_board(system.board), prepared.parts()).map_err(Error::Image)?;
     drop(elf);
     let image = out.join("hv-static.img");
     write_if_changed(&image, &img)?;

@@ -1,8 +1,9 @@
-//! SD-card images (`image_builder::sdcard`): the U-Boot formats against Debian's u-boot-tools, and the demo booted
-//! from a card through Debian's U-Boot for QEMU virt.
+//! SD-card images (`image_builder::sdcard`): the U-Boot formats against Debian's u-boot-tools, and the demos booted
+//! from a card through Debian's U-Boot for QEMU virt (`booti` on AArch64, `bootz` on ARMv7).
 //!
-//! These tests need `mkimage` / `mkenvimage` (package u-boot-tools), `/usr/lib/u-boot/qemu_arm64/u-boot.bin`
-//! (u-boot-qemu) and `qemu-system-aarch64` (qemu-system-arm); without them they fail, naming the package.
+//! These tests need `mkimage` / `mkenvimage` (package u-boot-tools), `/usr/lib/u-boot/qemu_arm64/u-boot.bin` and
+//! `/usr/lib/u-boot/qemu_arm/u-boot.bin` (u-boot-qemu), `qemu-system-aarch64` and `qemu-system-arm`
+//! (qemu-system-arm); without them they fail, naming the package.
 
 use std::fs;
 use std::io::Read;
@@ -12,7 +13,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use board_support::qemu_virt_a15::BOARD as A15;
 use board_support::qemu_virt_aarch64::BOARD;
+use board_support::{Arch, Board};
 use image_builder::sdcard::{self, env, uimage};
 use image_builder::{build, BuildOptions};
 
@@ -39,11 +42,16 @@ fn scratch(name: &str) -> PathBuf {
 
 /// `SOURCE_DATE_EPOCH=0 mkimage -A arm64 -O linux -T script -C none [-n NAME] -d SCRIPT OUT`.
 fn mkimage_script(dir: &Path, text: &str, name: Option<&str>) -> Vec<u8> {
+    mkimage_script_for("arm64", dir, text, name)
+}
+
+/// [`mkimage_script`] for `-A ARCH`.
+fn mkimage_script_for(arch: &str, dir: &Path, text: &str, name: Option<&str>) -> Vec<u8> {
     let src = dir.join("boot.cmd");
     let out = dir.join("boot.scr");
     fs::write(&src, text).unwrap();
     let mut cmd = Command::new("mkimage");
-    cmd.env("SOURCE_DATE_EPOCH", "0").args(["-A", "arm64", "-O", "linux", "-T", "script", "-C", "none"]);
+    cmd.env("SOURCE_DATE_EPOCH", "0").args(["-A", arch, "-O", "linux", "-T", "script", "-C", "none"]);
     if let Some(name) = name {
         cmd.args(["-n", name]);
     }
@@ -57,7 +65,7 @@ fn script_images_match_mkimage() {
     require_program("mkimage", "u-boot-tools");
     let dir = scratch("mkimage");
     let long: String = (0..400).map(|i| format!("echo line {i}\n")).collect();
-    let ours = sdcard::boot_script(BOARD.uboot.as_ref().unwrap());
+    let ours = sdcard::boot_script(&BOARD).unwrap();
     for text in [ours.as_str(), "echo hi\n", "echo no newline", "setenv a b; echo ${a}\n\n", long.as_str()] {
         let expected = mkimage_script(&dir, text, None);
         let got = uimage::script(uimage::arch::ARM64, text).unwrap();
@@ -171,27 +179,37 @@ fn check_boot(what: &str, b: &Boot) {
     assert!(!after_u_boot.contains("fault"), "{what}: a partition faulted:\n{}", b.output);
 }
 
-#[test]
-fn the_demo_boots_from_a_card_through_u_boot() {
-    let u = BOARD.uboot.unwrap();
+/// Builds `config` for `board`, writes its card and boots it through the board's U-Boot twice: with U-Boot's
+/// default environment, then with the environment flash. `started` is what the boot command prints once it has
+/// the image where hv-static is linked.
+fn boots_from_a_card(config: &str, board: &Board, started: &str) {
+    let u = board.uboot.unwrap();
+    let qemu = board.qemu.unwrap();
     require_file(u.binary, u.package);
-    require_program("qemu-system-aarch64", "qemu-system-arm");
+    require_program(qemu.binary, qemu.package);
     require_program("mkimage", "u-boot-tools");
     let built =
-        build(&BuildOptions { config: image_builder::default_config(), quiet: true }).expect("building the demo");
-    let dir = scratch("boot");
-    let card = sdcard::write_sdcard(&dir, &built.image, built.prepared.checked.system.board).unwrap();
+        build(&BuildOptions { config: image_builder::workspace_root().join("configs").join(config), quiet: true })
+            .unwrap_or_else(|e| panic!("building {config}: {e}"));
+    assert_eq!(built.prepared.checked.system.board.name, board.name);
+    let name = board.name;
+    let dir = scratch(&format!("boot-{name}"));
+    let card = sdcard::write_sdcard(&dir, &built.image, board).unwrap();
     assert_eq!(fs::metadata(&card).unwrap().len(), 64 << 20);
     // Reproducible: a second card is the same, byte for byte.
-    let again = scratch("boot-again");
-    let card2 = sdcard::write_sdcard(&again, &built.image, built.prepared.checked.system.board).unwrap();
+    let again = scratch(&format!("boot-again-{name}"));
+    let card2 = sdcard::write_sdcard(&again, &built.image, board).unwrap();
     assert!(fs::read(&card).unwrap() == fs::read(&card2).unwrap(), "two cards from one image differ");
     // What is on it: the image as built, and the boot script as mkimage makes it.
     let contents = sdcard::read_card(&fs::read(&card).unwrap()).unwrap();
     let file = |name: &str| &contents.files.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name}")).1;
     assert!(*file("hv-static.img") == fs::read(&built.image).unwrap());
+    let arch = match board.arch {
+        Arch::Aarch64 => "arm64",
+        Arch::Aarch32 => "arm",
+    };
     assert!(
-        *file("boot.scr") == mkimage_script(&again, &sdcard::boot_script(&u), None),
+        *file("boot.scr") == mkimage_script_for(arch, &again, &sdcard::boot_script(board).unwrap(), None),
         "boot.scr differs from mkimage's"
     );
 
@@ -199,17 +217,28 @@ fn the_demo_boots_from_a_card_through_u_boot() {
     let cmd = sdcard::qemu_command(&built, &card, None).unwrap();
     eprintln!("+ {}", cmd.join(" "));
     let b = boot(&cmd, MARKS, UNTIL, Duration::from_secs(60));
-    check_boot("U-Boot, default environment", &b);
+    check_boot(&format!("{name}: U-Boot, default environment"), &b);
     assert!(b.output.contains("Found U-Boot script /boot.scr"), "{}", b.output);
-    // booti moved the image from kernel_addr_r to RAM base + text_offset, where hv-static is linked.
-    assert!(b.output.contains("Moving Image from 0x40400000 to 0x40200000"), "{}", b.output);
+    assert!(b.output.contains(started), "{}", b.output);
 
     // With the environment flash: no countdown, no scan.
-    let flash = sdcard::write_env_flash(&dir, &BOARD).unwrap().unwrap();
+    let flash = sdcard::write_env_flash(&dir, board).unwrap().unwrap();
     let cmd = sdcard::qemu_command(&built, &card, Some(&flash)).unwrap();
     eprintln!("+ {}", cmd.join(" "));
     let b = boot(&cmd, MARKS, UNTIL, Duration::from_secs(60));
-    check_boot("U-Boot, bootdelay=0 from the environment flash", &b);
+    check_boot(&format!("{name}: U-Boot, bootdelay=0 from the environment flash"), &b);
     assert!(b.output.contains("autoboot:  0") && !b.output.contains("Scanning virtio"), "{}", b.output);
-    assert!(b.output.contains("Moving Image from 0x40400000 to 0x40200000"), "{}", b.output);
+    assert!(b.output.contains(started), "{}", b.output);
+}
+
+#[test]
+fn the_demo_boots_from_a_card_through_u_boot() {
+    // booti moved the image from kernel_addr_r to RAM base + text_offset, where hv-static is linked.
+    boots_from_a_card("qemu-aarch64-demo.toml", &BOARD, "Moving Image from 0x40400000 to 0x40200000");
+}
+
+#[test]
+fn the_armv7_demo_boots_from_a_card_through_u_boot_s_bootz() {
+    // The script loaded the zImage where hv-static is linked, and bootz starts it there.
+    boots_from_a_card("qemu-a15-demo.toml", &A15, "Kernel image @ 0x40200000 [ 0x000000 - 0x");
 }

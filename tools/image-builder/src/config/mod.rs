@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub use model::*;
 pub use validate::MIN_PARTITION_RAM;
-pub(crate) use validate::{fetch_hint, overlay_diag};
+pub(crate) use validate::{fetch_hint, kernel_diag, overlay_diag};
 
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::GuestCatalog;

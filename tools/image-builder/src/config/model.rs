@@ -109,7 +109,7 @@ impl FaultPolicy {
 pub enum KernelSource {
     /// A bare-metal guest of this workspace, by name (`hello` is the package `guest-hello`).
     Guest { name: String, package: String },
-    /// A file: an arm64 Image or an ELF.
+    /// A file: an arm64 Image (ARMv7 boards: an ARM zImage) or an ELF.
     File(PathBuf),
 }
 

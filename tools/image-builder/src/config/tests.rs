@@ -714,3 +714,78 @@ fn kernel_files_are_sniffed_from_their_header() {
     assert!(r.errors().next().unwrap().message.contains("unrecognised file format"), "{r}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The demo on the ARMv7 board.
+fn a15_demo() -> String {
+    DEMO.replacen("name = \"qemu-virt-aarch64\"", "name = \"qemu-virt-a15\"", 1)
+}
+
+#[test]
+fn the_armv7_board_has_a_gicv2_only() {
+    let (s, report) = check(&a15_demo()).unwrap();
+    assert_eq!(report.diags, []);
+    assert_eq!(s.board.name, "qemu-virt-a15");
+    assert_eq!(s.board.arch, board_support::Arch::Aarch32);
+    assert_eq!(s.gic, GicVersion::V2);
+    assert_eq!(s.smp(), 2);
+    let src = a15_demo().replacen("name = \"qemu-virt-a15\"", "name = \"qemu-virt-a15\"\ngic_version = 2", 1);
+    assert_eq!(check(&src).unwrap().0.gic, GicVersion::V2);
+    let src = a15_demo().replacen("name = \"qemu-virt-a15\"", "name = \"qemu-virt-a15\"\ngic_version = 3", 1);
+    let e = one_error(&src);
+    assert_eq!((e.0, e.1, e.2.as_str()), (4, 15, "board.gic_version"));
+    assert!(e.3.contains("`qemu-virt-a15` has no GICv3"), "{e:?}");
+    // RAM up to 4 GiB, no further.
+    let src = a15_demo().replacen("name = \"qemu-virt-a15\"", "name = \"qemu-virt-a15\"\nram_size = \"3GiB\"", 1);
+    assert!(check(&src).is_ok());
+    let src = a15_demo().replacen("name = \"qemu-virt-a15\"", "name = \"qemu-virt-a15\"\nram_size = \"4GiB\"", 1);
+    assert!(one_error(&src).3.contains("cannot have 4 GiB of RAM"));
+}
+
+#[test]
+fn kernels_for_the_other_architecture_are_refused() {
+    let dir = temp_dir("arch-kernels");
+    let zimage = testelf::zimage(0x2000, b"code");
+    std::fs::write(dir.join("zImage"), &zimage).unwrap();
+    std::fs::write(dir.join("guest32.elf"), testelf::build(&[testelf::load(0x4000_8000, zimage)], &[])).unwrap();
+    std::fs::write(dir.join("Image"), testelf::image(0x8_0000, 0, b"code")).unwrap();
+    let arm64_elf = testelf::build(&[testelf::load(0x4008_0000, testelf::image(0x8_0000, 0, b"code"))], &[]);
+    std::fs::write(dir.join("guest64.elf"), arm64_elf).unwrap();
+    let kernel = |src: String, k: &str| src.replacen("kernel = \"hello\"", &format!("kernel = \"./{k}\""), 1);
+
+    // ARMv7: zImages, and ELFs that flatten to one.
+    for k in ["zImage", "guest32.elf"] {
+        let (s, _) = check_in(&kernel(a15_demo(), k), &dir).unwrap_or_else(|r| panic!("{k}: {r}"));
+        assert_eq!(s.partitions[0].kernel.source, KernelSource::File(dir.join(k)));
+    }
+    for (k, what) in [("Image", "is an arm64 Image"), ("guest64.elf", "is an ELF of an arm64 Image")] {
+        let r = check_in(&kernel(a15_demo(), k), &dir).unwrap_err();
+        let e: Vec<_> = r.errors().collect();
+        assert_eq!(e.len(), 1, "{k}: {r}");
+        assert_eq!(e[0].field, "partition[0].kernel");
+        let want =
+            format!("{what}, but board `qemu-virt-a15` runs ARMv7-A (AArch32) partitions: they boot an ARM zImage");
+        assert!(e[0].message.contains(&want), "{k}: {}", e[0].message);
+        assert!(e[0].hint.as_deref().unwrap().contains("armv7a-none-eabi"), "{k}: {r}");
+    }
+
+    // AArch64: the other way round.
+    for k in ["Image", "guest64.elf"] {
+        assert!(check_in(&kernel(DEMO.to_owned(), k), &dir).is_ok(), "{k}");
+    }
+    for (k, what) in [("zImage", "is an ARM zImage"), ("guest32.elf", "is an ELF of an ARM zImage")] {
+        let r = check_in(&kernel(DEMO.to_owned(), k), &dir).unwrap_err();
+        let e: Vec<_> = r.errors().collect();
+        assert_eq!(e.len(), 1, "{k}: {r}");
+        let want = format!("{what}, but board `qemu-virt-aarch64` runs AArch64 (ARMv8-A) partitions");
+        assert!(e[0].message.contains(&want), "{k}: {}", e[0].message);
+        assert!(e[0].hint.as_deref().unwrap().contains("aarch64-unknown-none"), "{k}: {r}");
+    }
+    // Neither: named for the board's format.
+    std::fs::write(dir.join("notes.txt"), "hello").unwrap();
+    let r = check_in(&kernel(a15_demo(), "notes.txt"), &dir).unwrap_err();
+    assert!(
+        r.errors().next().unwrap().message.contains("is not an ARM zImage or ELF: unrecognised file format"),
+        "{r}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -15,7 +15,7 @@ use super::raw::*;
 use super::{name_hint, whole, Context};
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::is_guest_name;
-use crate::image::{self, Format};
+use crate::image::{self, BootFormat, Format, NotKernel};
 use crate::units::{self, hex, is_aligned, size as fmt_size, KIB, MIB};
 
 /// Partition RAM, its guest-physical base and host-physical base are mapped with 2 MiB blocks.
@@ -415,7 +415,7 @@ fn check_partitions(
         let pool = check_pool_ref(p, i, pools, r);
         let vcpus = check_vcpus(p, i, board, gic, pool.map(|x| &pools[x]), r);
         let memory = check_memory(p, i, board, ram_size, hv, gic, vcpus.len(), &mut placed, r);
-        let kernel = check_kernel(p, i, ctx, r);
+        let kernel = check_kernel(p, i, board, ctx, r);
         let ramdisk = check_ramdisk(p, i, ctx, r);
         let bootargs = p.bootargs.as_ref().map(|b| b.get_ref().clone()).unwrap_or_default();
         if let Some(b) = p.bootargs.as_ref().filter(|b| b.get_ref().contains('\0')) {
@@ -779,7 +779,7 @@ fn check_memory(
     ok.then_some(Memory { size, ipa, pa, size_span: m.size.span(), pa_span })
 }
 
-fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -> Option<Kernel> {
+fn check_kernel(p: &RawPartition, i: usize, board: &Board, ctx: &Context<'_>, r: &mut Report) -> Option<Kernel> {
     let k = p.kernel.get_ref();
     let field = format!("partition[{i}].kernel");
     let span = p.kernel.span();
@@ -799,7 +799,8 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
                     Diag::error(field, span, format!("kernel missing: no guest named `{k}`"))
                         .label("not a guest of this workspace")
                         .hint(format!(
-                            "{guests}; or give a path to an arm64 Image or ELF relative to this file, e.g. \"./{k}\""
+                            "{guests}; or give a path to {} or ELF relative to this file, e.g. \"./{k}\"",
+                            BootFormat::of(board.arch).name()
                         )),
                 );
                 None
@@ -838,30 +839,63 @@ fn check_kernel(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -
     } else {
         head
     };
-    let bad = |why: String| {
-        Diag::error(&field, span.clone(), format!("kernel `{k}` is not an arm64 Image or ELF: {why}"))
-            .label("not a kernel image")
-            .hint("an arm64 Image carries the magic \"ARM\\x64\" at offset 56 (Linux's arch/arm64/boot/Image, or a bare-metal ELF whose first bytes are that header)")
-    };
-    match image::sniff(&bytes) {
-        Format::Image => {}
-        Format::Elf => match image::flatten(&bytes) {
-            Ok(flat) if image::header(&flat.bytes).is_some() => {}
-            Ok(_) => {
-                r.push(bad("the ELF's flattened image does not start with an arm64 Image header".into()));
-                return None;
-            }
-            Err(e) => {
-                r.push(bad(e));
-                return None;
-            }
-        },
-        Format::Unknown => {
-            r.push(bad("unrecognised file format".into()));
-            return None;
-        }
+    if let Err(e) = image::read_kernel(bytes, BootFormat::of(board.arch)) {
+        r.push(kernel_diag(&field, span, &format!("kernel `{k}`"), board, &e).label("not a kernel for this board"));
+        return None;
     }
     Some(Kernel { source: KernelSource::File(path), span })
+}
+
+/// The diagnostic (without a label) for a kernel that is not one for `board`; `subject` names it (`kernel
+/// `./Image``).
+pub(crate) fn kernel_diag(field: &str, span: Span, subject: &str, board: &Board, e: &NotKernel) -> Diag {
+    let want = BootFormat::of(board.arch);
+    let (example, target) = match want {
+        BootFormat::Arm64Image => ("Linux's arch/arm64/boot/Image", "aarch64-unknown-none"),
+        BootFormat::ZImage => ("Linux's arch/arm/boot/zImage", "armv7a-none-eabi"),
+    };
+    let carries = format!(
+        "{} carries {} ({example}, or a bare-metal ELF built for {target} whose first bytes are that header)",
+        want.name(),
+        want.magic()
+    );
+    let (message, hint) = match e {
+        NotKernel::OtherFormat { found, elf } => {
+            let what = if *elf { format!("an ELF of {}", found.name()) } else { found.name().to_owned() };
+            (
+                format!(
+                    "{subject} is {what}, but board `{}` runs {} partitions: they boot {}",
+                    board.name,
+                    board.arch.description(),
+                    want.name()
+                ),
+                format!(
+                    "give the partition a kernel built for {}: {carries}; guests named by their name are built for \
+                     {target}",
+                    board.arch.description()
+                ),
+            )
+        }
+        NotKernel::ElfWithoutHeader => (
+            format!(
+                "{subject} is not {} or ELF: the ELF's flattened image does not start with {} header",
+                want.name(),
+                want.name()
+            ),
+            capitalized(&carries),
+        ),
+        NotKernel::BadElf(why) => (format!("{subject} is not {} or ELF: {why}", want.name()), capitalized(&carries)),
+        NotKernel::Unknown => {
+            (format!("{subject} is not {} or ELF: unrecognised file format", want.name()), capitalized(&carries))
+        }
+    };
+    Diag::error(field, span, message).hint(hint)
+}
+
+/// `An arm64 Image` from `an arm64 Image`.
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 /// A partition's `ramdisk`: a file that exists (its contents are the guest's business). `None` when it is
@@ -979,10 +1013,10 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// The first bytes of a file: enough for an Image header or an ELF's magic.
+/// The first bytes of a file: enough for an arm64 Image's or a zImage's header, or an ELF's magic.
 fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(image::IMAGE_HEADER_LEN);
-    fs::File::open(path)?.take(image::IMAGE_HEADER_LEN as u64).read_to_end(&mut head)?;
+    let mut head = Vec::with_capacity(image::HEADER_PROBE_LEN);
+    fs::File::open(path)?.take(image::HEADER_PROBE_LEN as u64).read_to_end(&mut head)?;
     Ok(head)
 }
 

@@ -93,6 +93,8 @@ fn payload_places_kernels_and_device_trees() {
     }
 }
 
+const ARM64: HvHeader = HvHeader::Arm64Image { text_offset: 0x20_0000 };
+
 fn hv_elf(len: usize, end: u64) -> Vec<u8> {
     let img = testelf::image(0x20_0000, 0, &vec![0xc3; len - 64]);
     testelf::build(&[testelf::load(0x4020_0000, img)], &[("__hv_end", 0x4020_0000 + end)])
@@ -102,7 +104,7 @@ fn hv_elf(len: usize, end: u64) -> Vec<u8> {
 fn pack_pads_patches_and_appends() {
     let p = prepared(3);
     let payload = payload(&p.layout, p.parts());
-    let (img, stats) = pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, p.parts()).unwrap();
+    let (img, stats) = pack(&hv_elf(0x3000, 0x8000), &p.layout, ARM64, p.parts()).unwrap();
     assert_eq!(stats, HvStats { image_len: 0x3000, end: 0x8000, budget: 2 * MIB });
     assert_eq!(img.len() as u64, p.layout.image_size());
     assert_eq!(img.len() % 4096, 0);
@@ -113,14 +115,15 @@ fn pack_pads_patches_and_appends() {
     assert!(img[0x3000..2 * MIB as usize].iter().all(|b| *b == 0));
     assert_eq!(&img[2 * MIB as usize..2 * MIB as usize + payload.len()], &payload[..]);
     // Same inputs, same bytes.
-    assert_eq!(pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, p.parts()).unwrap().0, img);
+    assert_eq!(pack(&hv_elf(0x3000, 0x8000), &p.layout, ARM64, p.parts()).unwrap().0, img);
 }
 
 #[test]
 fn pack_refuses_what_would_not_boot() {
     let p = prepared(3);
     let budget = 2 * MIB;
-    let err = |elf: &[u8], text_offset| pack(elf, &p.layout, text_offset, p.parts()).unwrap_err();
+    let err =
+        |elf: &[u8], text_offset| pack(elf, &p.layout, HvHeader::Arm64Image { text_offset }, p.parts()).unwrap_err();
     assert!(err(&hv_elf(0x3000, budget + 0x1000), 0x20_0000).contains("up to `__hv_end`"));
     assert!(err(&hv_elf(budget as usize + 0x1000, 0x1000), 0x20_0000).contains("over its"));
     assert!(err(&hv_elf(0x3000, 0x8000), 0x8_0000).contains("text_offset"));
@@ -130,6 +133,31 @@ fn pack_refuses_what_would_not_boot() {
     assert!(err(&elsewhere, 0x20_0000).contains("linked to load at 0x4000_0000"));
     let no_end = testelf::build(&[testelf::load(0x4020_0000, testelf::image(0x20_0000, 0, &[0; 64]))], &[]);
     assert!(err(&no_end, 0x20_0000).contains("__hv_end"));
+}
+
+/// An ARMv7 hv-static: a zImage header, linked at 0x4020_0000.
+fn hv_zimage_elf(len: usize, end: u64) -> Vec<u8> {
+    let img = testelf::zimage(len as u32, &vec![0xc3; len - 0x34]);
+    testelf::build(&[testelf::load(0x4020_0000, img)], &[("__hv_end", 0x4020_0000 + end)])
+}
+
+#[test]
+fn pack_patches_a_zimage_s_end_field() {
+    let p = prepared(3);
+    let (img, stats) = pack(&hv_zimage_elf(0x3000, 0x8000), &p.layout, HvHeader::ZImage, p.parts()).unwrap();
+    assert_eq!(stats, HvStats { image_len: 0x3000, end: 0x8000, budget: 2 * MIB });
+    assert_eq!(img.len() as u64, p.layout.image_size());
+    let h = image::zimage_header(&img).unwrap();
+    // What hv-static moves to its link address: the whole image, payload included.
+    assert_eq!(h.image_size, img.len() as u64);
+    assert_eq!(image::zimage_start(&img), Some(0));
+    assert_eq!(image::header(&img), None);
+    assert_eq!(&img[2 * MIB as usize..2 * MIB as usize + 16], &payload(&p.layout, p.parts())[..16]);
+    // The wrong header for the board either way.
+    let e = pack(&hv_zimage_elf(0x3000, 0x8000), &p.layout, ARM64, p.parts()).unwrap_err();
+    assert!(e.contains("arm64 Image header"), "{e}");
+    let e = pack(&hv_elf(0x3000, 0x8000), &p.layout, HvHeader::ZImage, p.parts()).unwrap_err();
+    assert!(e.contains("zImage header"), "{e}");
 }
 
 #[test]
@@ -193,6 +221,94 @@ fn generated_config_gicv2_maps_the_virtual_cpu_interface() {
     ] {
         assert!(c.contains(line), "missing `{line}` in\n{c}");
     }
+}
+
+/// The demo on the ARMv7 board: `hello0` on CPU 0, `hello1` on CPU 1.
+const A15_DEMO: &str = r#"
+[board]
+name = "qemu-virt-a15"
+
+[[pool]]
+name = "rt"
+cpus = [0, 1]
+
+[[partition]]
+name = "hello0"
+pool = "rt"
+vcpus = [0]
+memory = { size = "64MiB" }
+kernel = "hello"
+
+[[partition]]
+name = "hello1"
+pool = "rt"
+vcpus = [1]
+memory = { size = "64MiB" }
+kernel = "hello"
+"#;
+
+/// A zImage of `len` bytes whose header's end field asks for `end` (bss included).
+fn zkernel(len: usize, end: u32) -> KernelImage {
+    let bytes = testelf::zimage(end, &vec![0x5a; len - 0x34]);
+    KernelImage { header: image::zimage_header(&bytes).unwrap(), bytes, from: "test".into() }
+}
+
+#[test]
+fn an_armv7_system_boots_zimages_on_a_gicv2() {
+    let p = prepared_with(checked(A15_DEMO), vec![zkernel(0x1234, 0x2_1000), zkernel(0x3000, 0x100)], vec![None, None]);
+    let (l0, l1) = (&p.layout.partitions[0], &p.layout.partitions[1]);
+    // A zImage goes 32 KiB into RAM and occupies its end field's worth of bytes, or its file when that is larger.
+    assert_eq!((l0.kernel.ipa, l0.kernel.dst_pa - l0.ram.base), (0x4000_8000, 0x8000));
+    assert_eq!((l0.kernel.size, l0.kernel_footprint), (0x1234, 0x2_1000));
+    assert_eq!((l1.kernel.size, l1.kernel_footprint), (0x3000, 0x3000));
+    // QEMU's device tree for a raw 32-bit image: 128 MiB into RAM.
+    assert_eq!(p.layout.boot_dtb.base, 0x4800_0000);
+    // The partitions' trees name the CPU and the ARMv7 timer.
+    let has =
+        |blob: &[u8], s: &str| blob.windows(s.len() + 1).any(|w| w[..s.len()] == *s.as_bytes() && w[s.len()] == 0);
+    for dtb in &p.dtbs {
+        assert!(has(dtb, "arm,cortex-a15") && has(dtb, "arm,armv7-timer") && has(dtb, "arm,cortex-a15-gic"));
+        assert!(!has(dtb, "arm,armv8") && !has(dtb, "arm,armv8-timer"));
+    }
+    let hv = hvconfig::generate(&p.checked.system, &p.layout, "configs/qemu-a15-demo.toml");
+    let c = &hv.config_rs;
+    for line in [
+        "board: \"qemu-virt-a15\",",
+        "version: GicVersion::V2,",
+        "gicd: 0x800_0000,",
+        "gicr: 0x0,",
+        "gicc: 0x801_0000,",
+        "gich: 0x803_0000,",
+        "gicv: 0x804_0000,",
+        "maintenance_irq: 25,",
+        "image_base: 0x4020_0000,",
+        "entry: 0x4000_8000,",
+        "dtb: 0x43e0_0000,",
+        "DeviceRegion { ipa: 0x801_0000, pa: 0x804_0000, size: 0x2000 },",
+        "vdev: VirtualDevices { gicd: 0x800_0000, gicr: 0x0, gicc: 0x801_0000, uart: Some(0x900_0000), uart_irq: 33 },",
+    ] {
+        assert!(c.contains(line), "missing `{line}` in\n{c}");
+    }
+    assert_eq!(hv.memory_ld, "HV_BASE = 0x40200000;\nHV_BUDGET = 0x200000;\n");
+    assert_eq!(HvHeader::for_board(p.checked.system.board), HvHeader::ZImage);
+    assert_eq!(
+        HvHeader::for_board(&board_support::qemu_virt_aarch64::BOARD),
+        HvHeader::Arm64Image { text_offset: 0x20_0000 }
+    );
+}
+
+#[test]
+fn an_armv7_image_over_qemu_s_device_tree_is_refused_on_the_board() {
+    let c = checked(&A15_DEMO.replacen("size = \"64MiB\"", "size = \"256MiB\"", 1));
+    let kernels = vec![zkernel(130 * MIB as usize, 0), zkernel(0x1000, 0)];
+    let sizes = ImageSizes::of(&kernels, &[None, None]);
+    let dtbs = device_trees(&c, &sizes).unwrap();
+    let Err(Error::Config(r)) = solve_layout(&c, &sizes, &dtbs) else { panic!("laid out") };
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert_eq!(e[0].field, "board.name");
+    assert!(e[0].message.starts_with("the boot image is too large"), "{r}");
+    assert!(e[0].hint.as_deref().unwrap().contains("the image may take 126 MiB at most"), "{r}");
 }
 
 #[test]
@@ -392,7 +508,7 @@ fn linux_kernel_and_ramdisk_are_placed_described_and_packed() {
     assert!(hv.config_rs.contains(&loads), "{loads}\nin\n{}", hv.config_rs);
 
     // The image holds every piece at its place.
-    let (img, _) = pack(&hv_elf(0x3000, 0x8000), &p.layout, 0x20_0000, p.parts()).unwrap();
+    let (img, _) = pack(&hv_elf(0x3000, 0x8000), &p.layout, ARM64, p.parts()).unwrap();
     assert_eq!(img.len() as u64, p.layout.image_size());
     assert_eq!(image::header(&img).unwrap().image_size, img.len() as u64);
     let at = |pa: u64| p.layout.image_offset(pa) as usize;

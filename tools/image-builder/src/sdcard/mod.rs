@@ -3,8 +3,8 @@
 //! ```text
 //! offset 0       MBR: one primary partition, type 0x0c (FAT32, LBA), bootable
 //! offset 1 MiB   FAT32 file system, label HVSTATIC:
-//!                  hv-static.img   the image `build` wrote (an arm64 Image)
-//!                  boot.scr        U-Boot script: load hv-static.img to ${kernel_addr_r}, booti it with U-Boot's
+//!                  hv-static.img   the image `build` wrote (an arm64 Image, or an ARM zImage)
+//!                  boot.scr        U-Boot script: load hv-static.img and start it (booti / bootz) with U-Boot's
 //!                                  own device tree (the board's)
 //!                  uboot.env       only when the board's U-Boot reads its environment from FAT: bootdelay=0 and a
 //!                                  bootcmd sourcing boot.scr
@@ -12,8 +12,10 @@
 //! ```
 //!
 //! The board's U-Boot ([`board_support::UBoot`]) finds `boot.scr` by its default distro boot (bootable partition,
-//! `boot.scr` at the root), so the card needs nothing else. `booti` moves the image to RAM base + the header's
-//! `text_offset` (the header's flags bit 3 is clear), which is where hv-static is linked.
+//! `boot.scr` at the root), so the card needs nothing else. On AArch64 the script loads the image to
+//! `${kernel_addr_r}` and `booti` moves it to RAM base + the header's `text_offset` (the header's flags bit 3 is
+//! clear), which is where hv-static is linked. On ARMv7 `bootz` starts a zImage where it lies, so the script loads
+//! it straight to where hv-static is linked.
 //!
 //! Everything is reproducible: no timestamps (FAT entries are dated 1980-01-01 00:00, the U-Boot header's time is
 //! 0), and the disk signature and volume ID are a CRC of the hypervisor image.
@@ -25,7 +27,7 @@ use std::fs;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use board_support::{Arch, Board, QemuRun, UBoot, UBootEnv, MIB};
+use board_support::{Arch, Board, BootCommand, QemuRun, UBoot, UBootEnv, MIB};
 use fatfs::{Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time, TimeProvider};
 use mbrman::{MBRPartitionEntry, BOOT_ACTIVE, CHS, MBR};
 
@@ -50,16 +52,22 @@ pub const PARTITION_START: u64 = MIB;
 pub const PARTITION_TYPE: u8 = 0x0c;
 const SECTOR: u64 = 512;
 
-/// The text of `boot.scr` for a U-Boot: load the image from the card's partition 1 to `kernel_addr_r` and start
-/// it with the board's device tree.
-pub fn boot_script(u: &UBoot) -> String {
-    format!(
-        "load {iface} {dev}:1 ${{kernel_addr_r}} {IMAGE_FILE}\n{boot} ${{kernel_addr_r}} - ${{{fdt}}}\n",
+/// The text of `boot.scr` for the board's U-Boot: load the image from the card's partition 1 and start it with
+/// the board's device tree. `booti` moves the image itself, so it goes to `kernel_addr_r`; `bootz` runs it where it
+/// lies, so it goes to the hypervisor's load address.
+pub fn boot_script(board: &Board) -> Result<String> {
+    let u = uboot(board)?;
+    let addr = match u.boot_command {
+        BootCommand::Booti => "${kernel_addr_r}".to_owned(),
+        BootCommand::Bootz => format!("{:#x}", board.hv_load_addr),
+    };
+    Ok(format!(
+        "load {iface} {dev}:1 {addr} {IMAGE_FILE}\n{boot} {addr} - ${{{fdt}}}\n",
         iface = u.disk.uboot_interface(),
         dev = u.disk_device,
-        boot = u.boot_command,
+        boot = u.boot_command.name(),
         fdt = u.fdt_variable,
-    )
+    ))
 }
 
 /// A stored environment that boots the card at once: `bootdelay=0`, the addresses the boot script uses and a
@@ -106,8 +114,9 @@ pub fn card_files(image: &[u8], board: &Board) -> Result<Vec<(String, Vec<u8>)>>
     check_image(image, board)?;
     let arch = match board.arch {
         Arch::Aarch64 => uimage::arch::ARM64,
+        Arch::Aarch32 => uimage::arch::ARM,
     };
-    let script = uimage::script(arch, &boot_script(u)).map_err(Error::Image)?;
+    let script = uimage::script(arch, &boot_script(board)?).map_err(Error::Image)?;
     let mut files = vec![(IMAGE_FILE.to_owned(), image.to_vec()), (SCRIPT_FILE.to_owned(), script)];
     if let UBootEnv::Fat { file, .. } = u.env {
         files.push((file.to_owned(), boot_env_bytes(u)?));
@@ -115,8 +124,20 @@ pub fn card_files(image: &[u8], board: &Board) -> Result<Vec<(String, Vec<u8>)>>
     Ok(files)
 }
 
-/// The image must be an arm64 Image that `booti` puts at the board's hypervisor load address.
+/// The image must be one the board's boot command starts: an arm64 Image that `booti` puts at the board's
+/// hypervisor load address, or a zImage for `bootz`.
 fn check_image(image: &[u8], board: &Board) -> Result<()> {
+    if uboot(board)?.boot_command == BootCommand::Bootz {
+        return match crate::image::zimage_start(image) {
+            Some(0) => Ok(()),
+            Some(start) => Err(Error::Image(format!(
+                "the hypervisor image's zImage header has start {start:#x}: bootz would not enter it at its first byte"
+            ))),
+            None => {
+                Err(Error::Image("the hypervisor image has no zImage header: U-Boot's bootz cannot start it".into()))
+            }
+        };
+    }
     let header = crate::image::header(image).ok_or_else(|| {
         Error::Image("the hypervisor image has no arm64 Image header: U-Boot's booti cannot start it".into())
     })?;

@@ -21,8 +21,13 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn the_boot_script_for_qemu_virt() {
     assert_eq!(
-        boot_script(BOARD.uboot.as_ref().unwrap()),
+        boot_script(&BOARD).unwrap(),
         "load virtio 0:1 ${kernel_addr_r} hv-static.img\nbooti ${kernel_addr_r} - ${fdtcontroladdr}\n"
+    );
+    // bootz starts a zImage where it lies: load hv-static where it is linked.
+    assert_eq!(
+        boot_script(&board_support::qemu_virt_a15::BOARD).unwrap(),
+        "load virtio 0:1 0x40200000 hv-static.img\nbootz 0x40200000 - ${fdtcontroladdr}\n"
     );
 }
 
@@ -50,7 +55,7 @@ fn a_card_holds_one_bootable_fat32_partition_with_the_image_and_the_script() {
     let names: Vec<&str> = c.files.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["hv-static.img", "boot.scr"], "qemu_arm64's U-Boot reads no environment from FAT");
     assert_eq!(c.files[0].1, image);
-    assert_eq!(uimage::script_text(&c.files[1].1).unwrap(), boot_script(BOARD.uboot.as_ref().unwrap()));
+    assert_eq!(uimage::script_text(&c.files[1].1).unwrap(), boot_script(&BOARD).unwrap());
 
     // The BPB's hidden sectors, in the boot sector and its backup (sector 6), are the partition's offset.
     let bpb = &card[MIB as usize..];
@@ -176,4 +181,24 @@ fn write_sdcard_writes_the_card_file() {
     let e = write_sdcard(&dir, &dir.join("missing.img"), &BOARD).unwrap_err().to_string();
     assert!(e.contains("cannot read") && e.contains("missing.img"), "{e}");
     let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_armv7_card_carries_a_zimage_and_a_bootz_script() {
+    let a15 = &board_support::qemu_virt_a15::BOARD;
+    let mut image = crate::image::testelf::zimage(0, &[0x5a; 8192]);
+    let len = image.len() as u32;
+    crate::image::set_zimage_end(&mut image, len);
+    let c = read_card(&card_for(&image, a15).unwrap()).unwrap();
+    let names: Vec<&str> = c.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["hv-static.img", "boot.scr"]);
+    assert_eq!(c.files[0].1, image);
+    // A script for 32-bit ARM (mkimage -A arm).
+    assert_eq!(c.files[1].1[29], uimage::arch::ARM);
+    assert_eq!(uimage::script_text(&c.files[1].1).unwrap(), boot_script(a15).unwrap());
+    // bootz needs a zImage; an arm64 Image is refused, and a zImage on the arm64 board too.
+    let e = card_for(&fake_image(0x20_0000, 4096), a15).unwrap_err().to_string();
+    assert!(e.contains("no zImage header") && e.contains("bootz"), "{e}");
+    let e = card_for(&image, &BOARD).unwrap_err().to_string();
+    assert!(e.contains("no arm64 Image header"), "{e}");
 }
