@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{all_of, boot_until, lines_of};
+use crate::{all_of, boot_until, config, lines_of, qemu_program, require_qemu, serial, Session};
 
 /// Two partitions on their own CPUs, each ticking on its virtual timer; `gic` is how hello names the GIC (`v3`).
 pub fn demo(config: &str, gic: &str) {
@@ -97,4 +97,34 @@ pub fn passthrough(config: &str) {
     assert!(other.iter().all(|l| !l.contains("rtc") && !l.contains("irq 34")), "hello1 saw the RTC: {other:?}");
     assert!(!out.output.contains("unexpected irq"), "{}", out.output);
     assert!(!out.output.contains("fault"), "{}", out.output);
+}
+
+/// Console input goes to one partition at a time; `Ctrl-]` commands move it (see hv-static's console/input.rs).
+pub fn console_input(config_name: &str) {
+    const T: Duration = Duration::from_secs(30);
+    require_qemu(qemu_program(config_name));
+    let _one = serial();
+    let mut s = Session::start(&config(config_name));
+    s.wait_for(r"console input goes to 'hello0'", T);
+    s.wait_for(r"\[hello1\] tick 1\b", T);
+
+    s.send(b"first\r");
+    s.wait_for(r"\[hello0\] input: first\r?\n", T);
+
+    s.send(b"\x1dn");
+    s.wait_for(r"\[hv\] console input -> 'hello1'", T);
+    s.send(b"second\r");
+    s.wait_for(r"\[hello1\] input: second\r?\n", T);
+
+    s.send(b"\x1d0third\r");
+    s.wait_for(r"\[hv\] console input -> 'hello0'", T);
+    s.wait_for(r"\[hello0\] input: third\r?\n", T);
+
+    s.send(b"\x1d?");
+    s.wait_for(r"0: hello0 <- input", T);
+
+    let out = s.output();
+    assert!(!out.contains("[hello1] input: first"), "input leaked to the partition without focus:\n{out}");
+    assert!(!out.contains("[hello0] input: second"), "input leaked to the partition without focus:\n{out}");
+    assert_eq!(out.matches("input: ").count(), 3, "each line reaches exactly one partition:\n{out}");
 }

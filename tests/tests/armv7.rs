@@ -28,3 +28,8 @@ fn a15_power_off_and_reset_touch_only_the_caller() {
 fn a15_rtc_interrupt_reaches_only_its_owner() {
     checks::passthrough("qemu-a15-passthrough.toml");
 }
+
+#[test]
+fn a15_input_follows_the_focus() {
+    checks::console_input("qemu-a15-demo.toml");
+}
