@@ -43,6 +43,7 @@ fn try_enter(v: VcpuRef) {
 /// Loads `ctx` onto this CPU and runs the vCPU.
 fn enter(v: VcpuRef, ctx: &Context) -> ! {
     arch::cpu::load_stage2(partition::s2_root(v.part), v.part as u16 + 1, v.config().mpidr);
+    arch::cpu::trap_wfi(v.partition().wfi_trap);
     ctx.el1.restore();
     ctx.fp.restore();
     gic::restore_cpu_if(ctx.gic_if.0, ctx.gic_if.1, ctx.gic_if.2);
@@ -52,6 +53,16 @@ fn enter(v: VcpuRef, ctx: &Context) -> ! {
     vgic::refill(v);
     percpu::set_in_guest(true);
     arch::exception::enter(&ctx.regs, percpu::stack_top(arch::cpu::id()))
+}
+
+/// A trapped WFI (pool `wfi = "trap"`): sleeps until the vCPU has something to take. A virtual interrupt already
+/// pending in a list register would not wake a physical WFI, so the CPU only sleeps when none is; whatever
+/// physical interrupt wakes it is taken as soon as the vCPU is re-entered.
+pub fn wait_for_interrupt() {
+    let pending = (0..gic::nr_lrs()).any(|i| gic::read_lr(i).is_pending());
+    if !pending {
+        arch::cpu::wfi();
+    }
 }
 
 /// Takes this CPU out of its vCPU for good (until powered on again): saves what it owned, silences its timer

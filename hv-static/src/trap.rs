@@ -62,7 +62,12 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
         }
         Trap::SysReg(a) => sysreg::emulate(v, regs, &a),
         Trap::Coprocessor { .. } => sysreg::emulate_cp15(v, regs, esr::instr_len(esr)),
-        Trap::Wait { .. } => regs.advance(esr::instr_len(esr)),
+        Trap::Wait { wfe } => {
+            if !wfe {
+                run::wait_for_interrupt();
+            }
+            regs.advance(esr::instr_len(esr))
+        }
         Trap::InstructionAbort { .. } => {
             let ipa = esr::fault_ipa(hpfar, far);
             fault(v, regs, format_args!("instruction abort at IPA {ipa:#x}"))

@@ -39,6 +39,7 @@ pub static SYSTEM: SystemConfig = SystemConfig {
             vdev: VirtualDevices { gicd: 0x0800_0000, gicr: 0x080A_0000, gicc: 0, uart: Some(0x0900_0000), uart_irq: 33 },
             s2_tables: 3,
             fault_policy: FaultPolicy::Stop,
+            wfi_trap: false,
         },
         PartitionConfig {
             name: "b",
@@ -53,6 +54,7 @@ pub static SYSTEM: SystemConfig = SystemConfig {
             vdev: VirtualDevices { gicd: 0x0800_0000, gicr: 0x080A_0000, gicc: 0, uart: Some(0x0900_0000), uart_irq: 33 },
             s2_tables: 3,
             fault_policy: FaultPolicy::Stop,
+            wfi_trap: false,
         },
     ],
 };

@@ -126,6 +126,8 @@ pub struct PartitionConfig {
     /// Number of 4 KiB stage-2 translation tables the builder computed for this partition's mappings.
     pub s2_tables: usize,
     pub fault_policy: FaultPolicy,
+    /// The guest's WFI exits to hv-static (its pool's `wfi = "trap"`) instead of running on the hardware.
+    pub wfi_trap: bool,
 }
 
 #[derive(Clone, Copy, Debug)]

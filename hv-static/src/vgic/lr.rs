@@ -57,6 +57,11 @@ impl Lr {
         self.state == LrState::Invalid && self.eoi && self.pintid.is_none()
     }
 
+    /// Waiting for the guest to take it (pending, or pending and active).
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state, LrState::Pending | LrState::PendingActive)
+    }
+
     pub fn is_free(&self) -> bool {
         self.state == LrState::Invalid
     }

@@ -176,6 +176,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
             FaultPolicy::Stop => "Stop",
         };
         let _ = writeln!(w, "            fault_policy: FaultPolicy::{policy},");
+        let _ = writeln!(w, "            wfi_trap: {},", system.pools[p.pool].wfi == crate::config::Wfi::Trap);
         let _ = writeln!(w, "        }},");
     }
     let _ = writeln!(w, "    ],");

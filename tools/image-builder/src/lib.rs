@@ -34,6 +34,7 @@ pub mod progress;
 pub mod qemu;
 pub mod report;
 pub mod s2;
+pub mod schedule;
 pub mod sdcard;
 pub mod units;
 

@@ -737,6 +737,17 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     for (p, dtb) in system.partitions.iter().zip(&prepared.dtbs) {
         write_if_changed(&out.join("dtb").join(format!("{}.dtb", p.name)), dtb)?;
     }
+    if let Some(svg) = report::schedule_svg(system) {
+        write_if_changed(&out.join("schedule.svg"), svg.as_bytes())?;
+        // The table is checked and drawn; the hypervisor's switching on EL2-timer deadlines is the part of issue 6
+        // still to come, and an image that ran the pool as if it were pinned would be silently wrong.
+        write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, None).as_bytes())?;
+        return Err(Error::Tool(format!(
+            "{config_name}: the cyclic pool's table is valid (see {} and schedule.svg), but hv-static cannot run \
+             cyclic pools yet: use scheduler = \"pinned\" to build an image",
+            display_path(&out.join("layout.txt"))
+        )));
+    }
     let hv = hvconfig::generate(
         system,
         &prepared.layout,

@@ -1,11 +1,13 @@
-//! The human-readable memory map that `inspect` prints and `build` writes to `out/NAME/layout.txt`.
+//! The human-readable memory map and schedule that `inspect` prints and `build` writes to `out/NAME/layout.txt`,
+//! and the schedule drawn as `out/NAME/schedule.svg`.
 
 use std::fmt::Write;
 
-use crate::config::KernelSource;
+use crate::config::{KernelSource, System};
 use crate::hvconfig;
 use crate::layout::Region;
 use crate::pipeline::{HvStats, Prepared};
+use crate::schedule::{self, svg, Slot};
 use crate::units::{hex, size};
 
 fn range(r: &Region) -> String {
@@ -169,5 +171,49 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
             let _ = writeln!(w, "    bootargs     {:?}", part.bootargs);
         }
     }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "schedule");
+    let names: Vec<&str> = s.partitions.iter().map(|p| p.name.as_str()).collect();
+    for pool in &s.pools {
+        match &pool.cyclic {
+            Some(table) => w.push_str(&schedule::table(&pool.name, table, &pool.cpus, &names)),
+            None => {
+                let _ = writeln!(w, "pool {}: {}, wfi {}", pool.name, pool.scheduler.name(), pool.wfi.name());
+                for cpu in &pool.cpus {
+                    let _ = writeln!(w, "  CPU {cpu}  {}", pinned_on(s, *cpu).map_or("idle (WFI)", |p| names[p]));
+                }
+            }
+        }
+    }
     o
+}
+
+/// The partition whose vCPU is pinned to `cpu` of a pinned pool.
+fn pinned_on(s: &System, cpu: u32) -> Option<usize> {
+    s.partitions.iter().position(|p| p.vcpus.contains(&cpu))
+}
+
+/// `schedule.svg`: every CPU the system uses over the longest major frame (shorter frames repeat), or `None` when
+/// no pool is cyclic (pinned CPUs have no timeline worth drawing).
+pub fn schedule_svg(s: &System) -> Option<String> {
+    let frame = s.pools.iter().filter_map(|p| p.cyclic.as_ref()).map(|c| c.major_frame).max()?;
+    let names: Vec<&str> = s.partitions.iter().map(|p| p.name.as_str()).collect();
+    let mut rows = Vec::new();
+    for pool in &s.pools {
+        for &cpu in &pool.cpus {
+            let slots = match &pool.cyclic {
+                Some(table) => {
+                    let one = schedule::timeline(table, cpu);
+                    (0..frame.div_ceil(table.major_frame))
+                        .flat_map(|k| one.iter().map(move |sl| (k * table.major_frame, *sl)))
+                        .filter(|(off, sl)| off + sl.start < frame)
+                        .map(|(off, sl)| Slot { start: off + sl.start, end: (off + sl.end).min(frame), ..sl })
+                        .collect()
+                }
+                None => vec![Slot { start: 0, end: frame, partition: pinned_on(s, cpu) }],
+            };
+            rows.push(svg::Row { label: format!("CPU {cpu} ({}, {})", pool.name, pool.scheduler.name()), slots });
+        }
+    }
+    Some(svg::render(&format!("{}: one major frame ({})", s.name, crate::units::duration(frame)), frame, &rows, &names))
 }

@@ -108,6 +108,50 @@ pub fn size(v: u64) -> String {
     format!("{v} B")
 }
 
+const DURATION_HINT: &str = "write a whole number with a time unit: \"10ms\", \"500us\", \"2s\", \"250000ns\"";
+
+/// Parses a duration into nanoseconds: a whole number followed by `ns`, `us` (or `µs`), `ms` or `s`. Schedules are
+/// exact, so there are no fractions and no bare numbers (which unit would they be in?).
+pub fn parse_duration(s: &str) -> Result<u64, ParseError> {
+    let t = s.trim();
+    let bad = |message: String| ParseError { message, hint: DURATION_HINT.into() };
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() || num.starts_with('_') {
+        return Err(bad(format!("`{s}` does not start with a whole number")));
+    }
+    let value: u64 = num.replace('_', "").parse().map_err(|_| bad(format!("`{s}` does not fit in 64 bits")))?;
+    let mult = match unit.trim() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "" => return Err(bad(format!("`{s}` has no time unit"))),
+        u if u.starts_with('.') => return Err(bad(format!("`{s}` is not a whole number: use a smaller unit"))),
+        u => return Err(bad(format!("`{u}` is not a time unit"))),
+    };
+    value.checked_mul(mult).ok_or_else(|| bad(format!("`{s}` does not fit in 64 bits")))
+}
+
+/// `10 ms`, `2.5 ms`, `750 us`, `40 ns`, `0`: the largest unit in which the value has at most three decimals.
+pub fn duration(ns: u64) -> String {
+    if ns == 0 {
+        return "0".into();
+    }
+    for (unit, name) in [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")] {
+        if ns >= unit && (ns * 1000).is_multiple_of(unit) {
+            let whole = ns / unit;
+            let frac = (ns % unit) * 1000 / unit;
+            return if frac == 0 {
+                format!("{whole} {name}")
+            } else {
+                format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0')) + " " + name
+            };
+        }
+    }
+    format!("{ns} ns")
+}
+
 pub const fn align_up(v: u64, align: u64) -> u64 {
     v.div_ceil(align) * align
 }
@@ -155,6 +199,26 @@ mod tests {
         assert!(parse_addr("0x4000_0000 ").is_ok());
         assert!(parse_addr("1G").is_err());
         assert!(parse_addr("0x").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10ms"), Ok(10_000_000));
+        assert_eq!(parse_duration("10 ms"), Ok(10_000_000));
+        assert_eq!(parse_duration("500us"), Ok(500_000));
+        assert_eq!(parse_duration("500µs"), Ok(500_000));
+        assert_eq!(parse_duration("2s"), Ok(2_000_000_000));
+        assert_eq!(parse_duration("1_000ns"), Ok(1000));
+        for bad in ["", "ms", "10", "1.5ms", "10 min", "-1ms", "99999999999999999s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_duration("1.5ms").unwrap_err().message.contains("smaller unit"));
+        assert_eq!(duration(10_000_000), "10 ms");
+        assert_eq!(duration(2_500_000), "2.5 ms");
+        assert_eq!(duration(750_000), "750 us");
+        assert_eq!(duration(1_000_250), "1000.25 us");
+        assert_eq!(duration(40), "40 ns");
+        assert_eq!(duration(0), "0");
     }
 
     #[test]

@@ -23,6 +23,7 @@ const HCR_IMO: u32 = 1 << 4;
 const HCR_AMO: u32 = 1 << 5;
 const HCR_FB: u32 = 1 << 9;
 const HCR_BSU_INNER: u32 = 1 << 10;
+const HCR_TWI: u32 = 1 << 13;
 const HCR_TSC: u32 = 1 << 19;
 
 /// Per-CPU Hyp setup common to every CPU: identity, vectors, and the controls every partition runs under.
@@ -65,6 +66,12 @@ pub fn dsb() {
 pub fn wfi() {
     // SAFETY: only waits.
     unsafe { asm!("dsb", "wfi", options(nomem, nostack)) };
+}
+
+/// Whether the running partition's WFI traps to Hyp mode (HCR.TWI), set on every vCPU entry.
+pub fn trap_wfi(on: bool) {
+    let hcr = regs::hcr();
+    regs::set_hcr(if on { hcr | HCR_TWI } else { hcr & !HCR_TWI });
 }
 
 pub fn wfe() {

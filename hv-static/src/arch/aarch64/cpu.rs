@@ -2,8 +2,8 @@
 //! EL1 a partition (stage-2 on, traps, timer access, identity registers).
 
 use aarch64_cpu::registers::{
-    Readable, Writeable, CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VBAR_EL2, VMPIDR_EL2,
-    VTCR_EL2, VTTBR_EL2,
+    ReadWriteable, Readable, Writeable, CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VBAR_EL2,
+    VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
 };
 use core::arch::asm;
 
@@ -78,6 +78,11 @@ pub fn dsb() {
 pub fn wfi() {
     // SAFETY: only waits.
     unsafe { asm!("dsb sy", "wfi", options(nomem, nostack)) };
+}
+
+/// Whether the running partition's WFI traps to EL2 (HCR_EL2.TWI), set on every vCPU entry.
+pub fn trap_wfi(on: bool) {
+    HCR_EL2.modify(if on { HCR_EL2::TWI::SET } else { HCR_EL2::TWI::CLEAR });
 }
 
 pub fn wfe() {

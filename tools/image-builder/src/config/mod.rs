@@ -7,6 +7,7 @@
 
 mod model;
 mod raw;
+mod schedule;
 mod validate;
 
 use std::path::Path;

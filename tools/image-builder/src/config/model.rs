@@ -73,12 +73,33 @@ impl LogLevel {
 pub enum Scheduler {
     /// One vCPU per physical CPU, run to completion: no tick, no switching.
     Pinned,
+    /// A fixed table of windows repeated every major frame (time partitioning).
+    Cyclic,
 }
 
 impl Scheduler {
     pub fn name(self) -> &'static str {
         match self {
             Scheduler::Pinned => "pinned",
+            Scheduler::Cyclic => "cyclic",
+        }
+    }
+}
+
+/// What a guest's WFI instruction does in a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wfi {
+    /// Trapped: the CPU sleeps in the hypervisor until the vCPU has an interrupt to take.
+    Trap,
+    /// Executed by the hardware with no exit, like Xen's `vwfi=native`: lowest wake-up latency.
+    Native,
+}
+
+impl Wfi {
+    pub fn name(self) -> &'static str {
+        match self {
+            Wfi::Trap => "trap",
+            Wfi::Native => "native",
         }
     }
 }
@@ -89,6 +110,9 @@ pub struct Pool {
     /// Physical CPU indices, as written.
     pub cpus: Vec<u32>,
     pub scheduler: Scheduler,
+    pub wfi: Wfi,
+    /// The table of a cyclic pool (`None` for pinned pools).
+    pub cyclic: Option<crate::schedule::CyclicSchedule>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -75,6 +75,23 @@ pub struct RawPool {
     pub name: Spanned<String>,
     pub cpus: Spanned<Vec<Spanned<i64>>>,
     pub scheduler: Option<Spanned<String>>,
+    /// What a guest's WFI does: `"trap"` (the CPU sleeps in the hypervisor until the vCPU's next interrupt) or
+    /// `"native"` (the guest's WFI runs on the hardware, as Xen's `vwfi=native`).
+    pub wfi: Option<Spanned<String>>,
+    /// Cyclic pools: the period the table repeats with (`"10ms"`).
+    pub major_frame: Option<Spanned<String>>,
+    /// Cyclic pools: the table, as windows of one major frame.
+    pub windows: Option<Spanned<Vec<Spanned<RawWindow>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub partition: Spanned<String>,
+    pub start: Spanned<String>,
+    pub duration: Spanned<String>,
+    /// CPUs of the pool the window gives to the partition; default: every CPU one of its vCPUs is pinned to.
+    pub cpus: Option<Spanned<Vec<Spanned<i64>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +111,9 @@ pub struct RawPartition {
     pub passthrough: Option<Spanned<Vec<Spanned<String>>>>,
     /// Path of a compiled device-tree overlay merged into the partition's tree, relative to the config file.
     pub dt_overlay: Option<Spanned<String>>,
+    /// In a cyclic pool scheduled by budget: CPU time the partition gets every `period` on each of its CPUs.
+    pub budget: Option<Spanned<String>>,
+    pub period: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +129,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("", &["board", "hypervisor", "pool", "partition", "channel", "disk", "network"]),
     ("board", &["name", "gic_version", "ram_size"]),
     ("hypervisor", &["console", "log_level", "memory_budget"]),
-    ("pool", &["name", "cpus", "scheduler"]),
+    ("pool", &["name", "cpus", "scheduler", "wfi", "major_frame", "windows"]),
+    ("pool.windows", &["partition", "start", "duration", "cpus"]),
     (
         "partition",
         &[
@@ -124,6 +145,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "on_fault",
             "passthrough",
             "dt_overlay",
+            "budget",
+            "period",
         ],
     ),
     ("partition.memory", &["size", "ipa", "pa"]),

@@ -233,7 +233,91 @@ fn pool_rules() {
     assert_eq!(e.2, "pool[0].scheduler");
     assert!(e.3.contains("unknown scheduler"));
     let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1]\nscheduler = \"cyclic\""));
-    assert!(e.3.contains("not yet supported"), "{e:?}");
+    assert_eq!(e.2, "pool[0]");
+    assert!(e.3.contains("has no schedule"), "{e:?}");
+}
+
+/// Two partitions sharing CPU 0 of a cyclic pool, plus `extra` appended to the pool table.
+fn cyclic(extra: &str, windows: &str) -> String {
+    demo_with("cpus = [0, 1]", &format!("cpus = [0, 1]\nscheduler = \"cyclic\"\n{extra}windows = [\n{windows}]"))
+        .replace("vcpus = [1]", "vcpus = [0]")
+}
+
+const TWO_WINDOWS: &str = "{ partition = \"hello0\", start = \"0ms\", duration = \"4ms\" },\n\
+                           { partition = \"hello1\", start = \"5ms\", duration = \"5ms\" },\n";
+
+#[test]
+fn cyclic_windows_become_a_table() {
+    let (s, report) = check(&cyclic("major_frame = \"10ms\"\n", TWO_WINDOWS)).unwrap();
+    assert!(report.errors().next().is_none(), "{report}");
+    let pool = &s.pools[0];
+    assert_eq!(pool.scheduler, Scheduler::Cyclic);
+    let t = pool.cyclic.as_ref().unwrap();
+    assert_eq!(t.major_frame, 10_000_000);
+    assert_eq!(t.windows.len(), 2);
+    assert_eq!((t.windows[1].start, t.windows[1].duration, t.windows[1].partition), (5_000_000, 5_000_000, 1));
+    assert_eq!(t.windows[0].cpus, [0]);
+    let slots = crate::schedule::timeline(t, 0);
+    assert_eq!(slots.iter().filter(|s| s.partition.is_none()).count(), 1, "one idle gap 4..5 ms");
+}
+
+#[test]
+fn cyclic_table_mistakes_name_the_window() {
+    let frame = "major_frame = \"10ms\"\n";
+    let e = one_error(&cyclic(frame, &TWO_WINDOWS.replace("\"5ms\", duration", "\"3ms\", duration")));
+    assert_eq!(e.2, "pool[0].windows[1]");
+    assert!(e.3.contains("windows overlap on CPU 0"), "{e:?}");
+    let e = one_error(&cyclic(frame, &TWO_WINDOWS.replace("duration = \"5ms\"", "duration = \"6ms\"")));
+    assert!(e.3.contains("window ends at 11 ms, after the 10 ms major frame"), "{e:?}");
+    let e = one_error(&cyclic(frame, &TWO_WINDOWS.replace("\"hello1\", start", "\"helo1\", start")));
+    assert_eq!(e.2, "pool[0].windows[1].partition");
+    assert!(e.3.contains("unknown partition `helo1`"), "{e:?}");
+    let e = one_error(&cyclic(frame, &TWO_WINDOWS.replace("duration = \"4ms\" }", "duration = \"4ms\", cpus = [1] }")));
+    assert!(e.3.contains("partition `hello0` has no vCPU on CPU 1"), "{e:?}");
+    let e = one_error(&cyclic(frame, &TWO_WINDOWS.replace("\"4ms\"", "\"4\"")));
+    assert!(e.3.contains("bad duration") && e.3.contains("no time unit"), "{e:?}");
+    let e = one_error(&cyclic(frame, &TWO_WINDOWS.replace("\"4ms\"", "\"50us\"")));
+    assert!(e.3.contains("too short"), "{e:?}");
+    // hello1 gets no window.
+    let only_first = TWO_WINDOWS.lines().next().unwrap().to_owned() + "\n";
+    let e = one_error(&cyclic(frame, &only_first));
+    assert_eq!(e.2, "partition[1].vcpus[0]");
+    assert!(e.3.contains("vCPU 0 of partition `hello1` (CPU 0) gets no time in pool `rt`"), "{e:?}");
+    let e = one_error(&cyclic("", TWO_WINDOWS));
+    assert!(e.3.contains("has windows but no major_frame"), "{e:?}");
+}
+
+#[test]
+fn cyclic_budgets_are_synthesized_or_refused() {
+    let src = demo_with("cpus = [0, 1]", "cpus = [0, 1]\nscheduler = \"cyclic\"")
+        .replace("vcpus = [1]", "vcpus = [0]")
+        .replace("kernel = \"hello\"\n", "kernel = \"hello\"\nbudget = \"2ms\"\nperiod = \"5ms\"\n");
+    let (s, _) = check(&src).unwrap();
+    let t = s.pools[0].cyclic.as_ref().unwrap();
+    assert!(t.synthesized);
+    assert_eq!(t.major_frame, 5_000_000);
+    let given: u64 = t.windows.iter().map(|w| w.duration).sum();
+    assert_eq!(given, 4_000_000, "{t:#?}");
+    // 3/5 + 2/5 is the whole CPU, which EDF can still serve.
+    assert!(check(&src.replacen("budget = \"2ms\"", "budget = \"3ms\"", 1)).is_ok());
+    let e = one_error(&src.replace("budget = \"2ms\"", "budget = \"3ms\""));
+    assert!(e.3.contains("CPU 0 of pool `rt` is overloaded: its partitions need 120.0% of it"), "{e:?}");
+    let e = one_error(&src.replacen("period = \"5ms\"\n", "", 1));
+    assert!(e.3.contains("has a budget but no period"), "{e:?}");
+}
+
+#[test]
+fn scheduling_keys_belong_to_their_scheduler() {
+    let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1]\nmajor_frame = \"10ms\""));
+    assert_eq!(e.2, "pool[0].major_frame");
+    assert!(e.3.contains("applies only to cyclic pools"), "{e:?}");
+    let e = one_error(&demo_with("kernel = \"hello\"\n", "kernel = \"hello\"\nbudget = \"1ms\"\n"));
+    assert!(e.3.contains("`budget` applies only in cyclic pools"), "{e:?}");
+    let e = one_error(&demo_with("cpus = [0, 1]", "cpus = [0, 1]\nwfi = \"sleep\""));
+    assert!(e.3.contains("unknown WFI mode `sleep`"), "{e:?}");
+    let (s, _) = check(&demo_with("cpus = [0, 1]", "cpus = [0, 1]\nwfi = \"trap\"")).unwrap();
+    assert_eq!(s.pools[0].wfi, Wfi::Trap);
+    assert_eq!(check(DEMO).unwrap().0.pools[0].wfi, Wfi::Native);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::model::*;
 use super::raw::*;
-use super::{name_hint, whole, Context};
+use super::{name_hint, schedule, whole, Context};
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::is_guest_name;
 use crate::image::{self, BootFormat, Format, NotKernel};
@@ -43,8 +43,9 @@ pub(super) fn validate_on(
     let gic = check_gic(raw.board.get_ref(), board, r);
     let ram_size = check_ram_size(raw.board.get_ref(), board, r);
     let hypervisor = check_hypervisor(raw.hypervisor.as_ref().map(Spanned::get_ref), board, ram_size, r);
-    let pools = check_pools(&raw.pools, board, r);
+    let mut pools = check_pools(&raw.pools, board, r);
     let partitions = check_partitions(raw, board, gic, ram_size, &hypervisor, &pools, ctx, r);
+    schedule::check_schedules(raw, &mut pools, &partitions, r);
     check_pinning(raw, &pools, r);
     warn_idle_cpus(raw, &pools, r);
     warn_cpus_in_no_pool(raw, board, &pools, r);
@@ -293,8 +294,8 @@ fn check_hypervisor(h: Option<&RawHypervisor>, board: &'static Board, ram_size: 
 // ---- pools ----
 
 pub(super) struct CheckedPool {
-    pool: Pool,
-    name_span: Span,
+    pub(super) pool: Pool,
+    pub(super) name_span: Span,
 }
 
 fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<CheckedPool> {
@@ -313,6 +314,10 @@ fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<C
             );
         }
         let scheduler = check_scheduler(p, i, r);
+        let wfi = schedule::check_wfi(p, i, r);
+        if scheduler == Some(Scheduler::Pinned) {
+            schedule::check_pinned_has_no_table(p, i, r);
+        }
         if p.cpus.get_ref().is_empty() {
             r.push(
                 Diag::error(format!("pool[{i}].cpus"), p.cpus.span(), format!("pool `{name}` has no CPUs"))
@@ -357,7 +362,13 @@ fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<C
             }
         }
         pools.push(CheckedPool {
-            pool: Pool { name: name.clone(), cpus, scheduler: scheduler.unwrap_or(Scheduler::Pinned) },
+            pool: Pool {
+                name: name.clone(),
+                cpus,
+                scheduler: scheduler.unwrap_or(Scheduler::Pinned),
+                wfi,
+                cyclic: None,
+            },
             name_span: p.name.span(),
         });
     }
@@ -371,19 +382,12 @@ fn check_scheduler(p: &RawPool, i: usize, r: &mut Report) -> Option<Scheduler> {
     let field = format!("pool[{i}].scheduler");
     match s.get_ref().as_str() {
         "pinned" => Some(Scheduler::Pinned),
-        "cyclic" => {
-            r.push(
-                Diag::error(field, s.span(), "the `cyclic` scheduler is not yet supported")
-                    .label("not yet supported")
-                    .hint("use scheduler = \"pinned\" (one vCPU per CPU) for now; cyclic time partitioning is planned"),
-            );
-            None
-        }
+        "cyclic" => Some(Scheduler::Cyclic),
         other => {
             r.push(
                 Diag::error(field, s.span(), format!("unknown scheduler `{other}`"))
                     .label("not a scheduler")
-                    .hint(name_hint(other, ["pinned", "cyclic"], "schedulers (cyclic is not yet supported)")),
+                    .hint(name_hint(other, ["pinned", "cyclic"], "schedulers")),
             );
             None
         }

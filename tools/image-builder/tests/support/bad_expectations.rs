@@ -5,6 +5,8 @@
 pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
     ("bad-size.toml", 13, 19, "partition[0].memory.size", "bad size \"64 megs\""),
     ("channel-not-yet-supported.toml", 16, 1, "channel", "`[[channel]]` is not yet supported"),
+    ("cyclic-overloaded.toml", 6, 8, "pool[0]", "CPU 0 of pool `rt` is overloaded: its partitions need 120.0% of it"),
+    ("cyclic-windows-overlap.toml", 12, 5, "pool[0].windows[1]", "windows overlap on CPU 0"),
     ("cpu-beyond-board.toml", 7, 12, "pool[0].cpus[1]", "CPU 8 is beyond the board's CPU count"),
     ("cpu-in-two-pools.toml", 11, 9, "pool[1].cpus[0]", "CPU 1 is in two pools"),
     ("disk-not-yet-supported.toml", 16, 1, "disk", "`[[disk]]` is not yet supported"),
@@ -88,7 +90,6 @@ pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
         "the kernel, ramdisk and device tree of partition `linux` do not fit its RAM: they need 32.1 MiB, it has 32 MiB",
     ),
     ("ramdisk-missing.toml", 15, 11, "partition[0].ramdisk", "ramdisk missing: cannot read `./initramfs.cpio.gz`"),
-    ("scheduler-cyclic.toml", 8, 13, "pool[0].scheduler", "not yet supported"),
     ("unknown-board.toml", 3, 8, "board.name", "unknown board `qemu-virt`"),
     ("unknown-key.toml", 12, 1, "partition[0].vcpu", "unknown key `vcpu`"),
     ("unknown-pool.toml", 11, 8, "partition[0].pool", "unknown pool `realtime`"),
