@@ -16,12 +16,15 @@ extern crate alloc;
 
 use alloc::{format, string::String, vec::Vec};
 
+pub mod orangepi_pc;
 pub mod qemu_virt;
 pub mod qemu_virt_a15;
 pub mod qemu_virt_aarch64;
+pub mod vexpress_a15;
 
 /// Every board this crate describes, in the order hints list them.
-pub static BOARDS: &[&Board] = &[&qemu_virt_aarch64::BOARD, &qemu_virt_a15::BOARD];
+pub static BOARDS: &[&Board] =
+    &[&qemu_virt_aarch64::BOARD, &qemu_virt_a15::BOARD, &orangepi_pc::BOARD, &vexpress_a15::BOARD];
 
 /// 1 KiB, 1 MiB and 1 GiB, for writing sizes readably.
 pub const KIB: u64 = 1 << 10;
@@ -124,6 +127,9 @@ impl Irq {
 pub enum UartKind {
     /// Arm PrimeCell PL011.
     Pl011,
+    /// A 16550-compatible UART (on Allwinner SoCs a Synopsys DesignWare APB UART, `snps,dw-apb-uart`): its 8-bit
+    /// registers lie `1 << reg_shift` bytes apart and are accessed 32 bits wide (`reg-io-width = <4>`).
+    Ns16550 { reg_shift: u32 },
 }
 
 /// A console UART of the board.
@@ -307,6 +313,18 @@ pub struct Qemu {
     pub cpu_gicv3: &'static str,
     /// `-cpu` model for a GICv2 system.
     pub cpu_gicv2: &'static str,
+    /// Whether QEMU boots the hypervisor image directly (`-kernel`). When false the board boots as the real one
+    /// does, through its U-Boot ([`Board::uboot`]) from a disk, and [`Board::qemu_args`] has no command line.
+    pub kernel_boot: bool,
+    /// Whether the machine's CPU model, CPU count and RAM size are fixed (QEMU refuses any other `-cpu`, `-smp`
+    /// or `-m`): its command line then gives none of them.
+    pub fixed_machine: bool,
+    /// Whether the machine has the ARM Security Extensions as a switch (`-M ...,secure=on|off`) that a run may set:
+    /// with them on the CPUs start in Secure SVC mode, with them off in Hyp mode, and hv-static boots either way
+    /// (see [`Board::qemu_set_secure`]). `machine_options` gives the default.
+    pub secure_option: bool,
+    /// Further options every command line for the board ends with (after `-nographic`).
+    pub extra_args: &'static [&'static str],
 }
 
 /// Where the boot loader puts the board's device tree when it boots the hypervisor image. The image builder keeps
@@ -325,6 +343,10 @@ pub enum BootDtb {
     /// there too: once the file reaches past the 128 MiB mark there is no room (the tree would follow the loaded
     /// file, inside the moved image).
     QemuRaw32,
+    /// U-Boot's `bootz`/`booti` with `fdt_high` unset: it copies the tree, with `CONFIG_SYS_FDT_PAD` (12 KiB) of room
+    /// to grow, to the highest 4 KiB-aligned free address below RAM base + `bootm_size` (the environment variable
+    /// of that name, which the stored environment must keep). The region is the 2 MiB below that mark.
+    UBootBootm { bootm_size: u64 },
 }
 
 impl BootDtb {
@@ -357,6 +379,10 @@ impl BootDtb {
                 let base = blob / Self::QEMU_ALIGN * Self::QEMU_ALIGN;
                 let end = align_up(blob.saturating_add(Self::QEMU_BLOB_SIZE), Self::QEMU_ALIGN);
                 Mmio { base, size: end - base }
+            }
+            BootDtb::UBootBootm { bootm_size } => {
+                let end = ram_base.saturating_add(*bootm_size) / Self::QEMU_ALIGN * Self::QEMU_ALIGN;
+                Mmio { base: end.saturating_sub(Self::QEMU_ALIGN), size: Self::QEMU_ALIGN }
             }
         }
     }
@@ -409,6 +435,9 @@ pub enum BootDisk {
     /// A virtio block device on virtio-mmio (QEMU: `-drive if=none,file=CARD,format=raw,id=sd
     /// -device virtio-blk-device,drive=sd`); U-Boot's `virtio` interface, found by `virtio scan`.
     VirtioMmio,
+    /// The board's SD card slot (QEMU: `-drive if=sd,format=raw,file=CARD`); U-Boot's `mmc` interface, probed while
+    /// U-Boot starts.
+    Sd,
 }
 
 impl BootDisk {
@@ -416,13 +445,15 @@ impl BootDisk {
     pub const fn uboot_interface(self) -> &'static str {
         match self {
             BootDisk::VirtioMmio => "virtio",
+            BootDisk::Sd => "mmc",
         }
     }
 
-    /// The U-Boot command that makes the disk visible when nothing has probed it yet.
-    pub const fn uboot_init(self) -> &'static str {
+    /// The U-Boot command that makes the disk visible when nothing has probed it yet (`None`: U-Boot already has).
+    pub const fn uboot_init(self) -> Option<&'static str> {
         match self {
-            BootDisk::VirtioMmio => "virtio scan",
+            BootDisk::VirtioMmio => Some("virtio scan"),
+            BootDisk::Sd => None,
         }
     }
 
@@ -437,8 +468,20 @@ impl BootDisk {
             ]
             .into_iter()
             .collect(),
+            BootDisk::Sd => ["-drive".into(), format!("if=sd,format=raw,file={card}")].into_iter().collect(),
         }
     }
+}
+
+/// Where a U-Boot build runs from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UBootFirmware {
+    /// QEMU loads it as the board's firmware (`-bios`).
+    Bios,
+    /// The SoC's boot ROM loads U-Boot's SPL from the boot disk, `offset` bytes in, and the SPL loads U-Boot proper
+    /// from right after itself, as on the real board: the binary is written onto the card there, and the card is
+    /// all QEMU is given.
+    OnCard { offset: u64 },
 }
 
 /// How U-Boot starts the hypervisor image, which decides where the boot script loads it.
@@ -468,8 +511,10 @@ impl BootCommand {
 /// `fdt_variable`. The values are those of the build's default environment (`printenv`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UBoot {
-    /// The U-Boot binary (on QEMU: `-bios`).
+    /// The U-Boot binary, where its Debian package installs it.
     pub binary: &'static str,
+    /// Where it runs from: QEMU's `-bios`, or written onto the card.
+    pub firmware: UBootFirmware,
     /// The Debian package that provides it.
     pub package: &'static str,
     /// The U-Boot release these facts were read from.
@@ -505,6 +550,18 @@ pub struct QemuRun<'a> {
     pub ram_size: u64,
     /// `-kernel`.
     pub kernel: &'a str,
+}
+
+/// How the hypervisor starts the board's other CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuStart {
+    /// PSCI `CPU_ON` through SMC: QEMU virt's built-in firmware, U-Boot's PSCI, Trusted Firmware.
+    Psci,
+    /// The boot loader parks the other CPUs in WFI, each polling a flags register and jumping to the address it
+    /// holds once it is non-zero (the protocol of Arm's Versatile Express boot monitor, which QEMU's boot stub
+    /// follows). The register is cleared through `clear` (writing ones clears bits) and set through `set`; an SGI
+    /// then wakes the CPU. There is no context argument: a CPU started this way finds itself by its MPIDR.
+    SysFlags { set: u64, clear: u64 },
 }
 
 /// A board.
@@ -545,6 +602,8 @@ pub struct Board {
     pub devices: &'static [Device],
     /// Parts of the board that are never passed through (besides the console UART, see [`Uart::path`]).
     pub reserved: &'static [Reserved],
+    /// How the hypervisor starts the other CPUs.
+    pub cpu_start: CpuStart,
 }
 
 impl Board {
@@ -607,20 +666,39 @@ impl Board {
     /// The QEMU command line (program first) that boots `run.kernel` on this board, or `None` when QEMU does not
     /// emulate it.
     pub fn qemu_args(&self, run: &QemuRun<'_>) -> Option<Vec<String>> {
+        if !self.qemu?.kernel_boot {
+            return None;
+        }
         let mut args = self.qemu_machine_args(run)?;
         args.extend(["-kernel".into(), run.kernel.into()]);
         Some(args)
     }
 
-    /// The QEMU command line (program first) that runs the board's U-Boot ([`Board::uboot`]) as firmware with the
-    /// disk image `card` attached where that U-Boot looks for it (`run.kernel` is not used), or `None` when QEMU
-    /// does not emulate the board or it has no U-Boot.
+    /// The QEMU command line (program first) that runs the board's U-Boot ([`Board::uboot`]) with the disk image
+    /// `card` attached where that U-Boot looks for it (`run.kernel` is not used), or `None` when QEMU does not
+    /// emulate the board or it has no U-Boot. U-Boot is QEMU's `-bios`, or already on the card.
     pub fn qemu_uboot_args(&self, run: &QemuRun<'_>, card: &str) -> Option<Vec<String>> {
         let u = self.uboot?;
         let mut args = self.qemu_machine_args(run)?;
-        args.extend(["-bios".into(), u.binary.into()]);
+        if u.firmware == UBootFirmware::Bios {
+            args.extend(["-bios".into(), u.binary.into()]);
+        }
         args.extend(u.disk.qemu_args(card));
         Some(args)
+    }
+
+    /// Sets the Security Extensions switch (`secure=on|off`) on the `-M` option of a command line from
+    /// [`Board::qemu_args`] or [`Board::qemu_uboot_args`]. Returns false, leaving `args` alone, when the board's
+    /// QEMU model has no such switch ([`Qemu::secure_option`]) or `args` has no `-M`.
+    pub fn qemu_set_secure(&self, args: &mut [String], secure: bool) -> bool {
+        if !self.qemu.is_some_and(|q| q.secure_option) {
+            return false;
+        }
+        let Some(i) = args.iter().position(|a| a == "-M") else { return false };
+        let Some(machine) = args.get_mut(i + 1) else { return false };
+        let kept: Vec<&str> = machine.split(',').filter(|o| !o.starts_with("secure=")).collect();
+        *machine = format!("{},secure={}", kept.join(","), if secure { "on" } else { "off" });
+        true
     }
 
     /// The QEMU command line up to (excluding) what it boots.
@@ -633,6 +711,12 @@ impl Board {
         }
         if q.gic_version_option {
             machine.push_str(&format!(",gic-version={}", run.gic.number()));
+        }
+        let extra = q.extra_args.iter().map(|a| String::from(*a));
+        if q.fixed_machine {
+            return Some(
+                [q.binary.into(), "-M".into(), machine, "-nographic".into()].into_iter().chain(extra).collect(),
+            );
         }
         let cpu = match run.gic {
             GicVersion::V3 => q.cpu_gicv3,
@@ -650,7 +734,7 @@ impl Board {
             qemu_size(run.ram_size),
             "-nographic".into(),
         ];
-        Some(args.into_iter().collect())
+        Some(args.into_iter().chain(extra).collect())
     }
 }
 
@@ -675,7 +759,7 @@ mod tests {
             assert_eq!(Board::by_name(b.name), Some(*b));
         }
         assert_eq!(Board::by_name("qemu-virt"), None);
-        assert_eq!(Board::names(), ["qemu-virt-aarch64", "qemu-virt-a15"]);
+        assert_eq!(Board::names(), ["qemu-virt-aarch64", "qemu-virt-a15", "orangepi-pc", "vexpress-a15"]);
     }
 
     /// Properties the partition's device tree writes itself for a passthrough node.
@@ -686,7 +770,13 @@ mod tests {
     fn check_path(path: &str, base: u64) {
         let name = path.strip_prefix('/').unwrap_or_else(|| panic!("{path}: not absolute"));
         assert!(!name.contains('/'), "{path}: passthrough nodes sit under the root");
-        let unit = name.split_once('@').map(|(_, u)| u);
+        check_unit(path, base);
+    }
+
+    /// A node path whose last component's unit address is `base` in lower-case hex.
+    fn check_unit(path: &str, base: u64) {
+        assert!(path.starts_with('/'), "{path}: not absolute");
+        let unit = path.rsplit('/').next().and_then(|n| n.split_once('@')).map(|(_, u)| u);
         assert_eq!(unit, Some(format!("{base:x}").as_str()), "{path}: unit address");
     }
 
@@ -694,8 +784,9 @@ mod tests {
     fn every_board_is_consistent() {
         for b in BOARDS {
             let mut paths: Vec<&str> = b.uarts.iter().map(|u| u.path).collect();
+            // A console UART is never passed through: its node may sit anywhere in the board's tree.
             for u in b.uarts {
-                check_path(u.path, u.base);
+                check_unit(u.path, u.base);
             }
             let reserved: Vec<Mmio> = b.reserved.iter().flat_map(|r| r.regs.iter().copied()).collect();
             for r in b.reserved {

@@ -7,7 +7,7 @@
 
 use crate::{
     BootCommand, BootDisk, Clock, Device, GicV2Frames, Irq, Mmio, PropValue, QemuFlash, Reserved, TimerIrqs, UBoot,
-    UBootEnv, Uart, UartKind, KIB, MIB,
+    UBootEnv, UBootFirmware, Uart, UartKind, KIB, MIB,
 };
 
 /// Start of RAM.
@@ -84,6 +84,7 @@ pub const GIC_RESERVED: Reserved = Reserved {
 pub const fn uboot(binary: &'static str, boot_command: BootCommand) -> UBoot {
     UBoot {
         binary,
+        firmware: UBootFirmware::Bios,
         package: "u-boot-qemu",
         version: "2023.01",
         kernel_addr_r: RAM_BASE + 4 * MIB,

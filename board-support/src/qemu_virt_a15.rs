@@ -8,7 +8,7 @@
 //! itself, payload included, to its link address.
 
 use crate::qemu_virt;
-use crate::{Arch, Board, BootCommand, BootDtb, Gic, GicVersion, Qemu, UBoot, GIB, MIB};
+use crate::{Arch, Board, BootCommand, BootDtb, CpuStart, Gic, GicVersion, Qemu, UBoot, GIB, MIB};
 
 pub use crate::qemu_virt::{PL031, PL061, RAM_BASE};
 
@@ -52,10 +52,16 @@ pub static BOARD: Board = Board {
         // The board has no GICv3 (checking a config refuses one): this model is never used with one.
         cpu_gicv3: "cortex-a15",
         cpu_gicv2: "cortex-a15",
+        kernel_boot: true,
+        fixed_machine: false,
+        secure_option: false,
+        extra_args: &[],
     }),
     uboot: Some(UBOOT),
     devices: &[PL031, PL061],
     reserved: &[qemu_virt::GIC_RESERVED],
+    // QEMU's built-in PSCI firmware holds the other CPUs.
+    cpu_start: CpuStart::Psci,
 };
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! The memory map and devices are [`crate::qemu_virt`]'s. With `virtualization=on` QEMU starts every CPU at EL2.
 
 use crate::qemu_virt;
-use crate::{Arch, Board, BootCommand, BootDtb, Gic, GicV3Frames, GicVersion, Qemu, UBoot, GIB, MIB};
+use crate::{Arch, Board, BootCommand, BootDtb, CpuStart, Gic, GicV3Frames, GicVersion, Qemu, UBoot, GIB, MIB};
 
 pub use crate::qemu_virt::{PL031, PL061, RAM_BASE};
 
@@ -44,10 +44,16 @@ pub static BOARD: Board = Board {
         gic_version_option: true,
         cpu_gicv3: "cortex-a57",
         cpu_gicv2: "cortex-a53",
+        kernel_boot: true,
+        fixed_machine: false,
+        secure_option: false,
+        extra_args: &[],
     }),
     uboot: Some(UBOOT),
     devices: &[PL031, PL061],
     reserved: &[qemu_virt::GIC_RESERVED],
+    // QEMU's built-in PSCI firmware holds the other CPUs.
+    cpu_start: CpuStart::Psci,
 };
 
 #[cfg(test)]

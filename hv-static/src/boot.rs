@@ -2,7 +2,7 @@
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
 use crate::config::{GicVersion, SYSTEM};
-use crate::{arch, gic, hverror, hvprintln, partition, run};
+use crate::{arch, gic, hverror, hvprintln, partition, run, sched};
 
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
@@ -18,7 +18,7 @@ extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
         hverror!("CPU {cpu}: no GIC redistributor matches MPIDR {:#x}", arch::cpu::mpidr());
         halt();
     }
-    run::idle()
+    run::start()
 }
 
 fn boot_cpu(dtb: usize) {
@@ -40,6 +40,7 @@ fn boot_cpu(dtb: usize) {
         halt();
     }
     gic::init_distributor();
+    sched::init();
     if let Err((part, e)) = partition::build_all() {
         hverror!("stage-2 tables for '{}': {:?}", SYSTEM.partitions[part].name, e);
         halt();

@@ -1,13 +1,21 @@
-//! SMCCC 1.1 dispatch for HVC and trapped SMC: the architecture calls, PSCI, and nothing else (every other
-//! function ID answers NOT_SUPPORTED, as the guest ABI promises).
+//! SMCCC 1.1 dispatch for HVC and trapped SMC: the architecture calls, PSCI, and hv-static's vendor-specific
+//! hypervisor calls (docs/guest-abi.md, "hv-static vendor calls"); every other function ID answers NOT_SUPPORTED,
+//! as the guest ABI promises.
 
 use crate::arch::GuestRegs;
 use crate::psci::{self, Outcome};
 use crate::vcpu::VcpuRef;
+use crate::{percpu, sched};
 
 const SMCCC_VERSION: u32 = 0x8000_0000;
 const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
 const SMCCC_VERSION_1_1: i64 = 0x1_0001;
+/// The calling vCPU's cyclic schedule: frame length and origin in counter ticks.
+const HV_SCHED_FRAME: u32 = 0x8600_0010;
+/// The calling vCPU's n-th window in its frame, in ticks from the frame start.
+const HV_SCHED_WINDOW: u32 = 0x8600_0011;
+/// Entries into hv-static on the calling vCPU's CPU so far (this call included).
+const HV_CPU_EXITS: u32 = 0x8600_0012;
 
 /// Handles the call in `regs` (function ID in x0, arguments in x1-x3). Returns false when the vCPU must stop
 /// running (it powered itself or its partition off).
@@ -25,6 +33,28 @@ pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
                 SMCCC_VERSION | SMCCC_ARCH_FEATURES => 0,
                 _ => psci::NOT_SUPPORTED,
             },
+            HV_SCHED_FRAME => match sched::frame_info(me.pcpu()) {
+                Some((frame, t0)) => {
+                    regs.set(1, frame);
+                    regs.set(2, t0 & 0xffff_ffff);
+                    regs.set(3, t0 >> 32);
+                    0
+                }
+                None => psci::NOT_SUPPORTED,
+            },
+            HV_SCHED_WINDOW => match sched::window(me, regs.get(1) as u32 as usize) {
+                Some((start, end)) => {
+                    regs.set(1, start);
+                    regs.set(2, end);
+                    0
+                }
+                None if sched::schedule(me.pcpu()).is_some() => psci::INVALID_PARAMETERS,
+                None => psci::NOT_SUPPORTED,
+            },
+            HV_CPU_EXITS => {
+                regs.set(1, percpu::exits(me.pcpu()) as u64);
+                0
+            }
             _ => psci::NOT_SUPPORTED,
         }
     };

@@ -1,28 +1,45 @@
-//! Physical interrupts at EL2, whether the CPU was running its vCPU or idle: each becomes a virtual interrupt, a
-//! mailbox request, or console input.
+//! Physical interrupts at EL2, whether the CPU was running a vCPU or idle: each becomes a virtual interrupt, a
+//! mailbox request, console input, or a window boundary of a cyclic pool.
 
 use crate::config::SYSTEM;
 use crate::percpu::{self, req};
-use crate::vcpu::VcpuRef;
+use crate::vcpu::{self, Power, VcpuRef};
 use crate::{arch, console, gic, vgic};
 
-/// Takes every pending interrupt. Returns true when this CPU's vCPU was asked to stop.
-pub fn handle_pending(current: Option<VcpuRef>) -> bool {
-    let mut stop = false;
+/// What the interrupts taken asked of the CPU beyond delivering them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Requests {
+    /// The running vCPU must leave: it was powered off, or its partition stopped or restarts.
+    pub stop: bool,
+    /// A window boundary of this CPU's cyclic pool has come.
+    pub tick: bool,
+}
+
+/// Takes every pending interrupt.
+pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
+    let mut out = Requests::default();
     loop {
         let intid = gic::ack();
         if intid >= gic::SPURIOUS {
-            return stop;
+            return out;
         }
         gic::priority_drop(intid);
         match (intid, current) {
             (gic::SGI_KICK, _) => {
                 gic::deactivate(intid);
                 let flags = percpu::take(arch::cpu::id());
-                stop |= flags & req::STOP != 0;
+                // A stop request names a partition, not a CPU: on a CPU that time-shares, the vCPU running now
+                // may belong to another partition, which keeps running.
+                out.stop |= flags & req::STOP != 0 && current.is_some_and(|v| vcpu::power(v) != Power::On);
                 if let (true, Some(v)) = (flags & req::REFILL != 0, current) {
                     vgic::refill(v);
                 }
+            }
+            // The timer stays asserted until it is re-armed, which the caller does through `sched::tick`.
+            (gic::HYP_TIMER_IRQ, _) => {
+                arch::timer::hyp_timer_off();
+                gic::deactivate(intid);
+                out.tick = true;
             }
             // Deactivated by the guest's own completion, through the HW bit of its list register.
             (gic::VTIMER_IRQ, Some(v)) => vgic::inject(v, intid, 0),

@@ -13,6 +13,7 @@ mod a32_decode;
 mod config;
 mod console;
 mod esr;
+mod sched;
 mod stage2;
 mod vgic;
 

@@ -127,8 +127,9 @@ pub fn stop(part: usize, reason: StopReason) {
 pub fn reset(part: usize) {
     stop(part, StopReason::Reset);
     let me = arch::cpu::id();
-    for vc in SYSTEM.partitions[part].vcpus.iter().filter(|vc| vc.pcpu != me) {
-        while percpu::in_guest(vc.pcpu) {
+    for (idx, vc) in SYSTEM.partitions[part].vcpus.iter().enumerate().filter(|(_, vc)| vc.pcpu != me) {
+        let v = VcpuRef { part, idx };
+        while percpu::current_on(vc.pcpu) == Some(v) {
             arch::cpu::wfe();
         }
     }

@@ -1,7 +1,7 @@
 //! Per-physical-CPU data: stacks, the vCPU pinned to the CPU, and the mailbox other CPUs use to ask it for
 //! something (refill list registers, stop or start its vCPU) before kicking it with an SGI.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::config::{NUM_CPUS, SYSTEM};
 use crate::vcpu::VcpuRef;
@@ -59,25 +59,46 @@ static PINNED: [Option<VcpuRef>; NUM_CPUS] = {
     table
 };
 
+/// The one vCPU pinned to `cpu` in a pinned pool (`None` on a CPU of a cyclic pool, which has several).
 pub fn pinned(cpu: usize) -> Option<VcpuRef> {
+    if SYSTEM.cpus[cpu].schedule.is_some() {
+        return None;
+    }
     PINNED[cpu]
 }
 
+/// Per CPU: the vCPU it is running (its global index + 1), or 0 while it is in the hypervisor's idle loop.
+static CURRENT: [AtomicUsize; NUM_CPUS] = [const { AtomicUsize::new(0) }; NUM_CPUS];
+
 /// The vCPU of the CPU running this code.
 pub fn current() -> Option<VcpuRef> {
-    PINNED[crate::arch::cpu::id()]
+    current_on(crate::arch::cpu::id())
 }
 
-static IN_GUEST: [AtomicBool; NUM_CPUS] = [const { AtomicBool::new(false) }; NUM_CPUS];
+/// The vCPU `cpu` is running, if any.
+pub fn current_on(cpu: usize) -> Option<VcpuRef> {
+    match CURRENT[cpu].load(Ordering::Acquire) {
+        0 => None,
+        g => Some(VcpuRef::from_global(g - 1)),
+    }
+}
 
-/// Records whether this CPU is running its vCPU (so a partition reset knows when every vCPU has left).
-pub fn set_in_guest(on: bool) {
-    IN_GUEST[crate::arch::cpu::id()].store(on, Ordering::Release);
-    if !on {
+/// Records which vCPU this CPU runs (so a partition reset knows when each of its vCPUs has left, and
+/// interrupt delivery knows whether a vCPU is on its CPU right now).
+pub fn set_current(v: Option<VcpuRef>) {
+    CURRENT[crate::arch::cpu::id()].store(v.map_or(0, |v| v.global() + 1), Ordering::Release);
+    if v.is_none() {
         crate::arch::cpu::sev();
     }
 }
 
-pub fn in_guest(cpu: usize) -> bool {
-    IN_GUEST[cpu].load(Ordering::Acquire)
+/// Entries into the hypervisor from partitions, per CPU (`HV_CPU_EXITS`): traps, interrupts and calls.
+static EXITS: [AtomicU32; NUM_CPUS] = [const { AtomicU32::new(0) }; NUM_CPUS];
+
+pub fn count_exit() {
+    EXITS[crate::arch::cpu::id()].fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn exits(cpu: usize) -> u32 {
+    EXITS[cpu].load(Ordering::Relaxed)
 }

@@ -1,26 +1,43 @@
-//! What a physical CPU does: run its vCPU, or sleep until it is powered on. There is no scheduler tick in a
-//! pinned pool: the CPU is in the partition until the partition traps, and asleep in WFI otherwise.
+//! What a physical CPU does: run a vCPU, switch vCPUs at a cyclic pool's window boundaries, or sleep.
+//!
+//! A CPU of a pinned pool has one vCPU and no tick: it is in the partition until the partition traps, and asleep
+//! in WFI otherwise. A CPU of a cyclic pool follows its table (`sched`): at each boundary it saves everything the
+//! outgoing vCPU owns into its context and loads the incoming one's, or idles in WFI through an idle slot.
 
 use crate::arch::{self, context::CNTV_IMASK};
 use crate::partition::{self, RunState};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Context, Power, VcpuRef};
-use crate::{gic, irq, vgic};
+use crate::vgic::lr::Lr;
+use crate::{gic, irq, sched, vgic};
 
-/// The idle loop: sleeps until this CPU's vCPU is powered on, then enters it. Never returns.
+/// The idle loop: sleeps until there is a vCPU to run, then enters it. Never returns.
 pub fn idle() -> ! {
     let cpu = arch::cpu::id();
     loop {
         let flags = percpu::take(cpu);
-        if let Some(v) = percpu::pinned(cpu) {
+        let mine = if sched::schedule(cpu).is_some() { sched::running_slot(cpu) } else { percpu::pinned(cpu) };
+        if let Some(v) = mine {
             if flags & req::START != 0 || matches!(vcpu::power(v), Power::OnPending { .. }) {
                 try_enter(v);
             }
         }
         arch::cpu::wfi();
         // EL2 runs with interrupts masked: collect what woke us here. A stop request finds nothing to stop.
-        irq::handle_pending(None);
+        if irq::handle_pending(None).tick {
+            if let Some(v) = sched::tick(cpu) {
+                switch_to(v);
+            }
+        }
     }
+}
+
+/// Where a cyclic CPU starts: the slot under way when it comes up, else the idle loop until the first boundary.
+pub fn start() -> ! {
+    if let Some(v) = sched::start_cpu(arch::cpu::id()) {
+        switch_to(v);
+    }
+    idle()
 }
 
 /// Enters `v` if its partition runs and PSCI put it in ON_PENDING; returns otherwise.
@@ -50,9 +67,79 @@ fn enter(v: VcpuRef, ctx: &Context) -> ! {
     for (i, lr) in ctx.lrs.iter().enumerate().take(gic::nr_lrs()) {
         gic::write_lr(i, lr);
     }
+    gic::set_private_active(gic::VTIMER_IRQ, ctx.vtimer_active);
+    // Current before the refill: an interrupt injected from another CPU from now on is refilled by a kick.
+    percpu::set_current(Some(v));
     vgic::refill(v);
-    percpu::set_in_guest(true);
     arch::exception::enter(&ctx.regs, percpu::stack_top(arch::cpu::id()))
+}
+
+/// A window boundary came while `v` ran: if the next slot is another vCPU's (or idle), saves `v` for its next
+/// window and switches. Returns when `v` keeps the CPU.
+pub fn tick(v: VcpuRef, regs: &arch::GuestRegs) {
+    let next = sched::tick(arch::cpu::id());
+    if next == Some(v) {
+        return;
+    }
+    deschedule(v, regs);
+    if let Some(n) = next {
+        switch_to(n);
+    }
+    idle()
+}
+
+/// Starts the window of `v` on this CPU: resumes it where it was, starts it if PSCI powered it on, or returns
+/// (to idle through the window) when it is off.
+fn switch_to(v: VcpuRef) {
+    match vcpu::power(v) {
+        Power::On => {
+            // Copied out so the lock is not held while the vCPU runs (`enter` never returns).
+            let ctx = vcpu::context(v).clone();
+            enter(v, &ctx)
+        }
+        Power::OnPending { .. } => {
+            discard_saved(v);
+            try_enter(v)
+        }
+        Power::Off => discard_saved(v),
+    }
+}
+
+/// Saves everything `v` owns and leaves the CPU clean for the next owner: its virtual timer silenced (its
+/// context keeps it armed: virtual time keeps counting and it fires, if due, when `v` next runs), its list
+/// registers and the physical active state of its timer interrupt moved into its context.
+fn deschedule(v: VcpuRef, regs: &arch::GuestRegs) {
+    {
+        let mut ctx = vcpu::context(v);
+        ctx.regs = *regs;
+        ctx.el1.save();
+        ctx.fp.save();
+        ctx.gic_if = gic::save_cpu_if();
+        for i in 0..gic::nr_lrs().min(16) {
+            ctx.lrs[i] = gic::read_lr(i);
+            gic::write_lr(i, &Lr::EMPTY);
+        }
+        ctx.vtimer_active = gic::private_active(gic::VTIMER_IRQ);
+    }
+    arch::timer::vtimer_off();
+    gic::set_private_active(gic::VTIMER_IRQ, false);
+    gic::set_underflow(false);
+    percpu::set_current(None);
+}
+
+/// Forgets the saved interrupt state of a vCPU that will not resume (powered off, or restarting from scratch),
+/// completing at the GIC the passed-through interrupts its list registers still held, so they can fire again.
+fn discard_saved(v: VcpuRef) {
+    let mut ctx = vcpu::context(v);
+    for lr in ctx.lrs.iter_mut() {
+        if let (Some(p), false) = (lr.pintid, lr.is_free()) {
+            if p >= 32 {
+                gic::deactivate(p);
+            }
+        }
+        *lr = Lr::EMPTY;
+    }
+    ctx.vtimer_active = false;
 }
 
 /// A trapped WFI (pool `wfi = "trap"`): sleeps until the vCPU has something to take. A virtual interrupt already
@@ -76,8 +163,10 @@ pub fn park(v: VcpuRef, regs: &arch::GuestRegs) -> ! {
         ctx.gic_if = gic::save_cpu_if();
         ctx.el1.cntv_ctl |= CNTV_IMASK;
         ctx.el1.restore();
+        ctx.lrs = [Lr::EMPTY; 16];
+        ctx.vtimer_active = false;
     }
     vgic::clear_lrs();
-    percpu::set_in_guest(false);
+    percpu::set_current(None);
     idle()
 }

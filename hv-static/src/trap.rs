@@ -18,6 +18,7 @@ fn current() -> VcpuRef {
 
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
+    percpu::count_exit();
     let v = current();
     let (esr, far, hpfar) = arch::trap_syndrome();
     match esr::decode(esr) {
@@ -91,14 +92,20 @@ fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
 
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
+    percpu::count_exit();
     let v = current();
-    if irq::handle_pending(Some(v)) {
+    let req = irq::handle_pending(Some(v));
+    if req.stop {
         run::park(v, regs);
+    }
+    if req.tick {
+        run::tick(v, regs);
     }
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_serror(regs: &mut GuestRegs) {
+    percpu::count_exit();
     let v = current();
     fault(v, regs, format_args!("SError"))
 }

@@ -31,6 +31,17 @@ impl VcpuRef {
     pub fn global(&self) -> usize {
         SYSTEM.partitions[..self.part].iter().map(|p| p.vcpus.len()).sum::<usize>() + self.idx
     }
+
+    /// The vCPU with flat index `g` (the inverse of [`VcpuRef::global`]).
+    pub fn from_global(mut g: usize) -> VcpuRef {
+        for (part, p) in SYSTEM.partitions.iter().enumerate() {
+            if g < p.vcpus.len() {
+                return VcpuRef { part, idx: g };
+            }
+            g -= p.vcpus.len();
+        }
+        panic!("no vCPU with flat index {g}")
+    }
 }
 
 /// PSCI's view of a vCPU.
@@ -59,6 +70,7 @@ pub fn update_power<R>(v: VcpuRef, f: impl FnOnce(&mut Power) -> R) -> R {
 }
 
 /// Everything a vCPU owns besides its general-purpose registers while it runs (those live in the trap frame).
+#[derive(Clone)]
 pub struct Context {
     pub regs: GuestRegs,
     pub el1: El1Regs,
@@ -66,11 +78,21 @@ pub struct Context {
     /// Virtual CPU interface control, VMCR and active priorities.
     pub gic_if: (u64, u64, u64),
     pub lrs: [Lr; 16],
+    /// Whether its virtual timer's physical interrupt was active (taken, not yet completed by the guest through
+    /// the list register's HW link) when it was descheduled: that state is per CPU, so it leaves with the vCPU.
+    pub vtimer_active: bool,
 }
 
 impl Context {
     pub const fn empty() -> Self {
-        Self { regs: GuestRegs::ZERO, el1: El1Regs::ZERO, fp: FpRegs::ZERO, gic_if: (0, 0, 0), lrs: [Lr::EMPTY; 16] }
+        Self {
+            regs: GuestRegs::ZERO,
+            el1: El1Regs::ZERO,
+            fp: FpRegs::ZERO,
+            gic_if: (0, 0, 0),
+            lrs: [Lr::EMPTY; 16],
+            vtimer_active: false,
+        }
     }
 
     /// A vCPU at power-on: boot-protocol registers, reset EL1 state, clean FP and interrupt state.

@@ -1,14 +1,20 @@
 //! What each system test checks of a boot, shared by the AArch64 tests and their ARMv7 twins
 //! (`tests/tests/armv7.rs`): the same system on another board must print the same console.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use crate::{all_of, boot_until, config, lines_of, qemu_program, require_qemu, serial, Session};
+use crate::{all_of, boot_until, boot_until_in, config, lines_of, qemu_program, require_qemu, serial, Session};
 
 /// Two partitions on their own CPUs, each ticking on its virtual timer; `gic` is how hello names the GIC (`v3`).
 pub fn demo(config: &str, gic: &str) {
+    demo_in(config, None, gic)
+}
+
+/// [`demo`] with the CPUs started in the Secure or Non-secure state (see [`crate::boot_until_in`]).
+pub fn demo_in(config: &str, secure: Option<bool>, gic: &str) {
     let until = all_of(&[r"\[hello0\] tick 5\b", r"\[hello1\] tick 5\b"]);
-    let out = boot_until(config, &until, Duration::from_secs(60));
+    let out = boot_until_in(config, secure, &until, Duration::from_secs(60));
     for name in ["hello0", "hello1"] {
         let lines = lines_of(&out, name);
         let hello = format!("hello from {name} (vcpus=1, gic={gic})");
@@ -27,9 +33,14 @@ pub fn demo(config: &str, gic: &str) {
 /// Stage-2 isolation: the probe, which touches memory it does not own, is stopped and reported, alone; `hello0`
 /// keeps ticking.
 pub fn isolation(config: &str) {
+    isolation_in(config, None)
+}
+
+/// [`isolation`] with the CPUs started in the Secure or Non-secure state (see [`crate::boot_until_in`]).
+pub fn isolation_in(config: &str, secure: Option<bool>) {
     // hello0 must tick at least three more times after the probe was stopped.
     let until = r"(?s)partition 'probe' stopped.*\[hello0\] tick \d+.*\[hello0\] tick \d+.*\[hello0\] tick \d+";
-    let out = boot_until(config, until, Duration::from_secs(60));
+    let out = boot_until_in(config, secure, until, Duration::from_secs(60));
     let fault = out
         .output
         .lines()
@@ -127,4 +138,104 @@ pub fn console_input(config_name: &str) {
     assert!(!out.contains("[hello1] input: first"), "input leaked to the partition without focus:\n{out}");
     assert!(!out.contains("[hello0] input: second"), "input leaked to the partition without focus:\n{out}");
     assert_eq!(out.matches("input: ").count(), 3, "each line reaches exactly one partition:\n{out}");
+}
+
+/// Fetches the Debian kernel and builds the initramfs of `arch` (`arm64`, `armhf`: `tests/fixtures/fetch-linux.sh`'s
+/// argument) when they are not cached yet, so `cargo test --workspace` works on a fresh machine too. One fetch at
+/// a time: both use apt.
+fn require_linux_fixtures(arch: &str) {
+    static FETCH: Mutex<()> = Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    let root = image_builder::workspace_root();
+    let cache = root.join("tests/fixtures/cache").join(arch);
+    let kernel = if arch == "arm64" { "Image" } else { "zImage" };
+    if cache.join(kernel).exists() && cache.join("initramfs.cpio.gz").exists() {
+        return;
+    }
+    let status = std::process::Command::new("bash")
+        .arg(root.join("tests/fixtures/fetch-linux.sh"))
+        .arg(arch)
+        .status()
+        .expect("run tests/fixtures/fetch-linux.sh");
+    assert!(status.success(), "tests/fixtures/fetch-linux.sh {arch} failed ({status}); see its output above");
+}
+
+fn hello_ticks(out: &str) -> Vec<u32> {
+    out.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix("[hello] tick ")?.parse().ok()).collect()
+}
+
+/// Debian's stock kernel for `arch` (fixtures as in [`require_linux_fixtures`]) as the 2-vCPU partition `linux`
+/// beside the bare-metal `hello`: it boots to its initramfs marker with both vCPUs while `hello` keeps ticking,
+/// answers typed commands once the console focus moves to it, takes timer interrupts on both vCPUs, and logs no
+/// warnings (from the interrupt, timer, PSCI or any other code).
+pub fn linux(config_name: &str, arch: &str) {
+    const BOOT: Duration = Duration::from_secs(120);
+    const T: Duration = Duration::from_secs(30);
+    require_qemu(qemu_program(config_name));
+    require_linux_fixtures(arch);
+    let _one = serial();
+    let mut s = Session::start(&config(config_name));
+    s.wait_for(r"\[hello\] tick 1\b", T);
+    let (t0, ticks0) = (Instant::now(), hello_ticks(&s.output()).len());
+    s.wait_for(r"\[linux\] LINUX-READY linux cpus=2", BOOT);
+    let (elapsed, ticks1) = (t0.elapsed(), hello_ticks(&s.output()).len());
+
+    // The bare-metal partition kept its 10 Hz tick while Linux booted on the other CPUs.
+    let ticks = hello_ticks(&s.output());
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "hello skipped or repeated ticks: {ticks:?}");
+    let expected = elapsed.as_secs_f64() * 10.0;
+    let got = (ticks1 - ticks0) as f64;
+    assert!(got >= expected * 0.5, "hello ticked {got} times in {elapsed:?} of Linux boot (expected ~{expected:.0})");
+
+    // Move the console's input to Linux (partition 1) and use its shell.
+    s.send(b"\x1d1");
+    s.wait_for(r"\[hv\] console input -> 'linux'", T);
+    s.send(b"\r");
+    s.send(b"echo round-$((6*7))-trip\r");
+    s.wait_for(r"\[linux\] round-42-trip", T);
+    s.send(b"cat /proc/interrupts\r");
+    let timer = s.wait_for(r"\[linux\] +\d+: +\d+ +\d+ +GIC(v3|-0)? +27 Level +arch_timer", T);
+    let counts: Vec<u64> = timer.split_whitespace().skip(2).take(2).map(|c| c.parse().unwrap()).collect();
+    assert!(counts.iter().all(|&c| c > 0), "arch timer interrupts on both vCPUs: {timer}");
+
+    let out = s.output();
+    let linux: Vec<&str> = out.lines().filter(|l| l.starts_with("[linux]")).collect();
+    for bad in ["WARNING", "Bad", "timed out", "BUG"] {
+        let hits: Vec<&&str> = linux.iter().filter(|l| l.contains(bad)).collect();
+        assert!(hits.is_empty(), "Linux logged {bad:?}: {hits:#?}");
+    }
+    assert!(!out.contains("vcpu 0 fault") && !out.contains("vcpu 1 fault"), "{out}");
+    // Input went to Linux only, never to hello.
+    assert!(!out.contains("[hello] input:"), "{out}");
+}
+
+/// A cyclic pool time-sharing two CPUs between a two-vCPU partition and two single-vCPU ones: every partition
+/// greets, passes its ABI checks and keeps counting consecutive ticks, SGIs travel between the SMP partition's
+/// vCPUs, and the passed-through RTC's interrupts all reach their owner, although each partition is descheduled
+/// half of the time: no interrupt for a descheduled vCPU is lost.
+pub fn cyclic(config: &str) {
+    let until = all_of(&[
+        r"\[smp\] cpu1 tick 5\b",
+        r"\[smp\] cpu0 tick 5\b",
+        r"\[hello0\] rtc alarm 3 \(irq 34\)",
+        r"\[hello1\] tick 5\b",
+        r"\[hello0\] tick 5\b",
+    ]);
+    let out = boot_until(config, &until, Duration::from_secs(60));
+    let consecutive = |name: &str, prefix: &str| {
+        let ticks: Vec<u32> =
+            lines_of(&out, name).iter().filter_map(|l| l.strip_prefix(prefix)?.parse().ok()).collect();
+        assert!(ticks.len() >= 5, "{name} {prefix}: {ticks:?}");
+        assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{name} lost ticks: {ticks:?}");
+    };
+    consecutive("hello0", "tick ");
+    consecutive("hello1", "tick ");
+    consecutive("smp", "cpu0 tick ");
+    consecutive("smp", "cpu1 tick ");
+    let alarms: Vec<&str> = lines_of(&out, "hello0").into_iter().filter(|l| l.starts_with("rtc alarm")).collect();
+    assert_eq!(alarms, ["rtc alarm 1 (irq 34)", "rtc alarm 2 (irq 34)", "rtc alarm 3 (irq 34)"]);
+    let smp = lines_of(&out, "smp");
+    assert!(smp.iter().any(|l| l.contains("sgi")), "no SGI between smp's vCPUs: {smp:?}");
+    assert!(lines_of(&out, "hello1").iter().all(|l| !l.contains("rtc")), "hello1 saw the RTC");
+    assert!(!out.output.contains("fault") && !out.output.contains("unexpected irq"), "{}", out.output);
 }

@@ -42,6 +42,12 @@ pub fn qemu_program(config_name: &str) -> &'static str {
 /// Builds and boots `config`, waiting at most `timeout` for the console to match `until`. Panics with the whole
 /// console output when it does not, so a failure shows what the partitions did.
 pub fn boot_until(config_name: &str, until: &str, timeout: Duration) -> RunOutcome {
+    boot_until_in(config_name, None, until, timeout)
+}
+
+/// [`boot_until`] with the CPUs started in the Secure (`Some(true)`) or Non-secure (`Some(false)`) state, on a
+/// board whose QEMU model has the switch (`None`: the board's default).
+pub fn boot_until_in(config_name: &str, secure: Option<bool>, until: &str, timeout: Duration) -> RunOutcome {
     require_qemu(qemu_program(config_name));
     let _one_at_a_time = serial();
     let opts = RunOptions {
@@ -50,6 +56,7 @@ pub fn boot_until(config_name: &str, until: &str, timeout: Duration) -> RunOutco
         until: Some(until.to_string()),
         quiet: true,
         echo: false,
+        secure,
     };
     let out = run(&opts).unwrap_or_else(|e| panic!("building or booting {config_name} failed: {e}"));
     assert!(

@@ -33,3 +33,9 @@ fn a15_rtc_interrupt_reaches_only_its_owner() {
 fn a15_input_follows_the_focus() {
     checks::console_input("qemu-a15-demo.toml");
 }
+
+/// Debian's armhf kernel (armmp-lpae zImage) from `tests/fixtures/fetch-linux.sh armhf`, fetched when missing.
+#[test]
+fn a15_linux() {
+    checks::linux("qemu-a15-linux.toml", "armhf");
+}

@@ -9,6 +9,7 @@ pub static SYSTEM: SystemConfig = SystemConfig {
     name: "host-fixture",
     board: "qemu-virt-aarch64",
     uart: 0x0900_0000,
+    uart_kind: UartKind::Pl011,
     uart_irq: 33,
     log_level: LogLevel::Info,
     gic: GicConfig {
@@ -24,7 +25,8 @@ pub static SYSTEM: SystemConfig = SystemConfig {
     ram_size: 0x4000_0000,
     image_base: 0x4020_0000,
     image_size: 0x40_0000,
-    cpus: &[PhysCpu { mpidr: 0 }, PhysCpu { mpidr: 1 }],
+    cpus: &[PhysCpu { mpidr: 0, schedule: None }, PhysCpu { mpidr: 1, schedule: None }],
+    cpu_start: CpuStart::Psci,
     partitions: &[
         PartitionConfig {
             name: "a",

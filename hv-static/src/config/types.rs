@@ -11,6 +11,16 @@ pub enum GicVersion {
     V3,
 }
 
+/// Which driver the physical console UART needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UartKind {
+    /// Arm PrimeCell PL011.
+    Pl011,
+    /// 16550-compatible (e.g. the DesignWare APB UART of Allwinner SoCs): 8-bit registers `1 << reg_shift` bytes
+    /// apart, accessed 32 bits wide.
+    Ns16550 { reg_shift: u32 },
+}
+
 /// Physical interrupt controller: where its frames live on the board.
 #[derive(Clone, Copy, Debug)]
 pub struct GicConfig {
@@ -29,11 +39,40 @@ pub struct GicConfig {
     pub maintenance_irq: u32,
 }
 
+/// How the boot CPU starts the others (the board's boot firmware decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuStart {
+    /// PSCI `CPU_ON` through SMC.
+    Psci,
+    /// The boot loader parks the other CPUs polling a flags register (Versatile Express): clear it through
+    /// `clear`, write the entry point through `set`, wake the CPU with an SGI. The CPU gets no context argument.
+    SysFlags { set: u64, clear: u64 },
+}
+
 /// One physical CPU the configuration uses.
 #[derive(Clone, Copy, Debug)]
 pub struct PhysCpu {
     /// Affinity value the firmware's PSCI CPU_ON expects.
     pub mpidr: u64,
+    /// The CPU's table when it belongs to a cyclic pool; `None` in a pinned pool (no tick at all).
+    pub schedule: Option<CpuSchedule>,
+}
+
+/// A cyclic pool's table as one CPU runs it: consecutive slots covering `[0, major_frame_ns)`, repeated forever
+/// from a frame start all CPUs share. Times are nanoseconds; hv-static converts them to counter ticks at boot.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuSchedule {
+    pub major_frame_ns: u64,
+    pub slots: &'static [Slot],
+}
+
+/// A stretch of a major frame on one CPU.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// The vCPU that runs (partition index, vCPU index), or `None`: the CPU idles in WFI.
+    pub vcpu: Option<(usize, usize)>,
 }
 
 /// A guest-physical to host-physical mapping of normal memory.
@@ -135,8 +174,10 @@ pub struct SystemConfig {
     /// Name of the configuration file (without `.toml`), printed at boot.
     pub name: &'static str,
     pub board: &'static str,
-    /// Physical console UART (PL011) base.
+    /// Physical console UART base.
     pub uart: u64,
+    /// Its kind, which selects the console driver.
+    pub uart_kind: UartKind,
     /// Its interrupt (SPI INTID), for console input.
     pub uart_irq: u32,
     pub gic: GicConfig,
@@ -148,5 +189,7 @@ pub struct SystemConfig {
     pub image_base: u64,
     pub image_size: u64,
     pub cpus: &'static [PhysCpu],
+    /// How the other CPUs are started.
+    pub cpu_start: CpuStart,
     pub partitions: &'static [PartitionConfig],
 }

@@ -3,19 +3,21 @@
 
 pub mod input;
 pub mod line;
+pub mod ns16550;
 pub mod pl011;
 #[cfg(target_os = "none")]
 pub mod rx;
+pub mod uart;
 
 use core::fmt::{self, Write};
 use spin::Mutex;
 
 use crate::config::{LogLevel, SYSTEM};
-use pl011::Pl011;
+use uart::Uart;
 
-// SAFETY: the board description names the console PL011, mapped as device memory by the EL2 tables; only this
-// lock touches it.
-static UART: Mutex<Pl011> = Mutex::new(unsafe { Pl011::new(SYSTEM.uart as usize) });
+// SAFETY: the board description names the console UART and its kind; the EL2 tables map it as device memory, and
+// only this lock touches it.
+static UART: Mutex<Uart> = Mutex::new(unsafe { Uart::new(SYSTEM.uart_kind, SYSTEM.uart as usize) });
 
 /// Writes one line `[prefix] text` atomically with respect to other lines.
 pub fn write_line(prefix: &str, text: &[u8]) {
@@ -28,7 +30,7 @@ pub fn write_line(prefix: &str, text: &[u8]) {
 }
 
 /// Runs `f` with the physical UART (input side).
-pub fn with_uart<R>(f: impl FnOnce(&mut Pl011) -> R) -> R {
+pub fn with_uart<R>(f: impl FnOnce(&mut Uart) -> R) -> R {
     f(&mut UART.lock())
 }
 

@@ -1,4 +1,4 @@
-//! Polled transmit side of an Arm PL011 UART: all the hypervisor needs for its console.
+//! Polled Arm PL011 UART: transmit, receive and the receive interrupt, all the hypervisor's console needs.
 
 use core::ptr;
 
@@ -49,15 +49,6 @@ impl Pl011 {
         unsafe {
             ptr::write_volatile((self.base + ICR) as *mut u32, INT_RX);
             ptr::write_volatile((self.base + IMSC) as *mut u32, INT_RX);
-        }
-    }
-
-    pub fn write_bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b == b'\n' {
-                self.write_byte(b'\r');
-            }
-            self.write_byte(b);
         }
     }
 }

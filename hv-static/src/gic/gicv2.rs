@@ -10,6 +10,7 @@ const GICD_TYPER: u64 = 0x004;
 const GICD_ISENABLER: u64 = 0x100;
 const GICD_ICENABLER: u64 = 0x180;
 const GICD_ICPENDR: u64 = 0x280;
+const GICD_ISACTIVER: u64 = 0x300;
 const GICD_ICACTIVER: u64 = 0x380;
 const GICD_IPRIORITYR: u64 = 0x400;
 const GICD_ITARGETSR: u64 = 0x800;
@@ -72,6 +73,15 @@ pub fn enable(intid: u32, pcpu: usize, on: bool) {
     write8(gicd() + GICD_IPRIORITYR + intid as u64, 0x80);
     let reg = if on { GICD_ISENABLER } else { GICD_ICENABLER };
     write32(gicd() + reg + 4 * word, bit);
+}
+
+/// Whether private interrupt `intid` (< 32) is active on this CPU (the distributor banks them per CPU).
+pub fn private_active(intid: u32) -> bool {
+    read32(gicd() + GICD_ISACTIVER) & 1 << intid != 0
+}
+
+pub fn set_private_active(intid: u32, on: bool) {
+    write32(gicd() + if on { GICD_ISACTIVER } else { GICD_ICACTIVER }, 1 << intid);
 }
 
 pub fn ack() -> u32 {

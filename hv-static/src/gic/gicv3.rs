@@ -2,7 +2,9 @@
 //! registers, which live in `arch::gicv3_sysregs`.
 
 use super::mmio::{read32, read64, write32, write64, write8};
-use crate::config::SYSTEM;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::{NUM_CPUS, SYSTEM};
 
 const GICD_CTLR: u64 = 0x0000;
 const GICD_TYPER: u64 = 0x0004;
@@ -10,6 +12,7 @@ const GICD_IGROUPR: u64 = 0x0080;
 const GICD_ISENABLER: u64 = 0x0100;
 const GICD_ICENABLER: u64 = 0x0180;
 const GICD_ICPENDR: u64 = 0x0280;
+const GICD_ISACTIVER: u64 = 0x0300;
 const GICD_ICACTIVER: u64 = 0x0380;
 const GICD_IPRIORITYR: u64 = 0x0400;
 const GICD_IROUTER: u64 = 0x6000;
@@ -75,6 +78,7 @@ pub fn init_redistributor(mpidr: u64) -> bool {
     while read32(rd + GICR_WAKER) & WAKER_CHILDREN_ASLEEP != 0 {
         core::hint::spin_loop();
     }
+    THIS_RD[crate::arch::cpu::id()].store(rd, Ordering::Relaxed);
     let sgi = rd + SGI_BASE;
     write32(sgi + GICD_ICENABLER, u32::MAX);
     write32(sgi + GICD_ICACTIVER, u32::MAX);
@@ -83,6 +87,22 @@ pub fn init_redistributor(mpidr: u64) -> bool {
         write8(sgi + GICD_IPRIORITYR + i, 0x80);
     }
     true
+}
+
+/// Each CPU's own redistributor, found once at bring-up (the lookup walks the frames).
+static THIS_RD: [AtomicU64; NUM_CPUS] = [const { AtomicU64::new(0) }; NUM_CPUS];
+
+fn this_sgi_frame() -> u64 {
+    THIS_RD[crate::arch::cpu::id()].load(Ordering::Relaxed) + SGI_BASE
+}
+
+/// Whether private interrupt `intid` (< 32) is active on this CPU's redistributor.
+pub fn private_active(intid: u32) -> bool {
+    read32(this_sgi_frame() + GICD_ISACTIVER) & 1 << intid != 0
+}
+
+pub fn set_private_active(intid: u32, on: bool) {
+    write32(this_sgi_frame() + if on { GICD_ISACTIVER } else { GICD_ICACTIVER }, 1 << intid);
 }
 
 /// Enables a private interrupt on this CPU's redistributor.

@@ -15,6 +15,8 @@ use crate::vgic::lr::Lr;
 pub const SGI_KICK: u32 = 0;
 /// The guest virtual timer's PPI (INTID 27).
 pub const VTIMER_IRQ: u32 = 27;
+/// The EL2/Hyp physical timer's PPI (INTID 26): window boundaries of cyclic pools.
+pub const HYP_TIMER_IRQ: u32 = 26;
 /// INTIDs 1020 and up are special (spurious).
 pub const SPURIOUS: u32 = 1020;
 
@@ -56,14 +58,14 @@ pub fn init_cpu(mpidr: u64) -> bool {
                 return false;
             }
             v3::init_cpu_interface();
-            for intid in [SGI_KICK, maint, VTIMER_IRQ] {
+            for intid in [SGI_KICK, maint, VTIMER_IRQ, HYP_TIMER_IRQ] {
                 gicv3::enable_private(mpidr, intid, true);
             }
         },
         {
             let _ = mpidr;
             gicv2::init_cpu();
-            for intid in [SGI_KICK, maint, VTIMER_IRQ] {
+            for intid in [SGI_KICK, maint, VTIMER_IRQ, HYP_TIMER_IRQ] {
                 gicv2::enable(intid, 0, true);
             }
         }
@@ -91,6 +93,16 @@ pub fn send_sgi(pcpu: usize, sgi: u32) {
 /// Routes a passed-through SPI to `pcpu` and enables it, or disables it.
 pub fn route_spi(intid: u32, pcpu: usize, on: bool) {
     by_version!(gicv3::enable_spi(intid, SYSTEM.cpus[pcpu].mpidr, on), gicv2::enable(intid, pcpu, on))
+}
+
+/// Whether this CPU's private interrupt `intid` is active (taken and not yet deactivated).
+pub fn private_active(intid: u32) -> bool {
+    by_version!(gicv3::private_active(intid), gicv2::private_active(intid))
+}
+
+/// Sets or clears the active state of this CPU's private interrupt `intid`, as a vCPU that owns it comes or goes.
+pub fn set_private_active(intid: u32, on: bool) {
+    by_version!(gicv3::set_private_active(intid, on), gicv2::set_private_active(intid, on))
 }
 
 pub fn nr_lrs() -> usize {

@@ -52,7 +52,12 @@ pub fn inject(target: VcpuRef, intid: u32, source: u8) {
     }
 }
 
+/// Gets `v`'s list registers refilled if it is on its CPU now; a vCPU that is not (descheduled in a cyclic
+/// pool, or idle) keeps the interrupt pending in its model and gets it when it is next entered.
 fn request_refill(v: VcpuRef) {
+    if percpu::current_on(v.pcpu()) != Some(v) {
+        return;
+    }
     if v.pcpu() == arch::cpu::id() {
         refill(v);
     } else {

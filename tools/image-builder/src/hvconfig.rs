@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use board_support::GicVersion;
+use board_support::{CpuStart, GicVersion, UartKind};
 use dom0_less::guest_map;
 
 use crate::config::{FaultPolicy, System};
@@ -52,6 +52,61 @@ pub fn s2_tables(system: &System, layout: &Layout, index: usize) -> usize {
     s2::count_tables(&maps)
 }
 
+/// The `Option<CpuSchedule>` of physical CPU `cpu`: its cyclic pool's timeline, with the vCPU pinned there in
+/// each window and adjacent slots of one vCPU merged (a boundary without a switch would be a needless exit).
+fn cpu_schedule(system: &System, cpu: u32) -> String {
+    let Some(table) = system.pools.iter().find(|p| p.cpus.contains(&cpu)).and_then(|p| p.cyclic.as_ref()) else {
+        return "None".into();
+    };
+    let vcpu_on = |part: usize| {
+        let v = system.partitions[part]
+            .vcpus
+            .iter()
+            .position(|c| *c == cpu)
+            .expect("validated: a window's CPUs run its vCPUs");
+        (part, v)
+    };
+    // (start, end, (partition, vCPU)) per slot.
+    type HvSlot = (u64, u64, Option<(usize, usize)>);
+    let mut slots: Vec<HvSlot> = Vec::new();
+    for s in crate::schedule::timeline(table, cpu) {
+        let who = s.partition.map(vcpu_on);
+        match slots.last_mut() {
+            Some(last) if last.2 == who => last.1 = s.end,
+            _ => slots.push((s.start, s.end, who)),
+        }
+    }
+    let body: Vec<String> = slots
+        .iter()
+        .map(|(start, end, who)| {
+            let vcpu = match who {
+                Some((p, v)) => format!("Some(({p}, {v}))"),
+                None => "None".into(),
+            };
+            format!("Slot {{ start_ns: {start}, end_ns: {end}, vcpu: {vcpu} }}")
+        })
+        .collect();
+    format!("Some(CpuSchedule {{ major_frame_ns: {}, slots: &[{}] }})", table.major_frame, body.join(", "))
+}
+
+/// The hypervisor's `UartKind` for the board's.
+fn uart_kind(kind: UartKind) -> String {
+    match kind {
+        UartKind::Pl011 => "UartKind::Pl011".into(),
+        UartKind::Ns16550 { reg_shift } => format!("UartKind::Ns16550 {{ reg_shift: {reg_shift} }}"),
+    }
+}
+
+/// The hypervisor's `CpuStart` for the board's.
+fn cpu_start(start: CpuStart) -> String {
+    match start {
+        CpuStart::Psci => "CpuStart::Psci".into(),
+        CpuStart::SysFlags { set, clear } => {
+            format!("CpuStart::SysFlags {{ set: {}, clear: {} }}", hex(set), hex(clear))
+        }
+    }
+}
+
 fn rust_str(s: &str) -> String {
     format!("{s:?}")
 }
@@ -79,6 +134,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     let _ = writeln!(w, "    name: {},", rust_str(&system.name));
     let _ = writeln!(w, "    board: {},", rust_str(board.name));
     let _ = writeln!(w, "    uart: {},", hex(system.hypervisor.console.base));
+    let _ = writeln!(w, "    uart_kind: {},", uart_kind(system.hypervisor.console.kind));
     let _ = writeln!(w, "    uart_irq: {},", system.hypervisor.console.irq.intid());
     let _ = writeln!(w, "    log_level: LogLevel::{},", system.hypervisor.log_level.variant());
     let (version, gicd, gicr, gicc, gich, gicv) = match system.gic {
@@ -104,9 +160,15 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     let _ = writeln!(w, "    image_size: {},", hex(layout.image_size()));
     let _ = writeln!(w, "    cpus: &[");
     for c in &cpus {
-        let _ = writeln!(w, "        PhysCpu {{ mpidr: {} }},", hex(board.cpu_mpidr(*c)));
+        let _ = writeln!(
+            w,
+            "        PhysCpu {{ mpidr: {}, schedule: {} }},",
+            hex(board.cpu_mpidr(*c)),
+            cpu_schedule(system, *c)
+        );
     }
     let _ = writeln!(w, "    ],");
+    let _ = writeln!(w, "    cpu_start: {},", cpu_start(board.cpu_start));
     let _ = writeln!(w, "    partitions: &[");
     for (i, p) in system.partitions.iter().enumerate() {
         let l = &layout.partitions[i];
@@ -184,4 +246,18 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
 
     let memory_ld = format!("HV_BASE = {:#x};\nHV_BUDGET = {:#x};\n", layout.hypervisor.base, layout.hypervisor.size);
     HvConfig { config_rs: o, memory_ld }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_start;
+
+    #[test]
+    fn the_cpu_start_method_is_the_board_s() {
+        assert_eq!(cpu_start(board_support::qemu_virt_a15::BOARD.cpu_start), "CpuStart::Psci");
+        assert_eq!(
+            cpu_start(board_support::vexpress_a15::BOARD.cpu_start),
+            "CpuStart::SysFlags { set: 0x1c01_0030, clear: 0x1c01_0034 }"
+        );
+    }
 }

@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Inside a partition: kernel at RAM base + the Image header's `text_offset` (a zImage's is 0x8000), taking
-//! `image_size` bytes (bss included; a zImage's end field); the ramdisk at the next 2 MiB boundary after that;
-//! device tree at RAM end - 2 MiB. On ARMv7 the boot image must end below the boot loader's device tree.
+//! `image_size` bytes (bss included; a zImage's end field); the ramdisk at the next 2 MiB boundary after that (an
+//! arm64 Image) or as high as it fits (a zImage, see [`RamdiskPlace`]); device tree at RAM end - 2 MiB. On ARMv7
+//! the boot image must end below the boot loader's device tree.
 
 use board_support::BootDtb;
 use dom0_less::{guest_map, BootPlan};
@@ -40,6 +41,19 @@ impl Region {
     }
 }
 
+/// Where a partition's ramdisk goes, which depends on what the kernel does with the memory after its own image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RamdiskPlace {
+    /// At the first 2 MiB boundary after the kernel's footprint: an arm64 Image's `image_size` covers everything
+    /// it writes before it has reserved the ramdisk, so the rest of RAM stays compact.
+    AfterKernel,
+    /// At the highest 2 MiB boundary that still ends below the device tree region. A zImage's footprint is only
+    /// the compressed file: it decompresses the kernel (several times its size) from RAM base + 0x8000 upwards
+    /// and moves itself past that end first, so anything placed right after it is overwritten. Linux's
+    /// Documentation/arch/arm/booting.rst asks for the initrd high in RAM (above 128 MiB) for the same reason.
+    BelowDeviceTree,
+}
+
 /// What one partition needs placed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionRequest {
@@ -56,6 +70,8 @@ pub struct PartitionRequest {
     pub kernel_image_size: u64,
     /// Bytes of the initial ramdisk, when the partition has one.
     pub ramdisk_len: Option<u64>,
+    /// Where the ramdisk goes.
+    pub ramdisk_place: RamdiskPlace,
     /// Bytes of the device tree.
     pub dtb_len: u64,
 }
@@ -75,7 +91,16 @@ impl PartitionRequest {
     pub fn fit(&self) -> Result<Fit, TooBig> {
         let kernel_end = self.text_offset.saturating_add(self.kernel_footprint());
         let ramdisk = self.ramdisk_len.map(|len| {
-            let start = kernel_end.checked_next_multiple_of(RAM_ALIGN).unwrap_or(u64::MAX);
+            let after_kernel = kernel_end.checked_next_multiple_of(RAM_ALIGN).unwrap_or(u64::MAX);
+            let start = match self.ramdisk_place {
+                RamdiskPlace::AfterKernel => after_kernel,
+                // When even the highest place is below the kernel's end, it goes after the kernel and the check
+                // below reports that it does not fit.
+                RamdiskPlace::BelowDeviceTree => {
+                    let highest = self.ram_size.saturating_sub(guest_map::DTB_REGION).saturating_sub(len);
+                    (highest / RAM_ALIGN * RAM_ALIGN).max(after_kernel)
+                }
+            };
             (start, start.saturating_add(len))
         });
         let used = ramdisk.map_or(kernel_end, |(_, end)| end);
@@ -94,7 +119,7 @@ impl PartitionRequest {
 pub struct Fit {
     /// End of the kernel's footprint (text_offset + image size, bss included).
     pub kernel_end: u64,
-    /// Start and end of the ramdisk: the first 2 MiB boundary at or after `kernel_end`.
+    /// Start and end of the ramdisk, on a 2 MiB boundary at or after `kernel_end` (see [`RamdiskPlace`]).
     pub ramdisk: Option<(u64, u64)>,
     /// Start of the device tree region (RAM end - 2 MiB).
     pub dtb: u64,
@@ -339,6 +364,7 @@ mod tests {
             text_offset: 0x8_0000,
             kernel_image_size: 0,
             ramdisk_len: None,
+            ramdisk_place: RamdiskPlace::AfterKernel,
             dtb_len: 0x700,
         }
     }
@@ -490,6 +516,7 @@ mod tests {
             text_offset: 0,
             kernel_image_size: 0x201_0000,
             ramdisk_len: Some(0x10_9828),
+            ramdisk_place: RamdiskPlace::AfterKernel,
             dtb_len: 0x800,
         }
     }
@@ -550,6 +577,44 @@ mod tests {
             a.fit(),
             Ok(Fit { kernel_end: 29 * MIB + 1, ramdisk: Some((30 * MIB, 30 * MIB + 0x1000)), dtb: 32 * MIB })
         );
+    }
+
+    /// Debian's armhf kernel: a 5.3 MiB zImage (decompressing to about 17 MiB) with a 956 KiB initramfs.
+    fn zimage_linux(ram_size: u64) -> PartitionRequest {
+        PartitionRequest {
+            text_offset: 0x8000,
+            kernel_len: 0x54_c200,
+            kernel_image_size: 0x54_c200,
+            ramdisk_len: Some(0xe_f000),
+            ramdisk_place: RamdiskPlace::BelowDeviceTree,
+            ..linux(ram_size)
+        }
+    }
+
+    #[test]
+    fn a_zimage_s_ramdisk_goes_high_out_of_the_decompressor_s_way() {
+        let l = solve(&req(vec![zimage_linux(256 * MIB)])).unwrap();
+        let lx = &l.partitions[0];
+        let rd = lx.ramdisk.unwrap();
+        // The highest 2 MiB boundary that ends below the device tree region (RAM end - 2 MiB): 252 MiB in, well
+        // above the 128 MiB Linux's booting.rst asks for and far from the kernel decompressed at the bottom.
+        assert_eq!(rd.ipa, 0x4000_0000 + 252 * MIB);
+        assert!(rd.ipa + rd.size <= lx.dtb.ipa);
+        assert_eq!(lx.dtb.ipa, 0x4000_0000 + 254 * MIB);
+        assert_eq!(rd.dst_pa, lx.ram.base + 252 * MIB);
+        // A ramdisk that is a 2 MiB multiple still ends exactly below the device tree.
+        let mut exact = zimage_linux(64 * MIB);
+        exact.ramdisk_len = Some(4 * MIB);
+        assert_eq!(exact.fit().unwrap().ramdisk, Some((58 * MIB, 62 * MIB)));
+        // Too little RAM: the ramdisk would have to overlap the kernel, so it is placed after it and reported.
+        let mut small = zimage_linux(8 * MIB);
+        small.ramdisk_len = Some(2 * MIB);
+        let too_big = small.fit().unwrap_err();
+        assert_eq!(too_big.ramdisk, Some((6 * MIB, 8 * MIB)));
+        assert_eq!(too_big.needed, 10 * MIB);
+        // The same request for an arm64 Image keeps the ramdisk right after the kernel.
+        let after = PartitionRequest { ramdisk_place: RamdiskPlace::AfterKernel, ..zimage_linux(256 * MIB) };
+        assert_eq!(after.fit().unwrap().ramdisk.unwrap().0, 6 * MIB);
     }
 
     #[test]

@@ -51,6 +51,14 @@ enum Cmd {
         /// Stop and succeed as soon as the console output matches REGEX; fail if QEMU exits first.
         #[arg(long, value_name = "REGEX")]
         until: Option<String>,
+        /// Boot from the SD card (`build --sdcard`) through the board's U-Boot instead of QEMU's -kernel (boards
+        /// that boot only from their card always do).
+        #[arg(long)]
+        sdcard: bool,
+        /// Start the CPUs in the Secure state (`on`) or not (`off`), on boards whose QEMU model has the switch
+        /// (vexpress-a15); default: the board's.
+        #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+        secure: Option<bool>,
         /// No build progress.
         #[arg(long, short)]
         quiet: bool,
@@ -96,15 +104,17 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             })
         }
-        Cmd::Run { config, timeout, until, quiet } => {
+        Cmd::Run { config, timeout, until, sdcard, secure, quiet } => {
             let opts = RunOptions {
                 config: config.unwrap_or_else(default_config),
                 timeout: timeout.filter(|t| *t > 0).map(Duration::from_secs),
                 until,
                 quiet,
                 echo: true,
+                secure,
             };
-            qemu::run(&opts).map(|o| {
+            let run = if sdcard { qemu::run_from_card } else { qemu::run };
+            run(&opts).map(|o| {
                 let pattern = opts.until.as_deref();
                 if o.timed_out {
                     let secs = opts.timeout.map_or(0, |t| t.as_secs());

@@ -314,8 +314,12 @@ pub fn load_kernels(checked: &Checked, cargo: &Cargo, progress: &Progress) -> Re
     Ok(out)
 }
 
-/// What the layout needs to place partition `p`, whose images have these sizes.
-fn partition_request(p: &config::Partition, sizes: &ImageSizes, dtb_len: u64) -> layout::PartitionRequest {
+/// What the layout needs to place partition `p` of `s`, whose images have these sizes.
+fn partition_request(s: &System, p: &config::Partition, sizes: &ImageSizes, dtb_len: u64) -> layout::PartitionRequest {
+    let ramdisk_place = match BootFormat::of(s.board.arch) {
+        BootFormat::Arm64Image => layout::RamdiskPlace::AfterKernel,
+        BootFormat::ZImage => layout::RamdiskPlace::BelowDeviceTree,
+    };
     layout::PartitionRequest {
         ram_size: p.memory.size,
         ipa: p.memory.ipa,
@@ -324,6 +328,7 @@ fn partition_request(p: &config::Partition, sizes: &ImageSizes, dtb_len: u64) ->
         text_offset: sizes.header.text_offset,
         kernel_image_size: sizes.header.image_size,
         ramdisk_len: sizes.ramdisk_len,
+        ramdisk_place,
         dtb_len,
     }
 }
@@ -336,7 +341,7 @@ pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u
     let mut out = Vec::new();
     let mut r = checked.fresh_report();
     for (i, (p, sz)) in s.partitions.iter().zip(sizes).enumerate() {
-        let initrd = partition_request(p, sz, 0)
+        let initrd = partition_request(s, p, sz, 0)
             .fit()
             .ok()
             .and_then(|f| f.ramdisk)
@@ -407,7 +412,7 @@ pub fn solve_layout(checked: &Checked, sizes: &[ImageSizes], dtbs: &[Vec<u8>]) -
             .iter()
             .zip(sizes)
             .zip(dtbs)
-            .map(|((p, sz), d)| partition_request(p, sz, d.len() as u64))
+            .map(|((p, sz), d)| partition_request(s, p, sz, d.len() as u64))
             .collect(),
     };
     let errors = match layout::solve(&req) {
@@ -739,14 +744,6 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     }
     if let Some(svg) = report::schedule_svg(system) {
         write_if_changed(&out.join("schedule.svg"), svg.as_bytes())?;
-        // The table is checked and drawn; the hypervisor's switching on EL2-timer deadlines is the part of issue 6
-        // still to come, and an image that ran the pool as if it were pinned would be silently wrong.
-        write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, None).as_bytes())?;
-        return Err(Error::Tool(format!(
-            "{config_name}: the cyclic pool's table is valid (see {} and schedule.svg), but hv-static cannot run \
-             cyclic pools yet: use scheduler = \"pinned\" to build an image",
-            display_path(&out.join("layout.txt"))
-        )));
     }
     let hv = hvconfig::generate(
         system,

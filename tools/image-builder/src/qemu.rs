@@ -25,6 +25,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Copy QEMU's output to our stdout/stderr as it arrives (the CLI does; tests usually do not).
     pub echo: bool,
+    /// Start the CPUs in the Secure (`Some(true)`) or Non-secure (`Some(false)`) state, on a board whose QEMU model
+    /// has that switch ([`board_support::Qemu::secure_option`]); `None`: the board's default. The image is the same
+    /// either way.
+    pub secure: Option<bool>,
 }
 
 /// How a run ended.
@@ -64,10 +68,33 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
         .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))
 }
 
-/// Builds the config, then boots it in QEMU. Prints the command line on stderr first (`+ qemu-system-...`).
+/// Builds the config, then boots it in QEMU. Prints the command line on stderr first (`+ qemu-system-...`). A board
+/// QEMU does not boot with `-kernel` boots from its card, as with [`run_from_card`].
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
+    run_with(opts, false)
+}
+
+/// Builds the config, writes its SD card (`out/NAME/sdcard.img`, and the environment flash where the board's
+/// U-Boot keeps its environment in one) and boots the card through the board's U-Boot in QEMU.
+pub fn run_from_card(opts: &RunOptions) -> Result<RunOutcome> {
+    run_with(opts, true)
+}
+
+fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
     let built = build(&BuildOptions { config: opts.config.clone(), quiet: opts.quiet })?;
-    let cmd = command_line(&built)?;
+    let board = built.prepared.checked.system.board;
+    let mut cmd = if from_card || board.qemu.is_some_and(|q| !q.kernel_boot) {
+        let card = crate::sdcard::write_sdcard(&built.out_dir, &built.image, board)?;
+        let flash = crate::sdcard::write_env_flash(&built.out_dir, board)?;
+        crate::sdcard::qemu_command(&built, &card, flash.as_deref())?
+    } else {
+        command_line(&built)?
+    };
+    if let Some(secure) = opts.secure {
+        if !board.qemu_set_secure(&mut cmd, secure) {
+            return Err(Error::Tool(format!("QEMU's model of board `{}` has no secure=on|off switch", board.name)));
+        }
+    }
     let package = built.prepared.checked.system.board.qemu.map(|q| q.package).unwrap_or("qemu");
     crate::say!("+ {}", cmd.join(" "));
     let until = match &opts.until {

@@ -71,6 +71,7 @@ fn demo_boots_in_qemu() {
         until: Some(r"\[hello1\] .*\n(.*\n)*.*\[hello0\] |\[hello0\] .*\n(.*\n)*.*\[hello1\] ".into()),
         quiet: true,
         echo: false,
+        secure: None,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(outcome.matched, "{outcome:?}");

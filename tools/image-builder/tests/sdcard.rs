@@ -3,7 +3,8 @@
 //!
 //! These tests need `mkimage` / `mkenvimage` (package u-boot-tools), `/usr/lib/u-boot/qemu_arm64/u-boot.bin` and
 //! `/usr/lib/u-boot/qemu_arm/u-boot.bin` (u-boot-qemu), `qemu-system-aarch64` and `qemu-system-arm`
-//! (qemu-system-arm); without them they fail, naming the package.
+//! (qemu-system-arm); without them they fail, naming the package. The Orange Pi PC's U-Boot (armhf package
+//! u-boot-sunxi) is fetched by `tests/fixtures/fetch-uboot-sunxi.sh`, which the test runs when it is missing.
 
 use std::fs;
 use std::io::Read;
@@ -13,6 +14,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use board_support::orangepi_pc::BOARD as ORANGEPI_PC;
 use board_support::qemu_virt_a15::BOARD as A15;
 use board_support::qemu_virt_aarch64::BOARD;
 use board_support::{Arch, Board};
@@ -90,7 +92,7 @@ fn environments_match_mkenvimage() {
     require_program("mkenvimage", "u-boot-tools");
     let dir = scratch("mkenvimage");
     let u = BOARD.uboot.unwrap();
-    let vars = sdcard::boot_env(&u);
+    let vars = sdcard::boot_env(&u, BOARD.boot_dtb);
     let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     fs::write(dir.join("env.txt"), text).unwrap();
     let out = dir.join("env.bin");
@@ -102,7 +104,7 @@ fn environments_match_mkenvimage() {
         .expect("running mkenvimage");
     assert!(res.status.success(), "mkenvimage failed: {}", String::from_utf8_lossy(&res.stderr));
     let expected = fs::read(&out).unwrap();
-    assert!(sdcard::boot_env_bytes(&u).unwrap() == expected, "environment differs from mkenvimage's");
+    assert!(sdcard::boot_env_bytes(&BOARD).unwrap() == expected, "environment differs from mkenvimage's");
     assert_eq!(env::decode(&expected).unwrap().len(), vars.len());
 }
 
@@ -241,4 +243,130 @@ fn the_demo_boots_from_a_card_through_u_boot() {
 fn the_armv7_demo_boots_from_a_card_through_u_boot_s_bootz() {
     // The script loaded the zImage where hv-static is linked, and bootz starts it there.
     boots_from_a_card("qemu-a15-demo.toml", &A15, "Kernel image @ 0x40200000 [ 0x000000 - 0x");
+}
+
+/// Fetches Debian's u-boot-sunxi into the workspace's cache when it is not there yet (one fetch at a time).
+fn require_uboot_sunxi() {
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    if sdcard::uboot_binary(&ORANGEPI_PC).is_ok() {
+        return;
+    }
+    let script = image_builder::workspace_root().join(sdcard::UBOOT_FETCH_SCRIPT);
+    let status = Command::new("bash").arg(&script).status().expect("running the U-Boot fetch script");
+    assert!(status.success(), "{} failed ({status}); see its output above", script.display());
+    sdcard::uboot_binary(&ORANGEPI_PC).unwrap();
+}
+
+/// The median of `runs` boots' times to both partitions' first tick.
+fn median_first_ticks(cmd: &[String], runs: usize) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let b = boot(
+                cmd,
+                &["[hello0] tick 1", "[hello1] tick 1"],
+                &["[hello0] tick 1", "[hello1] tick 1"],
+                Duration::from_secs(60),
+            );
+            let t: Vec<f64> =
+                b.marks.iter().map(|(m, t)| t.unwrap_or_else(|| panic!("never saw {m:?}:\n{}", b.output))).collect();
+            t.into_iter().fold(0.0, f64::max)
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+/// The Orange Pi PC boots from its SD card alone, as the real board does: the H3's boot ROM loads U-Boot's SPL from
+/// 8 KiB into the card, U-Boot reads its stored environment from the FAT partition, sources boot.scr and bootz
+/// starts hv-static in Hyp mode; PSCI starts the second CPU; both partitions greet and tick on the DesignWare
+/// UART. Then again with U-Boot's default environment (no uboot.env: countdown, USB and HDMI probing, distro boot).
+/// `HV_MEASURE=N` also prints the median of N boots' times to both partitions' first tick, for each environment.
+#[test]
+fn the_orangepi_pc_demo_boots_from_its_card_alone() {
+    let board = &ORANGEPI_PC;
+    let qemu = board.qemu.unwrap();
+    require_program(qemu.binary, qemu.package);
+    require_uboot_sunxi();
+    let config = image_builder::workspace_root().join("configs/orangepi-pc-demo.toml");
+    let built = build(&BuildOptions { config, quiet: true }).unwrap_or_else(|e| panic!("building the demo: {e}"));
+    let dir = scratch("boot-orangepi-pc");
+    let card = sdcard::write_sdcard(&dir, &built.image, board).unwrap();
+    let bytes = fs::read(&card).unwrap();
+    assert!(bytes.len().is_power_of_two(), "QEMU wants an SD card whose size is a power of two");
+    // The MBR (not GPT), U-Boot at 8 KiB as the package ships it, and the stored environment of exactly
+    // CONFIG_ENV_SIZE bytes.
+    assert_eq!((bytes[450], &bytes[510..512]), (0x0c, &[0x55, 0xaa][..]));
+    let spl = fs::read(sdcard::uboot_binary(board).unwrap()).unwrap();
+    assert!(bytes[8192..8192 + spl.len()] == spl[..], "U-Boot is not at 8 KiB");
+    let contents = sdcard::read_card(&bytes).unwrap();
+    let env = &contents.files.iter().find(|(n, _)| n == "uboot.env").expect("uboot.env").1;
+    assert_eq!(env.len() as u64, board.uboot.unwrap().env.size());
+
+    let cmd = sdcard::qemu_command(&built, &card, None).unwrap();
+    assert_eq!(
+        cmd[1..],
+        [
+            "-M",
+            "orangepi-pc",
+            "-nographic",
+            "-drive",
+            &format!("if=sd,format=raw,file={}", image_builder::display_path(&card))
+        ]
+    );
+    eprintln!("+ {}", cmd.join(" "));
+    let b = boot(&cmd, MARKS, UNTIL, Duration::from_secs(60));
+    check_boot("orangepi-pc: U-Boot, stored environment", &b);
+    for expected in ["Loading Environment from FAT... OK", "autoboot:  0", "Kernel image @ 0x40200000 [ 0x000000 - 0x"]
+    {
+        assert!(b.output.contains(expected), "missing {expected:?}:\n{}", b.output);
+    }
+    assert!(!b.output.contains("starting USB") && !b.output.contains("Scanning mmc"), "{}", b.output);
+    // U-Boot put the device tree where the layout kept room for it.
+    let at = b.output.split_once("Loading Device Tree to ").map(|(_, r)| &r[..8]).expect("device tree relocated");
+    let at = u64::from_str_radix(at, 16).unwrap();
+    let region = board.boot_dtb.region(board.ram_base, board.ram_size, board_support::Mmio { base: 0, size: 0 });
+    assert!((region.base..region.end()).contains(&at), "tree at {at:#x}, outside {region:?}");
+    checks_partitions(&b.output);
+
+    // Debian's default environment: a 2 s countdown, USB and HDMI probing, then distro boot finds boot.scr.
+    let plain_dir = scratch("boot-orangepi-pc-default-env");
+    let plain =
+        sdcard::write_sdcard_with(&plain_dir, &built.image, board, sdcard::CardOptions { stored_env: false }).unwrap();
+    assert!(sdcard::read_card(&fs::read(&plain).unwrap()).unwrap().files.iter().all(|(n, _)| n != "uboot.env"));
+    let plain_cmd = sdcard::qemu_command(&built, &plain, None).unwrap();
+    let b = boot(&plain_cmd, MARKS, UNTIL, Duration::from_secs(60));
+    check_boot("orangepi-pc: U-Boot, default environment", &b);
+    assert!(b.output.contains("Found U-Boot script /boot.scr"), "{}", b.output);
+    checks_partitions(&b.output);
+
+    if let Some(runs) = std::env::var("HV_MEASURE").ok().and_then(|n| n.parse::<usize>().ok()).filter(|n| *n > 0) {
+        let ours = median_first_ticks(&cmd, runs);
+        let default = median_first_ticks(&plain_cmd, runs);
+        eprintln!("orangepi-pc, QEMU start to both partitions' first tick, median of {runs}: stored environment {ours:.2} s, default environment {default:.2} s");
+    }
+}
+
+/// Both partitions greeted, answered the ABI probes and ticked in order.
+fn checks_partitions(output: &str) {
+    for name in ["hello0", "hello1"] {
+        let prefix = format!("[{name}] ");
+        let lines: Vec<&str> =
+            output.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(prefix.as_str())).collect();
+        assert!(lines.contains(&format!("hello from {name} (vcpus=1, gic=v2)").as_str()), "{name}: {lines:?}");
+        assert!(lines.contains(&"PSCI version 1.1"), "{name}: {lines:?}");
+        let ticks: Vec<u32> = lines.iter().filter_map(|l| l.strip_prefix("tick ")?.parse().ok()).collect();
+        assert!(ticks.len() >= 3 && ticks.windows(2).all(|w| w[1] == w[0] + 1), "{name} ticks: {ticks:?}");
+    }
+}
+
+#[test]
+fn a_missing_u_boot_names_the_fetch_script() {
+    let mut board = ORANGEPI_PC;
+    let mut u = board.uboot.unwrap();
+    u.package = "u-boot-nonexistent";
+    u.binary = "/usr/lib/u-boot/nonexistent/u-boot-sunxi-with-spl.bin";
+    board.uboot = Some(u);
+    let e = sdcard::uboot_binary(&board).unwrap_err().to_string();
+    assert!(e.contains("tests/fixtures/fetch-uboot-sunxi.sh") && e.contains("u-boot-nonexistent"), "{e}");
 }

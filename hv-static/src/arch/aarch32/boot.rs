@@ -1,10 +1,16 @@
 //! Entry points on ARMv7-A: a zImage-compatible header (so U-Boot's `bootz` and QEMU's `-kernel` accept the
-//! image), self-relocation to the link address, Hyp-mode check, stacks, `.bss`, then Rust.
+//! image), the way into Hyp mode, self-relocation to the link address, stacks, `.bss`, then Rust.
+//!
+//! Every CPU checks its mode first: Hyp mode goes on; Secure SVC mode (a CPU straight out of reset on a board with
+//! the Security Extensions and no firmware, such as QEMU's vexpress with `secure=on`) goes through
+//! `secure::hv_secure_to_hyp` and comes back in Non-secure Hyp mode; anything else cannot reach Hyp mode and
+//! parks. So one image boots in either case, decided at run time.
 //!
 //! Boot loaders put a zImage wherever they like (QEMU at RAM + 0x10000, U-Boot at `kernel_addr_r`) because a real
 //! zImage is position-independent. hv-static is linked at one address, so its first instructions copy the whole
 //! boot image (hypervisor and payload: the header's end field, which the image builder widens) there first.
 
+use crate::config::{NUM_CPUS, SYSTEM};
 use crate::percpu::STACK_SIZE;
 
 core::arch::global_asm!(
@@ -24,10 +30,18 @@ _start:
 
 primary_entry:
     mov     r10, r2                 /* board device tree */
-    mrs     r0, cpsr
-    and     r0, r0, #0x1f
-    cmp     r0, #0x1a               /* Hyp mode */
-    bne     not_hyp
+    mov     r0, #1
+    bl      enter_hyp
+    /* A boot loader may pass an ATAG list instead (QEMU's vexpress without -dtb): treat that as no tree. */
+    tst     r10, #3
+    movne   r10, #0
+    cmp     r10, #0
+    beq     checked_dtb
+    ldr     r0, [r10]
+    ldr     r1, =0xedfe0dd0         /* FDT magic 0xd00dfeed, big-endian */
+    cmp     r0, r1
+    movne   r10, #0
+checked_dtb:
     /* Relocate to the link address if loaded elsewhere (memmove: the ranges may overlap). */
     adr     r4, _start
     ldr     r5, =_start
@@ -69,7 +83,20 @@ relocated:
 
     .global secondary_entry
 secondary_entry:
-    mov     r11, r0                 /* PSCI context id = logical CPU index */
+    mov     r0, #0
+    bl      enter_hyp
+    /* The logical index is this CPU's position in the configuration's list (PSCI would pass it as the context
+       id, but a CPU released from a holding pen gets no argument). */
+    mrc     p15, 0, r1, c0, c0, 5   /* MPIDR */
+    bic     r1, r1, #0xff000000     /* affinity levels 2..0 only */
+    ldr     r2, ={mpidrs}
+    mov     r11, #0
+4:  cmp     r11, #{num_cpus}
+    bhs     park                    /* not a CPU of this configuration */
+    ldr     r3, [r2, r11, lsl #2]
+    cmp     r3, r1
+    addne   r11, r11, #1
+    bne     4b
     mov     r10, #0
 
 common_entry:
@@ -83,15 +110,51 @@ common_entry:
 3:  wfe
     b       3b
 
-not_hyp:
+/*
+ * enter_hyp: returns in Hyp mode, from Hyp mode at once or from Secure SVC mode through the monitor (r0 = 1 on
+ * the boot CPU, which also sets up the shared interrupt groups); parks the CPU otherwise. Clobbers r0-r3, r12.
+ * ID_PFR1 tells whether the CPU has the Security (bits 7:4) and Virtualization (bits 15:12) Extensions; SVC
+ * mode on a CPU with them is taken to be the Secure state (out of reset), as nothing can tell from SVC mode.
+ */
+enter_hyp:
+    mrs     r1, cpsr
+    and     r1, r1, #0x1f
+    cmp     r1, #0x1a               /* Hyp mode */
+    bxeq    lr
+    cmp     r1, #0x13               /* SVC mode */
+    bne     park
+    mrc     p15, 0, r1, c0, c1, 1   /* ID_PFR1 */
+    tst     r1, #0xf0
+    beq     park
+    tst     r1, #0xf000
+    beq     park
+    b       hv_secure_to_hyp        /* tail call: it returns to our caller */
+
+park:
     wfe
-    b       not_hyp
+    b       park
     .ltorg
 "#,
     stack_size = const STACK_SIZE,
+    mpidrs = sym HV_CPU_MPIDRS,
+    num_cpus = const NUM_CPUS,
 );
 
+/// MPIDR affinity levels 2..0 of each CPU the configuration uses, by logical index: the secondary entry looks
+/// itself up here.
+static HV_CPU_MPIDRS: [u32; NUM_CPUS] = cpu_mpidrs();
+
+const fn cpu_mpidrs() -> [u32; NUM_CPUS] {
+    let mut m = [0; NUM_CPUS];
+    let mut i = 0;
+    while i < NUM_CPUS {
+        m[i] = (SYSTEM.cpus[i].mpidr & 0xff_ffff) as u32;
+        i += 1;
+    }
+    m
+}
+
 unsafe extern "C" {
-    /// Physical address handed to PSCI CPU_ON for secondary CPUs.
+    /// Physical address where secondary CPUs start (PSCI CPU_ON, or the board's holding pen).
     pub fn secondary_entry();
 }

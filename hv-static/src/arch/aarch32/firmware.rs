@@ -1,11 +1,26 @@
-//! Calls to the platform firmware's PSCI (SMC conduit), used to start secondary CPUs.
+//! Starting the other CPUs the way the board's boot firmware expects (`SYSTEM.cpu_start`): PSCI `CPU_ON` over
+//! SMC, or releasing them from the boot loader's holding pen (Versatile Express SYS_FLAGS).
 
 use core::arch::asm;
 
-const PSCI_CPU_ON_32: u32 = 0x8400_0003;
+use crate::config::{CpuStart, SYSTEM};
+use crate::gic;
 
-/// Starts physical CPU `mpidr` at `entry` (a physical address) with `context` in r0. Returns PSCI's status.
+const PSCI_CPU_ON_32: u32 = 0x8400_0003;
+/// PSCI return codes used here.
+const PSCI_SUCCESS: i64 = 0;
+const PSCI_INVALID_PARAMETERS: i64 = -2;
+
+/// Starts physical CPU `mpidr` at `entry` (a physical address) with `context` in r0 where the method passes one.
+/// Returns a PSCI status.
 pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
+    match SYSTEM.cpu_start {
+        CpuStart::Psci => psci_cpu_on(mpidr, entry, context),
+        CpuStart::SysFlags { set, clear } => release_from_pen(set, clear, mpidr, entry),
+    }
+}
+
+fn psci_cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
     let mut r0 = PSCI_CPU_ON_32;
     // SAFETY: an SMCCC call: r0-r3 are arguments, r0 the result; the firmware preserves r4-r14.
     unsafe {
@@ -17,4 +32,33 @@ pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
         );
     }
     r0 as i32 as i64
+}
+
+/// The boot loader keeps the other CPUs in WFI; each wakes on any interrupt, reads the flags register and jumps to
+/// its value once it is non-zero. Every waiting CPU reads the same register, so it simply holds `entry` from the
+/// first start on; only the CPU that gets the SGI looks. A CPU that reads the register between the clear and the
+/// set sees 0 and waits again, but the boot loader never acknowledges the SGI, so it stays pending, WFI returns at
+/// once and the CPU reads again. The SGI is the hypervisor's own "look at your mailbox" one: once the CPU runs
+/// hv-static it finds the interrupt still pending and an empty mailbox, which is harmless.
+///
+/// When the CPUs started in the Secure state, the waiting CPU's SGIs are still Group 0 (it has not been through
+/// `secure.rs` yet). QEMU 7.2 forwards a Group 0 SGI raised by a Non-secure GICD_SGIR write (measured); the GIC
+/// architecture lets real hardware drop it, so a real board parked this way would need its CPUs released from the
+/// Secure side.
+fn release_from_pen(set: u64, clear: u64, mpidr: u64, entry: u64) -> i64 {
+    let Some(index) = SYSTEM.cpus.iter().position(|c| c.mpidr == mpidr) else {
+        return PSCI_INVALID_PARAMETERS;
+    };
+    // SAFETY: `set` and `clear` are the board's SYS_FLAGSSET/SYS_FLAGSCLR registers from the generated
+    // configuration: device memory below RAM, which the hypervisor's own map covers; writing them only changes
+    // the flags the parked CPUs poll.
+    unsafe {
+        core::ptr::write_volatile(clear as usize as *mut u32, u32::MAX);
+        core::ptr::write_volatile(set as usize as *mut u32, entry as u32);
+    }
+    // The flags must be visible before the CPU wakes and reads them.
+    // SAFETY: a barrier only.
+    unsafe { asm!("dsb", options(nostack)) };
+    gic::send_sgi(index, gic::SGI_KICK);
+    PSCI_SUCCESS
 }

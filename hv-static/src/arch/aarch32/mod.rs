@@ -8,7 +8,9 @@ pub mod exception;
 pub mod firmware;
 pub mod mmu;
 pub mod regs;
+mod secure;
 pub mod sysreg;
+pub mod timer;
 
 pub use context::{El1Regs, FpRegs, GuestRegs};
 

@@ -8,6 +8,7 @@ pub mod firmware;
 pub mod gicv3_sysregs;
 pub mod mmu;
 pub mod sysreg;
+pub mod timer;
 
 use aarch64_cpu::registers::{Readable, ESR_EL2, FAR_EL2, HPFAR_EL2};
 

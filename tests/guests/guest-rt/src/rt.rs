@@ -11,6 +11,14 @@ pub fn platform() -> &'static Platform<'static> {
     PLATFORM.get().expect("guest-rt: platform read before boot finished")
 }
 
+/// Idles the calling vCPU for good, in a WFI loop with its IRQs left as they are: what a guest does after it has
+/// reported, when it should stay up (the partition keeps its CPU time, but sleeps through it) rather than power off.
+pub fn idle() -> ! {
+    loop {
+        crate::arch::wait_for_interrupt();
+    }
+}
+
 /// Declares the guest's `main`: `guest_rt::entry!(main)` with `fn main(&'static Platform<'static>) -> !`.
 #[macro_export]
 macro_rules! entry {

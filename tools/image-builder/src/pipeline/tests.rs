@@ -544,6 +544,33 @@ fn linux_kernel_and_ramdisk_are_placed_described_and_packed() {
 }
 
 #[test]
+fn an_armv7_linux_ramdisk_goes_high_where_the_zimage_does_not_decompress() {
+    // configs/qemu-a15-linux.toml with Debian's armhf kernel: a 5.3 MiB zImage that decompresses to about 17 MiB
+    // from RAM base + 0x8000 and moves itself above that first; the ramdisk right after the file would be overwritten.
+    let src = LINUX.replace("qemu-virt-aarch64", "qemu-virt-a15");
+    let dir = std::env::temp_dir().join(format!("ib-a15-linux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ramdisk = vec![0x1f; 0xe_f000];
+    std::fs::write(dir.join("initramfs.cpio.gz"), &ramdisk).unwrap();
+    let guests = GuestCatalog::with_names(["hello"]);
+    let ctx = Context { guests: &guests, base_dir: &dir };
+    let (system, report) = config::check_source("a15.toml", &src, "a15", &ctx).unwrap_or_else(|r| panic!("{r}"));
+    let checked = Checked { system, report, config_path: dir.join("a15.toml") };
+    let kernels = vec![zkernel(0x1234, 0x2_1000), zkernel(0x54_c200, 0x54_c200)];
+    let p = prepared_with(checked, kernels, vec![None, Some(ramdisk)]);
+    let lx = p.layout.partitions[1];
+    let rd = lx.ramdisk.unwrap();
+    assert_eq!(lx.kernel.ipa, 0x4000_8000);
+    // 252 MiB into the 256 MiB partition: the highest 2 MiB boundary below the device tree's last 2 MiB.
+    assert_eq!((rd.ipa, rd.size), (0x4000_0000 + 252 * MIB, 0xe_f000));
+    assert_eq!(lx.dtb.ipa, 0x4000_0000 + 254 * MIB);
+    // /chosen announces the same place.
+    let dtb = &p.dtbs[1];
+    assert!(contains(dtb, &be_u64(0x4000_0000 + 252 * MIB)) && contains(dtb, &be_u64(rd.ipa + rd.size)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_ramdisk_that_does_not_fit_points_at_memory_kernel_and_ramdisk() {
     let dir = std::env::temp_dir().join(format!("ib-linux-fit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,18 +1,20 @@
 //! A bootable SD-card image for a built system, written as a plain file (no root, no loop devices).
 //!
 //! ```text
-//! offset 0       MBR: one primary partition, type 0x0c (FAT32, LBA), bootable
+//! offset 0       MBR: one primary partition, type 0x0c (FAT32, LBA), bootable. Not GPT: its partition entries
+//!                (sectors 2-33) would lie where an SoC boot ROM looks for U-Boot's SPL.
+//! offset 8 KiB   only when the board's U-Boot lives on the card (UBootFirmware::OnCard, e.g. Allwinner): its
+//!                SPL + U-Boot binary, which must end below 1 MiB
 //! offset 1 MiB   FAT32 file system, label HVSTATIC:
 //!                  hv-static.img   the image `build` wrote (an arm64 Image, or an ARM zImage)
 //!                  boot.scr        U-Boot script: load hv-static.img and start it (booti / bootz) with U-Boot's
 //!                                  own device tree (the board's)
-//!                  uboot.env       only when the board's U-Boot reads its environment from FAT: bootdelay=0 and a
-//!                                  bootcmd sourcing boot.scr
+//!                  uboot.env       only when the board's U-Boot reads its environment from FAT: see [`boot_env`]
 //! end            a power of two, at least 64 MiB (QEMU's SD cards want a power of two)
 //! ```
 //!
 //! The board's U-Boot ([`board_support::UBoot`]) finds `boot.scr` by its default distro boot (bootable partition,
-//! `boot.scr` at the root), so the card needs nothing else. On AArch64 the script loads the image to
+//! `boot.scr` at the root), so the card needs nothing else; the stored environment only makes it faster. On AArch64 the script loads the image to
 //! `${kernel_addr_r}` and `booti` moves it to RAM base + the header's `text_offset` (the header's flags bit 3 is
 //! clear), which is where hv-static is linked. On ARMv7 `bootz` starts a zImage where it lies, so the script loads
 //! it straight to where hv-static is linked.
@@ -27,7 +29,7 @@ use std::fs;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use board_support::{Arch, Board, BootCommand, QemuRun, UBoot, UBootEnv, MIB};
+use board_support::{Arch, Board, BootCommand, BootDtb, QemuRun, UBoot, UBootEnv, UBootFirmware, MIB};
 use fatfs::{Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time, TimeProvider};
 use mbrman::{MBRPartitionEntry, BOOT_ACTIVE, CHS, MBR};
 
@@ -70,24 +72,35 @@ pub fn boot_script(board: &Board) -> Result<String> {
     ))
 }
 
-/// A stored environment that boots the card at once: `bootdelay=0`, the addresses the boot script uses and a
-/// `bootcmd` that sources `boot.scr`. (A stored environment replaces U-Boot's default one whole.)
-pub fn boot_env(u: &UBoot) -> Vec<(&'static str, String)> {
+/// A stored environment that boots the card at once. A stored environment replaces U-Boot's default one whole, so
+/// it carries everything the boot uses and nothing else:
+/// - `bootdelay=0`: no autoboot countdown;
+/// - the addresses of the default environment the boot script and U-Boot's boot commands use (`kernel_addr_r`,
+///   `fdt_addr_r`, `scriptaddr`), and `bootm_size` where the board's device-tree placement depends on it
+///   ([`BootDtb::UBootBootm`]), so the tree lands where the layout kept room for it;
+/// - a `bootcmd` that sources `boot.scr` from partition 1, instead of distro boot's scan of every boot source.
+///
+/// What it leaves out is what makes the default boot slow: `preboot` (`usb start` on sunxi) and a `stdout` that
+/// names a video console (probing HDMI): U-Boot then uses the serial console alone.
+pub fn boot_env(u: &UBoot, boot_dtb: BootDtb) -> Vec<(&'static str, String)> {
     let dev = format!("{} {}:1", u.disk.uboot_interface(), u.disk_device);
-    vec![
-        ("bootdelay", "0".into()),
-        ("kernel_addr_r", format!("{:#x}", u.kernel_addr_r)),
-        ("scriptaddr", format!("{:#x}", u.scriptaddr)),
-        (
-            "bootcmd",
-            format!("{}; load {dev} ${{scriptaddr}} {SCRIPT_FILE}; source ${{scriptaddr}}", u.disk.uboot_init()),
-        ),
-    ]
+    let mut vars = vec![("bootdelay", "0".into()), ("kernel_addr_r", format!("{:#x}", u.kernel_addr_r))];
+    if let Some(fdt) = u.fdt_addr_r {
+        vars.push(("fdt_addr_r", format!("{fdt:#x}")));
+    }
+    vars.push(("scriptaddr", format!("{:#x}", u.scriptaddr)));
+    if let BootDtb::UBootBootm { bootm_size } = boot_dtb {
+        vars.push(("bootm_size", format!("{bootm_size:#x}")));
+    }
+    let init = u.disk.uboot_init().map(|c| format!("{c}; ")).unwrap_or_default();
+    vars.push(("bootcmd", format!("{init}load {dev} ${{scriptaddr}} {SCRIPT_FILE}; source ${{scriptaddr}}")));
+    vars
 }
 
-/// The stored-environment bytes of [`boot_env`], `u.env.size()` long.
-pub fn boot_env_bytes(u: &UBoot) -> Result<Vec<u8>> {
-    let vars = boot_env(u);
+/// The stored-environment bytes of [`boot_env`] for `board`'s U-Boot, `u.env.size()` long.
+pub fn boot_env_bytes(board: &Board) -> Result<Vec<u8>> {
+    let u = uboot(board)?;
+    let vars = boot_env(u, board.boot_dtb);
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let size = usize::try_from(u.env.size()).map_err(|_| Error::Image("absurd U-Boot environment size".into()))?;
     env::encode(&pairs, size).map_err(Error::Image)
@@ -107,9 +120,28 @@ pub fn card_size(files: u64) -> u64 {
     need.next_power_of_two().max(MIN_CARD_SIZE)
 }
 
+/// What goes on a card besides the hypervisor image and its boot script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CardOptions {
+    /// Write the stored environment ([`boot_env`]) when the board's U-Boot reads one from the card. Without it
+    /// U-Boot boots with its default environment (the countdown, then distro boot).
+    pub stored_env: bool,
+}
+
+impl Default for CardOptions {
+    fn default() -> Self {
+        Self { stored_env: true }
+    }
+}
+
 /// The files of the card's FAT partition for the hypervisor image `image` on `board`, in the order they are
 /// written.
 pub fn card_files(image: &[u8], board: &Board) -> Result<Vec<(String, Vec<u8>)>> {
+    card_files_with(image, board, CardOptions::default())
+}
+
+/// [`card_files`] with options.
+pub fn card_files_with(image: &[u8], board: &Board, options: CardOptions) -> Result<Vec<(String, Vec<u8>)>> {
     let u = uboot(board)?;
     check_image(image, board)?;
     let arch = match board.arch {
@@ -118,8 +150,8 @@ pub fn card_files(image: &[u8], board: &Board) -> Result<Vec<(String, Vec<u8>)>>
     };
     let script = uimage::script(arch, &boot_script(board)?).map_err(Error::Image)?;
     let mut files = vec![(IMAGE_FILE.to_owned(), image.to_vec()), (SCRIPT_FILE.to_owned(), script)];
-    if let UBootEnv::Fat { file, .. } = u.env {
-        files.push((file.to_owned(), boot_env_bytes(u)?));
+    if let (UBootEnv::Fat { file, .. }, true) = (u.env, options.stored_env) {
+        files.push((file.to_owned(), boot_env_bytes(board)?));
     }
     Ok(files)
 }
@@ -184,6 +216,16 @@ fn fat_error(what: &str, e: io::Error) -> Error {
 /// The card's bytes: an MBR with one FAT32 partition holding `files`, `size` bytes in all. `id` becomes the disk
 /// signature and the volume ID.
 pub fn card(files: &[(String, Vec<u8>)], size: u64, id: u32) -> Result<Vec<u8>> {
+    card_with_loader(files, None, size, id)
+}
+
+/// [`card`] with a boot loader written `loader.0` bytes into the card, between the MBR and the partition.
+pub fn card_with_loader(
+    files: &[(String, Vec<u8>)],
+    loader: Option<(u64, &[u8])>,
+    size: u64,
+    id: u32,
+) -> Result<Vec<u8>> {
     if !size.is_power_of_two() || size < MIN_CARD_SIZE {
         return Err(Error::Image(format!("card size {size} is not a power of two of at least {MIN_CARD_SIZE}")));
     }
@@ -192,6 +234,17 @@ pub fn card(files: &[(String, Vec<u8>)], size: u64, id: u32) -> Result<Vec<u8>> 
         .map_err(|_| Error::Image(format!("card size {size} too large for an MBR")))?;
     let first = (PARTITION_START / SECTOR) as u32;
     let mut disk = vec![0u8; len];
+    if let Some((offset, bytes)) = loader {
+        let end = offset + bytes.len() as u64;
+        if offset < SECTOR || end > PARTITION_START {
+            return Err(Error::Image(format!(
+                "the boot loader ({} bytes at {offset:#x}) must lie between the partition table and the partition \
+                 at {PARTITION_START:#x}",
+                bytes.len()
+            )));
+        }
+        disk[offset as usize..end as usize].copy_from_slice(bytes);
+    }
 
     // The partition table.
     let mut mbr = MBR::new_from(&mut Cursor::new(&mut disk[..]), SECTOR as u32, id.to_le_bytes())
@@ -242,18 +295,81 @@ fn chs(lba: u32) -> CHS {
     CHS::from_lba_exact(lba, 1023, 255, 63).unwrap_or_else(|_| CHS::new(1023, 254, 63))
 }
 
-/// The card for the hypervisor image `image` on `board`, as bytes.
+/// The card for the hypervisor image `image` on `board`, as bytes. When the board's U-Boot lives on the card, its
+/// binary is read from where [`uboot_binary`] finds it.
 pub fn card_for(image: &[u8], board: &Board) -> Result<Vec<u8>> {
-    let files = card_files(image, board)?;
+    card_for_with(image, board, CardOptions::default())
+}
+
+/// [`card_for`] with options.
+pub fn card_for_with(image: &[u8], board: &Board, options: CardOptions) -> Result<Vec<u8>> {
+    let loader = match uboot(board)?.firmware {
+        UBootFirmware::OnCard { .. } => {
+            let path = uboot_binary(board)?;
+            Some(fs::read(&path).map_err(|source| Error::Read { path, source })?)
+        }
+        UBootFirmware::Bios => None,
+    };
+    card_from_parts(image, board, loader.as_deref(), options)
+}
+
+/// The card for `image` on `board` with `loader` as the U-Boot binary of a board whose U-Boot lives on the card
+/// (ignored otherwise).
+pub fn card_from_parts(image: &[u8], board: &Board, loader: Option<&[u8]>, options: CardOptions) -> Result<Vec<u8>> {
+    let files = card_files_with(image, board, options)?;
     let total: u64 = files.iter().map(|(_, d)| d.len() as u64).sum();
-    card(&files, card_size(total), crc32fast::hash(image))
+    let loader = match uboot(board)?.firmware {
+        UBootFirmware::OnCard { offset } => {
+            let bytes = loader.ok_or_else(|| {
+                Error::Image(format!("board `{}` boots U-Boot from the card: its binary is needed", board.name))
+            })?;
+            Some((offset, bytes))
+        }
+        UBootFirmware::Bios => None,
+    };
+    card_with_loader(&files, loader, card_size(total), crc32fast::hash(image))
+}
+
+/// The script that fetches the U-Boot binaries Debian packages for another architecture than the host's, into
+/// [`UBOOT_CACHE`] (relative to the workspace).
+pub const UBOOT_FETCH_SCRIPT: &str = "tests/fixtures/fetch-uboot-sunxi.sh";
+/// Where [`UBOOT_FETCH_SCRIPT`] unpacks a package: `UBOOT_CACHE/PACKAGE/` then the path the package installs.
+pub const UBOOT_CACHE: &str = "tests/fixtures/cache";
+
+/// Where the board's U-Boot binary is: where its Debian package installs it, else the copy the fetch script
+/// unpacked into the workspace's cache. An error names both places and the script.
+pub fn uboot_binary(board: &Board) -> Result<PathBuf> {
+    let u = uboot(board)?;
+    let installed = PathBuf::from(u.binary);
+    let fetched = crate::workspace_root().join(UBOOT_CACHE).join(u.package).join(u.binary.trim_start_matches('/'));
+    if installed.is_file() {
+        return Ok(installed);
+    }
+    if fetched.is_file() {
+        return Ok(fetched);
+    }
+    Err(Error::Image(format!(
+        "board `{}` needs U-Boot from Debian's package {} ({}), found neither at {} nor at {}: run {} (as root; \
+             it fetches the armhf package with apt-get download and unpacks it there)",
+        board.name,
+        u.package,
+        u.binary,
+        installed.display(),
+        crate::display_path(&fetched),
+        UBOOT_FETCH_SCRIPT
+    )))
 }
 
 /// Writes `out/sdcard.img`: a card that boots the hypervisor image `image` through `board`'s U-Boot. Returns the
 /// card's path. An unchanged card is not rewritten.
 pub fn write_sdcard(out: &Path, image: &Path, board: &Board) -> Result<PathBuf> {
+    write_sdcard_with(out, image, board, CardOptions::default())
+}
+
+/// [`write_sdcard`] with options.
+pub fn write_sdcard_with(out: &Path, image: &Path, board: &Board, options: CardOptions) -> Result<PathBuf> {
     let bytes = fs::read(image).map_err(|source| Error::Read { path: image.to_owned(), source })?;
-    let card = card_for(&bytes, board)?;
+    let card = card_for_with(&bytes, board, options)?;
     let path = out.join(CARD_FILE);
     write_if_changed(&path, &card)?;
     Ok(path)
@@ -276,7 +392,7 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn write_env_flash(out: &Path, board: &Board) -> Result<Option<PathBuf>> {
     let u = uboot(board)?;
     let UBootEnv::Flash { addr, qemu_flash: Some(flash), .. } = u.env else { return Ok(None) };
-    let env = boot_env_bytes(u)?;
+    let env = boot_env_bytes(board)?;
     let at = addr.checked_sub(flash.base).filter(|at| at + env.len() as u64 <= flash.size).ok_or_else(|| {
         Error::Image(format!("U-Boot's environment at {addr:#x} is not inside the flash at {:#x}", flash.base))
     })?;

@@ -144,7 +144,7 @@ fn a_board_reading_its_environment_from_fat_gets_uboot_env() {
 #[test]
 fn the_environment_flash_for_qemu_virt() {
     let u = BOARD.uboot.unwrap();
-    let vars = boot_env(&u);
+    let vars = boot_env(&u, BOARD.boot_dtb);
     assert_eq!(
         vars,
         [
@@ -201,4 +201,66 @@ fn an_armv7_card_carries_a_zimage_and_a_bootz_script() {
     assert!(e.contains("no zImage header") && e.contains("bootz"), "{e}");
     let e = card_for(&image, &BOARD).unwrap_err().to_string();
     assert!(e.contains("no arm64 Image header"), "{e}");
+}
+
+/// A zImage for `bootz` boards.
+fn fake_zimage() -> Vec<u8> {
+    let mut image = crate::image::testelf::zimage(0, &[0x5a; 8192]);
+    let len = image.len() as u32;
+    crate::image::set_zimage_end(&mut image, len);
+    image
+}
+
+#[test]
+fn an_orangepi_pc_card_carries_u_boot_at_8_kib_and_a_complete_environment() {
+    let opi = &board_support::orangepi_pc::BOARD;
+    let image = fake_zimage();
+    let spl: Vec<u8> = (0..540_000u32).map(|i| (i % 251) as u8 + 1).collect();
+    let card = card_from_parts(&image, opi, Some(&spl), CardOptions::default()).unwrap();
+    assert_eq!(card.len() as u64, MIN_CARD_SIZE);
+    // U-Boot between the MBR and the partition; the MBR is intact, and no GPT header is in sector 1.
+    assert!(card[8192..8192 + spl.len()] == spl[..]);
+    assert_eq!((card[446], card[450], &card[510..512]), (0x80, 0x0c, &[0x55, 0xaa][..]));
+    assert_ne!(&card[512..520], b"EFI PART");
+    let c = read_card(&card).unwrap();
+    let names: Vec<&str> = c.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["hv-static.img", "boot.scr", "uboot.env"]);
+    assert_eq!(
+        uimage::script_text(&c.files[1].1).unwrap(),
+        "load mmc 0:1 0x40200000 hv-static.img\nbootz 0x40200000 - ${fdtcontroladdr}\n"
+    );
+    // CONFIG_ENV_SIZE bytes exactly, or U-Boot's CRC check fails and it falls back to its default environment.
+    assert_eq!(c.files[2].1.len(), 0x1_0000);
+    let vars = env::decode(&c.files[2].1).unwrap();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        vars,
+        [
+            ("bootdelay", "0"),
+            ("kernel_addr_r", "0x42000000"),
+            ("fdt_addr_r", "0x43000000"),
+            ("scriptaddr", "0x43100000"),
+            ("bootm_size", "0xa000000"),
+            ("bootcmd", "load mmc 0:1 ${scriptaddr} boot.scr; source ${scriptaddr}"),
+        ]
+    );
+    // Nothing that probes USB or a display: no preboot, no stdout naming a video console.
+    assert!(!vars.iter().any(|(k, _)| ["preboot", "stdout", "stdin", "stderr"].contains(k)));
+
+    // Without the stored environment: U-Boot's default one boots the same card.
+    let plain = card_from_parts(&image, opi, Some(&spl), CardOptions { stored_env: false }).unwrap();
+    let names: Vec<String> = read_card(&plain).unwrap().files.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["hv-static.img", "boot.scr"]);
+    // No U-Boot binary: an error, not a card that cannot boot.
+    let e = card_from_parts(&image, opi, None, CardOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("orangepi-pc") && e.contains("binary"), "{e}");
+}
+
+#[test]
+fn a_boot_loader_must_fit_between_the_mbr_and_the_partition() {
+    let files = vec![(IMAGE_FILE.to_string(), vec![1u8; 100])];
+    assert!(card_with_loader(&files, Some((8192, &[7u8; 1000])), MIN_CARD_SIZE, 1).is_ok());
+    let e = card_with_loader(&files, Some((8192, &vec![7u8; MIB as usize])), MIN_CARD_SIZE, 1).unwrap_err();
+    assert!(e.to_string().contains("between the partition table and the partition"), "{e}");
+    assert!(card_with_loader(&files, Some((0, &[7u8; 16])), MIN_CARD_SIZE, 1).is_err(), "over the MBR");
 }

@@ -1,0 +1,232 @@
+//! Cyclic pools: each CPU of the pool walks its table of slots (built and checked by the image builder), one
+//! major frame after another, switching at the slot boundaries.
+//!
+//! Every boundary is an absolute deadline of the EL2/Hyp timer computed from the frame origin `T0` shared by all
+//! CPUs: slot `k` of frame `n` starts at `T0 + ticks(n * major_frame + start_k)`, converted from nanoseconds in
+//! one exact step. Nothing is ever added to a previous deadline, so a late interrupt delays one switch and never
+//! the ones after it: error cannot accumulate. A CPU of a pinned pool never arms the timer at all.
+
+use crate::config::{CpuSchedule, Slot};
+
+/// Counter ticks in `ns` nanoseconds at `freq` Hz, rounded down (exact for every whole-microsecond time at the
+/// usual 1 MHz multiples).
+pub const fn ticks(ns: u64, freq: u64) -> u64 {
+    (ns as u128 * freq as u128 / 1_000_000_000) as u64
+}
+
+/// Where a CPU is in its table: slot `slot` of frame `frame`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub frame: u64,
+    pub slot: usize,
+}
+
+impl Position {
+    /// The slot after this one (the first of the next frame after the last).
+    pub fn next(self, s: &CpuSchedule) -> Position {
+        if self.slot + 1 < s.slots.len() {
+            Position { slot: self.slot + 1, ..self }
+        } else {
+            Position { frame: self.frame + 1, slot: 0 }
+        }
+    }
+
+    /// Counter value at which this slot starts.
+    pub fn start(self, s: &CpuSchedule, t0: u64, freq: u64) -> u64 {
+        t0 + ticks(self.frame * s.major_frame_ns + s.slots[self.slot].start_ns, freq)
+    }
+
+    pub fn slot(self, s: &CpuSchedule) -> &Slot {
+        &s.slots[self.slot]
+    }
+}
+
+/// The slot running at counter value `now` (which must be at or after `t0`).
+pub fn position_at(s: &CpuSchedule, t0: u64, freq: u64, now: u64) -> Position {
+    let frame_ticks = ticks(s.major_frame_ns, freq).max(1);
+    // A first guess from the integer frame length, corrected for rounding by the exact boundaries.
+    let mut frame = (now - t0) / frame_ticks;
+    while frame > 0 && (Position { frame, slot: 0 }).start(s, t0, freq) > now {
+        frame -= 1;
+    }
+    while (Position { frame: frame + 1, slot: 0 }).start(s, t0, freq) <= now {
+        frame += 1;
+    }
+    let slot = (0..s.slots.len()).rev().find(|&k| (Position { frame, slot: k }).start(s, t0, freq) <= now).unwrap_or(0);
+    Position { frame, slot }
+}
+
+/// The windows vCPU `vcpu` runs in on a CPU, in ticks from the frame start: what the guest's `HV_SCHED_WINDOW`
+/// call reports, window `n`.
+pub fn window_of(s: &CpuSchedule, vcpu: (usize, usize), n: usize, freq: u64) -> Option<(u64, u64)> {
+    s.slots
+        .iter()
+        .filter(|sl| sl.vcpu == Some(vcpu))
+        .nth(n)
+        .map(|sl| (ticks(sl.start_ns, freq), ticks(sl.end_ns, freq)))
+}
+
+#[cfg(target_os = "none")]
+pub use runtime::*;
+
+#[cfg(target_os = "none")]
+mod runtime {
+    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    use super::{position_at, ticks, Position};
+    use crate::arch::timer;
+    use crate::config::{CpuSchedule, NUM_CPUS, SYSTEM};
+    use crate::vcpu::VcpuRef;
+
+    /// How long after the boot CPU sets the origin the first frame starts: enough for every CPU to come up, so
+    /// all of them begin at their first slot.
+    const START_DELAY_NS: u64 = 2_000_000;
+
+    static T0: AtomicU64 = AtomicU64::new(0);
+    static FREQ: AtomicU64 = AtomicU64::new(0);
+    /// Per CPU: the position of the next boundary (frame in the high bits would overflow soon enough to matter
+    /// only after 2^32 frames; kept as two words instead).
+    static NEXT_FRAME: [AtomicU64; NUM_CPUS] = [const { AtomicU64::new(0) }; NUM_CPUS];
+    static NEXT_SLOT: [AtomicUsize; NUM_CPUS] = [const { AtomicUsize::new(0) }; NUM_CPUS];
+
+    pub fn schedule(cpu: usize) -> Option<&'static CpuSchedule> {
+        SYSTEM.cpus[cpu].schedule.as_ref()
+    }
+
+    /// On the boot CPU, before any other starts: fixes the frame origin.
+    pub fn init() {
+        if SYSTEM.cpus.iter().all(|c| c.schedule.is_none()) {
+            return;
+        }
+        let freq = timer::frequency();
+        FREQ.store(freq, Ordering::Relaxed);
+        T0.store(timer::now() + ticks(START_DELAY_NS, freq), Ordering::Release);
+    }
+
+    fn origin() -> (u64, u64) {
+        (T0.load(Ordering::Acquire), FREQ.load(Ordering::Relaxed))
+    }
+
+    fn set_next(cpu: usize, p: Position, s: &CpuSchedule) {
+        NEXT_FRAME[cpu].store(p.frame, Ordering::Relaxed);
+        NEXT_SLOT[cpu].store(p.slot, Ordering::Relaxed);
+        let (t0, freq) = origin();
+        timer::set_hyp_deadline(p.start(s, t0, freq));
+    }
+
+    fn next(cpu: usize) -> Position {
+        Position { frame: NEXT_FRAME[cpu].load(Ordering::Relaxed), slot: NEXT_SLOT[cpu].load(Ordering::Relaxed) }
+    }
+
+    fn vcpu_of(p: Position, s: &CpuSchedule) -> Option<VcpuRef> {
+        p.slot(s).vcpu.map(|(part, idx)| VcpuRef { part, idx })
+    }
+
+    /// When a cyclic CPU comes up: arms the timer for the next boundary and returns the vCPU of the slot under
+    /// way, if the first frame has begun (a CPU that starts late joins mid-slot rather than waiting a frame).
+    pub fn start_cpu(cpu: usize) -> Option<VcpuRef> {
+        let s = schedule(cpu)?;
+        let (t0, freq) = origin();
+        let now = timer::now();
+        if now < t0 {
+            set_next(cpu, Position { frame: 0, slot: 0 }, s);
+            return None;
+        }
+        let here = position_at(s, t0, freq, now);
+        set_next(cpu, here.next(s), s);
+        vcpu_of(here, s)
+    }
+
+    /// The Hyp timer fired: the boundary it was armed for has come. Arms the one after and returns the vCPU of
+    /// the slot that starts now (`None`: idle).
+    pub fn tick(cpu: usize) -> Option<VcpuRef> {
+        let s = schedule(cpu)?;
+        let now = next(cpu);
+        set_next(cpu, now.next(s), s);
+        vcpu_of(now, s)
+    }
+
+    /// The vCPU whose slot is under way on this cyclic CPU (the one before the next boundary).
+    pub fn running_slot(cpu: usize) -> Option<VcpuRef> {
+        let s = schedule(cpu)?;
+        let n = next(cpu);
+        if n.frame == 0 && n.slot == 0 {
+            return None; // The first frame has not begun.
+        }
+        let k = if n.slot == 0 { s.slots.len() - 1 } else { n.slot - 1 };
+        s.slots[k].vcpu.map(|(part, idx)| VcpuRef { part, idx })
+    }
+
+    /// `HV_SCHED_FRAME` for a vCPU on `cpu`: the frame length and origin, in counter ticks.
+    pub fn frame_info(cpu: usize) -> Option<(u64, u64)> {
+        let s = schedule(cpu)?;
+        let (t0, freq) = origin();
+        Some((ticks(s.major_frame_ns, freq), t0))
+    }
+
+    /// `HV_SCHED_WINDOW`: vCPU `v`'s `n`-th window on its CPU, in ticks from the frame start.
+    pub fn window(v: VcpuRef, n: usize) -> Option<(u64, u64)> {
+        let s = schedule(v.pcpu())?;
+        super::window_of(s, (v.part, v.idx), n, origin().1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FREQ: u64 = 62_500_000; // QEMU's generic timer: 16 ns per tick.
+
+    static SLOTS: [Slot; 3] = [
+        Slot { start_ns: 0, end_ns: 400_000, vcpu: Some((0, 0)) },
+        Slot { start_ns: 400_000, end_ns: 700_000, vcpu: None },
+        Slot { start_ns: 700_000, end_ns: 1_000_000, vcpu: Some((1, 0)) },
+    ];
+    const S: CpuSchedule = CpuSchedule { major_frame_ns: 1_000_000, slots: &SLOTS };
+
+    #[test]
+    fn boundaries_are_absolute() {
+        assert_eq!(ticks(1_000_000, FREQ), 62_500);
+        let p = Position { frame: 0, slot: 0 };
+        assert_eq!(p.start(&S, 100, FREQ), 100);
+        assert_eq!(p.next(&S).start(&S, 100, FREQ), 100 + 25_000);
+        let last = Position { frame: 7, slot: 2 };
+        assert_eq!(last.next(&S), Position { frame: 8, slot: 0 });
+        // Frame 1000 starts exactly 1000 frames after T0, whatever the rounding of single slots.
+        assert_eq!(Position { frame: 1000, slot: 0 }.start(&S, 5, FREQ), 5 + 62_500_000);
+    }
+
+    #[test]
+    fn boundaries_do_not_drift_with_inexact_frames() {
+        // A 1 MHz-unfriendly clock: 24 MHz and a 1/3 ms slot do not divide evenly, yet frame n starts at n exact
+        // frames from T0 (no error carried from one frame into the next).
+        static THIRDS: [Slot; 2] = [
+            Slot { start_ns: 0, end_ns: 333_333, vcpu: None },
+            Slot { start_ns: 333_333, end_ns: 1_000_000, vcpu: None },
+        ];
+        let s = CpuSchedule { major_frame_ns: 1_000_000, slots: &THIRDS };
+        let freq = 24_000_000;
+        for n in [1u64, 10, 1000, 1_000_000] {
+            assert_eq!(Position { frame: n, slot: 0 }.start(&s, 0, freq), n * 24_000);
+        }
+        assert_eq!(Position { frame: 3, slot: 1 }.start(&s, 0, freq), 3 * 24_000 + 7_999);
+    }
+
+    #[test]
+    fn finding_the_slot_under_way() {
+        let t0 = 1_000;
+        assert_eq!(position_at(&S, t0, FREQ, t0), Position { frame: 0, slot: 0 });
+        assert_eq!(position_at(&S, t0, FREQ, t0 + 24_999), Position { frame: 0, slot: 0 });
+        assert_eq!(position_at(&S, t0, FREQ, t0 + 25_000), Position { frame: 0, slot: 1 });
+        assert_eq!(position_at(&S, t0, FREQ, t0 + 62_499), Position { frame: 0, slot: 2 });
+        assert_eq!(position_at(&S, t0, FREQ, t0 + 62_500 * 9 + 43_750), Position { frame: 9, slot: 2 });
+    }
+
+    #[test]
+    fn windows_of_a_vcpu() {
+        assert_eq!(window_of(&S, (0, 0), 0, FREQ), Some((0, 25_000)));
+        assert_eq!(window_of(&S, (1, 0), 0, FREQ), Some((43_750, 62_500)));
+        assert_eq!(window_of(&S, (1, 0), 1, FREQ), None);
+        assert_eq!(window_of(&S, (2, 0), 0, FREQ), None);
+    }
+}

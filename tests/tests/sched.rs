@@ -1,0 +1,14 @@
+//! Scheduling: cyclic (time-partitioned) pools on both architectures. Partitions share CPUs by windows of a 2 ms
+//! major frame and lose nothing while descheduled (`checks::cyclic`).
+
+use hv_tests::checks;
+
+#[test]
+fn cyclic_pool_shares_cpus_and_loses_no_interrupt() {
+    checks::cyclic("qemu-aarch64-cyclic.toml");
+}
+
+#[test]
+fn a15_cyclic_pool_shares_cpus_and_loses_no_interrupt() {
+    checks::cyclic("qemu-a15-cyclic.toml");
+}
