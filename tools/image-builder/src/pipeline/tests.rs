@@ -29,8 +29,7 @@ kernel = "hello"
 console = false
 "#;
 
-/// A pool scheduler other than pinned does not exist yet, so two vCPUs on CPU 2 need a config that is checked
-/// by hand: use distinct CPUs.
+/// The pinned demo: two vCPUs may not share CPU 2 there, so `smp` moves to CPUs 1 and 3.
 fn demo(gic: u32) -> Checked {
     checked(&demo_src(gic))
 }
@@ -161,6 +160,34 @@ fn pack_patches_a_zimage_s_end_field() {
 }
 
 #[test]
+fn generated_config_carries_each_cpu_s_cyclic_table() {
+    // The demo as written (hello0 and smp's vCPU 1 share CPU 2), time-partitioned.
+    let src = DEMO.replacen(
+        "\ncpus = [1, 2]\n",
+        "\ncpus = [1, 2]\nscheduler = \"cyclic\"\nmajor_frame = \"1ms\"\nwindows = [\n\
+         { partition = \"smp\", start = \"0us\", duration = \"300us\" },\n\
+         { partition = \"smp\", start = \"300us\", duration = \"200us\", cpus = [2] },\n\
+         { partition = \"hello0\", start = \"600us\", duration = \"400us\" },\n]\n",
+        1,
+    );
+    let p = prepared_from(checked(&src));
+    let c = hvconfig::generate(&p.checked.system, &p.layout, "configs/demo.toml").config_rs;
+    // CPU 1 runs smp's vCPU 0 for 300 us, then idles. CPU 2: smp's vCPU 1 for 500 us (two windows merged into
+    // one slot: no needless switch), idle, then hello0.
+    for line in [
+        "PhysCpu { mpidr: 0x1, schedule: Some(CpuSchedule { major_frame_ns: 1000000, slots: &[\
+         Slot { start_ns: 0, end_ns: 300000, vcpu: Some((1, 0)) }, \
+         Slot { start_ns: 300000, end_ns: 1000000, vcpu: None }] }) },",
+        "PhysCpu { mpidr: 0x2, schedule: Some(CpuSchedule { major_frame_ns: 1000000, slots: &[\
+         Slot { start_ns: 0, end_ns: 500000, vcpu: Some((1, 1)) }, \
+         Slot { start_ns: 500000, end_ns: 600000, vcpu: None }, \
+         Slot { start_ns: 600000, end_ns: 1000000, vcpu: Some((0, 0)) }] }) },",
+    ] {
+        assert!(c.contains(line), "missing `{line}` in\n{c}");
+    }
+}
+
+#[test]
 fn generated_config_gicv3() {
     let p = prepared(3);
     let hv = hvconfig::generate(&p.checked.system, &p.layout, "configs/demo.toml");
@@ -177,8 +204,8 @@ fn generated_config_gicv3() {
         "gicc: 0x0,",
         "maintenance_irq: 25,",
         "image_base: 0x4020_0000,",
-        "PhysCpu { mpidr: 0x1 },",
-        "PhysCpu { mpidr: 0x3 },",
+        "PhysCpu { mpidr: 0x1, schedule: None },",
+        "PhysCpu { mpidr: 0x3, schedule: None },",
         // hello0 on CPU 2 = index 1 of [1, 2, 3]; smp on CPUs 1 and 3 = indices 0 and 2.
         "VcpuConfig { pcpu: 1, mpidr: 0x8000_0000 },",
         "VcpuConfig { pcpu: 0, mpidr: 0x8000_0000 },",
