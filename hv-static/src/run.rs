@@ -59,19 +59,34 @@ fn try_enter(v: VcpuRef) {
 
 /// Loads `ctx` onto this CPU and runs the vCPU.
 fn enter(v: VcpuRef, ctx: &Context) -> ! {
+    let refill = load(v, ctx);
+    run(v, &ctx.regs, refill)
+}
+
+/// Loads everything of `ctx` but the general-purpose registers onto this CPU. Returns whether the list registers
+/// need a refill before the vCPU runs (the model has news, or a loaded LR holds a completed level interrupt).
+fn load(v: VcpuRef, ctx: &Context) -> bool {
     arch::cpu::load_stage2(partition::s2_root(v.part), v.part as u16 + 1, v.config().mpidr);
     arch::cpu::trap_wfi(v.partition().wfi_trap);
     ctx.el1.restore();
     ctx.fp.restore();
     gic::restore_cpu_if(ctx.gic_if.0, ctx.gic_if.1, ctx.gic_if.2);
-    for (i, lr) in ctx.lrs.iter().enumerate().take(gic::nr_lrs()) {
+    let lrs = &ctx.lrs[..gic::nr_lrs().min(16)];
+    for (i, lr) in lrs.iter().enumerate() {
         gic::write_lr(i, lr);
     }
     gic::set_private_active(gic::VTIMER_IRQ, ctx.vtimer_active);
+    lrs.iter().any(Lr::completed_level)
+}
+
+/// Runs `v` from `regs`, after `load`.
+fn run(v: VcpuRef, regs: &arch::GuestRegs, refill: bool) -> ! {
     // Current before the refill: an interrupt injected from another CPU from now on is refilled by a kick.
     percpu::set_current(Some(v));
-    vgic::refill(v);
-    arch::exception::enter(&ctx.regs, percpu::stack_top(arch::cpu::id()))
+    if refill || vgic::has_news(v) {
+        vgic::refill(v);
+    }
+    arch::exception::enter(regs, percpu::stack_top(arch::cpu::id()))
 }
 
 /// A window boundary came while `v` ran: if the next slot is another vCPU's (or idle), saves `v` for its next
@@ -93,9 +108,13 @@ pub fn tick(v: VcpuRef, regs: &arch::GuestRegs) {
 fn switch_to(v: VcpuRef) {
     match vcpu::power(v) {
         Power::On => {
-            // Copied out so the lock is not held while the vCPU runs (`enter` never returns).
-            let ctx = vcpu::context(v).clone();
-            enter(v, &ctx)
+            // Only the registers are copied out, so the lock is not held while the vCPU runs (`run` never
+            // returns).
+            let (regs, refill) = {
+                let ctx = vcpu::context(v);
+                (ctx.regs, load(v, &ctx))
+            };
+            run(v, &regs, refill)
         }
         Power::OnPending { .. } => {
             discard_saved(v);

@@ -31,9 +31,16 @@ impl Position {
         }
     }
 
-    /// Counter value at which this slot starts.
+    /// Counter value at which this slot starts. When a frame is a whole number of ticks (the usual case: 1 MHz
+    /// multiples and whole microseconds) this is plain 64-bit arithmetic on the switch path; otherwise the exact
+    /// 128-bit conversion of the whole offset from `T0`.
     pub fn start(self, s: &CpuSchedule, t0: u64, freq: u64) -> u64 {
-        t0 + ticks(self.frame * s.major_frame_ns + s.slots[self.slot].start_ns, freq)
+        const NS: u64 = 1_000_000_000;
+        let offset = s.slots[self.slot].start_ns;
+        match (s.major_frame_ns.checked_mul(freq), offset.checked_mul(freq)) {
+            (Some(per_frame), Some(off)) if per_frame % NS == 0 => t0 + self.frame * (per_frame / NS) + off / NS,
+            _ => t0 + ticks(self.frame * s.major_frame_ns + offset, freq),
+        }
     }
 
     pub fn slot(self, s: &CpuSchedule) -> &Slot {

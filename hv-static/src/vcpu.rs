@@ -70,7 +70,6 @@ pub fn update_power<R>(v: VcpuRef, f: impl FnOnce(&mut Power) -> R) -> R {
 }
 
 /// Everything a vCPU owns besides its general-purpose registers while it runs (those live in the trap frame).
-#[derive(Clone)]
 pub struct Context {
     pub regs: GuestRegs,
     pub el1: El1Regs,

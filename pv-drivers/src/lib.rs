@@ -1,7 +1,8 @@
 //! Paravirtual drivers for hv-static partitions.
 //!
 //! Today this crate holds the guest side of the hypervisor ABI (docs/guest-abi.md): typed wrappers for the SMCCC
-//! 1.1 and PSCI 1.1 calls a partition makes over `HVC #0`. The virtio backends the hypervisor serves will join it
+//! 1.1 and PSCI 1.1 calls a partition makes over `HVC #0`, and for hv-static's own vendor calls (the scheduler
+//! introspection that test guests use). The virtio backends the hypervisor serves will join it
 //! later, under their own modules.
 //!
 //! Design rules:

@@ -48,6 +48,15 @@ pub fn boot_until(config_name: &str, until: &str, timeout: Duration) -> RunOutco
 /// [`boot_until`] with the CPUs started in the Secure (`Some(true)`) or Non-secure (`Some(false)`) state, on a
 /// board whose QEMU model has the switch (`None`: the board's default).
 pub fn boot_until_in(config_name: &str, secure: Option<bool>, until: &str, timeout: Duration) -> RunOutcome {
+    boot_with(config_name, secure, false, until, timeout)
+}
+
+/// [`boot_until`] under QEMU's deterministic time (`-icount`): guest-visible counter values are reproducible.
+pub fn boot_until_icount(config_name: &str, until: &str, timeout: Duration) -> RunOutcome {
+    boot_with(config_name, None, true, until, timeout)
+}
+
+fn boot_with(config_name: &str, secure: Option<bool>, icount: bool, until: &str, timeout: Duration) -> RunOutcome {
     require_qemu(qemu_program(config_name));
     let _one_at_a_time = serial();
     let opts = RunOptions {
@@ -57,6 +66,7 @@ pub fn boot_until_in(config_name: &str, secure: Option<bool>, until: &str, timeo
         quiet: true,
         echo: false,
         secure,
+        icount,
     };
     let out = run(&opts).unwrap_or_else(|e| panic!("building or booting {config_name} failed: {e}"));
     assert!(

@@ -12,3 +12,13 @@ fn cyclic_pool_shares_cpus_and_loses_no_interrupt() {
 fn a15_cyclic_pool_shares_cpus_and_loses_no_interrupt() {
     checks::cyclic("qemu-a15-cyclic.toml");
 }
+
+#[test]
+fn windows_start_on_time_without_drift_and_the_pinned_cpu_is_never_entered() {
+    checks::schedprobe("qemu-aarch64-schedprobe.toml");
+}
+
+#[test]
+fn a15_windows_start_on_time_without_drift_and_the_pinned_cpu_is_never_entered() {
+    checks::schedprobe("qemu-a15-schedprobe.toml");
+}

@@ -65,6 +65,11 @@ fn request_refill(v: VcpuRef) {
     }
 }
 
+/// Whether the model holds interrupts for `v` that its list registers may not have yet.
+pub fn has_news(v: VcpuRef) -> bool {
+    VGIC[v.part].lock().cpus[v.idx].dirty
+}
+
 /// Refills this CPU's list registers for its vCPU `v`.
 pub fn refill(v: VcpuRef) {
     let n = gic::nr_lrs().min(16);

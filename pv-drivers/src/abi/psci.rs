@@ -222,33 +222,14 @@ pub fn system_reset() -> PsciError {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
     use std::vec::Vec;
 
     use super::*;
+    use crate::abi::fake::{neg, Fake};
 
-    /// Records every call and answers with a scripted result.
-    struct Fake {
-        calls: RefCell<Vec<(u32, [usize; 3])>>,
-        ret: usize,
-    }
-
-    impl Fake {
-        fn answering(ret: usize) -> Psci<Self> {
-            Psci(Self { calls: RefCell::new(Vec::new()), ret })
-        }
-    }
-
-    impl Conduit for Fake {
-        fn call(&self, function: u32, args: [usize; 3]) -> usize {
-            self.calls.borrow_mut().push((function, args));
-            self.ret
-        }
-    }
-
-    /// How a hypervisor writes a negative status into a 64-bit x0.
-    fn neg(code: i32) -> usize {
-        code as isize as usize
+    /// PSCI over a fake answering every call with `x0` = `ret`.
+    fn fake(ret: usize) -> Psci<Fake> {
+        Psci(Fake::answering(ret))
     }
 
     #[test]
@@ -260,19 +241,19 @@ mod tests {
 
     #[test]
     fn cpu_on_passes_mpidr_entry_context_in_order() {
-        let psci = Fake::answering(0);
+        let psci = fake(0);
         assert_eq!(psci.cpu_on(0x8000_0001, 0x4008_0100, 1), Ok(()));
         assert_eq!(*psci.0.calls.borrow(), [(0xC400_0003, [0x8000_0001, 0x4008_0100, 1])]);
     }
 
     #[test]
     fn cpu_on_errors_decode_by_name() {
-        assert_eq!(Fake::answering(neg(-4)).cpu_on(1, 0, 0), Err(PsciError::AlreadyOn));
-        assert_eq!(Fake::answering(neg(-2)).cpu_on(9, 0, 0), Err(PsciError::InvalidParameters));
+        assert_eq!(fake(neg(-4)).cpu_on(1, 0, 0), Err(PsciError::AlreadyOn));
+        assert_eq!(fake(neg(-2)).cpu_on(9, 0, 0), Err(PsciError::InvalidParameters));
         // A 32-bit hypervisor leaves the upper half zero: still -2.
-        assert_eq!(Fake::answering(0xFFFF_FFFE).cpu_on(9, 0, 0), Err(PsciError::InvalidParameters));
+        assert_eq!(fake(0xFFFF_FFFE).cpu_on(9, 0, 0), Err(PsciError::InvalidParameters));
         // Success is exactly zero; a stray positive value is not silently accepted.
-        assert_eq!(Fake::answering(3).cpu_on(1, 0, 0), Err(PsciError::Other(3)));
+        assert_eq!(fake(3).cpu_on(1, 0, 0), Err(PsciError::Other(3)));
     }
 
     #[test]
@@ -288,28 +269,28 @@ mod tests {
 
     #[test]
     fn affinity_states_decode() {
-        assert_eq!(Fake::answering(0).affinity_info(1), Ok(AffinityState::On));
-        assert_eq!(Fake::answering(1).affinity_info(1), Ok(AffinityState::Off));
-        assert_eq!(Fake::answering(2).affinity_info(1), Ok(AffinityState::OnPending));
-        assert_eq!(Fake::answering(7).affinity_info(1), Err(PsciError::Other(7)));
-        let psci = Fake::answering(neg(-2));
+        assert_eq!(fake(0).affinity_info(1), Ok(AffinityState::On));
+        assert_eq!(fake(1).affinity_info(1), Ok(AffinityState::Off));
+        assert_eq!(fake(2).affinity_info(1), Ok(AffinityState::OnPending));
+        assert_eq!(fake(7).affinity_info(1), Err(PsciError::Other(7)));
+        let psci = fake(neg(-2));
         assert_eq!(psci.affinity_info(0x8000_0007), Err(PsciError::InvalidParameters));
         assert_eq!(*psci.0.calls.borrow(), [(0xC400_0004, [0x8000_0007, 0, 0])], "level 0 is asked");
     }
 
     #[test]
     fn version_and_features() {
-        assert_eq!(Fake::answering(0x1_0001).version(), Ok(Version { major: 1, minor: 1 }));
-        assert_eq!(Fake::answering(neg(-1)).version(), Err(PsciError::NotSupported));
-        let psci = Fake::answering(0);
+        assert_eq!(fake(0x1_0001).version(), Ok(Version { major: 1, minor: 1 }));
+        assert_eq!(fake(neg(-1)).version(), Err(PsciError::NotSupported));
+        let psci = fake(0);
         assert_eq!(psci.features(smccc::SMCCC_VERSION), Ok(0));
         assert_eq!(*psci.0.calls.borrow(), [(0x8400_000A, [0x8000_0000, 0, 0])]);
-        assert_eq!(Fake::answering(neg(-1)).features(0x8400_0001), Err(PsciError::NotSupported));
+        assert_eq!(fake(neg(-1)).features(0x8400_0001), Err(PsciError::NotSupported));
     }
 
     #[test]
     fn calls_that_do_not_return_report_why() {
-        let psci = Fake::answering(neg(-3));
+        let psci = fake(neg(-3));
         assert_eq!(psci.system_off(), PsciError::Denied);
         assert_eq!(psci.system_reset(), PsciError::Denied);
         assert_eq!(psci.cpu_off(), PsciError::Denied);

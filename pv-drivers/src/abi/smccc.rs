@@ -1,5 +1,5 @@
 //! SMC Calling Convention 1.1 (Arm DEN 0028), as hv-static offers it: over `HVC #0`, function ID and three
-//! arguments in `x0`..`x3` (`r0`..`r3` on AArch32), result in `x0`.
+//! arguments in `x0`..`x3` (`r0`..`r3` on AArch32), results in `x0`..`x3` (most calls return only `x0`).
 //!
 //! SMCCC 1.1 guarantees that the callee preserves every register other than `x0`..`x3`, which is what the
 //! inline assembly below relies on.
@@ -17,8 +17,15 @@ pub const SMC64: u32 = 0x4000_0000;
 
 /// Something that carries an SMCCC call to the hypervisor: the `HVC` instruction on a guest, a fake in host tests.
 pub trait Conduit {
-    /// Issues `function` with three arguments and returns the raw `x0`/`r0` of the result.
-    fn call(&self, function: u32, args: [usize; 3]) -> usize;
+    /// Issues `function` with three arguments and returns the raw result registers `x0`..`x3` (`r0`..`r3`).
+    /// SMCCC 1.1 lets a call return up to four values; registers a call does not define hold no meaning.
+    fn call_regs(&self, function: u32, args: [usize; 3]) -> [usize; 4];
+
+    /// Issues `function` with three arguments and returns the raw `x0`/`r0` of the result, which is all that PSCI
+    /// and the Arm-architecture calls return.
+    fn call(&self, function: u32, args: [usize; 3]) -> usize {
+        self.call_regs(function, args)[0]
+    }
 }
 
 /// The conduit hv-static's guest ABI specifies: `HVC #0`. QEMU's `virt` board without EL2 answers PSCI on the same
@@ -27,7 +34,7 @@ pub trait Conduit {
 pub struct Hvc;
 
 impl Conduit for Hvc {
-    fn call(&self, function: u32, args: [usize; 3]) -> usize {
+    fn call_regs(&self, function: u32, args: [usize; 3]) -> [usize; 4] {
         arch::hvc(function, args)
     }
 }
@@ -138,43 +145,43 @@ pub fn arch_features(function: u32) -> Result<u32, SmcccError> {
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod arch {
-    pub fn hvc(function: u32, args: [usize; 3]) -> usize {
-        let mut x0 = function as usize;
+    pub fn hvc(function: u32, args: [usize; 3]) -> [usize; 4] {
+        let mut x = [function as usize, args[0], args[1], args[2]];
         // SAFETY: `hvc #0` traps to the hypervisor, which per SMCCC 1.1 changes only x0..x3 (declared below) and
         // neither our stack nor memory the compiler tracks. No `nomem`: a call such as CPU_ON makes another CPU
         // read what we wrote before it, so the compiler must not sink stores past the call.
         unsafe {
             core::arch::asm!(
                 "hvc #0",
-                inout("x0") x0,
-                inout("x1") args[0] => _,
-                inout("x2") args[1] => _,
-                inout("x3") args[2] => _,
+                inout("x0") x[0],
+                inout("x1") x[1],
+                inout("x2") x[2],
+                inout("x3") x[3],
                 options(nostack),
             );
         }
-        x0
+        x
     }
 }
 
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod arch {
-    pub fn hvc(function: u32, args: [usize; 3]) -> usize {
-        let mut r0 = function as usize;
+    pub fn hvc(function: u32, args: [usize; 3]) -> [usize; 4] {
+        let mut r = [function as usize, args[0], args[1], args[2]];
         // SAFETY: as on AArch64: the hypervisor changes only r0..r3. `.arch_extension virt` lets the assembler
         // accept `hvc` on an ARMv7-A target.
         unsafe {
             core::arch::asm!(
                 ".arch_extension virt",
                 "hvc #0",
-                inout("r0") r0,
-                inout("r1") args[0] => _,
-                inout("r2") args[1] => _,
-                inout("r3") args[2] => _,
+                inout("r0") r[0],
+                inout("r1") r[1],
+                inout("r2") r[2],
+                inout("r3") r[3],
                 options(nostack),
             );
         }
-        r0
+        r
     }
 }
 
@@ -182,22 +189,15 @@ mod arch {
 /// for a call nobody implements. Host tests use a fake [`Conduit`] instead.
 #[cfg(not(target_os = "none"))]
 mod arch {
-    pub fn hvc(_function: u32, _args: [usize; 3]) -> usize {
-        -1_isize as usize
+    pub fn hvc(_function: u32, _args: [usize; 3]) -> [usize; 4] {
+        [-1_isize as usize, 0, 0, 0]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Answers every call with a fixed result.
-    struct Fixed(usize);
-    impl Conduit for Fixed {
-        fn call(&self, _function: u32, _args: [usize; 3]) -> usize {
-            self.0
-        }
-    }
+    use crate::abi::fake::Fake;
 
     #[test]
     fn version_round_trips() {
@@ -213,7 +213,7 @@ mod tests {
         // A 64-bit sign-extended -1 and a 32-bit one (upper half zero) mean the same.
         assert_eq!(Version::decode(usize::MAX), None);
         assert_eq!(Version::decode(0xFFFF_FFFF), None);
-        assert_eq!(Smccc(Fixed(usize::MAX)).version(), Err(SmcccError::NotSupported));
+        assert_eq!(Smccc(Fake::answering(usize::MAX)).version(), Err(SmcccError::NotSupported));
     }
 
     #[test]
@@ -226,8 +226,8 @@ mod tests {
 
     #[test]
     fn arch_features_decodes_flags_and_errors() {
-        assert_eq!(Smccc(Fixed(0)).arch_features(SMCCC_VERSION), Ok(0));
-        assert_eq!(Smccc(Fixed(0xFFFF_FFFF)).arch_features(0x8000_7FFF), Err(SmcccError::NotSupported));
+        assert_eq!(Smccc(Fake::answering(0)).arch_features(SMCCC_VERSION), Ok(0));
+        assert_eq!(Smccc(Fake::answering(0xFFFF_FFFF)).arch_features(0x8000_7FFF), Err(SmcccError::NotSupported));
     }
 
     #[test]

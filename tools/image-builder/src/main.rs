@@ -59,6 +59,9 @@ enum Cmd {
         /// (vexpress-a15); default: the board's.
         #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
         secure: Option<bool>,
+        /// Deterministic guest time: QEMU's `-icount shift=0,align=off,sleep=off` (for scheduling measurements).
+        #[arg(long)]
+        icount: bool,
         /// No build progress.
         #[arg(long, short)]
         quiet: bool,
@@ -104,7 +107,7 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             })
         }
-        Cmd::Run { config, timeout, until, sdcard, secure, quiet } => {
+        Cmd::Run { config, timeout, until, sdcard, secure, icount, quiet } => {
             let opts = RunOptions {
                 config: config.unwrap_or_else(default_config),
                 timeout: timeout.filter(|t| *t > 0).map(Duration::from_secs),
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
                 quiet,
                 echo: true,
                 secure,
+                icount,
             };
             let run = if sdcard { qemu::run_from_card } else { qemu::run };
             run(&opts).map(|o| {

@@ -29,7 +29,14 @@ pub struct RunOptions {
     /// has that switch ([`board_support::Qemu::secure_option`]); `None`: the board's default. The image is the same
     /// either way.
     pub secure: Option<bool>,
+    /// Guest-visible time from instructions, not the host clock: QEMU's [`ICOUNT`], so counter readings in the
+    /// partitions are reproducible run to run (for scheduling measurements).
+    pub icount: bool,
 }
+
+/// QEMU's deterministic time: one instruction per nanosecond, never synchronised with the host, and idle time
+/// skipped at once (`sleep=off`).
+pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,align=off,sleep=off"];
 
 /// How a run ended.
 #[derive(Clone, Debug, Default)]
@@ -94,6 +101,9 @@ fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
         if !board.qemu_set_secure(&mut cmd, secure) {
             return Err(Error::Tool(format!("QEMU's model of board `{}` has no secure=on|off switch", board.name)));
         }
+    }
+    if opts.icount {
+        cmd.extend(ICOUNT.map(String::from));
     }
     let package = built.prepared.checked.system.board.qemu.map(|q| q.package).unwrap_or("qemu");
     crate::say!("+ {}", cmd.join(" "));

@@ -72,6 +72,7 @@ fn demo_boots_in_qemu() {
         quiet: true,
         echo: false,
         secure: None,
+        icount: false,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(outcome.matched, "{outcome:?}");

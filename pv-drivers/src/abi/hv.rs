@@ -1,0 +1,223 @@
+//! hv-static's own calls (docs/guest-abi.md, "hv-static vendor calls"): SMCCC vendor-specific hypervisor service
+//! calls (owning entity 6), 32-bit fast calls over `HVC #0`, that let a partition see how the hypervisor schedules
+//! it. Test guests use them to measure the scheduler from inside a partition.
+//!
+//! They are SMC32/HVC32 calls, so only the low 32 bits of each result register are defined (SMCCC §3.1); the
+//! decoders below ignore the upper halves on AArch64 rather than trust them to be zero.
+
+use core::fmt;
+
+use super::smccc::{self, Conduit, Hvc};
+
+/// Function IDs: fast call, SMC32, owning entity 6 (vendor-specific hypervisor service).
+pub mod function {
+    /// The calling vCPU's cyclic schedule: major frame length and when frame 0 started.
+    pub const HV_SCHED_FRAME: u32 = 0x8600_0010;
+    /// The n-th window (in time order) in which the calling vCPU runs, relative to the frame start.
+    pub const HV_SCHED_WINDOW: u32 = 0x8600_0011;
+    /// Entries into hv-static on the calling vCPU's physical CPU since boot.
+    pub const HV_CPU_EXITS: u32 = 0x8600_0012;
+}
+
+/// Errors of the vendor calls. The codes follow PSCI's numbering (-1, -2), not the Arm-architecture calls'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HvError {
+    /// -1: the call does not exist, or does not apply to the caller (e.g. its CPU is not in a cyclic pool).
+    NotSupported,
+    /// -2: an argument is out of range.
+    InvalidParameters,
+    /// Any other code (or a positive value where only success or an error may come back).
+    Other(i32),
+}
+
+impl HvError {
+    pub const fn from_code(code: i32) -> Self {
+        match code {
+            -1 => Self::NotSupported,
+            -2 => Self::InvalidParameters,
+            other => Self::Other(other),
+        }
+    }
+
+    pub const fn code(self) -> i32 {
+        match self {
+            Self::NotSupported => -1,
+            Self::InvalidParameters => -2,
+            Self::Other(code) => code,
+        }
+    }
+}
+
+impl fmt::Display for HvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotSupported => write!(f, "NOT_SUPPORTED (-1)"),
+            Self::InvalidParameters => write!(f, "INVALID_PARAMETERS (-2)"),
+            Self::Other(code) => write!(f, "unknown status {code}"),
+        }
+    }
+}
+
+/// The major frame of the calling vCPU's cyclic pool, in virtual-counter ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Length of one major frame.
+    pub length: u32,
+    /// Virtual-counter value at which frame 0 started.
+    pub start: u64,
+}
+
+impl Frame {
+    /// When frame `n` starts: frames follow each other exactly, with no accumulated error. Saturates rather than
+    /// wrap for an `n` no run could reach.
+    pub const fn start_of(&self, n: u64) -> u64 {
+        self.start.saturating_add(n.saturating_mul(self.length as u64))
+    }
+}
+
+/// A window in which the calling vCPU runs: `[start, end)` in ticks from the start of each frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: u32,
+    pub end: u32,
+}
+
+/// The low 32 bits of a result register: all an SMC32/HVC32 call defines.
+const fn word(reg: usize) -> u32 {
+    reg as u32
+}
+
+/// `Ok` with the result registers when `x0` is SUCCESS (exactly 0), else the error it encodes.
+const fn decode(regs: [usize; 4]) -> Result<[usize; 4], HvError> {
+    match smccc::status(regs[0]) {
+        0 => Ok(regs),
+        code => Err(HvError::from_code(code)),
+    }
+}
+
+/// The vendor calls over any conduit; the free functions below use [`Hvc`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hv<C>(pub C);
+
+impl<C: Conduit> Hv<C> {
+    /// `HV_SCHED_FRAME`: the major frame; [`HvError::NotSupported`] when the calling vCPU's CPU is not in a
+    /// cyclic pool.
+    pub fn sched_frame(&self) -> Result<Frame, HvError> {
+        let regs = decode(self.0.call_regs(function::HV_SCHED_FRAME, [0; 3]))?;
+        let start = u64::from(word(regs[3])) << 32 | u64::from(word(regs[2]));
+        Ok(Frame { length: word(regs[1]), start })
+    }
+
+    /// `HV_SCHED_WINDOW(n)`: the calling vCPU's `n`-th window in time order, `Ok(None)` when `n` is past the last
+    /// one (the hypervisor answers INVALID_PARAMETERS, which is how the list ends).
+    pub fn sched_window(&self, n: u32) -> Result<Option<Window>, HvError> {
+        match decode(self.0.call_regs(function::HV_SCHED_WINDOW, [n as usize, 0, 0])) {
+            Ok(regs) => Ok(Some(Window { start: word(regs[1]), end: word(regs[2]) })),
+            Err(HvError::InvalidParameters) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `HV_CPU_EXITS`: entries into hv-static on the calling vCPU's physical CPU since boot, this call included,
+    /// modulo 2^32 (subtract two readings with `wrapping_sub`).
+    pub fn cpu_exits(&self) -> Result<u32, HvError> {
+        decode(self.0.call_regs(function::HV_CPU_EXITS, [0; 3])).map(|regs| word(regs[1]))
+    }
+}
+
+/// [`Hv::sched_frame`] over [`Hvc`].
+pub fn sched_frame() -> Result<Frame, HvError> {
+    Hv(Hvc).sched_frame()
+}
+
+/// [`Hv::sched_window`] over [`Hvc`].
+pub fn sched_window(n: u32) -> Result<Option<Window>, HvError> {
+    Hv(Hvc).sched_window(n)
+}
+
+/// [`Hv::cpu_exits`] over [`Hvc`].
+pub fn cpu_exits() -> Result<u32, HvError> {
+    Hv(Hvc).cpu_exits()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::fake::{neg, Fake, JUNK};
+
+    /// What an AArch64 hypervisor may leave in the undefined upper half of a 32-bit result.
+    const HIGH_JUNK: usize = 0xFFFF_FFFF_0000_0000;
+
+    #[test]
+    fn ids_are_vendor_hypervisor_fast_calls() {
+        for id in [function::HV_SCHED_FRAME, function::HV_SCHED_WINDOW, function::HV_CPU_EXITS] {
+            assert_eq!(id >> 31, 1, "fast call");
+            assert_eq!(id & smccc::SMC64, 0, "SMC32 convention");
+            assert_eq!((id >> 24) & 0x3F, 6, "owning entity: vendor-specific hypervisor service");
+        }
+    }
+
+    #[test]
+    fn frame_decodes_length_and_split_start() {
+        let hv = Hv(Fake::with(|_, _| [0, 62_500, 0x9ABC_DEF0, 0x1234_5678]));
+        let frame = hv.sched_frame().unwrap();
+        assert_eq!(frame, Frame { length: 62_500, start: 0x1234_5678_9ABC_DEF0 });
+        assert_eq!(*hv.0.calls.borrow(), [(0x8600_0010, [0, 0, 0])]);
+        assert_eq!(frame.start_of(0), frame.start);
+        assert_eq!(frame.start_of(3), 0x1234_5678_9ABC_DEF0 + 3 * 62_500);
+        assert_eq!(frame.start_of(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn results_use_only_the_low_words() {
+        let hv = Hv(Fake::with(|_, _| [HIGH_JUNK, HIGH_JUNK | 1000, HIGH_JUNK | 5, HIGH_JUNK | 7]));
+        assert_eq!(hv.sched_frame(), Ok(Frame { length: 1000, start: 7 << 32 | 5 }));
+    }
+
+    #[test]
+    fn frame_not_in_a_cyclic_pool() {
+        assert_eq!(Hv(Fake::answering(neg(-1))).sched_frame(), Err(HvError::NotSupported));
+        // A 32-bit hypervisor leaves the upper half zero: still -1.
+        assert_eq!(Hv(Fake::answering(0xFFFF_FFFF)).sched_frame(), Err(HvError::NotSupported));
+        // Success is exactly zero.
+        assert_eq!(Hv(Fake::answering(1)).sched_frame(), Err(HvError::Other(1)));
+    }
+
+    #[test]
+    fn windows_are_listed_until_invalid_parameters() {
+        let table = [(0_usize, 25_000_usize), (40_000, 50_000)];
+        let hv = Hv(Fake::with(move |_, [n, ..]| match table.get(n) {
+            Some(&(start, end)) => [0, start, end, JUNK],
+            None => [neg(-2), JUNK, JUNK, JUNK],
+        }));
+        assert_eq!(hv.sched_window(0), Ok(Some(Window { start: 0, end: 25_000 })));
+        assert_eq!(hv.sched_window(1), Ok(Some(Window { start: 40_000, end: 50_000 })));
+        assert_eq!(hv.sched_window(2), Ok(None));
+        let calls: std::vec::Vec<_> = hv.0.calls.borrow().clone();
+        assert_eq!(calls, [(0x8600_0011, [0, 0, 0]), (0x8600_0011, [1, 0, 0]), (0x8600_0011, [2, 0, 0])]);
+        assert_eq!(Hv(Fake::answering(neg(-1))).sched_window(0), Err(HvError::NotSupported));
+    }
+
+    #[test]
+    fn cpu_exits_reads_x1() {
+        let hv = Hv(Fake::with(|_, _| [0, HIGH_JUNK | 0xFFFF_FFF0, JUNK, JUNK]));
+        assert_eq!(hv.cpu_exits(), Ok(0xFFFF_FFF0));
+        assert_eq!(*hv.0.calls.borrow(), [(0x8600_0012, [0, 0, 0])]);
+        assert_eq!(Hv(Fake::answering(neg(-1))).cpu_exits(), Err(HvError::NotSupported));
+    }
+
+    #[test]
+    fn errors_round_trip_and_print() {
+        for code in [-1, -2, -7] {
+            assert_eq!(HvError::from_code(code).code(), code);
+        }
+        assert_eq!(std::format!("{}", HvError::NotSupported), "NOT_SUPPORTED (-1)");
+        assert_eq!(std::format!("{}", HvError::Other(-7)), "unknown status -7");
+    }
+
+    #[test]
+    fn host_conduit_reports_not_supported() {
+        assert_eq!(sched_frame(), Err(HvError::NotSupported));
+        assert_eq!(cpu_exits(), Err(HvError::NotSupported));
+    }
+}
