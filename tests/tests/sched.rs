@@ -22,3 +22,13 @@ fn windows_start_on_time_without_drift_and_the_pinned_cpu_is_never_entered() {
 fn a15_windows_start_on_time_without_drift_and_the_pinned_cpu_is_never_entered() {
     checks::schedprobe("qemu-a15-schedprobe.toml");
 }
+
+#[test]
+fn linux_runs_in_a_cyclic_pool_beside_a_pinned_real_time_partition() {
+    checks::mixed("qemu-aarch64-mixed.toml", "arm64");
+}
+
+#[test]
+fn a15_linux_runs_in_a_cyclic_pool_beside_a_pinned_real_time_partition() {
+    checks::mixed("qemu-a15-mixed.toml", "armhf");
+}
