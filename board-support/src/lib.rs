@@ -604,6 +604,13 @@ pub struct Board {
     pub reserved: &'static [Reserved],
     /// How the hypervisor starts the other CPUs.
     pub cpu_start: CpuStart,
+    /// Whether the board has a block device of its own that hv-static keeps and slices among partitions (on QEMU
+    /// `virt`, a virtio-blk device on virtio-mmio): the backing of a config's `backing = "host"` disks, whose
+    /// writes persist.
+    pub host_disk: bool,
+    /// Whether the board has a network device of its own that hv-static keeps as the uplink of a virtual switch (on
+    /// QEMU `virt`, a virtio-net device on virtio-mmio with `-netdev user`): a config's `uplink = true`.
+    pub host_net: bool,
 }
 
 impl Board {
@@ -862,6 +869,14 @@ mod tests {
         // A file of 0x8c0_0001 bytes: the blob at 0x48c1_1000, right after it; the region covers it in 2 MiB steps.
         assert_eq!(r(GIB, 0x8c0_0001), (0x48c0_0000, 0x48e0_0000));
         assert!(r(GIB, u64::MAX).0 >= 0x4000_0000);
+    }
+
+    #[test]
+    fn only_qemu_virt_has_a_disk_and_a_network_device_to_share() {
+        for b in BOARDS {
+            let virt = b.qemu.is_some_and(|q| q.machine == "virt");
+            assert_eq!((b.host_disk, b.host_net), (virt, virt), "{}", b.name);
+        }
     }
 
     #[test]

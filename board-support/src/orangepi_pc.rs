@@ -112,6 +112,9 @@ pub static BOARD: Board = Board {
     reserved: &[GIC_RESERVED],
     // U-Boot's PSCI (its `nonsec` switch) starts the other CPUs.
     cpu_start: crate::CpuStart::Psci,
+    // No block or network device of its own that hv-static could share.
+    host_disk: false,
+    host_net: false,
 };
 
 #[cfg(test)]

@@ -54,6 +54,10 @@ pub static BOARD: Board = Board {
     reserved: &[qemu_virt::GIC_RESERVED],
     // QEMU's built-in PSCI firmware holds the other CPUs.
     cpu_start: CpuStart::Psci,
+    // QEMU can give virt a virtio-blk and a virtio-net device for hv-static to share (neither is attached or served
+    // yet: see docs/config.md, "PV devices").
+    host_disk: true,
+    host_net: true,
 };
 
 #[cfg(test)]

@@ -118,6 +118,9 @@ pub static BOARD: Board = Board {
     devices: &[PL031],
     reserved: &[GIC_RESERVED, SYSREGS_RESERVED],
     cpu_start: CpuStart::SysFlags { set: SYS_FLAGSSET, clear: SYS_FLAGSCLR },
+    // No block or network device of its own that hv-static could share.
+    host_disk: false,
+    host_net: false,
 };
 
 #[cfg(test)]

@@ -55,12 +55,28 @@ pub mod guest_map {
     pub const APB_PCLK_HZ: u32 = 24_000_000;
     /// The device tree sits in the last [`DTB_REGION`] bytes of RAM and may use all of them.
     pub const DTB_REGION: u64 = 2 << 20;
+    /// virtio-mmio transports (QEMU `virt`'s window): the partition's n-th PV device (its disks, then its networks,
+    /// in the order the config attaches them) at `VIRTIO_MMIO + n * VIRTIO_MMIO_STRIDE`.
+    pub const VIRTIO_MMIO: u64 = 0x0a00_0000;
+    /// Size of one transport's registers (virtio 1.2, 4.2.2: configuration space ends at 0x100 + its size).
+    pub const VIRTIO_MMIO_STRIDE: u64 = 0x200;
+    /// Transports a partition can have: the window is `VIRTIO_MMIO_SLOTS * VIRTIO_MMIO_STRIDE` (16 KiB).
+    pub const VIRTIO_MMIO_SLOTS: u64 = 32;
+    /// Shared-memory channels are mapped from here up, each [`CHANNEL_ALIGN`]-aligned, around RAM and devices.
+    pub const CHANNELS: u64 = 0x1000_0000;
+    pub const CHANNEL_ALIGN: u64 = 0x1_0000;
+    /// PV devices' and channel doorbells' interrupts are the partition's free SPIs from this one up (QEMU `virt`
+    /// starts its virtio-mmio transports' at SPI 16 too).
+    pub const PV_FIRST_SPI: u32 = 16;
+    /// Interrupt IDs the emulated distributor implements: SGIs, PPIs and 256 SPIs (INTIDs 0 to 287).
+    pub const VGIC_INTIDS: u32 = 288;
 }
 
 /// `interrupts` cell values of the GIC binding.
 mod irq_cells {
     pub const SPI: u32 = 0;
     pub const PPI: u32 = 1;
+    pub const EDGE_RISING: u32 = 1;
     pub const LEVEL_HIGH: u32 = 4;
 }
 
@@ -102,6 +118,33 @@ pub struct PartitionDt {
     /// Devices passed through to the partition, in the order their nodes are written. Each gets its board node's
     /// path, with its MMIO at the same addresses (guest-physical = host-physical).
     pub devices: Vec<Device>,
+    /// virtio-mmio transports (the partition's disks and network ports), in the order their nodes are written.
+    pub virtio: Vec<VirtioMmio>,
+    /// Shared-memory channels the partition maps, written under `/hypervisor`.
+    pub channels: Vec<ChannelDt>,
+}
+
+/// A virtio-mmio transport: `/virtio_mmio@BASE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VirtioMmio {
+    /// Guest-physical base of its [`guest_map::VIRTIO_MMIO_STRIDE`] bytes of registers.
+    pub base: u64,
+    /// Its interrupt, an SPI's INTID (level-high).
+    pub intid: u32,
+}
+
+/// A shared-memory channel as one partition sees it: `/hypervisor/channel@IPA`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelDt {
+    /// The channel's name in the config (`label`).
+    pub name: String,
+    /// Guest-physical base and size of the shared region.
+    pub ipa: u64,
+    pub size: u64,
+    /// The doorbell's interrupt, an SPI's INTID (edge-rising: each ring is one event).
+    pub intid: u32,
+    /// Whether the partition may write the region (`access = "rw"`) or only read it (`"r"`).
+    pub writable: bool,
 }
 
 /// Why a device tree could not be written.
@@ -123,6 +166,9 @@ pub enum Error {
     GeneratedProperty { node: String, property: String },
     /// A passed-through device's interrupt is not a shared peripheral interrupt (INTID 32 to 1019).
     NotSpi { node: String, intid: u32 },
+    /// A virtio-mmio transport or channel overlaps RAM or another node's registers, or its interrupt is not a free
+    /// SPI of the emulated distributor.
+    PvDevice { node: String, why: &'static str },
     /// The FDT writer refused something (a NUL in a string, for example).
     Fdt(vm_fdt::Error),
 }
@@ -152,6 +198,7 @@ impl fmt::Display for Error {
             Error::NotSpi { node, intid } => {
                 write!(f, "device node `{node}`: INTID {intid} is not a shared peripheral interrupt")
             }
+            Error::PvDevice { node, why } => write!(f, "PV device node `{node}`: {why}"),
             Error::Fdt(e) => write!(f, "device tree writer: {e}"),
         }
     }
@@ -205,6 +252,7 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
 
     let clocks = extra_clocks(&p.devices);
     check_devices(p, &clocks)?;
+    check_pv(p)?;
 
     let mut fdt = FdtWriter::new()?;
     let root = fdt.begin_node("")?;
@@ -256,6 +304,14 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     for d in &p.devices {
         write_device(&mut fdt, d, &clocks)?;
     }
+    for v in &p.virtio {
+        let node = fdt.begin_node(&virtio_node_name(v.base))?;
+        fdt.property_string("compatible", "virtio,mmio")?;
+        fdt.property_array_u64("reg", &[v.base, guest_map::VIRTIO_MMIO_STRIDE])?;
+        fdt.property_array_u32("interrupts", &[irq_cells::SPI, v.intid - 32, irq_cells::LEVEL_HIGH])?;
+        fdt.property_null("dma-coherent")?;
+        fdt.end_node(node)?;
+    }
 
     let chosen = fdt.begin_node("chosen")?;
     fdt.property_string("bootargs", &p.bootargs)?;
@@ -273,10 +329,71 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     fdt.property_string("partition-name", &p.name)?;
     fdt.property_u32("partition-id", p.id)?;
     fdt.property_array_u32("abi-version", &[ABI_VERSION.0, ABI_VERSION.1])?;
+    if !p.channels.is_empty() {
+        // The channels' `reg` are guest-physical addresses, as at the root.
+        fdt.property_u32("#address-cells", 2)?;
+        fdt.property_u32("#size-cells", 2)?;
+        fdt.property_null("ranges")?;
+    }
+    for c in &p.channels {
+        let node = fdt.begin_node(&channel_node_name(c.ipa))?;
+        fdt.property_string("compatible", "hv-static,channel")?;
+        fdt.property_array_u64("reg", &[c.ipa, c.size])?;
+        fdt.property_array_u32("interrupts", &[irq_cells::SPI, c.intid - 32, irq_cells::EDGE_RISING])?;
+        fdt.property_string("access", if c.writable { "rw" } else { "r" })?;
+        fdt.property_string("label", &c.name)?;
+        fdt.end_node(node)?;
+    }
     fdt.end_node(hv)?;
 
     fdt.end_node(root)?;
     Ok(fdt.finish()?)
+}
+
+/// Name of a virtio-mmio transport's node.
+fn virtio_node_name(base: u64) -> String {
+    format!("virtio_mmio@{base:x}")
+}
+
+/// Name of a channel's node under `/hypervisor`.
+fn channel_node_name(ipa: u64) -> String {
+    format!("channel@{ipa:x}")
+}
+
+/// Refuses PV devices the tree cannot describe consistently: a transport or channel over RAM, a passed-through
+/// device or another PV device; an interrupt that is not an SPI of the emulated distributor, or that the console,
+/// a passed-through device or another PV device already uses; a channel name that is empty or holds a NUL.
+fn check_pv(p: &PartitionDt) -> Result<(), Error> {
+    let mut regions: Vec<(u64, u64)> = vec![(p.ram_ipa, p.ram_size)];
+    regions.extend(p.devices.iter().flat_map(|d| d.regs.iter().map(|m| (m.base, m.size))));
+    let mut intids: Vec<u32> = p.devices.iter().flat_map(|d| d.spis.iter().copied()).collect();
+    if p.uart.is_some() {
+        intids.push(32 + guest_map::UART_SPI);
+    }
+    let pv = p.virtio.iter().map(|v| (virtio_node_name(v.base), v.base, guest_map::VIRTIO_MMIO_STRIDE, v.intid));
+    let pv = pv.chain(p.channels.iter().map(|c| (channel_node_name(c.ipa), c.ipa, c.size, c.intid)));
+    for (node, base, size, intid) in pv {
+        let why = if size == 0 || base.checked_add(size).is_none() {
+            Some("its region is empty or wraps around")
+        } else if regions.iter().any(|(b, l)| base < b.saturating_add(*l) && *b < base + size) {
+            Some("its region overlaps RAM, a passed-through device or another PV device")
+        } else if !(32..guest_map::VGIC_INTIDS).contains(&intid) {
+            Some("its interrupt is not an SPI of the emulated distributor")
+        } else if intids.contains(&intid) {
+            Some("its interrupt is already used in the partition")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Error::PvDevice { node, why });
+        }
+        regions.push((base, size));
+        intids.push(intid);
+    }
+    if p.channels.iter().any(|c| c.name.is_empty()) {
+        return Err(Error::PvDevice { node: "channel".into(), why: "a channel needs a name" });
+    }
+    Ok(())
 }
 
 /// Name of the fixed clock of `hz` that devices need besides `/apb-pclk`.

@@ -19,6 +19,8 @@ fn demo(gic: GicVersion, vcpus: u32) -> PartitionDt {
         bootargs: "console=ttyAMA0 quiet".into(),
         initrd: None,
         devices: vec![],
+        virtio: vec![],
+        channels: vec![],
     }
 }
 
@@ -481,4 +483,126 @@ fn refuses_device_nodes_it_cannot_express() {
     );
     dt.devices = vec![Device { spis: &[27], ..ODD }];
     assert_eq!(partition_dtb(&dt), Err(Error::NotSpi { node: "dma@a000000".into(), intid: 27 }));
+}
+
+/// A partition with a disk and a network port (transports 0 and 1) and two channels, one read-only.
+fn with_pv() -> PartitionDt {
+    let mut dt = demo(GicVersion::V3, 1);
+    dt.devices = vec![qemu_device("/pl031@9010000")];
+    dt.virtio = vec![
+        VirtioMmio { base: guest_map::VIRTIO_MMIO, intid: 48 },
+        VirtioMmio { base: guest_map::VIRTIO_MMIO + guest_map::VIRTIO_MMIO_STRIDE, intid: 49 },
+    ];
+    dt.channels = vec![
+        ChannelDt { name: "ctl".into(), ipa: 0x1000_0000, size: 0x1_0000, intid: 50, writable: true },
+        ChannelDt { name: "log".into(), ipa: 0x1001_0000, size: 0x20_0000, intid: 51, writable: false },
+    ];
+    dt
+}
+
+#[test]
+fn virtio_mmio_nodes_follow_the_passed_through_devices() {
+    let blob = partition_dtb(&with_pv()).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    assert_eq!(
+        child_names(node(&fdt, "/")),
+        [
+            "memory@40000000",
+            "cpus",
+            "psci",
+            "intc@8000000",
+            "timer",
+            "apb-pclk",
+            "pl011@9000000",
+            "pl031@9010000",
+            "virtio_mmio@a000000",
+            "virtio_mmio@a000200",
+            "chosen",
+            "hypervisor"
+        ]
+    );
+    for (name, base, spi) in [("/virtio_mmio@a000000", 0x0a00_0000, 16), ("/virtio_mmio@a000200", 0x0a00_0200, 17)] {
+        let p = props(node(&fdt, name));
+        assert_eq!(names(&p), ["compatible", "dma-coherent", "interrupts", "reg"], "{name}");
+        assert_eq!(string(p["compatible"]), "virtio,mmio");
+        assert_eq!(u64s(p["reg"]), [base, 0x200]);
+        // An SPI, level-high, inheriting the root's interrupt-parent.
+        assert_eq!(cells(p["interrupts"]), [0, spi, 4]);
+        assert_eq!(p["dma-coherent"].len(), 0);
+    }
+    assert_eq!(fdt.all_nodes().filter(|n| n.compatible().is_some_and(|c| c.first() == "virtio,mmio")).count(), 2);
+}
+
+#[test]
+fn channels_sit_under_the_hypervisor_node() {
+    let blob = partition_dtb(&with_pv()).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let hv = node(&fdt, "/hypervisor");
+    let p = props(hv);
+    assert_eq!(
+        names(&p),
+        ["#address-cells", "#size-cells", "abi-version", "compatible", "partition-id", "partition-name", "ranges"]
+    );
+    assert_eq!((cells(p["#address-cells"]), cells(p["#size-cells"])), (vec![2], vec![2]));
+    assert_eq!(p["ranges"].len(), 0);
+    assert_eq!(child_names(hv), ["channel@10000000", "channel@10010000"]);
+    let ctl = props(node(&fdt, "/hypervisor/channel@10000000"));
+    assert_eq!(names(&ctl), ["access", "compatible", "interrupts", "label", "reg"]);
+    assert_eq!(string(ctl["compatible"]), "hv-static,channel");
+    assert_eq!(u64s(ctl["reg"]), [0x1000_0000, 0x1_0000]);
+    // The doorbell: SPI 18, edge-rising.
+    assert_eq!(cells(ctl["interrupts"]), [0, 18, 1]);
+    assert_eq!(string(ctl["access"]), "rw");
+    assert_eq!(string(ctl["label"]), "ctl");
+    let log = props(node(&fdt, "/hypervisor/channel@10010000"));
+    assert_eq!(u64s(log["reg"]), [0x1001_0000, 0x20_0000]);
+    assert_eq!(cells(log["interrupts"]), [0, 19, 1]);
+    assert_eq!(string(log["access"]), "r");
+    assert_eq!(string(log["label"]), "log");
+    // What a guest's driver sees: the region, through `ranges`, at its guest-physical address.
+    let reg = node(&fdt, "/hypervisor/channel@10000000").reg().unwrap().next().unwrap();
+    assert_eq!((reg.starting_address as usize, reg.size), (0x1000_0000, Some(0x1_0000)));
+}
+
+#[test]
+fn without_channels_the_hypervisor_node_is_unchanged() {
+    let mut dt = with_pv();
+    dt.channels.clear();
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let hv = node(&fdt, "/hypervisor");
+    assert_eq!(names(&props(hv)), ["abi-version", "compatible", "partition-id", "partition-name"]);
+    assert_eq!(hv.children().count(), 0);
+}
+
+#[test]
+fn refuses_pv_devices_it_cannot_describe() {
+    let pv = |node: &str, why: &'static str| Err(Error::PvDevice { node: node.into(), why });
+    let mut dt = with_pv();
+    dt.virtio[1].intid = 34;
+    assert_eq!(partition_dtb(&dt), pv("virtio_mmio@a000200", "its interrupt is already used in the partition"));
+    dt.virtio[1].intid = 33;
+    assert_eq!(partition_dtb(&dt), pv("virtio_mmio@a000200", "its interrupt is already used in the partition"));
+    dt.virtio[1].intid = 288;
+    assert_eq!(
+        partition_dtb(&dt),
+        pv("virtio_mmio@a000200", "its interrupt is not an SPI of the emulated distributor")
+    );
+    dt.virtio[1].intid = 31;
+    assert_eq!(
+        partition_dtb(&dt),
+        pv("virtio_mmio@a000200", "its interrupt is not an SPI of the emulated distributor")
+    );
+    let mut dt = with_pv();
+    dt.virtio[1].base = guest_map::VIRTIO_MMIO + 0x100;
+    let overlap = "its region overlaps RAM, a passed-through device or another PV device";
+    assert_eq!(partition_dtb(&dt), pv("virtio_mmio@a000100", overlap));
+    let mut dt = with_pv();
+    dt.channels[0].ipa = 0x43f0_0000;
+    assert_eq!(partition_dtb(&dt), pv("channel@43f00000", overlap));
+    dt.channels[0].ipa = 0x0901_0000;
+    assert_eq!(partition_dtb(&dt), pv("channel@9010000", overlap));
+    dt.channels[0].ipa = 0x1000_0000;
+    dt.channels[0].size = 0;
+    assert_eq!(partition_dtb(&dt), pv("channel@10000000", "its region is empty or wraps around"));
 }

@@ -67,6 +67,8 @@ fn dtc_reads_a_merged_tree() {
         bootargs: String::new(),
         initrd: None,
         devices: vec![],
+        virtio: vec![],
+        channels: vec![],
     })
     .unwrap();
     let ov = Overlay::parse(&fs::read(testdata().join("extra.dtbo")).unwrap()).unwrap();

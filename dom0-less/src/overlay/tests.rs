@@ -24,6 +24,8 @@ fn base() -> Vec<u8> {
         bootargs: "quiet".into(),
         initrd: None,
         devices: vec![],
+        virtio: vec![],
+        channels: vec![],
     })
     .unwrap()
 }

@@ -9,6 +9,16 @@
 //!                   the 2 MiB where the boot loader puts the board's device tree (board-support's `BootDtb`)
 //! ```
 //!
+//! RAM-backed disks and channels get host-physical regions after the payload (4 KiB-aligned, flowing around the
+//! boot loader's device tree and fixed partitions, before the other partitions' RAM); a disk's image travels in the
+//! payload after every partition's items and is copied into its region at boot ([`Layout::shared_loads`]). Disks
+//! backed by the board's own disk get slices of it instead ([`Layout::host_disk_slices`]).
+//!
+//! In each partition's guest-physical space ([`guest_devices`]): its disks' and networks' virtio-mmio transports at
+//! `guest_map::VIRTIO_MMIO`, one slot each; its channels from `guest_map::CHANNELS` up, around RAM and devices;
+//! and an SPI for each transport and each channel's doorbell, the partition's free ones from
+//! `guest_map::PV_FIRST_SPI` up.
+//!
 //! Inside a partition: kernel at RAM base + the Image header's `text_offset` (a zImage's is 0x8000), taking
 //! `image_size` bytes (bss included; a zImage's end field); the ramdisk at the next 2 MiB boundary after that (an
 //! arm64 Image) or as high as it fits (a zImage, see [`RamdiskPlace`]); device tree at RAM end - 2 MiB. On ARMv7
@@ -147,6 +157,158 @@ pub struct Request {
     /// Where the boot loader puts the board's device tree.
     pub boot_dtb: BootDtb,
     pub partitions: Vec<PartitionRequest>,
+    /// Host-physical memory shared by partitions: RAM-backed disks, then channels.
+    pub shared: Vec<SharedRequest>,
+    /// Sizes of the disks backed by the board's own disk, in config order.
+    pub host_disks: Vec<u64>,
+    /// Per partition (or none at all: no PV devices anywhere), what its PV devices need in its guest-physical space.
+    pub guests: Vec<GuestRequest>,
+}
+
+/// What a region of shared host-physical memory is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shared {
+    /// A RAM-backed disk: index into `System::disks`.
+    Disk(usize),
+    /// A channel: index into `System::channels`.
+    Channel(usize),
+}
+
+/// A region of host-physical memory outside every partition's RAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedRequest {
+    pub what: Shared,
+    /// Bytes; the region is 4 KiB-aligned and rounded up to 4 KiB.
+    pub size: u64,
+    /// Bytes of the image copied into it at boot (a disk's), carried in the payload.
+    pub image_len: Option<u64>,
+}
+
+/// A copy from the payload to shared memory, made once at boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub src_pa: u64,
+    pub dst_pa: u64,
+    pub size: u64,
+}
+
+/// Where a [`SharedRequest`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedLayout {
+    pub what: Shared,
+    pub region: Region,
+    /// Its image's copy, when it has one; the rest of the region starts zeroed.
+    pub load: Option<Load>,
+}
+
+/// A slice of the board's own disk, in bytes from its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostSlice {
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// Alignment of host disk slices.
+pub const HOST_SLICE_ALIGN: u64 = 1 << 20;
+
+/// What one partition's PV devices need in its guest-physical space.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuestRequest {
+    /// Guest-physical ranges already in use: RAM, emulated and passed-through devices.
+    pub taken: Vec<Region>,
+    /// INTIDs already in use: the console's, the passed-through devices'.
+    pub used_intids: Vec<u32>,
+    /// virtio-mmio transports: one per disk, then one per network, in attachment order.
+    pub virtio: usize,
+    /// Sizes of the channels the partition maps, in config order.
+    pub channels: Vec<u64>,
+    /// End of the guest-physical space the partition can address (4 GiB for ARMv7 partitions).
+    pub ipa_limit: u64,
+}
+
+/// A virtio-mmio transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VirtioSlot {
+    /// Guest-physical base of its `guest_map::VIRTIO_MMIO_STRIDE` bytes.
+    pub base: u64,
+    /// Its SPI, as an INTID.
+    pub intid: u32,
+}
+
+/// A channel's mapping in one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelMap {
+    pub ipa: u64,
+    pub size: u64,
+    /// Its doorbell's SPI, as an INTID.
+    pub doorbell: u32,
+}
+
+/// Where one partition's PV devices are, in the order of its [`GuestRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuestDevices {
+    pub virtio: Vec<VirtioSlot>,
+    pub channels: Vec<ChannelMap>,
+}
+
+/// Why a partition's PV devices do not fit its guest-physical space or its interrupts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuestError {
+    /// More transports than the window has slots.
+    TooManyTransports { count: usize },
+    /// A transport's slot is taken (by RAM or a passed-through device).
+    TransportTaken { slot: usize, by: Region },
+    /// A channel (index into the request's `channels`) finds no room below `ipa_limit`.
+    NoRoomForChannel { channel: usize, size: u64, ipa_limit: u64 },
+    /// More interrupts are needed than the emulated distributor has free SPIs.
+    OutOfInterrupts { needed: usize, free: usize },
+}
+
+/// Places one partition's PV devices: transports in the fixed window, channels from `guest_map::CHANNELS` up
+/// (`CHANNEL_ALIGN`-aligned, around everything taken), interrupts from the free SPIs, transports first.
+pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
+    use guest_map::{
+        CHANNELS, CHANNEL_ALIGN, PV_FIRST_SPI, VGIC_INTIDS, VIRTIO_MMIO, VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_STRIDE,
+    };
+    if req.virtio as u64 > VIRTIO_MMIO_SLOTS {
+        return Err(GuestError::TooManyTransports { count: req.virtio });
+    }
+    let mut taken = req.taken.clone();
+    let mut slots = Vec::new();
+    for n in 0..req.virtio {
+        let slot = Region { base: VIRTIO_MMIO + n as u64 * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_STRIDE };
+        if let Some(by) = taken.iter().find(|t| t.overlaps(&slot)) {
+            return Err(GuestError::TransportTaken { slot: n, by: *by });
+        }
+        slots.push(slot.base);
+    }
+    taken.extend(slots.iter().map(|&base| Region { base, size: VIRTIO_MMIO_STRIDE }));
+    let mut maps = Vec::new();
+    let mut cursor = CHANNELS;
+    for (c, &size) in req.channels.iter().enumerate() {
+        let mut candidate = Region { base: align_up(cursor, CHANNEL_ALIGN), size };
+        while let Some(t) = taken.iter().find(|t| t.overlaps(&candidate)) {
+            candidate.base = align_up(t.end(), CHANNEL_ALIGN);
+        }
+        if candidate.base.checked_add(size).is_none_or(|end| end > req.ipa_limit) {
+            return Err(GuestError::NoRoomForChannel { channel: c, size, ipa_limit: req.ipa_limit });
+        }
+        taken.push(candidate);
+        maps.push(candidate);
+        cursor = candidate.end();
+    }
+    let needed = req.virtio + req.channels.len();
+    let free: Vec<u32> = (32 + PV_FIRST_SPI..VGIC_INTIDS).filter(|i| !req.used_intids.contains(i)).collect();
+    if needed > free.len() {
+        return Err(GuestError::OutOfInterrupts { needed, free: free.len() });
+    }
+    let virtio = slots.into_iter().zip(&free).map(|(base, &intid)| VirtioSlot { base, intid }).collect();
+    let channels = maps
+        .into_iter()
+        .zip(&free[req.virtio..])
+        .map(|(m, &doorbell)| ChannelMap { ipa: m.base, size: m.size, doorbell })
+        .collect();
+    Ok(GuestDevices { virtio, channels })
 }
 
 /// A copy from the payload into partition RAM.
@@ -204,6 +366,12 @@ pub struct Layout {
     /// Where the boot loader puts the board's device tree; partitions keep clear of it.
     pub boot_dtb: Region,
     pub partitions: Vec<PartitionLayout>,
+    /// RAM-backed disks and channels, in the order of the request.
+    pub shared: Vec<SharedLayout>,
+    /// Slices of the board's own disk, in the order of the request's `host_disks`.
+    pub host_disk_slices: Vec<HostSlice>,
+    /// Per partition, its PV devices' guest-physical addresses and interrupts.
+    pub guests: Vec<GuestDevices>,
 }
 
 impl Layout {
@@ -215,6 +383,12 @@ impl Layout {
     /// Offset of a payload address inside the boot image.
     pub const fn image_offset(&self, pa: u64) -> u64 {
         pa - self.hypervisor.base
+    }
+
+    /// The copies of disk images into shared memory hv-static makes at boot (besides each partition's
+    /// [`PartitionLayout::loads`]).
+    pub fn shared_loads(&self) -> Vec<Load> {
+        self.shared.iter().filter_map(|s| s.load).collect()
     }
 }
 
@@ -238,6 +412,10 @@ pub enum LayoutError {
     ImageOverBootDtb { boot_dtb: Region, image_end: u64 },
     /// Two fixed partitions overlap.
     Overlap { partition: usize, other: usize },
+    /// A disk's or channel's shared memory (index into the request's `shared`) would end beyond board RAM.
+    SharedOutOfRam { shared: usize, region: Region, ram_end: u64 },
+    /// A partition's PV devices do not fit its guest-physical space or interrupts.
+    Guest { partition: usize, error: GuestError },
 }
 
 /// Lays out the hypervisor, its payload and every partition's RAM.
@@ -262,6 +440,8 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
         let dtb = place(p.dtb_len);
         items.push((kernel, ramdisk, dtb));
     }
+    // Disk images, after every partition's items (so partitions' items do not move when disks are added).
+    let images: Vec<Option<u64>> = req.shared.iter().map(|s| s.image_len.map(&mut place)).collect();
     let payload = Region { base: payload_base, size: cursor - payload_base };
     let image_end = payload.end();
     let image = board_support::Mmio { base: hypervisor.base, size: image_end - hypervisor.base };
@@ -296,7 +476,24 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
         rams[i] = r;
     }
     let obstacles: Vec<Region> = fixed.iter().map(|(_, r)| *r).chain([boot_dtb]).collect();
-    let mut next = align_up(image_end, RAM_ALIGN);
+    // Shared memory after the image, then partition RAM after that.
+    let mut next = image_end;
+    let mut shared = Vec::new();
+    for (k, (s, image)) in req.shared.iter().zip(images).enumerate() {
+        let mut candidate = Region { base: align_up(next, PAYLOAD_ALIGN), size: align_up(s.size, PAYLOAD_ALIGN) };
+        while let Some(o) = obstacles.iter().find(|o| o.overlaps(&candidate)) {
+            candidate.base = align_up(o.end(), PAYLOAD_ALIGN);
+        }
+        let load = image.zip(s.image_len).map(|(src_pa, size)| Load { src_pa, dst_pa: candidate.base, size });
+        shared.push(SharedLayout { what: s.what, region: candidate, load });
+        if candidate.end() > ram.end() {
+            // Reported once, on the disk or channel: the partitions after it are not pushed out of RAM as well.
+            errors.push(LayoutError::SharedOutOfRam { shared: k, region: candidate, ram_end: ram.end() });
+            continue;
+        }
+        next = candidate.end();
+    }
+    let mut next = align_up(next, RAM_ALIGN);
     for (i, p) in req.partitions.iter().enumerate().filter(|(_, p)| p.pa.is_none()) {
         let mut candidate = Region { base: next, size: p.ram_size };
         while let Some(o) = obstacles.iter().find(|o| o.overlaps(&candidate)) {
@@ -341,8 +538,25 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
             fixed: p.pa.is_some(),
         });
     }
+    let mut offset = 0;
+    let host_disk_slices = req
+        .host_disks
+        .iter()
+        .map(|&size| {
+            let slice = HostSlice { offset, size };
+            offset = align_up(offset.saturating_add(size), HOST_SLICE_ALIGN);
+            slice
+        })
+        .collect();
+    let mut guests = Vec::new();
+    for i in 0..req.partitions.len() {
+        match req.guests.get(i).map_or(Ok(GuestDevices::default()), guest_devices) {
+            Ok(g) => guests.push(g),
+            Err(error) => errors.push(LayoutError::Guest { partition: i, error }),
+        }
+    }
     if errors.is_empty() {
-        Ok(Layout { ram, boot_loader, hypervisor, payload, boot_dtb, partitions })
+        Ok(Layout { ram, boot_loader, hypervisor, payload, boot_dtb, partitions, shared, host_disk_slices, guests })
     } else {
         Err(errors)
     }
@@ -377,6 +591,9 @@ mod tests {
             hv_budget: 2 * MIB,
             boot_dtb: BootDtb::Qemu,
             partitions,
+            shared: vec![],
+            host_disks: vec![],
+            guests: vec![],
         }
     }
 
@@ -708,5 +925,136 @@ mod tests {
         r.partitions[0].kernel_len = 12 * MIB;
         let e = solve(&r).unwrap_err();
         assert!(e.iter().any(|e| matches!(e, LayoutError::NoRoomForBootDtb { .. })), "{e:?}");
+    }
+
+    /// A partition of 64 MiB at the default IPA with the GICv3 and console windows and the console's SPI.
+    fn guest(virtio: usize, channels: Vec<u64>) -> GuestRequest {
+        GuestRequest {
+            taken: vec![
+                Region { base: 0x4000_0000, size: 64 * MIB },
+                Region { base: 0x0800_0000, size: 0x1_0000 },
+                Region { base: 0x080a_0000, size: 0x2_0000 },
+                Region { base: 0x0900_0000, size: 0x1000 },
+            ],
+            used_intids: vec![33],
+            virtio,
+            channels,
+            ipa_limit: 1 << 39,
+        }
+    }
+
+    #[test]
+    fn transports_take_consecutive_slots_and_the_first_free_spis() {
+        let mut g = guest(3, vec![]);
+        // A passed-through device on SPI 17 (INTID 49): the transports skip it.
+        g.used_intids.push(49);
+        let d = guest_devices(&g).unwrap();
+        assert_eq!(
+            d.virtio,
+            [
+                VirtioSlot { base: 0x0a00_0000, intid: 48 },
+                VirtioSlot { base: 0x0a00_0200, intid: 50 },
+                VirtioSlot { base: 0x0a00_0400, intid: 51 }
+            ]
+        );
+        assert!(d.channels.is_empty());
+        assert_eq!(guest_devices(&guest(0, vec![])).unwrap(), GuestDevices::default());
+        assert_eq!(guest_devices(&guest(33, vec![])), Err(GuestError::TooManyTransports { count: 33 }));
+        let mut over = guest(2, vec![]);
+        over.taken.push(Region { base: 0x0a00_0000 + 0x300, size: 0x100 });
+        assert!(matches!(guest_devices(&over), Err(GuestError::TransportTaken { slot: 1, .. })));
+    }
+
+    #[test]
+    fn channels_flow_from_their_base_around_what_is_taken() {
+        let mut g = guest(1, vec![0x1000, 0x20_0000, 0x1_0000]);
+        // A passed-through device at 0x1000_8000: the second channel goes after it, 64 KiB-aligned.
+        g.taken.push(Region { base: 0x1001_8000, size: 0x1000 });
+        let d = guest_devices(&g).unwrap();
+        assert_eq!(
+            d.channels,
+            [
+                ChannelMap { ipa: 0x1000_0000, size: 0x1000, doorbell: 49 },
+                ChannelMap { ipa: 0x1002_0000, size: 0x20_0000, doorbell: 50 },
+                ChannelMap { ipa: 0x1022_0000, size: 0x1_0000, doorbell: 51 }
+            ]
+        );
+        // RAM in the way: a channel larger than the room below it goes after it.
+        let mut low = guest(0, vec![0x4000_0000]);
+        low.taken[0] = Region { base: 0x2000_0000, size: 64 * MIB };
+        assert_eq!(guest_devices(&low).unwrap().channels[0].ipa, 0x2400_0000);
+        // Not below the partition's limit: an error naming the channel.
+        low.ipa_limit = 1 << 32;
+        low.channels = vec![0x1000, 0xf000_0000];
+        assert_eq!(
+            guest_devices(&low),
+            Err(GuestError::NoRoomForChannel { channel: 1, size: 0xf000_0000, ipa_limit: 1 << 32 })
+        );
+    }
+
+    #[test]
+    fn interrupts_run_out_at_the_end_of_the_emulated_distributor() {
+        // INTIDs 48..288: 240 SPIs, one of them used.
+        let mut g = guest(32, vec![0x1000; 207]);
+        g.used_intids.push(100);
+        let d = guest_devices(&g).unwrap();
+        assert_eq!(d.channels.last().unwrap().doorbell, 287);
+        assert!(d.channels.iter().all(|c| c.doorbell != 100));
+        g.channels.push(0x1000);
+        assert_eq!(guest_devices(&g), Err(GuestError::OutOfInterrupts { needed: 240, free: 239 }));
+    }
+
+    #[test]
+    fn shared_memory_follows_the_payload_and_partitions_follow_it() {
+        let mut r = req(vec![part(64 * MIB, 0x1234), part(64 * MIB, 0x800)]);
+        let plain = solve(&r).unwrap();
+        r.shared = vec![
+            SharedRequest { what: Shared::Disk(0), size: 0x1800, image_len: Some(0x1234) },
+            SharedRequest { what: Shared::Channel(0), size: 0x1_0000, image_len: None },
+        ];
+        r.host_disks = vec![0x100, 3 * MIB];
+        let l = solve(&r).unwrap();
+        // The disk image travels after every partition's items; partitions' items stay where they were.
+        assert_eq!(l.partitions[1].dtb.src_pa, plain.partitions[1].dtb.src_pa);
+        assert_eq!(l.payload.end(), plain.payload.end() + 0x2000);
+        let disk = l.shared[0];
+        assert_eq!(disk.region, Region { base: l.payload.end(), size: 0x2000 });
+        assert_eq!(disk.load, Some(Load { src_pa: plain.payload.end(), dst_pa: disk.region.base, size: 0x1234 }));
+        assert_eq!(l.shared[1].region, Region { base: disk.region.end(), size: 0x1_0000 });
+        assert_eq!(l.shared_loads(), [disk.load.unwrap()]);
+        assert_eq!(l.partitions[0].ram.base, align_up(l.shared[1].region.end(), RAM_ALIGN));
+        assert_eq!(
+            l.host_disk_slices,
+            [HostSlice { offset: 0, size: 0x100 }, HostSlice { offset: MIB, size: 3 * MIB }]
+        );
+        // Without PV devices nothing moves, and every partition has no guest devices.
+        assert_eq!(plain.partitions[0].ram.base, 0x4060_0000);
+        assert_eq!(plain.guests, [GuestDevices::default(), GuestDevices::default()]);
+    }
+
+    #[test]
+    fn shared_memory_keeps_clear_of_fixed_partitions_and_the_boot_device_tree() {
+        let mut fixed = part(64 * MIB, 0x1000);
+        fixed.pa = Some(0x4060_0000);
+        let mut r = req(vec![fixed]);
+        // 120 MiB: past the fixed partition it would cover QEMU's tree at 0x4800_0000, so it goes after that.
+        r.shared = vec![SharedRequest { what: Shared::Channel(0), size: 120 * MIB, image_len: None }];
+        let l = solve(&r).unwrap();
+        assert_eq!(l.shared[0].region.base, 0x4820_0000);
+        r.shared[0].size = 2 * GIB;
+        let e = solve(&r).unwrap_err();
+        assert!(matches!(e[..], [LayoutError::SharedOutOfRam { shared: 0, .. }]), "{e:?}");
+    }
+
+    #[test]
+    fn guest_errors_name_the_partition() {
+        let mut r = req(vec![part(64 * MIB, 0x1000), part(64 * MIB, 0x1000)]);
+        r.guests = vec![guest(1, vec![]), guest(40, vec![])];
+        let e = solve(&r).unwrap_err();
+        assert_eq!(e, [LayoutError::Guest { partition: 1, error: GuestError::TooManyTransports { count: 40 } }]);
+        r.guests[1] = guest(0, vec![0x1000]);
+        let l = solve(&r).unwrap();
+        assert_eq!(l.guests[0].virtio.len(), 1);
+        assert_eq!(l.guests[1].channels[0].doorbell, 48);
     }
 }

@@ -5,10 +5,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use board_support::Board;
-use dom0_less::{guest_map, PartitionDt};
+use dom0_less::{guest_map, ChannelDt, PartitionDt};
 
 use crate::cargo::Cargo;
-use crate::config::{self, Context, KernelSource, System};
+use crate::config::{self, Context, DiskBacking, KernelSource, System};
 use crate::diag::{Diag, Report, Span};
 use crate::guests::GuestCatalog;
 use crate::image::{self, BootFormat, Format, ImageHeader};
@@ -333,6 +333,112 @@ fn partition_request(s: &System, p: &config::Partition, sizes: &ImageSizes, dtb_
     }
 }
 
+/// What partition `index`'s PV devices need in its guest-physical space: everything else there is taken (RAM, the
+/// emulated devices, passed-through devices and their interrupts).
+pub fn guest_request(s: &System, index: usize) -> layout::GuestRequest {
+    let p = &s.partitions[index];
+    let mut taken = vec![layout::Region { base: p.memory.ipa, size: p.memory.size }];
+    taken.extend(
+        config::device_windows(s.gic, p.vcpus.len(), 0)
+            .into_iter()
+            .map(|(base, size, _)| layout::Region { base, size }),
+    );
+    taken.extend(
+        p.passthrough.iter().flat_map(|d| d.regs.iter()).map(|m| layout::Region { base: m.base, size: m.size }),
+    );
+    let mut used_intids = p.spis();
+    if p.console {
+        used_intids.push(32 + guest_map::UART_SPI);
+    }
+    let ipa_limit = match s.board.arch {
+        board_support::Arch::Aarch64 => config::IPA_LIMIT,
+        // Without LPAE an ARMv7 kernel addresses 4 GiB.
+        board_support::Arch::Aarch32 => 1 << 32,
+    };
+    layout::GuestRequest {
+        taken,
+        used_intids,
+        virtio: p.disks.len() + p.networks.len(),
+        channels: s.channels_of(index).iter().map(|(c, _)| s.channels[*c].size).collect(),
+        ipa_limit,
+    }
+}
+
+/// The device-tree description of partition `index`'s PV devices, placed as `g` says.
+fn pv_nodes(s: &System, index: usize, g: &layout::GuestDevices) -> (Vec<dom0_less::VirtioMmio>, Vec<ChannelDt>) {
+    let virtio = g.virtio.iter().map(|v| dom0_less::VirtioMmio { base: v.base, intid: v.intid }).collect();
+    let channels = s
+        .channels_of(index)
+        .iter()
+        .zip(&g.channels)
+        .map(|((c, access), m)| ChannelDt {
+            name: s.channels[*c].name.clone(),
+            ipa: m.ipa,
+            size: m.size,
+            intid: m.doorbell,
+            writable: access.writable(),
+        })
+        .collect();
+    (virtio, channels)
+}
+
+/// The diagnostic for PV devices that do not fit a partition's guest-physical space or interrupts.
+fn guest_diag(s: &System, i: usize, e: &layout::GuestError) -> Diag {
+    let p = &s.partitions[i];
+    match e {
+        layout::GuestError::NoRoomForChannel { channel, size, ipa_limit } => {
+            let c = s.channels_of(i)[*channel].0;
+            let ch = &s.channels[c];
+            Diag::error(
+                format!("channel[{c}].size"),
+                ch.size_span.clone(),
+                format!(
+                    "channel `{}` ({}) finds no room in partition `{}`'s guest-physical space below {}",
+                    ch.name,
+                    fmt_size(*size),
+                    p.name,
+                    hex(*ipa_limit)
+                ),
+            )
+            .label(fmt_size(*size))
+            .hint(format!(
+                "channels are mapped from {} up, around the partition's RAM and devices: make it smaller, or move \
+                 the partition's RAM (`memory.ipa`) out of the way",
+                hex(guest_map::CHANNELS)
+            ))
+        }
+        layout::GuestError::OutOfInterrupts { needed, free } => Diag::error(
+            format!("partition[{i}]"),
+            p.name_span.clone(),
+            format!(
+                "partition `{}` needs {needed} interrupts for its disks, networks and channels, but has {free} free SPIs",
+                p.name
+            ),
+        )
+        .label("this partition")
+        .hint("each virtio device and each channel's doorbell takes an SPI of the emulated distributor: use fewer"),
+        layout::GuestError::TooManyTransports { count } => Diag::error(
+            format!("partition[{i}]"),
+            p.name_span.clone(),
+            format!("partition `{}` has {count} PV devices: more than its virtio-mmio window holds", p.name),
+        )
+        .label("this partition")
+        .hint(format!("a partition has at most {} disks and networks together", guest_map::VIRTIO_MMIO_SLOTS)),
+        layout::GuestError::TransportTaken { slot, by } => Diag::error(
+            format!("partition[{i}]"),
+            p.name_span.clone(),
+            format!(
+                "the virtio-mmio transport {slot} of partition `{}` lies over {}..{}",
+                p.name,
+                hex(by.base),
+                hex(by.end())
+            ),
+        )
+        .label("this partition")
+        .hint("move the partition's RAM (`memory.ipa`) or passed-through devices clear of the virtio-mmio window"),
+    }
+}
+
 /// The partitions' device trees, in config order. A ramdisk's place (for `/chosen`) depends only on the kernel's
 /// and the ramdisk's sizes; when they do not fit, the tree leaves it out and the layout reports the problem.
 /// A partition's `dt_overlay` is merged into its tree here; what it may not change is reported on that key.
@@ -341,6 +447,14 @@ pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u
     let mut out = Vec::new();
     let mut r = checked.fresh_report();
     for (i, (p, sz)) in s.partitions.iter().zip(sizes).enumerate() {
+        let guest = match layout::guest_devices(&guest_request(s, i)) {
+            Ok(g) => g,
+            Err(e) => {
+                r.push(guest_diag(s, i, &e));
+                continue;
+            }
+        };
+        let (virtio, channels) = pv_nodes(s, i, &guest);
         let initrd = partition_request(s, p, sz, 0)
             .fit()
             .ok()
@@ -359,6 +473,8 @@ pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u
             bootargs: p.bootargs.clone(),
             initrd,
             devices: p.passthrough.iter().map(|d| **d).collect(),
+            virtio,
+            channels,
         };
         let blob = match dom0_less::partition_dtb(&dt) {
             Ok(blob) => blob,
@@ -398,6 +514,21 @@ pub fn device_trees(checked: &Checked, sizes: &[ImageSizes]) -> Result<Vec<Vec<u
     Ok(out)
 }
 
+/// Host-physical memory the system's RAM-backed disks (then its channels) need, in config order.
+fn shared_requests(s: &System) -> Vec<layout::SharedRequest> {
+    let disks = s.disks.iter().enumerate().filter(|(_, d)| d.backing == DiskBacking::Ram).map(|(i, d)| {
+        // An image's length is known from `check` on; the disk is its size rounded up to sectors.
+        let image_len = d.image.as_ref().and_then(|path| fs::metadata(path).ok()).map(|m| m.len());
+        layout::SharedRequest { what: layout::Shared::Disk(i), size: d.size, image_len }
+    });
+    let channels = s.channels.iter().enumerate().map(|(i, c)| layout::SharedRequest {
+        what: layout::Shared::Channel(i),
+        size: c.size,
+        image_len: None,
+    });
+    disks.chain(channels).collect()
+}
+
 /// Lays memory out; impossible layouts become diagnostics on the fields responsible.
 pub fn solve_layout(checked: &Checked, sizes: &[ImageSizes], dtbs: &[Vec<u8>]) -> Result<Layout> {
     let s = &checked.system;
@@ -414,6 +545,9 @@ pub fn solve_layout(checked: &Checked, sizes: &[ImageSizes], dtbs: &[Vec<u8>]) -
             .zip(dtbs)
             .map(|((p, sz), d)| partition_request(s, p, sz, d.len() as u64))
             .collect(),
+        shared: shared_requests(s),
+        host_disks: s.disks.iter().filter(|d| d.backing == DiskBacking::Host).map(|d| d.size).collect(),
+        guests: (0..s.partitions.len()).map(|i| guest_request(s, i)).collect(),
     };
     let errors = match layout::solve(&req) {
         Ok(l) => return Ok(l),
@@ -511,6 +645,34 @@ fn layout_diag(checked: &Checked, e: &LayoutError, ram_end: u64) -> Diag {
             fmt_size(board_support::BootDtb::QEMU_INITRD_OFFSET.min(s.ram_size / 2)),
             fmt_size(largest_image(s))
         )),
+        LayoutError::Guest { partition, error } => guest_diag(s, *partition, error),
+        LayoutError::SharedOutOfRam { shared, region, ram_end } => {
+            let (field, span, what) = match shared_requests(s)[*shared].what {
+                layout::Shared::Disk(d) => {
+                    let disk = &s.disks[d];
+                    let key = if disk.image.is_some() { "image" } else { "size" };
+                    (format!("disk[{d}].{key}"), disk.span.clone(), format!("RAM-backed disk `{}`", disk.name))
+                }
+                layout::Shared::Channel(c) => {
+                    let ch = &s.channels[c];
+                    (format!("channel[{c}].size"), ch.size_span.clone(), format!("channel `{}`", ch.name))
+                }
+            };
+            Diag::error(
+                field,
+                span,
+                format!(
+                    "the memory of {what} ({}) lies beyond board RAM, which ends at {}",
+                    fmt_size(region.size),
+                    hex(*ram_end)
+                ),
+            )
+            .label(format!("would be {}..{}", hex(region.base), hex(region.end())))
+            .hint(
+                "RAM-backed disks and channels take board RAM of their own, after the boot image: raise [board] \
+                 ram_size, or make them or the partitions smaller",
+            )
+        }
         LayoutError::Overlap { partition: i, other } => Diag::error(
             mem_field(*i),
             mem_span(*i),
@@ -744,6 +906,18 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     }
     if let Some(svg) = report::schedule_svg(system) {
         write_if_changed(&out.join("schedule.svg"), svg.as_bytes())?;
+    }
+    if system.uses_pv() {
+        // Disks, networks and channels are checked, laid out and described in the device trees; serving them is
+        // the hypervisor side of the PV devices issue, still to come, and an image whose partitions saw devices
+        // nobody answers would be silently wrong.
+        write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, None).as_bytes())?;
+        return Err(Error::Tool(format!(
+            "{config_name}: the disks, networks and channels are valid (see {} and the device trees beside it), \
+             but hv-static cannot serve PV devices yet: remove the [[disk]], [[network]] and [[channel]] tables \
+             (and the partitions' `disks` and `networks`) to build an image",
+            display_path(&out.join("layout.txt"))
+        )));
     }
     let hv = hvconfig::generate(
         system,

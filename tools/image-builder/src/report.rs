@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::config::{KernelSource, System};
+use crate::config::{mac_string, DiskBacking, KernelSource, System};
 use crate::hvconfig;
-use crate::layout::Region;
+use crate::layout::{Layout, Region, Shared};
 use crate::pipeline::{HvStats, Prepared};
 use crate::schedule::{self, svg, Slot};
 use crate::units::{hex, size};
@@ -72,6 +72,9 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
     for (part, pl) in s.partitions.iter().zip(&l.partitions) {
         rows.push((pl.ram, format!("partition {} RAM{}", part.name, if pl.fixed { " (fixed pa)" } else { "" })));
     }
+    for sh in &l.shared {
+        rows.push((sh.region, shared_name(s, sh.what)));
+    }
     rows.sort_by_key(|(r, _)| r.base);
     let mut cursor = l.ram.base;
     let mut table = Vec::new();
@@ -94,6 +97,11 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
                     let item = Region { base: pm.src_pa, size: pm.size };
                     let _ = writeln!(w, "    {:<24} {:>9}    {} {name}", range(&item), size(item.size), part.name);
                 }
+            }
+            for (sh, load) in l.shared.iter().filter_map(|sh| Some((sh, sh.load?))) {
+                let item = Region { base: load.src_pa, size: load.size };
+                let _ =
+                    writeln!(w, "    {:<24} {:>9}    {} image", range(&item), size(item.size), shared_name(s, sh.what));
             }
         }
     }
@@ -148,6 +156,35 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
         for d in hvconfig::device_maps(s, i) {
             let _ = writeln!(w, "    device       IPA {} -> PA {} ({})", hex(d.ipa), hex(d.pa), size(d.size));
         }
+        let guest = l.guests.get(i).cloned().unwrap_or_default();
+        let ports =
+            part.disks.iter().map(|a| format!("disk {}, {}", s.disks[a.disk].name, a.access.disk_name())).chain(
+                part.networks
+                    .iter()
+                    .map(|a| format!("network {}, MAC {}", s.networks[a.network].name, mac_string(&a.mac))),
+            );
+        for (v, what) in guest.virtio.iter().zip(ports) {
+            let _ = writeln!(w, "    virtio-mmio  IPA {} (INTID {}): {what}", hex(v.base), v.intid);
+        }
+        let shared_pa = |c: usize| {
+            l.shared
+                .iter()
+                .find(|sh| sh.what == Shared::Channel(c))
+                .map_or(String::new(), |sh| format!(" -> PA {}", hex(sh.region.base)))
+        };
+        for ((c, access), m) in s.channels_of(i).into_iter().zip(&guest.channels) {
+            let _ = writeln!(
+                w,
+                "    channel      {} IPA {}..{}{} ({}), {}, doorbell INTID {}",
+                s.channels[c].name,
+                hex(m.ipa),
+                hex(m.ipa + m.size),
+                shared_pa(c),
+                size(m.size),
+                access.channel_name(),
+                m.doorbell
+            );
+        }
         for d in &part.passthrough {
             let mmio: Vec<String> = d.regs.iter().map(|m| format!("{}..{}", hex(m.base), hex(m.end()))).collect();
             let irqs: Vec<String> = d.spis.iter().map(u32::to_string).collect();
@@ -171,6 +208,10 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
             let _ = writeln!(w, "    bootargs     {:?}", part.bootargs);
         }
     }
+    if s.uses_pv() {
+        let _ = writeln!(w);
+        pv_text(w, s, l);
+    }
     let _ = writeln!(w);
     let _ = writeln!(w, "schedule");
     let names: Vec<&str> = s.partitions.iter().map(|p| p.name.as_str()).collect();
@@ -186,6 +227,68 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
         }
     }
     o
+}
+
+/// How the memory map names a disk's or channel's shared memory.
+fn shared_name(s: &System, what: Shared) -> String {
+    match what {
+        Shared::Disk(d) => format!("disk {}", s.disks[d].name),
+        Shared::Channel(c) => format!("channel {}", s.channels[c].name),
+    }
+}
+
+/// The disks, networks and channels, and who attaches them.
+fn pv_text(w: &mut String, s: &System, l: &Layout) {
+    let _ = writeln!(w, "PV devices (checked and laid out; hv-static does not serve them yet)");
+    let mut host = l.host_disk_slices.iter();
+    for (d, disk) in s.disks.iter().enumerate() {
+        let contents = match &disk.image {
+            Some(path) => format!("from {}", crate::display_path(path)),
+            None => "empty".to_owned(),
+        };
+        let backing = match disk.backing {
+            DiskBacking::Ram => "RAM-backed".to_owned(),
+            DiskBacking::Host => match host.next() {
+                Some(sl) => format!("host disk bytes {}..{}", hex(sl.offset), hex(sl.offset + sl.size)),
+                None => "host disk".to_owned(),
+            },
+        };
+        let users: Vec<String> = s
+            .partitions
+            .iter()
+            .filter_map(|p| {
+                p.disks.iter().find(|a| a.disk == d).map(|a| format!("{} ({})", p.name, a.access.disk_name()))
+            })
+            .collect();
+        let users = if users.is_empty() { "no partition".to_owned() } else { users.join(", ") };
+        let _ = writeln!(w, "  disk {}: {}, {backing}, {contents}; attached by {users}", disk.name, size(disk.size));
+    }
+    for (n, net) in s.networks.iter().enumerate() {
+        let mut ports: Vec<String> = s
+            .partitions
+            .iter()
+            .filter_map(|p| {
+                p.networks.iter().find(|a| a.network == n).map(|a| format!("{} ({})", p.name, mac_string(&a.mac)))
+            })
+            .collect();
+        if net.uplink {
+            ports.push("the board's network device (uplink)".into());
+        }
+        let _ = writeln!(
+            w,
+            "  network {}: {}",
+            net.name,
+            if ports.is_empty() { "no ports".into() } else { ports.join(", ") }
+        );
+    }
+    for ch in &s.channels {
+        let members: Vec<String> = ch
+            .members
+            .iter()
+            .map(|m| format!("{} ({})", s.partitions[m.partition].name, m.access.channel_name()))
+            .collect();
+        let _ = writeln!(w, "  channel {}: {}, {}", ch.name, size(ch.size), members.join(", "));
+    }
 }
 
 /// The partition whose vCPU is pinned to `cpu` of a pinned pool.

@@ -2,8 +2,8 @@
 //! fixed host-physical address or another guest-physical base, random CPUs, kernels and ramdisks of random sizes)
 //! are either refused with config errors or laid out so that
 //!
-//! - no two regions overlap: the boot loader's, the hypervisor's, its payload, the boot loader's device tree and
-//!   every partition's RAM;
+//! - no two regions overlap: the boot loader's, the hypervisor's, its payload, the boot loader's device tree,
+//!   every partition's RAM and the shared memory of RAM-backed disks and channels (some configs have them);
 //! - every partition's RAM lies in board RAM, 2 MiB-aligned in both address spaces, at its fixed `pa` if it has one;
 //! - every kernel (with its bss), ramdisk and device tree region lies inside its partition's RAM, without overlapping
 //!   the others, at the same offset in both address spaces, copied from inside the payload.
@@ -51,6 +51,10 @@ struct Sys {
     /// Physical CPUs, in the order partitions take them.
     cpu_order: Vec<u32>,
     parts: Vec<Part>,
+    /// Channels between the first and the last partition, in 4 KiB units.
+    channels: Vec<u64>,
+    /// RAM-backed empty disks the first partition attaches, in 512-byte sectors.
+    disks: Vec<u64>,
 }
 
 fn part() -> impl Strategy<Value = Part> {
@@ -75,8 +79,16 @@ fn sys() -> impl Strategy<Value = Sys> {
         prop_oneof![Just(256u64), Just(512), Just(1024), Just(2048)],
         Just((0u32..8).collect::<Vec<u32>>()).prop_shuffle(),
         prop::collection::vec(part(), 1..=6),
+        prop_oneof![2 => Just(vec![]), 1 => prop::collection::vec(1u64..8192, 1..=3)],
+        prop_oneof![2 => Just(vec![]), 1 => prop::collection::vec(1u64..65536, 1..=2)],
     )
-        .prop_map(|(ram_mib, cpu_order, parts)| Sys { ram_mib, cpu_order, parts })
+        .prop_map(|(ram_mib, cpu_order, parts, channels, disks)| Sys {
+            ram_mib,
+            cpu_order,
+            parts,
+            channels,
+            disks,
+        })
 }
 
 /// The config's text; partitions take CPUs in `cpu_order`, wrapping around (two vCPUs on one CPU is an error).
@@ -102,6 +114,22 @@ fn toml(s: &Sys) -> String {
             t += "ramdisk = \"initrd\"\n";
         }
         t += &format!("bootargs = \"{}\"\n", "x".repeat(p.bootargs_len));
+        if i == 0 && !s.disks.is_empty() {
+            let disks: Vec<String> = (0..s.disks.len()).map(|d| format!("{{ disk = \"d{d}\" }}")).collect();
+            t += &format!("disks = [{}]\n", disks.join(", "));
+        }
+    }
+    for (d, sectors) in s.disks.iter().enumerate() {
+        t += &format!("\n[[disk]]\nname = \"d{d}\"\nsize = {}\n", sectors * 512);
+    }
+    let last = s.parts.len() - 1;
+    let members = if last == 0 {
+        "{ partition = \"p0\" }".to_owned()
+    } else {
+        format!("{{ partition = \"p0\" }}, {{ partition = \"p{last}\", access = \"r\" }}")
+    };
+    for (c, units) in s.channels.iter().enumerate() {
+        t += &format!("\n[[channel]]\nname = \"c{c}\"\nsize = {}\npartitions = [{members}]\n", units * 4096);
     }
     t
 }
@@ -161,6 +189,13 @@ fn check_layout(s: &Sys, l: &Layout) -> Result<(), TestCaseError> {
         ("boot loader's device tree".into(), l.boot_dtb),
     ];
     regions.extend(l.partitions.iter().enumerate().map(|(i, p)| (format!("p{i} RAM"), p.ram)));
+    // Shared memory of disks and channels: 4 KiB-aligned, large enough, clear of everything else.
+    prop_assert_eq!(l.shared.len(), s.disks.len() + s.channels.len());
+    let wanted = s.disks.iter().map(|n| n * 512).chain(s.channels.iter().map(|n| n * 4096));
+    for (k, (sh, want)) in l.shared.iter().zip(wanted).enumerate() {
+        prop_assert!(sh.region.base % 4096 == 0 && sh.region.size >= want, "shared {k}: {sh:?} for {want:#x}");
+        regions.push((format!("shared {k}"), sh.region));
+    }
     for (n, (a, ra)) in regions.iter().enumerate() {
         prop_assert!(inside((ra.base, ra.size), &ram), "{a} {ra:?} outside RAM {ram:?}");
         for (b, rb) in &regions[n + 1..] {
@@ -223,6 +258,7 @@ fn random_configs_are_refused_or_laid_out_without_overlaps() {
     let laid = std::cell::Cell::new(0u32);
     let refused = std::cell::Cell::new(0u32);
     let with_fixed = std::cell::Cell::new(0u32);
+    let with_shared = std::cell::Cell::new(0u32);
     let result = runner.run(&sys(), |s| {
         match lay_out(&s, &dir)? {
             Outcome::Refused => refused.set(refused.get() + 1),
@@ -231,6 +267,9 @@ fn random_configs_are_refused_or_laid_out_without_overlaps() {
                 laid.set(laid.get() + 1);
                 if s.parts.iter().any(|p| p.pa_units.is_some()) {
                     with_fixed.set(with_fixed.get() + 1);
+                }
+                if !l.shared.is_empty() {
+                    with_shared.set(with_shared.get() + 1);
                 }
             }
         }
@@ -244,6 +283,8 @@ fn random_configs_are_refused_or_laid_out_without_overlaps() {
     eprintln!("{laid} laid out ({with_fixed} with a fixed pa), {refused} refused");
     assert!(laid >= 64, "only {laid} of {} random configs were laid out", laid + refused);
     assert!(with_fixed >= 8, "only {with_fixed} laid-out configs had a fixed pa");
+    let with_shared = with_shared.get();
+    assert!(with_shared >= 8, "only {with_shared} laid-out configs had disks or channels");
 }
 
 /// The generator itself: a config it writes for sensible values is accepted and laid out as the demo would be.
@@ -266,6 +307,8 @@ fn the_generator_writes_valid_configs() {
             };
             2
         ],
+        channels: vec![],
+        disks: vec![],
     };
     let dir = scratch();
     let Ok(Outcome::Laid(l)) = lay_out(&s, &dir) else { panic!("refused:\n{}", toml(&s)) };

@@ -3,7 +3,12 @@
 
 use core::arch::asm;
 
-use super::regs::{cp15_32, cp15_64};
+use aarch32_cpu::register::{
+    Adfsr, Aifsr, Amair0, Amair1, Cntkctl, CntvCtl, CntvCval, Contextidr, Cpacr, Csselr, Dacr, Dfar, Dfsr, Ifar, Ifsr,
+    Mair0, Mair1, Sctlr, SysRegRead, SysRegRead64, SysRegWrite, SysRegWrite64, Tpidrprw, Tpidruro, Tpidrurw, Vbar,
+};
+
+use super::regs::{ParLpae, Ttbcr, Ttbr0Lpae, Ttbr1Lpae};
 
 /// The trap frame: r0-r12, user-mode LR, return address and CPSR, as the vectors save them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -135,33 +140,6 @@ impl GuestRegs {
     }
 }
 
-cp15_32!(sctlr, set_sctlr, 0, c1, c0, 0);
-cp15_32!(cpacr, set_cpacr, 0, c1, c0, 2);
-cp15_64!(ttbr0, set_ttbr0, 0, c2);
-cp15_64!(ttbr1, set_ttbr1, 1, c2);
-cp15_32!(ttbcr, set_ttbcr, 0, c2, c0, 2);
-cp15_32!(dacr, set_dacr, 0, c3, c0, 0);
-cp15_32!(dfsr, set_dfsr, 0, c5, c0, 0);
-cp15_32!(ifsr, set_ifsr, 0, c5, c0, 1);
-cp15_32!(adfsr, set_adfsr, 0, c5, c1, 0);
-cp15_32!(aifsr, set_aifsr, 0, c5, c1, 1);
-cp15_32!(dfar, set_dfar, 0, c6, c0, 0);
-cp15_32!(ifar, set_ifar, 0, c6, c0, 2);
-cp15_64!(par, set_par, 0, c7);
-cp15_32!(mair0, set_mair0, 0, c10, c2, 0);
-cp15_32!(mair1, set_mair1, 0, c10, c2, 1);
-cp15_32!(amair0, set_amair0, 0, c10, c3, 0);
-cp15_32!(amair1, set_amair1, 0, c10, c3, 1);
-cp15_32!(vbar, set_vbar, 0, c12, c0, 0);
-cp15_32!(contextidr, set_contextidr, 0, c13, c0, 1);
-cp15_32!(tpidrurw, set_tpidrurw, 0, c13, c0, 2);
-cp15_32!(tpidruro, set_tpidruro, 0, c13, c0, 3);
-cp15_32!(tpidrprw, set_tpidrprw, 0, c13, c0, 4);
-cp15_32!(cntkctl, set_cntkctl, 0, c14, c1, 0);
-cp15_32!(csselr, set_csselr, 2, c0, c0, 0);
-cp15_32!(cntv_ctl, set_cntv_ctl, 0, c14, c3, 1);
-cp15_64!(cntv_cval, set_cntv_cval, 3, c14);
-
 /// PL1 system registers and banked mode registers the partition programs directly, without traps.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct El1Regs {
@@ -199,11 +177,29 @@ pub struct El1Regs {
 const SCTLR_RESET: u64 = 0x00c5_0078;
 pub const CNTV_IMASK: u64 = 1 << 1;
 
+/// Reads or writes a 32-bit or 64-bit CP15 register as a raw value: a context switch moves the partition's
+/// registers as they are, without looking inside.
+macro_rules! raw {
+    (read 32 $reg:ident) => {
+        <$reg as SysRegRead>::read_raw() as u64
+    };
+    (read 64 $reg:ident) => {
+        <$reg as SysRegRead64>::read_raw()
+    };
+    (write 32 $reg:ident, $v:expr) => {
+        <$reg as SysRegWrite>::write_raw($v as u32)
+    };
+    (write 64 $reg:ident, $v:expr) => {
+        <$reg as SysRegWrite64>::write_raw($v)
+    };
+}
+
+/// `save` and `restore` for the listed fields, each the raw value of a register of the given width, in order.
 macro_rules! save_restore {
-    ($($f:ident : $get:ident / $set:ident),* $(,)?) => {
+    ($($f:ident: $reg:ident / $width:tt),* $(,)?) => {
         impl El1Regs {
             pub fn save(&mut self) {
-                $( self.$f = $get() as u64; )*
+                $( self.$f = raw!(read $width $reg); )*
                 self.banked = [
                     sp_usr(), sp_svc(), lr_svc(), spsr_svc(), sp_abt(), lr_abt(), spsr_abt(), sp_und(), lr_und(),
                     spsr_und(), sp_irq(), lr_irq(), spsr_irq(), sp_fiq(), lr_fiq(), spsr_fiq(),
@@ -211,7 +207,11 @@ macro_rules! save_restore {
             }
 
             pub fn restore(&self) {
-                $( $set(self.$f as _); )*
+                // SAFETY: these are the partition's own PL1 registers: they act on the partition only (Hyp mode has
+                // its own translation, vectors and timer), and get back what it last had, or the reset state.
+                unsafe {
+                    $( raw!(write $width $reg, self.$f); )*
+                }
                 let b = &self.banked;
                 set_sp_usr(b[0]);
                 set_sp_svc(b[1]);
@@ -237,25 +237,15 @@ macro_rules! save_restore {
 }
 
 save_restore! {
-    sctlr: sctlr / set_sctlr, cpacr: cpacr / set_cpacr, ttbr0: ttbr0 / set_ttbr0, ttbr1: ttbr1 / set_ttbr1,
-    ttbcr: ttbcr / set_ttbcr, dacr: dacr / set_dacr, dfsr: dfsr / set_dfsr, ifsr: ifsr / set_ifsr,
-    adfsr: adfsr / set_adfsr, aifsr: aifsr / set_aifsr, dfar: dfar / set_dfar, ifar: ifar / set_ifar,
-    par: par / set_par, mair0: mair0 / set_mair0, mair1: mair1 / set_mair1, amair0: amair0 / set_amair0,
-    amair1: amair1 / set_amair1, vbar: vbar / set_vbar, contextidr: contextidr / set_contextidr,
-    tpidrurw: tpidrurw / set_tpidrurw, tpidruro: tpidruro / set_tpidruro, tpidrprw: tpidrprw / set_tpidrprw,
-    cntkctl: cntkctl / set_cntkctl, csselr: csselr / set_csselr, cntv_ctl: cntv_ctl / set_cntv_ctl,
-    cntv_cval: cntv_cval / set_cntv_cval,
+    sctlr: Sctlr / 32, cpacr: Cpacr / 32, ttbr0: Ttbr0Lpae / 64, ttbr1: Ttbr1Lpae / 64, ttbcr: Ttbcr / 32,
+    dacr: Dacr / 32, dfsr: Dfsr / 32, ifsr: Ifsr / 32, adfsr: Adfsr / 32, aifsr: Aifsr / 32, dfar: Dfar / 32,
+    ifar: Ifar / 32, par: ParLpae / 64, mair0: Mair0 / 32, mair1: Mair1 / 32, amair0: Amair0 / 32,
+    amair1: Amair1 / 32, vbar: Vbar / 32, contextidr: Contextidr / 32, tpidrurw: Tpidrurw / 32,
+    tpidruro: Tpidruro / 32, tpidrprw: Tpidrprw / 32, cntkctl: Cntkctl / 32, csselr: Csselr / 32,
+    cntv_ctl: CntvCtl / 32, cntv_cval: CntvCval / 64,
 }
 
 impl El1Regs {
-    pub fn current_sctlr() -> u32 {
-        sctlr()
-    }
-
-    pub fn current_vbar() -> u32 {
-        vbar()
-    }
-
     pub const ZERO: Self = Self {
         sctlr: 0,
         cpacr: 0,

@@ -57,8 +57,7 @@ fn release_from_pen(set: u64, clear: u64, mpidr: u64, entry: u64) -> i64 {
         core::ptr::write_volatile(set as usize as *mut u32, entry as u32);
     }
     // The flags must be visible before the CPU wakes and reads them.
-    // SAFETY: a barrier only.
-    unsafe { asm!("dsb", options(nostack)) };
+    aarch32_cpu::asm::dsb();
     gic::send_sgi(index, gic::SGI_KICK);
     PSCI_SUCCESS
 }

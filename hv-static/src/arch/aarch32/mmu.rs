@@ -3,7 +3,9 @@
 
 use core::arch::asm;
 
-use super::regs;
+use aarch32_cpu::register::{Hmair0, Hmair1, Hsctlr, SysRegWrite, SysRegWrite64};
+
+use super::regs::{Htcr, Httbr};
 use crate::config::SYSTEM;
 use crate::stage2::Table;
 
@@ -39,14 +41,17 @@ pub fn build() {
 
 /// Turns the Hyp MMU and caches on with the shared table (every CPU).
 pub fn enable() {
-    regs::set_hmair0(0x04 | 0xff << 8); // attr0: Device-nGnRE, attr1: Normal WB RA/WA
-    regs::set_hmair1(0);
-    // T0SZ = 0 (4 GiB), walks inner/outer write-back, inner shareable; bits 31 and 23 are RES1.
-    regs::set_htcr(1 << 31 | 1 << 23 | 0b11 << 12 | 0b01 << 10 | 0b01 << 8);
-    regs::set_httbr(core::ptr::addr_of!(HYP_L1) as u64);
+    // SAFETY: the Hyp translation registers take effect only once HSCTLR.M is set below, after the TLB
+    // invalidation; the attributes, controls and table are the ones `build` laid out for them.
+    unsafe {
+        Hmair0::write(Hmair0(0x04 | 0xff << 8)); // attr0: Device-nGnRE, attr1: Normal WB RA/WA
+        Hmair1::write(Hmair1(0));
+        // T0SZ = 0 (4 GiB), walks inner/outer write-back, inner shareable; bits 31 and 23 are RES1.
+        Htcr::write_raw(1 << 31 | 1 << 23 | 0b11 << 12 | 0b01 << 10 | 0b01 << 8);
+        Httbr::write_raw(core::ptr::addr_of!(HYP_L1) as u64);
+    }
     // SAFETY: TLBIALLH, then barriers, before the MMU uses the new table.
     unsafe { asm!("dsb", "mcr p15, 4, {0}, c8, c7, 0", "dsb", "isb", in(reg) 0u32, options(nostack)) };
-    regs::set_hsctlr(regs::hsctlr() | 1 | 1 << 2 | 1 << 12); // M, C, I
-                                                             // SAFETY: barrier only.
-    unsafe { asm!("isb", options(nostack)) };
+    Hsctlr::write(Hsctlr::read().with_m(true).with_c(true).with_i(true));
+    super::cpu::isb();
 }

@@ -17,9 +17,10 @@ pub use context::{El1Regs, FpRegs, GuestRegs};
 /// Syndrome, faulting address and faulting guest-physical page of the current trap (HSR, HDFAR or HIFAR,
 /// HPFAR). HPFAR has the same layout as AArch64's HPFAR_EL2, so the shared decoder serves both.
 pub fn trap_syndrome() -> (u64, u64, u64) {
-    let hsr = regs::hsr();
-    let far = if hsr >> 26 == crate::esr::ec::IABT_LOWER { regs::hifar() } else { regs::hdfar() };
-    (hsr as u64, far as u64, regs::hpfar() as u64)
+    use aarch32_cpu::register::{Hdfar, Hifar, Hpfar, Hsr};
+    let hsr = Hsr::read().raw_value();
+    let far = if hsr >> 26 == crate::esr::ec::IABT_LOWER { Hifar::read().0 } else { Hdfar::read().0 };
+    (hsr as u64, far as u64, Hpfar::read().0 as u64)
 }
 
 /// Address where a secondary CPU enters, for PSCI CPU_ON.

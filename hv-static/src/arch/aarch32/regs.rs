@@ -1,79 +1,94 @@
-//! Thin accessors for the ARMv7 CP15 registers hv-static uses in Hyp mode. `aarch32-cpu` lacks the stage-2 and
-//! Hyp translation registers (HTTBR, HTCR, VTTBR, VTCR) and a few others, so they are written here, by name.
+//! The CP15 registers hv-static uses that `aarch32-cpu` does not provide. Every other CP15 register comes from
+//! `aarch32_cpu::register`. These are declared with that crate's own encoding traits ([`SysReg`], [`SysReg64`]
+//! and their read/write halves), so they are used the same way as the crate's: `read_raw()` is safe and
+//! `write_raw()` is `unsafe`.
+//!
+//! Hand-written here, and why (checked against aarch32-cpu 0.4.0):
+//! - HTCR and HTTBR, the Hyp-mode translation registers: the crate has HMAIR0/1 and HSCTLR but not these two.
+//! - VTCR and VTTBR, the stage-2 translation registers: the crate has neither.
+//! - TTBCR, TTBR1, and the 64-bit (MRRC/MCRR) forms of TTBR0 and PAR, which hold a partition's PL1 translation
+//!   state: the crate has only the 32-bit TTBR0 and PAR (which see the low word alone once a partition turns LPAE
+//!   on), and no TTBCR or TTBR1.
+//! - CNTHP_CVAL: the crate has a `CnthpCval`, but it is encoded with opc1 = 2, which is CNTP_CVAL; the Arm ARM
+//!   puts CNTHP_CVAL at opc1 = 6.
+//!
+//! The cache and TLB maintenance operations the crate lacks (ICIALLUIS, BPIALLIS, TLBIALLH, TLBIALLNSNHIS) and the
+//! ATS12NSOPR translation stay inline assembly where they are used, together with the barriers they need.
 
-/// Defines a reader and a writer for a 32-bit CP15 register.
+use aarch32_cpu::register::{SysReg, SysReg64, SysRegRead, SysRegRead64, SysRegWrite, SysRegWrite64};
+
+/// Declares a readable and writable 32-bit CP15 register: `mrc/mcr p15, opc1, <Rt>, c<CRn>, c<CRm>, opc2`.
 macro_rules! cp15_32 {
-    ($read:ident, $write:ident, $op1:literal, $crn:ident, $crm:ident, $op2:literal) => {
-        #[allow(dead_code)]
-        #[inline]
-        pub fn $read() -> u32 {
-            let v: u32;
-            // SAFETY: reading a CP15 register in Hyp mode has no side effects.
-            unsafe {
-                core::arch::asm!(concat!("mrc p15, ", $op1, ", {}, ", stringify!($crn), ", ", stringify!($crm), ", ", $op2), out(reg) v,
-                    options(nomem, nostack))
-            };
-            v
+    ($(#[$doc:meta])* $name:ident = opc1 $op1:literal, CRn $crn:literal, CRm $crm:literal, opc2 $op2:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl SysReg for $name {
+            const CP: u32 = 15;
+            const CRN: u32 = $crn;
+            const OP1: u32 = $op1;
+            const CRM: u32 = $crm;
+            const OP2: u32 = $op2;
         }
-        #[allow(dead_code)]
-        #[inline]
-        pub fn $write(v: u32) {
-            // SAFETY: Hyp mode owns these registers; callers write architecturally valid values.
-            unsafe {
-                core::arch::asm!(concat!("mcr p15, ", $op1, ", {}, ", stringify!($crn), ", ", stringify!($crm), ", ", $op2), in(reg) v,
-                    options(nostack))
-            };
-        }
+
+        impl SysRegRead for $name {}
+
+        impl SysRegWrite for $name {}
     };
 }
 
-/// Defines a reader and a writer for a 64-bit CP15 register (MRRC/MCRR).
+/// Declares a readable and writable 64-bit CP15 register: `mrrc/mcrr p15, opc1, <Rt>, <Rt2>, c<CRm>`.
 macro_rules! cp15_64 {
-    ($read:ident, $write:ident, $op1:literal, $crm:ident) => {
-        #[allow(dead_code)]
-        #[inline]
-        pub fn $read() -> u64 {
-            let (lo, hi): (u32, u32);
-            // SAFETY: as for 32-bit reads.
-            unsafe {
-                core::arch::asm!(concat!("mrrc p15, ", $op1, ", {}, {}, ", stringify!($crm)), out(reg) lo, out(reg) hi,
-                    options(nomem, nostack))
-            };
-            (hi as u64) << 32 | lo as u64
+    ($(#[$doc:meta])* $name:ident = opc1 $op1:literal, CRm $crm:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl SysReg64 for $name {
+            const CP: u32 = 15;
+            const OP1: u32 = $op1;
+            const CRM: u32 = $crm;
         }
-        #[allow(dead_code)]
-        #[inline]
-        pub fn $write(v: u64) {
-            // SAFETY: as for 32-bit writes.
-            unsafe {
-                core::arch::asm!(concat!("mcrr p15, ", $op1, ", {}, {}, ", stringify!($crm)), in(reg) v as u32,
-                    in(reg) (v >> 32) as u32, options(nostack))
-            };
-        }
+
+        impl SysRegRead64 for $name {}
+
+        impl SysRegWrite64 for $name {}
     };
 }
 
-pub(crate) use {cp15_32, cp15_64};
-
-cp15_32!(midr, _set_midr, 0, c0, c0, 0);
-cp15_32!(mpidr, _set_mpidr, 0, c0, c0, 5);
-cp15_32!(vpidr, set_vpidr, 4, c0, c0, 0);
-cp15_32!(vmpidr, set_vmpidr, 4, c0, c0, 5);
-cp15_32!(hsctlr, set_hsctlr, 4, c1, c0, 0);
-cp15_32!(hcr, set_hcr, 4, c1, c1, 0);
-cp15_32!(hcptr, set_hcptr, 4, c1, c1, 2);
-cp15_32!(hstr, set_hstr, 4, c1, c1, 3);
-cp15_32!(htcr, set_htcr, 4, c2, c0, 2);
-cp15_32!(vtcr, set_vtcr, 4, c2, c1, 2);
-cp15_32!(hsr, _set_hsr, 4, c5, c2, 0);
-cp15_32!(hdfar, _set_hdfar, 4, c6, c0, 0);
-cp15_32!(hifar, _set_hifar, 4, c6, c0, 2);
-cp15_32!(hpfar, _set_hpfar, 4, c6, c0, 4);
-cp15_32!(hmair0, set_hmair0, 4, c10, c2, 0);
-cp15_32!(hmair1, set_hmair1, 4, c10, c2, 1);
-cp15_32!(hvbar, set_hvbar, 4, c12, c0, 0);
-cp15_32!(htpidr, set_htpidr, 4, c13, c0, 2);
-cp15_32!(cnthctl, set_cnthctl, 4, c14, c1, 0);
-cp15_64!(httbr, set_httbr, 4, c2);
-cp15_64!(vttbr, set_vttbr, 6, c2);
-cp15_64!(cntvoff, set_cntvoff, 4, c14);
+cp15_32!(
+    /// HTCR, Hyp Translation Control Register.
+    Htcr = opc1 4, CRn 2, CRm 0, opc2 2
+);
+cp15_64!(
+    /// HTTBR, Hyp Translation Table Base Register.
+    Httbr = opc1 4, CRm 2
+);
+cp15_32!(
+    /// VTCR, Virtualization Translation Control Register (stage 2).
+    Vtcr = opc1 4, CRn 2, CRm 1, opc2 2
+);
+cp15_64!(
+    /// VTTBR, Virtualization Translation Table Base Register (stage 2 root and VMID).
+    Vttbr = opc1 6, CRm 2
+);
+cp15_32!(
+    /// TTBCR, Translation Table Base Control Register (PL1).
+    Ttbcr = opc1 0, CRn 2, CRm 0, opc2 2
+);
+cp15_64!(
+    /// TTBR0, Translation Table Base Register 0 (PL1), in its 64-bit form.
+    Ttbr0Lpae = opc1 0, CRm 2
+);
+cp15_64!(
+    /// TTBR1, Translation Table Base Register 1 (PL1), in its 64-bit form.
+    Ttbr1Lpae = opc1 1, CRm 2
+);
+cp15_64!(
+    /// PAR, Physical Address Register, in its 64-bit form.
+    ParLpae = opc1 0, CRm 7
+);
+cp15_64!(
+    /// CNTHP_CVAL, the Hyp physical timer's compare value (not `aarch32_cpu::register::CnthpCval`, which is
+    /// CNTP_CVAL).
+    CnthpCval = opc1 6, CRm 14
+);

@@ -1,5 +1,7 @@
 //! Trapped coprocessor accesses and exceptions reflected back into the partition.
 
+use aarch32_cpu::register::{Sctlr, Vbar};
+
 use super::context::{set_lr_und, set_spsr_und, GuestRegs};
 use crate::vcpu::VcpuRef;
 
@@ -19,11 +21,12 @@ pub fn inject_undef(regs: &mut GuestRegs, instr_len: u64) {
     const MODE_UND: u32 = 0x1b;
     const THUMB: u32 = 1 << 5;
     const IRQ_MASK: u32 = 1 << 7;
-    let sctlr = super::context::El1Regs::current_sctlr();
-    let vbar = if sctlr & (1 << 13) != 0 { 0xffff_0000 } else { super::context::El1Regs::current_vbar() };
+    // The partition's own SCTLR and VBAR (Hyp mode has its own HSCTLR and HVBAR).
+    let sctlr = Sctlr::read();
+    let vbar = if sctlr.v() { 0xffff_0000 } else { Vbar::read().0 };
     set_spsr_und(regs.cpsr);
     set_lr_und(regs.pc.wrapping_add(instr_len as u32));
-    let thumb_exceptions = sctlr & (1 << 30) != 0;
+    let thumb_exceptions = sctlr.te();
     regs.cpsr = (regs.cpsr & !(0x1f | THUMB)) | MODE_UND | IRQ_MASK | if thumb_exceptions { THUMB } else { 0 };
     regs.pc = vbar.wrapping_add(4);
 }

@@ -6,6 +6,7 @@
 //! never panics and reports as many independent problems as it can find in one pass.
 
 mod model;
+mod pv;
 mod raw;
 mod schedule;
 mod validate;
@@ -13,8 +14,9 @@ mod validate;
 use std::path::Path;
 
 pub use model::*;
-pub use validate::MIN_PARTITION_RAM;
-pub(crate) use validate::{fetch_hint, kernel_diag, overlay_diag};
+pub use pv::derived_mac;
+pub(crate) use validate::{device_windows, fetch_hint, kernel_diag, overlay_diag};
+pub use validate::{IPA_LIMIT, MIN_PARTITION_RAM};
 
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::GuestCatalog;

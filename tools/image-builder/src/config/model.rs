@@ -19,6 +19,122 @@ pub struct System {
     pub hypervisor: Hypervisor,
     pub pools: Vec<Pool>,
     pub partitions: Vec<Partition>,
+    /// `[[disk]]` tables, in file order (partitions refer to them by index).
+    pub disks: Vec<Disk>,
+    /// `[[network]]` tables, in file order.
+    pub networks: Vec<Network>,
+    /// `[[channel]]` tables, in file order.
+    pub channels: Vec<Channel>,
+}
+
+/// What a partition may do with a disk or channel it attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+impl Access {
+    /// As a disk attachment writes it: `"ro"`, `"rw"`.
+    pub fn disk_name(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "ro",
+            Access::ReadWrite => "rw",
+        }
+    }
+
+    /// As a channel member writes it (and the channel's device-tree node says it): `"r"`, `"rw"`.
+    pub fn channel_name(self) -> &'static str {
+        match self {
+            Access::ReadOnly => "r",
+            Access::ReadWrite => "rw",
+        }
+    }
+
+    pub fn writable(self) -> bool {
+        self == Access::ReadWrite
+    }
+}
+
+/// Where a disk's sectors live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskBacking {
+    /// Host-physical memory the layout reserves, filled from the image (or zeroed) at boot: writes last until the
+    /// board is reset.
+    Ram,
+    /// A slice of the board's own block device ([`board_support::Board::host_disk`]): writes persist.
+    Host,
+}
+
+impl DiskBacking {
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskBacking::Ram => "ram",
+            DiskBacking::Host => "host",
+        }
+    }
+}
+
+/// A virtio block device's contents.
+#[derive(Clone, Debug)]
+pub struct Disk {
+    pub name: String,
+    /// The raw image the disk starts with; `None`: it starts zeroed.
+    pub image: Option<PathBuf>,
+    /// Bytes, a multiple of 512 (an image's size rounded up).
+    pub size: u64,
+    pub backing: DiskBacking,
+    /// The `image = ...` or `size = ...` value, for problems the layout finds.
+    pub span: Span,
+}
+
+/// A virtual switch: every partition that joins it gets a virtio network device on it.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub name: String,
+    /// Whether the board's network device ([`board_support::Board::host_net`]) is a port of the switch.
+    pub uplink: bool,
+}
+
+/// A shared-memory region mapped into each member partition, with a doorbell interrupt per member.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    pub name: String,
+    /// Bytes, a multiple of 4 KiB.
+    pub size: u64,
+    /// Member partitions, in the order the config lists them; any number of them may write.
+    pub members: Vec<ChannelMember>,
+    /// The `size = ...` value.
+    pub size_span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelMember {
+    /// Index into `System::partitions`.
+    pub partition: usize,
+    pub access: Access,
+}
+
+/// A disk a partition attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskAttachment {
+    /// Index into `System::disks`.
+    pub disk: usize,
+    pub access: Access,
+}
+
+/// A network a partition joins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetworkAttachment {
+    /// Index into `System::networks`.
+    pub network: usize,
+    /// Its device's address: given, or derived from the network's and the partition's names.
+    pub mac: [u8; 6],
+}
+
+/// `52:54:00:12:34:56`.
+pub fn mac_string(mac: &[u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 #[derive(Clone, Debug)]
@@ -195,6 +311,10 @@ pub struct Partition {
     pub passthrough: Vec<&'static Device>,
     /// Extra device-tree content.
     pub dt_overlay: Option<DtOverlay>,
+    /// Disks the partition attaches, in the order of its `disks`.
+    pub disks: Vec<DiskAttachment>,
+    /// Networks the partition joins, in the order of its `networks`.
+    pub networks: Vec<NetworkAttachment>,
     /// The partition's `name = ...`.
     pub name_span: Span,
 }
@@ -221,5 +341,19 @@ impl System {
     /// QEMU's `-smp`: one more than the highest CPU any pool uses, at least 1.
     pub fn smp(&self) -> u32 {
         self.used_cpus().last().map_or(1, |c| c + 1)
+    }
+
+    /// The channels partition `index` maps, in file order, with its access.
+    pub fn channels_of(&self, index: usize) -> Vec<(usize, Access)> {
+        self.channels
+            .iter()
+            .enumerate()
+            .filter_map(|(c, ch)| ch.members.iter().find(|m| m.partition == index).map(|m| (c, m.access)))
+            .collect()
+    }
+
+    /// Whether the system has PV devices or channels, which hv-static cannot serve yet.
+    pub fn uses_pv(&self) -> bool {
+        !self.disks.is_empty() || !self.networks.is_empty() || !self.channels.is_empty()
     }
 }

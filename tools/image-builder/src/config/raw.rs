@@ -45,12 +45,69 @@ pub struct RawConfig {
     pub pools: Vec<Spanned<RawPool>>,
     #[serde(default, rename = "partition")]
     pub partitions: Vec<Spanned<RawPartition>>,
-    /// Reserved for shared-memory channels (the PV devices issue): accepted here, refused by `validate`.
-    pub channel: Option<Spanned<toml::Value>>,
-    /// Reserved for virtio block devices: accepted here, refused by `validate`.
-    pub disk: Option<Spanned<toml::Value>>,
-    /// Reserved for virtio network devices: accepted here, refused by `validate`.
-    pub network: Option<Spanned<toml::Value>>,
+    /// Virtio block devices partitions attach (`disks = [...]`).
+    #[serde(default, rename = "disk")]
+    pub disks: Vec<Spanned<RawDisk>>,
+    /// Virtual switches partitions join with a virtio network device each (`networks = [...]`).
+    #[serde(default, rename = "network")]
+    pub networks: Vec<Spanned<RawNetwork>>,
+    /// Shared-memory regions between partitions, each with a doorbell interrupt.
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<Spanned<RawChannel>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDisk {
+    pub name: Spanned<String>,
+    /// A raw image file, relative to the config file: the disk's contents (exclusive with `size`).
+    pub image: Option<Spanned<String>>,
+    /// An empty disk of this size (exclusive with `image`).
+    pub size: Option<Spanned<NumOrStr>>,
+    /// `"ram"` (default) or `"host"` (a slice of the board's own disk).
+    pub backing: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    pub name: Spanned<String>,
+    /// Whether the board's network device joins the switch.
+    pub uplink: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub name: Spanned<String>,
+    pub size: Spanned<NumOrStr>,
+    pub partitions: Spanned<Vec<Spanned<RawChannelMember>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannelMember {
+    pub partition: Spanned<String>,
+    /// `"r"` or `"rw"` (default).
+    pub access: Option<Spanned<String>>,
+}
+
+/// A partition's `disks` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiskAttachment {
+    pub disk: Spanned<String>,
+    /// `"ro"` or `"rw"` (default).
+    pub access: Option<Spanned<String>>,
+}
+
+/// A partition's `networks` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetworkAttachment {
+    pub network: Spanned<String>,
+    /// `"52:54:00:12:34:56"`; derived from the network's and the partition's names when absent.
+    pub mac: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +171,10 @@ pub struct RawPartition {
     /// In a cyclic pool scheduled by budget: CPU time the partition gets every `period` on each of its CPUs.
     pub budget: Option<Spanned<String>>,
     pub period: Option<Spanned<String>>,
+    /// `[[disk]]`s the partition attaches, each a virtio block device.
+    pub disks: Option<Spanned<Vec<Spanned<RawDiskAttachment>>>>,
+    /// `[[network]]`s the partition joins, each with a virtio network device.
+    pub networks: Option<Spanned<Vec<Spanned<RawNetworkAttachment>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +208,15 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "dt_overlay",
             "budget",
             "period",
+            "disks",
+            "networks",
         ],
     ),
     ("partition.memory", &["size", "ipa", "pa"]),
+    ("partition.disks", &["disk", "access"]),
+    ("partition.networks", &["network", "mac"]),
+    ("disk", &["name", "image", "size", "backing"]),
+    ("network", &["name", "uplink"]),
+    ("channel", &["name", "size", "partitions"]),
+    ("channel.partitions", &["partition", "access"]),
 ];

@@ -400,21 +400,336 @@ fn log_levels() {
     assert_eq!(e.2, "hypervisor.log_level");
 }
 
+/// DEMO with PV tables appended and `hello0` / `hello1` given extra keys (on lines 15 and 25: after hello0's
+/// `kernel` and hello1's `console`).
+fn pv_demo(tables: &str, hello0: &str, hello1: &str) -> String {
+    let src = DEMO.replacen("kernel = \"hello\"\n\n", &format!("kernel = \"hello\"\n{hello0}\n\n"), 1).replacen(
+        "console = false\n",
+        &format!("console = false\n{hello1}\n"),
+        1,
+    );
+    format!("{src}\n{tables}")
+}
+
+const PV_TABLES: &str = r#"[[disk]]
+name = "rootfs"
+size = "64MiB"
+
+[[disk]]
+name = "data"
+size = 4096
+backing = "host"
+
+[[network]]
+name = "lan"
+uplink = true
+
+[[channel]]
+name = "ctl"
+size = "64KiB"
+partitions = [{ partition = "hello0", access = "rw" }, { partition = "hello1", access = "r" }]
+"#;
+
 #[test]
-fn reserved_tables_are_refused_as_not_yet_supported() {
-    for (key, what) in
-        [("channel", "shared-memory channels"), ("disk", "virtio block devices"), ("network", "virtio network devices")]
+fn pv_tables_become_the_model() {
+    let src = pv_demo(
+        PV_TABLES,
+        "disks = [{ disk = \"rootfs\", access = \"ro\" }, { disk = \"data\" }]\nnetworks = [{ network = \"lan\", mac = \"52:54:00:AB:cd:01\" }]",
+        "disks = [{ disk = \"rootfs\", access = \"ro\" }]\nnetworks = [{ network = \"lan\" }]",
+    );
+    let (s, report) = check(&src).unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(report.diags, []);
+    assert_eq!(s.disks.len(), 2);
+    assert_eq!((s.disks[0].name.as_str(), s.disks[0].size, s.disks[0].backing), ("rootfs", 64 << 20, DiskBacking::Ram));
+    assert_eq!((s.disks[1].size, s.disks[1].backing, s.disks[1].image.as_ref()), (4096, DiskBacking::Host, None));
+    assert!(s.networks[0].uplink);
+    let ch = &s.channels[0];
+    assert_eq!((ch.name.as_str(), ch.size), ("ctl", 64 << 10));
+    assert_eq!(
+        ch.members,
+        [
+            ChannelMember { partition: 0, access: Access::ReadWrite },
+            ChannelMember { partition: 1, access: Access::ReadOnly }
+        ]
+    );
+    let p = &s.partitions;
+    assert_eq!(
+        p[0].disks,
+        [DiskAttachment { disk: 0, access: Access::ReadOnly }, DiskAttachment { disk: 1, access: Access::ReadWrite }]
+    );
+    assert_eq!(p[0].networks, [NetworkAttachment { network: 0, mac: [0x52, 0x54, 0x00, 0xab, 0xcd, 0x01] }]);
+    assert_eq!(p[1].networks[0].mac, derived_mac("lan", "hello1"));
+    assert_eq!(s.channels_of(1), [(0, Access::ReadOnly)]);
+    assert!(s.uses_pv());
+    assert!(!check(DEMO).unwrap().0.uses_pv());
+}
+
+#[test]
+fn derived_macs_are_stable_local_unicast_and_distinct() {
+    let a = derived_mac("lan", "hello0");
+    assert_eq!(a, derived_mac("lan", "hello0"));
+    assert_eq!(a[0], 0x02);
+    assert_ne!(a, derived_mac("lan", "hello1"));
+    assert_ne!(a, derived_mac("wan", "hello0"));
+    // The separator keeps ("ab", "c") and ("a", "bc") apart.
+    assert_ne!(derived_mac("ab", "c"), derived_mac("a", "bc"));
+    assert_eq!(mac_string(&[0x52, 0x54, 0, 0x12, 0x34, 0x56]), "52:54:00:12:34:56");
+    assert_eq!(pv::parse_mac("52:54:00:12:34:56"), Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]));
+    for bad in
+        ["52:54:00:12:34", "52:54:00:12:34:56:78", "52-54-00-12-34-56", "5:54:00:12:34:56", "zz:54:00:12:34:56", ""]
     {
-        let src = format!("{DEMO}\n[[{key}]]\nname = \"x\"\nsize = \"4MiB\"\n");
-        let e = one_error(&src);
-        assert_eq!(e.2, key);
-        assert!(e.3.contains(&format!("`[[{key}]]` is not yet supported: {what}")), "{e:?}");
-        assert!(e.3.contains("PV devices issue"), "{e:?}");
-        assert_eq!((e.0, e.1), (25, 1), "{e:?}");
+        assert_eq!(pv::parse_mac(bad), None, "{bad}");
     }
-    // Whatever shape they take.
-    let e = one_error(&format!("channel = 3\n{DEMO}"));
-    assert_eq!((e.0, e.2.as_str()), (1, "channel"));
+}
+
+/// The one error of `src`: (field, message).
+fn pv_error(src: &str) -> (String, String) {
+    let e = one_error(src);
+    (e.2, e.3)
+}
+
+#[test]
+fn disk_rules() {
+    let disk = |body: &str| pv_demo(&format!("[[disk]]\nname = \"d\"\n{body}\n"), "disks = [{ disk = \"d\" }]", "");
+    for (body, field, words) in [
+        ("", "disk[0]", "disk `d` has neither `image` nor `size`"),
+        ("size = \"1MiB\"\nimage = \"x.img\"", "disk[0].size", "disk `d` has both `image` and `size`"),
+        ("size = 0", "disk[0].size", "disk `d` has size 0"),
+        ("size = 1000", "disk[0].size", "disk size 1000 is not a multiple of 512 bytes"),
+        ("size = \"1 parsec\"", "disk[0].size", "bad size"),
+        ("image = \"nope.img\"", "disk[0].image", "disk image missing: cannot read `nope.img`: not found"),
+        ("size = 512\nbacking = \"disk\"", "disk[0].backing", "unknown disk backing `disk`"),
+    ] {
+        let (f, m) = pv_error(&disk(body));
+        assert_eq!(f, field, "{body}");
+        assert!(m.contains(words), "{body}: {m}");
+    }
+    let r = check(&disk("size = 512\nbacking = \"hosts\"")).unwrap_err();
+    assert!(r.render().contains("did you mean `host`?"), "{r}");
+    // Names: malformed, duplicate.
+    let src = pv_demo("[[disk]]\nname = \"a b\"\nsize = 512\n[[disk]]\nname = \"x\"\nsize = 512\n[[disk]]\nname = \"x\"\nsize = 512\n", "", "");
+    let e = errors(&src);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!((e[0].2.as_str(), e[0].3.as_str()), ("disk[0].name", "bad disk name \"a b\""));
+    assert_eq!((e[1].2.as_str(), e[1].3.as_str()), ("disk[2].name", "duplicate disk name `x`"));
+}
+
+#[test]
+fn disk_images_are_measured_in_sectors() {
+    let dir = temp_dir("disks");
+    std::fs::write(dir.join("disk.img"), vec![7u8; 1000]).unwrap();
+    std::fs::write(dir.join("empty.img"), b"").unwrap();
+    let src = |image: &str| {
+        pv_demo(&format!("[[disk]]\nname = \"d\"\nimage = \"{image}\"\n"), "disks = [{ disk = \"d\" }]", "")
+    };
+    let (s, _) = check_in(&src("disk.img"), &dir).unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(s.disks[0].size, 1024);
+    assert_eq!(s.disks[0].image.as_deref(), Some(dir.join("disk.img").as_path()));
+    let r = check_in(&src("empty.img"), &dir).unwrap_err();
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!((e.len(), e[0].field.as_str()), (1, "disk[0].image"));
+    assert_eq!(e[0].message, "disk image `empty.img` is empty");
+    let r = check_in(&src("."), &dir).unwrap_err();
+    assert!(r.errors().next().unwrap().message.contains("not a file"), "{r}");
+    // Fetched fixtures say how to fetch them.
+    let r = check_in(&src("../tests/fixtures/cache/arm64/disk.img"), &dir).unwrap_err();
+    assert!(r.errors().next().unwrap().hint.as_deref().unwrap().contains("fetch-linux.sh arm64"), "{r}");
+}
+
+#[test]
+fn a_disk_has_one_writer_or_only_readers() {
+    let tables = "[[disk]]\nname = \"d\"\nsize = 512\n";
+    let two = |a: &str, b: &str| pv_demo(tables, &format!("disks = [{a}]"), &format!("disks = [{b}]"));
+    // Readers only: fine.
+    assert!(check(&two("{ disk = \"d\", access = \"ro\" }", "{ disk = \"d\", access = \"ro\" }")).is_ok());
+    for (a, b, words) in [
+        (
+            "{ disk = \"d\" }",
+            "{ disk = \"d\", access = \"rw\" }",
+            "disk `d` is attached read-write by two partitions: `hello0` and `hello1`",
+        ),
+        (
+            "{ disk = \"d\" }",
+            "{ disk = \"d\", access = \"ro\" }",
+            "disk `d` is attached read-write by `hello0` and read-only by `hello1`",
+        ),
+        (
+            "{ disk = \"d\", access = \"ro\" }",
+            "{ disk = \"d\" }",
+            "disk `d` is attached read-only by `hello0` and read-write by `hello1`",
+        ),
+    ] {
+        let r = check(&two(a, b)).unwrap_err();
+        let e: Vec<_> = r.errors().collect();
+        assert_eq!(e.len(), 1, "{r}");
+        assert_eq!(e[0].field, "partition[1].disks[0]");
+        assert_eq!(e[0].message, words);
+        // Both places: hello1's entry underlined, hello0's related.
+        assert_eq!(r.line_col(e[0].span.start).0, 25, "{r}");
+        assert_eq!(r.line_col(e[0].related[0].0.start).0, 15, "{r}");
+    }
+    // Unknown, twice, bad access.
+    let (f, m) = pv_error(&two("{ disk = \"e\" }", ""));
+    assert_eq!((f.as_str(), m.as_str()), ("partition[0].disks[0].disk", "unknown disk `e`"));
+    let r = check(&two("{ disk = \"D\" }", "")).unwrap_err();
+    assert!(r.render().contains("did you mean `d`?"), "{r}");
+    let (f, m) = pv_error(&pv_demo("", "disks = [{ disk = \"d\" }]", ""));
+    assert_eq!((f.as_str(), m.as_str()), ("partition[0].disks[0].disk", "unknown disk `d`"));
+    let (f, m) = pv_error(&two("{ disk = \"d\", access = \"ro\" }, { disk = \"d\", access = \"ro\" }", ""));
+    assert_eq!(
+        (f.as_str(), m.as_str()),
+        ("partition[0].disks[1].disk", "disk `d` is attached twice to partition `hello0`")
+    );
+    let r = check(&two("{ disk = \"d\", access = \"r\" }", "")).unwrap_err();
+    let d = r.errors().next().unwrap();
+    assert_eq!((d.field.as_str(), d.message.as_str()), ("partition[0].disks[0].access", "unknown disk access `r`"));
+    assert!(d.hint.as_deref().unwrap().starts_with("did you mean `ro`?"), "{r}");
+}
+
+#[test]
+fn network_rules() {
+    let net = |a: &str, b: &str| {
+        pv_demo("[[network]]\nname = \"lan\"\n", &format!("networks = [{a}]"), &format!("networks = [{b}]"))
+    };
+    assert!(check(&net("{ network = \"lan\" }", "{ network = \"lan\" }")).is_ok());
+    for (a, b, field, words) in [
+        (
+            "{ network = \"lan\", mac = \"52:54:00:12:34\" }",
+            "",
+            "partition[0].networks[0].mac",
+            "bad MAC address \"52:54:00:12:34\"",
+        ),
+        (
+            "{ network = \"lan\", mac = \"01:00:5e:00:00:01\" }",
+            "",
+            "partition[0].networks[0].mac",
+            "MAC address 01:00:5e:00:00:01 is a multicast address",
+        ),
+        (
+            "{ network = \"lan\", mac = \"00:00:00:00:00:00\" }",
+            "",
+            "partition[0].networks[0].mac",
+            "is the null address",
+        ),
+        (
+            "{ network = \"lan\", mac = \"52:54:00:12:34:56\" }",
+            "{ network = \"lan\", mac = \"52:54:00:12:34:56\" }",
+            "partition[1].networks[0].mac",
+            "MAC address 52:54:00:12:34:56 is used twice on network `lan`: by `hello0` and `hello1`",
+        ),
+        ("{ network = \"wan\" }", "", "partition[0].networks[0].network", "unknown network `wan`"),
+        (
+            "{ network = \"lan\" }, { network = \"lan\" }",
+            "",
+            "partition[0].networks[1].network",
+            "partition `hello0` joins network `lan` twice",
+        ),
+    ] {
+        let (f, m) = pv_error(&net(a, b));
+        assert_eq!(f, field, "{a} {b}");
+        assert!(m.contains(words), "{a} {b}: {m}");
+    }
+    // A derived MAC given explicitly to the other partition collides too.
+    let mac = mac_string(&derived_mac("lan", "hello0"));
+    let (f, _) = pv_error(&net("{ network = \"lan\" }", &format!("{{ network = \"lan\", mac = \"{mac}\" }}")));
+    assert_eq!(f, "partition[1].networks[0].mac");
+    // The same MAC on two networks is fine.
+    let src = pv_demo(
+        "[[network]]\nname = \"lan\"\n[[network]]\nname = \"wan\"\n",
+        "networks = [{ network = \"lan\", mac = \"02:00:00:00:00:01\" }]",
+        "networks = [{ network = \"wan\", mac = \"02:00:00:00:00:01\" }]",
+    );
+    assert!(check(&src).is_ok());
+    // A network nobody joins is a warning.
+    let (_, report) = check(&pv_demo("[[network]]\nname = \"lan\"\n", "", "")).unwrap();
+    let w: Vec<_> = report.warnings().collect();
+    assert_eq!(w.len(), 1, "{report}");
+    assert_eq!((w[0].field.as_str(), w[0].message.as_str()), ("network[0]", "network `lan` connects no partition"));
+}
+
+#[test]
+fn host_disks_and_uplinks_need_a_board_that_has_them() {
+    let src = a15_demo().replace("qemu-virt-a15", "vexpress-a15")
+        + "\n[[disk]]\nname = \"d\"\nsize = 512\nbacking = \"host\"\n\n[[network]]\nname = \"lan\"\nuplink = true\n";
+    let e = errors(&src);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!(e[0].2, "disk[0].backing");
+    assert_eq!(e[0].3, "board `vexpress-a15` has no disk of its own to back disk `d`");
+    assert_eq!(e[1].2, "network[0].uplink");
+    assert_eq!(e[1].3, "board `vexpress-a15` has no network device of its own for network `lan`");
+    let r = check(&src).unwrap_err();
+    assert!(r.render().contains("`qemu-virt-aarch64` and `qemu-virt-a15`"), "{r}");
+    // On the QEMU boards both are fine (the network warns: nobody joins it).
+    assert!(check(&(a15_demo() + "\n[[disk]]\nname = \"d\"\nsize = 512\nbacking = \"host\"\n")).is_ok());
+}
+
+#[test]
+fn channel_rules() {
+    let ch = |size: &str, members: &str| {
+        pv_demo(&format!("[[channel]]\nname = \"c\"\nsize = {size}\npartitions = [{members}]\n"), "", "")
+    };
+    let both = "{ partition = \"hello0\" }, { partition = \"hello1\", access = \"r\" }";
+    assert!(check(&ch("\"4KiB\"", both)).is_ok());
+    // More than one writer is fine.
+    let (s, _) =
+        check(&ch("\"8KiB\"", "{ partition = \"hello0\" }, { partition = \"hello1\", access = \"rw\" }")).unwrap();
+    assert!(s.channels[0].members.iter().all(|m| m.access.writable()));
+    for (size, members, field, words) in [
+        ("\"6KiB\"", both, "channel[0].size", "channel size 6 KiB is not a non-zero multiple of 4 KiB"),
+        ("0", both, "channel[0].size", "channel size 0 B is not a non-zero multiple of 4 KiB"),
+        ("\"4KiB\"", "", "channel[0].partitions", "channel `c` has no partitions"),
+        ("\"4KiB\"", "{ partition = \"hello2\" }", "channel[0].partitions[0].partition", "unknown partition `hello2`"),
+        (
+            "\"4KiB\"",
+            "{ partition = \"hello0\" }, { partition = \"hello0\", access = \"r\" }",
+            "channel[0].partitions[1].partition",
+            "partition `hello0` is listed twice in channel `c`",
+        ),
+        (
+            "\"4KiB\"",
+            "{ partition = \"hello0\", access = \"ro\" }",
+            "channel[0].partitions[0].access",
+            "unknown channel access `ro`",
+        ),
+    ] {
+        let (f, m) = pv_error(&ch(size, members));
+        assert_eq!(f, field, "{size} {members}");
+        assert!(m.contains(words), "{size} {members}: {m}");
+    }
+    let r = check(&ch("\"4KiB\"", "{ partition = \"hello0\", access = \"ro\" }")).unwrap_err();
+    assert!(r.render().contains("did you mean `r`?"), "{r}");
+    let r = check(&ch("\"4KiB\"", "{ partition = \"helo1\" }")).unwrap_err();
+    assert!(r.render().contains("did you mean `hello1`?"), "{r}");
+    // Readers only: a warning.
+    let (_, report) = check(&ch("\"4KiB\"", "{ partition = \"hello0\", access = \"r\" }")).unwrap();
+    assert_eq!(report.warnings().next().unwrap().message, "no partition can write channel `c`");
+    // Misspelt keys get suggestions in the new tables too.
+    let r = check(&ch("\"4KiB\"", "{ partition = \"hello0\", acess = \"r\" }")).unwrap_err();
+    let d = r.errors().next().unwrap();
+    assert_eq!(d.field, "channel[0].partitions.acess");
+    assert!(d.hint.as_deref().unwrap().starts_with("did you mean `access`?"), "{r}");
+    let r = check(&pv_demo("[[disk]]\nname = \"d\"\nsise = 512\n", "", "")).unwrap_err();
+    assert!(r.render().contains("did you mean `size`?"), "{r}");
+}
+
+#[test]
+fn too_many_pv_devices_and_virtio_windows() {
+    let tables: String = (0..33).map(|n| format!("[[disk]]\nname = \"d{n}\"\nsize = 512\n")).collect();
+    let list: Vec<String> = (0..33).map(|n| format!("{{ disk = \"d{n}\", access = \"ro\" }}")).collect();
+    let (f, m) = pv_error(&pv_demo(&tables, &format!("disks = [{}]", list.join(", ")), ""));
+    assert_eq!(f, "partition[0]");
+    assert_eq!(m, "partition `hello0` has 33 PV devices: a partition has at most 32");
+    // RAM over the transports' window, only when the partition has transports.
+    let low = "{ size = \"64MiB\" }";
+    let src = pv_demo("[[disk]]\nname = \"d\"\nsize = 512\n", "disks = [{ disk = \"d\" }]", "").replacen(
+        low,
+        "{ size = \"64MiB\", ipa = \"0x0a000000\" }",
+        1,
+    );
+    let (f, m) = pv_error(&src);
+    assert_eq!(f, "partition[0].memory.ipa");
+    assert!(m.contains("partition RAM overlaps the virtio-mmio transports at IPA 0xa00_0000"), "{m}");
+    assert!(check(&DEMO.replacen(low, "{ size = \"64MiB\", ipa = \"0x0a000000\" }", 1)).is_ok());
 }
 
 #[test]
@@ -718,7 +1033,7 @@ fn interrupts_and_addresses_of_passed_through_devices() {
 fn board_devices_avoid_the_emulated_devices() {
     for board in board_support::BOARDS {
         for gic in board.gic.versions() {
-            let windows = validate::device_windows(gic, board.max_cpus as usize);
+            let windows = validate::device_windows(gic, board.max_cpus as usize, pv::MAX_PV_DEVICES);
             for d in board.devices {
                 for m in d.regs {
                     assert!(

@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::model::*;
 use super::raw::*;
-use super::{name_hint, schedule, whole, Context};
+use super::{name_hint, pv, schedule, whole, Context};
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::is_guest_name;
 use crate::image::{self, BootFormat, Format, NotKernel};
@@ -44,12 +44,18 @@ pub(super) fn validate_on(
     let ram_size = check_ram_size(raw.board.get_ref(), board, r);
     let hypervisor = check_hypervisor(raw.hypervisor.as_ref().map(Spanned::get_ref), board, ram_size, r);
     let mut pools = check_pools(&raw.pools, board, r);
-    let partitions = check_partitions(raw, board, gic, ram_size, &hypervisor, &pools, ctx, r);
+    let mut partitions = check_partitions(raw, board, gic, ram_size, &hypervisor, &pools, ctx, r);
     schedule::check_schedules(raw, &mut pools, &partitions, r);
     check_pinning(raw, &pools, r);
     warn_idle_cpus(raw, &pools, r);
     warn_cpus_in_no_pool(raw, board, &pools, r);
-    check_reserved_tables(raw, r);
+    let pv = pv::check_pv(raw, board, ctx, r);
+    for p in &mut partitions {
+        if let Some(Some((disks, networks))) = pv.attachments.get(usize::from(p.id)) {
+            p.disks.clone_from(disks);
+            p.networks.clone_from(networks);
+        }
+    }
     if raw.partitions.is_empty() {
         r.push(
             Diag::error("partition", whole(r.source()), "the system has no partitions")
@@ -68,12 +74,15 @@ pub(super) fn validate_on(
         hypervisor,
         pools: pools.into_iter().map(|p| p.pool).collect(),
         partitions,
+        disks: pv.disks.into_iter().collect::<Option<_>>()?,
+        networks: pv.networks.into_iter().collect::<Option<_>>()?,
+        channels: pv.channels.into_iter().collect::<Option<_>>()?,
     })
 }
 
 // ---- values ----
 
-fn size_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64> {
+pub(super) fn size_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64> {
     match v.get_ref() {
         NumOrStr::Int(n) if *n < 0 => {
             r.push(
@@ -449,6 +458,9 @@ fn check_partitions(
             on_fault,
             passthrough,
             dt_overlay,
+            // Filled in once the `[[disk]]` and `[[network]]` tables are checked.
+            disks: Vec::new(),
+            networks: Vec::new(),
             name_span: p.name.span(),
         });
     }
@@ -600,8 +612,9 @@ fn check_pinning(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
     }
 }
 
-/// The guest-physical windows of the partition's emulated devices, which RAM must not cover.
-pub(super) fn device_windows(gic: GicVersion, vcpus: usize) -> Vec<(u64, u64, &'static str)> {
+/// The guest-physical windows of the partition's emulated devices, which RAM must not cover: the GIC, the console
+/// and, when the partition has `virtio` PV devices, their virtio-mmio transports.
+pub(crate) fn device_windows(gic: GicVersion, vcpus: usize, virtio: usize) -> Vec<(u64, u64, &'static str)> {
     let mut w = vec![(guest_map::GICD, guest_map::GICD_SIZE, "emulated GIC distributor")];
     match gic {
         GicVersion::V3 => {
@@ -610,7 +623,15 @@ pub(super) fn device_windows(gic: GicVersion, vcpus: usize) -> Vec<(u64, u64, &'
         GicVersion::V2 => w.push((guest_map::GICC, guest_map::GICC_SIZE, "GIC CPU interface")),
     }
     w.push((guest_map::UART, guest_map::UART_SIZE, "emulated PL011 console"));
+    if virtio > 0 {
+        w.push((guest_map::VIRTIO_MMIO, guest_map::VIRTIO_MMIO_STRIDE * virtio as u64, "virtio-mmio transports"));
+    }
     w
+}
+
+/// How many virtio-mmio transports a partition has: one per disk and per network it attaches.
+fn virtio_count(p: &RawPartition) -> usize {
+    p.disks.as_ref().map_or(0, |d| d.get_ref().len()) + p.networks.as_ref().map_or(0, |n| n.get_ref().len())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -699,8 +720,9 @@ fn check_memory(
                     .hint(format!("guest-physical addresses end at {}", hex(IPA_LIMIT))),
                 );
                 ok = false;
-            } else if let Some((base, len, what)) =
-                device_windows(gic, vcpus).into_iter().find(|(b, l, _)| overlaps((ipa, size), (*b, *l)))
+            } else if let Some((base, len, what)) = device_windows(gic, vcpus, virtio_count(p))
+                .into_iter()
+                .find(|(b, l, _)| overlaps((ipa, size), (*b, *l)))
             {
                 r.push(
                     Diag::error(
@@ -990,12 +1012,12 @@ pub(crate) fn overlay_diag(field: &str, span: Span, value: &str, e: &dom0_less::
 }
 
 /// A `kernel`, `ramdisk` or `dt_overlay` path: relative to the config file's directory.
-fn relative_path(ctx: &Context<'_>, value: &str) -> PathBuf {
+pub(super) fn relative_path(ctx: &Context<'_>, value: &str) -> PathBuf {
     ctx.base_dir.join(value).components().filter(|c| *c != Component::CurDir).collect()
 }
 
 /// `a/b/../c` → `a/c`, for showing paths of files that may not exist (which cannot be canonicalised).
-fn normalize(path: &Path) -> PathBuf {
+pub(super) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -1009,7 +1031,7 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// "not found", or the I/O error.
-fn io_reason(e: &std::io::Error) -> String {
+pub(super) fn io_reason(e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::NotFound {
         "not found".to_owned()
     } else {
@@ -1168,7 +1190,7 @@ fn check_passthrough(
         claims.devices.insert(device.path, (name.clone(), span.clone()));
         let mut ok = true;
         // Guest-physical = host-physical: the device's MMIO must not land on the partition's RAM or emulated devices.
-        let mut windows = device_windows(gic, vcpus);
+        let mut windows = device_windows(gic, vcpus, virtio_count(p));
         if let Some(m) = memory {
             windows.push((m.ipa, m.size, "RAM"));
         }
@@ -1176,6 +1198,8 @@ fn check_passthrough(
             if let Some((base, len, what)) = windows.iter().find(|(b, l, _)| mmio.overlaps(*b, *l)) {
                 let hint = if *what == "RAM" {
                     "a passed-through device keeps its host-physical addresses: move the partition's RAM (`memory.ipa`) clear of it".to_owned()
+                } else if *what == "virtio-mmio transports" {
+                    format!("a passed-through device keeps its host-physical addresses, and the partition's disks and networks get their transports there ({} bytes each from {}): attach fewer of them, or pass the device through to another partition", guest_map::VIRTIO_MMIO_STRIDE, hex(guest_map::VIRTIO_MMIO))
                 } else {
                     format!("a passed-through device keeps its host-physical addresses, and the {what} is there in every partition: this device cannot be passed through")
                 };
@@ -1360,29 +1384,4 @@ fn position_of(raw: &RawConfig, span: &Span) -> (usize, usize) {
         }
     }
     (0, 0)
-}
-
-/// Top-level tables that later issues define: accepted by the parser, so a config written for them is refused with
-/// a clear message rather than an "unknown key".
-fn check_reserved_tables(raw: &RawConfig, r: &mut Report) {
-    let reserved = [
-        ("channel", &raw.channel, "shared-memory channels between partitions"),
-        ("disk", &raw.disk, "virtio block devices"),
-        ("network", &raw.network, "virtio network devices"),
-    ];
-    for (key, value, what) in reserved {
-        let Some(v) = value else { continue };
-        r.push(
-            Diag::error(
-                key,
-                v.span(),
-                format!("`[[{key}]]` is not yet supported: {what} come with the PV devices issue"),
-            )
-            .label("reserved for a later version")
-            .hint(format!(
-                "remove the `[[{key}]]` tables for now; the name is reserved so that a config written for {what} \
-                     is refused instead of being misread"
-            )),
-        );
-    }
 }

@@ -675,3 +675,106 @@ fn dt_overlays_are_merged_into_their_partition_tree() {
     assert!(e[0].hint.as_deref().unwrap().contains("docs/guest-abi.md"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// configs/qemu-aarch64-pv.toml with `front` also given the RTC (INTID 34): two partitions, three disks (one on the
+/// board's disk), a network with an uplink and a channel.
+fn pv() -> Prepared {
+    let src = std::fs::read_to_string(crate::workspace_root().join("configs/qemu-aarch64-pv.toml")).unwrap();
+    let src = src.replacen("kernel = \"hello\"\n", "kernel = \"hello\"\npassthrough = [\"/pl031@9010000\"]\n", 1);
+    prepared_from(checked(&src))
+}
+
+#[test]
+fn pv_devices_get_transports_channels_and_interrupts() {
+    let p = pv();
+    let l = &p.layout;
+    let s = &p.checked.system;
+    // front: two disks and a network port in slots 0-2; its free SPIs from 16 on skip none (the RTC is SPI 2).
+    let front = &l.guests[0];
+    let slots: Vec<(u64, u32)> = front.virtio.iter().map(|v| (v.base, v.intid)).collect();
+    assert_eq!(slots, [(0x0a00_0000, 48), (0x0a00_0200, 49), (0x0a00_0400, 50)]);
+    assert_eq!(front.channels, [layout::ChannelMap { ipa: 0x1000_0000, size: 0x1_0000, doorbell: 51 }]);
+    assert_eq!(l.guests[1].channels[0].ipa, 0x1000_0000);
+    // Host-physical: the RAM-backed scratch disks, then the channel, after the payload and before partition RAM.
+    let shared: Vec<(layout::Shared, u64)> = l.shared.iter().map(|sh| (sh.what, sh.region.size)).collect();
+    assert_eq!(
+        shared,
+        [
+            (layout::Shared::Disk(1), 16 * MIB),
+            (layout::Shared::Disk(2), 16 * MIB),
+            (layout::Shared::Channel(0), 0x1_0000)
+        ]
+    );
+    assert_eq!(l.shared[0].region.base, l.payload.end());
+    for sh in &l.shared {
+        assert_eq!(sh.region.base % 4096, 0);
+        assert_eq!(sh.load, None);
+        for pl in &l.partitions {
+            assert!(!sh.region.overlaps(&pl.ram) && !sh.region.overlaps(&l.boot_dtb), "{sh:?}");
+        }
+    }
+    assert_eq!(l.partitions[0].ram.base, align_up(l.shared[2].region.end(), layout::RAM_ALIGN));
+    assert_eq!(l.host_disk_slices, [layout::HostSlice { offset: 0, size: 32 * MIB }]);
+    // The derived MAC is stable, locally administered and unicast.
+    let back_mac = s.partitions[1].networks[0].mac;
+    assert_eq!(back_mac, config::derived_mac("lan", "back"));
+    assert_eq!(back_mac[0] & 3, 2);
+
+    let has = |dtb: &[u8], s: &str| dtb.windows(s.len()).any(|w| w == s.as_bytes());
+    for node in ["virtio_mmio@a000000\0", "virtio_mmio@a000400\0", "channel@10000000\0", "hv-static,channel\0"] {
+        assert!(has(&p.dtbs[0], node), "{node}");
+    }
+    assert!(has(&p.dtbs[1], "virtio_mmio@a000400\0") && !has(&p.dtbs[1], "virtio_mmio@a000600\0"));
+
+    let t = report::layout_text(&p, None);
+    for line in [
+        "disk scratch-front",
+        "channel ctl",
+        "virtio-mmio  IPA 0xa00_0000 (INTID 48): disk shared-ro, ro",
+        "virtio-mmio  IPA 0xa00_0400 (INTID 50): network lan, MAC 52:54:00:12:34:57",
+        "channel      ctl IPA 0x1000_0000..0x1001_0000 -> PA ",
+        "(64 KiB), rw, doorbell INTID 51",
+        "(64 KiB), r, doorbell INTID 51",
+        "PV devices (checked and laid out; hv-static does not serve them yet)",
+        "disk shared-ro: 32 MiB, host disk bytes 0x0..0x200_0000, empty; attached by front (ro), back (ro)",
+        "network lan: front (52:54:00:12:34:57), back (",
+        "the board's network device (uplink)",
+        "channel ctl: 64 KiB, front (rw), back (r)",
+    ] {
+        assert!(t.contains(line), "missing `{line}` in\n{t}");
+    }
+}
+
+#[test]
+fn pv_devices_that_do_not_fit_point_at_the_config() {
+    // A channel larger than board RAM.
+    let src = std::fs::read_to_string(crate::workspace_root().join("configs/qemu-aarch64-pv.toml"))
+        .unwrap()
+        .replace("size = \"64KiB\"", "size = \"2GiB\"");
+    let big = checked(&src);
+    let sizes = ImageSizes::of(&[kernel(0x1234), kernel(0x800)], &[None, None]);
+    let dtbs = device_trees(&big, &sizes).unwrap();
+    let Err(Error::Config(r)) = solve_layout(&big, &sizes, &dtbs) else { panic!("a 2 GiB channel fits?") };
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert_eq!(e[0].field, "channel[0].size");
+    assert!(e[0].message.contains("the memory of channel `ctl` (2 GiB) lies beyond board RAM"), "{r}");
+
+    // On ARMv7 a channel must sit below 4 GiB: 3.5 GiB of channel cannot.
+    let src = a15(&std::fs::read_to_string(crate::workspace_root().join("configs/qemu-aarch64-pv.toml")).unwrap())
+        .replace("size = \"64KiB\"", "size = \"3584MiB\"");
+    let armv7 = checked(&src);
+    let Err(Error::Config(r)) = device_trees(&armv7, &sizes) else { panic!("a 3.5 GiB channel below 4 GiB?") };
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 2, "{r}");
+    assert_eq!(e[0].field, "channel[0].size");
+    assert!(
+        e[0].message.contains("finds no room in partition `front`'s guest-physical space below 0x1_0000_0000"),
+        "{r}"
+    );
+}
+
+/// The same system on `qemu-virt-a15`.
+fn a15(src: &str) -> String {
+    src.replace("qemu-virt-aarch64", "qemu-virt-a15")
+}

@@ -1,0 +1,654 @@
+//! The PV devices' tables: `[[disk]]`, `[[network]]` and `[[channel]]`, and what each partition attaches
+//! (`disks`, `networks`). One function per table; every reference is checked by name, with a suggestion when it is
+//! misspelt, and every conflict names both places.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use board_support::{Board, BOARDS};
+use toml::Spanned;
+
+use super::model::*;
+use super::raw::*;
+use super::validate::{io_reason, normalize, relative_path, size_value};
+use super::{name_hint, Context};
+use crate::diag::{list, Diag, Report, Span};
+use crate::units::{align_up, is_aligned, size as fmt_size, KIB};
+
+/// Sector size: disks are whole sectors.
+pub const SECTOR: u64 = 512;
+/// Channels are mapped with 4 KiB pages.
+pub const CHANNEL_GRANULE: u64 = 4 * KIB;
+/// virtio-mmio transports one partition can have (`guest_map::VIRTIO_MMIO_SLOTS`).
+pub const MAX_PV_DEVICES: usize = dom0_less::guest_map::VIRTIO_MMIO_SLOTS as usize;
+/// Longest disk, network or channel name (channels' names are their device-tree labels).
+const MAX_NAME_LEN: usize = 32;
+
+/// The checked tables; an entry is `None` when it has an error (the system is then refused anyway).
+pub(super) struct Pv {
+    pub(super) disks: Vec<Option<Disk>>,
+    pub(super) networks: Vec<Option<Network>>,
+    pub(super) channels: Vec<Option<Channel>>,
+    /// Per partition of the file: its attachments, when they are all valid.
+    pub(super) attachments: Vec<Option<(Vec<DiskAttachment>, Vec<NetworkAttachment>)>>,
+}
+
+pub(super) fn check_pv(raw: &RawConfig, board: &Board, ctx: &Context<'_>, r: &mut Report) -> Pv {
+    let disks = check_disks(raw, board, ctx, r);
+    let networks = check_networks(raw, board, r);
+    let attachments: Vec<_> = (0..raw.partitions.len()).map(|i| check_attachments(raw, i, r)).collect();
+    check_disk_sharing(raw, r);
+    check_macs(raw, &attachments, r);
+    warn_empty_networks(raw, r);
+    let channels = check_channels(raw, r);
+    Pv { disks, networks, channels, attachments }
+}
+
+/// A disk, network or channel name: like a partition's, unique among its kind. `kind` is `disk`, `network` or
+/// `channel`.
+fn check_name<'a>(kind: &str, i: usize, name: &'a Spanned<String>, seen: &mut BTreeMap<&'a str, Span>, r: &mut Report) {
+    let field = format!("{kind}[{i}].name");
+    let n = name.get_ref();
+    if n.is_empty() || n.len() > MAX_NAME_LEN || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        r.push(
+            Diag::error(&field, name.span(), format!("bad {kind} name \"{n}\""))
+                .label("not a valid name")
+                .hint(format!("use 1 to {MAX_NAME_LEN} ASCII letters, digits, `-` or `_`")),
+        );
+    }
+    match seen.get(n.as_str()) {
+        Some(first) => r.push(
+            Diag::error(field, name.span(), format!("duplicate {kind} name `{n}`"))
+                .label(format!("second {kind} with this name"))
+                .related(first.clone(), "first defined here")
+                .hint(format!("give every {kind} its own name: partitions refer to it by name")),
+        ),
+        None => {
+            seen.insert(n, name.span());
+        }
+    }
+}
+
+/// Boards that have the facility `has` names, for hints.
+fn boards_with(has: impl Fn(&Board) -> bool) -> String {
+    list(BOARDS.iter().filter(|b| has(b)).map(|b| b.name))
+}
+
+fn check_disks(raw: &RawConfig, board: &Board, ctx: &Context<'_>, r: &mut Report) -> Vec<Option<Disk>> {
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, d) in raw.disks.iter().enumerate() {
+        let d = d.get_ref();
+        let name = d.name.get_ref();
+        check_name("disk", i, &d.name, &mut seen, r);
+        let backing = check_backing(d, i, board, r);
+        let contents = match (&d.image, &d.size) {
+            (Some(image), Some(size)) => {
+                r.push(
+                    Diag::error(
+                        format!("disk[{i}].size"),
+                        size.span(),
+                        format!("disk `{name}` has both `image` and `size`"),
+                    )
+                    .label("remove this or `image`")
+                    .related(image.span(), "the image gives the disk its contents and its size")
+                    .hint("a disk is either a raw image file (its size rounded up to 512 bytes) or an empty disk of `size` bytes"),
+                );
+                None
+            }
+            (None, None) => {
+                r.push(
+                    Diag::error(format!("disk[{i}]"), d.name.span(), format!("disk `{name}` has neither `image` nor `size`"))
+                        .label("this disk")
+                        .hint("give it `image = \"FILE\"` (a raw disk image, relative to this file) or `size = \"64MiB\"` (an empty disk)"),
+                );
+                None
+            }
+            (Some(image), None) => {
+                check_disk_image(image, i, ctx, r).map(|(path, size)| (Some(path), size, image.span()))
+            }
+            (None, Some(size)) => check_disk_size(size, i, name, r).map(|s| (None, s, size.span())),
+        };
+        out.push(match (contents, backing) {
+            (Some((image, size, span)), Some(backing)) => Some(Disk { name: name.clone(), image, size, backing, span }),
+            _ => None,
+        });
+    }
+    out
+}
+
+fn check_backing(d: &RawDisk, i: usize, board: &Board, r: &mut Report) -> Option<DiskBacking> {
+    let Some(b) = &d.backing else {
+        return Some(DiskBacking::Ram);
+    };
+    let field = format!("disk[{i}].backing");
+    match b.get_ref().as_str() {
+        "ram" => Some(DiskBacking::Ram),
+        "host" if board.host_disk => Some(DiskBacking::Host),
+        "host" => {
+            r.push(
+                Diag::error(
+                    field,
+                    b.span(),
+                    format!("board `{}` has no disk of its own to back disk `{}`", board.name, d.name.get_ref()),
+                )
+                .label("no host disk on this board")
+                .hint(format!(
+                    "`backing = \"host\"` takes a slice of the board's own block device, which {} have; use \
+                     `backing = \"ram\"` (the default) here",
+                    boards_with(|b| b.host_disk)
+                )),
+            );
+            None
+        }
+        other => {
+            r.push(
+                Diag::error(field, b.span(), format!("unknown disk backing `{other}`"))
+                    .label("not a backing")
+                    .hint(format!(
+                        "{}; `ram`: memory reserved by the image builder (the default), `host`: a slice of the board's own disk",
+                        name_hint(other, ["ram", "host"], "backings")
+                    )),
+            );
+            None
+        }
+    }
+}
+
+/// A disk's `image`: a non-empty file. Returns its path and the disk's size (the file's, rounded up to sectors).
+fn check_disk_image(
+    v: &Spanned<String>,
+    i: usize,
+    ctx: &Context<'_>,
+    r: &mut Report,
+) -> Option<(std::path::PathBuf, u64)> {
+    let written = v.get_ref();
+    let field = format!("disk[{i}].image");
+    let path = relative_path(ctx, written);
+    let len = fs::metadata(&path).and_then(|m| {
+        if !m.is_file() {
+            return Err(std::io::Error::other("not a file"));
+        }
+        // Readable, not only present: `build` copies it whole.
+        fs::File::open(&path).map(|_| m.len())
+    });
+    match len {
+        Err(e) => {
+            let hint = super::fetch_hint(&path)
+                .unwrap_or_else(|| "disk image paths are relative to the config file's directory (a raw image: the disk's sectors, from sector 0)".to_owned());
+            r.push(
+                Diag::error(field, v.span(), format!("disk image missing: cannot read `{written}`: {}", io_reason(&e)))
+                    .label(format!("looked for {}", crate::display_path(&normalize(&path))))
+                    .hint(hint),
+            );
+            None
+        }
+        Ok(0) => {
+            r.push(Diag::error(field, v.span(), format!("disk image `{written}` is empty")).label("0 bytes").hint(
+                "a disk needs at least one sector; for an empty disk write `size = \"64MiB\"` instead of `image`",
+            ));
+            None
+        }
+        Ok(len) => Some((path, align_up(len, SECTOR))),
+    }
+}
+
+fn check_disk_size(v: &Spanned<NumOrStr>, i: usize, name: &str, r: &mut Report) -> Option<u64> {
+    let field = format!("disk[{i}].size");
+    let size = size_value(v, &field, r)?;
+    if size == 0 {
+        r.push(
+            Diag::error(field, v.span(), format!("disk `{name}` has size 0"))
+                .label("empty")
+                .hint("give the disk at least one 512-byte sector, e.g. size = \"64MiB\""),
+        );
+        return None;
+    }
+    if !is_aligned(size, SECTOR) {
+        r.push(
+            Diag::error(field, v.span(), format!("disk size {size} is not a multiple of 512 bytes"))
+                .label(fmt_size(size))
+                .hint(format!("a disk is whole 512-byte sectors: use {}", align_up(size, SECTOR))),
+        );
+        return None;
+    }
+    Some(size)
+}
+
+fn check_networks(raw: &RawConfig, board: &Board, r: &mut Report) -> Vec<Option<Network>> {
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, n) in raw.networks.iter().enumerate() {
+        let n = n.get_ref();
+        check_name("network", i, &n.name, &mut seen, r);
+        let uplink = n.uplink.as_ref().is_some_and(|u| *u.get_ref());
+        if let (true, false, Some(u)) = (uplink, board.host_net, &n.uplink) {
+            r.push(
+                Diag::error(
+                    format!("network[{i}].uplink"),
+                    u.span(),
+                    format!(
+                        "board `{}` has no network device of its own for network `{}`",
+                        board.name,
+                        n.name.get_ref()
+                    ),
+                )
+                .label("no uplink on this board")
+                .hint(format!(
+                    "`uplink = true` joins the board's own network device to the switch, which {} have; without \
+                     it the network connects its partitions only",
+                    boards_with(|b| b.host_net)
+                )),
+            );
+            out.push(None);
+            continue;
+        }
+        out.push(Some(Network { name: n.name.get_ref().clone(), uplink }));
+    }
+    out
+}
+
+/// The index of the first `[[kind]]` with this name.
+fn find<T>(tables: &[Spanned<T>], name: &str, name_of: impl Fn(&T) -> &Spanned<String>) -> Option<usize> {
+    tables.iter().position(|t| name_of(t.get_ref()).get_ref() == name)
+}
+
+/// The error for a name that no table of `kind` has.
+fn unknown(kind: &str, field: String, v: &Spanned<String>, known: Vec<&str>) -> Diag {
+    let hint = if known.is_empty() {
+        format!("the config defines no {kind}s: add a `[[{kind}]]` table with this name")
+    } else {
+        name_hint(v.get_ref(), known.iter().copied(), &format!("{kind}s defined"))
+    };
+    Diag::error(field, v.span(), format!("unknown {kind} `{}`", v.get_ref()))
+        .label(format!("no `[[{kind}]]` has this name"))
+        .hint(hint)
+}
+
+/// What to say when a list names the same table twice: the message, what the first mention was, the hint.
+struct Twice<'a> {
+    message: String,
+    first: &'a str,
+    hint: &'a str,
+}
+
+/// The index of the `[[kind]]` table that `v` names, once in its list (`listed`): `None`, reported on `field`, when
+/// no table has the name or the list named it before.
+#[allow(clippy::too_many_arguments)]
+fn reference<T>(
+    tables: &[Spanned<T>],
+    name_of: impl Fn(&T) -> &Spanned<String>,
+    kind: &str,
+    v: &Spanned<String>,
+    field: String,
+    listed: &mut BTreeMap<usize, Span>,
+    twice: Twice<'_>,
+    r: &mut Report,
+) -> Option<usize> {
+    let Some(index) = find(tables, v.get_ref(), &name_of) else {
+        let known = tables.iter().map(|t| name_of(t.get_ref()).get_ref().as_str()).collect();
+        r.push(unknown(kind, field, v, known));
+        return None;
+    };
+    if let Some(first) = listed.get(&index) {
+        r.push(
+            Diag::error(field, v.span(), twice.message)
+                .label("again")
+                .related(first.clone(), twice.first)
+                .hint(twice.hint),
+        );
+        return None;
+    }
+    listed.insert(index, v.span());
+    Some(index)
+}
+
+/// An `access` value: `None` when it is not one of the two words of `names` (read-only first).
+fn access(v: Option<&Spanned<String>>, field: String, names: [&str; 2], what: &str, r: &mut Report) -> Option<Access> {
+    let Some(v) = v else {
+        return Some(Access::ReadWrite);
+    };
+    match v.get_ref().as_str() {
+        w if w == names[0] => Some(Access::ReadOnly),
+        w if w == names[1] => Some(Access::ReadWrite),
+        other => {
+            r.push(
+                Diag::error(field, v.span(), format!("unknown {what} access `{other}`"))
+                    .label("not an access right")
+                    .hint(format!(
+                        "{}; `{}`: read-only, `{}`: read-write (the default)",
+                        name_hint(other, names, "access rights"),
+                        names[0],
+                        names[1]
+                    )),
+            );
+            None
+        }
+    }
+}
+
+/// Partition `i`'s `disks` and `networks`: known names, each once, valid access rights and MACs. `None` when one
+/// of them is wrong.
+fn check_attachments(
+    raw: &RawConfig,
+    i: usize,
+    r: &mut Report,
+) -> Option<(Vec<DiskAttachment>, Vec<NetworkAttachment>)> {
+    let p = raw.partitions[i].get_ref();
+    let pname = p.name.get_ref();
+    let mut ok = true;
+    let mut disks = Vec::new();
+    let mut listed: BTreeMap<usize, Span> = BTreeMap::new();
+    for (j, a) in p.disks.iter().flat_map(|l| l.get_ref().iter()).enumerate() {
+        let a = a.get_ref();
+        let field = format!("partition[{i}].disks[{j}]");
+        let twice = Twice {
+            message: format!("disk `{}` is attached twice to partition `{pname}`", a.disk.get_ref()),
+            first: "first attached here",
+            hint: "attach each disk once",
+        };
+        let Some(disk) =
+            reference(&raw.disks, |d| &d.name, "disk", &a.disk, format!("{field}.disk"), &mut listed, twice, r)
+        else {
+            ok = false;
+            continue;
+        };
+        match access(a.access.as_ref(), format!("{field}.access"), ["ro", "rw"], "disk", r) {
+            Some(access) => disks.push(DiskAttachment { disk, access }),
+            None => ok = false,
+        }
+    }
+    let mut networks = Vec::new();
+    let mut listed: BTreeMap<usize, Span> = BTreeMap::new();
+    for (j, a) in p.networks.iter().flat_map(|l| l.get_ref().iter()).enumerate() {
+        let a = a.get_ref();
+        let field = format!("partition[{i}].networks[{j}]");
+        let twice = Twice {
+            message: format!("partition `{pname}` joins network `{}` twice", a.network.get_ref()),
+            first: "first joined here",
+            hint: "a partition has one port on a network: list it once",
+        };
+        let field_ = format!("{field}.network");
+        let Some(network) = reference(&raw.networks, |n| &n.name, "network", &a.network, field_, &mut listed, twice, r)
+        else {
+            ok = false;
+            continue;
+        };
+        let mac = match &a.mac {
+            None => Some(derived_mac(a.network.get_ref(), pname)),
+            Some(m) => check_mac(m, format!("{field}.mac"), r),
+        };
+        match mac {
+            Some(mac) => networks.push(NetworkAttachment { network, mac }),
+            None => ok = false,
+        }
+    }
+    let count = disks.len() + networks.len();
+    if count > MAX_PV_DEVICES {
+        let span = p
+            .networks
+            .as_ref()
+            .map(Spanned::span)
+            .or(p.disks.as_ref().map(Spanned::span))
+            .unwrap_or_else(|| p.name.span());
+        r.push(
+            Diag::error(
+                format!("partition[{i}]"),
+                span,
+                format!("partition `{pname}` has {count} PV devices: a partition has at most {MAX_PV_DEVICES}"),
+            )
+            .label("too many disks and networks")
+            .hint(format!(
+                "each disk and network gets a virtio-mmio transport in the partition's {}-slot window",
+                MAX_PV_DEVICES
+            )),
+        );
+        ok = false;
+    }
+    ok.then_some((disks, networks))
+}
+
+/// A disk has at most one writer, and no reader besides a writer: a partition reading a disk another writes would
+/// see sectors change under its cache.
+fn check_disk_sharing(raw: &RawConfig, r: &mut Report) {
+    // Disk index -> (the writer, the readers so far): (partition name, entry span).
+    type Claim = (String, Span);
+    let mut claims: BTreeMap<usize, (Option<Claim>, Vec<Claim>)> = BTreeMap::new();
+    for (i, p) in raw.partitions.iter().enumerate() {
+        let p = p.get_ref();
+        let pname = p.name.get_ref();
+        for (j, entry) in p.disks.iter().flat_map(|l| l.get_ref().iter()).enumerate() {
+            let a = entry.get_ref();
+            let Some(disk) = find(&raw.disks, a.disk.get_ref(), |d| &d.name) else { continue };
+            let writes = match a.access.as_ref().map(|v| v.get_ref().as_str()) {
+                None | Some("rw") => true,
+                Some("ro") => false,
+                Some(_) => continue,
+            };
+            let dname = a.disk.get_ref();
+            let (writer, readers) = claims.entry(disk).or_default();
+            let field = format!("partition[{i}].disks[{j}]");
+            let conflict = match (writes, &*writer, readers.first()) {
+                (true, Some((other, first)), _) => Some((
+                    format!("disk `{dname}` is attached read-write by two partitions: `{other}` and `{pname}`"),
+                    format!("read-write by `{pname}`"),
+                    first.clone(),
+                    format!("read-write by `{other}` here"),
+                )),
+                (true, None, Some((other, first))) => Some((
+                    format!("disk `{dname}` is attached read-only by `{other}` and read-write by `{pname}`"),
+                    format!("read-write by `{pname}`"),
+                    first.clone(),
+                    format!("read-only by `{other}` here"),
+                )),
+                (false, Some((other, first)), _) => Some((
+                    format!("disk `{dname}` is attached read-write by `{other}` and read-only by `{pname}`"),
+                    format!("read-only by `{pname}`"),
+                    first.clone(),
+                    format!("read-write by `{other}` here"),
+                )),
+                (false, None, _) | (true, None, None) => None,
+            };
+            if let Some((message, label, first, related)) = conflict {
+                r.push(Diag::error(field, entry.span(), message).label(label).related(first, related).hint(
+                    "a disk has at most one writer, and then no other partition: attach it `access = \"ro\"` to \
+                         every partition, or read-write to one only (give the others disks of their own)",
+                ));
+                continue;
+            }
+            if writes {
+                *writer = Some((pname.clone(), entry.span()));
+            } else {
+                readers.push((pname.clone(), entry.span()));
+            }
+        }
+    }
+}
+
+/// `52:54:00:12:34:56`: six hex bytes, unicast, not all zero.
+fn check_mac(v: &Spanned<String>, field: String, r: &mut Report) -> Option<[u8; 6]> {
+    let text = v.get_ref();
+    let Some(mac) = parse_mac(text) else {
+        r.push(
+            Diag::error(field, v.span(), format!("bad MAC address \"{text}\""))
+                .label("not a MAC address")
+                .hint("write six two-digit hex bytes separated by `:`, e.g. \"52:54:00:12:34:56\", or leave `mac` out to have one derived from the network's and the partition's names"),
+        );
+        return None;
+    };
+    let problem = if mac[0] & 1 != 0 {
+        Some(("is a multicast address", "the lowest bit of the first byte marks multicast groups: a device's own address has it clear (e.g. 02:..., 52:...)"))
+    } else if mac == [0; 6] {
+        Some(("is the null address", "give the device an address of its own, e.g. 02:00:00:00:00:01"))
+    } else {
+        None
+    };
+    if let Some((what, hint)) = problem {
+        r.push(
+            Diag::error(field, v.span(), format!("MAC address {text} {what}"))
+                .label("not a unicast address")
+                .hint(format!("{hint}, or leave `mac` out to have one derived")),
+        );
+        return None;
+    }
+    Some(mac)
+}
+
+pub(super) fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// The address of `partition`'s port on `network` when the config gives none: stable (FNV-1a of the two names),
+/// locally administered and unicast (`02:` then five bytes of the hash).
+pub fn derived_mac(network: &str, partition: &str) -> [u8; 6] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in network.bytes().chain([0]).chain(partition.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let b = h.to_be_bytes();
+    [0x02, b[0], b[1], b[2], b[3], b[4]]
+}
+
+/// No two ports of a network share an address (derived ones included).
+fn check_macs(raw: &RawConfig, attachments: &[Option<(Vec<DiskAttachment>, Vec<NetworkAttachment>)>], r: &mut Report) {
+    // (network, MAC) -> (partition name, span of the entry).
+    let mut seen: BTreeMap<(usize, [u8; 6]), (String, Span)> = BTreeMap::new();
+    for (i, (p, att)) in raw.partitions.iter().zip(attachments).enumerate() {
+        let Some((_, networks)) = att else { continue };
+        let p = p.get_ref();
+        let entries = p.networks.iter().flat_map(|l| l.get_ref().iter());
+        for (j, (a, entry)) in networks.iter().zip(entries).enumerate() {
+            let span = entry.get_ref().mac.as_ref().map_or_else(|| entry.span(), Spanned::span);
+            let net = raw.networks[a.network].get_ref().name.get_ref();
+            match seen.get(&(a.network, a.mac)) {
+                Some((other, first)) => r.push(
+                    Diag::error(
+                        format!("partition[{i}].networks[{j}].mac"),
+                        span,
+                        format!(
+                            "MAC address {} is used twice on network `{net}`: by `{other}` and `{}`",
+                            mac_string(&a.mac),
+                            p.name.get_ref()
+                        ),
+                    )
+                    .label(format!("`{}`'s port", p.name.get_ref()))
+                    .related(first.clone(), format!("`{other}`'s port has it"))
+                    .hint("every port of a network needs its own address: change one `mac`, or leave it out to have one derived"),
+                ),
+                None => {
+                    seen.insert((a.network, a.mac), (p.name.get_ref().clone(), span));
+                }
+            }
+        }
+    }
+}
+
+/// A network no partition joins is probably a mistake.
+fn warn_empty_networks(raw: &RawConfig, r: &mut Report) {
+    for (i, n) in raw.networks.iter().enumerate() {
+        let name = n.get_ref().name.get_ref();
+        let joined = raw.partitions.iter().any(|p| {
+            p.get_ref().networks.iter().flat_map(|l| l.get_ref().iter()).any(|a| a.get_ref().network.get_ref() == name)
+        });
+        if !joined {
+            r.push(
+                Diag::warning(
+                    format!("network[{i}]"),
+                    n.get_ref().name.span(),
+                    format!("network `{name}` connects no partition"),
+                )
+                .label("no partition's `networks` names it")
+                .hint(format!(
+                    "add `networks = [{{ network = \"{name}\" }}]` to the partitions it connects, or remove it"
+                )),
+            );
+        }
+    }
+}
+
+fn check_channels(raw: &RawConfig, r: &mut Report) -> Vec<Option<Channel>> {
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, c) in raw.channels.iter().enumerate() {
+        let c = c.get_ref();
+        let name = c.name.get_ref();
+        check_name("channel", i, &c.name, &mut seen, r);
+        let mut ok = true;
+        let field = format!("channel[{i}].size");
+        let size = size_value(&c.size, &field, r);
+        if let Some(s) = size.filter(|s| *s == 0 || !is_aligned(*s, CHANNEL_GRANULE)) {
+            r.push(
+                Diag::error(
+                    field,
+                    c.size.span(),
+                    format!("channel size {} is not a non-zero multiple of 4 KiB", fmt_size(s)),
+                )
+                .label(fmt_size(s))
+                .hint(format!(
+                    "a channel is mapped into its partitions with 4 KiB pages: use {}",
+                    fmt_size(align_up(s, CHANNEL_GRANULE).max(CHANNEL_GRANULE))
+                )),
+            );
+            ok = false;
+        }
+        let members = c.partitions.get_ref();
+        if members.is_empty() {
+            r.push(
+                Diag::error(format!("channel[{i}].partitions"), c.partitions.span(), format!("channel `{name}` has no partitions"))
+                    .label("empty")
+                    .hint("list the partitions that map it, e.g. partitions = [{ partition = \"a\", access = \"rw\" }, { partition = \"b\", access = \"r\" }]"),
+            );
+            ok = false;
+        }
+        let mut out_members = Vec::new();
+        let mut listed: BTreeMap<usize, Span> = BTreeMap::new();
+        for (j, m) in members.iter().enumerate() {
+            let m = m.get_ref();
+            let field = format!("channel[{i}].partitions[{j}]");
+            let twice = Twice {
+                message: format!("partition `{}` is listed twice in channel `{name}`", m.partition.get_ref()),
+                first: "first listed here",
+                hint: "list each partition once, with the access it needs (`rw` covers reading)",
+            };
+            let field_ = format!("{field}.partition");
+            let Some(partition) =
+                reference(&raw.partitions, |p| &p.name, "partition", &m.partition, field_, &mut listed, twice, r)
+            else {
+                ok = false;
+                continue;
+            };
+            match access(m.access.as_ref(), format!("{field}.access"), ["r", "rw"], "channel", r) {
+                Some(access) => out_members.push(ChannelMember { partition, access }),
+                None => ok = false,
+            }
+        }
+        if ok && !out_members.iter().any(|m| m.access.writable()) {
+            r.push(
+                Diag::warning(
+                    format!("channel[{i}].partitions"),
+                    c.partitions.span(),
+                    format!("no partition can write channel `{name}`"),
+                )
+                .label("every partition maps it `access = \"r\"`")
+                .hint("it stays zeroed: give the partition that fills it `access = \"rw\"`"),
+            );
+        }
+        out.push(match (ok, size) {
+            (true, Some(size)) => {
+                Some(Channel { name: name.clone(), size, members: out_members, size_span: c.size.span() })
+            }
+            _ => None,
+        });
+    }
+    out
+}
