@@ -2,7 +2,7 @@
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
 use crate::config::{GicVersion, SYSTEM};
-use crate::{arch, gic, hverror, hvprintln, partition, run, sched};
+use crate::{arch, gic, hverror, hvprintln, partition, run, sched, virtio};
 
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
@@ -45,6 +45,7 @@ fn boot_cpu(dtb: usize) {
         hverror!("stage-2 tables for '{}': {:?}", SYSTEM.partitions[part].name, e);
         halt();
     }
+    virtio::init();
     for (i, p) in SYSTEM.partitions.iter().enumerate() {
         let ram: u64 = p.memory.iter().map(|m| m.size).sum();
         hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);

@@ -4,7 +4,7 @@
 use crate::config::SYSTEM;
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Power, VcpuRef};
-use crate::{arch, console, gic, vgic};
+use crate::{arch, console, gic, vgic, virtio};
 
 /// What the interrupts taken asked of the CPU beyond delivering them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -33,6 +33,9 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
                 out.stop |= flags & req::STOP != 0 && current.is_some_and(|v| vcpu::power(v) != Power::On);
                 if let (true, Some(v)) = (flags & req::REFILL != 0, current) {
                     vgic::refill(v);
+                }
+                if let (true, Some(v)) = (flags & req::VIRTIO != 0, current) {
+                    virtio::resume(v);
                 }
             }
             // The timer stays asserted until it is re-armed, which the caller does through `sched::tick`.

@@ -45,6 +45,8 @@ mod trap;
 #[cfg(target_os = "none")]
 mod vcpu;
 #[cfg(target_os = "none")]
+mod virtio;
+#[cfg(target_os = "none")]
 mod vuart;
 
 #[cfg(not(target_os = "none"))]

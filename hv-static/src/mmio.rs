@@ -5,7 +5,7 @@ use crate::config::GicVersion;
 use crate::esr::DataAbort;
 use crate::vcpu::VcpuRef;
 use crate::vgic::regs::{Access, GICD_SIZE_V2, GICD_SIZE_V3, GICR_STRIDE};
-use crate::{vgic, vuart};
+use crate::{vgic, virtio, vuart};
 
 /// Performs the access if `ipa` is one of the partition's emulated devices. Returns the value to load for reads,
 /// `Some(0)` for writes, `None` when no device is there (a fault).
@@ -25,6 +25,9 @@ pub fn emulate(v: VcpuRef, ipa: u64, d: &DataAbort, write_value: u64) -> Option<
         if let Some(off) = offset_in(ipa, vd.gicr, gicr_size) {
             return Some(vgic::gicr_access(v, Access { offset: off, size: d.size, write }));
         }
+    }
+    if let Some((dev, off)) = virtio::find(v, ipa) {
+        return Some(virtio::access(v, dev, off, d.size, write));
     }
     if let Some(base) = vd.uart {
         if let Some(off) = offset_in(ipa, base, vuart::SIZE) {

@@ -27,6 +27,8 @@ pub mod req {
     pub const STOP: u32 = 1 << 1;
     /// The vCPU was powered on (PSCI CPU_ON, partition start).
     pub const START: u32 = 1 << 2;
+    /// A virtio device of the running partition has queue work left from a bounded batch.
+    pub const VIRTIO: u32 = 1 << 3;
 }
 
 static MAILBOX: [AtomicU32; NUM_CPUS] = [const { AtomicU32::new(0) }; NUM_CPUS];

@@ -4,6 +4,7 @@ pub const NUM_CPUS: usize = 2;
 pub const NUM_PARTITIONS: usize = 2;
 pub const MAX_VCPUS: usize = 1;
 pub const S2_TABLES: usize = 6;
+pub const NUM_VIRTIO: usize = 0;
 
 pub static SYSTEM: SystemConfig = SystemConfig {
     name: "host-fixture",
@@ -42,6 +43,7 @@ pub static SYSTEM: SystemConfig = SystemConfig {
             s2_tables: 3,
             fault_policy: FaultPolicy::Stop,
             wfi_trap: false,
+            virtio: &[],
         },
         PartitionConfig {
             name: "b",
@@ -57,6 +59,8 @@ pub static SYSTEM: SystemConfig = SystemConfig {
             s2_tables: 3,
             fault_policy: FaultPolicy::Stop,
             wfi_trap: false,
+            virtio: &[],
         },
     ],
+    disks: &[],
 };

@@ -146,6 +146,33 @@ pub enum FaultPolicy {
     Stop,
 }
 
+/// A virtio-mmio device hv-static serves to a partition, in a window of its guest-physical space.
+#[derive(Clone, Copy, Debug)]
+pub struct VirtioConfig {
+    /// Index into the system-wide device table (`NUM_VIRTIO` entries).
+    pub index: usize,
+    /// Guest-physical base of its 0x200-byte register window.
+    pub ipa: u64,
+    /// Its interrupt (a virtual SPI), level-triggered.
+    pub intid: u32,
+    pub device: VirtioDevice,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum VirtioDevice {
+    /// A block device on `SystemConfig::disks[disk]`.
+    Blk { disk: usize, read_only: bool },
+}
+
+/// A RAM-backed disk: host-physical memory the layout reserved, zeroed and filled from its image at boot.
+#[derive(Clone, Copy, Debug)]
+pub struct DiskConfig {
+    pub pa: u64,
+    pub size: u64,
+    /// Its image's copy out of the boot image, if it has one.
+    pub image: Option<Load>,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct PartitionConfig {
     pub name: &'static str,
@@ -167,6 +194,8 @@ pub struct PartitionConfig {
     pub fault_policy: FaultPolicy,
     /// The guest's WFI exits to hv-static (its pool's `wfi = "trap"`) instead of running on the hardware.
     pub wfi_trap: bool,
+    /// Its virtio devices.
+    pub virtio: &'static [VirtioConfig],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -192,4 +221,6 @@ pub struct SystemConfig {
     /// How the other CPUs are started.
     pub cpu_start: CpuStart,
     pub partitions: &'static [PartitionConfig],
+    /// RAM-backed disks, shared by the partitions whose virtio devices name them.
+    pub disks: &'static [DiskConfig],
 }

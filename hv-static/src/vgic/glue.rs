@@ -99,6 +99,8 @@ pub fn refill(v: VcpuRef) {
     for &intid in &resample[..nr_resample] {
         if v.partition().vdev.uart.is_some() && intid == v.partition().vdev.uart_irq {
             crate::vuart::resample(v.part);
+        } else if crate::virtio::owns_irq(v.part, intid) {
+            crate::virtio::resample(v.part, intid);
         }
     }
 }

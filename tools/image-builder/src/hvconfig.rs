@@ -7,8 +7,8 @@ use std::fmt::Write;
 use board_support::{CpuStart, GicVersion, UartKind};
 use dom0_less::guest_map;
 
-use crate::config::{FaultPolicy, System};
-use crate::layout::Layout;
+use crate::config::{Access, FaultPolicy, System};
+use crate::layout::{Layout, Shared};
 use crate::s2::{self, Mapping};
 use crate::units::hex;
 
@@ -89,6 +89,47 @@ fn cpu_schedule(system: &System, cpu: u32) -> String {
     format!("Some(CpuSchedule {{ major_frame_ns: {}, slots: &[{}] }})", table.major_frame, body.join(", "))
 }
 
+/// The `DiskConfig`s of the RAM-backed disks, in `System::disks` order (the only backing hv-static serves yet).
+fn ram_disks(system: &System, layout: &Layout) -> Vec<String> {
+    (0..system.disks.len())
+        .filter_map(|i| layout.shared.iter().find(|s| s.what == Shared::Disk(i)))
+        .map(|s| {
+            let image = match s.load {
+                Some(l) => format!(
+                    "Some(Load {{ src_pa: {}, dst_pa: {}, size: {} }})",
+                    hex(l.src_pa),
+                    hex(l.dst_pa),
+                    hex(l.size)
+                ),
+                None => "None".into(),
+            };
+            format!("DiskConfig {{ pa: {}, size: {}, image: {image} }}", hex(s.region.base), hex(s.region.size))
+        })
+        .collect()
+}
+
+/// Partition `i`'s `VirtioConfig`s: its disks, in the transport slots the layout gave them (disks come first).
+fn virtio_devices(system: &System, layout: &Layout, i: usize, next: &mut usize) -> Vec<String> {
+    let p = &system.partitions[i];
+    let ram_index =
+        |disk: usize| (0..disk).filter(|&d| layout.shared.iter().any(|s| s.what == Shared::Disk(d))).count();
+    p.disks
+        .iter()
+        .zip(&layout.guests[i].virtio)
+        .map(|(a, slot)| {
+            let index = *next;
+            *next += 1;
+            format!(
+                "VirtioConfig {{ index: {index}, ipa: {}, intid: {}, device: VirtioDevice::Blk {{ disk: {}, read_only: {} }} }}",
+                hex(slot.base),
+                slot.intid,
+                ram_index(a.disk),
+                a.access == Access::ReadOnly
+            )
+        })
+        .collect()
+}
+
 /// The hypervisor's `UartKind` for the board's.
 fn uart_kind(kind: UartKind) -> String {
     match kind {
@@ -129,6 +170,11 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     let _ = writeln!(w, "pub const NUM_PARTITIONS: usize = {};", system.partitions.len());
     let _ = writeln!(w, "pub const MAX_VCPUS: usize = {max_vcpus};");
     let _ = writeln!(w, "pub const S2_TABLES: usize = {};", tables.iter().sum::<usize>());
+    let _ = writeln!(
+        w,
+        "pub const NUM_VIRTIO: usize = {};",
+        system.partitions.iter().map(|p| p.disks.len()).sum::<usize>()
+    );
     let _ = writeln!(w);
     let _ = writeln!(w, "pub static SYSTEM: SystemConfig = SystemConfig {{");
     let _ = writeln!(w, "    name: {},", rust_str(&system.name));
@@ -169,6 +215,8 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     }
     let _ = writeln!(w, "    ],");
     let _ = writeln!(w, "    cpu_start: {},", cpu_start(board.cpu_start));
+    let _ = writeln!(w, "    disks: &[{}],", ram_disks(system, layout).join(", "));
+    let mut next_virtio = 0;
     let _ = writeln!(w, "    partitions: &[");
     for (i, p) in system.partitions.iter().enumerate() {
         let l = &layout.partitions[i];
@@ -239,6 +287,8 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
         };
         let _ = writeln!(w, "            fault_policy: FaultPolicy::{policy},");
         let _ = writeln!(w, "            wfi_trap: {},", system.pools[p.pool].wfi == crate::config::Wfi::Trap);
+        let _ =
+            writeln!(w, "            virtio: &[{}],", virtio_devices(system, layout, i, &mut next_virtio).join(", "));
         let _ = writeln!(w, "        }},");
     }
     let _ = writeln!(w, "    ],");

@@ -81,13 +81,15 @@ pub struct Prepared {
     /// Each partition's ramdisk, when it has one.
     pub ramdisks: Vec<Option<Vec<u8>>>,
     pub dtbs: Vec<Vec<u8>>,
+    /// Each disk's image, when it has one (in `System::disks` order).
+    pub disk_images: Vec<Option<Vec<u8>>>,
     pub layout: Layout,
 }
 
 impl Prepared {
     /// The pieces of the payload.
     pub fn parts(&self) -> Parts<'_> {
-        Parts { kernels: &self.kernels, ramdisks: &self.ramdisks, dtbs: &self.dtbs }
+        Parts { kernels: &self.kernels, ramdisks: &self.ramdisks, dtbs: &self.dtbs, disk_images: &self.disk_images }
     }
 }
 
@@ -97,6 +99,7 @@ pub struct Parts<'a> {
     pub kernels: &'a [KernelImage],
     pub ramdisks: &'a [Option<Vec<u8>>],
     pub dtbs: &'a [Vec<u8>],
+    pub disk_images: &'a [Option<Vec<u8>>],
 }
 
 /// What `build` produced.
@@ -232,7 +235,21 @@ pub fn prepare(config_path: &Path, progress: &Progress) -> Result<Prepared> {
     let sizes = ImageSizes::of(&kernels, &ramdisks);
     let dtbs = device_trees(&checked, &sizes)?;
     let layout = solve_layout(&checked, &sizes, &dtbs)?;
-    Ok(Prepared { checked, kernels, ramdisks, dtbs, layout })
+    let disk_images = load_disk_images(&checked)?;
+    Ok(Prepared { checked, kernels, ramdisks, dtbs, disk_images, layout })
+}
+
+/// Every disk's image, read whole (RAM-backed disks start as a copy of it).
+pub fn load_disk_images(checked: &Checked) -> Result<Vec<Option<Vec<u8>>>> {
+    checked
+        .system
+        .disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            d.image.as_ref().map(|path| read_input(checked, format!("disk[{i}].image"), &d.span, path)).transpose()
+        })
+        .collect()
 }
 
 /// Every partition's ramdisk, read whole (it is copied into the payload).
@@ -759,6 +776,13 @@ pub fn write_payload(layout: &Layout, parts: Parts<'_>, out: &mut [u8]) {
         }
         put(p.dtb.src_pa, &parts.dtbs[i]);
     }
+    for s in &layout.shared {
+        if let (layout::Shared::Disk(d), Some(load)) = (s.what, s.load) {
+            if let Some(bytes) = &parts.disk_images[d] {
+                put(load.src_pa, bytes);
+            }
+        }
+    }
 }
 
 /// The payload on its own (the boot image is built with [`write_payload`] in place).
@@ -907,15 +931,15 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     if let Some(svg) = report::schedule_svg(system) {
         write_if_changed(&out.join("schedule.svg"), svg.as_bytes())?;
     }
-    if system.uses_pv() {
-        // Disks, networks and channels are checked, laid out and described in the device trees; serving them is
-        // the hypervisor side of the PV devices issue, still to come, and an image whose partitions saw devices
-        // nobody answers would be silently wrong.
+    if system.serves_pv_not_yet() {
+        // Networks, channels and disks on the board's own drive are checked, laid out and described in the device
+        // trees; serving them is the part of the PV devices issue still to come, and an image whose partitions saw
+        // devices nobody answers would be silently wrong. RAM-backed disks are served.
         write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, None).as_bytes())?;
         return Err(Error::Tool(format!(
-            "{config_name}: the disks, networks and channels are valid (see {} and the device trees beside it), \
-             but hv-static cannot serve PV devices yet: remove the [[disk]], [[network]] and [[channel]] tables \
-             (and the partitions' `disks` and `networks`) to build an image",
+            "{config_name}: the networks, channels and disks are valid (see {} and the device trees beside it), \
+             but hv-static serves only RAM-backed disks yet: remove the [[network]] and [[channel]] tables and \
+             `backing = \"host\"` (and the partitions' `networks`) to build an image",
             display_path(&out.join("layout.txt"))
         )));
     }

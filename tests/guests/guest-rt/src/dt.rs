@@ -110,7 +110,13 @@ pub struct Platform<'a> {
     pub abi_version: Option<(u32, u32)>,
     cpus: [u64; MAX_CPUS],
     cpu_count: usize,
+    virtio_mmio: [Device; MAX_VIRTIO_MMIO],
+    virtio_mmio_count: usize,
 }
+
+/// `virtio,mmio` transports a [`Platform`] keeps: as many as QEMU's `virt` board has (hv-static gives a partition
+/// one per disk and network port). Further ones are ignored.
+pub const MAX_VIRTIO_MMIO: usize = 32;
 
 /// The partition name reported when no hypervisor describes one.
 pub const NATIVE: &str = "native";
@@ -123,6 +129,7 @@ impl<'a> Platform<'a> {
         let interrupt_cells = gic.map_or(3, |g| g.interrupt_cells);
         let chosen = fdt.find_node("/chosen");
         let hypervisor = fdt.find_node("/hypervisor");
+        let (virtio_mmio, virtio_mmio_count) = virtio_mmio(&fdt, interrupt_cells);
         Ok(Self {
             dtb,
             memory: memory(&fdt).ok_or(DtError::NoMemory)?,
@@ -141,12 +148,21 @@ impl<'a> Platform<'a> {
             }),
             cpus,
             cpu_count,
+            virtio_mmio,
+            virtio_mmio_count,
         })
     }
 
     /// The MPIDR affinity (`reg`) of each vCPU, in device-tree order; the position is the vCPU index.
     pub fn cpus(&self) -> &[u64] {
         &self.cpus[..self.cpu_count]
+    }
+
+    /// The enabled `virtio,mmio` transports (virtio 1.2 section 4.2), in device-tree order: each one's register
+    /// window (the first `reg` entry; nodes without one are left out) and the INTID of its interrupt. QEMU's `virt`
+    /// board lists all 32 of its transports, used or not (an unused one reads DeviceID 0).
+    pub fn virtio_mmio(&self) -> &[Device] {
+        &self.virtio_mmio[..self.virtio_mmio_count]
     }
 
     /// A `key=value` from the bootargs; see [`crate::bootargs`].
@@ -275,9 +291,28 @@ const PL031: &[&str] = &["arm,pl031"];
 
 /// The first enabled node compatible with one of `with` that has a `reg`.
 fn device(fdt: &Fdt, with: &[&str], interrupt_cells: usize) -> Option<Device> {
-    fdt.all_nodes().filter(|n| has_compatible(n, with) && is_enabled(n)).find_map(|node| {
+    devices(fdt, with, interrupt_cells).next()
+}
+
+/// Every enabled node compatible with one of `with` that has a `reg`, in device-tree order.
+fn devices<'b>(fdt: &'b Fdt, with: &'b [&str], interrupt_cells: usize) -> impl Iterator<Item = Device> + 'b {
+    fdt.all_nodes().filter(|n| has_compatible(n, with) && is_enabled(n)).filter_map(move |node| {
         Some(Device { reg: regs(node).next()?, intid: interrupts(node, interrupt_cells).next().and_then(gic_intid) })
     })
+}
+
+const VIRTIO_MMIO: &[&str] = &["virtio,mmio"];
+
+/// The first [`MAX_VIRTIO_MMIO`] enabled `virtio,mmio` nodes with a `reg`, and how many those are.
+fn virtio_mmio(fdt: &Fdt, interrupt_cells: usize) -> ([Device; MAX_VIRTIO_MMIO], usize) {
+    const NONE: Device = Device { reg: Region { base: 0, size: 0 }, intid: None };
+    let mut found = [NONE; MAX_VIRTIO_MMIO];
+    let mut count = 0;
+    for (slot, device) in found.iter_mut().zip(devices(fdt, VIRTIO_MMIO, interrupt_cells)) {
+        *slot = device;
+        count += 1;
+    }
+    (found, count)
 }
 
 #[cfg(test)]

@@ -356,4 +356,12 @@ impl System {
     pub fn uses_pv(&self) -> bool {
         !self.disks.is_empty() || !self.networks.is_empty() || !self.channels.is_empty()
     }
+
+    /// Whether the system uses PV devices hv-static does not serve yet: networks, channels, disks backed by the
+    /// board's own drive (RAM-backed disks are served).
+    pub fn serves_pv_not_yet(&self) -> bool {
+        !self.networks.is_empty()
+            || !self.channels.is_empty()
+            || self.disks.iter().any(|d| d.backing == DiskBacking::Host)
+    }
 }

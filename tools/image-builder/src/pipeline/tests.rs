@@ -74,7 +74,8 @@ fn prepared_with(checked: Checked, kernels: Vec<KernelImage>, ramdisks: Vec<Opti
     let sizes = ImageSizes::of(&kernels, &ramdisks);
     let dtbs = device_trees(&checked, &sizes).unwrap();
     let layout = solve_layout(&checked, &sizes, &dtbs).unwrap();
-    Prepared { checked, kernels, ramdisks, dtbs, layout }
+    let disk_images = load_disk_images(&checked).unwrap();
+    Prepared { checked, kernels, ramdisks, dtbs, disk_images, layout }
 }
 
 #[test]

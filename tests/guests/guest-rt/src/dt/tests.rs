@@ -24,6 +24,9 @@ fn reads_qemu_virt_gicv3() {
     assert_eq!(p.timer_intid, Some(27));
     assert_eq!(p.rtc, Some(Device { reg: region(0x0901_0000, 0x1000), intid: Some(34) }), "SPI 2");
     assert_eq!(p.cpus(), [0, 1], "cpu-map is not a cpu");
+    let virtio: Vec<Device> =
+        (0..32).map(|n| Device { reg: region(0x0a00_0000 + n * 0x200, 0x200), intid: Some(48 + n as u32) }).collect();
+    assert_eq!(p.virtio_mmio(), virtio, "all 32 transports, SPI 16 + n each");
     assert_eq!(p.bootargs, "");
     assert_eq!(p.partition_name, NATIVE);
     assert_eq!(p.abi_version, None);
@@ -52,6 +55,8 @@ struct Partition {
     memory: bool,
     /// Passed-through PL031s: base, `interrupts` cells, status.
     rtcs: Vec<(u64, [u32; 3], &'static str)>,
+    /// virtio-mmio transports, as dom0-less writes them: base, SPI number, status (`None`: no property).
+    virtio: Vec<(u64, u32, Option<&'static str>)>,
 }
 
 impl Default for Partition {
@@ -64,6 +69,7 @@ impl Default for Partition {
             stdout: Some("/pl011@9000000"),
             memory: true,
             rtcs: vec![],
+            virtio: vec![],
         }
     }
 }
@@ -147,6 +153,18 @@ impl Partition {
             w.end_node(rtc).unwrap();
         }
 
+        for (base, spi, status) in &self.virtio {
+            let virtio = w.begin_node(&format!("virtio_mmio@{base:x}")).unwrap();
+            w.property_string("compatible", "virtio,mmio").unwrap();
+            w.property_array_u64("reg", &[*base, 0x200]).unwrap();
+            w.property_array_u32("interrupts", &[0, *spi, 4]).unwrap();
+            w.property_null("dma-coherent").unwrap();
+            if let Some(status) = status {
+                w.property_string("status", status).unwrap();
+            }
+            w.end_node(virtio).unwrap();
+        }
+
         let chosen = w.begin_node("chosen").unwrap();
         if let Some(bootargs) = self.bootargs {
             w.property_string("bootargs", bootargs).unwrap();
@@ -223,6 +241,30 @@ fn finds_a_passed_through_pl031_and_its_spi() {
 
     let gicv2 = Partition { gic: GicVersion::V2, rtcs: vec![(0x0901_0000, spi_5, "okay")], ..Default::default() };
     assert_eq!(Platform::parse(&gicv2.build()).unwrap().rtc.unwrap().intid, Some(37));
+}
+
+#[test]
+fn lists_virtio_mmio_transports_in_tree_order() {
+    let transports = |virtio| {
+        let dtb = Partition { virtio, ..Default::default() }.build();
+        Platform::parse(&dtb).unwrap().virtio_mmio().to_vec()
+    };
+    assert_eq!(transports(vec![]), [], "a partition without PV devices");
+
+    let three = vec![(0x0a00_0200, 17, None), (0x0a00_0000, 16, Some("okay")), (0x0a00_0400, 18, Some("disabled"))];
+    assert_eq!(
+        transports(three),
+        [
+            Device { reg: region(0x0a00_0200, 0x200), intid: Some(49) },
+            Device { reg: region(0x0a00_0000, 0x200), intid: Some(48) },
+        ],
+        "tree order, not address order; a disabled transport is left out"
+    );
+
+    let many = (0..MAX_VIRTIO_MMIO as u64 + 3).map(|n| (0x0a00_0000 + n * 0x200, 16 + n as u32, None)).collect();
+    let kept = transports(many);
+    assert_eq!(kept.len(), MAX_VIRTIO_MMIO, "the ones past the limit are dropped");
+    assert_eq!(kept.last().unwrap().reg.base, 0x0a00_0000 + (MAX_VIRTIO_MMIO as u64 - 1) * 0x200);
 }
 
 #[test]
