@@ -24,7 +24,12 @@ impl Session {
     pub fn start(config: &std::path::Path) -> Session {
         let built = build(&BuildOptions { config: config.to_path_buf(), quiet: true })
             .unwrap_or_else(|e| panic!("building {} failed: {e}", config.display()));
-        let command = command_line(&built).expect("QEMU command line");
+        Session::spawn(command_line(&built).expect("QEMU command line"))
+    }
+
+    /// Runs `command` (a QEMU command line, program first) with its console on pipes: for runs without hv-static,
+    /// such as the native baselines of the benchmarks.
+    pub fn spawn(command: Vec<String>) -> Session {
         let mut child = Command::new(&command[0])
             .args(&command[1..])
             .stdin(Stdio::piped())
