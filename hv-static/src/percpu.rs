@@ -41,6 +41,14 @@ pub fn post(cpu: usize, flags: u32) {
     }
 }
 
+/// Leaves `flags` for this CPU and interrupts it, so they are handled as soon as it has re-entered its vCPU: work
+/// split into bounded batches continues without holding the CPU for longer at a time.
+pub fn defer(flags: u32) {
+    let cpu = crate::arch::cpu::id();
+    MAILBOX[cpu].fetch_or(flags, Ordering::AcqRel);
+    crate::gic::send_sgi(cpu, crate::gic::SGI_KICK);
+}
+
 pub fn take(cpu: usize) -> u32 {
     MAILBOX[cpu].swap(0, Ordering::AcqRel)
 }

@@ -14,7 +14,7 @@ use spin::Mutex;
 use crate::config::{DiskConfig, VirtioConfig, VirtioDevice, NUM_VIRTIO, SYSTEM};
 use crate::percpu::{self, req};
 use crate::vcpu::VcpuRef;
-use crate::{arch, hvwarn, vgic};
+use crate::{hvwarn, vgic};
 
 /// Bytes of one device's register window.
 pub const WINDOW: u64 = 0x200;
@@ -105,9 +105,7 @@ fn apply(v: VcpuRef, d: &VirtioConfig, fx: Effects) {
     }
     if fx.more_work {
         PENDING[d.index].store(true, core::sync::atomic::Ordering::Release);
-        percpu::post(arch::cpu::id(), req::VIRTIO);
-        // `post` only interrupts other CPUs: kick this one too, so the work resumes once the guest is back.
-        crate::gic::send_sgi(arch::cpu::id(), crate::gic::SGI_KICK);
+        percpu::defer(req::VIRTIO);
     }
 }
 
