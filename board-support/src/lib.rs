@@ -429,6 +429,39 @@ impl QemuFlash {
     }
 }
 
+/// A board's virtio-mmio transports: `count` register blocks of `stride` bytes from `base` (QEMU `virt`: 32 of
+/// `0x200` from `0x0a00_0000`, filled from the highest down as devices are given on QEMU's command line). hv-static
+/// probes them at boot for the board's own devices ([`Board::host_disk`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VirtioMmioBus {
+    pub base: u64,
+    pub stride: u64,
+    pub count: u32,
+}
+
+impl VirtioMmioBus {
+    /// The whole window.
+    pub const fn region(&self) -> Mmio {
+        Mmio { base: self.base, size: self.stride * self.count as u64 }
+    }
+}
+
+/// The serial number (virtio-blk GET_ID, at most 20 bytes) of the board's own disk: hv-static uses the virtio-blk
+/// device that reports it, and no other (a boot card on another transport is never written).
+pub const HOST_DISK_SERIAL: &str = "hv-static-host-disk";
+
+/// QEMU options attaching the raw image `file` as the board's own disk ([`Board::host_disk`]).
+pub fn host_disk_qemu_args(file: &str) -> Vec<String> {
+    [
+        "-drive".into(),
+        format!("if=none,format=raw,file={file},id=hostdisk"),
+        "-device".into(),
+        format!("virtio-blk-device,drive=hostdisk,serial={HOST_DISK_SERIAL}"),
+    ]
+    .into_iter()
+    .collect()
+}
+
 /// The disk a U-Boot build boots the hypervisor image from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootDisk {
@@ -611,6 +644,8 @@ pub struct Board {
     /// Whether the board has a network device of its own that hv-static keeps as the uplink of a virtual switch (on
     /// QEMU `virt`, a virtio-net device on virtio-mmio with `-netdev user`): a config's `uplink = true`.
     pub host_net: bool,
+    /// The virtio-mmio transports hv-static probes for those devices (`None`: the board has none).
+    pub virtio_mmio: Option<VirtioMmioBus>,
 }
 
 impl Board {
@@ -876,7 +911,20 @@ mod tests {
         for b in BOARDS {
             let virt = b.qemu.is_some_and(|q| q.machine == "virt");
             assert_eq!((b.host_disk, b.host_net), (virt, virt), "{}", b.name);
+            // hv-static finds those devices on the board's virtio-mmio transports, below RAM (device memory in its
+            // own map).
+            assert_eq!(b.virtio_mmio.is_some(), b.host_disk || b.host_net, "{}", b.name);
+            if let Some(bus) = b.virtio_mmio {
+                assert_eq!(bus.region(), Mmio { base: 0x0a00_0000, size: 0x4000 }, "{}", b.name);
+                assert!(bus.region().end() <= b.ram_base, "{}", b.name);
+            }
         }
+        assert!(HOST_DISK_SERIAL.len() <= 20, "virtio-blk serials are at most 20 bytes");
+        assert_eq!(
+            host_disk_qemu_args("out/x/host-disk.img").join(" "),
+            "-drive if=none,format=raw,file=out/x/host-disk.img,id=hostdisk \
+             -device virtio-blk-device,drive=hostdisk,serial=hv-static-host-disk"
+        );
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub static BOARD: Board = Board {
     // No block or network device of its own that hv-static could share.
     host_disk: false,
     host_net: false,
+    virtio_mmio: None,
 };
 
 #[cfg(test)]

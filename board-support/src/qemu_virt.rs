@@ -7,7 +7,7 @@
 
 use crate::{
     BootCommand, BootDisk, Clock, Device, GicV2Frames, Irq, Mmio, PropValue, QemuFlash, Reserved, TimerIrqs, UBoot,
-    UBootEnv, UBootFirmware, Uart, UartKind, KIB, MIB,
+    UBootEnv, UBootFirmware, Uart, UartKind, VirtioMmioBus, KIB, MIB,
 };
 
 /// Start of RAM.
@@ -50,6 +50,9 @@ pub const PL061: Device = Device {
     clocks: &[APB_PCLK],
     props: &[("gpio-controller", PropValue::Empty), ("#gpio-cells", PropValue::U32(2))],
 };
+
+/// virt's 32 virtio-mmio transports (SPI 16 upward), where QEMU puts `-device virtio-*-device`s.
+pub const VIRTIO_MMIO: VirtioMmioBus = VirtioMmioBus { base: 0x0a00_0000, stride: 0x200, count: 32 };
 
 /// The GICv2 frames (`gic-version=2`).
 pub const GIC_V2: GicV2Frames =

@@ -58,6 +58,7 @@ pub static BOARD: Board = Board {
     // yet: see docs/config.md, "PV devices").
     host_disk: true,
     host_net: true,
+    virtio_mmio: Some(qemu_virt::VIRTIO_MMIO),
 };
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
 use crate::config::{GicVersion, SYSTEM};
-use crate::{arch, gic, hverror, hvprintln, partition, run, sched, virtio};
+use crate::{arch, channel, gic, hverror, hvprintln, partition, run, sched, virtio};
 
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
@@ -46,6 +46,7 @@ fn boot_cpu(dtb: usize) {
         halt();
     }
     virtio::init();
+    channel::init();
     for (i, p) in SYSTEM.partitions.iter().enumerate() {
         let ram: u64 = p.memory.iter().map(|m| m.size).sum();
         hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);

@@ -5,7 +5,7 @@
 use crate::arch::GuestRegs;
 use crate::psci::{self, Outcome};
 use crate::vcpu::VcpuRef;
-use crate::{percpu, sched};
+use crate::{channel, percpu, sched};
 
 const SMCCC_VERSION: u32 = 0x8000_0000;
 const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
@@ -16,6 +16,8 @@ const HV_SCHED_FRAME: u32 = 0x8600_0010;
 const HV_SCHED_WINDOW: u32 = 0x8600_0011;
 /// Entries into hv-static on the calling vCPU's CPU so far (this call included).
 const HV_CPU_EXITS: u32 = 0x8600_0012;
+/// Rings the doorbells of the other members of the calling partition's n-th channel.
+const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
 
 /// Handles the call in `regs` (function ID in x0, arguments in x1-x3). Returns false when the vCPU must stop
 /// running (it powered itself or its partition off).
@@ -54,6 +56,13 @@ pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
             HV_CPU_EXITS => {
                 regs.set(1, percpu::exits(me.pcpu()) as u64);
                 0
+            }
+            HV_CHANNEL_SIGNAL => {
+                if channel::signal(me, regs.get(1) as u32 as usize) {
+                    0
+                } else {
+                    psci::INVALID_PARAMETERS
+                }
             }
             _ => psci::NOT_SUPPORTED,
         }

@@ -13,6 +13,7 @@
 #[cfg(any(test, target_arch = "arm"))]
 #[path = "arch/aarch32/a32_decode.rs"]
 mod a32_decode;
+mod channel;
 mod config;
 mod console;
 mod esr;
@@ -26,6 +27,8 @@ mod arch;
 mod boot;
 #[cfg(target_os = "none")]
 mod gic;
+#[cfg(target_os = "none")]
+mod hostdev;
 #[cfg(target_os = "none")]
 mod hypercall;
 #[cfg(target_os = "none")]

@@ -51,6 +51,10 @@ pub fn build_all() -> Result<(), (usize, crate::stage2::Error)> {
         for d in p.devices {
             s2.map(d.ipa, d.pa, d.size, Attr::Device).map_err(|e| (i, e))?;
         }
+        for c in p.channels {
+            let pa = SYSTEM.channels[c.channel].pa;
+            s2.map(c.ipa, pa, c.size, Attr::Shared { writable: c.writable }).map_err(|e| (i, e))?;
+        }
         if s2.tables_used() != p.s2_tables {
             hvprintln!(
                 "note: '{}' uses {} stage-2 tables, the builder reserved {}",

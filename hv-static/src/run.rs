@@ -9,7 +9,7 @@ use crate::partition::{self, RunState};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Context, Power, VcpuRef};
 use crate::vgic::lr::Lr;
-use crate::{gic, irq, sched, vgic};
+use crate::{gic, irq, sched, vgic, virtio};
 
 /// The idle loop: sleeps until there is a vCPU to run, then enters it. Never returns.
 pub fn idle() -> ! {
@@ -83,6 +83,7 @@ fn load(v: VcpuRef, ctx: &Context) -> bool {
 fn run(v: VcpuRef, regs: &arch::GuestRegs, refill: bool) -> ! {
     // Current before the refill: an interrupt injected from another CPU from now on is refilled by a kick.
     percpu::set_current(Some(v));
+    virtio::on_switch_in(v);
     if refill || vgic::has_news(v) {
         vgic::refill(v);
     }

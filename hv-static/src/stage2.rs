@@ -17,6 +17,9 @@ const TABLE_OR_PAGE: u64 = 1 << 1;
 const AF: u64 = 1 << 10;
 const SH_INNER: u64 = 0b11 << 8;
 const S2AP_RW: u64 = 0b11 << 6;
+const S2AP_RO: u64 = 0b01 << 6;
+#[cfg(test)]
+const S2AP_MASK: u64 = 0b11 << 6;
 const MEMATTR_NORMAL_WB: u64 = 0b1111 << 2;
 const MEMATTR_DEVICE_NGNRE: u64 = 0b0001 << 2;
 const XN: u64 = 1 << 54;
@@ -38,6 +41,9 @@ pub enum Attr {
     Ram,
     /// Device-nGnRE, read-write, never executable.
     Device,
+    /// Normal write-back cacheable memory shared between partitions (a channel), never executable; read-only
+    /// unless `writable`, so that a write is a stage-2 permission fault.
+    Shared { writable: bool },
 }
 
 impl Attr {
@@ -45,6 +51,7 @@ impl Attr {
         AF | match self {
             Attr::Ram => SH_INNER | S2AP_RW | MEMATTR_NORMAL_WB,
             Attr::Device => S2AP_RW | MEMATTR_DEVICE_NGNRE | XN,
+            Attr::Shared { writable } => SH_INNER | if writable { S2AP_RW } else { S2AP_RO } | MEMATTR_NORMAL_WB | XN,
         }
     }
 
@@ -52,6 +59,8 @@ impl Attr {
     fn from_bits(d: u64) -> Self {
         if d & (0b1111 << 2) == MEMATTR_DEVICE_NGNRE {
             Attr::Device
+        } else if d & XN != 0 {
+            Attr::Shared { writable: d & S2AP_MASK == S2AP_RW }
         } else {
             Attr::Ram
         }
@@ -268,6 +277,24 @@ mod tests {
         assert_eq!(s2.map(0x8000_0000, 0x5000_0000, 2 << 20, Attr::Ram), Err(Error::OutOfTables));
         assert!(matches!(s2.map(0x123, 0, 0x1000, Attr::Ram), Err(Error::Misaligned { .. })));
         assert!(matches!(s2.map(1 << 39, 0, 0x1000, Attr::Ram), Err(Error::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn shared_memory_is_never_executable_and_read_only_unless_writable() {
+        let mut t = pool(4);
+        let mut s2 = Stage2::new(&mut t).unwrap();
+        s2.map(0x1000_0000, 0x4060_0000, 0x1_0000, Attr::Shared { writable: false }).unwrap();
+        s2.map(0x1001_0000, 0x4060_0000, 0x1000, Attr::Shared { writable: true }).unwrap();
+        assert_eq!(s2.translate(0x1000_fff8), Some((0x4060_fff8, Attr::Shared { writable: false })));
+        assert_eq!(s2.translate(0x1001_0008), Some((0x4060_0008, Attr::Shared { writable: true })));
+        assert_eq!(s2.translate(0x1001_1000), None);
+        // Level 3 (4 KiB pages): root, one level 2, one level 3.
+        let l3 = t[2].0[0];
+        assert_eq!(l3 & S2AP_MASK, S2AP_RO, "S2AP = read-only");
+        assert_ne!(l3 & XN, 0);
+        assert_eq!(l3 & (0b1111 << 2), MEMATTR_NORMAL_WB, "normal memory, like the partitions' RAM");
+        assert_eq!(l3 & SH_INNER, SH_INNER);
+        assert_eq!(t[2].0[16] & S2AP_MASK, S2AP_RW);
     }
 
     #[test]

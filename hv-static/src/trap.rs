@@ -57,7 +57,17 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
                 }
                 None => {
                     let kind = if d.write { "write" } else { "read" };
-                    fault(v, regs, format_args!("data abort ({kind}) at IPA {ipa:#x}"));
+                    match crate::channel::read_only_at(v.partition(), ipa).filter(|_| d.write) {
+                        Some(c) => fault(
+                            v,
+                            regs,
+                            format_args!(
+                                "data abort (write) at IPA {ipa:#x}: channel '{}' is read-only in this partition",
+                                crate::config::SYSTEM.channels[c.channel].name
+                            ),
+                        ),
+                        None => fault(v, regs, format_args!("data abort ({kind}) at IPA {ipa:#x}")),
+                    }
                 }
             }
         }

@@ -3,7 +3,9 @@
 //! Today this crate holds the guest side of the hypervisor ABI (docs/guest-abi.md): typed wrappers for the SMCCC
 //! 1.1 and PSCI 1.1 calls a partition makes over `HVC #0`, and for hv-static's own vendor calls (the scheduler
 //! introspection that test guests use). [`virtio`] holds the hypervisor side of the paravirtual devices: the
-//! virtio-mmio transport, the split virtqueue and the device models hv-static serves to partitions.
+//! virtio-mmio transport, the split virtqueue and the device models hv-static serves to partitions. [`net`] is the
+//! virtual switch that connects the partitions' network devices: MAC learning and per-port frame inboxes, with no
+//! knowledge of devices or guest memory.
 //!
 //! Design rules:
 //! - `no_std`, no heap: the same crate links into bare-metal guests and into hv-static.
@@ -13,4 +15,5 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod abi;
+pub mod net;
 pub mod virtio;

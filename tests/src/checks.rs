@@ -143,7 +143,7 @@ pub fn console_input(config_name: &str) {
 /// Fetches the Debian kernel and builds the initramfs of `arch` (`arm64`, `armhf`: `tests/fixtures/fetch-linux.sh`'s
 /// argument) when they are not cached yet, so `cargo test --workspace` works on a fresh machine too. One fetch at
 /// a time: both use apt.
-fn require_linux_fixtures(arch: &str) {
+pub(crate) fn require_linux_fixtures(arch: &str) {
     static FETCH: Mutex<()> = Mutex::new(());
     let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     static DONE: Mutex<Vec<String>> = Mutex::new(Vec::new());

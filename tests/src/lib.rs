@@ -9,6 +9,7 @@ use std::time::Duration;
 use image_builder::qemu::{run, RunOptions, RunOutcome};
 
 pub mod checks;
+pub mod net;
 mod session;
 pub use session::Session;
 
@@ -57,17 +58,32 @@ pub fn boot_until_icount(config_name: &str, until: &str, timeout: Duration) -> R
 }
 
 fn boot_with(config_name: &str, secure: Option<bool>, icount: bool, until: &str, timeout: Duration) -> RunOutcome {
+    boot_until_with(config_name, until, timeout, |o| {
+        o.secure = secure;
+        o.icount = icount;
+    })
+}
+
+/// [`boot_until`] with more of the run's options set by `customize` (e.g. [`RunOptions::host_disk`]).
+pub fn boot_until_with(
+    config_name: &str,
+    until: &str,
+    timeout: Duration,
+    customize: impl FnOnce(&mut RunOptions),
+) -> RunOutcome {
     require_qemu(qemu_program(config_name));
     let _one_at_a_time = serial();
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         config: config(config_name),
         timeout: Some(timeout),
         until: Some(until.to_string()),
         quiet: true,
         echo: false,
-        secure,
-        icount,
+        secure: None,
+        icount: false,
+        host_disk: None,
     };
+    customize(&mut opts);
     let out = run(&opts).unwrap_or_else(|e| panic!("building or booting {config_name} failed: {e}"));
     assert!(
         out.matched,

@@ -5,6 +5,8 @@ pub const NUM_PARTITIONS: usize = 2;
 pub const MAX_VCPUS: usize = 1;
 pub const S2_TABLES: usize = 6;
 pub const NUM_VIRTIO: usize = 0;
+pub const NUM_NET_PORTS: usize = 0;
+pub const NUM_NETWORKS: usize = 0;
 
 pub static SYSTEM: SystemConfig = SystemConfig {
     name: "host-fixture",
@@ -44,6 +46,7 @@ pub static SYSTEM: SystemConfig = SystemConfig {
             fault_policy: FaultPolicy::Stop,
             wfi_trap: false,
             virtio: &[],
+            channels: &[],
         },
         PartitionConfig {
             name: "b",
@@ -60,7 +63,12 @@ pub static SYSTEM: SystemConfig = SystemConfig {
             fault_policy: FaultPolicy::Stop,
             wfi_trap: false,
             virtio: &[],
+            channels: &[],
         },
     ],
     disks: &[],
+    host_disk: None,
+    channels: &[],
+    networks: &[],
+    net_ports: &[],
 };

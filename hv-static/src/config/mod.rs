@@ -13,7 +13,7 @@ mod generated {
 }
 
 #[allow(unused_imports)]
-pub use generated::{MAX_VCPUS, NUM_CPUS, NUM_PARTITIONS, NUM_VIRTIO, S2_TABLES, SYSTEM};
+pub use generated::{MAX_VCPUS, NUM_CPUS, NUM_NETWORKS, NUM_NET_PORTS, NUM_PARTITIONS, NUM_VIRTIO, S2_TABLES, SYSTEM};
 
 /// Total vCPUs across partitions.
 pub const fn total_vcpus() -> usize {

@@ -162,15 +162,82 @@ pub struct VirtioConfig {
 pub enum VirtioDevice {
     /// A block device on `SystemConfig::disks[disk]`.
     Blk { disk: usize, read_only: bool },
+    /// A network device: switch port `SystemConfig::net_ports[port]`, with its MAC address.
+    Net { port: usize, mac: [u8; 6] },
 }
 
-/// A RAM-backed disk: host-physical memory the layout reserved, zeroed and filled from its image at boot.
+/// A virtual switch: the ports of the partitions on it, and whether the board's own network device is one too.
+#[derive(Clone, Copy, Debug)]
+pub struct NetworkConfig {
+    /// Indexes into `SystemConfig::net_ports`, in the order the partitions attach.
+    pub ports: &'static [usize],
+    pub uplink: bool,
+}
+
+/// A partition's port on a switch.
+#[derive(Clone, Copy, Debug)]
+pub struct NetPortConfig {
+    /// Index into `SystemConfig::networks`.
+    pub network: usize,
+    /// The partition it belongs to, and its virtio-net device (index into the system-wide device table).
+    pub partition: usize,
+    pub virtio: usize,
+}
+
+/// A disk the partitions' virtio-blk devices serve: `size` bytes (whole 512-byte sectors) on its backing.
 #[derive(Clone, Copy, Debug)]
 pub struct DiskConfig {
+    pub size: u64,
+    pub backing: DiskBacking,
+}
+
+/// Where a disk's sectors live.
+#[derive(Clone, Copy, Debug)]
+pub enum DiskBacking {
+    /// Host-physical memory the layout reserved at `pa`, zeroed and filled from its image (if it has one: the
+    /// copy out of the boot image) at boot.
+    Ram { pa: u64, image: Option<Load> },
+    /// A slice of the board's own disk (`SystemConfig::host_disk`) from byte `offset`: writes persist.
+    Host { offset: u64 },
+}
+
+/// The board's own block device, which hv-static drives and slices among the host-backed disks: a virtio-blk
+/// device on one of the board's virtio-mmio transports, found at boot by probing them.
+#[derive(Clone, Copy, Debug)]
+pub struct HostDiskConfig {
+    /// The transports: `mmio_count` register blocks of `mmio_stride` bytes from `mmio_base` (device memory in the
+    /// hypervisor's own map).
+    pub mmio_base: u64,
+    pub mmio_stride: u64,
+    pub mmio_count: u32,
+    /// The device's serial (virtio-blk GET_ID), which tells it from other virtio-blk devices (a boot card).
+    pub serial: &'static str,
+    /// Bytes the slices take from the disk's start: the device must be at least this large.
+    pub size: u64,
+}
+
+/// A shared-memory channel: host-physical memory the layout reserved outside every partition's RAM, zeroed once
+/// at boot and mapped into each member partition.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelConfig {
+    /// Its name in the config (the `label` of its device-tree nodes), for fault reports.
+    pub name: &'static str,
     pub pa: u64,
     pub size: u64,
-    /// Its image's copy out of the boot image, if it has one.
-    pub image: Option<Load>,
+}
+
+/// One channel as a member partition maps it.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelMapping {
+    /// Index into `SystemConfig::channels`.
+    pub channel: usize,
+    /// Guest-physical base; `size` bytes are mapped (the channel's whole size).
+    pub ipa: u64,
+    pub size: u64,
+    /// Mapped read-write (`access = "rw"`); otherwise read-only, and a write is a stage-2 permission fault.
+    pub writable: bool,
+    /// The doorbell: a virtual SPI (INTID) raised when another member rings the channel.
+    pub doorbell: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -196,6 +263,8 @@ pub struct PartitionConfig {
     pub wfi_trap: bool,
     /// Its virtio devices.
     pub virtio: &'static [VirtioConfig],
+    /// The shared-memory channels it maps, in its device tree's order (the index `HV_CHANNEL_SIGNAL` takes).
+    pub channels: &'static [ChannelMapping],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -221,6 +290,14 @@ pub struct SystemConfig {
     /// How the other CPUs are started.
     pub cpu_start: CpuStart,
     pub partitions: &'static [PartitionConfig],
-    /// RAM-backed disks, shared by the partitions whose virtio devices name them.
+    /// The disks, shared by the partitions whose virtio devices name them.
     pub disks: &'static [DiskConfig],
+    /// The board's own disk, when a disk is backed by it.
+    pub host_disk: Option<HostDiskConfig>,
+    /// Shared-memory channels, in config order; the partitions' `channels` map them.
+    pub channels: &'static [ChannelConfig],
+    /// Virtual switches, in config order.
+    pub networks: &'static [NetworkConfig],
+    /// Every partition's switch ports (`NUM_NET_PORTS`), numbered in partition order, then attachment order.
+    pub net_ports: &'static [NetPortConfig],
 }

@@ -1,6 +1,7 @@
 //! hv-static's own calls (docs/guest-abi.md, "hv-static vendor calls"): SMCCC vendor-specific hypervisor service
 //! calls (owning entity 6), 32-bit fast calls over `HVC #0`, that let a partition see how the hypervisor schedules
-//! it. Test guests use them to measure the scheduler from inside a partition.
+//! it (test guests use them to measure the scheduler from inside a partition) and ring the doorbells of the other
+//! members of a shared-memory channel.
 //!
 //! They are SMC32/HVC32 calls, so only the low 32 bits of each result register are defined (SMCCC §3.1); the
 //! decoders below ignore the upper halves on AArch64 rather than trust them to be zero.
@@ -17,6 +18,8 @@ pub mod function {
     pub const HV_SCHED_WINDOW: u32 = 0x8600_0011;
     /// Entries into hv-static on the calling vCPU's physical CPU since boot.
     pub const HV_CPU_EXITS: u32 = 0x8600_0012;
+    /// Rings the doorbells of the other members of one of the calling partition's channels (ABI 1.2).
+    pub const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
 }
 
 /// Errors of the vendor calls. The codes follow PSCI's numbering (-1, -2), not the Arm-architecture calls'.
@@ -123,6 +126,15 @@ impl<C: Conduit> Hv<C> {
     pub fn cpu_exits(&self) -> Result<u32, HvError> {
         decode(self.0.call_regs(function::HV_CPU_EXITS, [0; 3])).map(|regs| word(regs[1]))
     }
+
+    /// `HV_CHANNEL_SIGNAL(index)`: raises the doorbell interrupt of every other member of the calling
+    /// partition's `index`-th channel, counting its `/hypervisor/channel@...` nodes in device-tree order from 0.
+    /// Writes made to the channel before the call are visible to the members when their doorbell arrives.
+    /// [`HvError::InvalidParameters`] when the partition has no such channel; [`HvError::NotSupported`] from a
+    /// hypervisor older than ABI 1.2.
+    pub fn channel_signal(&self, index: u32) -> Result<(), HvError> {
+        decode(self.0.call_regs(function::HV_CHANNEL_SIGNAL, [index as usize, 0, 0])).map(|_| ())
+    }
 }
 
 /// [`Hv::sched_frame`] over [`Hvc`].
@@ -140,6 +152,11 @@ pub fn cpu_exits() -> Result<u32, HvError> {
     Hv(Hvc).cpu_exits()
 }
 
+/// [`Hv::channel_signal`] over [`Hvc`].
+pub fn channel_signal(index: u32) -> Result<(), HvError> {
+    Hv(Hvc).channel_signal(index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,7 +167,9 @@ mod tests {
 
     #[test]
     fn ids_are_vendor_hypervisor_fast_calls() {
-        for id in [function::HV_SCHED_FRAME, function::HV_SCHED_WINDOW, function::HV_CPU_EXITS] {
+        for id in
+            [function::HV_SCHED_FRAME, function::HV_SCHED_WINDOW, function::HV_CPU_EXITS, function::HV_CHANNEL_SIGNAL]
+        {
             assert_eq!(id >> 31, 1, "fast call");
             assert_eq!(id & smccc::SMC64, 0, "SMC32 convention");
             assert_eq!((id >> 24) & 0x3F, 6, "owning entity: vendor-specific hypervisor service");
@@ -204,6 +223,16 @@ mod tests {
         assert_eq!(hv.cpu_exits(), Ok(0xFFFF_FFF0));
         assert_eq!(*hv.0.calls.borrow(), [(0x8600_0012, [0, 0, 0])]);
         assert_eq!(Hv(Fake::answering(neg(-1))).cpu_exits(), Err(HvError::NotSupported));
+    }
+
+    #[test]
+    fn channel_signal_passes_the_index_in_x1() {
+        let hv = Hv(Fake::with(|_, [index, ..]| if index < 2 { [0, JUNK, JUNK, JUNK] } else { [neg(-2), 0, 0, 0] }));
+        assert_eq!(hv.channel_signal(1), Ok(()));
+        assert_eq!(hv.channel_signal(2), Err(HvError::InvalidParameters));
+        assert_eq!(*hv.0.calls.borrow(), [(0x8600_0013, [1, 0, 0]), (0x8600_0013, [2, 0, 0])]);
+        assert_eq!(Hv(Fake::answering(HIGH_JUNK)).channel_signal(0), Ok(()), "SUCCESS in the low word");
+        assert_eq!(Hv(Fake::answering(neg(-1))).channel_signal(0), Err(HvError::NotSupported));
     }
 
     #[test]

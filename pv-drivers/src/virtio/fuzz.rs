@@ -18,18 +18,18 @@ use super::queue::{desc_flags, Queue};
 use super::test_utils::{GuestQueue, Layout, TestMemory};
 
 /// Small RAM, so random addresses often land inside, at the edges and just outside.
-const FUZZ_RAM: usize = 0x2000;
+pub(super) const FUZZ_RAM: usize = 0x2000;
 const DISK_SECTORS: u64 = 16;
 const DISK_GUARD: usize = 512;
 
 /// One 16-byte slot of guest RAM: something descriptor-like, or a virtio-blk header.
 #[derive(Clone, Debug)]
-enum Slot {
+pub(super) enum Slot {
     Desc { offset: i32, len: u32, flags: u16, next: u16 },
     Header { kind: u32, sector: u64 },
 }
 
-fn slot(max_next: u16) -> impl Strategy<Value = Slot> {
+pub(super) fn slot(max_next: u16) -> impl Strategy<Value = Slot> {
     let offset = prop_oneof![
         12 => (0..(FUZZ_RAM as i32 - 1024) / 16).prop_map(|i| i * 16),
         2 => -64..FUZZ_RAM as i32 + 64,
@@ -69,7 +69,7 @@ fn slot(max_next: u16) -> impl Strategy<Value = Slot> {
 }
 
 /// Fills guest RAM at `base` with `slots` (repeated as needed).
-fn fill(mem: &mut TestMemory, base: u64, slots: &[Slot]) {
+pub(super) fn fill(mem: &mut TestMemory, base: u64, slots: &[Slot]) {
     for (i, s) in slots.iter().cycle().take(FUZZ_RAM / 16).enumerate() {
         let at = base + 16 * i as u64;
         match *s {
@@ -91,8 +91,8 @@ fn fill(mem: &mut TestMemory, base: u64, slots: &[Slot]) {
 /// A queue's rings: where they go (offsets into RAM, possibly misaligned or outside) and what the available ring
 /// says.
 #[derive(Clone, Debug)]
-struct Rings {
-    size: u16,
+pub(super) struct Rings {
+    pub(super) size: u16,
     desc: i64,
     avail: i64,
     used: i64,
@@ -101,7 +101,7 @@ struct Rings {
     heads: Vec<u16>,
 }
 
-fn rings() -> impl Strategy<Value = Rings> {
+pub(super) fn rings() -> impl Strategy<Value = Rings> {
     let size = prop_oneof![16 => (0u32..5).prop_map(|s| 1u16 << s), 1 => any::<u16>()];
     size.prop_flat_map(|size| {
         let place = prop_oneof![
@@ -126,7 +126,7 @@ fn rings() -> impl Strategy<Value = Rings> {
 }
 
 /// Writes the available ring (if it is inside RAM) and returns the three ring addresses.
-fn place_rings(mem: &mut TestMemory, r: &Rings) -> (u64, u64, u64) {
+pub(super) fn place_rings(mem: &mut TestMemory, r: &Rings) -> (u64, u64, u64) {
     let at = |offset: i64| BASE.wrapping_add_signed(offset);
     let avail = at(r.avail);
     let _ = mem.write_u16(avail, r.avail_flags);

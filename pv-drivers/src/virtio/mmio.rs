@@ -5,7 +5,8 @@
 //! [`MmioTransport::read`] or [`MmioTransport::write`] with its offset and size. A write returns [`Effects`]: the
 //! level of the device's interrupt line and whether queue work was left for later, because a notification processes
 //! at most [`CHAINS_PER_NOTIFY`] chains per queue before the trap returns (a guest must not be able to keep the
-//! hypervisor busy on its CPU with one write).
+//! hypervisor busy on its CPU with one write). [`MmioTransport::kick`] is the hypervisor's own notification, for
+//! a backend with news the driver did not ask for (frames arriving for a network device), under the same bound.
 //!
 //! Status protocol, as enforced here: the driver sets ACKNOWLEDGE, then DRIVER, then FEATURES_OK, then
 //! DRIVER_OK, never clears a bit except by writing 0 (reset), and may set FAILED at any time. An out-of-order or
@@ -436,6 +437,24 @@ impl<D: Device, const Q: usize> MmioTransport<D, Q> {
         self.effects()
     }
 
+    /// The backend has news for queue `queue` (frames arrived for a network device's receive queue): processes it
+    /// exactly as a driver notification would, in one batch of at most [`CHAINS_PER_NOTIFY`] chains, leaving the
+    /// rest to [`MmioTransport::run_pending`].
+    ///
+    /// Unlike a notification, a kick the device cannot act on now is not remembered: before DRIVER_OK, after an
+    /// error (DEVICE_NEEDS_RESET or FAILED) or on a queue that is not ready, it changes nothing. The backend keeps
+    /// its news until the driver notifies the queue (a network driver does so whenever it adds receive buffers).
+    /// The [`Effects`] returned are always the current ones, since `interrupt` is a line level: answering a no-op
+    /// with "no interrupt" would drop a configuration-change interrupt the driver has not acknowledged yet.
+    pub fn kick<M: GuestMemory>(&mut self, queue: usize, mem: &mut M) -> Effects {
+        let exists = queue < self.device.num_queues().min(Q);
+        if exists && self.can_process() && self.queues[queue].ready() {
+            self.pending |= 1 << queue;
+            self.process_queue(queue, mem);
+        }
+        self.effects()
+    }
+
     /// Continues queues that had work left (see [`Effects::more_work`]): one batch of at most
     /// [`CHAINS_PER_NOTIFY`] chains per queue.
     pub fn run_pending<M: GuestMemory>(&mut self, mem: &mut M) -> Effects {
@@ -859,6 +878,88 @@ mod tests {
         assert_eq!(effects, Effects { interrupt: false, more_work: true });
         assert_eq!(t.run_pending(&mut mem), Effects { interrupt: true, more_work: false });
         assert_eq!(g.take_used(&mem).len(), 1);
+    }
+
+    #[test]
+    fn kick_processes_like_a_notification() {
+        let (mut t, mut mem, mut g) = running(features::VIRTIO_F_VERSION_1);
+        assert_eq!(t.kick(0, &mut mem), Effects::default(), "nothing published: nothing used, no interrupt");
+        assert_eq!(t.device().processed, vec![0]);
+        let head = g.add_chain(&mut mem, &[(DATA, 8, false)]);
+        assert_eq!(t.kick(0, &mut mem), Effects { interrupt: true, more_work: false });
+        assert_eq!(g.take_used(&mem), vec![(u32::from(head), 0)]);
+        assert_eq!(reg(&t, regs::INTERRUPT_STATUS), interrupt::USED_BUFFER);
+
+        // The same bounded batch and the same pending bookkeeping as QueueNotify.
+        let chains = CHAINS_PER_NOTIFY + 5;
+        for _ in 0..chains {
+            g.add_chain(&mut mem, &[(DATA, 8, false)]);
+        }
+        assert_eq!(t.kick(0, &mut mem), Effects { interrupt: true, more_work: true });
+        assert_eq!(g.take_used(&mem).len(), CHAINS_PER_NOTIFY);
+        assert_eq!(t.run_pending(&mut mem), Effects { interrupt: true, more_work: false });
+        assert_eq!(g.take_used(&mem).len(), 5);
+        assert_eq!(t.status(), ALL);
+    }
+
+    #[test]
+    fn kick_ignores_queues_that_cannot_run() {
+        let (mut t, mut mem, mut g) = running(features::VIRTIO_F_VERSION_1);
+        g.add_chain(&mut mem, &[(DATA, 8, false)]);
+        for queue in [1, 2, 3, 32, usize::MAX] {
+            assert_eq!(t.kick(queue, &mut mem), Effects::default(), "queue {queue}: not ready or nonexistent");
+        }
+        assert!(t.device().processed.is_empty());
+        assert_eq!(g.take_used(&mem).len(), 0);
+        // Queue 0 disabled by the driver: the kick is ignored and not remembered.
+        set(&mut t, &mut mem, regs::QUEUE_SEL, 0);
+        set(&mut t, &mut mem, regs::QUEUE_READY, 0);
+        assert_eq!(t.kick(0, &mut mem), Effects::default());
+        assert!(t.device().processed.is_empty());
+    }
+
+    #[test]
+    fn kicks_before_driver_ok_are_not_remembered() {
+        let mut mem = TestMemory::new(BASE, RAM);
+        let mut t = Transport::new(Dummy::default());
+        assert_eq!(t.kick(0, &mut mem), Effects::default(), "status 0");
+        negotiate(&mut t, &mut mem, features::VIRTIO_F_VERSION_1);
+        let mut g = setup_queue(&mut t, &mut mem, 0, BASE, 64);
+        g.add_chain(&mut mem, &[(DATA, 8, false)]);
+        assert_eq!(t.kick(0, &mut mem), Effects::default());
+        assert!(t.device().processed.is_empty(), "no buffers used before DRIVER_OK");
+        // Unlike a driver's QueueNotify (kicks_before_driver_ok_wait_for_it), nothing is pending afterwards.
+        assert_eq!(poke(&mut t, &mut mem, regs::STATUS, ALL), Effects::default());
+        assert!(t.device().processed.is_empty());
+        assert_eq!(t.kick(0, &mut mem), Effects { interrupt: true, more_work: false });
+        assert_eq!(g.take_used(&mem).len(), 1);
+    }
+
+    #[test]
+    fn kicks_after_an_error_change_nothing_but_keep_the_line_level() {
+        let (mut t, mut mem, mut g) = running(features::VIRTIO_F_VERSION_1);
+        // A chain looping on itself puts the device into DEVICE_NEEDS_RESET with a configuration interrupt.
+        let flags = crate::virtio::queue::desc_flags::NEXT;
+        g.write_desc(&mut mem, g.layout.desc, 0, Desc { addr: DATA, len: 1, flags, next: 0 });
+        g.publish(&mut mem, 0);
+        assert_eq!(t.kick(0, &mut mem), Effects { interrupt: true, more_work: false });
+        assert_eq!(t.status(), ALL | status::DEVICE_NEEDS_RESET);
+        let processed = t.device().processed.len();
+        g.add_chain(&mut mem, &[(DATA, 8, false)]);
+        assert_eq!(t.kick(0, &mut mem), Effects { interrupt: true, more_work: false }, "CONFIG_CHANGE unacked");
+        assert_eq!(t.device().processed.len(), processed);
+        set(&mut t, &mut mem, regs::INTERRUPT_ACK, interrupt::CONFIG_CHANGE);
+        assert_eq!(t.kick(0, &mut mem), Effects::default());
+        assert_eq!(t.device().processed.len(), processed);
+
+        // FAILED, set by the driver, stops kicks too.
+        let (mut t, mut mem, mut g) = running(features::VIRTIO_F_VERSION_1);
+        set(&mut t, &mut mem, regs::STATUS, ALL | status::FAILED);
+        g.add_chain(&mut mem, &[(DATA, 8, false)]);
+        assert_eq!(t.kick(0, &mut mem), Effects::default());
+        assert!(t.device().processed.is_empty());
+        assert_eq!(g.take_used(&mem).len(), 0);
+        assert_eq!(mem.violations(), 0);
     }
 
     #[test]

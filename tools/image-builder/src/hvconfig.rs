@@ -8,9 +8,15 @@ use board_support::{CpuStart, GicVersion, UartKind};
 use dom0_less::guest_map;
 
 use crate::config::{Access, FaultPolicy, System};
-use crate::layout::{Layout, Shared};
+use crate::layout::Layout;
 use crate::s2::{self, Mapping};
 use crate::units::hex;
+
+mod channels;
+mod disks;
+mod nets;
+pub use channels::{channel_maps, ChannelMapping};
+pub use disks::host_disk_size;
 
 /// The generated files.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,11 +50,12 @@ pub fn device_maps(system: &System, index: usize) -> Vec<DeviceMap> {
     maps
 }
 
-/// Stage-2 tables of partition `index`: its RAM plus its mapped devices.
+/// Stage-2 tables of partition `index`: its RAM plus its mapped devices and channels.
 pub fn s2_tables(system: &System, layout: &Layout, index: usize) -> usize {
     let p = &layout.partitions[index];
     let mut maps = vec![Mapping { ipa: p.ipa, pa: p.ram.base, size: p.ram.size }];
     maps.extend(device_maps(system, index).iter().map(|d| Mapping { ipa: d.ipa, pa: d.pa, size: d.size }));
+    maps.extend(channel_maps(system, layout, index).iter().map(ChannelMapping::stage2));
     s2::count_tables(&maps)
 }
 
@@ -89,42 +96,27 @@ fn cpu_schedule(system: &System, cpu: u32) -> String {
     format!("Some(CpuSchedule {{ major_frame_ns: {}, slots: &[{}] }})", table.major_frame, body.join(", "))
 }
 
-/// The `DiskConfig`s of the RAM-backed disks, in `System::disks` order (the only backing hv-static serves yet).
-fn ram_disks(system: &System, layout: &Layout) -> Vec<String> {
-    (0..system.disks.len())
-        .filter_map(|i| layout.shared.iter().find(|s| s.what == Shared::Disk(i)))
-        .map(|s| {
-            let image = match s.load {
-                Some(l) => format!(
-                    "Some(Load {{ src_pa: {}, dst_pa: {}, size: {} }})",
-                    hex(l.src_pa),
-                    hex(l.dst_pa),
-                    hex(l.size)
-                ),
-                None => "None".into(),
-            };
-            format!("DiskConfig {{ pa: {}, size: {}, image: {image} }}", hex(s.region.base), hex(s.region.size))
-        })
-        .collect()
-}
-
-/// Partition `i`'s `VirtioConfig`s: its disks, in the transport slots the layout gave them (disks come first).
+/// Partition `i`'s `VirtioConfig`s, in the transport slots the layout gave them: its disks, then its network
+/// ports. `next` is the system-wide device number of its first one.
 fn virtio_devices(system: &System, layout: &Layout, i: usize, next: &mut usize) -> Vec<String> {
     let p = &system.partitions[i];
-    let ram_index =
-        |disk: usize| (0..disk).filter(|&d| layout.shared.iter().any(|s| s.what == Shared::Disk(d))).count();
-    p.disks
+    let disks = p
+        .disks
         .iter()
+        .map(|a| format!("VirtioDevice::Blk {{ disk: {}, read_only: {} }}", a.disk, a.access == Access::ReadOnly));
+    let nets = p.networks.iter().enumerate().map(|(k, a)| {
+        format!("VirtioDevice::Net {{ port: {}, mac: {} }}", nets::port_of(system, i, k), nets::mac_literal(&a.mac))
+    });
+    disks
+        .chain(nets)
         .zip(&layout.guests[i].virtio)
-        .map(|(a, slot)| {
+        .map(|(device, slot)| {
             let index = *next;
             *next += 1;
             format!(
-                "VirtioConfig {{ index: {index}, ipa: {}, intid: {}, device: VirtioDevice::Blk {{ disk: {}, read_only: {} }} }}",
+                "VirtioConfig {{ index: {index}, ipa: {}, intid: {}, device: {device} }}",
                 hex(slot.base),
-                slot.intid,
-                ram_index(a.disk),
-                a.access == Access::ReadOnly
+                slot.intid
             )
         })
         .collect()
@@ -173,8 +165,10 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     let _ = writeln!(
         w,
         "pub const NUM_VIRTIO: usize = {};",
-        system.partitions.iter().map(|p| p.disks.len()).sum::<usize>()
+        system.partitions.iter().map(|p| p.disks.len() + p.networks.len()).sum::<usize>()
     );
+    let _ = writeln!(w, "pub const NUM_NET_PORTS: usize = {};", nets::num_ports(system));
+    let _ = writeln!(w, "pub const NUM_NETWORKS: usize = {};", system.networks.len());
     let _ = writeln!(w);
     let _ = writeln!(w, "pub static SYSTEM: SystemConfig = SystemConfig {{");
     let _ = writeln!(w, "    name: {},", rust_str(&system.name));
@@ -215,7 +209,20 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     }
     let _ = writeln!(w, "    ],");
     let _ = writeln!(w, "    cpu_start: {},", cpu_start(board.cpu_start));
-    let _ = writeln!(w, "    disks: &[{}],", ram_disks(system, layout).join(", "));
+    let _ = writeln!(w, "    disks: &[{}],", disks::system_disks(system, layout).join(", "));
+    let _ = writeln!(w, "    host_disk: {},", disks::host_disk(system, layout));
+    let _ = writeln!(w, "    channels: &[{}],", channels::system_channels(system, layout).join(", "));
+    let virtio_base: Vec<usize> = system
+        .partitions
+        .iter()
+        .scan(0, |n, p| {
+            let base = *n;
+            *n += p.disks.len() + p.networks.len();
+            Some(base)
+        })
+        .collect();
+    let _ = writeln!(w, "    networks: &[{}],", nets::system_networks(system).join(", "));
+    let _ = writeln!(w, "    net_ports: &[{}],", nets::system_ports(system, &virtio_base).join(", "));
     let mut next_virtio = 0;
     let _ = writeln!(w, "    partitions: &[");
     for (i, p) in system.partitions.iter().enumerate() {
@@ -289,6 +296,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
         let _ = writeln!(w, "            wfi_trap: {},", system.pools[p.pool].wfi == crate::config::Wfi::Trap);
         let _ =
             writeln!(w, "            virtio: &[{}],", virtio_devices(system, layout, i, &mut next_virtio).join(", "));
+        let _ = writeln!(w, "            channels: &[{}],", channels::partition_channels(system, layout, i).join(", "));
         let _ = writeln!(w, "        }},");
     }
     let _ = writeln!(w, "    ],");

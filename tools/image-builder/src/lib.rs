@@ -26,6 +26,7 @@ pub mod cargo;
 pub mod config;
 pub mod diag;
 pub mod guests;
+pub mod hostdisk;
 pub mod hvconfig;
 pub mod image;
 pub mod layout;

@@ -62,6 +62,10 @@ enum Cmd {
         /// Deterministic guest time: QEMU's `-icount shift=0,align=off,sleep=off` (for scheduling measurements).
         #[arg(long)]
         icount: bool,
+        /// The board's own disk for `backing = "host"` disks [default: out/NAME/host-disk.img]; created from the
+        /// disks' images when missing, kept as it is (with what the partitions wrote) when it exists.
+        #[arg(long, value_name = "PATH")]
+        host_disk: Option<PathBuf>,
         /// No build progress.
         #[arg(long, short)]
         quiet: bool,
@@ -107,7 +111,7 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             })
         }
-        Cmd::Run { config, timeout, until, sdcard, secure, icount, quiet } => {
+        Cmd::Run { config, timeout, until, sdcard, secure, icount, host_disk, quiet } => {
             let opts = RunOptions {
                 config: config.unwrap_or_else(default_config),
                 timeout: timeout.filter(|t| *t > 0).map(Duration::from_secs),
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
                 echo: true,
                 secure,
                 icount,
+                host_disk,
             };
             let run = if sdcard { qemu::run_from_card } else { qemu::run };
             run(&opts).map(|o| {

@@ -932,14 +932,12 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
         write_if_changed(&out.join("schedule.svg"), svg.as_bytes())?;
     }
     if system.serves_pv_not_yet() {
-        // Networks, channels and disks on the board's own drive are checked, laid out and described in the device
-        // trees; serving them is the part of the PV devices issue still to come, and an image whose partitions saw
-        // devices nobody answers would be silently wrong. RAM-backed disks are served.
+        // Uplinks are checked, laid out and described in the device trees; driving the board's network device is
+        // still to come, and an image whose switch silently had no uplink would be wrong.
         write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, None).as_bytes())?;
         return Err(Error::Tool(format!(
-            "{config_name}: the networks, channels and disks are valid (see {} and the device trees beside it), \
-             but hv-static serves only RAM-backed disks yet: remove the [[network]] and [[channel]] tables and \
-             `backing = \"host\"` (and the partitions' `networks`) to build an image",
+            "{config_name}: the networks are valid (see {} and the device trees beside it), but hv-static does not \
+             drive the board's network device yet: remove `uplink = true` to build an image",
             display_path(&out.join("layout.txt"))
         )));
     }

@@ -32,6 +32,9 @@ pub struct RunOptions {
     /// Guest-visible time from instructions, not the host clock: QEMU's [`ICOUNT`], so counter readings in the
     /// partitions are reproducible run to run (for scheduling measurements).
     pub icount: bool,
+    /// The board's own disk when the config has host-backed disks (`None`: `out/NAME/host-disk.img`); created when
+    /// missing, kept when it exists (see [`crate::hostdisk`]).
+    pub host_disk: Option<PathBuf>,
 }
 
 /// QEMU's deterministic time: one instruction per nanosecond, never synchronised with the host, and idle time
@@ -105,6 +108,7 @@ fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
     if opts.icount {
         cmd.extend(ICOUNT.map(String::from));
     }
+    attach_host_disk(&built, opts.host_disk.as_deref(), &mut cmd)?;
     let package = built.prepared.checked.system.board.qemu.map(|q| q.package).unwrap_or("qemu");
     crate::say!("+ {}", cmd.join(" "));
     let until = match &opts.until {
@@ -112,6 +116,20 @@ fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
         None => None,
     };
     boot(&cmd, package, until.as_ref(), opts.timeout, opts.echo)
+}
+
+/// Adds the board's own disk to `cmd` when the system has host-backed disks, creating its file when missing.
+fn attach_host_disk(built: &Built, path: Option<&Path>, cmd: &mut Vec<String>) -> Result<()> {
+    let system = &built.prepared.checked.system;
+    let path = path.map_or_else(|| crate::hostdisk::default_path(system), Path::to_path_buf);
+    let Some(how) = crate::hostdisk::prepare(system, &built.prepared.layout, &path)? else { return Ok(()) };
+    let what = match how {
+        crate::hostdisk::Prepared::Created(n) => format!("created, {}", crate::units::size(n)),
+        crate::hostdisk::Prepared::Kept(n) => format!("{}, kept from an earlier run", crate::units::size(n)),
+    };
+    crate::say!("+ board disk {} ({what})", display_path(&path));
+    cmd.extend(board_support::host_disk_qemu_args(&display_path(&path)));
+    Ok(())
 }
 
 enum Event {

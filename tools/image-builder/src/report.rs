@@ -239,7 +239,7 @@ fn shared_name(s: &System, what: Shared) -> String {
 
 /// The disks, networks and channels, and who attaches them.
 fn pv_text(w: &mut String, s: &System, l: &Layout) {
-    let _ = writeln!(w, "PV devices (checked and laid out; hv-static does not serve them yet)");
+    let _ = writeln!(w, "PV devices");
     let mut host = l.host_disk_slices.iter();
     for (d, disk) in s.disks.iter().enumerate() {
         let contents = match &disk.image {
@@ -262,6 +262,16 @@ fn pv_text(w: &mut String, s: &System, l: &Layout) {
             .collect();
         let users = if users.is_empty() { "no partition".to_owned() } else { users.join(", ") };
         let _ = writeln!(w, "  disk {}: {}, {backing}, {contents}; attached by {users}", disk.name, size(disk.size));
+    }
+    if !l.host_disk_slices.is_empty() {
+        let _ = writeln!(
+            w,
+            "  board disk: the virtio-blk device with serial {}, at least {} (`run`: out/{}/host-disk.img, kept \
+             across runs)",
+            board_support::HOST_DISK_SERIAL,
+            size(crate::hvconfig::host_disk_size(l)),
+            s.name
+        );
     }
     for (n, net) in s.networks.iter().enumerate() {
         let mut ports: Vec<String> = s

@@ -73,6 +73,7 @@ fn demo_boots_in_qemu() {
         echo: false,
         secure: None,
         icount: false,
+        host_disk: None,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(outcome.matched, "{outcome:?}");

@@ -107,17 +107,28 @@ fn io(op: Op, first: u64, len: usize) -> impl FnOnce(Error) -> Failure {
 
 /// Writes `pattern` over sectors `0..sectors`, flushes, then reads them back and compares.
 pub fn write_and_verify(disk: &mut impl Disk, pattern: u8, sectors: u64) -> Result<(), Failure> {
+    write(disk, pattern, sectors)?;
+    disk.flush().map_err(io(Op::Flush, 0, sectors as usize * SECTOR_SIZE))?;
+    verify(disk, pattern, sectors)
+}
+
+// The functions with a chunk buffer are never inlined, and return before the next one runs, so that no two chunk
+// buffers are on the stack at once: guest-rt's 16 KiB stack has room for one beside virtio-drivers' frames.
+
+/// Writes `pattern` over sectors `0..sectors`.
+#[inline(never)]
+fn write(disk: &mut impl Disk, pattern: u8, sectors: u64) -> Result<(), Failure> {
     let mut buf = [0; CHUNK_BYTES];
     for (first, len) in chunks(sectors) {
         let data = &mut buf[..len];
         pattern::fill(pattern, first, data);
         disk.write(first, data).map_err(io(Op::Write, first, len))?;
     }
-    disk.flush().map_err(io(Op::Flush, 0, sectors as usize * SECTOR_SIZE))?;
-    verify(disk, pattern, sectors)
+    Ok(())
 }
 
 /// Reads sectors `0..sectors` and compares them with `pattern`.
+#[inline(never)]
 pub fn verify(disk: &mut impl Disk, pattern: u8, sectors: u64) -> Result<(), Failure> {
     let mut buf = [0; CHUNK_BYTES];
     let mut bad: Option<(u64, SectorMismatch)> = None;
@@ -138,6 +149,40 @@ pub fn verify(disk: &mut impl Disk, pattern: u8, sectors: u64) -> Result<(), Fai
         None => Ok(()),
         Some((sector, first)) => Err(Failure::Mismatch { sector, first, sectors: bad_sectors, checked: sectors }),
     }
+}
+
+/// What `persist` mode found on a disk before writing anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Sectors `0..sectors` all read as zeroes: a new disk (or one that did not keep what was written).
+    Blank,
+    /// They hold the pattern: written before this boot.
+    Pattern,
+}
+
+/// `persist` mode: blank sectors get the pattern (written, flushed, read back); sectors that already hold it are
+/// left alone. Anything else is a mismatch against the pattern.
+pub fn persist(disk: &mut impl Disk, pattern: u8, sectors: u64) -> Result<Found, Failure> {
+    if blank(disk, sectors)? {
+        write_and_verify(disk, pattern, sectors)?;
+        return Ok(Found::Blank);
+    }
+    verify(disk, pattern, sectors).map(|()| Found::Pattern)
+}
+
+/// Whether sectors `0..sectors` all read as zeroes.
+#[inline(never)]
+fn blank(disk: &mut impl Disk, sectors: u64) -> Result<bool, Failure> {
+    let mut buf = [0; CHUNK_BYTES];
+    for (first, len) in chunks(sectors) {
+        let data = &mut buf[..len];
+        data.fill(0xff);
+        disk.read(first, data).map_err(io(Op::Read, first, len))?;
+        if data.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Expects a read-only device: it offers VIRTIO_BLK_F_RO, sectors `0..sectors` read, and writing sector 0's own
@@ -344,6 +389,20 @@ mod tests {
         let mut lax = MemDisk { lax_bounds: true, ..MemDisk::new(8) };
         assert_eq!(out_of_range_read(&mut lax), Err(Failure::OutOfRangeRead(8)));
         assert_eq!(Failure::OutOfRangeRead(8).to_string(), "out-of-range read of sector 8 succeeded");
+    }
+
+    #[test]
+    fn persist_writes_a_blank_disk_and_keeps_one_holding_the_pattern() {
+        let mut disk = MemDisk::new(32);
+        assert_eq!(persist(&mut disk, 0x5a, 20), Ok(Found::Blank));
+        assert_eq!(verify(&mut disk, 0x5a, 20), Ok(()));
+        disk.requests.clear();
+        assert_eq!(persist(&mut disk, 0x5a, 20), Ok(Found::Pattern));
+        assert!(disk.requests.iter().all(|r| r.0 == Op::Read), "nothing written the second time");
+        // Another pattern, or a disk that lost the writes of an earlier boot in part, is neither.
+        assert!(matches!(persist(&mut disk, 0xa5, 20), Err(Failure::Mismatch { sectors: 20, .. })));
+        disk.data[5 * SECTOR_SIZE..6 * SECTOR_SIZE].fill(0);
+        assert!(matches!(persist(&mut disk, 0x5a, 20), Err(Failure::Mismatch { sector: 5, sectors: 1, .. })));
     }
 
     #[test]

@@ -18,13 +18,20 @@ pub enum Mode {
     Verify,
     /// Expect a read-only device: reads work, a write fails.
     ReadOnly,
+    /// Write the pattern on a blank disk, check it on one written before (a disk that persists across boots).
+    Persist,
     /// Attack the first block device with malformed virtqueues ([`crate::hostile`]).
     Hostile,
 }
 
 impl Mode {
-    const NAMES: [(&'static str, Mode); 4] =
-        [("write", Mode::Write), ("verify", Mode::Verify), ("readonly", Mode::ReadOnly), ("hostile", Mode::Hostile)];
+    const NAMES: [(&'static str, Mode); 5] = [
+        ("write", Mode::Write),
+        ("verify", Mode::Verify),
+        ("readonly", Mode::ReadOnly),
+        ("persist", Mode::Persist),
+        ("hostile", Mode::Hostile),
+    ];
 
     fn name(self) -> &'static str {
         Self::NAMES.iter().find(|(_, m)| *m == self).map_or("?", |(n, _)| n)
@@ -71,7 +78,7 @@ impl Config {
             Some(value) => Mode::NAMES.iter().find(|(n, _)| *n == value).map(|&(_, m)| m).ok_or(BadArg {
                 key: "mode",
                 value,
-                expected: "write, verify, readonly or hostile",
+                expected: "write, verify, readonly, persist or hostile",
             })?,
         };
         let given = bootargs::get(cmdline, "pattern");
@@ -143,6 +150,7 @@ mod tests {
         assert_eq!((c.mode, c.pattern, c.sectors), (Mode::ReadOnly, 200, DEFAULT_SECTORS));
         assert_eq!(Config::parse("pattern=0", "x").unwrap().pattern, 0);
         assert_eq!(Config::parse("mode=write", "x").unwrap().mode, Mode::Write);
+        assert_eq!(Config::parse("mode=persist", "x").unwrap().mode, Mode::Persist);
     }
 
     #[test]
@@ -161,7 +169,7 @@ mod tests {
         assert_eq!(err("evil=0x1_0000_0000_0000_0000").key, "evil", "beyond 64 bits");
         assert_eq!(
             err("mode=rw").to_string(),
-            "mode=\"rw\", expected write, verify, readonly or hostile",
+            "mode=\"rw\", expected write, verify, readonly, persist or hostile",
             "the line diskprobe prints after `bad bootargs: `"
         );
     }

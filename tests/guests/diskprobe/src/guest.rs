@@ -11,7 +11,7 @@ use virtio_drivers::transport::{DeviceType, DeviceTypeError, Transport};
 
 use crate::check::{self, Failure};
 use crate::config::{Config, Mode};
-use crate::hal::DmaPool;
+use guest_rt::virtio_hal::DmaPool;
 use crate::hostile;
 
 guest_rt::entry!(main);
@@ -117,6 +117,15 @@ fn run(disk: &mut impl check::Disk, config: &Config) {
                 report(check::verify(disk, pattern, sectors), verified);
             }
         }
+        Mode::Persist => match check::persist(disk, pattern, sectors) {
+            Ok(check::Found::Blank) => {
+                println!("disk: blank; wrote and verified {sectors} sectors (pattern {pattern:#04x})");
+            }
+            Ok(check::Found::Pattern) => {
+                println!("disk: {verified}, written before this boot");
+            }
+            Err(failure) => println!("disk: {failure}"),
+        },
         Mode::Hostile => unreachable!("hostile mode does not use virtio-drivers (see main)"),
     }
 }

@@ -7,7 +7,7 @@
 //! the probe checks the data path without depending on interrupt delivery.
 //!
 //! Bootargs (all optional):
-//! - `mode=write|verify|readonly|hostile` (default `write`);
+//! - `mode=write|verify|readonly|persist|hostile` (default `write`);
 //! - `pattern=<byte>`, decimal or `0x` hex (default: a hash of the partition name, see [`pattern::default_for`]);
 //! - `sectors=<n>` sectors to write or check from sector 0 (default 64; at most the disk's capacity);
 //! - `evil=<hex address>` (`0x` and `_` optional; default `0x4020_0000`, where hv-static lives on QEMU `virt`):
@@ -21,6 +21,9 @@
 //!   - a block device: `disk: virtio-blk at 0x<base> capacity <c> sectors, ro|rw` (`ro`: VIRTIO_BLK_F_RO), then
 //!     - `write`: `disk: wrote and verified <n> sectors (pattern 0x<p>)`;
 //!     - `verify`: `disk: verified <n> sectors (pattern 0x<p>)`;
+//!     - `persist` (for disks that outlive a boot): on a blank disk (the sectors all zero) `disk: blank; wrote and
+//!       verified <n> sectors (pattern 0x<p>)`, on one that holds the pattern already `disk: verified <n> sectors
+//!       (pattern 0x<p>), written before this boot` (nothing is written then); anything else is a mismatch;
 //!     - `readonly`: `disk: read-only as expected; write refused` (the device offers VIRTIO_BLK_F_RO, reads of
 //!       `n` sectors work and a write of sector 0's own contents fails); with an explicit `pattern=`, also
 //!       `disk: verified <n> sectors (pattern 0x<p>)`;
@@ -48,8 +51,8 @@
 //! - `diskprobe: done`, then WFI forever (or SYSTEM_OFF with `done=off`).
 //!
 //! [`config`], [`pattern`] and [`check`] are pure and unit-tested on the host (the checks against an in-memory
-//! disk); [`hal`] holds the DMA pool virtio-drivers allocates its rings from; [`hostile`]'s ring layout and
-//! encodings are unit-tested too.
+//! disk); `guest_rt::virtio_hal` holds the DMA pool virtio-drivers allocates its rings from; [`hostile`]'s ring
+//! layout and encodings are unit-tested too.
 //!
 //! Natively, QEMU's virtio-mmio transports are legacy (version 1) unless `-global virtio-mmio.force-legacy=false`
 //! is given; hostile mode needs version 2, e.g.:
@@ -64,7 +67,6 @@
 mod check;
 mod config;
 mod guest;
-mod hal;
 mod hostile;
 mod pattern;
 

@@ -26,6 +26,8 @@ pub mod irq;
 pub mod rt;
 pub mod smp;
 pub mod timer;
+#[cfg(feature = "virtio")]
+pub mod virtio_hal;
 
 pub use dt::Platform;
 

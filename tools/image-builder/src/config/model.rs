@@ -357,11 +357,9 @@ impl System {
         !self.disks.is_empty() || !self.networks.is_empty() || !self.channels.is_empty()
     }
 
-    /// Whether the system uses PV devices hv-static does not serve yet: networks, channels, disks backed by the
-    /// board's own drive (RAM-backed disks are served).
+    /// Whether the system uses PV devices hv-static does not serve yet: a switch with the board's network device as
+    /// its uplink (disks, RAM- or host-backed, channels and switches between partitions are served).
     pub fn serves_pv_not_yet(&self) -> bool {
-        !self.networks.is_empty()
-            || !self.channels.is_empty()
-            || self.disks.iter().any(|d| d.backing == DiskBacking::Host)
+        self.networks.iter().any(|n| n.uplink)
     }
 }

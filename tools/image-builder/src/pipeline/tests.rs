@@ -736,8 +736,10 @@ fn pv_devices_get_transports_channels_and_interrupts() {
         "channel      ctl IPA 0x1000_0000..0x1001_0000 -> PA ",
         "(64 KiB), rw, doorbell INTID 51",
         "(64 KiB), r, doorbell INTID 51",
-        "PV devices (checked and laid out; hv-static does not serve them yet)",
+        "PV devices",
         "disk shared-ro: 32 MiB, host disk bytes 0x0..0x200_0000, empty; attached by front (ro), back (ro)",
+        "board disk: the virtio-blk device with serial hv-static-host-disk, at least 32 MiB (`run`: \
+         out/demo/host-disk.img, kept across runs)",
         "network lan: front (52:54:00:12:34:57), back (",
         "the board's network device (uplink)",
         "channel ctl: 64 KiB, front (rw), back (r)",

@@ -1,4 +1,4 @@
-//! virtio-drivers' [`Hal`] for a guest-rt guest: the MMU is off (guest-rt never turns it on), so a pointer's value
+//! virtio-drivers' [`Hal`] for a guest-rt guest (feature `virtio`): the MMU is off (guest-rt never turns it on), so a pointer's value
 //! is its physical address (guest-physical under hv-static), which is also what the device is given. DMA memory for
 //! the rings comes from a static, page-aligned pool in the guest's bss; buffers are shared in place.
 //!
@@ -11,9 +11,10 @@ use core::ptr::{self, NonNull};
 use spin::Mutex;
 use virtio_drivers::{BufferDirection, Hal, PhysAddr, PAGE_SIZE};
 
-/// Pages in the pool. One virtqueue of virtio-drivers' block driver takes 2 (a legacy transport's ring or a
-/// modern one's driver and device areas); the probe opens one disk at a time.
-const POOL_PAGES: usize = 8;
+/// Pages in the pool. A small virtqueue takes 2 (a legacy transport's ring or a modern one's driver and device
+/// areas), a network device 4 (receive and transmit queues): room for four network devices kept open, and a
+/// device that fails half-way may strand a queue's pages.
+const POOL_PAGES: usize = 20;
 
 #[repr(C, align(4096))]
 struct Pool(UnsafeCell<[u8; POOL_PAGES * PAGE_SIZE]>);
@@ -25,8 +26,8 @@ unsafe impl Sync for Pool {}
 static POOL: Pool = Pool(UnsafeCell::new([0; POOL_PAGES * PAGE_SIZE]));
 static STATE: Mutex<Bump> = Mutex::new(Bump::new(POOL_PAGES));
 
-/// A bump allocator of pages that starts over once everything it handed out has been freed: the probe allocates a
-/// disk's queue, uses it and drops it before the next disk.
+/// A bump allocator of pages that starts over once everything it handed out has been freed: a guest that opens
+/// devices one at a time (and drops each) reuses the pool; one that keeps them holds their pages for good.
 #[derive(Debug)]
 struct Bump {
     pages: usize,
@@ -48,7 +49,7 @@ impl Bump {
     }
 
     fn free(&mut self, count: usize) {
-        self.live = self.live.checked_sub(count).expect("diskprobe: freed more DMA pages than allocated");
+        self.live = self.live.checked_sub(count).expect("guest-rt: freed more DMA pages than allocated");
         if self.live == 0 {
             self.next = 0;
         }
@@ -84,8 +85,8 @@ unsafe impl Hal for DmaPool {
     }
 
     unsafe fn mmio_phys_to_virt(paddr: PhysAddr, _size: usize) -> NonNull<u8> {
-        let addr = usize::try_from(paddr).expect("diskprobe: MMIO address beyond the address space");
-        NonNull::new(ptr::with_exposed_provenance_mut(addr)).expect("diskprobe: MMIO at address 0")
+        let addr = usize::try_from(paddr).expect("guest-rt: MMIO address beyond the address space");
+        NonNull::new(ptr::with_exposed_provenance_mut(addr)).expect("guest-rt: MMIO at address 0")
     }
 
     unsafe fn share(buffer: NonNull<[u8]>, _direction: BufferDirection) -> PhysAddr {

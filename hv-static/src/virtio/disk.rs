@@ -1,0 +1,103 @@
+//! The backing store of a virtio-blk device: a RAM-backed disk the layout reserved, or a slice of the board's own
+//! disk (`backing = "host"`, driven by [`crate::hostdev`]). The partition sees the same device either way.
+
+use pv_drivers::virtio::blk::{BackendError, BlockBackend};
+
+use crate::config::{DiskBacking, DiskConfig, SYSTEM};
+use crate::hostdev;
+
+const SECTOR: u64 = 512;
+
+/// On the boot CPU, before any partition starts: fills every RAM-backed disk (zeroes, then its image) and brings
+/// up the board's disk when host-backed disks slice it.
+pub fn init() {
+    for d in SYSTEM.disks {
+        let DiskBacking::Ram { pa, image } = d.backing else { continue };
+        // SAFETY: the image builder reserved `pa..pa + size` for this disk alone, inside RAM the hypervisor maps,
+        // and copied the image into the boot image at `src_pa` (validated against the layout at build time).
+        unsafe {
+            core::ptr::write_bytes(pa as usize as *mut u8, 0, d.size as usize);
+            if let Some(l) = image {
+                core::ptr::copy_nonoverlapping(
+                    l.src_pa as usize as *const u8,
+                    l.dst_pa as usize as *mut u8,
+                    l.size as usize,
+                );
+            }
+        }
+    }
+    if let Some(host) = &SYSTEM.host_disk {
+        hostdev::init(host);
+    }
+}
+
+/// A disk as one partition attached it (read-only or read-write).
+pub struct PhysDisk {
+    pub disk: &'static DiskConfig,
+    pub read_only: bool,
+}
+
+impl PhysDisk {
+    /// The byte offset of `len` bytes at `sector` on the disk, if they are whole sectors on it.
+    fn range(&self, sector: u64, len: usize) -> Result<u64, BackendError> {
+        let off = sector.checked_mul(SECTOR).ok_or(BackendError::OutOfRange)?;
+        let end = off.checked_add(len as u64).ok_or(BackendError::OutOfRange)?;
+        if !(len as u64).is_multiple_of(SECTOR) || end > self.disk.size {
+            return Err(BackendError::OutOfRange);
+        }
+        Ok(off)
+    }
+}
+
+impl BlockBackend for PhysDisk {
+    fn capacity_sectors(&self) -> u64 {
+        self.disk.size / SECTOR
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        let off = self.range(sector, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match self.disk.backing {
+            DiskBacking::Ram { pa, .. } => {
+                // SAFETY: `range` keeps the copy inside the disk's reserved memory, which the hypervisor maps.
+                unsafe {
+                    core::ptr::copy_nonoverlapping((pa + off) as usize as *const u8, buf.as_mut_ptr(), buf.len())
+                };
+                Ok(())
+            }
+            // The slice starts on a sector boundary of the board's disk (the layout aligns slices to 1 MiB).
+            DiskBacking::Host { offset } => hostdev::read((offset + off) / SECTOR, buf),
+        }
+    }
+
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
+        if self.read_only {
+            return Err(BackendError::ReadOnly);
+        }
+        let off = self.range(sector, data.len())?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        match self.disk.backing {
+            DiskBacking::Ram { pa, .. } => {
+                // SAFETY: as for `read`; the builder lets at most one partition attach a disk read-write.
+                unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (pa + off) as usize as *mut u8, data.len()) };
+                Ok(())
+            }
+            DiskBacking::Host { offset } => hostdev::write((offset + off) / SECTOR, data),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), BackendError> {
+        match self.disk.backing {
+            DiskBacking::Ram { .. } => Ok(()),
+            DiskBacking::Host { .. } => hostdev::flush(),
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The shared-memory channels in the generated configuration: the system's table of channels (`ChannelConfig`:
+//! where each one's memory is) and, per partition, the channels it maps (`ChannelMapping`), in the order its
+//! device tree lists them, which is the index `HV_CHANNEL_SIGNAL` takes.
+
+use crate::config::System;
+use crate::layout::{Layout, Shared};
+use crate::s2::Mapping;
+use crate::units::hex;
+
+/// One channel as a member partition maps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelMapping {
+    /// Index into `System::channels`.
+    pub channel: usize,
+    pub ipa: u64,
+    /// Host-physical base of the channel's memory.
+    pub pa: u64,
+    pub size: u64,
+    pub writable: bool,
+    /// The doorbell's INTID.
+    pub doorbell: u32,
+}
+
+impl ChannelMapping {
+    pub fn stage2(&self) -> Mapping {
+        Mapping { ipa: self.ipa, pa: self.pa, size: self.size }
+    }
+}
+
+/// Host-physical base of channel `c`'s memory.
+fn channel_pa(layout: &Layout, c: usize) -> u64 {
+    layout
+        .shared
+        .iter()
+        .find(|s| s.what == Shared::Channel(c))
+        .map(|s| s.region.base)
+        .expect("the layout places every channel's memory")
+}
+
+/// The channels partition `index` maps, in config order (its device tree's order).
+pub fn channel_maps(system: &System, layout: &Layout, index: usize) -> Vec<ChannelMapping> {
+    let placed = layout.guests.get(index).map_or(&[][..], |g| g.channels.as_slice());
+    system
+        .channels_of(index)
+        .iter()
+        .zip(placed)
+        .map(|(&(channel, access), m)| ChannelMapping {
+            channel,
+            ipa: m.ipa,
+            pa: channel_pa(layout, channel),
+            size: m.size,
+            writable: access.writable(),
+            doorbell: m.doorbell,
+        })
+        .collect()
+}
+
+/// The `ChannelConfig`s of `SystemConfig::channels`, in config order.
+pub fn system_channels(system: &System, layout: &Layout) -> Vec<String> {
+    system
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(c, ch)| {
+            format!(
+                "ChannelConfig {{ name: {:?}, pa: {}, size: {} }}",
+                ch.name,
+                hex(channel_pa(layout, c)),
+                hex(ch.size)
+            )
+        })
+        .collect()
+}
+
+/// Partition `index`'s `ChannelMapping`s.
+pub fn partition_channels(system: &System, layout: &Layout, index: usize) -> Vec<String> {
+    channel_maps(system, layout, index)
+        .iter()
+        .map(|m| {
+            format!(
+                "ChannelMapping {{ channel: {}, ipa: {}, size: {}, writable: {}, doorbell: {} }}",
+                m.channel,
+                hex(m.ipa),
+                hex(m.size),
+                m.writable,
+                m.doorbell
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{self, Context};
+    use crate::guests::GuestCatalog;
+    use crate::hvconfig;
+    use crate::image::{self, testelf};
+    use crate::pipeline::{device_trees, solve_layout, Checked, ImageSizes, KernelImage};
+
+    /// Three partitions: `a` and `b` share `ping` (a writes, b reads) and `pong` (b writes, a reads); `c` is in
+    /// neither but maps `solo` alone; `ring` has all three.
+    const SRC: &str = r#"
+[board]
+name = "qemu-virt-aarch64"
+
+[[pool]]
+name = "rt"
+cpus = [0, 1, 2]
+
+[[channel]]
+name = "ping"
+size = "64KiB"
+partitions = [{ partition = "a", access = "rw" }, { partition = "b", access = "r" }]
+
+[[channel]]
+name = "pong"
+size = "4KiB"
+partitions = [{ partition = "b" }, { partition = "a", access = "r" }]
+
+[[channel]]
+name = "solo"
+size = "8KiB"
+partitions = [{ partition = "c" }]
+
+[[channel]]
+name = "ring"
+size = "2MiB"
+partitions = [{ partition = "c", access = "r" }, { partition = "a" }, { partition = "b" }]
+
+[[partition]]
+name = "a"
+pool = "rt"
+vcpus = [0]
+memory = { size = "16MiB" }
+kernel = "hello"
+
+[[partition]]
+name = "b"
+pool = "rt"
+vcpus = [1]
+memory = { size = "16MiB" }
+kernel = "hello"
+
+[[partition]]
+name = "c"
+pool = "rt"
+vcpus = [2]
+memory = { size = "16MiB" }
+kernel = "hello"
+"#;
+
+    struct Prepared {
+        system: System,
+        layout: Layout,
+    }
+
+    fn kernel() -> KernelImage {
+        let mut bytes = testelf::image(0x8_0000, 0, &[0x5a; 0x1000]);
+        bytes[63] = 0x11;
+        KernelImage { header: image::header(&bytes).unwrap(), bytes, from: "test".into() }
+    }
+
+    fn prepared(src: &str) -> Prepared {
+        let guests = GuestCatalog::with_names(["hello"]);
+        let ctx = Context { guests: &guests, base_dir: Path::new("/") };
+        let (system, report) = config::check_source("chan.toml", src, "chan", &ctx).unwrap_or_else(|r| panic!("{r}"));
+        let checked = Checked { system, report, config_path: "/chan.toml".into() };
+        let sizes = ImageSizes::of(&[kernel(), kernel(), kernel()], &[None, None, None]);
+        let dtbs = device_trees(&checked, &sizes).unwrap_or_else(|e| panic!("{e}"));
+        let layout = solve_layout(&checked, &sizes, &dtbs).unwrap_or_else(|e| panic!("{e}"));
+        Prepared { system: checked.system, layout }
+    }
+
+    #[test]
+    fn each_member_maps_the_same_memory_with_its_own_access_and_doorbell() {
+        let p = prepared(SRC);
+        let (s, l) = (&p.system, &p.layout);
+        let a = channel_maps(s, l, 0);
+        let b = channel_maps(s, l, 1);
+        let c = channel_maps(s, l, 2);
+        // Config order: a maps ping, pong, ring; b the same; c solo, ring.
+        assert_eq!(a.iter().map(|m| m.channel).collect::<Vec<_>>(), [0, 1, 3]);
+        assert_eq!(b.iter().map(|m| m.channel).collect::<Vec<_>>(), [0, 1, 3]);
+        assert_eq!(c.iter().map(|m| m.channel).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(a.iter().map(|m| m.writable).collect::<Vec<_>>(), [true, false, true]);
+        assert_eq!(b.iter().map(|m| m.writable).collect::<Vec<_>>(), [false, true, true]);
+        assert_eq!(c.iter().map(|m| m.writable).collect::<Vec<_>>(), [true, false]);
+        // One memory per channel, whoever maps it; IPAs and doorbells are the layout's (the device trees').
+        assert_eq!(a[0].pa, b[0].pa);
+        assert_eq!(a[2].pa, c[1].pa);
+        assert_ne!(a[0].pa, a[1].pa);
+        for (i, maps) in [&a, &b, &c].into_iter().enumerate() {
+            for (m, g) in maps.iter().zip(&l.guests[i].channels) {
+                assert_eq!((m.ipa, m.size, m.doorbell), (g.ipa, g.size, g.doorbell));
+            }
+        }
+        for m in a.iter().chain(&b).chain(&c) {
+            let shared = l.shared.iter().find(|sh| sh.what == Shared::Channel(m.channel)).unwrap();
+            assert_eq!((m.pa, m.size), (shared.region.base, s.channels[m.channel].size));
+        }
+    }
+
+    #[test]
+    fn the_generated_tables_list_channels_and_each_partition_s_mappings() {
+        let p = prepared(SRC);
+        let (s, l) = (&p.system, &p.layout);
+        let c = hvconfig::generate(s, l, "chan.toml").config_rs;
+        let pa = |ch: usize| hex(l.shared.iter().find(|sh| sh.what == Shared::Channel(ch)).unwrap().region.base);
+        let system = format!(
+            "    channels: &[ChannelConfig {{ name: \"ping\", pa: {}, size: 0x1_0000 }}, \
+             ChannelConfig {{ name: \"pong\", pa: {}, size: 0x1000 }}, \
+             ChannelConfig {{ name: \"solo\", pa: {}, size: 0x2000 }}, \
+             ChannelConfig {{ name: \"ring\", pa: {}, size: 0x20_0000 }}],\n",
+            pa(0),
+            pa(1),
+            pa(2),
+            pa(3)
+        );
+        assert_eq!(c.matches(&system).count(), 1, "`{system}` in\n{c}");
+        let a = &c[c.find("name: \"a\"").unwrap()..c.find("name: \"b\"").unwrap()];
+        let first = "channels: &[ChannelMapping { channel: 0, ipa: 0x1000_0000, size: 0x1_0000, writable: true, doorbell: 48 }, \
+                     ChannelMapping { channel: 1, ipa: 0x1001_0000, size: 0x1000, writable: false, doorbell: 49 }, ";
+        assert!(a.contains(first), "{a}");
+        let partition_c = &c[c.find("name: \"c\"").unwrap()..];
+        assert!(partition_c
+            .contains("ChannelMapping { channel: 2, ipa: 0x1000_0000, size: 0x2000, writable: true, doorbell: 48 }"));
+        // Deterministic: the same inputs give the same text.
+        assert_eq!(c, hvconfig::generate(s, l, "chan.toml").config_rs);
+    }
+
+    #[test]
+    fn stage2_counts_include_the_channels() {
+        let p = prepared(SRC);
+        let (s, l) = (&p.system, &p.layout);
+        let without = prepared(&strip_channels(SRC));
+        for i in 0..3 {
+            let mut maps = vec![Mapping {
+                ipa: l.partitions[i].ipa,
+                pa: l.partitions[i].ram.base,
+                size: l.partitions[i].ram.size,
+            }];
+            maps.extend(hvconfig::device_maps(s, i).iter().map(|d| Mapping { ipa: d.ipa, pa: d.pa, size: d.size }));
+            maps.extend(channel_maps(s, l, i).iter().map(ChannelMapping::stage2));
+            assert_eq!(hvconfig::s2_tables(s, l, i), crate::s2::count_tables(&maps), "partition {i}");
+            // The channels sit in the GiB below RAM: one more level-2 table and level-3 tables for the 4 KiB ones.
+            assert!(
+                hvconfig::s2_tables(s, l, i) > hvconfig::s2_tables(&without.system, &without.layout, i),
+                "partition {i}"
+            );
+        }
+        let c = hvconfig::generate(s, l, "chan.toml").config_rs;
+        let total: usize = (0..3).map(|i| hvconfig::s2_tables(s, l, i)).sum();
+        assert!(c.contains(&format!("pub const S2_TABLES: usize = {total};")), "{c}");
+    }
+
+    #[test]
+    fn the_generated_tables_compile_against_hv_static_types() {
+        let root = crate::workspace_root();
+        let types = root.join("hv-static/src/config/types.rs");
+        let dir = std::env::temp_dir().join(format!("ib-hvconfig-chan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = prepared(SRC);
+        std::fs::write(dir.join("config.rs"), hvconfig::generate(&p.system, &p.layout, "chan.toml").config_rs).unwrap();
+        let lib = format!(
+            "#![deny(warnings)]\n#[path = {:?}]\npub mod types;\npub mod generated {{\n    use super::types::*;\n    \
+             include!(\"config.rs\");\n}}\npub fn system() -> &'static types::SystemConfig {{ &generated::SYSTEM }}\n",
+            types.display().to_string()
+        );
+        std::fs::write(dir.join("lib.rs"), lib).unwrap();
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let out = std::process::Command::new(rustc)
+            .current_dir(&root)
+            .args(["--edition", "2021", "--crate-type", "lib", "--crate-name", "hvconfig_chan", "-o"])
+            .arg(dir.join("chan.rlib"))
+            .arg(dir.join("lib.rs"))
+            .output()
+            .expect("rustc runs");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The same system without its `[[channel]]` tables.
+    fn strip_channels(src: &str) -> String {
+        let mut out = String::new();
+        let mut skipping = false;
+        for line in src.lines() {
+            if line.starts_with('[') {
+                skipping = line == "[[channel]]";
+            }
+            if !skipping {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn no_channels_no_entries() {
+        let p = prepared(&strip_channels(SRC));
+        let c = hvconfig::generate(&p.system, &p.layout, "chan.toml").config_rs;
+        assert!(c.contains("    channels: &[],\n"), "{c}");
+        assert_eq!(c.matches("            channels: &[],\n").count(), 3, "{c}");
+    }
+}
