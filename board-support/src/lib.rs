@@ -430,19 +430,27 @@ impl QemuFlash {
 }
 
 /// A board's virtio-mmio transports: `count` register blocks of `stride` bytes from `base` (QEMU `virt`: 32 of
-/// `0x200` from `0x0a00_0000`, filled from the highest down as devices are given on QEMU's command line). hv-static
-/// probes them at boot for the board's own devices ([`Board::host_disk`]).
+/// `0x200` from `0x0a00_0000`, filled from the highest down as devices are given on QEMU's command line), transport
+/// `n` raising the level-sensitive SPI with INTID `intid_base + n`. hv-static probes them at boot for the board's
+/// own devices ([`Board::host_disk`], [`Board::host_net`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VirtioMmioBus {
     pub base: u64,
     pub stride: u64,
     pub count: u32,
+    /// INTID of transport 0's interrupt (QEMU `virt`: SPI 16, INTID 48).
+    pub intid_base: u32,
 }
 
 impl VirtioMmioBus {
     /// The whole window.
     pub const fn region(&self) -> Mmio {
         Mmio { base: self.base, size: self.stride * self.count as u64 }
+    }
+
+    /// The INTIDs of the transports' interrupts, transport 0's first.
+    pub const fn intids(&self) -> core::ops::Range<u32> {
+        self.intid_base..self.intid_base + self.count
     }
 }
 
@@ -460,6 +468,17 @@ pub fn host_disk_qemu_args(file: &str) -> Vec<String> {
     ]
     .into_iter()
     .collect()
+}
+
+/// QEMU options attaching the board's own network device ([`Board::host_net`]): a virtio-net device on QEMU's
+/// user-mode network (slirp: the partitions on the uplink's switch reach the host as 10.0.2.2, its DNS as 10.0.2.3,
+/// and are expected at 10.0.2.15). QEMU fills the transports from the highest as devices are given (image-builder
+/// `run` gives this before [`host_disk_qemu_args`]: the network device in transport 31, the disk in 30);
+/// hv-static finds each by its device ID (and the disk by its serial), whatever the slots.
+pub fn host_net_qemu_args() -> Vec<String> {
+    ["-netdev".into(), "user,id=uplink".into(), "-device".into(), "virtio-net-device,netdev=uplink".into()]
+        .into_iter()
+        .collect()
 }
 
 /// The disk a U-Boot build boots the hypervisor image from.
@@ -916,6 +935,12 @@ mod tests {
             assert_eq!(b.virtio_mmio.is_some(), b.host_disk || b.host_net, "{}", b.name);
             if let Some(bus) = b.virtio_mmio {
                 assert_eq!(bus.region(), Mmio { base: 0x0a00_0000, size: 0x4000 }, "{}", b.name);
+                // Transport n raises SPI 16 + n (QEMU's hw/arm/virt.c), clear of every device that may be passed
+                // through.
+                assert_eq!(bus.intids(), 48..80, "{}", b.name);
+                for d in b.devices {
+                    assert!(d.spis.iter().all(|i| !bus.intids().contains(i)), "{}: {}", b.name, d.path);
+                }
                 assert!(bus.region().end() <= b.ram_base, "{}", b.name);
             }
         }
@@ -925,6 +950,7 @@ mod tests {
             "-drive if=none,format=raw,file=out/x/host-disk.img,id=hostdisk \
              -device virtio-blk-device,drive=hostdisk,serial=hv-static-host-disk"
         );
+        assert_eq!(host_net_qemu_args().join(" "), "-netdev user,id=uplink -device virtio-net-device,netdev=uplink");
     }
 
     #[test]

@@ -52,7 +52,8 @@ pub const PL061: Device = Device {
 };
 
 /// virt's 32 virtio-mmio transports (SPI 16 upward), where QEMU puts `-device virtio-*-device`s.
-pub const VIRTIO_MMIO: VirtioMmioBus = VirtioMmioBus { base: 0x0a00_0000, stride: 0x200, count: 32 };
+pub const VIRTIO_MMIO: VirtioMmioBus =
+    VirtioMmioBus { base: 0x0a00_0000, stride: 0x200, count: 32, intid_base: Irq::Spi(16).intid() };
 
 /// The GICv2 frames (`gic-version=2`).
 pub const GIC_V2: GicV2Frames =

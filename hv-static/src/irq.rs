@@ -1,10 +1,10 @@
 //! Physical interrupts at EL2, whether the CPU was running a vCPU or idle: each becomes a virtual interrupt, a
-//! mailbox request, console input, or a window boundary of a cyclic pool.
+//! mailbox request, console input, frames from the board's network device, or a window boundary of a cyclic pool.
 
 use crate::config::SYSTEM;
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Power, VcpuRef};
-use crate::{arch, console, gic, vgic, virtio};
+use crate::{arch, console, gic, hostdev, vgic, virtio};
 
 /// What the interrupts taken asked of the CPU beyond delivering them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,6 +55,11 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
             (i, _) if i == SYSTEM.uart_irq => {
                 console::rx::on_interrupt();
                 gic::deactivate(intid);
+            }
+            // The board's network device (an uplink): frames from outside, switched on this CPU.
+            (i, _) if hostdev::owns_irq(i) => {
+                hostdev::on_interrupt(i);
+                gic::deactivate(i);
             }
             (i, _) => match vgic::spi_owner(i) {
                 Some(owner) => vgic::inject(owner, i, 0),

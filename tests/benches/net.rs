@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use hv_tests::{config, Session};
+use hv_tests::{all_of, config, Session};
 
 const MIB: u64 = 32;
 const T: Duration = Duration::from_secs(300);
@@ -99,8 +99,8 @@ fn main() {
         ("armhf", "qemu-a15-net.toml", "qemu-system-arm", "virt,gic-version=2", "cortex-a15", "zImage"),
     ] {
         let mut hv = Session::start(&config(cfg));
-        hv.wait_for(r"\[linux0\] LINUX-READY", T);
-        hv.wait_for(r"\[linux1\] LINUX-READY", T);
+        // Either may be ready first, and the session's cursor only moves forward: wait for both at once.
+        hv.wait_for(&all_of(&[r"\[linux0\] LINUX-READY", r"\[linux1\] LINUX-READY"]), T);
         let hv_rate = transfer(Consoles::Hv(&mut hv));
         drop(hv);
 

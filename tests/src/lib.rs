@@ -11,6 +11,7 @@ use image_builder::qemu::{run, RunOptions, RunOutcome};
 pub mod checks;
 pub mod net;
 mod session;
+pub mod uplink;
 pub use session::Session;
 
 /// One QEMU system at a time: builds share the cargo target directory (each config compiles its own

@@ -71,4 +71,5 @@ pub static SYSTEM: SystemConfig = SystemConfig {
     channels: &[],
     networks: &[],
     net_ports: &[],
+    host_net: None,
 };

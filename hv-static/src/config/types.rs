@@ -169,8 +169,9 @@ pub enum VirtioDevice {
 /// A virtual switch: the ports of the partitions on it, and whether the board's own network device is one too.
 #[derive(Clone, Copy, Debug)]
 pub struct NetworkConfig {
-    /// Indexes into `SystemConfig::net_ports`, in the order the partitions attach.
+    /// Indexes into `SystemConfig::net_ports`, in the order the partitions attach: the switch numbers them 0, 1, ...
     pub ports: &'static [usize],
+    /// The board's network device (`SystemConfig::host_net`) is a port too, numbered `ports.len()`.
     pub uplink: bool,
 }
 
@@ -214,6 +215,20 @@ pub struct HostDiskConfig {
     pub serial: &'static str,
     /// Bytes the slices take from the disk's start: the device must be at least this large.
     pub size: u64,
+}
+
+/// The board's own network device, which hv-static drives as the uplink port of one switch: a virtio-net device
+/// on one of the board's virtio-mmio transports, found at boot by probing them.
+#[derive(Clone, Copy, Debug)]
+pub struct HostNetConfig {
+    /// The transports, as in [`HostDiskConfig`] (the same board bus).
+    pub mmio_base: u64,
+    pub mmio_stride: u64,
+    pub mmio_count: u32,
+    /// INTID of transport 0's interrupt; transport `n` raises `intid_base + n` (level-sensitive SPIs).
+    pub intid_base: u32,
+    /// Index into `SystemConfig::networks` of the switch whose uplink it is.
+    pub network: usize,
 }
 
 /// A shared-memory channel: host-physical memory the layout reserved outside every partition's RAM, zeroed once
@@ -300,4 +315,6 @@ pub struct SystemConfig {
     pub networks: &'static [NetworkConfig],
     /// Every partition's switch ports (`NUM_NET_PORTS`), numbered in partition order, then attachment order.
     pub net_ports: &'static [NetPortConfig],
+    /// The board's own network device, when a switch has it as its uplink (and a partition on that switch).
+    pub host_net: Option<HostNetConfig>,
 }

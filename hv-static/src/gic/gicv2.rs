@@ -9,6 +9,7 @@ const GICD_CTLR: u64 = 0x000;
 const GICD_TYPER: u64 = 0x004;
 const GICD_ISENABLER: u64 = 0x100;
 const GICD_ICENABLER: u64 = 0x180;
+const GICD_ISPENDR: u64 = 0x200;
 const GICD_ICPENDR: u64 = 0x280;
 const GICD_ISACTIVER: u64 = 0x300;
 const GICD_ICACTIVER: u64 = 0x380;
@@ -73,6 +74,11 @@ pub fn enable(intid: u32, pcpu: usize, on: bool) {
     write8(gicd() + GICD_IPRIORITYR + intid as u64, 0x80);
     let reg = if on { GICD_ISENABLER } else { GICD_ICENABLER };
     write32(gicd() + reg + 4 * word, bit);
+}
+
+/// Sets SPI `intid`'s pending state (GICD_ISPENDR): it is signalled once more even when its line is low.
+pub fn set_spi_pending(intid: u32) {
+    write32(gicd() + GICD_ISPENDR + 4 * (intid / 32) as u64, 1 << (intid % 32));
 }
 
 /// Whether private interrupt `intid` (< 32) is active on this CPU (the distributor banks them per CPU).

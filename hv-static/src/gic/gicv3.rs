@@ -11,6 +11,7 @@ const GICD_TYPER: u64 = 0x0004;
 const GICD_IGROUPR: u64 = 0x0080;
 const GICD_ISENABLER: u64 = 0x0100;
 const GICD_ICENABLER: u64 = 0x0180;
+const GICD_ISPENDR: u64 = 0x0200;
 const GICD_ICPENDR: u64 = 0x0280;
 const GICD_ISACTIVER: u64 = 0x0300;
 const GICD_ICACTIVER: u64 = 0x0380;
@@ -111,6 +112,11 @@ pub fn enable_private(mpidr: u64, intid: u32, on: bool) {
         let reg = if on { GICD_ISENABLER } else { GICD_ICENABLER };
         write32(rd + SGI_BASE + reg, 1 << intid);
     }
+}
+
+/// Sets SPI `intid`'s pending state (GICD_ISPENDR): it is signalled once more even when its line is low.
+pub fn set_spi_pending(intid: u32) {
+    write32(gicd() + GICD_ISPENDR + 4 * (intid / 32) as u64, 1 << (intid % 32));
 }
 
 /// Routes an SPI to the CPU with affinity `mpidr` and enables or disables it.

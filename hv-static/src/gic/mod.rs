@@ -95,6 +95,12 @@ pub fn route_spi(intid: u32, pcpu: usize, on: bool) {
     by_version!(gicv3::enable_spi(intid, SYSTEM.cpus[pcpu].mpidr, on), gicv2::enable(intid, pcpu, on))
 }
 
+/// Makes SPI `intid` pending once more, whatever its line does: a handler that left work for later is called
+/// again after whatever else is pending has been taken.
+pub fn set_spi_pending(intid: u32) {
+    by_version!(gicv3::set_spi_pending(intid), gicv2::set_spi_pending(intid))
+}
+
 /// Whether this CPU's private interrupt `intid` is active (taken and not yet deactivated).
 pub fn private_active(intid: u32) -> bool {
     by_version!(gicv3::private_active(intid), gicv2::private_active(intid))

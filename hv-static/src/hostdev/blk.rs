@@ -2,25 +2,22 @@
 //! transports), which hv-static slices among the host-backed disks.
 //!
 //! At boot the transports the board description lists are probed from the highest down (QEMU fills them from the
-//! highest slot as devices are given on its command line); the disk is the virtio-blk device whose serial (GET_ID)
-//! is the one the configuration names, so a boot card on another virtio-blk transport is never touched. A missing
-//! or too small disk is reported on the console and leaves the driver absent: every request then fails and the
-//! partitions see VIRTIO_BLK_S_IOERR.
+//! highest slot as devices are given on its command line; see the parent module); the disk is the virtio-blk device
+//! whose serial (GET_ID) is the one the configuration names, so a boot card on another virtio-blk transport is never
+//! written. A missing or too small disk is reported on the console and leaves the driver absent: every request then
+//! fails and the partitions see VIRTIO_BLK_S_IOERR.
 //!
 //! Requests are synchronous: submitted, then the used ring is polled until the device answers, under one lock, so
 //! CPUs serving different partitions take turns. The caller bounds the work per call (a virtio-blk request of the
 //! partitions is at most 64 KiB, served sector by sector).
 
-use core::ptr::NonNull;
-
 use pv_drivers::virtio::blk::BackendError;
 use spin::Mutex;
 use virtio_drivers::device::blk::{VirtIOBlk, SECTOR_SIZE};
-use virtio_drivers::transport::mmio::{MmioError, MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, DeviceTypeError, Transport};
+use virtio_drivers::transport::mmio::MmioTransport;
 
 use super::dma::DmaPool;
-use crate::config::{HostDiskConfig, SYSTEM};
+use crate::config::HostDiskConfig;
 use crate::{hverror, hvprintln, hvwarn};
 
 type Driver = VirtIOBlk<DmaPool, MmioTransport<'static>>;
@@ -38,59 +35,50 @@ static DISK: Mutex<Option<Disk>> = Mutex::new(None);
 /// Serial numbers are at most 20 bytes (virtio 1.2 §5.2.6, VIRTIO_BLK_T_GET_ID).
 const ID_LEN: usize = 20;
 
-/// Boot CPU, before any partition starts: finds and initialises the disk, and says on the console what it found.
-pub fn init(cfg: &HostDiskConfig) {
-    // The transports must be device memory in the hypervisor's identity map, which maps everything below RAM so.
-    let end = cfg.mmio_base + u64::from(cfg.mmio_count) * cfg.mmio_stride;
-    if end > SYSTEM.ram_base {
-        hverror!("board disk: virtio-mmio transports {:#x}..{end:#x} are not mapped as devices", cfg.mmio_base);
-        return;
+/// Boot CPU, while the board's transports are probed: looks at the virtio-blk device at `base`. Returns whether
+/// the search is over: the device is the board's disk (kept, or too small and reported); `false` leaves it alone
+/// (dropping the transport resets it).
+pub fn offer(transport: MmioTransport<'static>, base: u64, cfg: &HostDiskConfig) -> bool {
+    let mut driver = match Driver::new(transport) {
+        Ok(d) => d,
+        Err(e) => {
+            hvwarn!("board disk: virtio-blk at {base:#x} did not initialise: {e}");
+            return false;
+        }
+    };
+    let mut id = [0u8; ID_LEN];
+    let id = match driver.device_id(&mut id) {
+        Ok(len) => &id[..len],
+        Err(_) => &[][..],
+    };
+    if id != cfg.serial.as_bytes() {
+        // Not ours (a boot card, say): dropping the driver resets the device.
+        return false;
     }
-    let mut blk_devices = 0;
-    for slot in (0..cfg.mmio_count).rev() {
-        let base = cfg.mmio_base + u64::from(slot) * cfg.mmio_stride;
-        let Some(transport) = open(base, cfg.mmio_stride) else { continue };
-        if transport.device_type() != DeviceType::Block {
-            continue;
-        }
-        blk_devices += 1;
-        let mut driver = match Driver::new(transport) {
-            Ok(d) => d,
-            Err(e) => {
-                hvwarn!("board disk: virtio-blk at {base:#x} did not initialise: {e}");
-                continue;
-            }
-        };
-        let mut id = [0u8; ID_LEN];
-        let id = match driver.device_id(&mut id) {
-            Ok(len) => &id[..len],
-            Err(_) => &[][..],
-        };
-        if id != cfg.serial.as_bytes() {
-            // Not ours (a boot card, say): dropping the driver resets the device.
-            continue;
-        }
-        let bytes = driver.capacity() * SECTOR_SIZE as u64;
-        if bytes < cfg.size {
-            hverror!(
-                "board disk: virtio-blk at {base:#x} has {} KiB, the host-backed disks need {} KiB: \
-                 they answer every request with IOERR",
-                bytes >> 10,
-                cfg.size.div_ceil(1024)
-            );
-            return;
-        }
-        if driver.readonly() {
-            hvwarn!("board disk: virtio-blk at {base:#x} is read-only: writes to host-backed disks fail");
-        }
-        hvprintln!(
-            "board disk: virtio-blk at {base:#x}, {} KiB; host-backed disks use its bytes 0..{:#x}",
+    let bytes = driver.capacity() * SECTOR_SIZE as u64;
+    if bytes < cfg.size {
+        hverror!(
+            "board disk: virtio-blk at {base:#x} has {} KiB, the host-backed disks need {} KiB: \
+             they answer every request with IOERR",
             bytes >> 10,
-            cfg.size
+            cfg.size.div_ceil(1024)
         );
-        *DISK.lock() = Some(Disk(driver));
-        return;
+        return true;
     }
+    if driver.readonly() {
+        hvwarn!("board disk: virtio-blk at {base:#x} is read-only: writes to host-backed disks fail");
+    }
+    hvprintln!(
+        "board disk: virtio-blk at {base:#x}, {} KiB; host-backed disks use its bytes 0..{:#x}",
+        bytes >> 10,
+        cfg.size
+    );
+    *DISK.lock() = Some(Disk(driver));
+    true
+}
+
+/// Boot CPU, after the probe: no transport had the disk (`blk_devices` virtio-blk devices were looked at).
+pub fn missing(cfg: &HostDiskConfig, blk_devices: usize) {
     hverror!(
         "board disk: no virtio-blk device with serial '{}' among {} on the virtio-mmio transports at {:#x}",
         cfg.serial,
@@ -98,24 +86,6 @@ pub fn init(cfg: &HostDiskConfig) {
         cfg.mmio_base
     );
     hverror!("board disk: host-backed disks answer every request with IOERR (QEMU: image-builder run attaches it)");
-}
-
-/// The transport at `base`, if a device sits there.
-fn open(base: u64, size: u64) -> Option<MmioTransport<'static>> {
-    let header = NonNull::new(core::ptr::with_exposed_provenance_mut::<VirtIOHeader>(usize::try_from(base).ok()?))?;
-    // SAFETY: the board description puts a virtio-mmio register block of `size` bytes at `base`, device memory in
-    // the hypervisor's identity map for its whole run (checked against RAM in `init`); no partition maps it (their
-    // virtio windows are emulated), and this is the only transport object for it: each slot is opened once, and
-    // every transport but the one kept is dropped before the next slot.
-    match unsafe { MmioTransport::new(header, usize::try_from(size).ok()?) } {
-        Ok(t) => Some(t),
-        // An empty slot.
-        Err(MmioError::InvalidDeviceID(DeviceTypeError::InvalidDeviceType(0))) => None,
-        Err(e) => {
-            hvwarn!("board disk: virtio-mmio at {base:#x}: {e}");
-            None
-        }
-    }
 }
 
 /// Runs `f` on the driver, if the disk was found; any failure is an I/O error for the partition.

@@ -8,8 +8,8 @@ use crate::hostdev;
 
 const SECTOR: u64 = 512;
 
-/// On the boot CPU, before any partition starts: fills every RAM-backed disk (zeroes, then its image) and brings
-/// up the board's disk when host-backed disks slice it.
+/// On the boot CPU, before any partition starts: fills every RAM-backed disk (zeroes, then its image). The board's
+/// disk, which host-backed disks slice, is `hostdev`'s.
 pub fn init() {
     for d in SYSTEM.disks {
         let DiskBacking::Ram { pa, image } = d.backing else { continue };
@@ -25,9 +25,6 @@ pub fn init() {
                 );
             }
         }
-    }
-    if let Some(host) = &SYSTEM.host_disk {
-        hostdev::init(host);
     }
 }
 

@@ -1,11 +1,12 @@
 //! The virtio-mmio devices hv-static serves itself, with no backend partition: the transport, virtqueue and device
 //! logic are `pv-drivers`' (shared, host-tested and fuzzed); this module gives them a partition's memory, the
-//! disks' memory and the partition's interrupt, and routes trapped accesses to them.
+//! disks' backing store, the switches' ports and the partition's interrupt, and routes trapped accesses to them.
 //!
-//! A device is touched only from its own partition's vCPUs, under its lock, so one partition's traffic can never
-//! run code on another partition's CPU. Work per access is bounded by the transport (a fixed number of requests
-//! per notification); what remains is resumed by kicking the same CPU, so it runs again right after the guest has
-//! been re-entered, without holding the CPU for longer in one go.
+//! A device is touched only from its own partition's vCPUs, under its lock, so one partition's traffic never runs
+//! device code on another partition's CPU: a network frame crosses partitions through the switch's per-port
+//! inboxes (`net`), which the receiving partition's own CPU empties. Work per access is bounded by the transport
+//! (a fixed number of requests per notification); what remains is resumed by kicking the same CPU, so it runs
+//! again right after the guest has been re-entered, without holding the CPU for longer in one go.
 
 mod device;
 mod disk;
@@ -20,6 +21,7 @@ use spin::Mutex;
 use self::device::{Blk, Dev, Net};
 use self::disk::PhysDisk;
 use self::memory::PartitionMemory;
+pub use self::net::from_uplink;
 use self::net::SwitchPort;
 use crate::config::{VirtioConfig, VirtioDevice, NUM_VIRTIO, SYSTEM};
 use crate::percpu::{self, req};
@@ -31,10 +33,12 @@ pub const WINDOW: u64 = 0x200;
 
 static DEVICES: [Mutex<Option<Dev>>; NUM_VIRTIO] = [const { Mutex::new(None) }; NUM_VIRTIO];
 
-/// On the boot CPU, before any partition starts: prepares the disks (fills every RAM-backed one, brings up the
-/// board's disk for the host-backed ones; see `disk::init`) and creates the devices.
+/// On the boot CPU, before any partition starts: prepares the disks (fills every RAM-backed one; see `disk::init`),
+/// brings up the board's own devices (its disk for the host-backed disks, its network device for an uplink; see
+/// `hostdev`) and creates the devices.
 pub fn init() {
     disk::init();
+    crate::hostdev::init();
     for p in SYSTEM.partitions {
         for v in p.virtio {
             let dev = match v.device {

@@ -9,8 +9,13 @@
 //! make another CPU do its work, and one SGI per burst is all it costs a receiver's CPU. A receiver descheduled by
 //! a cyclic pool finds its frames when its window starts.
 //!
+//! A switch whose network has `uplink = true` has one more port, numbered after the partitions' ports: the board's
+//! own network device (`hostdev`). Frames forwarded to it are handed to its driver on the sender's CPU; frames it
+//! receives come in through [`from_uplink`] on the CPU that takes its interrupt, and are delivered like a
+//! partition's.
+//!
 //! Locks nest in one order only: a device's, then its switch's, then an inbox's (an inbox lock is never held
-//! while taking another lock).
+//! while taking another lock); the board network device's lock is taken after the switch's is released.
 
 use core::sync::atomic::{fence, AtomicBool, Ordering};
 
@@ -58,10 +63,15 @@ impl NetPort for SwitchPort {
     fn transmit(&mut self, frame: &[u8]) {
         let network = SYSTEM.net_ports[self.port].network;
         let out = SWITCHES[network].lock().forward(self.local, frame);
+        let net = &SYSTEM.networks[network];
         for local in out.iter() {
-            if let Some(&port) = SYSTEM.networks[network].ports.get(local) {
+            if let Some(&port) = net.ports.get(local) {
                 deliver(port, frame);
             }
+        }
+        // The uplink is the port after the partitions'; sending does not wait for the device.
+        if net.uplink && out.contains(net.ports.len()) {
+            crate::hostdev::send(frame);
         }
     }
 
@@ -71,6 +81,20 @@ impl NetPort for SwitchPort {
 
     fn has_rx(&self) -> bool {
         !INBOXES[self.port].lock().is_empty()
+    }
+}
+
+/// A frame the board's network device received for `network`'s switch, on the CPU that takes its interrupt: the
+/// switch learns the sender on the uplink port (numbered after the partitions' ports) and the frame goes to the
+/// inboxes of the ports it forwards to, like a partition's. Never back out through the uplink (the switch never
+/// forwards a frame to its ingress port).
+pub fn from_uplink(network: usize, frame: &[u8]) {
+    let net = &SYSTEM.networks[network];
+    let out = SWITCHES[network].lock().forward(net.ports.len(), frame);
+    for local in out.iter() {
+        if let Some(&port) = net.ports.get(local) {
+            deliver(port, frame);
+        }
     }
 }
 

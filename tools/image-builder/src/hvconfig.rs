@@ -223,6 +223,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
         .collect();
     let _ = writeln!(w, "    networks: &[{}],", nets::system_networks(system).join(", "));
     let _ = writeln!(w, "    net_ports: &[{}],", nets::system_ports(system, &virtio_base).join(", "));
+    let _ = writeln!(w, "    host_net: {},", nets::host_net(system));
     let mut next_virtio = 0;
     let _ = writeln!(w, "    partitions: &[");
     for (i, p) in system.partitions.iter().enumerate() {

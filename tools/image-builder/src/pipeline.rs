@@ -931,16 +931,6 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     if let Some(svg) = report::schedule_svg(system) {
         write_if_changed(&out.join("schedule.svg"), svg.as_bytes())?;
     }
-    if system.serves_pv_not_yet() {
-        // Uplinks are checked, laid out and described in the device trees; driving the board's network device is
-        // still to come, and an image whose switch silently had no uplink would be wrong.
-        write_if_changed(&out.join("layout.txt"), report::layout_text(&prepared, None).as_bytes())?;
-        return Err(Error::Tool(format!(
-            "{config_name}: the networks are valid (see {} and the device trees beside it), but hv-static does not \
-             drive the board's network device yet: remove `uplink = true` to build an image",
-            display_path(&out.join("layout.txt"))
-        )));
-    }
     let hv = hvconfig::generate(
         system,
         &prepared.layout,

@@ -69,13 +69,27 @@ impl RunOutcome {
     }
 }
 
-/// The QEMU command line for a built image (program first).
+/// The QEMU command line for a built image (program first), with the board's network device when a switch has
+/// it as its uplink.
 pub fn command_line(built: &Built) -> Result<Vec<String>> {
     let s = &built.prepared.checked.system;
     let kernel = display_path(&built.image);
-    s.board
+    let mut cmd = s
+        .board
         .qemu_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: &kernel })
-        .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))
+        .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))?;
+    attach_uplink(s, &mut cmd);
+    Ok(cmd)
+}
+
+/// Adds the board's network device (QEMU's user-mode network) when a switch has it as its uplink. The transport is
+/// the legacy one QEMU gives by default (no `-global virtio-mmio.force-legacy=false`): that global would change
+/// every virtio-mmio device of the machine (the board's disk, a boot card U-Boot reads), and hv-static's driver
+/// takes either.
+fn attach_uplink(system: &crate::config::System, cmd: &mut Vec<String>) {
+    if system.uplink_network().is_some() {
+        cmd.extend(board_support::host_net_qemu_args());
+    }
 }
 
 /// Builds the config, then boots it in QEMU. Prints the command line on stderr first (`+ qemu-system-...`). A board
@@ -96,7 +110,9 @@ fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
     let mut cmd = if from_card || board.qemu.is_some_and(|q| !q.kernel_boot) {
         let card = crate::sdcard::write_sdcard(&built.out_dir, &built.image, board)?;
         let flash = crate::sdcard::write_env_flash(&built.out_dir, board)?;
-        crate::sdcard::qemu_command(&built, &card, flash.as_deref())?
+        let mut cmd = crate::sdcard::qemu_command(&built, &card, flash.as_deref())?;
+        attach_uplink(&built.prepared.checked.system, &mut cmd);
+        cmd
     } else {
         command_line(&built)?
     };

@@ -11,8 +11,8 @@ use virtio_drivers::transport::{DeviceType, DeviceTypeError, Transport};
 
 use crate::check::{self, Failure};
 use crate::config::{Config, Mode};
-use guest_rt::virtio_hal::DmaPool;
 use crate::hostile;
+use guest_rt::virtio_hal::DmaPool;
 
 guest_rt::entry!(main);
 

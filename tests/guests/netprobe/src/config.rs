@@ -20,11 +20,18 @@ pub enum Role {
     Watch,
     /// Ask QEMU's user-mode network (10.0.2.2) for its MAC with ARP.
     Uplink,
+    /// Send full-size broadcast frames as fast as the device takes them, forever: load for the others.
+    Flood,
 }
 
 impl Role {
-    const NAMES: [(&'static str, Role); 4] =
-        [("ping", Role::Ping), ("pong", Role::Pong), ("watch", Role::Watch), ("uplink", Role::Uplink)];
+    const NAMES: [(&'static str, Role); 5] = [
+        ("ping", Role::Ping),
+        ("pong", Role::Pong),
+        ("watch", Role::Watch),
+        ("uplink", Role::Uplink),
+        ("flood", Role::Flood),
+    ];
 
     fn name(self) -> &'static str {
         Self::NAMES.iter().find(|(_, r)| *r == self).map_or("?", |(n, _)| n)

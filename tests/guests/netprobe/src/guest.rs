@@ -67,6 +67,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
             Role::Uplink => ports.iter_mut().flatten().for_each(uplink),
             Role::Pong => pong(ports),
             Role::Watch => watch(ports),
+            Role::Flood => flood(ports),
         }
     }
     println!("netprobe: done");
@@ -277,6 +278,24 @@ fn watch(ports: &mut [Option<Port>]) -> ! {
         }
         if every.due(now()) {
             println!("netprobe: watch saw {} broadcast, {} unicast", seen.broadcast, seen.unicast);
+        }
+    }
+}
+
+/// `flood`: full-size broadcast frames on every port, back to back, forever; reports the count every second.
+fn flood(ports: &mut [Option<Port>]) -> ! {
+    let mut frame = [0u8; MAX_FRAME];
+    let mut sent = 0u64;
+    let mut every = Every::new(now(), ticks(REPORT_MS));
+    loop {
+        for port in ports.iter_mut().flatten() {
+            frame::write_header(&mut frame, Mac::BROADCAST, port.mac, frame::ETHERTYPE_PROBE);
+            if send(port, &frame) {
+                sent += 1;
+            }
+        }
+        if every.due(now()) {
+            println!("netprobe: flood sent {sent} frames");
         }
     }
 }

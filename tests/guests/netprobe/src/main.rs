@@ -7,7 +7,7 @@
 //! synchronously (posted, then waited for, at most 1 s). The transports' SPIs are never enabled in the GIC.
 //!
 //! Bootargs:
-//! - `role=ping|pong|watch|uplink` (required):
+//! - `role=ping|pong|watch|uplink|flood` (required):
 //!   - `ping`: broadcasts a hello (EtherType 0x88B5, payload `HELLO`) every 10 ms until a `HELLO-ACK` addressed to
 //!     it arrives (at most 5 s), learning the peer's MAC from it; then sends `frames` numbered unicast frames of
 //!     60 to 1514 bytes (frames 0, 10, 20, ... are 60 bytes, 1, 11, 21, ... 1514, the others in between; see
@@ -17,6 +17,8 @@
 //!     (except `HELLO-ACK`s), and answers each broadcast hello with a unicast `HELLO-ACK`; forever;
 //!   - `watch`: counts the frames it receives, by destination; forever;
 //!   - `uplink`: ARPs for 10.0.2.2 as 10.0.2.15 (QEMU's user-mode network), every 500 ms, 10 times at most;
+//!   - `flood`: sends 1514-byte broadcast frames (EtherType 0x88B5, zero payload) back to back, forever: load
+//!     that the others must not feel beyond their own ports;
 //! - `frames=<n>`: frames `ping` sends (default 100);
 //! - `peer=<mac>` (`52:54:00:12:34:56`): `ping` skips the hello and sends to this MAC;
 //! - `done=off` to call PSCI SYSTEM_OFF at the end instead of idling in WFI (`ping`, `uplink`; `pong` and
@@ -53,9 +55,10 @@
 //! - `watch` (forever): `netprobe: watch saw <b> broadcast, <u> unicast` once a second (`b`: frames to a group
 //!   address, broadcast or multicast; `u`: to an individual one, whoever it is);
 //! - `uplink`: `netprobe: uplink arp reply from <mac>` or `netprobe: uplink no arp reply`;
+//! - `flood` (forever): `netprobe: flood sent <n> frames` once a second;
 //! - a port failing: `net: virtio-net at 0x<base>: send failed: <error>` or `... receive failed: <error>` (the port
 //!   is then left alone);
-//! - `netprobe: done` (not after `pong` or `watch`), then WFI forever (or SYSTEM_OFF with `done=off`).
+//! - `netprobe: done` (not after `pong`, `watch` or `flood`), then WFI forever (or SYSTEM_OFF with `done=off`).
 //!
 //! [`config`], [`frame`], [`echo`] and [`stats`] are pure and unit-tested on the host; `guest_rt::virtio_hal` holds
 //! the DMA pool virtio-drivers allocates its rings from; [`port`] the device's buffers and polling.

@@ -352,14 +352,13 @@ impl System {
             .collect()
     }
 
-    /// Whether the system has PV devices or channels, which hv-static cannot serve yet.
+    /// Whether the system has PV devices or channels.
     pub fn uses_pv(&self) -> bool {
         !self.disks.is_empty() || !self.networks.is_empty() || !self.channels.is_empty()
     }
 
-    /// Whether the system uses PV devices hv-static does not serve yet: a switch with the board's network device as
-    /// its uplink (disks, RAM- or host-backed, channels and switches between partitions are served).
-    pub fn serves_pv_not_yet(&self) -> bool {
-        self.networks.iter().any(|n| n.uplink)
+    /// The network whose switch has the board's network device as its uplink (at most one: the board has one).
+    pub fn uplink_network(&self) -> Option<usize> {
+        self.networks.iter().position(|n| n.uplink)
     }
 }

@@ -218,6 +218,8 @@ fn check_disk_size(v: &Spanned<NumOrStr>, i: usize, name: &str, r: &mut Report) 
 fn check_networks(raw: &RawConfig, board: &Board, r: &mut Report) -> Vec<Option<Network>> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
+    // The network that has the board's network device so far: there is one device, so one switch at most.
+    let mut uplinked: Option<(usize, Span)> = None;
     for (i, n) in raw.networks.iter().enumerate() {
         let n = n.get_ref();
         check_name("network", i, &n.name, &mut seen, r);
@@ -242,6 +244,28 @@ fn check_networks(raw: &RawConfig, board: &Board, r: &mut Report) -> Vec<Option<
             );
             out.push(None);
             continue;
+        }
+        if let (true, Some(u)) = (uplink, &n.uplink) {
+            if let Some((first, first_span)) = uplinked.clone() {
+                r.push(
+                    Diag::error(
+                        format!("network[{i}].uplink"),
+                        u.span(),
+                        format!(
+                            "network `{}` asks for the board's network device, which is already the uplink of \
+                             network `{}`",
+                            n.name.get_ref(),
+                            raw.networks[first].get_ref().name.get_ref()
+                        ),
+                    )
+                    .label("second uplink")
+                    .related(first_span, "the board's one network device joins this switch")
+                    .hint("a board has one network device, so one network at most has `uplink = true`"),
+                );
+                out.push(None);
+                continue;
+            }
+            uplinked = Some((i, u.span()));
         }
         out.push(Some(Network { name: n.name.get_ref().clone(), uplink }));
     }

@@ -664,6 +664,23 @@ fn host_disks_and_uplinks_need_a_board_that_has_them() {
 }
 
 #[test]
+fn the_board_network_device_is_the_uplink_of_one_network_at_most() {
+    let uplink = |name: &str| format!("\n[[network]]\nname = \"{name}\"\nuplink = true\n");
+    let one = a15_demo() + &uplink("lan");
+    let (s, _) = check(&one).unwrap();
+    assert_eq!(s.uplink_network(), Some(0));
+    let two = one + "\n[[network]]\nname = \"dmz\"\n" + &uplink("wan");
+    let e = errors(&two);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].2, "network[2].uplink");
+    assert_eq!(
+        e[0].3,
+        "network `wan` asks for the board's network device, which is already the uplink of network `lan`"
+    );
+    assert!(check(&two).unwrap_err().render().contains("one network at most has `uplink = true`"));
+}
+
+#[test]
 fn channel_rules() {
     let ch = |size: &str, members: &str| {
         pv_demo(&format!("[[channel]]\nname = \"c\"\nsize = {size}\npartitions = [{members}]\n"), "", "")

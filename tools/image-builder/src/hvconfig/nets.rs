@@ -6,6 +6,7 @@
 //! each switch lists its own ports.
 
 use crate::config::System;
+use crate::units::hex;
 
 /// One switch port of a partition: (network, partition, attachment index within the partition).
 struct Port {
@@ -59,6 +60,24 @@ pub fn system_ports(system: &System, virtio_base: &[usize]) -> Vec<String> {
             format!("NetPortConfig {{ network: {}, partition: {}, virtio: {virtio} }}", p.network, p.partition)
         })
         .collect()
+}
+
+/// The `Option<HostNetConfig>`: the board's network device and the switch it is the uplink of, `None` unless a
+/// network has `uplink = true` and a partition joins it (frames from outside would have nowhere to go; the
+/// network is warned about). Without it hv-static carries no network driver.
+pub fn host_net(system: &System) -> String {
+    let Some(network) = system.uplink_network() else { return "None".into() };
+    if !system.partitions.iter().any(|p| p.networks.iter().any(|a| a.network == network)) {
+        return "None".into();
+    }
+    let bus = system.board.virtio_mmio.expect("validated: uplinks only on boards with a network device of their own");
+    format!(
+        "Some(HostNetConfig {{ mmio_base: {}, mmio_stride: {}, mmio_count: {}, intid_base: {}, network: {network} }})",
+        hex(bus.base),
+        hex(bus.stride),
+        bus.count,
+        bus.intid_base
+    )
 }
 
 /// `[0x52, 0x54, ...]`.

@@ -749,6 +749,30 @@ fn pv_devices_get_transports_channels_and_interrupts() {
 }
 
 #[test]
+fn an_uplink_gives_hv_static_the_board_network_device_and_its_switch() {
+    let p = pv();
+    let c = hvconfig::generate(&p.checked.system, &p.layout, "configs/qemu-aarch64-pv.toml").config_rs;
+    assert!(c.contains("networks: &[NetworkConfig { ports: &[0, 1], uplink: true }],"), "{c}");
+    assert!(
+        c.contains(
+            "host_net: Some(HostNetConfig { mmio_base: 0xa00_0000, mmio_stride: 0x200, mmio_count: 32, \
+             intid_base: 48, network: 0 }),"
+        ),
+        "{c}"
+    );
+    // No uplink, or an uplink on a switch no partition joins: no network driver in hv-static.
+    let src = std::fs::read_to_string(crate::workspace_root().join("configs/qemu-aarch64-pv.toml")).unwrap();
+    for src in [
+        src.replace("uplink = true", "uplink = false"),
+        src.replace("uplink = true", "") + "\n[[network]]\nname = \"wan\"\nuplink = true\n",
+    ] {
+        let p = prepared_from(checked(&src));
+        let c = hvconfig::generate(&p.checked.system, &p.layout, "pv.toml").config_rs;
+        assert!(c.contains("    host_net: None,"), "{c}");
+    }
+}
+
+#[test]
 fn pv_devices_that_do_not_fit_point_at_the_config() {
     // A channel larger than board RAM.
     let src = std::fs::read_to_string(crate::workspace_root().join("configs/qemu-aarch64-pv.toml"))

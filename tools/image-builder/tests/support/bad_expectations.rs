@@ -107,6 +107,13 @@ pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
         "MAC address 52:54:00:12:34:56 is used twice on network `lan`",
     ),
     (
+        "network-uplink-twice.toml",
+        15,
+        10,
+        "network[1].uplink",
+        "network `wan` asks for the board's network device, which is already the uplink of network `lan`",
+    ),
+    (
         "network-uplink-unsupported.toml",
         11,
         10,
