@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use dom0_less::{guest_map, overlay, partition_dtb, Arch, GicVersion, Overlay, PartitionDt};
 
@@ -19,11 +19,10 @@ fn scratch() -> PathBuf {
 }
 
 fn dtc(args: &[&str]) -> std::process::Output {
-    let found = Command::new("dtc").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    assert!(
-        found,
-        "`dtc` not found: install Debian's package device-tree-compiler (apt-get install device-tree-compiler)"
-    );
+    // Installed on first use when the tests run as root; otherwise the test fails naming the command to run.
+    if let Err(e) = provision::packages::ensure(&[provision::packages::DTC]) {
+        panic!("{e}");
+    }
     Command::new("dtc").args(args).output().expect("running dtc")
 }
 

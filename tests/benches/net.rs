@@ -98,6 +98,8 @@ fn main() {
         ("arm64", "qemu-aarch64-net.toml", "qemu-system-aarch64", "virt,gic-version=3", "cortex-a57", "Image"),
         ("armhf", "qemu-a15-net.toml", "qemu-system-arm", "virt,gic-version=2", "cortex-a15", "zImage"),
     ] {
+        // Debian's kernel for this architecture and QEMU, fetched or installed on first use.
+        hv_tests::require_system(if arch == "arm64" { "qemu-aarch64-linux.toml" } else { "qemu-a15-linux.toml" });
         let mut hv = Session::start(&config(cfg));
         // Either may be ready first, and the session's cursor only moves forward: wait for both at once.
         hv.wait_for(&all_of(&[r"\[linux0\] LINUX-READY", r"\[linux1\] LINUX-READY"]), T);

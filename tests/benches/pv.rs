@@ -41,6 +41,8 @@ fn main() {
         ("arm64", "qemu-virt-aarch64", "qemu-system-aarch64", "cortex-a57", "Image"),
         ("armhf", "qemu-virt-a15", "qemu-system-arm", "cortex-a15", "zImage"),
     ] {
+        // Debian's kernel for this architecture and QEMU, fetched or installed on first use.
+        hv_tests::require_system(if arch == "arm64" { "qemu-aarch64-linux.toml" } else { "qemu-a15-linux.toml" });
         let cache = root.join("tests/fixtures/cache").join(arch);
         let initrd = cache.join("initramfs.cpio.gz");
         let dir = root.join("out/bench");

@@ -1,10 +1,9 @@
 //! What each system test checks of a boot, shared by the AArch64 tests and their ARMv7 twins
 //! (`tests/tests/armv7.rs`): the same system on another board must print the same console.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::{all_of, boot_until, boot_until_in, config, lines_of, qemu_program, require_qemu, serial, Session};
+use crate::{all_of, boot_until, boot_until_in, config, lines_of, require_qemu, require_system, serial, Session};
 
 /// Two partitions on their own CPUs, each ticking on its virtual timer; `gic` is how hello names the GIC (`v3`).
 pub fn demo(config: &str, gic: &str) {
@@ -113,7 +112,7 @@ pub fn passthrough(config: &str) {
 /// Console input goes to one partition at a time; `Ctrl-]` commands move it (see hv-static's console/input.rs).
 pub fn console_input(config_name: &str) {
     const T: Duration = Duration::from_secs(30);
-    require_qemu(qemu_program(config_name));
+    require_system(config_name);
     let _one = serial();
     let mut s = Session::start(&config(config_name));
     s.wait_for(r"console input goes to 'hello0'", T);
@@ -141,25 +140,17 @@ pub fn console_input(config_name: &str) {
 }
 
 /// Fetches the Debian kernel and builds the initramfs of `arch` (`arm64`, `armhf`: `tests/fixtures/fetch-linux.sh`'s
-/// argument) when they are not cached yet, so `cargo test --workspace` works on a fresh machine too. One fetch at
-/// a time: both use apt.
+/// argument) when they are not cached yet (see `provision::fixtures`), so `cargo test --workspace` works on a fresh
+/// machine too.
 pub(crate) fn require_linux_fixtures(arch: &str) {
-    static FETCH: Mutex<()> = Mutex::new(());
-    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
-    static DONE: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    if DONE.lock().unwrap().iter().any(|a| a == arch) {
-        return;
+    let fixture = match arch {
+        "arm64" => provision::fixtures::LINUX_ARM64,
+        "armhf" => provision::fixtures::LINUX_ARMHF,
+        other => panic!("no Linux fixture for `{other}`"),
+    };
+    if let Err(e) = provision::fixtures::ensure(&fixture) {
+        panic!("{e}");
     }
-    // Always asked: the script is a no-op (a checksum check) while its cache matches it, and refreshes a cache an
-    // older version of it made.
-    let root = image_builder::workspace_root();
-    let status = std::process::Command::new("bash")
-        .arg(root.join("tests/fixtures/fetch-linux.sh"))
-        .arg(arch)
-        .status()
-        .expect("run tests/fixtures/fetch-linux.sh");
-    assert!(status.success(), "tests/fixtures/fetch-linux.sh {arch} failed ({status}); see its output above");
-    DONE.lock().unwrap().push(arch.to_owned());
 }
 
 fn hello_ticks(out: &str) -> Vec<u32> {
@@ -173,7 +164,7 @@ fn hello_ticks(out: &str) -> Vec<u32> {
 pub fn linux(config_name: &str, arch: &str) {
     const BOOT: Duration = Duration::from_secs(120);
     const T: Duration = Duration::from_secs(30);
-    require_qemu(qemu_program(config_name));
+    require_system(config_name);
     require_linux_fixtures(arch);
     let _one = serial();
     let mut s = Session::start(&config(config_name));
@@ -318,7 +309,7 @@ pub fn schedprobe(config: &str) {
 /// counting consecutive ticks; input typed into Linux's shell is answered.
 pub fn mixed(config_name: &str, arch: &str) {
     const BOOT: Duration = Duration::from_secs(180);
-    require_qemu(qemu_program(config_name));
+    require_system(config_name);
     require_linux_fixtures(arch);
     let _one = serial();
     let mut s = Session::start(&config(config_name));
@@ -369,7 +360,8 @@ pub fn linux_shared_disk(arch: &str) {
         .collect();
     std::fs::write(dir.join("files/data.bin"), &data).unwrap();
     let image = dir.join("ext4.img");
-    let mkfs = std::process::Command::new("mke2fs")
+    crate::require(&[provision::packages::MKE2FS]);
+    let mkfs = std::process::Command::new(provision::packages::find_program("mke2fs").expect("mke2fs installed"))
         .args(["-q", "-t", "ext4", "-L", "hvshared", "-d"])
         .arg(dir.join("files"))
         .arg(&image)
@@ -401,6 +393,7 @@ pub fn linux_shared_disk(arch: &str) {
     std::fs::write(&config_path, config).unwrap();
 
     require_qemu(if arch == "arm64" { "qemu-system-aarch64" } else { "qemu-system-arm" });
+    crate::require(&[provision::packages::IPXE_VIRTIO]);
     let _one = serial();
     let mut s = Session::start(&config_path);
     // Either may be ready first (the session's cursor only moves forward): wait for both at once.

@@ -2,7 +2,6 @@
 //! the console output to the test's assertions.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,17 +27,33 @@ pub fn config(name: &str) -> PathBuf {
     image_builder::workspace_root().join("configs").join(name)
 }
 
-/// Fails, naming the Debian package, when QEMU is missing: system tests never skip quietly.
-pub fn require_qemu(program: &str) {
-    let found = Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(found, "{program} not found: install Debian's package qemu-system-arm (apt-get install qemu-system-arm)");
+/// Makes sure the Debian packages in `needs` are installed: installs them on first use when the tests run as root,
+/// otherwise fails naming the command to run. System tests never skip quietly.
+pub fn require(needs: &[provision::packages::Need]) {
+    if let Err(e) = provision::packages::ensure(needs) {
+        panic!("{e}");
+    }
 }
 
-/// The QEMU program that emulates the board of `config_name` (`qemu-system-aarch64`, `qemu-system-arm`).
-pub fn qemu_program(config_name: &str) -> &'static str {
-    let checked = image_builder::check(&config(config_name)).unwrap_or_else(|e| panic!("{config_name}: {e}"));
+/// Makes sure QEMU (`qemu-system-aarch64`, `qemu-system-arm`) is installed, as [`require`] does.
+pub fn require_qemu(program: &'static str) {
+    require(&[provision::packages::qemu(program, "qemu-system-arm")]);
+}
+
+/// Makes sure everything booting `config_name` needs is here: the fixtures its paths name (fetched on first use),
+/// QEMU for its board and the firmware QEMU loads. Returns the QEMU program.
+pub fn require_system(config_name: &str) -> &'static str {
+    let path = config(config_name);
+    image_builder::needs::fetch_inputs(&path).unwrap_or_else(|e| panic!("{config_name}: {e}"));
+    let checked = image_builder::check(&path).unwrap_or_else(|e| panic!("{config_name}: {e}"));
     let board = checked.system.board;
+    image_builder::needs::ensure_qemu(board, false).unwrap_or_else(|e| panic!("{config_name}: {e}"));
     board.qemu.unwrap_or_else(|| panic!("{config_name}: QEMU does not emulate board `{}`", board.name)).binary
+}
+
+/// The QEMU program that emulates the board of `config_name`, after [`require_system`].
+pub fn qemu_program(config_name: &str) -> &'static str {
+    require_system(config_name)
 }
 
 /// Builds and boots `config`, waiting at most `timeout` for the console to match `until`. Panics with the whole
@@ -72,7 +87,7 @@ pub fn boot_until_with(
     timeout: Duration,
     customize: impl FnOnce(&mut RunOptions),
 ) -> RunOutcome {
-    require_qemu(qemu_program(config_name));
+    require_system(config_name);
     let _one_at_a_time = serial();
     let mut opts = RunOptions {
         config: config(config_name),

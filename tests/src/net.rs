@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::checks::require_linux_fixtures;
-use crate::{all_of, boot_until, config, lines_of, qemu_program, require_qemu, serial, Session};
+use crate::{all_of, boot_until, config, lines_of, require_system, serial, Session};
 
 /// Bare-metal `netprobe`s on one switch (configs/qemu-*-netprobe.toml): `ping` finds `pong` by a broadcast hello
 /// and gets all 300 numbered frames (60 to 1514 bytes) echoed byte-exact, while `pong` shares its CPU with `watch`
@@ -34,7 +34,7 @@ pub fn linux_network(config_name: &str, arch: &str) {
     const BOOT: Duration = Duration::from_secs(180);
     const T: Duration = Duration::from_secs(60);
     require_linux_fixtures(arch);
-    require_qemu(qemu_program(config_name));
+    require_system(config_name);
     let _one = serial();
     let mut s = Session::start(&config(config_name));
     s.wait_for(&all_of(&[r"\[linux0\] LINUX-READY linux0", r"\[linux1\] LINUX-READY linux1"]), BOOT);

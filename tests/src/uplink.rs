@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::checks::require_linux_fixtures;
-use crate::{boot_until, config, lines_of, qemu_program, require_qemu, serial, Session};
+use crate::{boot_until, config, lines_of, require_system, serial, Session};
 
 /// QEMU user-mode network's gateway, which answers ARP and forwards TCP to the host's loopback.
 const GATEWAY_MAC: &str = "52:55:0a:00:02:02";
@@ -44,7 +44,7 @@ pub fn linux_reaches_the_host(config_name: &str, arch: &str) {
     const BOOT: Duration = Duration::from_secs(180);
     const T: Duration = Duration::from_secs(60);
     require_linux_fixtures(arch);
-    require_qemu(qemu_program(config_name));
+    require_system(config_name);
     let _one = serial();
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port on the host's loopback");
     let port = listener.local_addr().expect("bound").port();

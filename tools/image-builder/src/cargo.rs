@@ -50,6 +50,7 @@ impl Cargo {
         what: &str,
         progress: &Progress,
     ) -> Result<(), Error> {
+        provision::toolchain::ensure_target(&self.workspace, target)?;
         let program = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(&program);
         cmd.current_dir(&self.workspace).arg("build").arg("--release").arg("--target").arg(target);

@@ -27,7 +27,7 @@
 use board_support::BootDtb;
 use dom0_less::{guest_map, BootPlan};
 
-use crate::units::align_up;
+use crate::units::{align_up, checked_align_up};
 
 /// Alignment of items inside the payload.
 pub const PAYLOAD_ALIGN: u64 = 4 << 10;
@@ -42,8 +42,10 @@ pub struct Region {
 }
 
 impl Region {
+    /// The end (exclusive). Saturates rather than wrapping: a region reaching past 2^64 ends "at the end", which
+    /// every range check then refuses, in debug and release builds alike.
     pub const fn end(&self) -> u64 {
-        self.base + self.size
+        self.base.saturating_add(self.size)
     }
 
     pub const fn overlaps(&self, other: &Region) -> bool {
@@ -275,10 +277,10 @@ pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
     }
     let mut taken = req.taken.clone();
     let mut slots = Vec::new();
-    for n in 0..req.virtio {
-        let slot = Region { base: VIRTIO_MMIO + n as u64 * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_STRIDE };
+    for n in 0..VIRTIO_MMIO_SLOTS.min(req.virtio as u64) {
+        let slot = Region { base: VIRTIO_MMIO + n * VIRTIO_MMIO_STRIDE, size: VIRTIO_MMIO_STRIDE };
         if let Some(by) = taken.iter().find(|t| t.overlaps(&slot)) {
-            return Err(GuestError::TransportTaken { slot: n, by: *by });
+            return Err(GuestError::TransportTaken { slot: usize::try_from(n).unwrap_or(usize::MAX), by: *by });
         }
         slots.push(slot.base);
     }
@@ -286,12 +288,17 @@ pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
     let mut maps = Vec::new();
     let mut cursor = CHANNELS;
     for (c, &size) in req.channels.iter().enumerate() {
+        let no_room = GuestError::NoRoomForChannel { channel: c, size, ipa_limit: req.ipa_limit };
         let mut candidate = Region { base: align_up(cursor, CHANNEL_ALIGN), size };
         while let Some(t) = taken.iter().find(|t| t.overlaps(&candidate)) {
-            candidate.base = align_up(t.end(), CHANNEL_ALIGN);
+            // Each step moves past what it overlaps; at the top of the address space there is nowhere to go.
+            match checked_align_up(t.end(), CHANNEL_ALIGN) {
+                Some(base) if base > candidate.base => candidate.base = base,
+                _ => return Err(no_room),
+            }
         }
         if candidate.base.checked_add(size).is_none_or(|end| end > req.ipa_limit) {
-            return Err(GuestError::NoRoomForChannel { channel: c, size, ipa_limit: req.ipa_limit });
+            return Err(no_room);
         }
         taken.push(candidate);
         maps.push(candidate);
@@ -349,7 +356,7 @@ impl PartitionLayout {
 
     /// Guest-physical start and end (exclusive) of the ramdisk, for `/chosen`.
     pub fn initrd(&self) -> Option<(u64, u64)> {
-        self.ramdisk.map(|r| (r.ipa, r.ipa + r.size))
+        self.ramdisk.map(|r| (r.ipa, r.ipa.saturating_add(r.size)))
     }
 }
 
@@ -418,6 +425,16 @@ pub enum LayoutError {
     Guest { partition: usize, error: GuestError },
 }
 
+/// Where a region at `base` that overlaps `obstacle` goes next: the first `align` boundary after the obstacle. When
+/// there is none below 2^64 it goes to the very top (`u64::MAX`, past anything the obstacle can overlap), which the
+/// caller's range check refuses: the search always ends.
+fn past(obstacle: &Region, base: u64, align: u64) -> u64 {
+    match checked_align_up(obstacle.end(), align) {
+        Some(next) if next > base && next < u64::MAX => next,
+        _ => u64::MAX,
+    }
+}
+
 /// Lays out the hypervisor, its payload and every partition's RAM.
 pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
     let mut errors = Vec::new();
@@ -429,9 +446,11 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
     let payload_base = hypervisor.end();
     let mut cursor = payload_base;
     let mut items = Vec::new();
+    // Lengths are of files the config named (bounded by `input::IMAGE_LIMIT`); saturating all the same, so an
+    // absurd one makes the image too large for RAM instead of wrapping around.
     let mut place = |len: u64| {
         let at = cursor;
-        cursor = align_up(at + len, PAYLOAD_ALIGN);
+        cursor = align_up(at.saturating_add(len), PAYLOAD_ALIGN);
         at
     };
     for p in &req.partitions {
@@ -482,7 +501,7 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
     for (k, (s, image)) in req.shared.iter().zip(images).enumerate() {
         let mut candidate = Region { base: align_up(next, PAYLOAD_ALIGN), size: align_up(s.size, PAYLOAD_ALIGN) };
         while let Some(o) = obstacles.iter().find(|o| o.overlaps(&candidate)) {
-            candidate.base = align_up(o.end(), PAYLOAD_ALIGN);
+            candidate.base = past(o, candidate.base, PAYLOAD_ALIGN);
         }
         let load = image.zip(s.image_len).map(|(src_pa, size)| Load { src_pa, dst_pa: candidate.base, size });
         shared.push(SharedLayout { what: s.what, region: candidate, load });
@@ -497,7 +516,7 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
     for (i, p) in req.partitions.iter().enumerate().filter(|(_, p)| p.pa.is_none()) {
         let mut candidate = Region { base: next, size: p.ram_size };
         while let Some(o) = obstacles.iter().find(|o| o.overlaps(&candidate)) {
-            candidate.base = align_up(o.end(), RAM_ALIGN);
+            candidate.base = past(o, candidate.base, RAM_ALIGN);
         }
         if candidate.end() > ram.end() {
             errors.push(LayoutError::OutOfRam { partition: i, ram: candidate, ram_end: ram.end() });
@@ -520,13 +539,14 @@ pub fn solve(req: &Request) -> Result<Layout, Vec<LayoutError>> {
         }
         let r = rams[i];
         let plan = BootPlan::new(p.ipa, p.ram_size, p.text_offset);
-        let to_pa = |ipa: u64| r.base + (ipa - p.ipa);
+        // Saturating: with errors above, `r` may be a region that did not fit (the layout is then discarded).
+        let to_pa = |ipa: u64| r.base.saturating_add(ipa.saturating_sub(p.ipa));
         let (kernel_src, ramdisk_src, dtb_src) = items[i];
         let ramdisk = fit.ramdisk.zip(ramdisk_src).map(|((start, end), src_pa)| Placement {
             src_pa,
-            dst_pa: r.base + start,
-            ipa: p.ipa + start,
-            size: end - start,
+            dst_pa: r.base.saturating_add(start),
+            ipa: p.ipa.saturating_add(start),
+            size: end.saturating_sub(start),
         });
         partitions.push(PartitionLayout {
             ram: r,
@@ -699,6 +719,34 @@ mod tests {
         c.kernel_image_size = u64::MAX - 4;
         c.ramdisk_len = Some(0x1000);
         assert!(matches!(solve(&req(vec![c])).unwrap_err()[..], [LayoutError::TooBig { partition: 0, .. }]));
+    }
+
+    #[test]
+    fn sizes_near_2_pow_64_are_errors_not_overflows() {
+        // Shared memory, kernels, ramdisks and host disks of absurd sizes: refused (or saturated), in debug and
+        // release builds alike, and the searches for room end.
+        let mut r = req(vec![part(64 * MIB, u64::MAX - 10)]);
+        r.partitions[0].ramdisk_len = Some(u64::MAX);
+        r.shared = vec![
+            SharedRequest { what: Shared::Channel(0), size: u64::MAX, image_len: None },
+            SharedRequest { what: Shared::Disk(0), size: u64::MAX - 4095, image_len: Some(u64::MAX) },
+        ];
+        r.host_disks = vec![u64::MAX, u64::MAX];
+        let e = solve(&r).unwrap_err();
+        assert!(e.iter().any(|e| matches!(e, LayoutError::SharedOutOfRam { shared: 0, .. })), "{e:?}");
+        let mut fixed = part(64 * MIB, 0x1000);
+        fixed.pa = Some(u64::MAX - MIB);
+        let e = solve(&req(vec![fixed, part(64 * MIB, 0x1000)])).unwrap_err();
+        assert!(!e.is_empty());
+        // A channel as large as the address space, or one after RAM at its very top: no room, found quickly.
+        assert!(matches!(
+            guest_devices(&guest(0, vec![u64::MAX])),
+            Err(GuestError::NoRoomForChannel { channel: 0, .. })
+        ));
+        let mut top = guest(0, vec![4096, 4096]);
+        top.taken.push(Region { base: u64::MAX - 4096, size: 4096 });
+        top.taken.push(Region { base: 0x1000_0000, size: u64::MAX - 0x1000_0000 });
+        assert!(matches!(guest_devices(&top), Err(GuestError::NoRoomForChannel { channel: 0, .. })));
     }
 
     #[test]

@@ -23,14 +23,18 @@ macro_rules! say {
 }
 
 pub mod cargo;
+pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod guests;
 pub mod hostdisk;
 pub mod hvconfig;
 pub mod image;
+pub mod input;
 pub mod layout;
+pub mod needs;
 pub mod pipeline;
+pub mod procgroup;
 pub mod progress;
 pub mod qemu;
 pub mod report;
@@ -51,9 +55,9 @@ pub enum Error {
     /// The config has errors (diagnostics with positions).
     #[error("{0}")]
     Config(Box<diag::Report>),
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {source}", diag::escape(&path.display().to_string()))]
     Read { path: PathBuf, source: io::Error },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {source}", diag::escape(&path.display().to_string()))]
     Write { path: PathBuf, source: io::Error },
     /// A cargo build failed; `output` is cargo's.
     #[error("building {what} failed\n  command: {command}\n{output}")]
@@ -66,6 +70,9 @@ pub enum Error {
     /// Running a tool failed.
     #[error("{0}")]
     Tool(String),
+    /// Something the machine lacks (a Debian package, a fixture, a Rust target) could not be obtained.
+    #[error("{0}")]
+    Provision(#[from] provision::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -130,8 +130,16 @@ pub struct HvStats {
     pub budget: u64,
 }
 
+/// Reads a file this tool made or was given (a built guest, the built hypervisor): refused before it is opened
+/// when it is not a regular file (see [`crate::input`]).
 fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|source| Error::Read { path: path.to_owned(), source })
+    crate::input::read(path, crate::input::IMAGE_LIMIT).map_err(|e| read_error(path, e))
+}
+
+/// An input refusal as an [`Error::Read`] (its text says what the path really is).
+fn read_error(path: &Path, e: crate::input::InputError) -> Error {
+    let kind = if e.is_not_found() { std::io::ErrorKind::NotFound } else { std::io::ErrorKind::Other };
+    Error::Read { path: path.to_owned(), source: std::io::Error::new(kind, e) }
 }
 
 /// Whether the file at `path` holds exactly `bytes`, compared a chunk at a time (images run to tens of MiB).
@@ -177,8 +185,10 @@ pub fn check(config_path: &Path) -> Result<Checked> {
 
 /// [`check`] with a given set of guests.
 pub fn check_with(config_path: &Path, guests: &GuestCatalog) -> Result<Checked> {
-    let source =
-        fs::read_to_string(config_path).map_err(|source| Error::Read { path: config_path.to_owned(), source })?;
+    // A FIFO, device, directory or /proc file is refused before it is opened; bytes that are not UTF-8 are a
+    // diagnostic at the first bad byte.
+    let bytes = crate::input::read(config_path, crate::input::CONFIG_LIMIT).map_err(|e| read_error(config_path, e))?;
+    let source = config::decode_source(&display_path(config_path), bytes).map_err(config_error)?;
     let abs = config_path.canonicalize().unwrap_or_else(|_| config_path.to_owned());
     let stem = abs.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "system".into());
     let base_dir = abs.parent().map(Path::to_owned).unwrap_or_default();
@@ -208,23 +218,27 @@ pub fn check_with(config_path: &Path, guests: &GuestCatalog) -> Result<Checked> 
     Ok(checked)
 }
 
-/// Length and header of a kernel file, reading only its header unless it is an ELF (which is flattened).
+/// Length and header of a kernel file, reading only its header unless it is an ELF (which is flattened). The file
+/// was checked a moment ago; it is checked again before every read (it may have been replaced by a FIFO since).
 fn file_kernel_size(checked: &Checked, index: usize, path: &Path) -> Result<(u64, ImageHeader)> {
-    let err = |source| Error::Read { path: path.to_owned(), source };
-    let mut file = fs::File::open(path).map_err(err)?;
-    let mut head = Vec::new();
-    (&mut file).take(image::HEADER_PROBE_LEN as u64).read_to_end(&mut head).map_err(err)?;
+    use crate::input::{self, IMAGE_LIMIT};
+    let p = &checked.system.partitions[index];
+    let field = format!("partition[{index}].kernel");
+    let refused = |e| input_error(checked, field.clone(), &p.kernel.span, path, e);
+    let head = input::read_head(path, image::HEADER_PROBE_LEN, IMAGE_LIMIT).map_err(refused)?;
     if image::sniff(&head) == Format::Elf {
-        let k = kernel_from_bytes(checked, index, read(path)?, display_path(path))?;
+        let bytes = input::read(path, IMAGE_LIMIT).map_err(refused)?;
+        let k = kernel_from_bytes(checked, index, bytes, display_path(path))?;
         return Ok((k.bytes.len() as u64, k.header));
     }
-    let len = file.metadata().map_err(err)?.len();
+    let len = input::check_regular(path, IMAGE_LIMIT).map_err(refused)?;
     let k = kernel_from_bytes(checked, index, head, display_path(path))?;
     Ok((len, k.header))
 }
 
 /// Checks the config, builds the guests it names, generates device trees and lays memory out.
 pub fn prepare(config_path: &Path, progress: &Progress) -> Result<Prepared> {
+    crate::needs::fetch_inputs(config_path)?;
     let checked = check(config_path)?;
     if !progress.is_quiet() && checked.report.warnings().next().is_some() {
         checked.report.emit_to_stderr();
@@ -263,21 +277,27 @@ pub fn load_ramdisks(checked: &Checked) -> Result<Vec<Option<Vec<u8>>>> {
         .collect()
 }
 
-/// Reads a file the config names (a kernel or ramdisk checked a moment ago): when it has gone, the error points
-/// at the config, with the same hint as `check`'s.
+/// Reads a file the config names (a kernel, ramdisk or disk image checked a moment ago), refusing it before it
+/// is opened when it is no longer a regular file: the error points at the config, as `check`'s would.
 fn read_input(checked: &Checked, field: String, span: &Span, path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| {
-        let Some(hint) = config::fetch_hint(path) else {
-            return Error::Read { path: path.to_owned(), source: e };
-        };
-        let mut r = checked.fresh_report();
-        r.push(
-            Diag::error(field, span.clone(), format!("cannot read {}: {e}", display_path(path)))
-                .label("this file")
-                .hint(hint),
-        );
-        config_error(r)
-    })
+    crate::input::read(path, crate::input::IMAGE_LIMIT).map_err(|e| input_error(checked, field, span, path, e))
+}
+
+/// A file the config names that [`crate::input`] refused, as a diagnostic on the key that names it: "missing" only
+/// when it is not there, with the fetch hint for fixture files.
+fn input_error(checked: &Checked, field: String, span: &Span, path: &Path, e: crate::input::InputError) -> Error {
+    let (what, hint) = if e.is_not_found() {
+        let hint = config::fetch_hint(path)
+            .unwrap_or_else(|| "it was there when the config was checked: restore it, or fix the path".to_owned());
+        ("is missing", hint)
+    } else {
+        ("cannot be used", "name a regular file: paths are relative to the config file's directory".to_owned())
+    };
+    let mut r = checked.fresh_report();
+    r.push(
+        Diag::error(field, span.clone(), format!("{} {what}: {e}", display_path(path))).label("this file").hint(hint),
+    );
+    config_error(r)
 }
 
 /// Checks that `bytes` (a file's contents, or an ELF) is a kernel of the board's boot format (an arm64 Image, an ARM

@@ -1,8 +1,8 @@
 //! Booting a built image in QEMU, streaming the console, and stopping on a pattern or a timeout.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use board_support::QemuRun;
 use regex::Regex;
 
 use crate::pipeline::{build, BuildOptions, Built};
+use crate::procgroup::{self, GroupChild};
 use crate::{display_path, Error, Result};
 
 /// What `run` does.
@@ -105,6 +106,10 @@ pub fn run_from_card(opts: &RunOptions) -> Result<RunOutcome> {
 }
 
 fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
+    // The fixtures the config names, then QEMU and its firmware: all before a build that may take minutes.
+    crate::needs::fetch_inputs(&opts.config)?;
+    let checked = crate::pipeline::check(&opts.config)?;
+    crate::needs::ensure_qemu(checked.system.board, from_card)?;
     let built = build(&BuildOptions { config: opts.config.clone(), quiet: opts.quiet })?;
     let board = built.prepared.checked.system.board;
     let mut cmd = if from_card || board.qemu.is_some_and(|q| !q.kernel_boot) {
@@ -175,24 +180,18 @@ fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Event>, out: bool
     });
 }
 
-/// Stops QEMU. With a terminal attached (stdin inherited) it first asks politely, so QEMU restores the terminal.
-fn stop(child: &mut Child, polite: bool) {
-    if polite {
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
+/// What `run` says before an interactive QEMU starts: how to get out. QEMU's `-nographic` console takes the
+/// terminal raw, so Ctrl-C is a byte for the guest; `Ctrl-A` is QEMU's own escape; hv-static's console input
+/// switches partitions on `Ctrl-]` (hv-static/src/console/input.rs).
+pub const INTERACTIVE_HINT: &str =
+    "QEMU: Ctrl-C goes to the guest; Ctrl-A X quits, Ctrl-] n switches console input (Ctrl-] ? lists the partitions)";
 
 /// Runs `cmd` (QEMU), streaming its output. With `until`, QEMU's stdin is closed and it is stopped as soon as its
-/// stdout matches; without, stdin is inherited so the user can type to the console (Ctrl-A X quits QEMU).
+/// stdout matches; without, stdin is inherited so the user can type to the console (Ctrl-A X quits QEMU): with
+/// `echo` and a terminal on stdin, [`INTERACTIVE_HINT`] says so first.
+///
+/// QEMU leads a process group of its own ([`crate::procgroup`]), stopped whatever way this returns, and when the
+/// process gets SIGINT, SIGTERM or SIGHUP; an interactive QEMU gets the terminal while it runs.
 pub fn boot(
     cmd: &[String],
     package: &str,
@@ -202,23 +201,29 @@ pub fn boot(
 ) -> Result<RunOutcome> {
     let (program, args) = cmd.split_first().ok_or_else(|| Error::Tool("empty QEMU command line".into()))?;
     let interactive = until.is_none();
-    let mut child = Command::new(program)
+    if interactive && echo && io::stdin().is_terminal() {
+        crate::say!("{INTERACTIVE_HINT}");
+    }
+    // Declared before the child so it drops after it: QEMU's output is still echoed, and the terminal taken back,
+    // while QEMU has the terminal (with `stty tostop`, a write from outside its foreground group stops the writer).
+    let _writes = interactive.then(procgroup::SigttouBlocked::new);
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(if interactive { Stdio::inherit() } else { Stdio::null() })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => {
-                Error::QemuNotFound { binary: Path::new(program).display().to_string(), package: package.to_owned() }
-            }
-            _ => Error::Tool(format!("cannot start {program}: {e}")),
-        })?;
+        .stderr(Stdio::piped());
+    let mut child = GroupChild::spawn(&mut command, interactive).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => {
+            Error::QemuNotFound { binary: Path::new(program).display().to_string(), package: package.to_owned() }
+        }
+        _ => Error::Tool(format!("cannot start {program}: {e}")),
+    })?;
     let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
+    if let Some(out) = child.child().stdout.take() {
         pump(out, tx.clone(), true);
     }
-    if let Some(err) = child.stderr.take() {
+    if let Some(err) = child.child().stderr.take() {
         pump(err, tx, false);
     }
 
@@ -233,7 +238,7 @@ pub fn boot(
                 Some(left) => left,
                 None => {
                     outcome.timed_out = true;
-                    stop(&mut child, interactive);
+                    child.stop(procgroup::GRACE);
                     break;
                 }
             },
@@ -250,7 +255,7 @@ pub fn boot(
                 if let Some(re) = until {
                     if re.is_match(&String::from_utf8_lossy(&stdout_bytes)) {
                         outcome.matched = true;
-                        stop(&mut child, interactive);
+                        child.stop(procgroup::GRACE);
                         break;
                     }
                 }

@@ -14,6 +14,136 @@ fn range(r: &Region) -> String {
     format!("{}..{}", hex(r.base), hex(r.end()))
 }
 
+/// What a row of the host-physical memory map holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapUse {
+    /// Reserved below the hypervisor (QEMU's boot stub).
+    BootLoader,
+    /// The hypervisor image and its bss (its budget).
+    Hypervisor,
+    /// Kernels, ramdisks and device trees, copied at boot ([`MapRow::contents`]).
+    Payload,
+    /// Where the boot loader puts the board's device tree.
+    BootDtb,
+    /// A partition's RAM (index into `System::partitions`).
+    Partition(usize),
+    /// A RAM-backed disk's or a channel's shared memory.
+    Shared(Shared),
+    /// Nothing.
+    Free,
+}
+
+impl MapUse {
+    /// A short name for machine-readable output.
+    pub fn kind(self) -> &'static str {
+        match self {
+            MapUse::BootLoader => "boot-loader",
+            MapUse::Hypervisor => "hypervisor",
+            MapUse::Payload => "payload",
+            MapUse::BootDtb => "boot-dtb",
+            MapUse::Partition(_) => "partition",
+            MapUse::Shared(Shared::Disk(_)) => "disk",
+            MapUse::Shared(Shared::Channel(_)) => "channel",
+            MapUse::Free => "free",
+        }
+    }
+}
+
+/// One row of the host-physical memory map: all of board RAM, in address order, gaps included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapRow {
+    pub region: Region,
+    pub what: MapUse,
+    /// The row as `layout.txt` describes it.
+    pub text: String,
+    /// What the payload holds (empty for other rows).
+    pub contents: Vec<MapItem>,
+}
+
+/// Something the payload holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapItem {
+    pub region: Region,
+    /// The partition (or disk) it is for.
+    pub owner: String,
+    /// `kernel`, `ramdisk`, `device tree` or `image`.
+    pub what: &'static str,
+}
+
+/// The host-physical memory map of a prepared system; `hv` adds the built hypervisor's sizes.
+pub fn memory_map(p: &Prepared, hv: Option<&HvStats>) -> Vec<MapRow> {
+    let s = &p.checked.system;
+    let l = &p.layout;
+    // Every used region, then the gaps between them.
+    let mut rows: Vec<(Region, MapUse, String)> = vec![
+        (l.boot_loader, MapUse::BootLoader, "boot loader (reserved: QEMU's boot stub)".into()),
+        (
+            l.hypervisor,
+            MapUse::Hypervisor,
+            match hv {
+                Some(h) => format!(
+                    "hypervisor: image {}, {} with bss, budget {}",
+                    size(h.image_len),
+                    size(h.end),
+                    size(h.budget)
+                ),
+                None => format!("hypervisor (budget {})", size(l.hypervisor.size)),
+            },
+        ),
+        (l.payload, MapUse::Payload, "payload (kernels, ramdisks and device trees, copied at boot)".into()),
+    ];
+    if l.boot_dtb.end() <= l.ram.end() {
+        rows.push((l.boot_dtb, MapUse::BootDtb, "boot loader's device tree (reserved)".into()));
+    }
+    for (i, (part, pl)) in s.partitions.iter().zip(&l.partitions).enumerate() {
+        let text = format!("partition {} RAM{}", part.name, if pl.fixed { " (fixed pa)" } else { "" });
+        rows.push((pl.ram, MapUse::Partition(i), text));
+    }
+    for sh in &l.shared {
+        rows.push((sh.region, MapUse::Shared(sh.what), shared_name(s, sh.what)));
+    }
+    rows.sort_by_key(|(r, _, _)| r.base);
+    let free = |base, end| MapRow {
+        region: Region { base, size: end - base },
+        what: MapUse::Free,
+        text: "free".into(),
+        contents: Vec::new(),
+    };
+    let mut cursor = l.ram.base;
+    let mut table = Vec::new();
+    for (region, what, text) in rows {
+        if region.base > cursor {
+            table.push(free(cursor, region.base));
+        }
+        cursor = cursor.max(region.end());
+        let contents = if what == MapUse::Payload { payload_contents(p) } else { Vec::new() };
+        table.push(MapRow { region, what, text, contents });
+    }
+    if cursor < l.ram.end() {
+        table.push(free(cursor, l.ram.end()));
+    }
+    table
+}
+
+/// What the payload holds: each partition's kernel, ramdisk and device tree, then the disks' images.
+fn payload_contents(p: &Prepared) -> Vec<MapItem> {
+    let s = &p.checked.system;
+    let l = &p.layout;
+    let mut items = Vec::new();
+    for (part, pl) in s.partitions.iter().zip(&l.partitions) {
+        let loads = [("kernel", Some(pl.kernel)), ("ramdisk", pl.ramdisk), ("device tree", Some(pl.dtb))];
+        for (what, pm) in loads.into_iter().filter_map(|(n, pm)| Some((n, pm?))) {
+            let region = Region { base: pm.src_pa, size: pm.size };
+            items.push(MapItem { region, owner: part.name.clone(), what });
+        }
+    }
+    for (sh, load) in l.shared.iter().filter_map(|sh| Some((sh, sh.load?))) {
+        let region = Region { base: load.src_pa, size: load.size };
+        items.push(MapItem { region, owner: shared_name(s, sh.what), what: "image" });
+    }
+    items
+}
+
 /// The map of a prepared system; `hv` adds the built hypervisor's sizes.
 pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
     let s = &p.checked.system;
@@ -49,60 +179,17 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
     );
     let _ = writeln!(w);
     let _ = writeln!(w, "host-physical memory");
-    // Every used region, then the gaps between them.
-    let mut rows: Vec<(Region, String)> = vec![
-        (l.boot_loader, "boot loader (reserved: QEMU's boot stub)".into()),
-        (
-            l.hypervisor,
-            match hv {
-                Some(h) => format!(
-                    "hypervisor: image {}, {} with bss, budget {}",
-                    size(h.image_len),
-                    size(h.end),
-                    size(h.budget)
-                ),
-                None => format!("hypervisor (budget {})", size(l.hypervisor.size)),
-            },
-        ),
-        (l.payload, "payload (kernels, ramdisks and device trees, copied at boot)".into()),
-    ];
-    if l.boot_dtb.end() <= l.ram.end() {
-        rows.push((l.boot_dtb, "boot loader's device tree (reserved)".into()));
-    }
-    for (part, pl) in s.partitions.iter().zip(&l.partitions) {
-        rows.push((pl.ram, format!("partition {} RAM{}", part.name, if pl.fixed { " (fixed pa)" } else { "" })));
-    }
-    for sh in &l.shared {
-        rows.push((sh.region, shared_name(s, sh.what)));
-    }
-    rows.sort_by_key(|(r, _)| r.base);
-    let mut cursor = l.ram.base;
-    let mut table = Vec::new();
-    for (r, what) in rows {
-        if r.base > cursor {
-            table.push((Region { base: cursor, size: r.base - cursor }, "free".to_owned()));
-        }
-        cursor = cursor.max(r.end());
-        table.push((r, what));
-    }
-    if cursor < l.ram.end() {
-        table.push((Region { base: cursor, size: l.ram.end() - cursor }, "free".to_owned()));
-    }
-    for (r, what) in &table {
-        let _ = writeln!(w, "  {:<26} {:>9}  {what}", range(r), size(r.size));
-        if r.base == l.payload.base && r.size == l.payload.size {
-            for (part, pl) in s.partitions.iter().zip(&l.partitions) {
-                let items = [("kernel", Some(pl.kernel)), ("ramdisk", pl.ramdisk), ("device tree", Some(pl.dtb))];
-                for (name, pm) in items.into_iter().filter_map(|(n, pm)| Some((n, pm?))) {
-                    let item = Region { base: pm.src_pa, size: pm.size };
-                    let _ = writeln!(w, "    {:<24} {:>9}    {} {name}", range(&item), size(item.size), part.name);
-                }
-            }
-            for (sh, load) in l.shared.iter().filter_map(|sh| Some((sh, sh.load?))) {
-                let item = Region { base: load.src_pa, size: load.size };
-                let _ =
-                    writeln!(w, "    {:<24} {:>9}    {} image", range(&item), size(item.size), shared_name(s, sh.what));
-            }
+    for row in memory_map(p, hv) {
+        let _ = writeln!(w, "  {:<26} {:>9}  {}", range(&row.region), size(row.region.size), row.text);
+        for item in &row.contents {
+            let _ = writeln!(
+                w,
+                "    {:<24} {:>9}    {} {}",
+                range(&item.region),
+                size(item.region.size),
+                item.owner,
+                item.what
+            );
         }
     }
     let _ = writeln!(w);

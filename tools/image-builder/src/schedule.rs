@@ -26,8 +26,10 @@ pub struct Window {
 }
 
 impl Window {
+    /// The end of the window. Saturates rather than wrapping (the config check refuses windows that end past the
+    /// frame, and frames are short).
     pub fn end(&self) -> Nanos {
-        self.start + self.duration
+        self.start.saturating_add(self.duration)
     }
 }
 
@@ -69,18 +71,34 @@ pub fn timeline(s: &CyclicSchedule, cpu: u32) -> Vec<Slot> {
     slots
 }
 
-/// The first pair of windows that overlap on a common CPU, as indices into `windows`, with that CPU.
+/// A pair of windows that overlap on a common CPU, as indices into `windows` (the earlier one first), with that
+/// CPU; of the pairs found, the one whose later window comes first. Sort and sweep: every (CPU, window) in order of
+/// CPU and start, each compared with the furthest-reaching window before it on its CPU, so thousands of windows
+/// cost a sort rather than a comparison of every pair.
 pub fn first_overlap(windows: &[Window]) -> Option<(usize, usize, u32)> {
-    for (i, a) in windows.iter().enumerate() {
-        for (j, b) in windows.iter().enumerate().skip(i + 1) {
-            if a.start < b.end() && b.start < a.end() {
-                if let Some(cpu) = a.cpus.iter().find(|c| b.cpus.contains(c)) {
-                    return Some((i, j, *cpu));
+    let mut stretches: Vec<(u32, Nanos, Nanos, usize)> =
+        windows.iter().enumerate().flat_map(|(i, w)| w.cpus.iter().map(move |&c| (c, w.start, w.end(), i))).collect();
+    stretches.sort_unstable();
+    let mut found: Option<(usize, usize, u32)> = None;
+    // The window reaching furthest so far on the current CPU: (CPU, its end, its index).
+    let mut reach: Option<(u32, Nanos, usize)> = None;
+    for (cpu, start, end, i) in stretches {
+        match reach {
+            Some((c, far, j)) if c == cpu => {
+                if start < far && i != j {
+                    let pair = (i.min(j), i.max(j), cpu);
+                    if found.is_none_or(|(a, b, _)| (pair.1, pair.0) < (b, a)) {
+                        found = Some(pair);
+                    }
+                }
+                if end > far {
+                    reach = Some((cpu, end, i));
                 }
             }
+            _ => reach = Some((cpu, end, i)),
         }
     }
-    None
+    found
 }
 
 /// A partition's demand in a pool scheduled by budget: `budget` of CPU time every `period`, on each CPU its vCPUs
@@ -102,10 +120,12 @@ pub enum SynthError {
     Overloaded { cpu: u32, permille: u64, partitions: Vec<usize> },
     /// The least common multiple of the periods is unreasonably long (over one second).
     FrameTooLong { lcm: Option<Nanos> },
+    /// A reservation with a zero budget or period (nothing to schedule, and no frame it divides).
+    BadReservation { partition: usize },
 }
 
-/// The longest major frame synthesis will produce.
-pub const MAX_SYNTH_FRAME: Nanos = 1_000_000_000;
+/// The longest major frame synthesis will produce (the config's limit on every major frame).
+pub const MAX_SYNTH_FRAME: Nanos = crate::config::limits::MAJOR_FRAME;
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
@@ -119,6 +139,9 @@ fn gcd(a: u64, b: u64) -> u64 {
 /// periods. Each CPU is simulated on its own with preemptive EDF (ties to the lower partition index), so CPUs with
 /// the same reservations get identical windows: a multi-vCPU partition's vCPUs run at the same time.
 pub fn synthesize(reservations: &[Reservation], major_frame: Option<Nanos>) -> Result<CyclicSchedule, SynthError> {
+    if let Some(r) = reservations.iter().find(|r| r.budget == 0 || r.period == 0) {
+        return Err(SynthError::BadReservation { partition: r.partition });
+    }
     let frame = match major_frame {
         Some(f) => f,
         None => {
@@ -149,11 +172,13 @@ pub fn synthesize(reservations: &[Reservation], major_frame: Option<Nanos>) -> R
     let mut merged: BTreeMap<(Nanos, Nanos, usize), Vec<u32>> = BTreeMap::new();
     for (cpu, rs) in &cpus {
         // Utilisation in parts per 10^9 of the CPU, exact: budget * (frame / period) summed over one frame.
-        let demand: u128 = rs.iter().map(|r| u128::from(r.budget) * u128::from(frame / r.period)).sum();
+        let demand: u128 =
+            rs.iter().map(|r| u128::from(r.budget) * u128::from(frame / r.period)).fold(0, u128::saturating_add);
         if demand > u128::from(frame) {
+            let permille = demand.saturating_mul(1000).div_ceil(u128::from(frame.max(1)));
             return Err(SynthError::Overloaded {
                 cpu: *cpu,
-                permille: (demand * 1000).div_ceil(u128::from(frame)) as u64,
+                permille: u64::try_from(permille).unwrap_or(u64::MAX),
                 partitions: rs.iter().map(|r| r.partition).collect(),
             });
         }
@@ -170,7 +195,9 @@ pub fn synthesize(reservations: &[Reservation], major_frame: Option<Nanos>) -> R
 
 /// Earliest-deadline-first over one frame on one CPU, event by event (releases and completions), merging
 /// consecutive runs of one partition. Feasible by the caller's utilisation check, so every job completes by its
-/// deadline and nothing is left at the frame's end.
+/// deadline and nothing is left at the frame's end. Periods are non-zero (`synthesize` refuses others); the events
+/// are at most twice the jobs of the frame, which the utilisation check and the frame's limit bound. Times stay
+/// below `frame`, and the arithmetic saturates rather than wrapping anyway.
 fn edf(rs: &[&Reservation], frame: Nanos) -> Vec<(Nanos, Nanos, usize)> {
     // Per reservation: remaining budget of the current job and its absolute deadline.
     let mut remaining = vec![0u64; rs.len()];
@@ -182,19 +209,24 @@ fn edf(rs: &[&Reservation], frame: Nanos) -> Vec<(Nanos, Nanos, usize)> {
             if t.is_multiple_of(r.period) {
                 debug_assert_eq!(remaining[i], 0, "EDF missed a deadline despite utilisation <= 1");
                 remaining[i] = r.budget;
-                deadline[i] = t + r.period;
+                deadline[i] = t.saturating_add(r.period);
             }
         }
-        let next_release = rs.iter().map(|r| (t / r.period + 1) * r.period).min().unwrap_or(frame).min(frame);
+        let next_release = rs
+            .iter()
+            .map(|r| (t / r.period).saturating_add(1).saturating_mul(r.period))
+            .min()
+            .unwrap_or(frame)
+            .min(frame);
         let ready = (0..rs.len()).filter(|&i| remaining[i] > 0).min_by_key(|&i| (deadline[i], rs[i].partition));
         let Some(i) = ready else {
             t = next_release;
             continue;
         };
-        let until = next_release.min(t + remaining[i]);
-        remaining[i] -= until - t;
+        let until = next_release.min(t.saturating_add(remaining[i]));
+        remaining[i] = remaining[i].saturating_sub(until - t);
         match runs.last_mut() {
-            Some((s, d, p)) if *p == rs[i].partition && *s + *d == t => *d += until - t,
+            Some((s, d, p)) if *p == rs[i].partition && s.saturating_add(*d) == t => *d = d.saturating_add(until - t),
             _ => runs.push((t, until - t, rs[i].partition)),
         }
         t = until;
@@ -256,6 +288,36 @@ mod tests {
         assert_eq!(first_overlap(&[w(0, 5, 0, &[1, 2]), w(4, 2, 1, &[2])]), Some((0, 1, 2)));
         // Touching is not overlapping.
         assert_eq!(first_overlap(&[w(0, 5, 0, &[1]), w(5, 2, 1, &[1])]), None);
+    }
+
+    #[test]
+    fn overlaps_are_found_by_a_sweep_among_thousands() {
+        // 4096 windows back to back on CPUs 0-7, none overlapping: a sort, not 8 million comparisons.
+        let many: Vec<Window> = (0..4096)
+            .map(|k| Window { start: k * 1000, duration: 1000, partition: 0, cpus: (0..8).collect() })
+            .collect();
+        assert_eq!(first_overlap(&many), None);
+        // One more, inside window 100 on CPU 5 only.
+        let mut more = many.clone();
+        more.push(Window { start: 100_500, duration: 10, partition: 1, cpus: vec![5] });
+        assert_eq!(first_overlap(&more), Some((100, 4096, 5)));
+        // A long window hides behind shorter ones that start later: still found against the one reaching furthest.
+        let hidden = [w(0, 10, 0, &[1]), w(1, 1, 1, &[1]), w(5, 1, 2, &[1])];
+        assert_eq!(first_overlap(&hidden), Some((0, 1, 1)));
+        // Of several overlaps, the one whose later window comes first in the file.
+        let two = [w(0, 2, 0, &[1]), w(5, 2, 1, &[2]), w(6, 2, 2, &[2]), w(1, 2, 3, &[1])];
+        assert_eq!(first_overlap(&two), Some((1, 2, 2)));
+        // Ends near 2^64 saturate instead of wrapping.
+        let far = Window { start: u64::MAX - 5, duration: 100, partition: 0, cpus: vec![0] };
+        assert_eq!(far.end(), u64::MAX);
+        assert_eq!(first_overlap(&[far.clone(), far]), Some((0, 1, 0)));
+    }
+
+    #[test]
+    fn zero_budgets_and_periods_are_refused_not_divided_by() {
+        let zero = [Reservation { partition: 3, cpus: vec![0], budget: 1, period: 0 }];
+        assert_eq!(synthesize(&zero, None), Err(SynthError::BadReservation { partition: 3 }));
+        assert_eq!(synthesize(&zero, Some(10 * MS)), Err(SynthError::BadReservation { partition: 3 }));
     }
 
     fn res(partition: usize, cpus: &[u32], budget: u64, period: u64) -> Reservation {

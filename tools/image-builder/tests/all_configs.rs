@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use image_builder::workspace_root;
 
@@ -106,13 +106,12 @@ fn every_bad_config_fails_check_with_its_message() {
     }
 }
 
-/// Fails the test, naming the Debian package, when dtc is missing.
+/// Makes sure dtc is installed: on first use when the tests run as root, otherwise the test fails naming the
+/// command to run.
 fn require_dtc() {
-    let found = Command::new("dtc").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    assert!(
-        found,
-        "`dtc` not found: install Debian's package device-tree-compiler (apt-get install device-tree-compiler)"
-    );
+    if let Err(e) = provision::packages::ensure(&[provision::packages::DTC]) {
+        panic!("{e}");
+    }
 }
 
 #[test]

@@ -21,17 +21,21 @@ use board_support::{Arch, Board};
 use image_builder::sdcard::{self, env, uimage};
 use image_builder::{build, BuildOptions};
 
-/// Fails the test, naming the Debian package, when `program` is not on PATH.
-fn require_program(program: &str, package: &str) {
-    let found = Command::new(program).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    assert!(found, "`{program}` not found: install Debian's package {package} (apt-get install {package})");
+/// Makes sure `program` from Debian's `package` is there: installed on first use when the tests run as root,
+/// otherwise the test fails naming the command to run.
+fn require_program(program: &'static str, package: &'static str) {
+    require(provision::packages::Need::program(program, package, "the SD-card tests"));
 }
 
-fn require_file(path: &str, package: &str) {
-    assert!(
-        Path::new(path).is_file(),
-        "{path} not found: install Debian's package {package} (apt-get install {package})"
-    );
+/// [`require_program`] for a file a package installs.
+fn require_file(path: &'static str, package: &'static str) {
+    require(provision::packages::Need::file(path, package, "the SD-card tests"));
+}
+
+fn require(need: provision::packages::Need) {
+    if let Err(e) = provision::packages::ensure(&[need]) {
+        panic!("{e}");
+    }
 }
 
 /// A fresh scratch directory for one test.
@@ -189,6 +193,7 @@ fn boots_from_a_card(config: &str, board: &Board, started: &str) {
     let qemu = board.qemu.unwrap();
     require_file(u.binary, u.package);
     require_program(qemu.binary, qemu.package);
+    require(provision::packages::IPXE_VIRTIO);
     require_program("mkimage", "u-boot-tools");
     let built =
         build(&BuildOptions { config: image_builder::workspace_root().join("configs").join(config), quiet: true })
@@ -247,15 +252,10 @@ fn the_armv7_demo_boots_from_a_card_through_u_boot_s_bootz() {
 
 /// Fetches Debian's u-boot-sunxi into the workspace's cache when it is not there yet (one fetch at a time).
 fn require_uboot_sunxi() {
-    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
-    if sdcard::uboot_binary(&ORANGEPI_PC).is_ok() {
-        return;
+    // Found installed, or in the fixture cache, which `uboot_binary` fills on first use (as root).
+    if let Err(e) = sdcard::uboot_binary(&ORANGEPI_PC) {
+        panic!("{e}");
     }
-    let script = image_builder::workspace_root().join(sdcard::UBOOT_FETCH_SCRIPT);
-    let status = Command::new("bash").arg(&script).status().expect("running the U-Boot fetch script");
-    assert!(status.success(), "{} failed ({status}); see its output above", script.display());
-    sdcard::uboot_binary(&ORANGEPI_PC).unwrap();
 }
 
 /// The median of `runs` boots' times to both partitions' first tick.

@@ -7,6 +7,42 @@ use board_support::{Board, Device, GicVersion, Uart};
 
 use crate::diag::Span;
 
+/// Limits on what one config may hold (docs/config.md, "Limits"). Each is far above what a real system of
+/// hv-static needs (boards have at most 8 CPUs), and low enough that checking the largest config they allow takes
+/// milliseconds. They are checked right after parsing, before any rule that compares items with each other.
+pub mod limits {
+    use crate::units::{KIB, TIB};
+
+    /// `[[partition]]` tables.
+    pub const PARTITIONS: usize = 64;
+    /// Entries of a partition's `vcpus` (each needs a CPU of its own, so the board's CPU count bounds it anyway).
+    pub const VCPUS: usize = 64;
+    /// Entries of a pool's `cpus` and of a window's `cpus`.
+    pub const CPUS: usize = 64;
+    /// A cyclic pool's windows, written or synthesized from budgets.
+    pub const WINDOWS: usize = 1024;
+    /// Entries of a partition's `passthrough`.
+    pub const PASSTHROUGH: usize = 64;
+    /// `[[disk]]`, `[[network]]` and `[[channel]]` tables, each.
+    pub const DISKS: usize = 256;
+    pub const NETWORKS: usize = 256;
+    pub const CHANNELS: usize = 256;
+    /// Entries of a channel's `partitions` (each partition once).
+    pub const CHANNEL_MEMBERS: usize = PARTITIONS;
+    /// Characters of a partition, pool, disk, network or channel name (a partition's prefixes its console lines).
+    pub const NAME_LEN: usize = 32;
+    /// Bytes of a file path (`kernel`, `ramdisk`, `dt_overlay`, a disk's `image`) or a passthrough device path:
+    /// Linux's PATH_MAX.
+    pub const PATH_LEN: usize = 4096;
+    /// Bytes of a partition's `bootargs`: far beyond what a kernel reads (Linux: 2047 on arm64, 1023 on 32-bit
+    /// arm, a warning), and small enough that the partition's device tree keeps inside its 2 MiB region.
+    pub const BOOTARGS: usize = 64 * KIB as usize;
+    /// A cyclic pool's major frame, written or the least common multiple of its periods, in nanoseconds.
+    pub const MAJOR_FRAME: u64 = 1_000_000_000;
+    /// A disk's size: a RAM-backed disk is also bounded by board RAM, a host-backed one by the board's disk.
+    pub const DISK_SIZE: u64 = TIB;
+}
+
 /// A validated system description.
 #[derive(Clone, Debug)]
 pub struct System {

@@ -2,18 +2,18 @@
 //! (`disks`, `networks`). One function per table; every reference is checked by name, with a suggestion when it is
 //! misspelt, and every conflict names both places.
 
-use std::collections::BTreeMap;
-use std::fs;
+use std::collections::{BTreeMap, BTreeSet};
 
 use board_support::{Board, BOARDS};
 use toml::Spanned;
 
 use super::model::*;
 use super::raw::*;
-use super::validate::{io_reason, normalize, relative_path, size_value};
-use super::{name_hint, Context};
+use super::validate::{input_diag, relative_path, shown, size_value, suggest, Lookup, NameKind, NameSet, IPA_LIMIT};
+use super::Context;
 use crate::diag::{list, Diag, Report, Span};
-use crate::units::{align_up, is_aligned, size as fmt_size, KIB};
+use crate::input;
+use crate::units::{checked_align_up, is_aligned, size as fmt_size, KIB};
 
 /// Sector size: disks are whole sectors.
 pub const SECTOR: u64 = 512;
@@ -21,8 +21,6 @@ pub const SECTOR: u64 = 512;
 pub const CHANNEL_GRANULE: u64 = 4 * KIB;
 /// virtio-mmio transports one partition can have (`guest_map::VIRTIO_MMIO_SLOTS`).
 pub const MAX_PV_DEVICES: usize = dom0_less::guest_map::VIRTIO_MMIO_SLOTS as usize;
-/// Longest disk, network or channel name (channels' names are their device-tree labels).
-const MAX_NAME_LEN: usize = 32;
 
 /// The checked tables; an entry is `None` when it has an error (the system is then refused anyway).
 pub(super) struct Pv {
@@ -36,37 +34,24 @@ pub(super) struct Pv {
 pub(super) fn check_pv(raw: &RawConfig, board: &Board, ctx: &Context<'_>, r: &mut Report) -> Pv {
     let disks = check_disks(raw, board, ctx, r);
     let networks = check_networks(raw, board, r);
-    let attachments: Vec<_> = (0..raw.partitions.len()).map(|i| check_attachments(raw, i, r)).collect();
-    check_disk_sharing(raw, r);
+    let mut names = Names {
+        disks: Lookup::new("disk", raw.disks.iter().map(|d| d.get_ref().name.get_ref().as_str())),
+        networks: Lookup::new("network", raw.networks.iter().map(|n| n.get_ref().name.get_ref().as_str())),
+        partitions: Lookup::new("partition", raw.partitions.iter().map(|p| p.get_ref().name.get_ref().as_str())),
+    };
+    let attachments: Vec<_> = (0..raw.partitions.len()).map(|i| check_attachments(raw, i, &mut names, r)).collect();
+    check_disk_sharing(raw, &names.disks, r);
     check_macs(raw, &attachments, r);
-    warn_empty_networks(raw, r);
-    let channels = check_channels(raw, r);
+    warn_lonely_networks(raw, r);
+    let channels = check_channels(raw, &mut names.partitions, r);
     Pv { disks, networks, channels, attachments }
 }
 
-/// A disk, network or channel name: like a partition's, unique among its kind. `kind` is `disk`, `network` or
-/// `channel`.
-fn check_name<'a>(kind: &str, i: usize, name: &'a Spanned<String>, seen: &mut BTreeMap<&'a str, Span>, r: &mut Report) {
-    let field = format!("{kind}[{i}].name");
-    let n = name.get_ref();
-    if n.is_empty() || n.len() > MAX_NAME_LEN || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        r.push(
-            Diag::error(&field, name.span(), format!("bad {kind} name \"{n}\""))
-                .label("not a valid name")
-                .hint(format!("use 1 to {MAX_NAME_LEN} ASCII letters, digits, `-` or `_`")),
-        );
-    }
-    match seen.get(n.as_str()) {
-        Some(first) => r.push(
-            Diag::error(field, name.span(), format!("duplicate {kind} name `{n}`"))
-                .label(format!("second {kind} with this name"))
-                .related(first.clone(), "first defined here")
-                .hint(format!("give every {kind} its own name: partitions refer to it by name")),
-        ),
-        None => {
-            seen.insert(n, name.span());
-        }
-    }
+/// The tables references name, by name.
+struct Names<'a> {
+    disks: Lookup<'a>,
+    networks: Lookup<'a>,
+    partitions: Lookup<'a>,
 }
 
 /// Boards that have the facility `has` names, for hints.
@@ -75,12 +60,12 @@ fn boards_with(has: impl Fn(&Board) -> bool) -> String {
 }
 
 fn check_disks(raw: &RawConfig, board: &Board, ctx: &Context<'_>, r: &mut Report) -> Vec<Option<Disk>> {
-    let mut seen = BTreeMap::new();
+    let mut names = NameSet::new(NameKind::Disk);
     let mut out = Vec::new();
     for (i, d) in raw.disks.iter().enumerate() {
         let d = d.get_ref();
         let name = d.name.get_ref();
-        check_name("disk", i, &d.name, &mut seen, r);
+        names.check(i, &d.name, r);
         let backing = check_backing(d, i, board, r);
         let contents = match (&d.image, &d.size) {
             (Some(image), Some(size)) => {
@@ -143,11 +128,11 @@ fn check_backing(d: &RawDisk, i: usize, board: &Board, r: &mut Report) -> Option
         }
         other => {
             r.push(
-                Diag::error(field, b.span(), format!("unknown disk backing `{other}`"))
+                Diag::error(field, b.span(), format!("unknown disk backing `{}`", shown(other)))
                     .label("not a backing")
                     .hint(format!(
                         "{}; `ram`: memory reserved by the image builder (the default), `host`: a slice of the board's own disk",
-                        name_hint(other, ["ram", "host"], "backings")
+                        suggest(other, ["ram", "host"], "backings")
                     )),
             );
             None
@@ -165,22 +150,13 @@ fn check_disk_image(
     let written = v.get_ref();
     let field = format!("disk[{i}].image");
     let path = relative_path(ctx, written);
-    let len = fs::metadata(&path).and_then(|m| {
-        if !m.is_file() {
-            return Err(std::io::Error::other("not a file"));
-        }
-        // Readable, not only present: `build` copies it whole.
-        fs::File::open(&path).map(|_| m.len())
-    });
+    // Opened, not read (`build` copies it whole): readable, a regular file, at most `input::IMAGE_LIMIT` bytes.
+    let len = input::open(&path, input::IMAGE_LIMIT).and_then(|_| input::check_regular(&path, input::IMAGE_LIMIT));
     match len {
         Err(e) => {
-            let hint = super::fetch_hint(&path)
-                .unwrap_or_else(|| "disk image paths are relative to the config file's directory (a raw image: the disk's sectors, from sector 0)".to_owned());
-            r.push(
-                Diag::error(field, v.span(), format!("disk image missing: cannot read `{written}`: {}", io_reason(&e)))
-                    .label(format!("looked for {}", crate::display_path(&normalize(&path))))
-                    .hint(hint),
-            );
+            let where_ = "disk image paths are relative to the config file's directory (a raw image: the disk's \
+                          sectors, from sector 0)";
+            r.push(input_diag(&field, v.span(), "disk image", written, &path, &e, where_.into()));
             None
         }
         Ok(0) => {
@@ -189,7 +165,8 @@ fn check_disk_image(
             ));
             None
         }
-        Ok(len) => Some((path, align_up(len, SECTOR))),
+        // At most `input::IMAGE_LIMIT`: rounding up to a whole sector cannot overflow.
+        Ok(len) => Some((path, checked_align_up(len, SECTOR)?)),
     }
 }
 
@@ -204,11 +181,34 @@ fn check_disk_size(v: &Spanned<NumOrStr>, i: usize, name: &str, r: &mut Report) 
         );
         return None;
     }
+    if size > limits::DISK_SIZE {
+        r.push(
+            Diag::error(
+                field,
+                v.span(),
+                format!(
+                    "disk `{}` is {}: a disk has at most {}",
+                    shown(name),
+                    fmt_size(size),
+                    fmt_size(limits::DISK_SIZE)
+                ),
+            )
+            .label("too large")
+            .hint(
+                "a RAM-backed disk lives in board RAM and a host-backed one on the board's disk: give it a size that \
+                 fits (see docs/config.md, \"Limits\")",
+            ),
+        );
+        return None;
+    }
     if !is_aligned(size, SECTOR) {
         r.push(
             Diag::error(field, v.span(), format!("disk size {size} is not a multiple of 512 bytes"))
                 .label(fmt_size(size))
-                .hint(format!("a disk is whole 512-byte sectors: use {}", align_up(size, SECTOR))),
+                .hint(format!(
+                    "a disk is whole 512-byte sectors: use {}",
+                    checked_align_up(size, SECTOR).unwrap_or(size)
+                )),
         );
         return None;
     }
@@ -216,13 +216,13 @@ fn check_disk_size(v: &Spanned<NumOrStr>, i: usize, name: &str, r: &mut Report) 
 }
 
 fn check_networks(raw: &RawConfig, board: &Board, r: &mut Report) -> Vec<Option<Network>> {
-    let mut seen = BTreeMap::new();
+    let mut names = NameSet::new(NameKind::Network);
     let mut out = Vec::new();
     // The network that has the board's network device so far: there is one device, so one switch at most.
     let mut uplinked: Option<(usize, Span)> = None;
     for (i, n) in raw.networks.iter().enumerate() {
         let n = n.get_ref();
-        check_name("network", i, &n.name, &mut seen, r);
+        names.check(i, &n.name, r);
         let uplink = n.uplink.as_ref().is_some_and(|u| *u.get_ref());
         if let (true, false, Some(u)) = (uplink, board.host_net, &n.uplink) {
             r.push(
@@ -272,21 +272,11 @@ fn check_networks(raw: &RawConfig, board: &Board, r: &mut Report) -> Vec<Option<
     out
 }
 
-/// The index of the first `[[kind]]` with this name.
-fn find<T>(tables: &[Spanned<T>], name: &str, name_of: impl Fn(&T) -> &Spanned<String>) -> Option<usize> {
-    tables.iter().position(|t| name_of(t.get_ref()).get_ref() == name)
-}
-
 /// The error for a name that no table of `kind` has.
-fn unknown(kind: &str, field: String, v: &Spanned<String>, known: Vec<&str>) -> Diag {
-    let hint = if known.is_empty() {
-        format!("the config defines no {kind}s: add a `[[{kind}]]` table with this name")
-    } else {
-        name_hint(v.get_ref(), known.iter().copied(), &format!("{kind}s defined"))
-    };
-    Diag::error(field, v.span(), format!("unknown {kind} `{}`", v.get_ref()))
+fn unknown(kind: &str, field: String, v: &Spanned<String>, tables: &mut Lookup<'_>) -> Diag {
+    Diag::error(field, v.span(), format!("unknown {kind} `{}`", shown(v.get_ref())))
         .label(format!("no `[[{kind}]]` has this name"))
-        .hint(hint)
+        .hint(tables.hint(v.get_ref()))
 }
 
 /// What to say when a list names the same table twice: the message, what the first mention was, the hint.
@@ -298,10 +288,8 @@ struct Twice<'a> {
 
 /// The index of the `[[kind]]` table that `v` names, once in its list (`listed`): `None`, reported on `field`, when
 /// no table has the name or the list named it before.
-#[allow(clippy::too_many_arguments)]
-fn reference<T>(
-    tables: &[Spanned<T>],
-    name_of: impl Fn(&T) -> &Spanned<String>,
+fn reference(
+    tables: &mut Lookup<'_>,
     kind: &str,
     v: &Spanned<String>,
     field: String,
@@ -309,9 +297,8 @@ fn reference<T>(
     twice: Twice<'_>,
     r: &mut Report,
 ) -> Option<usize> {
-    let Some(index) = find(tables, v.get_ref(), &name_of) else {
-        let known = tables.iter().map(|t| name_of(t.get_ref()).get_ref().as_str()).collect();
-        r.push(unknown(kind, field, v, known));
+    let Some(index) = tables.find(v.get_ref()) else {
+        r.push(unknown(kind, field, v, tables));
         return None;
     };
     if let Some(first) = listed.get(&index) {
@@ -337,11 +324,11 @@ fn access(v: Option<&Spanned<String>>, field: String, names: [&str; 2], what: &s
         w if w == names[1] => Some(Access::ReadWrite),
         other => {
             r.push(
-                Diag::error(field, v.span(), format!("unknown {what} access `{other}`"))
+                Diag::error(field, v.span(), format!("unknown {what} access `{}`", shown(other)))
                     .label("not an access right")
                     .hint(format!(
                         "{}; `{}`: read-only, `{}`: read-write (the default)",
-                        name_hint(other, names, "access rights"),
+                        suggest(other, names, "access rights"),
                         names[0],
                         names[1]
                     )),
@@ -356,6 +343,7 @@ fn access(v: Option<&Spanned<String>>, field: String, names: [&str; 2], what: &s
 fn check_attachments(
     raw: &RawConfig,
     i: usize,
+    names: &mut Names<'_>,
     r: &mut Report,
 ) -> Option<(Vec<DiskAttachment>, Vec<NetworkAttachment>)> {
     let p = raw.partitions[i].get_ref();
@@ -367,12 +355,11 @@ fn check_attachments(
         let a = a.get_ref();
         let field = format!("partition[{i}].disks[{j}]");
         let twice = Twice {
-            message: format!("disk `{}` is attached twice to partition `{pname}`", a.disk.get_ref()),
+            message: format!("disk `{}` is attached twice to partition `{pname}`", shown(a.disk.get_ref())),
             first: "first attached here",
             hint: "attach each disk once",
         };
-        let Some(disk) =
-            reference(&raw.disks, |d| &d.name, "disk", &a.disk, format!("{field}.disk"), &mut listed, twice, r)
+        let Some(disk) = reference(&mut names.disks, "disk", &a.disk, format!("{field}.disk"), &mut listed, twice, r)
         else {
             ok = false;
             continue;
@@ -388,13 +375,12 @@ fn check_attachments(
         let a = a.get_ref();
         let field = format!("partition[{i}].networks[{j}]");
         let twice = Twice {
-            message: format!("partition `{pname}` joins network `{}` twice", a.network.get_ref()),
+            message: format!("partition `{pname}` joins network `{}` twice", shown(a.network.get_ref())),
             first: "first joined here",
             hint: "a partition has one port on a network: list it once",
         };
         let field_ = format!("{field}.network");
-        let Some(network) = reference(&raw.networks, |n| &n.name, "network", &a.network, field_, &mut listed, twice, r)
-        else {
+        let Some(network) = reference(&mut names.networks, "network", &a.network, field_, &mut listed, twice, r) else {
             ok = false;
             continue;
         };
@@ -434,7 +420,7 @@ fn check_attachments(
 
 /// A disk has at most one writer, and no reader besides a writer: a partition reading a disk another writes would
 /// see sectors change under its cache.
-fn check_disk_sharing(raw: &RawConfig, r: &mut Report) {
+fn check_disk_sharing(raw: &RawConfig, disks: &Lookup<'_>, r: &mut Report) {
     // Disk index -> (the writer, the readers so far): (partition name, entry span).
     type Claim = (String, Span);
     let mut claims: BTreeMap<usize, (Option<Claim>, Vec<Claim>)> = BTreeMap::new();
@@ -443,7 +429,7 @@ fn check_disk_sharing(raw: &RawConfig, r: &mut Report) {
         let pname = p.name.get_ref();
         for (j, entry) in p.disks.iter().flat_map(|l| l.get_ref().iter()).enumerate() {
             let a = entry.get_ref();
-            let Some(disk) = find(&raw.disks, a.disk.get_ref(), |d| &d.name) else { continue };
+            let Some(disk) = disks.find(a.disk.get_ref()) else { continue };
             let writes = match a.access.as_ref().map(|v| v.get_ref().as_str()) {
                 None | Some("rw") => true,
                 Some("ro") => false,
@@ -577,40 +563,90 @@ fn check_macs(raw: &RawConfig, attachments: &[Option<(Vec<DiskAttachment>, Vec<N
     }
 }
 
-/// A network no partition joins is probably a mistake.
-fn warn_empty_networks(raw: &RawConfig, r: &mut Report) {
+/// A network no partition joins is probably a mistake, and so is one that a single partition joins without an
+/// uplink: the partition has nothing to talk to.
+fn warn_lonely_networks(raw: &RawConfig, r: &mut Report) {
+    // Network name -> the partitions that join it (each once: joining twice is an error of its own).
+    let mut joined: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    for (i, p) in raw.partitions.iter().enumerate() {
+        for a in p.get_ref().networks.iter().flat_map(|l| l.get_ref().iter()) {
+            joined.entry(a.get_ref().network.get_ref().as_str()).or_default().insert(i);
+        }
+    }
+    let mut seen = BTreeSet::new();
     for (i, n) in raw.networks.iter().enumerate() {
-        let name = n.get_ref().name.get_ref();
-        let joined = raw.partitions.iter().any(|p| {
-            p.get_ref().networks.iter().flat_map(|l| l.get_ref().iter()).any(|a| a.get_ref().network.get_ref() == name)
-        });
-        if !joined {
-            r.push(
+        let n = n.get_ref();
+        let name = n.name.get_ref();
+        // A duplicate name is an error of its own.
+        if !seen.insert(name.as_str()) {
+            continue;
+        }
+        let uplink = n.uplink.as_ref().is_some_and(|u| *u.get_ref());
+        let members = joined.get(name.as_str());
+        match members.map_or(0, BTreeSet::len) {
+            0 => r.push(
                 Diag::warning(
                     format!("network[{i}]"),
-                    n.get_ref().name.span(),
-                    format!("network `{name}` connects no partition"),
+                    n.name.span(),
+                    format!("network `{}` connects no partition", shown(name)),
                 )
                 .label("no partition's `networks` names it")
                 .hint(format!(
-                    "add `networks = [{{ network = \"{name}\" }}]` to the partitions it connects, or remove it"
+                    "add `networks = [{{ network = \"{}\" }}]` to the partitions it connects, or remove it",
+                    shown(name)
                 )),
-            );
+            ),
+            1 if !uplink => {
+                let only = members
+                    .and_then(|m| m.first())
+                    .and_then(|p| raw.partitions.get(*p))
+                    .map_or(String::new(), |p| shown(p.get_ref().name.get_ref()));
+                r.push(
+                    Diag::warning(
+                        format!("network[{i}]"),
+                        n.name.span(),
+                        format!("network `{}` connects only partition `{only}`: it has nothing to talk to", shown(name)),
+                    )
+                    .label("one port, no uplink")
+                    .hint("add the partitions it should connect `networks = [...]`, give it `uplink = true` (QEMU virt boards) to reach the outside, or remove it"),
+                );
+            }
+            _ => {}
         }
     }
 }
 
-fn check_channels(raw: &RawConfig, r: &mut Report) -> Vec<Option<Channel>> {
-    let mut seen = BTreeMap::new();
+fn check_channels(raw: &RawConfig, partitions: &mut Lookup<'_>, r: &mut Report) -> Vec<Option<Channel>> {
+    let mut names = NameSet::new(NameKind::Channel);
     let mut out = Vec::new();
     for (i, c) in raw.channels.iter().enumerate() {
         let c = c.get_ref();
         let name = c.name.get_ref();
-        check_name("channel", i, &c.name, &mut seen, r);
+        names.check(i, &c.name, r);
         let mut ok = true;
         let field = format!("channel[{i}].size");
         let size = size_value(&c.size, &field, r);
-        if let Some(s) = size.filter(|s| *s == 0 || !is_aligned(*s, CHANNEL_GRANULE)) {
+        if let Some(s) = size.filter(|s| *s > IPA_LIMIT) {
+            r.push(
+                Diag::error(
+                    field,
+                    c.size.span(),
+                    format!(
+                        "channel `{}` is {}: larger than a partition's guest-physical space",
+                        shown(name),
+                        fmt_size(s)
+                    ),
+                )
+                .label("too large")
+                .hint(format!(
+                    "every member maps the whole channel below {} ({}): give it a size that fits in board RAM",
+                    crate::units::hex(IPA_LIMIT),
+                    fmt_size(IPA_LIMIT)
+                )),
+            );
+            ok = false;
+        } else if let Some(s) = size.filter(|s| *s == 0 || !is_aligned(*s, CHANNEL_GRANULE)) {
+            let up = checked_align_up(s, CHANNEL_GRANULE).unwrap_or(s).max(CHANNEL_GRANULE);
             r.push(
                 Diag::error(
                     field,
@@ -618,10 +654,7 @@ fn check_channels(raw: &RawConfig, r: &mut Report) -> Vec<Option<Channel>> {
                     format!("channel size {} is not a non-zero multiple of 4 KiB", fmt_size(s)),
                 )
                 .label(fmt_size(s))
-                .hint(format!(
-                    "a channel is mapped into its partitions with 4 KiB pages: use {}",
-                    fmt_size(align_up(s, CHANNEL_GRANULE).max(CHANNEL_GRANULE))
-                )),
+                .hint(format!("a channel is mapped into its partitions with 4 KiB pages: use {}", fmt_size(up))),
             );
             ok = false;
         }
@@ -640,13 +673,12 @@ fn check_channels(raw: &RawConfig, r: &mut Report) -> Vec<Option<Channel>> {
             let m = m.get_ref();
             let field = format!("channel[{i}].partitions[{j}]");
             let twice = Twice {
-                message: format!("partition `{}` is listed twice in channel `{name}`", m.partition.get_ref()),
+                message: format!("partition `{}` is listed twice in channel `{name}`", shown(m.partition.get_ref())),
                 first: "first listed here",
                 hint: "list each partition once, with the access it needs (`rw` covers reading)",
             };
             let field_ = format!("{field}.partition");
-            let Some(partition) =
-                reference(&raw.partitions, |p| &p.name, "partition", &m.partition, field_, &mut listed, twice, r)
+            let Some(partition) = reference(partitions, "partition", &m.partition, field_, &mut listed, twice, r)
             else {
                 ok = false;
                 continue;

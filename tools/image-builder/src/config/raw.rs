@@ -14,19 +14,50 @@ pub enum NumOrStr {
     Str(String),
 }
 
+/// What a size or address may be, in the words diagnostics use.
+pub const NUM_OR_STR: &str = "a whole number or text such as \"64MiB\" or \"0x4000_0000\"";
+
+/// The message for a size or address written as a whole number outside what one can hold: `v` when it still
+/// fits 64 bits (in quotes it is accepted), else its digits.
+fn out_of_range(v: Result<u64, String>) -> String {
+    match v {
+        Ok(v) => format!(
+            "the number {v} is too large for a whole number here (at most 2^63-1, {}): write it in quotes instead: \"{}\"",
+            i64::MAX,
+            crate::units::hex(v)
+        ),
+        Err(digits) if digits.starts_with('-') => {
+            format!("the number {digits} is too small: sizes and addresses cannot be negative")
+        }
+        Err(digits) => {
+            format!("the number {digits} is too large: sizes and addresses are at most 2^64-1 ({})", u64::MAX)
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for NumOrStr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl Visitor<'_> for V {
             type Value = NumOrStr;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an integer or a string such as \"64MiB\" or \"0x40000000\"")
+                f.write_str(NUM_OR_STR)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumOrStr, E> {
                 Ok(NumOrStr::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumOrStr, E> {
-                i64::try_from(v).map(NumOrStr::Int).map_err(|_| E::custom("integer too large"))
+                i64::try_from(v).map(NumOrStr::Int).map_err(|_| E::custom(out_of_range(Ok(v))))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<NumOrStr, E> {
+                i64::try_from(v)
+                    .map(NumOrStr::Int)
+                    .map_err(|_| E::custom(out_of_range(u64::try_from(v).map_err(|_| v.to_string()))))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<NumOrStr, E> {
+                i64::try_from(v)
+                    .map(NumOrStr::Int)
+                    .map_err(|_| E::custom(out_of_range(u64::try_from(v).map_err(|_| v.to_string()))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<NumOrStr, E> {
                 Ok(NumOrStr::Str(v.to_owned()))
@@ -219,4 +250,77 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("network", &["name", "uplink"]),
     ("channel", &["name", "size", "partitions"]),
     ("channel.partitions", &["partition", "access"]),
+];
+
+/// The tables written as lists, by index-free path: `[[pool]]` tables, `windows = [{ ... }, ...]` and the like.
+pub const LISTS: &[&str] = &[
+    "pool",
+    "partition",
+    "disk",
+    "network",
+    "channel",
+    "pool.windows",
+    "partition.disks",
+    "partition.networks",
+    "channel.partitions",
+];
+
+/// A correct line for each key, by index-free path, for hints on keys of the wrong type or missing.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("board", "[board]"),
+    ("hypervisor", "[hypervisor]"),
+    ("pool", "[[pool]]"),
+    ("partition", "[[partition]]"),
+    ("disk", "[[disk]]"),
+    ("network", "[[network]]"),
+    ("channel", "[[channel]]"),
+    ("board.name", "name = \"qemu-virt-aarch64\""),
+    ("board.gic_version", "gic_version = 3"),
+    ("board.ram_size", "ram_size = \"1GiB\""),
+    ("hypervisor.console", "console = \"uart0\""),
+    ("hypervisor.log_level", "log_level = \"info\""),
+    ("hypervisor.memory_budget", "memory_budget = \"2MiB\""),
+    ("pool.name", "name = \"rt\""),
+    ("pool.cpus", "cpus = [0, 1]"),
+    ("pool.scheduler", "scheduler = \"pinned\""),
+    ("pool.wfi", "wfi = \"native\""),
+    ("pool.major_frame", "major_frame = \"10ms\""),
+    ("pool.windows", "windows = [{ partition = \"hello0\", start = \"0ms\", duration = \"5ms\" }]"),
+    ("pool.windows.partition", "partition = \"hello0\""),
+    ("pool.windows.start", "start = \"0ms\""),
+    ("pool.windows.duration", "duration = \"5ms\""),
+    ("pool.windows.cpus", "cpus = [0]"),
+    ("partition.name", "name = \"hello0\""),
+    ("partition.pool", "pool = \"rt\""),
+    ("partition.vcpus", "vcpus = [0]"),
+    ("partition.memory", "memory = { size = \"64MiB\" }"),
+    ("partition.kernel", "kernel = \"hello\""),
+    ("partition.ramdisk", "ramdisk = \"rootfs.cpio.gz\""),
+    ("partition.bootargs", "bootargs = \"quiet\""),
+    ("partition.console", "console = true"),
+    ("partition.on_fault", "on_fault = \"stop\""),
+    ("partition.passthrough", "passthrough = [\"/pl031@9010000\"]"),
+    ("partition.dt_overlay", "dt_overlay = \"extra.dtbo\""),
+    ("partition.budget", "budget = \"2ms\""),
+    ("partition.period", "period = \"10ms\""),
+    ("partition.disks", "disks = [{ disk = \"rootfs\", access = \"ro\" }]"),
+    ("partition.networks", "networks = [{ network = \"lan\", mac = \"52:54:00:12:34:56\" }]"),
+    ("partition.memory.size", "size = \"64MiB\""),
+    ("partition.memory.ipa", "ipa = \"0x4000_0000\""),
+    ("partition.memory.pa", "pa = \"0x4800_0000\""),
+    ("partition.disks.disk", "disk = \"rootfs\""),
+    ("partition.disks.access", "access = \"ro\""),
+    ("partition.networks.network", "network = \"lan\""),
+    ("partition.networks.mac", "mac = \"52:54:00:12:34:56\""),
+    ("disk.name", "name = \"rootfs\""),
+    ("disk.image", "image = \"rootfs.img\""),
+    ("disk.size", "size = \"64MiB\""),
+    ("disk.backing", "backing = \"ram\""),
+    ("network.name", "name = \"lan\""),
+    ("network.uplink", "uplink = false"),
+    ("channel.name", "name = \"ctl\""),
+    ("channel.size", "size = \"64KiB\""),
+    ("channel.partitions", "partitions = [{ partition = \"hello0\", access = \"rw\" }]"),
+    ("channel.partitions.partition", "partition = \"hello0\""),
+    ("channel.partitions.access", "access = \"r\""),
 ];

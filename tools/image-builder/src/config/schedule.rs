@@ -1,14 +1,13 @@
 //! The rules of pool scheduling: WFI handling, and a cyclic pool's table, written as windows or as per-partition
 //! budgets and periods. Runs after the partitions are checked, since windows name partitions and their vCPUs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use toml::Spanned;
 
 use super::model::*;
-use super::name_hint;
 use super::raw::*;
-use super::validate::CheckedPool;
+use super::validate::{shown, suggest, CheckedPool, Lookup};
 use crate::diag::{list, Diag, Report, Span};
 use crate::schedule::{self, CyclicSchedule, Nanos, Reservation, SynthError, Window};
 use crate::units::{self, duration};
@@ -24,9 +23,9 @@ pub(super) fn check_wfi(p: &RawPool, i: usize, r: &mut Report) -> Wfi {
         "native" => Wfi::Native,
         other => {
             r.push(
-                Diag::error(format!("pool[{i}].wfi"), w.span(), format!("unknown WFI mode `{other}`"))
+                Diag::error(format!("pool[{i}].wfi"), w.span(), format!("unknown WFI mode `{}`", shown(other)))
                     .label("not a WFI mode")
-                    .hint(name_hint(other, ["trap", "native"], "WFI modes")),
+                    .hint(suggest(other, ["trap", "native"], "WFI modes")),
             );
             Wfi::Native
         }
@@ -66,9 +65,10 @@ fn duration_value(v: &Spanned<String>, field: &str, r: &mut Report) -> Option<Na
 
 /// Builds the table of every cyclic pool and refuses budgets outside cyclic pools.
 pub(super) fn check_schedules(raw: &RawConfig, pools: &mut [CheckedPool], parts: &[Partition], r: &mut Report) {
+    let pool_names = Lookup::new("pool", pools.iter().map(|q| q.pool.name.as_str()));
     for (i, p) in raw.partitions.iter().enumerate() {
         let p = p.get_ref();
-        let Some(pool) = pools.iter().find(|q| q.pool.name == *p.pool.get_ref()) else { continue };
+        let Some(pool) = pool_names.find(p.pool.get_ref()).and_then(|k| pools.get(k)) else { continue };
         if pool.pool.scheduler == Scheduler::Cyclic {
             continue;
         }
@@ -86,13 +86,18 @@ pub(super) fn check_schedules(raw: &RawConfig, pools: &mut [CheckedPool], parts:
             }
         }
     }
-    for (k, pool) in pools.iter_mut().enumerate() {
+    for (k, (pool, raw_pool)) in pools.iter_mut().zip(&raw.pools).enumerate() {
         if pool.pool.scheduler != Scheduler::Cyclic {
             continue;
         }
-        let raw_pool = raw.pools[k].get_ref();
-        pool.pool.cyclic = cyclic_table(raw, raw_pool, k, &pool.pool, &pool.name_span, parts, r);
+        pool.pool.cyclic = cyclic_table(raw, raw_pool.get_ref(), k, &pool.pool, &pool.name_span, parts, r);
     }
+}
+
+/// The table a checked partition came from.
+fn raw_of<'a>(raw: &'a RawConfig, p: &Partition) -> &'a RawPartition {
+    // Checked partitions are made from `raw.partitions[id]`.
+    raw.partitions[usize::from(p.id)].get_ref()
 }
 
 fn cyclic_table(
@@ -107,6 +112,18 @@ fn cyclic_table(
     let frame = match &rp.major_frame {
         Some(f) => {
             let frame = duration_value(f, &format!("pool[{k}].major_frame"), r)?;
+            if frame > limits::MAJOR_FRAME {
+                r.push(
+                    Diag::error(
+                        format!("pool[{k}].major_frame"),
+                        f.span(),
+                        format!("major frame {} is too long: at most {}", duration(frame), duration(limits::MAJOR_FRAME)),
+                    )
+                    .label("longer than any schedule hv-static runs")
+                    .hint("a cyclic table repeats at least once a second: shorten the frame (see docs/config.md, \"Limits\")"),
+                );
+                return None;
+            }
             if frame < MIN_WINDOW {
                 r.push(
                     Diag::error(
@@ -129,7 +146,7 @@ fn cyclic_table(
         let mut seen = BTreeSet::new();
         for (j, cpu) in p.vcpus.iter().enumerate() {
             if !seen.insert(cpu) {
-                let span = raw.partitions[p.id as usize].get_ref().vcpus.span();
+                let span = raw_of(raw, p).vcpus.span();
                 r.push(
                     Diag::error(format!("partition[{}].vcpus[{j}]", p.id), span, format!("two vCPUs of partition `{}` are pinned to CPU {cpu}", p.name))
                         .label("vCPUs of one partition share a CPU")
@@ -139,10 +156,11 @@ fn cyclic_table(
             }
         }
     }
-    let budgeted: Vec<&Partition> =
-        members.iter().copied().filter(|p| raw.partitions[p.id as usize].get_ref().budget.is_some()).collect();
-    let schedule = match (&rp.windows, budgeted.is_empty()) {
-        (Some(w), true) => {
+    // The partitions with a budget, each with its `budget = ...`.
+    let budgeted: Vec<(&Partition, &Spanned<String>)> =
+        members.iter().filter_map(|p| raw_of(raw, p).budget.as_ref().map(|b| (*p, b))).collect();
+    let schedule = match (&rp.windows, budgeted.first()) {
+        (Some(w), None) => {
             let Some(frame) = frame else {
                 r.push(
                     Diag::error(
@@ -157,9 +175,8 @@ fn cyclic_table(
             };
             windows_table(w, k, pool, frame, parts, raw, r)?
         }
-        (None, false) => budget_table(raw, &budgeted, &members, k, pool, pool_span, rp, frame, r)?,
-        (Some(w), false) => {
-            let p = budgeted[0];
+        (None, Some(_)) => budget_table(raw, &budgeted, &members, k, pool, pool_span, frame, r)?,
+        (Some(w), Some((p, budget))) => {
             r.push(
                 Diag::error(
                     format!("pool[{k}].windows"),
@@ -167,15 +184,12 @@ fn cyclic_table(
                     format!("cyclic pool `{}` has both windows and budgets", pool.name),
                 )
                 .label("windows here")
-                .related(
-                    raw.partitions[p.id as usize].get_ref().budget.as_ref().unwrap().span(),
-                    format!("budget of `{}`", p.name),
-                )
+                .related(budget.span(), format!("budget of `{}`", p.name))
                 .hint("write the table either as windows or as each partition's budget and period, not both"),
             );
             return None;
         }
-        (None, true) => {
+        (None, None) => {
             r.push(
                 Diag::error(format!("pool[{k}]"), pool_span.clone(), format!("cyclic pool `{}` has no schedule", pool.name))
                     .label("no windows, and none of its partitions has a budget")
@@ -185,13 +199,15 @@ fn cyclic_table(
         }
     };
     // Every vCPU of the pool gets time on its CPU.
+    let served: BTreeSet<(usize, u32)> =
+        schedule.windows.iter().flat_map(|w| w.cpus.iter().map(|c| (w.partition, *c))).collect();
     for p in &members {
         for (j, cpu) in p.vcpus.iter().enumerate() {
-            if !schedule.windows.iter().any(|w| w.partition == p.id as usize && w.cpus.contains(cpu)) {
+            if !served.contains(&(usize::from(p.id), *cpu)) {
                 r.push(
                     Diag::error(
                         format!("partition[{}].vcpus[{j}]", p.id),
-                        raw.partitions[p.id as usize].get_ref().vcpus.span(),
+                        raw_of(raw, p).vcpus.span(),
                         format!("vCPU {j} of partition `{}` (CPU {cpu}) gets no time in pool `{}`", p.name, pool.name),
                     )
                     .label(format!("vCPU {j} is pinned to CPU {cpu}"))
@@ -213,23 +229,27 @@ fn windows_table(
     raw: &RawConfig,
     r: &mut Report,
 ) -> Option<CyclicSchedule> {
-    let mut windows: Vec<(Window, Span)> = Vec::new();
+    // Checked partitions by name; names of every partition of the file, for unknown ones.
+    let checked: BTreeMap<&str, &Partition> = parts.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut all = Lookup::new("partition", raw.partitions.iter().map(|p| p.get_ref().name.get_ref().as_str()));
+    // Each good window with its index in `windows` and its span.
+    let mut windows: Vec<(Window, usize, Span)> = Vec::new();
     let mut ok = true;
     for (j, rw) in w.get_ref().iter().enumerate() {
         let field = format!("pool[{k}].windows[{j}]");
         let rwin = rw.get_ref();
         let name = rwin.partition.get_ref();
-        let Some(part) = parts.iter().find(|p| p.name == *name) else {
-            if raw.partitions.iter().all(|p| p.get_ref().name.get_ref() != name) {
-                let names = raw.partitions.iter().map(|p| p.get_ref().name.get_ref().as_str());
+        let Some(part) = checked.get(name.as_str()).copied() else {
+            // A partition with errors of its own is not reported again.
+            if all.find(name).is_none() {
                 r.push(
                     Diag::error(
                         format!("{field}.partition"),
                         rwin.partition.span(),
-                        format!("unknown partition `{name}`"),
+                        format!("unknown partition `{}`", shown(name)),
                     )
                     .label("no partition has this name")
-                    .hint(name_hint(name, names, "partitions")),
+                    .hint(all.hint(name)),
                 );
             }
             ok = false;
@@ -243,7 +263,7 @@ fn windows_table(
                     format!("partition `{name}` is not in pool `{}`", pool.name),
                 )
                 .label("in another pool")
-                .related(raw.partitions[part.id as usize].get_ref().pool.span(), format!("`{name}` is in this pool"))
+                .related(raw_of(raw, part).pool.span(), format!("`{name}` is in this pool"))
                 .hint(format!(
                     "a pool's windows schedule only its own partitions: move `{name}` to pool `{}`",
                     pool.name
@@ -272,12 +292,32 @@ fn windows_table(
             ok = false;
             continue;
         }
-        if start + len > frame {
+        let Some(end) = start.checked_add(len) else {
             r.push(
                 Diag::error(
                     format!("{field}.duration"),
                     rw.span(),
-                    format!("window ends at {}, after the {} major frame", duration(start + len), duration(frame)),
+                    format!(
+                        "`start` + `duration` is beyond any schedule: {} + {} is more than 2^64 ns (584 years)",
+                        duration(start),
+                        duration(len)
+                    ),
+                )
+                .label("ends past the end of time")
+                .hint(format!(
+                    "windows lie inside the {} major frame: start and duration are times within it",
+                    duration(frame)
+                )),
+            );
+            ok = false;
+            continue;
+        };
+        if end > frame {
+            r.push(
+                Diag::error(
+                    format!("{field}.duration"),
+                    rw.span(),
+                    format!("window ends at {}, after the {} major frame", duration(end), duration(frame)),
                 )
                 .label(format!("{} + {}", duration(start), duration(len)))
                 .hint(
@@ -334,15 +374,16 @@ fn windows_table(
                 out
             }
         };
-        windows.push((Window { start, duration: len, partition: part.id as usize, cpus }, rw.span()));
+        let window = Window { start, duration: len, partition: usize::from(part.id), cpus };
+        windows.push((window, j, rw.span()));
     }
-    let only: Vec<Window> = windows.iter().map(|(w, _)| w.clone()).collect();
+    let only: Vec<Window> = windows.iter().map(|(w, _, _)| w.clone()).collect();
     if let Some((a, b, cpu)) = schedule::first_overlap(&only) {
         let (wa, wb) = (&windows[a], &windows[b]);
         r.push(
-            Diag::error(format!("pool[{k}].windows[{b}]"), wb.1.clone(), format!("windows overlap on CPU {cpu}"))
+            Diag::error(format!("pool[{k}].windows[{}]", wb.1), wb.2.clone(), format!("windows overlap on CPU {cpu}"))
                 .label(format!("{} .. {}", duration(wb.0.start), duration(wb.0.end())))
-                .related(wa.1.clone(), format!("{} .. {} on CPU {cpu}", duration(wa.0.start), duration(wa.0.end())))
+                .related(wa.2.clone(), format!("{} .. {} on CPU {cpu}", duration(wa.0.start), duration(wa.0.end())))
                 .hint("a CPU runs one window at a time: move one window or give them different CPUs"),
         );
         ok = false;
@@ -358,22 +399,22 @@ fn windows_table(
 #[allow(clippy::too_many_arguments)]
 fn budget_table(
     raw: &RawConfig,
-    budgeted: &[&Partition],
+    budgeted: &[(&Partition, &Spanned<String>)],
     members: &[&Partition],
     k: usize,
     pool: &Pool,
     pool_span: &Span,
-    _rp: &RawPool,
     frame: Option<Nanos>,
     r: &mut Report,
 ) -> Option<CyclicSchedule> {
     let mut ok = true;
+    let with_budget: BTreeSet<u16> = budgeted.iter().map(|(p, _)| p.id).collect();
     for p in members {
-        if !budgeted.iter().any(|b| b.id == p.id) {
+        if !with_budget.contains(&p.id) {
             r.push(
                 Diag::error(
                     format!("partition[{}]", p.id),
-                    raw.partitions[p.id as usize].get_ref().name.span(),
+                    raw_of(raw, p).name.span(),
                     format!("partition `{}` has no budget", p.name),
                 )
                 .label(format!("in budget-scheduled pool `{}`", pool.name))
@@ -383,15 +424,15 @@ fn budget_table(
         }
     }
     let mut reservations = Vec::new();
-    for p in budgeted {
-        let rpart = raw.partitions[p.id as usize].get_ref();
+    for &(p, budget_v) in budgeted {
+        let rpart = raw_of(raw, p);
         let i = p.id;
-        let budget = duration_value(rpart.budget.as_ref().unwrap(), &format!("partition[{i}].budget"), r);
+        let budget = duration_value(budget_v, &format!("partition[{i}].budget"), r);
         let Some(period_v) = &rpart.period else {
             r.push(
                 Diag::error(
                     format!("partition[{i}].period"),
-                    rpart.budget.as_ref().unwrap().span(),
+                    budget_v.span(),
                     format!("partition `{}` has a budget but no period", p.name),
                 )
                 .label("budget without period")
@@ -405,11 +446,27 @@ fn budget_table(
             ok = false;
             continue;
         };
+        if period > limits::MAJOR_FRAME {
+            r.push(
+                Diag::error(
+                    format!("partition[{i}].period"),
+                    period_v.span(),
+                    format!("period {} is longer than any major frame", duration(period)),
+                )
+                .label("too long")
+                .hint(format!(
+                    "a major frame is at most {} and every period divides it: shorten the period (see docs/config.md, \"Limits\")",
+                    duration(limits::MAJOR_FRAME)
+                )),
+            );
+            ok = false;
+            continue;
+        }
         if budget < MIN_WINDOW || budget > period {
             r.push(
                 Diag::error(
                     format!("partition[{i}].budget"),
-                    rpart.budget.as_ref().unwrap().span(),
+                    budget_v.span(),
                     format!("budget {} does not fit period {}", duration(budget), duration(period)),
                 )
                 .label("budget")
@@ -420,20 +477,42 @@ fn budget_table(
         }
         let mut cpus = p.vcpus.clone();
         cpus.sort_unstable();
-        reservations.push(Reservation { partition: p.id as usize, cpus, budget, period });
+        reservations.push(Reservation { partition: usize::from(p.id), cpus, budget, period });
     }
     if !ok {
         return None;
     }
     match schedule::synthesize(&reservations, frame) {
+        Ok(s) if s.windows.len() > limits::WINDOWS => {
+            let (span, field) = match raw.pools.get(k).and_then(|p| p.get_ref().major_frame.as_ref()) {
+                Some(f) => (f.span(), format!("pool[{k}].major_frame")),
+                None => (pool_span.clone(), format!("pool[{k}]")),
+            };
+            r.push(
+                Diag::error(
+                    field,
+                    span,
+                    format!(
+                        "the budgets of pool `{}` make a table of {} windows: at most {}",
+                        pool.name,
+                        s.windows.len(),
+                        limits::WINDOWS
+                    ),
+                )
+                .label(format!("{} major frame", duration(s.major_frame)))
+                .hint("choose periods that divide each other (e.g. 5ms, 10ms, 20ms), or a shorter major frame (see docs/config.md, \"Limits\")"),
+            );
+            None
+        }
         Ok(s) => Some(s),
         Err(e) => {
-            let (span, field) = match &raw.pools[k].get_ref().major_frame {
+            let major_frame = raw.pools.get(k).and_then(|p| p.get_ref().major_frame.as_ref());
+            let (span, field) = match major_frame {
                 Some(f) => (f.span(), format!("pool[{k}].major_frame")),
                 None => (pool_span.clone(), format!("pool[{k}]")),
             };
             let name =
-                |i: usize| members.iter().find(|p| p.id as usize == i).map_or("?", |p| p.name.as_str()).to_owned();
+                |i: usize| members.iter().find(|p| usize::from(p.id) == i).map_or("?", |p| p.name.as_str()).to_owned();
             let d = match e {
                 SynthError::PeriodNotDividingFrame { partition, period, major_frame } => Diag::error(
                     field,
@@ -461,10 +540,20 @@ fn budget_table(
                 )
                 .label(format!("budgets of {} on CPU {cpu}", list(partitions.into_iter().map(name))))
                 .hint("lower a budget, lengthen a period, or move a vCPU to another CPU of the pool"),
-                SynthError::FrameTooLong { .. } => {
-                    Diag::error(field, span, "the periods' least common multiple is longer than 1 s")
-                        .label("no reasonable major frame")
-                        .hint("choose periods that divide each other (e.g. 5ms, 10ms, 20ms) or set major_frame")
+                SynthError::FrameTooLong { .. } => Diag::error(
+                    field,
+                    span,
+                    format!(
+                        "the periods' least common multiple is longer than {}",
+                        duration(schedule::MAX_SYNTH_FRAME)
+                    ),
+                )
+                .label("no reasonable major frame")
+                .hint("choose periods that divide each other (e.g. 5ms, 10ms, 20ms) or set major_frame"),
+                SynthError::BadReservation { partition } => {
+                    Diag::error(field, span, format!("partition `{}` has a zero budget or period", name(partition)))
+                        .label("nothing to schedule")
+                        .hint(format!("a budget lies between {} and its period", duration(MIN_WINDOW)))
                 }
             };
             r.push(d);

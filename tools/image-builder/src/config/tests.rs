@@ -497,7 +497,7 @@ fn disk_rules() {
         ("size = 0", "disk[0].size", "disk `d` has size 0"),
         ("size = 1000", "disk[0].size", "disk size 1000 is not a multiple of 512 bytes"),
         ("size = \"1 parsec\"", "disk[0].size", "bad size"),
-        ("image = \"nope.img\"", "disk[0].image", "disk image missing: cannot read `nope.img`: not found"),
+        ("image = \"nope.img\"", "disk[0].image", "disk image missing: cannot read `nope.img`: no such file"),
         ("size = 512\nbacking = \"disk\"", "disk[0].backing", "unknown disk backing `disk`"),
     ] {
         let (f, m) = pv_error(&disk(body));
@@ -510,7 +510,10 @@ fn disk_rules() {
     let src = pv_demo("[[disk]]\nname = \"a b\"\nsize = 512\n[[disk]]\nname = \"x\"\nsize = 512\n[[disk]]\nname = \"x\"\nsize = 512\n", "", "");
     let e = errors(&src);
     assert_eq!(e.len(), 2, "{e:?}");
-    assert_eq!((e[0].2.as_str(), e[0].3.as_str()), ("disk[0].name", "bad disk name \"a b\""));
+    assert_eq!(
+        (e[0].2.as_str(), e[0].3.as_str()),
+        ("disk[0].name", "bad disk name \"a b\": a space is not allowed in names")
+    );
     assert_eq!((e[1].2.as_str(), e[1].3.as_str()), ("disk[2].name", "duplicate disk name `x`"));
 }
 
@@ -723,7 +726,7 @@ fn channel_rules() {
     // Misspelt keys get suggestions in the new tables too.
     let r = check(&ch("\"4KiB\"", "{ partition = \"hello0\", acess = \"r\" }")).unwrap_err();
     let d = r.errors().next().unwrap();
-    assert_eq!(d.field, "channel[0].partitions.acess");
+    assert_eq!(d.field, "channel[0].partitions[0].acess");
     assert!(d.hint.as_deref().unwrap().starts_with("did you mean `access`?"), "{r}");
     let r = check(&pv_demo("[[disk]]\nname = \"d\"\nsise = 512\n", "", "")).unwrap_err();
     assert!(r.render().contains("did you mean `size`?"), "{r}");
@@ -731,11 +734,21 @@ fn channel_rules() {
 
 #[test]
 fn too_many_pv_devices_and_virtio_windows() {
+    // 17 disks and 16 networks: each list within its limit, 33 transports together.
+    let mut tables: String = (0..17).map(|n| format!("[[disk]]\nname = \"d{n}\"\nsize = 512\n")).collect();
+    tables.extend((0..16).map(|n| format!("[[network]]\nname = \"n{n}\"\nuplink = {}\n", n == 0)));
+    let disks: Vec<String> = (0..17).map(|n| format!("{{ disk = \"d{n}\", access = \"ro\" }}")).collect();
+    let nets: Vec<String> = (0..16).map(|n| format!("{{ network = \"n{n}\" }}")).collect();
+    let keys = format!("disks = [{}]\nnetworks = [{}]", disks.join(", "), nets.join(", "));
+    let (f, m) = pv_error(&pv_demo(&tables, &keys, ""));
+    assert_eq!(f, "partition[0]");
+    assert_eq!(m, "partition `hello0` has 33 PV devices: a partition has at most 32");
+    // One list beyond 32 is refused as a limit, before anything else is checked.
     let tables: String = (0..33).map(|n| format!("[[disk]]\nname = \"d{n}\"\nsize = 512\n")).collect();
     let list: Vec<String> = (0..33).map(|n| format!("{{ disk = \"d{n}\", access = \"ro\" }}")).collect();
     let (f, m) = pv_error(&pv_demo(&tables, &format!("disks = [{}]", list.join(", ")), ""));
-    assert_eq!(f, "partition[0]");
-    assert_eq!(m, "partition `hello0` has 33 PV devices: a partition has at most 32");
+    assert_eq!(f, "partition[0].disks[32]");
+    assert_eq!(m, "too many disks in the partition: 33, at most 32");
     // RAM over the transports' window, only when the partition has transports.
     let low = "{ size = \"64MiB\" }";
     let src = pv_demo("[[disk]]\nname = \"d\"\nsize = 512\n", "disks = [{ disk = \"d\" }]", "").replacen(
@@ -782,10 +795,10 @@ fn dt_overlays_by_path() {
     for (ov, msg, hint) in [
         (
             "missing.dtbo",
-            "device-tree overlay missing: cannot read `missing.dtbo`: not found",
+            "device-tree overlay missing: cannot read `missing.dtbo`: no such file",
             "relative to the config file",
         ),
-        ("subdir", "device-tree overlay missing: cannot read `subdir`: not a file", "dtc -@"),
+        ("subdir", "device-tree overlay `subdir` cannot be used: it is a directory, not a file", "dtc -@"),
         (
             "text.dtbo",
             "device-tree overlay `text.dtbo`: not a compiled device tree: no device-tree magic",
@@ -1077,12 +1090,15 @@ fn ramdisks_by_path() {
     assert!(s.partitions[1].ramdisk.is_none());
     let (s, _) = check_in(&with("./initramfs.cpio.gz"), &dir).unwrap();
     assert_eq!(s.partitions[0].ramdisk.as_ref().unwrap().path, dir.join("initramfs.cpio.gz"));
-    for (rd, msg) in [("missing.cpio", "not found"), ("subdir", "not a file")] {
+    for (rd, msg) in [
+        ("missing.cpio", "ramdisk missing: cannot read `missing.cpio`: no such file"),
+        ("subdir", "ramdisk `subdir` cannot be used: it is a directory, not a file"),
+    ] {
         let r = check_in(&with(rd), &dir).unwrap_err();
         let e: Vec<_> = r.errors().collect();
         assert_eq!(e.len(), 1, "{rd}: {r}");
         assert_eq!(e[0].field, "partition[0].ramdisk");
-        assert_eq!(e[0].message, format!("ramdisk missing: cannot read `{rd}`: {msg}"));
+        assert_eq!(e[0].message, msg);
         assert_eq!(r.line_col(e[0].span.start), (15, 11));
         assert!(e[0].hint.as_deref().unwrap().contains("relative to the config file's directory"), "{r}");
     }
@@ -1204,4 +1220,448 @@ fn kernels_for_the_other_architecture_are_refused() {
         "{r}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `raw::KEYS` (for did-you-mean hints) lists exactly the keys each raw table accepts, as serde sees them, and
+/// `raw::EXAMPLES` has a correct line for each of them.
+#[test]
+fn keys_and_examples_match_the_raw_tables() {
+    fn serde_keys<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> Vec<String> {
+        let e = toml::from_str::<T>("zzz_not_a_key = 1").unwrap_err();
+        let m = e.message().to_owned();
+        assert!(m.starts_with("unknown field `zzz_not_a_key`"), "{m}");
+        m.split_once(", expected ").map_or("", |(_, r)| r).split('`').skip(1).step_by(2).map(str::to_owned).collect()
+    }
+    let tables: Vec<(&str, Vec<String>)> = vec![
+        ("", serde_keys::<raw::RawConfig>()),
+        ("board", serde_keys::<raw::RawBoard>()),
+        ("hypervisor", serde_keys::<raw::RawHypervisor>()),
+        ("pool", serde_keys::<raw::RawPool>()),
+        ("pool.windows", serde_keys::<raw::RawWindow>()),
+        ("partition", serde_keys::<raw::RawPartition>()),
+        ("partition.memory", serde_keys::<raw::RawMemory>()),
+        ("partition.disks", serde_keys::<raw::RawDiskAttachment>()),
+        ("partition.networks", serde_keys::<raw::RawNetworkAttachment>()),
+        ("disk", serde_keys::<raw::RawDisk>()),
+        ("network", serde_keys::<raw::RawNetwork>()),
+        ("channel", serde_keys::<raw::RawChannel>()),
+        ("channel.partitions", serde_keys::<raw::RawChannelMember>()),
+    ];
+    assert_eq!(tables.len(), raw::KEYS.len());
+    for (kind, serde) in &tables {
+        let keys = raw::KEYS.iter().find(|(k, _)| k == kind).map(|(_, k)| *k).unwrap_or_else(|| panic!("{kind}"));
+        let mut a: Vec<&str> = keys.to_vec();
+        let mut b: Vec<&str> = serde.iter().map(String::as_str).collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "keys of `{kind}`");
+        for key in keys {
+            let path = if kind.is_empty() { (*key).to_owned() } else { format!("{kind}.{key}") };
+            let example = raw::EXAMPLES.iter().find(|(k, _)| *k == path).map(|(_, e)| *e);
+            let example = example.unwrap_or_else(|| panic!("no example for `{path}`"));
+            // A `key = value` line must be valid TOML for that key; a table header is the table's name.
+            if example.starts_with('[') {
+                assert_eq!(example.trim_matches(['[', ']']), *key, "{path}");
+            } else {
+                let (k, _) = example.split_once(" = ").unwrap_or_else(|| panic!("{example}"));
+                assert_eq!(k, *key, "{path}");
+                toml::from_str::<toml::Table>(example).unwrap_or_else(|e| panic!("{example}: {e}"));
+            }
+        }
+    }
+    // Lists are tables of the schema.
+    for list in raw::LISTS {
+        assert!(raw::KEYS.iter().any(|(k, _)| k == list), "{list}");
+    }
+    // Each example value has the key's type: put into its table, the only complaints are about other keys.
+    for (path, example) in raw::EXAMPLES.iter().filter(|(_, e)| !e.starts_with('[')) {
+        let (table, _) = path.rsplit_once('.').unwrap_or(("", path));
+        let e = match table {
+            "board" => toml::from_str::<raw::RawBoard>(example).err(),
+            "hypervisor" => toml::from_str::<raw::RawHypervisor>(example).err(),
+            "pool" => toml::from_str::<raw::RawPool>(example).err(),
+            "pool.windows" => toml::from_str::<raw::RawWindow>(example).err(),
+            "partition" => toml::from_str::<raw::RawPartition>(example).err(),
+            "partition.memory" => toml::from_str::<raw::RawMemory>(example).err(),
+            "partition.disks" => toml::from_str::<raw::RawDiskAttachment>(example).err(),
+            "partition.networks" => toml::from_str::<raw::RawNetworkAttachment>(example).err(),
+            "disk" => toml::from_str::<raw::RawDisk>(example).err(),
+            "network" => toml::from_str::<raw::RawNetwork>(example).err(),
+            "channel" => toml::from_str::<raw::RawChannel>(example).err(),
+            "channel.partitions" => toml::from_str::<raw::RawChannelMember>(example).err(),
+            other => panic!("example for a table of no kind: `{other}`"),
+        };
+        if let Some(e) = e {
+            assert!(e.message().starts_with("missing field"), "{path}: `{example}`: {}", e.message());
+        }
+    }
+}
+
+/// The structural lookup behind every TOML error: a path for each offset, whatever the shape.
+#[test]
+fn locate_follows_every_toml_shape() {
+    let src = "top = 1\n[board]\nname = \"x\"  # c\n[[pool]]\n[[pool]]\nwindows = [\n  { a = 1 },\n  { b = { c = [1, 2] } },\n]\nmemory.size = 3\n\"q k\" = 1\n[pool.sub]\nd = 4\n";
+    let at = |needle: &str| locate(src, src.find(needle).unwrap());
+    let s = |t: &str, k: Option<&str>| (t.to_owned(), k.map(str::to_owned));
+    assert_eq!(at("top"), s("", Some("top")));
+    assert_eq!(at("name"), s("board", Some("name")));
+    assert_eq!(at("# c"), s("board", None));
+    assert_eq!(at("[[pool]]\n[["), s("pool[0]", None));
+    assert_eq!(at("[[pool]]\nwin"), s("pool[1]", None));
+    assert_eq!(at("a = 1"), s("pool[1].windows[0]", Some("a")));
+    assert_eq!(at("c = "), s("pool[1].windows[1].b", Some("c")));
+    assert_eq!(at("2]"), s("pool[1].windows[1].b", Some("c[1]")));
+    assert_eq!(at("size"), s("pool[1].memory", Some("size")));
+    assert_eq!(at("\"q k\""), s("pool[1]", Some("\"q k\"")));
+    assert_eq!(at("d = 4"), s("pool[1].sub", Some("d")));
+    // Offsets past the end, inside a character and in an unparsable file do not panic.
+    let _ = locate(src, usize::MAX);
+    let _ = locate("a = \"é", 5);
+    let _ = locate("[x\n", 1);
+}
+
+// ---- issue 13: names, limits, overflow, special files ----
+
+/// The DEMO with a pool, disk, network and channel of the given names (and partitions of the given names), each
+/// used so that no warning but the ones about names comes with it.
+fn named(pool: &str, parts: [&str; 2], disk: &str, net: &str, chan: &str) -> String {
+    let esc = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '"' | '\\' => format!("\\{c}"),
+                c if c.is_control() => format!("\\u{:04X}", u32::from(c)),
+                c => c.to_string(),
+            })
+            .collect()
+    };
+    let src = DEMO
+        .replacen("name = \"rt\"", &format!("name = \"{}\"", esc(pool)), 1)
+        .replace("pool = \"rt\"", &format!("pool = \"{}\"", esc(pool)))
+        .replacen("name = \"hello0\"", &format!("name = \"{}\"", esc(parts[0])), 1)
+        .replacen("name = \"hello1\"", &format!("name = \"{}\"", esc(parts[1])), 1);
+    format!(
+        "{src}disks = [{{ disk = \"{d}\" }}]\nnetworks = [{{ network = \"{n}\" }}]\n\n[[disk]]\nname = \"{d}\"\nsize = 512\n\n\
+         [[network]]\nname = \"{n}\"\nuplink = true\n\n[[channel]]\nname = \"{c}\"\nsize = \"4KiB\"\npartitions = [{{ partition = \"{p}\" }}]\n",
+        d = esc(disk),
+        n = esc(net),
+        c = esc(chan),
+        p = esc(parts[0])
+    )
+}
+
+#[test]
+fn every_name_follows_one_rule() {
+    let (_, report) = check(&named("rt-pool", ["a0", "b_1"], "d-1", "n_1", "c1")).unwrap();
+    assert_eq!(report.diags, [], "{report}");
+    let max = "a".repeat(32);
+    assert!(check(&named(&max, [&max, "b"], &max, &max, &max)).is_ok());
+    for (bad, why) in [
+        ("", "it is empty"),
+        ("1abc", "it starts with `1`, not a letter"),
+        ("-x", "it starts with `-`, not a letter"),
+        ("a b", "a space is not allowed in names"),
+        ("x\u{202e}y", "`\\u{202e}` is not allowed in names"),
+        ("x\u{1b}[31m", "`\\u{1b}` is not allowed in names"),
+        ("é", "it starts with `é`, not a letter"),
+        ("a.b", "`.` is not allowed in names"),
+        (&"a".repeat(33), "it is 33 characters long"),
+    ] {
+        // The same rule, the same words, for each kind of name.
+        for (kind, src) in [
+            ("pool", named(bad, ["a", "b"], "d", "n", "c")),
+            ("partition", named("rt", [bad, "b"], "d", "n", "c")),
+            ("disk", named("rt", ["a", "b"], bad, "n", "c")),
+            ("network", named("rt", ["a", "b"], "d", bad, "c")),
+            ("channel", named("rt", ["a", "b"], "d", "n", bad)),
+        ] {
+            let r = check(&src).expect_err(&format!("{kind} {bad:?}"));
+            let d = r
+                .errors()
+                .find(|d| d.message.starts_with(&format!("bad {kind} name")))
+                .unwrap_or_else(|| panic!("{kind} {bad:?}: {r}"));
+            assert!(d.field.starts_with(kind) && d.field.ends_with(".name"), "{}", d.field);
+            assert!(d.message.ends_with(why), "{kind} {bad:?}: {}", d.message);
+            assert!(!d.message.contains('\u{202e}') && !d.message.contains('\u{1b}'), "shown raw: {}", d.message);
+            assert!(d.hint.as_deref().is_some_and(|h| h.contains("starting with a letter")), "{kind}");
+        }
+    }
+}
+
+#[test]
+fn names_that_differ_only_in_case_are_warnings() {
+    let (_, report) = check(&named("rt", ["hello0", "Hello0"], "d", "n", "c")).unwrap();
+    let w: Vec<_> = report.warnings().collect();
+    assert_eq!(w.len(), 1, "{report}");
+    assert_eq!(w[0].field, "partition[1].name");
+    assert_eq!(w[0].message, "partition names `hello0` and `Hello0` differ only in case");
+    assert_eq!(w[0].related.len(), 1);
+    // Pools, disks, networks and channels too, each among its own kind.
+    let src = named("rt", ["a", "b"], "d", "n", "c")
+        .replace("cpus = [0, 1]", "cpus = [0, 1]\n\n[[pool]]\nname = \"RT\"\ncpus = [2]")
+        + "\n[[disk]]\nname = \"D\"\nsize = 512\n";
+    let (_, report) = check(&src).unwrap();
+    let fields: Vec<&str> = report.warnings().map(|d| d.field.as_str()).collect();
+    assert!(fields.contains(&"pool[1].name") && fields.contains(&"disk[1].name"), "{report}");
+    // Names of different kinds may match: the namespaces are separate.
+    assert!(check(&named("a", ["a", "b"], "a", "a", "a")).unwrap().1.diags.is_empty());
+    // A partition called `hv` (any case) would print lines that look like hv-static's own.
+    for hv in ["hv", "HV"] {
+        let (_, report) = check(&named("rt", [hv, "b"], "d", "n", "c")).unwrap();
+        let w: Vec<_> = report.warnings().collect();
+        assert_eq!(w.len(), 1, "{report}");
+        assert!(w[0].message.contains("console lines would look like hv-static's own"), "{}", w[0].message);
+    }
+}
+
+/// A cyclic pool on CPU 0 of the demo with these windows (the demo's partitions both on CPU 0).
+fn one_cpu_cyclic(frame: &str, windows: &str) -> String {
+    cyclic(&format!("major_frame = \"{frame}\"\n"), windows)
+}
+
+#[test]
+fn times_near_2_pow_64_are_errors_not_wraps() {
+    // 2^64 - 616 ns + 1 ms wrapped to a small end (accepted by a release build, a panic in a debug one).
+    let w = "{ partition = \"hello0\", start = \"18446744073709551000ns\", duration = \"1ms\" },\n\
+             { partition = \"hello1\", start = \"5ms\", duration = \"5ms\" },\n";
+    let e = one_error(&one_cpu_cyclic("10ms", w));
+    assert_eq!(e.2, "pool[0].windows[0].duration");
+    assert!(e.3.starts_with("`start` + `duration` is beyond any schedule:"), "{e:?}");
+    // Durations that do not fit 64 bits at all.
+    let w = "{ partition = \"hello0\", start = \"0ms\", duration = \"99999999999999999999ms\" },\n\
+             { partition = \"hello1\", start = \"5ms\", duration = \"5ms\" },\n";
+    let e = one_error(&one_cpu_cyclic("10ms", w));
+    assert!(e.3.contains("number too large"), "{e:?}");
+    // A frame beyond the limit; a period beyond it.
+    let e = one_error(&one_cpu_cyclic("1001ms", TWO_WINDOWS));
+    assert_eq!(e.2, "pool[0].major_frame");
+    assert!(e.3.contains("major frame 1.001 s is too long: at most 1 s"), "{e:?}");
+    assert!(check(&one_cpu_cyclic("1s", TWO_WINDOWS)).is_ok());
+    let budgets = demo_with("cpus = [0, 1]", "cpus = [0, 1]\nscheduler = \"cyclic\"")
+        .replace("vcpus = [1]", "vcpus = [0]")
+        .replace("kernel = \"hello\"\n", "kernel = \"hello\"\nbudget = \"2ms\"\nperiod = \"5ms\"\n");
+    let e = one_error(&budgets.replacen("period = \"5ms\"", "period = \"18446744073709551615ns\"", 1));
+    assert_eq!(e.2, "partition[0].period");
+    assert!(e.3.contains("longer than any major frame"), "{e:?}");
+    // Periods whose least common multiple is beyond a second, or beyond 64 bits.
+    let e = one_error(&budgets.replacen("period = \"5ms\"", "period = \"997us\"", 1).replacen(
+        "budget = \"2ms\"",
+        "budget = \"100us\"",
+        1,
+    ));
+    assert!(e.3.contains("least common multiple is longer than 1 s"), "{e:?}");
+}
+
+#[test]
+fn a_synthesized_table_has_at_most_the_window_limit() {
+    // Coprime periods in a 1 s frame: thousands of windows.
+    let src = demo_with("cpus = [0, 1]", "cpus = [0, 1]\nscheduler = \"cyclic\"\nmajor_frame = \"1s\"")
+        .replace("vcpus = [1]", "vcpus = [0]")
+        .replacen("kernel = \"hello\"\n", "kernel = \"hello\"\nbudget = \"100us\"\nperiod = \"250us\"\n", 1)
+        .replacen(
+            "kernel = \"hello\"\nbootargs",
+            "kernel = \"hello\"\nbudget = \"100us\"\nperiod = \"200us\"\nbootargs",
+            1,
+        );
+    let e = one_error(&src);
+    assert_eq!(e.2, "pool[0].major_frame");
+    assert!(e.3.contains("windows: at most 1024"), "{e:?}");
+}
+
+#[test]
+fn sizes_near_2_pow_64_are_errors_not_wraps() {
+    let e = one_error(&demo_with("{ size = \"64MiB\" }", "{ size = \"0x1_0000_0000_0000_0000\" }"));
+    assert!(e.3.contains("number too large") && !e.3.contains("not a hex number"), "{e:?}");
+    // Unaligned sizes near 2^64: the hint's round-up must not overflow.
+    let e = one_error(&demo_with("{ size = \"64MiB\" }", "{ size = \"0xffff_ffff_ffff_ffff\" }"));
+    assert!(e.3.contains("misaligned memory"), "{e:?}");
+    let e = one_error(&demo_with("{ size = \"64MiB\" }", "{ size = \"64MiB\", ipa = \"0xffff_ffff_ffe0_0000\" }"));
+    assert!(e.3.contains("beyond the 39-bit guest-physical address space"), "{e:?}");
+    let e = one_error(&demo_with("{ size = \"64MiB\" }", "{ size = \"64MiB\", pa = \"0xffff_ffff_ffe0_0000\" }"));
+    assert!(e.3.contains("lies beyond board RAM"), "{e:?}");
+    let disk =
+        |size: &str| pv_demo(&format!("[[disk]]\nname = \"d\"\nsize = {size}\n"), "disks = [{ disk = \"d\" }]", "");
+    let (f, m) = pv_error(&disk("\"0xffff_ffff_ffff_ffff\""));
+    assert_eq!(f, "disk[0].size");
+    assert!(m.contains("a disk has at most 1 TiB"), "{m}");
+    assert!(check(&disk("\"1TiB\"")).is_ok());
+    let (_, m) = pv_error(&disk("9223372036854775807"));
+    assert!(m.contains("at most 1 TiB"), "{m}");
+    let chan = |size: &str| {
+        pv_demo(
+            &format!("[[channel]]\nname = \"c\"\nsize = {size}\npartitions = [{{ partition = \"hello0\" }}]\n"),
+            "",
+            "",
+        )
+    };
+    let (f, m) = pv_error(&chan("\"0xffff_ffff_ffff_ffff\""));
+    assert_eq!(f, "channel[0].size");
+    assert!(m.contains("larger than a partition's guest-physical space"), "{m}");
+    let (_, m) = pv_error(&chan("\"0x7f_ffff_ffff\""));
+    assert!(m.contains("not a non-zero multiple of 4 KiB"), "{m}");
+}
+
+#[test]
+fn counts_beyond_the_limits_are_refused_first() {
+    use super::limits;
+    // 65 partitions: one error, on the 65th, and nothing else checked.
+    let parts: String = (0..65)
+        .map(|i| format!("[[partition]]\nname = \"p{i}\"\npool = \"nowhere\"\nvcpus = [99]\nmemory = {{ size = 1 }}\nkernel = \"x\"\n"))
+        .collect();
+    let src = format!("[board]\nname = \"qemu-virt-aarch64\"\n[[pool]]\nname = \"rt\"\ncpus = [0]\n{parts}");
+    let e = one_error(&src);
+    assert_eq!((e.2.as_str(), e.3.as_str()), ("partition[64]", "too many partitions: 65, at most 64"));
+    // More pools than the board has CPUs.
+    let pools: String = (0..5).map(|i| format!("[[pool]]\nname = \"q{i}\"\ncpus = [{i}]\n")).collect();
+    let src = a15_demo().replace("name = \"qemu-virt-a15\"", "name = \"vexpress-a15\"").replacen(
+        "[[pool]]",
+        &format!("{pools}[[pool]]"),
+        1,
+    );
+    let e = errors(&src);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].2, "pool[4]");
+    assert!(e[0].3.starts_with("too many pools: 6, at most 4"), "{e:?}");
+    // Lists: vCPUs, windows, passthrough, attachments, channel members; lengths: bootargs, paths.
+    let list = |n: usize, item: &str| vec![item; n].join(", ");
+    for (src, field) in [
+        (demo_with("vcpus = [1]", &format!("vcpus = [{}]", list(65, "1"))), "partition[1].vcpus[64]"),
+        (demo_with("cpus = [0, 1]", &format!("cpus = [{}]", list(65, "0"))), "pool[0].cpus[64]"),
+        (
+            cyclic(
+                "major_frame = \"1s\"\n",
+                &format!("{},\n", list(1025, "{ partition = \"hello0\", start = \"0ms\", duration = \"1ms\" }")),
+            ),
+            "pool[0].windows[1024]",
+        ),
+        (
+            demo_with(
+                "console = false",
+                &format!("console = false\npassthrough = [{}]", list(65, "\"/pl031@9010000\"")),
+            ),
+            "partition[1].passthrough[64]",
+        ),
+        (
+            demo_with("console = false", &format!("console = false\nnetworks = [{}]", list(33, "{ network = \"n\" }"))),
+            "partition[1].networks[32]",
+        ),
+        (
+            format!(
+                "{DEMO}\n[[channel]]\nname = \"c\"\nsize = 4096\npartitions = [{}]\n",
+                list(65, "{ partition = \"hello0\" }")
+            ),
+            "channel[0].partitions[64]",
+        ),
+    ] {
+        let e = one_error(&src);
+        assert_eq!(e.2, field);
+        assert!(e.3.starts_with("too many "), "{e:?}");
+        assert!(e.3.ends_with(&format!("at most {}", e.2.rsplit(['[', ']']).nth(1).unwrap())), "{e:?}");
+    }
+    let e =
+        one_error(&demo_with("bootargs = \"quiet\"", &format!("bootargs = \"{}\"", "x".repeat(limits::BOOTARGS + 1))));
+    assert_eq!(
+        (e.2.as_str(), e.3.as_str()),
+        ("partition[1].bootargs", "bootargs too long: 65537 bytes, at most 65536")
+    );
+    let e = one_error(&demo_with("kernel = \"hello\"", &format!("kernel = \"./{}\"", "k".repeat(4096))));
+    assert_eq!((e.2.as_str(), e.3.as_str()), ("partition[0].kernel", "kernel path too long: 4098 bytes, at most 4096"));
+}
+
+#[test]
+fn bootargs_longer_than_linux_reads_are_a_warning() {
+    let with =
+        |src: &str, n: usize| src.replacen("bootargs = \"quiet\"", &format!("bootargs = \"{}\"", "x".repeat(n)), 1);
+    // arm64: COMMAND_LINE_SIZE 2048, NUL included.
+    assert!(check(&with(DEMO, 2047)).unwrap().1.diags.is_empty());
+    let (_, report) = check(&with(DEMO, 2048)).unwrap();
+    let w: Vec<_> = report.warnings().collect();
+    assert_eq!(w.len(), 1, "{report}");
+    assert_eq!(w[0].field, "partition[1].bootargs");
+    assert_eq!(w[0].message, "bootargs are 2048 bytes: Linux on arm64 reads at most 2047");
+    // 32-bit arm: 1024.
+    assert!(check(&with(&a15_demo(), 1023)).unwrap().1.diags.is_empty());
+    let (_, report) = check(&with(&a15_demo(), 1024)).unwrap();
+    assert!(report.warnings().next().unwrap().message.contains("Linux on 32-bit arm reads at most 1023"), "{report}");
+    let e = one_error(&DEMO.replacen("bootargs = \"quiet\"", "bootargs = \"a\\u0000b\"", 1));
+    assert!(e.3.contains("NUL"), "{e:?}");
+}
+
+#[test]
+fn a_network_with_one_port_and_no_uplink_is_a_warning() {
+    let src = pv_demo("[[network]]\nname = \"lan\"\n", "networks = [{ network = \"lan\" }]", "");
+    let (_, report) = check(&src).unwrap();
+    let w: Vec<_> = report.warnings().collect();
+    assert_eq!(w.len(), 1, "{report}");
+    assert_eq!(w[0].field, "network[0]");
+    assert_eq!(w[0].message, "network `lan` connects only partition `hello0`: it has nothing to talk to");
+    // With an uplink, or a second member, it has someone to talk to.
+    assert!(check(&src.replace("name = \"lan\"\n", "name = \"lan\"\nuplink = true\n")).unwrap().1.diags.is_empty());
+    let two = pv_demo(
+        "[[network]]\nname = \"lan\"\n",
+        "networks = [{ network = \"lan\" }]",
+        "networks = [{ network = \"lan\" }]",
+    );
+    assert!(check(&two).unwrap().1.diags.is_empty());
+}
+
+#[test]
+fn special_files_are_refused_for_what_they_are_before_any_read() {
+    let dir = temp_dir("special");
+    let fifo = dir.join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    assert!(made, "mkfifo");
+    std::fs::create_dir_all(dir.join("subdir")).unwrap();
+    let cases: [(&str, &str); 5] = [
+        ("pipe", "it is a named pipe (FIFO), not a regular file"),
+        ("subdir", "it is a directory, not a file"),
+        ("/dev/zero", "it is a character device, not a regular file"),
+        ("/proc/self/status", "files under /proc, /sys and /dev are not accepted as inputs"),
+        ("/sys/kernel/notes", "files under /proc, /sys and /dev are not accepted as inputs"),
+    ];
+    let disk =
+        |img: &str| pv_demo(&format!("[[disk]]\nname = \"d\"\nimage = \"{img}\"\n"), "disks = [{ disk = \"d\" }]", "");
+    for (path, why) in cases {
+        let path = if path.starts_with('/') { path.to_owned() } else { format!("./{path}") };
+        for (what, field, src) in [
+            ("kernel", "partition[0].kernel", demo_with("kernel = \"hello\"", &format!("kernel = \"{path}\""))),
+            (
+                "ramdisk",
+                "partition[1].ramdisk",
+                demo_with("console = false", &format!("console = false\nramdisk = \"{path}\"")),
+            ),
+            (
+                "device-tree overlay",
+                "partition[1].dt_overlay",
+                demo_with("console = false", &format!("console = false\ndt_overlay = \"{path}\"")),
+            ),
+            ("disk image", "disk[0].image", disk(&path)),
+        ] {
+            let start = std::time::Instant::now();
+            let r = check_in(&src, &dir).unwrap_err();
+            assert!(start.elapsed() < std::time::Duration::from_secs(5), "{what} {path}: slow");
+            let e: Vec<_> = r.errors().collect();
+            assert_eq!(e.len(), 1, "{what} {path}: {r}");
+            assert_eq!(e[0].field, field);
+            assert_eq!(e[0].message, format!("{what} `{path}` cannot be used: {why}"), "{what} {path}");
+            assert!(!e[0].message.contains("missing"), "{}", e[0].message);
+        }
+    }
+    // "missing" only when there is nothing there.
+    let r = check_in(&demo_with("kernel = \"hello\"", "kernel = \"./gone\""), &dir).unwrap_err();
+    assert_eq!(r.errors().next().unwrap().message, "kernel missing: cannot read `./gone`: no such file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unknown_names_far_from_any_get_no_costly_suggestion() {
+    // A reference of 100 000 characters: no edit distance against it (that would take seconds per candidate).
+    let long = "q".repeat(100_000);
+    let start = std::time::Instant::now();
+    let e = one_error(&demo_with("pool = \"rt\"\nvcpus = [1]", &format!("pool = \"{long}\"\nvcpus = [1]")));
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(e.2, "partition[1].pool");
+    assert!(e.3.len() < 200, "the message quotes it shortened: {}", e.3);
+    // A near miss still gets its suggestion.
+    let r = check(&demo_with("pool = \"rt\"\nvcpus = [1]", "pool = \"tr\"\nvcpus = [1]")).unwrap_err();
+    assert!(r.errors().next().unwrap().hint.as_deref().unwrap().contains("did you mean `rt`?"), "{r}");
 }

@@ -1,9 +1,7 @@
 //! The rules a config must follow, one function per concern. Each finding names the field and, where two
 //! places conflict, both of them.
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::io::Read;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use board_support::{Board, Device, GicVersion, NotPassthrough, Uart};
@@ -12,10 +10,11 @@ use toml::Spanned;
 
 use super::model::*;
 use super::raw::*;
-use super::{name_hint, pv, schedule, whole, Context};
+use super::{pv, schedule, whole, Context};
 use crate::diag::{closest, list, Diag, Report, Span};
 use crate::guests::is_guest_name;
 use crate::image::{self, BootFormat, Format, NotKernel};
+use crate::input::{self, InputError};
 use crate::units::{self, hex, is_aligned, size as fmt_size, KIB, MIB};
 
 /// Partition RAM, its guest-physical base and host-physical base are mapped with 2 MiB blocks.
@@ -24,8 +23,8 @@ pub const RAM_ALIGN: u64 = 2 * MIB;
 pub const IPA_LIMIT: u64 = 1 << 39;
 /// Smallest partition RAM: the device tree takes the last 2 MiB, the kernel needs room below it.
 pub const MIN_PARTITION_RAM: u64 = 4 * MIB;
-/// Longest partition name (it prefixes every console line of the partition).
-const MAX_NAME_LEN: usize = 32;
+/// Longest name (a partition's prefixes every console line of the partition).
+const MAX_NAME_LEN: usize = limits::NAME_LEN;
 
 pub(super) fn validate(raw: &RawConfig, name: &str, ctx: &Context<'_>, r: &mut Report) -> Option<System> {
     let board = check_board(raw.board.get_ref(), r)?;
@@ -40,6 +39,10 @@ pub(super) fn validate_on(
     ctx: &Context<'_>,
     r: &mut Report,
 ) -> Option<System> {
+    // Counts first: every later rule may compare items with each other, so none runs on oversized input.
+    if !check_limits(raw, board, r) {
+        return None;
+    }
     let gic = check_gic(raw.board.get_ref(), board, r);
     let ram_size = check_ram_size(raw.board.get_ref(), board, r);
     let hypervisor = check_hypervisor(raw.hypervisor.as_ref().map(Spanned::get_ref), board, ram_size, r);
@@ -80,6 +83,367 @@ pub(super) fn validate_on(
     })
 }
 
+// ---- limits ----
+
+/// Counts and lengths against [`limits`]: an error on the first item beyond each limit.
+struct LimitCheck<'r> {
+    r: &'r mut Report,
+    ok: bool,
+}
+
+impl LimitCheck<'_> {
+    /// `items` may have at most `most` entries; `field(j)` names entry `j`.
+    fn count<T>(&mut self, items: &[Spanned<T>], most: usize, field: impl Fn(usize) -> String, what: &str, why: &str) {
+        let Some(extra) = items.get(most) else { return };
+        self.r.push(
+            Diag::error(field(most), extra.span(), format!("too many {what}: {}, at most {most}", items.len()))
+                .label(format!("beyond the first {most}"))
+                .hint(format!("{why} (see docs/config.md, \"Limits\")")),
+        );
+        self.ok = false;
+    }
+
+    /// A string of at most `most` bytes.
+    fn length(&mut self, v: &Spanned<String>, most: usize, field: String, what: &str) {
+        let len = v.get_ref().len();
+        if len <= most {
+            return;
+        }
+        self.r.push(
+            Diag::error(field, v.span(), format!("{what} too long: {len} bytes, at most {most}"))
+                .label("too long")
+                .hint("shorten it (see docs/config.md, \"Limits\")"),
+        );
+        self.ok = false;
+    }
+}
+
+/// The counts and lengths of everything the config lists, against [`limits`] (and the board's CPU count for
+/// pools). `false` when one is exceeded: checking then stops, so nothing that compares items with each other runs
+/// on oversized input.
+fn check_limits(raw: &RawConfig, board: &Board, r: &mut Report) -> bool {
+    use limits as l;
+    let mut c = LimitCheck { r, ok: true };
+    let cpus = usize::try_from(board.max_cpus).unwrap_or(usize::MAX);
+    c.count(
+        &raw.pools,
+        cpus,
+        |j| format!("pool[{j}]"),
+        "pools",
+        &format!("a pool owns at least one CPU and a CPU belongs to one pool: `{}` has {cpus} CPUs", board.name),
+    );
+    c.count(
+        &raw.partitions,
+        l::PARTITIONS,
+        |j| format!("partition[{j}]"),
+        "partitions",
+        "a system has at most 64 partitions",
+    );
+    c.count(&raw.disks, l::DISKS, |j| format!("disk[{j}]"), "disks", "a system has at most 256 `[[disk]]` tables");
+    c.count(
+        &raw.networks,
+        l::NETWORKS,
+        |j| format!("network[{j}]"),
+        "networks",
+        "a system has at most 256 `[[network]]` tables",
+    );
+    c.count(
+        &raw.channels,
+        l::CHANNELS,
+        |j| format!("channel[{j}]"),
+        "channels",
+        "a system has at most 256 `[[channel]]` tables",
+    );
+    for (i, p) in raw.pools.iter().enumerate() {
+        let p = p.get_ref();
+        let why = "a pool has at most 64 CPUs listed; a board has far fewer";
+        c.count(p.cpus.get_ref(), l::CPUS, |j| format!("pool[{i}].cpus[{j}]"), "CPUs in the pool", why);
+        let Some(windows) = &p.windows else { continue };
+        let why = "a cyclic pool's table has at most 1024 windows per major frame";
+        c.count(windows.get_ref(), l::WINDOWS, |j| format!("pool[{i}].windows[{j}]"), "windows", why);
+        for (j, w) in windows.get_ref().iter().enumerate() {
+            if let Some(cs) = &w.get_ref().cpus {
+                let why = "a window has at most 64 CPUs listed; a board has far fewer";
+                c.count(
+                    cs.get_ref(),
+                    l::CPUS,
+                    |m| format!("pool[{i}].windows[{j}].cpus[{m}]"),
+                    "CPUs in the window",
+                    why,
+                );
+            }
+        }
+    }
+    for (i, p) in raw.partitions.iter().enumerate() {
+        let p = p.get_ref();
+        let why = "each vCPU is pinned to a CPU of its own, and a board has far fewer than 64";
+        c.count(p.vcpus.get_ref(), l::VCPUS, |j| format!("partition[{i}].vcpus[{j}]"), "vCPUs", why);
+        if let Some(list_) = &p.passthrough {
+            let why = "a partition has at most 64 passed-through devices";
+            c.count(
+                list_.get_ref(),
+                l::PASSTHROUGH,
+                |j| format!("partition[{i}].passthrough[{j}]"),
+                "passed-through devices",
+                why,
+            );
+            for (j, d) in list_.get_ref().iter().enumerate() {
+                c.length(d, l::PATH_LEN, format!("partition[{i}].passthrough[{j}]"), "device path");
+            }
+        }
+        let pv = pv::MAX_PV_DEVICES;
+        let why = "each disk and network gets one of the partition's 32 virtio-mmio transports";
+        if let Some(d) = &p.disks {
+            c.count(d.get_ref(), pv, |j| format!("partition[{i}].disks[{j}]"), "disks in the partition", why);
+        }
+        if let Some(n) = &p.networks {
+            c.count(n.get_ref(), pv, |j| format!("partition[{i}].networks[{j}]"), "networks in the partition", why);
+        }
+        c.length(&p.kernel, l::PATH_LEN, format!("partition[{i}].kernel"), "kernel path");
+        if let Some(v) = &p.ramdisk {
+            c.length(v, l::PATH_LEN, format!("partition[{i}].ramdisk"), "ramdisk path");
+        }
+        if let Some(v) = &p.dt_overlay {
+            c.length(v, l::PATH_LEN, format!("partition[{i}].dt_overlay"), "overlay path");
+        }
+        if let Some(v) = &p.bootargs {
+            c.length(v, l::BOOTARGS, format!("partition[{i}].bootargs"), "bootargs");
+        }
+    }
+    for (i, d) in raw.disks.iter().enumerate() {
+        if let Some(v) = &d.get_ref().image {
+            c.length(v, l::PATH_LEN, format!("disk[{i}].image"), "disk image path");
+        }
+    }
+    for (i, ch) in raw.channels.iter().enumerate() {
+        let why = "each partition maps a channel once, and a system has at most 64 partitions";
+        let members = ch.get_ref().partitions.get_ref();
+        c.count(
+            members,
+            l::CHANNEL_MEMBERS,
+            |j| format!("channel[{i}].partitions[{j}]"),
+            "partitions in the channel",
+            why,
+        );
+    }
+    c.ok
+}
+
+// ---- names ----
+
+/// What a name names: each kind has its own namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NameKind {
+    Partition,
+    Pool,
+    Disk,
+    Network,
+    Channel,
+}
+
+impl NameKind {
+    fn word(self) -> &'static str {
+        match self {
+            NameKind::Partition => "partition",
+            NameKind::Pool => "pool",
+            NameKind::Disk => "disk",
+            NameKind::Network => "network",
+            NameKind::Channel => "channel",
+        }
+    }
+
+    /// Why no two tables of the kind may share a name.
+    fn unique_because(self) -> &'static str {
+        match self {
+            NameKind::Partition => "it identifies the partition on the console and in its device tree",
+            NameKind::Pool => "partitions name the pool they run in",
+            NameKind::Disk | NameKind::Network => "partitions refer to it by name",
+            NameKind::Channel => "it is the channel's label in its partitions' device trees",
+        }
+    }
+}
+
+/// The rule every name follows, for hints.
+pub(super) const NAME_RULE: &str = "a name is 1 to 32 characters: ASCII letters, digits, `-` and `_`, starting with \
+                                    a letter (e.g. \"linux0\", \"rt-pool\", \"shared_disk\")";
+
+/// A user's text as messages show it: control and invisible characters escaped, at most 40 characters.
+pub(super) fn shown(text: &str) -> String {
+    let mut out: String = text.chars().take(40).flat_map(char::escape_debug).collect();
+    if text.chars().nth(40).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Why `name` breaks [`NAME_RULE`], if it does.
+pub(super) fn name_problem(name: &str) -> Option<String> {
+    let char_shown = |c: char| match c {
+        ' ' => "a space".to_owned(),
+        c => format!("`{}`", c.escape_debug()),
+    };
+    let mut chars = name.chars();
+    let first = chars.next()?;
+    if !first.is_ascii_alphabetic() {
+        return Some(format!("it starts with {}, not a letter", char_shown(first)));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        return Some(format!("{} is not allowed in names", char_shown(c)));
+    }
+    (name.len() > MAX_NAME_LEN).then(|| format!("it is {} characters long", name.len()))
+}
+
+/// The names of one kind seen so far: exactly, and folded to lower case (for names that differ only in case).
+pub(super) struct NameSet<'a> {
+    kind: NameKind,
+    exact: BTreeMap<&'a str, Span>,
+    folded: BTreeMap<String, (&'a str, Span)>,
+}
+
+impl<'a> NameSet<'a> {
+    pub(super) fn new(kind: NameKind) -> NameSet<'a> {
+        NameSet { kind, exact: BTreeMap::new(), folded: BTreeMap::new() }
+    }
+
+    /// Checks the `name` of table `index` of this kind against [`NAME_RULE`], the names before it (a duplicate is
+    /// an error, one differing only in case a warning) and, for partitions, the hypervisor's console prefix.
+    pub(super) fn check(&mut self, index: usize, name: &'a Spanned<String>, r: &mut Report) {
+        let word = self.kind.word();
+        let field = format!("{word}[{index}].name");
+        let n = name.get_ref().as_str();
+        let problem = if n.is_empty() { Some("it is empty".to_owned()) } else { name_problem(n) };
+        if let Some(why) = problem {
+            r.push(
+                Diag::error(&field, name.span(), format!("bad {word} name \"{}\": {why}", shown(n)))
+                    .label("not a valid name")
+                    .hint(NAME_RULE),
+            );
+        }
+        if let Some(first) = self.exact.get(n) {
+            r.push(
+                Diag::error(field, name.span(), format!("duplicate {word} name `{}`", shown(n)))
+                    .label(format!("second {word} with this name"))
+                    .related(first.clone(), "first defined here")
+                    .hint(format!("give every {word} its own name: {}", self.kind.unique_because())),
+            );
+            return;
+        }
+        self.exact.insert(n, name.span());
+        let folded = n.to_lowercase();
+        if let Some((other, first)) = self.folded.get(&folded) {
+            r.push(
+                Diag::warning(
+                    &field,
+                    name.span(),
+                    format!("{word} names `{}` and `{}` differ only in case", shown(other), shown(n)),
+                )
+                .label(format!("easily mistaken for `{}`", shown(other)))
+                .related(first.clone(), format!("`{}` defined here", shown(other)))
+                .hint(format!(
+                    "names are case-sensitive, so these are two {word}s: rename one so they cannot be mixed up"
+                )),
+            );
+        } else {
+            self.folded.insert(folded, (n, name.span()));
+        }
+        if self.kind == NameKind::Partition && n.eq_ignore_ascii_case("hv") {
+            r.push(
+                Diag::warning(
+                    field,
+                    name.span(),
+                    format!("partition `{n}`'s console lines would look like hv-static's own"),
+                )
+                .label(format!("its lines are prefixed `[{n}] `"))
+                .hint("hv-static prefixes its own console lines `[hv] `: give the partition another name"),
+            );
+        }
+    }
+}
+
+/// Tables of one kind by name, for the references to them: the first table with each name, and hints for names
+/// that are not there. Suggestions cost an edit distance per candidate, so only the first few distinct unknown
+/// words get one (a config naming thousands of unknown partitions must still be checked fast).
+pub(super) struct Lookup<'a> {
+    kind: &'static str,
+    first: BTreeMap<&'a str, usize>,
+    names: Vec<&'a str>,
+    hints: BTreeMap<String, String>,
+}
+
+/// How many distinct unknown words of one kind get a "did you mean" suggestion.
+const SUGGESTIONS: usize = 64;
+/// How many names a hint lists.
+const LISTED: usize = 16;
+
+impl<'a> Lookup<'a> {
+    /// `kind` is the table's word (`partition`); `names` are the tables' names in file order.
+    pub(super) fn new(kind: &'static str, names: impl IntoIterator<Item = &'a str>) -> Lookup<'a> {
+        let names: Vec<&str> = names.into_iter().collect();
+        let mut first = BTreeMap::new();
+        for (i, n) in names.iter().enumerate() {
+            first.entry(*n).or_insert(i);
+        }
+        Lookup { kind, first, names, hints: BTreeMap::new() }
+    }
+
+    /// The index of the first table named `name`.
+    pub(super) fn find(&self, name: &str) -> Option<usize> {
+        self.first.get(name).copied()
+    }
+
+    /// The hint for `word`, which no table has: a suggestion when one is close, and the names there are.
+    pub(super) fn hint(&mut self, word: &str) -> String {
+        if self.names.is_empty() {
+            return format!("the config defines no {k}s: add a `[[{k}]]` table with this name", k = self.kind);
+        }
+        if let Some(h) = self.hints.get(word) {
+            return h.clone();
+        }
+        let defined = format!("{}s defined: {}", self.kind, listed(&self.names));
+        if self.hints.len() >= SUGGESTIONS {
+            return defined;
+        }
+        let h = match suggestion(word, self.names.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`? {defined}"),
+            None => defined,
+        };
+        self.hints.insert(word.to_owned(), h.clone());
+        h
+    }
+}
+
+/// "`a`, `b` and `c`", or the first [`LISTED`] and how many more.
+fn listed(names: &[&str]) -> String {
+    if names.len() <= LISTED {
+        return list(names.iter().map(|n| shown(n)));
+    }
+    let shown_: Vec<String> = names[..LISTED].iter().map(|n| format!("`{}`", shown(n))).collect();
+    format!("{} and {} more", shown_.join(", "), names.len() - LISTED)
+}
+
+/// The candidate closest to `word`, if one is close enough to be a likely typo. Candidates whose length alone
+/// puts them too far (and anything longer than a name can be) are skipped before any edit distance is computed.
+fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let most = 3 * MAX_NAME_LEN;
+    if word.len() > most {
+        return None;
+    }
+    let near = candidates.into_iter().filter(|c| {
+        let longer = c.len().max(word.len());
+        c.len() <= most && c.len().abs_diff(word.len()) <= (longer / 3).max(1)
+    });
+    closest(word, near)
+}
+
+/// Did-you-mean plus the full list, for a word that must be one of a few fixed, short `known` ones (schedulers,
+/// boards). A word far longer than any name is no typo of one: no edit distance is computed for it.
+pub(super) fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str> + Clone, what: &str) -> String {
+    if word.len() > 3 * MAX_NAME_LEN {
+        return format!("{what}: {}", list(known));
+    }
+    super::name_hint(word, known, what)
+}
+
 // ---- values ----
 
 pub(super) fn size_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64> {
@@ -92,7 +456,7 @@ pub(super) fn size_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> 
             );
             None
         }
-        NumOrStr::Int(n) => Some(*n as u64),
+        NumOrStr::Int(n) => u64::try_from(*n).ok(),
         NumOrStr::Str(s) => match units::parse_size(s) {
             Ok(n) => Some(n),
             Err(e) => {
@@ -116,7 +480,7 @@ fn addr_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64>
             );
             None
         }
-        NumOrStr::Int(n) => Some(*n as u64),
+        NumOrStr::Int(n) => u64::try_from(*n).ok(),
         NumOrStr::Str(s) => match units::parse_addr(s) {
             Ok(n) => Some(n),
             Err(e) => {
@@ -146,7 +510,7 @@ fn cpu_value(v: &Spanned<i64>, field: &str, board: &Board, r: &mut Report) -> Op
         );
         return None;
     }
-    Some(n as u32)
+    u32::try_from(n).ok()
 }
 
 fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
@@ -160,9 +524,9 @@ fn check_board(b: &RawBoard, r: &mut Report) -> Option<&'static Board> {
     let board = Board::by_name(name);
     if board.is_none() {
         r.push(
-            Diag::error("board.name", b.name.span(), format!("unknown board `{name}`"))
+            Diag::error("board.name", b.name.span(), format!("unknown board `{}`", shown(name)))
                 .label("no board has this name")
-                .hint(name_hint(name, Board::names(), "known boards")),
+                .hint(suggest(name, Board::names(), "known boards")),
         );
     }
     board
@@ -239,7 +603,7 @@ fn check_hypervisor(h: Option<&RawHypervisor>, board: &'static Board, ram_size: 
             None => {
                 let names = || LogLevel::ALL.iter().map(|l| l.name());
                 // `warning`, `err`: a level's name cut or extended is as likely a slip as a typo.
-                let likely = closest(word, names())
+                let likely = suggestion(word, names())
                     .or_else(|| names().find(|n| !word.is_empty() && (word.starts_with(n) || n.starts_with(word))));
                 let all = format!("log levels: {}", list(names()));
                 let hint = match likely {
@@ -247,7 +611,7 @@ fn check_hypervisor(h: Option<&RawHypervisor>, board: &'static Board, ram_size: 
                     None => all,
                 };
                 r.push(
-                    Diag::error("hypervisor.log_level", l.span(), format!("unknown log level `{word}`"))
+                    Diag::error("hypervisor.log_level", l.span(), format!("unknown log level `{}`", shown(word)))
                         .label("not a log level")
                         .hint(format!("{hint}; each level includes the ones before it, the default is `info`")),
                 );
@@ -258,9 +622,9 @@ fn check_hypervisor(h: Option<&RawHypervisor>, board: &'static Board, ram_size: 
         match board.uart(c.get_ref()) {
             Some(u) => hv.console = u,
             None => r.push(
-                Diag::error("hypervisor.console", c.span(), format!("unknown console `{}`", c.get_ref()))
+                Diag::error("hypervisor.console", c.span(), format!("unknown console `{}`", shown(c.get_ref())))
                     .label("not a UART of this board")
-                    .hint(name_hint(c.get_ref(), board.uarts.iter().map(|u| u.name), "UARTs of this board")),
+                    .hint(suggest(c.get_ref(), board.uarts.iter().map(|u| u.name), "UARTs of this board")),
             ),
         }
     }
@@ -311,17 +675,11 @@ fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<C
     let mut pools: Vec<CheckedPool> = Vec::new();
     // CPU -> (pool index, span where it was listed).
     let mut owner: BTreeMap<u32, (usize, Span)> = BTreeMap::new();
+    let mut names = NameSet::new(NameKind::Pool);
     for (i, p) in raw.iter().enumerate() {
         let p = p.get_ref();
         let name = p.name.get_ref();
-        if let Some(first) = pools.iter().find(|q| q.pool.name == *name) {
-            r.push(
-                Diag::error(format!("pool[{i}].name"), p.name.span(), format!("duplicate pool name `{name}`"))
-                    .label("second pool with this name")
-                    .related(first.name_span.clone(), "first defined here")
-                    .hint("give every pool its own name"),
-            );
-        }
+        names.check(i, &p.name, r);
         let scheduler = check_scheduler(p, i, r);
         let wfi = schedule::check_wfi(p, i, r);
         if scheduler == Some(Scheduler::Pinned) {
@@ -394,9 +752,9 @@ fn check_scheduler(p: &RawPool, i: usize, r: &mut Report) -> Option<Scheduler> {
         "cyclic" => Some(Scheduler::Cyclic),
         other => {
             r.push(
-                Diag::error(field, s.span(), format!("unknown scheduler `{other}`"))
+                Diag::error(field, s.span(), format!("unknown scheduler `{}`", shown(other)))
                     .label("not a scheduler")
-                    .hint(name_hint(other, ["pinned", "cyclic"], "schedulers")),
+                    .hint(suggest(other, ["pinned", "cyclic"], "schedulers")),
             );
             None
         }
@@ -417,25 +775,23 @@ fn check_partitions(
     r: &mut Report,
 ) -> Vec<Partition> {
     let mut out: Vec<Partition> = Vec::new();
-    let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    let mut names = NameSet::new(NameKind::Partition);
+    let mut pool_names = Lookup::new("pool", pools.iter().map(|q| q.pool.name.as_str()));
     // Explicitly placed RAM: (pa, size, partition name, span of pa).
     let mut placed: Vec<(u64, u64, String, Span)> = Vec::new();
     let mut claims = Claims::new(hv.console);
     for (i, p) in raw.partitions.iter().enumerate() {
         let p = p.get_ref();
         let name = p.name.get_ref();
-        check_partition_name(p, i, &mut seen, r);
-        let pool = check_pool_ref(p, i, pools, r);
+        names.check(i, &p.name, r);
+        let pool = check_pool_ref(p, i, &mut pool_names, r);
         let vcpus = check_vcpus(p, i, board, gic, pool.map(|x| &pools[x]), r);
         let memory = check_memory(p, i, board, ram_size, hv, gic, vcpus.len(), &mut placed, r);
         let kernel = check_kernel(p, i, board, ctx, r);
         let ramdisk = check_ramdisk(p, i, ctx, r);
         let bootargs = p.bootargs.as_ref().map(|b| b.get_ref().clone()).unwrap_or_default();
-        if let Some(b) = p.bootargs.as_ref().filter(|b| b.get_ref().contains('\0')) {
-            r.push(
-                Diag::error(format!("partition[{i}].bootargs"), b.span(), "bootargs contain a NUL character")
-                    .label("here"),
-            );
+        if let Some(b) = &p.bootargs {
+            check_bootargs(b, i, board, r);
         }
         let on_fault = check_on_fault(p, i, r);
         let passthrough = check_passthrough(p, i, board, gic, hv.console, memory.as_ref(), vcpus.len(), &mut claims, r);
@@ -445,9 +801,11 @@ fn check_partitions(
         else {
             continue;
         };
+        // At most `limits::PARTITIONS`, checked first.
+        let Ok(id) = u16::try_from(i) else { continue };
         out.push(Partition {
             name: name.clone(),
-            id: i as u16,
+            id,
             pool,
             vcpus,
             memory,
@@ -467,47 +825,51 @@ fn check_partitions(
     out
 }
 
-fn check_partition_name<'a>(p: &'a RawPartition, i: usize, seen: &mut BTreeMap<&'a str, Span>, r: &mut Report) {
-    let name = p.name.get_ref();
-    let field = format!("partition[{i}].name");
-    if name.is_empty()
-        || name.len() > MAX_NAME_LEN
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        r.push(
-            Diag::error(&field, p.name.span(), format!("bad partition name \"{name}\""))
-                .label("not a valid name")
-                .hint(format!("use 1 to {MAX_NAME_LEN} ASCII letters, digits, `-` or `_`")),
-        );
-    }
-    if let Some(first) = seen.get(name.as_str()) {
-        r.push(
-            Diag::error(field, p.name.span(), format!("duplicate partition name `{name}`"))
-                .label("second partition with this name")
-                .related(first.clone(), "first defined here")
-                .hint("give every partition its own name: it identifies the partition on the console and in its device tree"),
-        );
-    } else {
-        seen.insert(name, p.name.span());
-    }
-}
-
-fn check_pool_ref(p: &RawPartition, i: usize, pools: &[CheckedPool], r: &mut Report) -> Option<usize> {
+fn check_pool_ref(p: &RawPartition, i: usize, pools: &mut Lookup<'_>, r: &mut Report) -> Option<usize> {
     let want = p.pool.get_ref();
-    let found = pools.iter().position(|q| q.pool.name == *want);
+    let found = pools.find(want);
     if found.is_none() {
-        let hint = if pools.is_empty() {
-            "the config defines no pools: add a `[[pool]]` table with this name".to_owned()
-        } else {
-            name_hint(want, pools.iter().map(|q| q.pool.name.as_str()), "pools defined")
-        };
         r.push(
-            Diag::error(format!("partition[{i}].pool"), p.pool.span(), format!("unknown pool `{want}`"))
+            Diag::error(format!("partition[{i}].pool"), p.pool.span(), format!("unknown pool `{}`", shown(want)))
                 .label("no `[[pool]]` has this name")
-                .hint(hint),
+                .hint(pools.hint(want)),
         );
     }
     found
+}
+
+/// A partition's `bootargs`: no NUL (the device tree stores them NUL-terminated), and a warning when they are
+/// longer than Linux reads on the board's architecture (`COMMAND_LINE_SIZE`, NUL included: 2048 bytes on arm64,
+/// 1024 on 32-bit arm); it cuts the rest off silently. Longer than [`limits::BOOTARGS`] is refused earlier.
+fn check_bootargs(b: &Spanned<String>, i: usize, board: &Board, r: &mut Report) {
+    let field = format!("partition[{i}].bootargs");
+    let text = b.get_ref();
+    if text.contains('\0') {
+        r.push(
+            Diag::error(&field, b.span(), "bootargs contain a NUL character")
+                .label("here")
+                .hint("the device tree stores the command line as one NUL-terminated string: remove the NUL"),
+        );
+    }
+    let (most, arch) = match BootFormat::of(board.arch) {
+        BootFormat::Arm64Image => (2047, "arm64"),
+        BootFormat::ZImage => (1023, "32-bit arm"),
+    };
+    if text.len() > most {
+        r.push(
+            Diag::warning(
+                field,
+                b.span(),
+                format!("bootargs are {} bytes: Linux on {arch} reads at most {most}", text.len()),
+            )
+            .label("the end would be cut off")
+            .hint(format!(
+                "Linux keeps the first {most} bytes of the command line (COMMAND_LINE_SIZE is {} on {arch}, NUL \
+                     included) and drops the rest without a word: shorten them",
+                most + 1
+            )),
+        );
+    }
 }
 
 fn check_vcpus(
@@ -618,13 +980,15 @@ pub(crate) fn device_windows(gic: GicVersion, vcpus: usize, virtio: usize) -> Ve
     let mut w = vec![(guest_map::GICD, guest_map::GICD_SIZE, "emulated GIC distributor")];
     match gic {
         GicVersion::V3 => {
-            w.push((guest_map::GICR, guest_map::GICR_STRIDE * vcpus.max(1) as u64, "emulated GIC redistributors"))
+            let frames = u64::try_from(vcpus.max(1)).unwrap_or(u64::MAX);
+            w.push((guest_map::GICR, guest_map::GICR_STRIDE.saturating_mul(frames), "emulated GIC redistributors"))
         }
         GicVersion::V2 => w.push((guest_map::GICC, guest_map::GICC_SIZE, "GIC CPU interface")),
     }
     w.push((guest_map::UART, guest_map::UART_SIZE, "emulated PL011 console"));
     if virtio > 0 {
-        w.push((guest_map::VIRTIO_MMIO, guest_map::VIRTIO_MMIO_STRIDE * virtio as u64, "virtio-mmio transports"));
+        let slots = u64::try_from(virtio).unwrap_or(u64::MAX);
+        w.push((guest_map::VIRTIO_MMIO, guest_map::VIRTIO_MMIO_STRIDE.saturating_mul(slots), "virtio-mmio transports"));
     }
     w
 }
@@ -819,7 +1183,7 @@ fn check_kernel(p: &RawPartition, i: usize, board: &Board, ctx: &Context<'_>, r:
                 let guests = if known.is_empty() {
                     "no guests found in tests/guests".to_owned()
                 } else {
-                    name_hint(k, known.iter().copied(), "guests in tests/guests")
+                    suggest(k, known.iter().copied(), "guests in tests/guests")
                 };
                 r.push(
                     Diag::error(field, span, format!("kernel missing: no guest named `{k}`"))
@@ -834,31 +1198,27 @@ fn check_kernel(p: &RawPartition, i: usize, board: &Board, ctx: &Context<'_>, r:
         };
     }
     let path = relative_path(ctx, k);
-    let missing = |what: String| {
-        let hint = match fetch_hint(&path) {
-            Some(fetch) => fetch,
-            None => format!(
-                "kernel paths are relative to the config file's directory; or name a guest of tests/guests ({})",
-                list(ctx.guests.names())
-            ),
-        };
-        Diag::error(&field, span.clone(), format!("kernel missing: cannot read `{k}`: {what}"))
-            .label(format!("looked for {}", crate::display_path(&normalize(&path))))
-            .hint(hint)
+    let refused = |e: &InputError| {
+        let where_ = format!(
+            "kernel paths are relative to the config file's directory; or name a guest of tests/guests ({})",
+            list(ctx.guests.names())
+        );
+        input_diag(&field, span.clone(), "kernel", k, &path, e, where_)
     };
-    // An Image is recognised by its header: only an ELF, which has to be flattened, is read whole here.
-    let head = match read_head(&path) {
+    // An Image is recognised by its header: only an ELF, which has to be flattened, is read whole here. Both reads
+    // refuse what is not a regular file before opening it (a FIFO would never answer).
+    let head = match input::read_head(&path, image::HEADER_PROBE_LEN, input::IMAGE_LIMIT) {
         Ok(head) => head,
         Err(e) => {
-            r.push(missing(io_reason(&e)));
+            r.push(refused(&e));
             return None;
         }
     };
     let bytes = if image::sniff(&head) == Format::Elf {
-        match fs::read(&path) {
+        match input::read(&path, input::IMAGE_LIMIT) {
             Ok(b) => b,
             Err(e) => {
-                r.push(missing(io_reason(&e)));
+                r.push(refused(&e));
                 return None;
             }
         }
@@ -932,26 +1292,11 @@ fn check_ramdisk(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) 
     };
     let rd = v.get_ref();
     let path = relative_path(ctx, rd);
-    let problem = match fs::metadata(&path) {
-        Ok(m) if m.is_file() => None,
-        Ok(_) => Some("not a file".to_owned()),
-        Err(e) => Some(io_reason(&e)),
-    };
-    if let Some(what) = problem {
-        let hint = fetch_hint(&path).unwrap_or_else(|| {
-            "ramdisk paths are relative to the config file's directory (an initramfs: a cpio archive, optionally \
-             compressed)"
-                .to_owned()
-        });
-        r.push(
-            Diag::error(
-                format!("partition[{i}].ramdisk"),
-                v.span(),
-                format!("ramdisk missing: cannot read `{rd}`: {what}"),
-            )
-            .label(format!("looked for {}", crate::display_path(&normalize(&path))))
-            .hint(hint),
-        );
+    // Opened (not read: `build` copies it whole) after the checks, so an unreadable file is found now.
+    if let Err(e) = input::open(&path, input::IMAGE_LIMIT) {
+        let where_ = "ramdisk paths are relative to the config file's directory (an initramfs: a cpio archive, \
+                      optionally compressed)";
+        r.push(input_diag(&format!("partition[{i}].ramdisk"), v.span(), "ramdisk", rd, &path, &e, where_.into()));
         return None;
     }
     Some(Some(Ramdisk { path, span: v.span() }))
@@ -966,21 +1311,13 @@ fn check_dt_overlay(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Repor
     let value = v.get_ref();
     let field = format!("partition[{i}].dt_overlay");
     let path = relative_path(ctx, value);
-    let bytes = match fs::metadata(&path).and_then(|m| if m.is_file() { fs::read(&path) } else { Err(not_a_file()) }) {
+    // An overlay merges into the partition's device tree, which has `DTB_REGION` bytes.
+    let bytes = match input::read(&path, guest_map::DTB_REGION) {
         Ok(bytes) => bytes,
         Err(e) => {
-            r.push(
-                Diag::error(
-                    &field,
-                    v.span(),
-                    format!("device-tree overlay missing: cannot read `{value}`: {}", io_reason(&e)),
-                )
-                .label(format!("looked for {}", crate::display_path(&normalize(&path))))
-                .hint(
-                    "overlay paths are relative to the config file's directory; compile an overlay source with \
-                         `dtc -@ -I dts -O dtb -o FILE.dtbo FILE.dts`",
-                ),
-            );
+            let where_ = "overlay paths are relative to the config file's directory; compile an overlay source with \
+                          `dtc -@ -I dts -O dtb -o FILE.dtbo FILE.dts`";
+            r.push(input_diag(&field, v.span(), "device-tree overlay", value, &path, &e, where_.into()));
             return None;
         }
     };
@@ -991,10 +1328,6 @@ fn check_dt_overlay(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Repor
             None
         }
     }
-}
-
-fn not_a_file() -> std::io::Error {
-    std::io::Error::other("not a file")
 }
 
 /// The diagnostic for an overlay that cannot be read or merged.
@@ -1030,20 +1363,38 @@ pub(super) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// "not found", or the I/O error.
-pub(super) fn io_reason(e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        "not found".to_owned()
-    } else {
-        e.to_string()
+/// The diagnostic for a file the config names (`what`: "kernel", "disk image", ...) that `input` refused: "missing"
+/// only when it is not there (with the fixture fetch hint when it is one of those); otherwise what the path really
+/// is. `where_` says where such paths are looked for.
+pub(super) fn input_diag(
+    field: &str,
+    span: Span,
+    what: &str,
+    written: &str,
+    path: &Path,
+    e: &InputError,
+    where_: String,
+) -> Diag {
+    let shown_path = crate::display_path(&normalize(path));
+    let written = shown(written);
+    if e.is_not_found() {
+        return Diag::error(field, span, format!("{what} missing: cannot read `{written}`: {e}"))
+            .label(format!("looked for {shown_path}"))
+            .hint(fetch_hint(path).unwrap_or(where_));
     }
-}
-
-/// The first bytes of a file: enough for an arm64 Image's or a zImage's header, or an ELF's magic.
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(image::HEADER_PROBE_LEN);
-    fs::File::open(path)?.take(image::HEADER_PROBE_LEN as u64).read_to_end(&mut head)?;
-    Ok(head)
+    let hint = match e {
+        InputError::Directory => format!("name a file, not a directory: {where_}"),
+        InputError::Special(_) => {
+            format!("reading it could wait forever or never end: name a regular file (copy it into one); {where_}")
+        }
+        InputError::PseudoFs => {
+            "their contents are made up as they are read: copy what you need into a regular file and name that"
+                .to_owned()
+        }
+        InputError::TooLarge { .. } => format!("no {what} of a partition is that large: check the path; {where_}"),
+        _ => where_,
+    };
+    Diag::error(field, span, format!("{what} `{written}` cannot be used: {e}")).label(shown_path).hint(hint)
 }
 
 /// Files under `tests/fixtures/cache/ARCH/` are made by `tests/fixtures/fetch-linux.sh ARCH`: the hint says so.
@@ -1286,11 +1637,11 @@ fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPol
         }
         other => {
             r.push(
-                Diag::error(field, f.span(), format!("unknown fault policy `{other}`"))
+                Diag::error(field, f.span(), format!("unknown fault policy `{}`", shown(other)))
                     .label("not a fault policy")
                     .hint(format!(
                     "{}; `stop` (stop every vCPU of the partition) is the only policy for now, `restart` is planned",
-                    name_hint(other, ["stop", "restart"], "fault policies")
+                    suggest(other, ["stop", "restart"], "fault policies")
                 )),
             );
             None
@@ -1300,6 +1651,15 @@ fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPol
 
 /// A CPU given to a pool but running no vCPU stays idle: probably a mistake.
 fn warn_idle_cpus(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
+    // (pool name, CPU) of every vCPU.
+    let pinned: BTreeSet<(&str, i64)> = raw
+        .partitions
+        .iter()
+        .flat_map(|q| {
+            let q = q.get_ref();
+            q.vcpus.get_ref().iter().map(move |v| (q.pool.get_ref().as_str(), *v.get_ref()))
+        })
+        .collect();
     for (i, p) in raw.pools.iter().enumerate() {
         let p = p.get_ref();
         let Some(pool) = pools.get(i) else { continue };
@@ -1310,11 +1670,7 @@ fn warn_idle_cpus(raw: &RawConfig, pools: &[CheckedPool], r: &mut Report) {
             if !pool.pool.cpus.contains(&cpu) {
                 continue;
             }
-            let used = raw.partitions.iter().any(|q| {
-                q.get_ref().pool.get_ref() == &pool.pool.name
-                    && q.get_ref().vcpus.get_ref().iter().any(|v| *v.get_ref() == i64::from(cpu))
-            });
-            if !used {
+            if !pinned.contains(&(pool.pool.name.as_str(), i64::from(cpu))) {
                 r.push(
                     Diag::warning(
                         format!("pool[{i}].cpus[{j}]"),

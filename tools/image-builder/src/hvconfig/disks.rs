@@ -10,7 +10,7 @@ use crate::units::hex;
 
 /// Bytes of the board's disk the host-backed disks' slices take from its start (0 without any).
 pub fn host_disk_size(layout: &Layout) -> u64 {
-    layout.host_disk_slices.last().map_or(0, |s| s.offset + s.size)
+    layout.host_disk_slices.last().map_or(0, |s| s.offset.saturating_add(s.size))
 }
 
 /// The `DiskConfig`s, in `System::disks` order (the index a `VirtioDevice::Blk` names).

@@ -28,7 +28,7 @@ const TOP: u32 = 40;
 /// Draws `rows` over `[0, frame)`; `names` are the partitions' names by index.
 pub fn render(title: &str, frame: Nanos, rows: &[Row], names: &[&str]) -> String {
     let height = TOP + ROW_H * rows.len() as u32 + 60;
-    let x = |t: Nanos| LEFT as f64 + WIDTH as f64 * t as f64 / frame as f64;
+    let x = |t: Nanos| LEFT as f64 + WIDTH as f64 * t as f64 / frame.max(1) as f64;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -65,7 +65,8 @@ pub fn render(title: &str, frame: Nanos, rows: &[Row], names: &[&str]) -> String
     let axis_y = TOP + ROW_H * rows.len() as u32 + 10;
     let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#333"/>"##, LEFT + WIDTH);
     for k in 0..=10u64 {
-        let t = frame * k / 10;
+        // In u128: a frame near 2^64 ns must not wrap.
+        let t = u64::try_from(u128::from(frame) * u128::from(k) / 10).unwrap_or(frame);
         let xt = x(t);
         let _ = writeln!(s, r##"<line x1="{xt:.2}" y1="{axis_y}" x2="{xt:.2}" y2="{}" stroke="#333"/>"##, axis_y + 5);
         let _ = writeln!(s, r#"<text x="{xt:.2}" y="{}" text-anchor="middle">{}</text>"#, axis_y + 20, duration(t));

@@ -348,6 +348,13 @@ pub fn uboot_binary(board: &Board) -> Result<PathBuf> {
     if fetched.is_file() {
         return Ok(fetched);
     }
+    // Not installed: the fixture cache has it after its fetch script ran (on first use; as root).
+    if let Some(fixture) = provision::fixtures::for_path(&fetched) {
+        provision::fixtures::ensure(&fixture)?;
+        if fetched.is_file() {
+            return Ok(fetched);
+        }
+    }
     Err(Error::Image(format!(
         "board `{}` needs U-Boot from Debian's package {} ({}), found neither at {} nor at {}: run {} (as root; \
              it fetches the armhf package with apt-get download and unpacks it there)",

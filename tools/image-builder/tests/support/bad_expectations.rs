@@ -32,7 +32,7 @@ pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
         "board `vexpress-a15` has no disk of its own to back disk `data`",
     ),
     ("disk-image-and-size.toml", 12, 8, "disk[0].size", "disk `rootfs` has both `image` and `size`"),
-    ("disk-image-missing.toml", 11, 9, "disk[0].image", "disk image missing: cannot read `rootfs.img`: not found"),
+    ("disk-image-missing.toml", 11, 9, "disk[0].image", "disk image missing: cannot read `rootfs.img`: no such file"),
     (
         "disk-read-while-written.toml",
         27,
@@ -120,6 +120,7 @@ pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
         "network[0].uplink",
         "board `vexpress-a15` has no network device of its own for network `lan`",
     ),
+    ("not-utf8.toml", 15, 16, "partition[0].bootargs", "the file is not UTF-8 text: byte 0xE9 is not valid UTF-8"),
     ("on-fault-restart.toml", 15, 12, "partition[0].on_fault", "the `restart` fault policy is not yet supported"),
     (
         "passthrough-claimed-twice.toml",
@@ -158,8 +159,29 @@ pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
     ),
     ("ramdisk-missing.toml", 15, 11, "partition[0].ramdisk", "ramdisk missing: cannot read `./initramfs.cpio.gz`"),
     ("unknown-board.toml", 3, 8, "board.name", "unknown board `qemu-virt`"),
-    ("unknown-key.toml", 12, 1, "partition[0].vcpu", "unknown key `vcpu`"),
+    ("unknown-dotted-key.toml", 13, 8, "partition[0].memory.szie", "unknown key `szie` in `partition[0].memory`"),
+    ("unknown-key-in-window.toml", 13, 29, "pool[0].windows[1].strat", "unknown key `strat` in `pool[0].windows[1]`"),
+    ("unknown-key.toml", 12, 1, "partition[0].vcpu", "unknown key `vcpu` in `partition[0]`"),
     ("unknown-pool.toml", 11, 8, "partition[0].pool", "unknown pool `realtime`"),
     ("vcpu-outside-pool.toml", 19, 13, "partition[1].vcpus[1]", "pinned to CPU 2, outside its pool `rt`"),
     ("vcpus-share-cpu.toml", 20, 10, "partition[1].vcpus[0]", "two vCPUs are pinned to CPU 0"),
+    // Input that must not break the checker (issue 13): overflow, special files, names.
+    (
+        "kernel-is-a-directory.toml",
+        14,
+        10,
+        "partition[0].kernel",
+        "kernel `../overlays` cannot be used: it is a directory, not a file",
+    ),
+    ("major-frame-too-long.toml", 9, 15, "pool[0].major_frame", "major frame 2 s is too long: at most 1 s"),
+    ("pool-name-invalid.toml", 6, 8, "pool[0].name", "bad pool name \"real time\": a space is not allowed in names"),
+    (
+        "ramdisk-is-a-device.toml",
+        15,
+        11,
+        "partition[0].ramdisk",
+        "ramdisk `/dev/zero` cannot be used: it is a character device, not a regular file",
+    ),
+    ("size-too-large.toml", 13, 19, "partition[0].memory.size", "number too large: a size is at most"),
+    ("window-beyond-any-schedule.toml", 12, 5, "pool[0].windows[0].duration", "`start` + `duration` is beyond any schedule"),
 ];

@@ -1,0 +1,110 @@
+//! What building or booting a config needs from the machine, obtained before the work starts (see `provision`):
+//! the fixtures its file paths name (Debian kernels, initramfs), QEMU and the firmware files its board's QEMU
+//! model loads. Checked first, so a missing emulator is reported in a second, not after a build of minutes.
+
+use std::path::{Path, PathBuf};
+
+use board_support::{Board, UBootFirmware};
+use provision::packages::{self, Need};
+
+use crate::Result;
+
+/// The keys whose values are file paths relative to the config: `partition[*].kernel`, `partition[*].ramdisk`,
+/// `partition[*].dt_overlay`, `disk[*].image`.
+fn input_paths(source: &str, base_dir: &Path) -> Vec<PathBuf> {
+    // A loose parse: a config too broken to parse has nothing to fetch, and the checker reports it properly.
+    let Ok(doc) = source.parse::<toml::Table>() else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut collect = |array: &str, keys: &[&str]| {
+        let Some(items) = doc.get(array).and_then(|v| v.as_array()) else { return };
+        for item in items.iter().filter_map(|i| i.as_table()) {
+            for key in keys {
+                if let Some(s) = item.get(*key).and_then(|v| v.as_str()) {
+                    out.push(base_dir.join(s));
+                }
+            }
+        }
+    };
+    collect("partition", &["kernel", "ramdisk", "dt_overlay"]);
+    collect("disk", &["image"]);
+    out
+}
+
+/// Fetches the fixtures (Debian kernels, initramfs) that the config at `config_path` names and that are not there
+/// yet. A config that cannot be read or parsed needs nothing here: checking it reports why.
+pub fn fetch_inputs(config_path: &Path) -> Result<()> {
+    let Ok(source) = crate::input::read(config_path, crate::input::CONFIG_LIMIT) else { return Ok(()) };
+    let source = String::from_utf8_lossy(&source);
+    let abs = config_path.canonicalize().unwrap_or_else(|_| config_path.to_owned());
+    let base = abs.parent().map(Path::to_owned).unwrap_or_default();
+    let missing: Vec<PathBuf> = input_paths(&source, &base).into_iter().filter(|p| !p.exists()).collect();
+    provision::fixtures::ensure_for_paths(missing.iter().map(PathBuf::as_path))?;
+    Ok(())
+}
+
+/// The Debian packages booting `board` in QEMU needs (`from_card`: through its U-Boot from the SD card).
+pub fn for_qemu(board: &Board, from_card: bool) -> Vec<Need> {
+    let Some(q) = board.qemu else { return Vec::new() };
+    let mut needs = vec![packages::qemu(q.binary, q.package)];
+    if q.machine == "virt" {
+        // QEMU gives `virt` a default network card whose option ROM its package only recommends.
+        needs.push(packages::IPXE_VIRTIO);
+    }
+    if from_card || !q.kernel_boot {
+        if let Some(u) = board.uboot.filter(|u| u.firmware == UBootFirmware::Bios) {
+            needs.push(Need::file(u.binary, u.package, "U-Boot for the board's QEMU model"));
+        }
+    }
+    needs
+}
+
+/// Installs (or asks for) what booting `board` in QEMU needs.
+pub fn ensure_qemu(board: &Board, from_card: bool) -> Result<()> {
+    packages::ensure(&for_qemu(board, from_card))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_are_found_relative_to_the_config() {
+        let src = r#"
+            [board]
+            name = "qemu-virt-aarch64"
+            [[partition]]
+            kernel = "../tests/fixtures/cache/arm64/Image"
+            ramdisk = "../tests/fixtures/cache/arm64/initramfs.cpio.gz"
+            [[partition]]
+            kernel = "hello"
+            [[disk]]
+            image = "disks/a.img"
+        "#;
+        let base = Path::new("/w/configs");
+        let paths = input_paths(src, base);
+        assert_eq!(
+            paths,
+            [
+                "/w/configs/../tests/fixtures/cache/arm64/Image",
+                "/w/configs/../tests/fixtures/cache/arm64/initramfs.cpio.gz",
+                "/w/configs/hello",
+                "/w/configs/disks/a.img"
+            ]
+            .map(PathBuf::from)
+        );
+        assert!(input_paths("not [ toml", base).is_empty());
+    }
+
+    #[test]
+    fn qemu_needs_follow_the_board() {
+        let virt = board_support::Board::by_name("qemu-virt-aarch64").unwrap();
+        let needs = for_qemu(virt, false);
+        assert_eq!(needs[0].package, "qemu-system-arm");
+        assert!(needs.contains(&packages::IPXE_VIRTIO));
+        assert!(for_qemu(virt, true).iter().any(|n| n.package == "u-boot-qemu"));
+        let opi = board_support::Board::by_name("orangepi-pc").unwrap();
+        // Its U-Boot is on the card (a fixture), not a package QEMU loads.
+        assert!(!for_qemu(opi, true).iter().any(|n| n.package.starts_with("u-boot")));
+    }
+}
