@@ -7,6 +7,9 @@
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
+// Nothing a guest controls may stop the hypervisor: no unwrap, expect or panic outside tests. The few places that
+// check the hypervisor's own invariants (never a guest's input) allow it one by one, with the reason.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 // ARMv7's decoder of loads and stores without a syndrome lives with its architecture but is also built on the host,
 // where its tests run (the rest of `arch/` is bare-metal only).
@@ -17,6 +20,7 @@ mod channel;
 mod config;
 mod console;
 mod esr;
+mod lifecycle;
 mod sched;
 mod stage2;
 mod vgic;

@@ -1,9 +1,10 @@
 //! Partitions: built once at boot from the config (stage-2 tables, images copied into their RAM, virtual GIC),
 //! started, and stopped or restarted as a whole without disturbing any other partition.
 
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::{PartitionConfig, NUM_PARTITIONS, S2_TABLES, SYSTEM};
+use crate::lifecycle::{Life, Lifecycle, Transition};
 use crate::percpu::{self, req};
 use crate::stage2::{Attr, Stage2, Table};
 use crate::vcpu::{self, Power, VcpuRef};
@@ -16,14 +17,16 @@ pub enum RunState {
     Stopped = 1,
 }
 
-static RUN_STATE: [AtomicU8; NUM_PARTITIONS] = [const { AtomicU8::new(RunState::Stopped as u8) }; NUM_PARTITIONS];
+/// Each partition's life: one transition (stop, restart) at a time, whichever vCPUs raise events together.
+static LIFE: [Lifecycle; NUM_PARTITIONS] = [const { Lifecycle::new() }; NUM_PARTITIONS];
 static S2_ROOT: [AtomicU64; NUM_PARTITIONS] = [const { AtomicU64::new(0) }; NUM_PARTITIONS];
 
 /// Every partition's stage-2 tables, in one pool the image builder sized exactly.
 static mut S2_POOL: [Table; S2_TABLES] = [Table::EMPTY; S2_TABLES];
 
+/// Whether the partition runs (a partition being stopped or restarted does not).
 pub fn run_state(part: usize) -> RunState {
-    if RUN_STATE[part].load(Ordering::Acquire) == RunState::Running as u8 {
+    if LIFE[part].get() == Life::Running {
         RunState::Running
     } else {
         RunState::Stopped
@@ -85,15 +88,24 @@ fn load_images(p: &PartitionConfig) {
     arch::cpu::invalidate_icache();
 }
 
-/// (Re)starts a partition: fresh images, fresh virtual GIC and console, vCPU 0 powered on at the kernel entry.
+/// Starts a stopped partition (at boot): fresh images, fresh virtual GIC and console, vCPU 0 powered on at the
+/// kernel entry.
 pub fn start(part: usize) {
+    if LIFE[part].claim_start() {
+        launch(part);
+    }
+}
+
+/// Loads and launches a partition this CPU has claimed (`Restarting`), ending the transition.
+fn launch(part: usize) {
     let p = &SYSTEM.partitions[part];
     load_images(p);
     vgic::reset(part);
     vuart::reset(part);
-    RUN_STATE[part].store(RunState::Running as u8, Ordering::Release);
     let v0 = VcpuRef { part, idx: 0 };
     vcpu::update_power(v0, |s| *s = Power::OnPending { entry: p.entry, context: p.dtb, boot: true });
+    // Running before vCPU 0's CPU is asked to start it: it enters only a running partition.
+    LIFE[part].finish();
     percpu::post(v0.pcpu(), req::START);
 }
 
@@ -102,16 +114,26 @@ pub fn start(part: usize) {
 pub enum StopReason {
     Fault,
     PowerOff,
-    Reset,
 }
 
 /// Stops every vCPU of `part`. The calling CPU's own vCPU, if it belongs to `part`, is left for the caller to
-/// park; the others are asked through their mailboxes.
-pub fn stop(part: usize, reason: StopReason) {
-    let was = RUN_STATE[part].swap(RunState::Stopped as u8, Ordering::AcqRel);
-    if was == RunState::Stopped as u8 && !matches!(reason, StopReason::Reset) {
-        return;
+/// park; the others are asked through their mailboxes. Does nothing when the partition is not running or another
+/// CPU is already stopping or restarting it (the caller parks its vCPU all the same). Returns whether this call
+/// stopped it.
+pub fn stop(part: usize, reason: StopReason) -> bool {
+    if !LIFE[part].claim(Transition::Stop) {
+        return false;
     }
+    halt_vcpus(part);
+    if let StopReason::PowerOff = reason {
+        hvprintln!("partition '{}' powered off", SYSTEM.partitions[part].name);
+    }
+    LIFE[part].finish();
+    true
+}
+
+/// Powers off every vCPU of a partition this CPU has claimed and asks their CPUs to leave the guest.
+fn halt_vcpus(part: usize) {
     vuart::flush(part);
     let me = arch::cpu::id();
     for (idx, vc) in SYSTEM.partitions[part].vcpus.iter().enumerate() {
@@ -121,15 +143,17 @@ pub fn stop(part: usize, reason: StopReason) {
             percpu::post(vc.pcpu, req::STOP);
         }
     }
-    if let StopReason::PowerOff = reason {
-        hvprintln!("partition '{}' powered off", SYSTEM.partitions[part].name);
-    }
 }
 
 /// SYSTEM_RESET from inside the partition: stop it, wait until its other vCPUs have left the guest, then start it
 /// again from its images. The caller parks its own vCPU afterwards, and its CPU picks up vCPU 0 if it is its own.
+/// When several vCPUs reset (or one resets while another powers off or faults) at once, only the first to claim
+/// the partition acts; the others return at once and park, which is what the first is waiting for.
 pub fn reset(part: usize) {
-    stop(part, StopReason::Reset);
+    if !LIFE[part].claim(Transition::Restart) {
+        return;
+    }
+    halt_vcpus(part);
     let me = arch::cpu::id();
     for (idx, vc) in SYSTEM.partitions[part].vcpus.iter().enumerate().filter(|(_, vc)| vc.pcpu != me) {
         let v = VcpuRef { part, idx };
@@ -138,5 +162,5 @@ pub fn reset(part: usize) {
         }
     }
     hvprintln!("partition '{}' restarting", SYSTEM.partitions[part].name);
-    start(part);
+    launch(part);
 }

@@ -19,6 +19,7 @@ pub const AFFINITY_INFO_64: u32 = 0xC400_0004;
 pub const SUCCESS: i64 = 0;
 pub const NOT_SUPPORTED: i64 = -1;
 pub const INVALID_PARAMETERS: i64 = -2;
+pub const DENIED: i64 = -3;
 pub const ALREADY_ON: i64 = -4;
 pub const ON_PENDING: i64 = -5;
 
@@ -54,7 +55,7 @@ pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
             return Outcome::Park;
         }
         SYSTEM_OFF => {
-            partition::stop(me.part, StopReason::PowerOff);
+            let _ = partition::stop(me.part, StopReason::PowerOff);
             return Outcome::Park;
         }
         SYSTEM_RESET => {
@@ -85,6 +86,9 @@ fn find(me: VcpuRef, mpidr: u64) -> Option<VcpuRef> {
 fn cpu_on(me: VcpuRef, mpidr: u64, entry: u64, context: u64) -> i64 {
     let Some(target) = find(me, mpidr) else { return INVALID_PARAMETERS };
     let ret = vcpu::update_power(target, |s| match *s {
+        // Checked under the target's power lock, which a stop or restart takes after claiming the partition: a
+        // CPU_ON racing with them either lands before (and is undone) or sees the partition leaving and is refused.
+        _ if partition::run_state(me.part) != partition::RunState::Running => DENIED,
         Power::On => ALREADY_ON,
         Power::OnPending { .. } => ON_PENDING,
         Power::Off => {

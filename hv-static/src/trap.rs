@@ -8,6 +8,7 @@ use crate::percpu;
 use crate::vcpu::VcpuRef;
 use crate::{hverror, hypercall, irq, mmio, run};
 
+#[allow(clippy::panic, reason = "a trap from a guest on a CPU that runs none is a hypervisor bug, not guest input")]
 fn current() -> VcpuRef {
     match percpu::current() {
         Some(v) => v,
@@ -93,8 +94,10 @@ fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
     hverror!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc());
     match p.fault_policy {
         FaultPolicy::Stop => {
-            partition::stop(v.part, StopReason::Fault);
-            hverror!("partition '{}' stopped (on_fault = \"stop\"); other partitions continue", p.name);
+            // Another vCPU may already be stopping or restarting the partition: then this one just parks.
+            if partition::stop(v.part, StopReason::Fault) {
+                hverror!("partition '{}' stopped (on_fault = \"stop\"); other partitions continue", p.name);
+            }
         }
     }
     run::park(v, regs)
@@ -121,6 +124,7 @@ extern "C" fn handle_lower_serror(regs: &mut GuestRegs) {
 }
 
 #[unsafe(no_mangle)]
+#[allow(clippy::panic, reason = "an exception taken at EL2 itself is a hypervisor bug: the panic handler reports it")]
 extern "C" fn handle_hv_exception(_sp: u64) -> ! {
     let (esr, far, _) = arch::trap_syndrome();
     panic!("exception at EL2: ESR {esr:#x} FAR {far:#x}");

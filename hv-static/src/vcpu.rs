@@ -33,6 +33,7 @@ impl VcpuRef {
     }
 
     /// The vCPU with flat index `g` (the inverse of [`VcpuRef::global`]).
+    #[allow(clippy::panic, reason = "flat indices come only from the hypervisor's own per-CPU records")]
     pub fn from_global(mut g: usize) -> VcpuRef {
         for (part, p) in SYSTEM.partitions.iter().enumerate() {
             if g < p.vcpus.len() {

@@ -72,10 +72,12 @@ pub fn smp(config: &str) {
 /// PSCI SYSTEM_OFF and SYSTEM_RESET act on the calling partition only: `off` powers off, `reboot` restarts from
 /// its original images (twice here), and `steady` keeps ticking throughout.
 pub fn lifecycle(config: &str) {
-    // Two restarts of `reboot`, then `steady` still ticking.
-    let until =
-        r"(?s)partition 'reboot' restarting.*partition 'reboot' restarting.*\[steady\] tick \d+.*\[steady\] tick";
-    let out = boot_until(config, until, Duration::from_secs(60));
+    // Two restarts of `reboot` and three of `twin` (whose vCPUs reset together), then `steady` still ticking.
+    let until = all_of(&[
+        r"partition 'reboot' restarting.*partition 'reboot' restarting",
+        r"partition 'twin' restarting.*partition 'twin' restarting.*partition 'twin' restarting.*\[twin\] hello from twin",
+    ]) + r".*\[steady\] tick \d+.*\[steady\] tick";
+    let out = boot_until(config, &until, Duration::from_secs(90));
     assert!(out.output.contains("[hv] partition 'off' powered off"), "{}", out.output);
 
     let off = lines_of(&out, "off");
@@ -89,6 +91,14 @@ pub fn lifecycle(config: &str) {
     // Each boot starts from fresh images: its tick count starts again at 1.
     let firsts = reboot.iter().filter(|l| **l == "tick 1").count();
     assert!(firsts >= 2, "{reboot:?}");
+
+    // Both of twin's vCPUs call SYSTEM_RESET at once, every time: each round is one restart, never a hang, and
+    // the partition comes back with both vCPUs.
+    let twin = lines_of(&out, "twin");
+    let restarts = out.output.matches("partition 'twin' restarting").count();
+    let boots = twin.iter().filter(|l| l.starts_with("hello from twin (vcpus=2")).count();
+    assert!(restarts >= 3 && boots > restarts, "twin: {restarts} restarts, {boots} boots: {twin:?}");
+    assert!(twin.iter().filter(|l| l.contains("cpu1 up")).count() >= restarts, "{twin:?}");
 
     let steady = lines_of(&out, "steady");
     let ticks: Vec<u32> = steady.iter().filter_map(|l| l.strip_prefix("tick ")?.parse().ok()).collect();

@@ -79,11 +79,13 @@ unsafe impl Hal for DmaPool {
             ptr::write_bytes(start, 0, pages * PAGE_SIZE);
             start
         };
+        #[allow(clippy::expect_used, reason = "a pointer into a static is never null")]
         let start = NonNull::new(start).expect("the pool is a static");
         (address(start), start)
     }
 
     unsafe fn dma_dealloc(paddr: PhysAddr, _vaddr: NonNull<u8>, pages: usize) -> i32 {
+        #[allow(clippy::expect_used, reason = "a pointer into a static is never null")]
         let base = address(NonNull::new(POOL.0.get().cast::<u8>()).expect("the pool is a static"));
         let Some(first) = paddr.checked_sub(base).map(|off| off as usize / PAGE_SIZE) else { return -1 };
         if first + pages > POOL_PAGES {
@@ -95,7 +97,9 @@ unsafe impl Hal for DmaPool {
 
     unsafe fn mmio_phys_to_virt(paddr: PhysAddr, _size: usize) -> NonNull<u8> {
         // Only the PCI transport asks; the identity map would make it the address itself.
-        NonNull::new(ptr::with_exposed_provenance_mut(paddr as usize)).expect("MMIO at address 0")
+        #[allow(clippy::expect_used, reason = "only the PCI transport asks, and the board's devices use MMIO")]
+        let mapped = NonNull::new(ptr::with_exposed_provenance_mut(paddr as usize)).expect("MMIO at address 0");
+        mapped
     }
 
     unsafe fn share(buffer: NonNull<[u8]>, _direction: BufferDirection) -> PhysAddr {

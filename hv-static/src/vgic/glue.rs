@@ -154,10 +154,9 @@ fn apply(v: VcpuRef, fx: Effects) {
 fn sync_passthrough(part: usize, first: u32, mask: u32) {
     let cfg = &SYSTEM.partitions[part];
     for &spi in cfg.spis.iter().filter(|&&s| s >= first && s < first + 32 && mask & (1 << (s - first)) != 0) {
-        let (enabled, target) = {
-            let mut v = VGIC[part].lock();
-            let irq = v.irq(0, spi).expect("owned SPIs are in range");
-            (irq.enabled, irq.target as usize)
+        let Some((enabled, target)) = VGIC[part].lock().irq(0, spi).map(|irq| (irq.enabled, irq.target as usize))
+        else {
+            continue;
         };
         gic::route_spi(spi, cfg.vcpus[target.min(cfg.vcpus.len() - 1)].pcpu, enabled);
     }

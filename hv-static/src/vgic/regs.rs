@@ -62,10 +62,35 @@ pub struct Access {
     pub write: Option<u64>,
 }
 
+/// Whether the GIC architecture defines an access of `size` bytes at `offset` of the distributor (or, `gicr`, a
+/// redistributor's frame at `offset` within it): naturally aligned, 32-bit everywhere, byte-wide only in the
+/// priority and (GICv2) target registers, 64-bit only for GICD_IROUTER<n> and GICR_TYPER. Every other access (a
+/// halfword, a misaligned word, a doubleword that runs into the next register, anything not 1, 2, 4 or 8 bytes) is
+/// RAZ/WI, as a GIC does with accesses it does not support; so nothing below ever sees one that crosses the end
+/// of a register range.
+fn legal(offset: u64, size: u8, gicr: bool) -> bool {
+    let aligned = matches!(size, 1 | 2 | 4 | 8) && offset.is_multiple_of(size as u64);
+    let frame = if gicr { offset % SGI_BASE } else { offset };
+    let bytes_ok = (IPRIORITYR..ICFGR).contains(&frame) && (!gicr || frame < ITARGETSR);
+    let doubles_ok =
+        if gicr { offset == GICR_TYPER } else { (IROUTER..IROUTER + 8 * NR_IRQS as u64).contains(&offset) };
+    aligned
+        && match size {
+            4 => true,
+            1 => bytes_ok,
+            8 => doubles_ok,
+            _ => false,
+        }
+}
+
 impl<const V: usize> VgicState<V> {
     /// Distributor access by `vcpu`. Returns the read value (0 for writes and unknown registers, which are RAZ/WI).
+    /// Total over every offset, size and value a guest can produce.
     pub fn gicd_access(&mut self, flavor: Flavor, vcpu: usize, a: Access, fx: &mut Effects) -> u64 {
         let off = a.offset;
+        if !legal(off, a.size, false) || vcpu >= self.nr_vcpus {
+            return 0;
+        }
         match (off, a.write) {
             (CTLR, None) => match flavor {
                 // ARE and DS read as one: affinity routing only, a single security state.
@@ -101,7 +126,7 @@ impl<const V: usize> VgicState<V> {
             (o, w) if (IROUTER + 8 * 32..IROUTER + 8 * NR_IRQS as u64).contains(&o) && flavor == Flavor::V3 => {
                 let intid = ((o - IROUTER) / 8) as u32;
                 let nr_vcpus = self.nr_vcpus;
-                let irq = self.irq(vcpu, intid).expect("in range");
+                let Some(irq) = self.irq(vcpu, intid) else { return 0 };
                 // Only the low word carries Aff0 (= vCPU index) and IRM; the high word (Aff3) is RAZ/WI.
                 if o % 8 != 0 {
                     return 0;
@@ -126,7 +151,7 @@ impl<const V: usize> VgicState<V> {
                         value |= (1u64 << vcpu) << (8 * i);
                         continue;
                     }
-                    let irq = self.irq(vcpu, intid).expect("in range");
+                    let Some(irq) = self.irq(vcpu, intid) else { continue };
                     match w {
                         None => value |= (1u64 << irq.target) << (8 * i),
                         Some(v) => {
@@ -152,10 +177,10 @@ impl<const V: usize> VgicState<V> {
     /// Redistributor access: `offset` is relative to the start of the whole redistributor region.
     pub fn gicr_access(&mut self, a: Access, fx: &mut Effects) -> u64 {
         let vcpu = (a.offset / GICR_STRIDE) as usize;
-        if vcpu >= self.nr_vcpus {
+        let off = a.offset % GICR_STRIDE;
+        if vcpu >= self.nr_vcpus || !legal(off, a.size, true) {
             return 0;
         }
-        let off = a.offset % GICR_STRIDE;
         match (off, a.write) {
             (GICR_CTLR, _) => 0,
             (GICR_IIDR, None) => IIDR_VALUE as u64,
@@ -212,7 +237,7 @@ impl<const V: usize> VgicState<V> {
             let shift = (i as u64) * bits_per_irq;
             let field = a.write.map(|v| (v >> shift) & ((1u64 << bits_per_irq) - 1));
             let target = self.target_of(vcpu, intid);
-            let irq = self.irq(vcpu, intid).expect("checked range");
+            let Some(irq) = self.irq(vcpu, intid) else { continue };
             let (read, touched) = update(irq, base, field);
             value |= read << shift;
             if touched {
@@ -358,5 +383,83 @@ mod tests {
         assert_eq!(wr(&mut v, Flavor::V2, 0, SGIR, 1 << 24 | 5).sgi, Some((5, 0b10)), "all but self");
         assert_eq!(wr(&mut v, Flavor::V2, 1, SGIR, 2 << 24 | 3).sgi, Some((3, 0b10)), "self");
         assert_eq!(wr(&mut v, Flavor::V2, 0, SGIR, 0xff << 16 | 1).sgi, Some((1, 0b11)), "list clipped to vCPUs");
+    }
+
+    /// Registers a hostile guest reaches for: the crash reported on GICv2 was a halfword at GICD+0x91F.
+    #[test]
+    fn accesses_past_the_end_of_a_register_range_are_raz_wi() {
+        let mut v = VgicState::<2>::new(2);
+        let mut fx = Effects::default();
+        for (off, size) in
+            [(0x91F, 2), (0x91E, 4), (0x91C, 8), (0x918, 8), (0x91F, 4), (0x7FF, 4), (0x91F, 0), (0x91F, 16)]
+        {
+            for write in [None, Some(u64::MAX)] {
+                let got = v.gicd_access(Flavor::V2, 1, Access { offset: off, size, write }, &mut fx);
+                assert_eq!(got, 0, "{off:#x}/{size}");
+            }
+        }
+        // The last byte of ITARGETSR itself is a legal byte access.
+        let last = v.gicd_access(Flavor::V2, 0, Access { offset: 0x91F, size: 1, write: None }, &mut fx);
+        assert_eq!(last, 1, "SPI 287 targets vCPU 0");
+    }
+
+    mod hostile {
+        use super::super::*;
+        use crate::vgic::state::NR_IRQS;
+        use proptest::prelude::*;
+
+        #[derive(Clone, Debug)]
+        struct Op {
+            gicr: bool,
+            vcpu: usize,
+            offset: u64,
+            size: u8,
+            write: Option<u64>,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let offset = prop_oneof![
+                0u64..0x1_0000,
+                0x6000u64..0x6000 + 8 * NR_IRQS as u64 + 16,
+                0u64..4 * GICR_STRIDE + 0x100,
+                any::<u64>(),
+            ];
+            (any::<bool>(), 0usize..4, offset, any::<u8>(), proptest::option::of(any::<u64>()))
+                .prop_map(|(gicr, vcpu, offset, size, write)| Op { gicr, vcpu, offset, size, write })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Any sequence of distributor and redistributor accesses at any offset, width and value, from any vCPU:
+            /// no panic, and the model stays consistent (every SPI routed to an existing vCPU, effects name only
+            /// existing vCPUs).
+            #[test]
+            fn any_access_sequence_is_answered(
+                v3 in any::<bool>(),
+                nr in 1usize..=4,
+                ops in proptest::collection::vec(op(), 1..200),
+            ) {
+                let flavor = if v3 { Flavor::V3 } else { Flavor::V2 };
+                let mut v = VgicState::<4>::new(nr);
+                for o in ops {
+                    let mut fx = Effects::default();
+                    let a = Access { offset: o.offset, size: o.size, write: o.write };
+                    if o.gicr {
+                        v.gicr_access(a, &mut fx);
+                    } else {
+                        v.gicd_access(flavor, o.vcpu % nr, a, &mut fx);
+                    }
+                    let all = (1u32 << nr) - 1;
+                    prop_assert_eq!(fx.refill & !all, 0);
+                    if let Some((_, targets)) = fx.sgi {
+                        prop_assert_eq!(targets & !all, 0);
+                    }
+                    for irq in v.spis.iter() {
+                        prop_assert!((irq.target as usize) < nr);
+                    }
+                }
+            }
+        }
     }
 }

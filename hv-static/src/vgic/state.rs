@@ -94,7 +94,7 @@ impl<const V: usize> VgicState<V> {
         if (intid as usize) < NR_PRIVATE {
             vcpu
         } else {
-            self.spis[intid as usize - NR_PRIVATE].target as usize
+            self.spis.get(intid as usize - NR_PRIVATE).map_or(vcpu, |irq| irq.target as usize)
         }
     }
 
@@ -125,13 +125,19 @@ impl<const V: usize> VgicState<V> {
             // Re-pended while the guest still handles it: the same LR carries both states.
             if let Some(lr) = lrs.iter_mut().find(|l| l.vintid == intid && l.state == LrState::Active) {
                 lr.state = LrState::PendingActive;
-                self.irq(vcpu, intid).expect("valid intid").pending = false;
+                if let Some(irq) = self.irq(vcpu, intid) {
+                    irq.pending = false;
+                }
                 continue;
             }
             let Some(slot) = lrs.iter().position(Lr::is_free) else {
                 return true;
             };
-            let irq = self.irq(vcpu, intid).expect("intid from most_urgent is valid");
+            // `most_urgent` only yields valid INTIDs; were it ever not, nothing is delivered rather than a panic.
+            let Some(irq) = self.irq(vcpu, intid) else {
+                self.cpus[vcpu].dirty = false;
+                return false;
+            };
             irq.pending = false;
             let level = !irq.edge && !irq.hw && intid as usize >= NR_PRIVATE;
             lrs[slot] =

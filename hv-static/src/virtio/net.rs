@@ -52,6 +52,7 @@ pub struct SwitchPort {
 }
 
 impl SwitchPort {
+    #[allow(clippy::expect_used, reason = "the plan's own consistency, fixed at build time, not guest input")]
     pub fn new(port: usize) -> Self {
         let network = &SYSTEM.networks[SYSTEM.net_ports[port].network];
         let local = network.ports.iter().position(|&p| p == port).expect("the builder lists every port on its switch");

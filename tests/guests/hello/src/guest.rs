@@ -47,6 +47,8 @@ static TICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 static RTC: Once<Rtc> = Once::new();
 static RTC_ALARMS: AtomicU64 = AtomicU64::new(0);
+/// `done=reset-all`: the counter value at which every vCPU calls SYSTEM_RESET (0 until vCPU 0 sets it).
+static RESET_AT: AtomicU64 = AtomicU64::new(0);
 
 guest_rt::entry!(main);
 
@@ -70,9 +72,21 @@ fn main(platform: &'static Platform<'static>) -> ! {
         config.tick_limit.is_some() && FINISHED.load(Ordering::Acquire) == running && rtc_finished(config)
     });
     println!("hello: done");
-    if bootargs::get(platform.bootargs, "done") == Some("reset") {
-        let error = psci::system_reset();
-        panic!("SYSTEM_RESET returned {error}");
+    match bootargs::get(platform.bootargs, "done") {
+        Some("reset") => {
+            let error = psci::system_reset();
+            panic!("SYSTEM_RESET returned {error}");
+        }
+        Some("reset-all") => {
+            // Every vCPU calls SYSTEM_RESET at the same counter value, a few milliseconds from now.
+            let at = arch::timer::now() + timer::ticks_for_ms(arch::timer::frequency(), 5);
+            RESET_AT.store(at, Ordering::Release);
+            for (cpu, &mpidr) in cpus.iter().enumerate().skip(1) {
+                gic.send_sgi(FINISHED_SGI, cpu, mpidr);
+            }
+            reset_together(0);
+        }
+        _ => {}
     }
     let error = psci::system_off();
     panic!("SYSTEM_OFF returned {error}");
@@ -104,9 +118,20 @@ fn secondary(cpu: usize) -> ! {
     // Tick only after the SGI, so the start-up lines are not mixed with ticks.
     irq::wait_until(|| GOT_SGI[cpu].load(Ordering::Acquire));
     timer::start_periodic(config.tick_ms);
-    loop {
-        arch::wait_for_interrupt();
+    irq::wait_until(|| RESET_AT.load(Ordering::Acquire) != 0);
+    reset_together(cpu)
+}
+
+/// `done=reset-all`: leaves an unfinished console line, waits for the agreed counter value and calls
+/// SYSTEM_RESET, as every other vCPU does at the same instant (hv-static must resolve them to one restart).
+fn reset_together(cpu: usize) -> ! {
+    let at = RESET_AT.load(Ordering::Acquire);
+    guest_rt::print!("cpu{cpu} resets at {at}... ");
+    while arch::timer::now() < at {
+        core::hint::spin_loop();
     }
+    let error = psci::system_reset();
+    panic!("SYSTEM_RESET returned {error}");
 }
 
 /// The calling vCPU's GIC interface, with the SGI and the timer PPI enabled.

@@ -12,7 +12,8 @@
 //!   to): `rtc: pl031 at 0x<base> irq <intid>` from vCPU 0, which routes the RTC's SPI to itself, then
 //!   `rtc alarm <n> (irq <intid>)` per alarm, one a second; with `rtc_alarms=<M>` the alarm stops after M
 //! - with `ticks=<N>` in the bootargs, each vCPU stops after N ticks and vCPU 0 prints `hello: done` and calls
-//!   PSCI SYSTEM_OFF (with an RTC and `rtc_alarms=<M>`, also only after M alarms)
+//!   PSCI SYSTEM_OFF (with an RTC and `rtc_alarms=<M>`, also only after M alarms); `done=reset` calls
+//!   SYSTEM_RESET instead, and `done=reset-all` makes every vCPU call SYSTEM_RESET at the same counter value
 //! - never `unexpected irq <intid> on cpu<i>`: an interrupt that vCPU did not enable.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
