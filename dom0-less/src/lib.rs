@@ -29,7 +29,7 @@ pub mod overlay;
 pub use overlay::{Overlay, OverlayError};
 
 /// Version of the guest ABI the device tree announces (`/hypervisor/abi-version`).
-pub const ABI_VERSION: (u32, u32) = (1, 2);
+pub const ABI_VERSION: (u32, u32) = (1, 3);
 
 /// The guest-physical map every partition sees (docs/guest-abi.md, "Memory map"), modelled on QEMU's `virt`.
 pub mod guest_map {

@@ -314,7 +314,7 @@ fn hypervisor_node() {
     assert_eq!(string(p["compatible"]), "hv-static,hypervisor");
     assert_eq!(string(p["partition-name"]), "hello0");
     assert_eq!(cells(p["partition-id"]), [3]);
-    assert_eq!(cells(p["abi-version"]), [1, 2]);
+    assert_eq!(cells(p["abi-version"]), [1, 3]);
 }
 
 #[test]

@@ -90,8 +90,29 @@ pub fn halt() -> ! {
     }
 }
 
+/// Set by the first CPU that panics: every CPU that takes an interrupt afterwards halts instead of going back to a
+/// partition.
+static PANICKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether a CPU has panicked: the board is stopping.
+pub fn panicked() -> bool {
+    PANICKED.load(core::sync::atomic::Ordering::Acquire)
+}
+
+/// A broken hypervisor invariant (never a guest's doing: see the crate's lints). Stops the whole board the same
+/// way every time: the epitaph is printed even if this CPU holds the console (a panic inside a console write must
+/// not deadlock on its own lock), every other CPU is interrupted and halts at EL2, then this one halts. A second
+/// panic, on this CPU or another, only halts.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    hverror!("PANIC on CPU {}: {}", arch::cpu::id(), info);
+    if PANICKED.swap(true, core::sync::atomic::Ordering::AcqRel) {
+        halt()
+    }
+    crate::console::emergency(format_args!("PANIC on CPU {}: {}", arch::cpu::id(), info));
+    let me = arch::cpu::id();
+    for cpu in (0..crate::config::NUM_CPUS).filter(|&c| c != me) {
+        crate::percpu::post(cpu, 0);
+    }
+    crate::console::emergency(format_args!("hv-static stopped: every CPU halts"));
     halt()
 }

@@ -14,7 +14,7 @@ const SMCCC_VERSION_1_1: i64 = 0x1_0001;
 const HV_SCHED_FRAME: u32 = 0x8600_0010;
 /// The calling vCPU's n-th window in its frame, in ticks from the frame start.
 const HV_SCHED_WINDOW: u32 = 0x8600_0011;
-/// Entries into hv-static on the calling vCPU's CPU so far (this call included).
+/// Entries into hv-static from the calling vCPU so far (this call included).
 const HV_CPU_EXITS: u32 = 0x8600_0012;
 /// Rings the doorbells of the other members of the calling partition's n-th channel.
 const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
@@ -54,7 +54,7 @@ pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
                 None => psci::NOT_SUPPORTED,
             },
             HV_CPU_EXITS => {
-                regs.set(1, percpu::exits(me.pcpu()) as u64);
+                regs.set(1, percpu::exits(me) as u64);
                 0
             }
             HV_CHANNEL_SIGNAL => {

@@ -27,6 +27,10 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
         match (intid, current) {
             (gic::SGI_KICK, _) => {
                 gic::deactivate(intid);
+                // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.
+                if crate::boot::panicked() {
+                    crate::boot::halt();
+                }
                 let flags = percpu::take(arch::cpu::id());
                 // A stop request names a partition, not a CPU: on a CPU that time-shares, the vCPU running now
                 // may belong to another partition, which keeps running.

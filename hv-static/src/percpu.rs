@@ -33,10 +33,15 @@ pub mod req {
 
 static MAILBOX: [AtomicU32; NUM_CPUS] = [const { AtomicU32::new(0) }; NUM_CPUS];
 
-/// Leaves `flags` for `cpu` and, when it is another CPU, interrupts it.
+/// Leaves `flags` for `cpu` and, when it is another CPU, interrupts it. Requests coalesce while pending: when
+/// every flag asked for is already waiting, the interrupt that will collect them is already on its way, and none
+/// is sent. So a partition ringing a doorbell (or injecting SGIs) in a tight loop costs the receiving CPU at most
+/// one interrupt per time it gets round to its mailbox, however fast the sender calls. An empty `flags` always
+/// interrupts (the panic handler's halt).
 pub fn post(cpu: usize, flags: u32) {
-    MAILBOX[cpu].fetch_or(flags, Ordering::AcqRel);
-    if cpu != crate::arch::cpu::id() {
+    let Some(mailbox) = MAILBOX.get(cpu) else { return };
+    let before = mailbox.fetch_or(flags, Ordering::AcqRel);
+    if cpu != crate::arch::cpu::id() && (flags == 0 || before & flags != flags) {
         crate::gic::send_sgi(cpu, crate::gic::SGI_KICK);
     }
 }
@@ -102,13 +107,19 @@ pub fn set_current(v: Option<VcpuRef>) {
     }
 }
 
-/// Entries into the hypervisor from partitions, per CPU (`HV_CPU_EXITS`): traps, interrupts and calls.
-static EXITS: [AtomicU32; NUM_CPUS] = [const { AtomicU32::new(0) }; NUM_CPUS];
+/// Entries into the hypervisor from partitions, per vCPU (`HV_CPU_EXITS`): traps, interrupts and calls taken while
+/// that vCPU ran. Per vCPU, not per physical CPU: a CPU's count would let one partition of a cyclic pool observe how
+/// busy its neighbours on the same CPU are.
+static EXITS: [AtomicU32; crate::config::NUM_VCPUS] = [const { AtomicU32::new(0) }; crate::config::NUM_VCPUS];
 
+/// Counts an entry from the vCPU running on this CPU.
 pub fn count_exit() {
-    EXITS[crate::arch::cpu::id()].fetch_add(1, Ordering::Relaxed);
+    if let Some(counter) = current().and_then(|v| EXITS.get(v.global())) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
-pub fn exits(cpu: usize) -> u32 {
-    EXITS[cpu].load(Ordering::Relaxed)
+/// Entries counted for `v` so far.
+pub fn exits(v: VcpuRef) -> u32 {
+    EXITS.get(v.global()).map_or(0, |c| c.load(Ordering::Relaxed))
 }

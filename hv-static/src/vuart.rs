@@ -106,7 +106,7 @@ pub fn reset(part: usize) {
 pub fn flush(part: usize) {
     let mut u = UARTS[part].lock();
     if !u.line.is_empty() {
-        console::write_line(SYSTEM.partitions[part].name, u.line.take());
+        console::write_partition_line(part, u.line.take());
     }
 }
 
@@ -161,7 +161,7 @@ fn register(u: &mut VUart, part: usize, offset: u64, write: Option<u32>) -> u32 
     match (offset, write) {
         (DR, Some(v)) => {
             if let Some(line) = u.line.push(v as u8) {
-                console::write_line(SYSTEM.partitions[part].name, line);
+                console::write_partition_line(part, line);
             }
             0
         }

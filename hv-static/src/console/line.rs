@@ -50,9 +50,76 @@ impl LineBuffer {
     }
 }
 
+/// Hands `emit` the bytes of `line` made harmless for a shared terminal: C0 controls (but tab) and DEL as `^X`
+/// (ESC as `^[`), C1 controls and the bidirectional overrides and isolates as `\u{XXXX}`, bytes that are not UTF-8 as
+/// `\xNN`; everything else as it is. A partition's line can then neither move the cursor, erase or recolour what
+/// others printed, nor make its own text read as another partition's `[name]` or the hypervisor's `[hv]`.
+pub fn visible(line: &[u8], mut emit: impl FnMut(&[u8])) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for chunk in line.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let cp = c as u32;
+            if cp < 0x20 && c != '\t' || cp == 0x7f {
+                emit(&[b'^', (cp as u8) ^ 0x40]);
+            } else if (0x80..=0x9f).contains(&cp)
+                || (0x202a..=0x202e).contains(&cp)
+                || (0x2066..=0x2069).contains(&cp)
+                || matches!(cp, 0x200e | 0x200f | 0x061c)
+            {
+                let mut out = *b"\\u{0000}";
+                for (i, slot) in out[3..7].iter_mut().enumerate() {
+                    *slot = HEX[(cp >> (12 - 4 * i) & 0xf) as usize];
+                }
+                emit(&out);
+            } else {
+                let mut buf = [0; 4];
+                emit(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+        for &b in chunk.invalid() {
+            emit(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shown(line: &[u8]) -> String {
+        let mut out = Vec::new();
+        visible(line, |b| out.extend_from_slice(b));
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(shown(b"tick 1\tok"), "tick 1\tok");
+        assert_eq!(shown(b"\x1b[2K\x1b[1G[hv] fake"), "^[[2K^[[1G[hv] fake");
+        assert_eq!(shown(b"a\x00b\x07c\x7fd\x08"), "a^@b^Gc^?d^H");
+        assert_eq!(shown("caf\u{e9} \u{202e}evil\u{2066}".as_bytes()), "caf\u{e9} \\u{202e}evil\\u{2066}");
+        assert_eq!(shown("\u{9b}31m".as_bytes()), "\\u{009b}31m");
+        assert_eq!(shown(b"\xff\xc3"), "\\xff\\xc3");
+    }
+
+    /// Whatever a partition prints, the terminal gets no control character but tab.
+    #[test]
+    fn no_byte_sequence_leaves_a_control_character() {
+        let mut x: u32 = 1;
+        for _ in 0..2000 {
+            let line: Vec<u8> = (0..40)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            let out = shown(&line);
+            assert!(
+                !out.chars().any(|c| (c.is_control() && c != '\t') || ('\u{202a}'..='\u{202e}').contains(&c)),
+                "{out:?}"
+            );
+        }
+    }
 
     fn feed(lb: &mut LineBuffer, s: &[u8]) -> Vec<Vec<u8>> {
         s.iter().filter_map(|&b| lb.push(b).map(|l| l.to_vec())).collect()

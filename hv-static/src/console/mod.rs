@@ -29,6 +29,63 @@ pub fn write_line(prefix: &str, text: &[u8]) {
     uart.write_bytes(b"\n");
 }
 
+/// One line of partition `part`'s output, `[name] text`. Control characters are shown visibly (see
+/// [`line::visible`]) unless the partition has the console's input focus: the one partition the user is typing
+/// into gets its escape sequences through (a shell's line editing needs them), no other can paint over the screen.
+pub fn write_partition_line(part: usize, text: &[u8]) {
+    let Some(p) = SYSTEM.partitions.get(part) else { return };
+    let raw = focused() == Some(part);
+    let mut uart = UART.lock();
+    uart.write_bytes(b"[");
+    uart.write_bytes(p.name.as_bytes());
+    uart.write_bytes(b"] ");
+    if raw {
+        uart.write_bytes(text);
+    } else {
+        line::visible(text, |b| uart.write_bytes(b));
+    }
+    uart.write_bytes(b"\n");
+}
+
+/// The partition console input goes to (recorded by the input switch), if any.
+pub fn focused() -> Option<usize> {
+    match FOCUS.load(core::sync::atomic::Ordering::Relaxed) {
+        usize::MAX => None,
+        p => Some(p),
+    }
+}
+
+/// Records where console input goes, for [`write_partition_line`].
+pub fn set_focused(part: Option<usize>) {
+    FOCUS.store(part.unwrap_or(usize::MAX), core::sync::atomic::Ordering::Relaxed);
+}
+
+static FOCUS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// One `[hv]` line for the panic handler: written under the console lock if it can be had within a bounded wait,
+/// otherwise straight to the UART (the lock may be held by this very CPU, which will never release it).
+pub fn emergency(args: fmt::Arguments) {
+    let mut line = FmtBuf { buf: [0; line::LINE_MAX], len: 0 };
+    let _ = line.write_fmt(args);
+    let text = &line.buf[..line.len];
+    let write = |uart: &mut Uart| {
+        uart.write_bytes(b"\n[hv] ");
+        uart.write_bytes(text);
+        uart.write_bytes(b"\n");
+    };
+    for _ in 0..1_000_000 {
+        if let Some(mut uart) = UART.try_lock() {
+            write(&mut uart);
+            return;
+        }
+        core::hint::spin_loop();
+    }
+    // SAFETY: the same UART the lock guards; its holder cannot be trusted to let go while the board stops, and two
+    // writers at worst interleave characters of the last lines.
+    let mut uart = unsafe { Uart::new(SYSTEM.uart_kind, SYSTEM.uart as usize) };
+    write(&mut uart);
+}
+
 /// Runs `f` with the physical UART (input side).
 pub fn with_uart<R>(f: impl FnOnce(&mut Uart) -> R) -> R {
     f(&mut UART.lock())

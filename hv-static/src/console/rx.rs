@@ -30,6 +30,7 @@ pub fn init() {
 }
 
 fn route_to(part: usize) {
+    super::set_focused(Some(part));
     gic::route_spi(SYSTEM.uart_irq, SYSTEM.partitions[part].vcpus[0].pcpu, true);
 }
 
