@@ -102,6 +102,7 @@ fn launch(part: usize) {
     load_images(p);
     vgic::reset(part);
     vuart::reset(part);
+    crate::virtio::reset_partition(part);
     let v0 = VcpuRef { part, idx: 0 };
     vcpu::update_power(v0, |s| *s = Power::OnPending { entry: p.entry, context: p.dtb, boot: true });
     // Running before vCPU 0's CPU is asked to start it: it enters only a running partition.

@@ -141,6 +141,19 @@ pub fn resume(v: VcpuRef) {
     }
 }
 
+/// A partition (re)starts: every one of its devices is reset as its driver would reset it (status 0), so a new run
+/// never inherits queues, buffers or a broken state from the last one, and deferred work is dropped.
+pub fn reset_partition(part: usize) {
+    let mut mem = PartitionMemory { part };
+    for d in SYSTEM.partitions[part].virtio {
+        if let Some(dev) = DEVICES[d.index].lock().as_mut() {
+            let _ = dev.write(pv_drivers::virtio::mmio::regs::STATUS, 4, 0, &mut mem);
+        }
+        PENDING[d.index].store(false, core::sync::atomic::Ordering::Release);
+        REPORTED[d.index].store(false, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Called right after `v` became current on this CPU: gets work that arrived while it was not running (frames
 /// for its network ports) done right after it is entered.
 pub fn on_switch_in(v: VcpuRef) {
