@@ -1,9 +1,11 @@
 //! The physical console, shared by the hypervisor and every partition: whole lines only, each with the prefix of
-//! its source (`[hv] `, `[name] `), so concurrent writers never garble each other.
+//! its source (`[hv] `, `[name] `), so concurrent writers never garble each other. Lines are queued per source
+//! (`outbox`) and drained as fast as the UART takes them, so printing never waits for the UART.
 
 pub mod input;
 pub mod line;
 pub mod ns16550;
+pub mod outbox;
 pub mod pl011;
 #[cfg(target_os = "none")]
 pub mod rx;
@@ -12,21 +14,28 @@ pub mod uart;
 use core::fmt::{self, Write};
 use spin::Mutex;
 
-use crate::config::{LogLevel, SYSTEM};
+use crate::config::{LogLevel, NUM_PARTITIONS, SYSTEM};
+use outbox::Outbox;
 use uart::Uart;
 
 // SAFETY: the board description names the console UART and its kind; the EL2 tables map it as device memory, and
 // only this lock touches it.
 static UART: Mutex<Uart> = Mutex::new(unsafe { Uart::new(SYSTEM.uart_kind, SYSTEM.uart as usize) });
 
-/// Writes one line `[prefix] text` atomically with respect to other lines.
-pub fn write_line(prefix: &str, text: &[u8]) {
+/// Output sources: partition `i` is source `i`, the hypervisor the last.
+const HV_SOURCE: usize = NUM_PARTITIONS;
+
+/// Lines waiting for the UART, per source. Lock order: `OUTBOX`, then `UART`; each is held for bounded work only
+/// (copying one line in, or filling the transmit FIFO).
+static OUTBOX: Mutex<Outbox<{ NUM_PARTITIONS + 1 }>> = Mutex::new(Outbox::new());
+
+/// Moves queued bytes into the UART while its transmit FIFO has room, and asks for its transmit interrupt when
+/// bytes remain (the interrupt calls this again). Never waits for the UART.
+pub fn pump() {
+    let mut out = OUTBOX.lock();
     let mut uart = UART.lock();
-    uart.write_bytes(b"[");
-    uart.write_bytes(prefix.as_bytes());
-    uart.write_bytes(b"] ");
-    uart.write_bytes(text);
-    uart.write_bytes(b"\n");
+    let more = out.drain(|b| uart.try_write_byte(b));
+    uart.set_tx_interrupt(more);
 }
 
 /// One line of partition `part`'s output, `[name] text`. Control characters are shown visibly (see
@@ -35,16 +44,8 @@ pub fn write_line(prefix: &str, text: &[u8]) {
 pub fn write_partition_line(part: usize, text: &[u8]) {
     let Some(p) = SYSTEM.partitions.get(part) else { return };
     let raw = focused() == Some(part);
-    let mut uart = UART.lock();
-    uart.write_bytes(b"[");
-    uart.write_bytes(p.name.as_bytes());
-    uart.write_bytes(b"] ");
-    if raw {
-        uart.write_bytes(text);
-    } else {
-        line::visible(text, |b| uart.write_bytes(b));
-    }
-    uart.write_bytes(b"\n");
+    OUTBOX.lock().push_line(part, p.name.as_bytes(), text, raw);
+    pump();
 }
 
 /// The partition console input goes to (recorded by the input switch), if any.
@@ -75,6 +76,12 @@ pub fn emergency(args: fmt::Arguments) {
     };
     for _ in 0..1_000_000 {
         if let Some(mut uart) = UART.try_lock() {
+            // What was queued before goes out first (the board stops: waiting for the UART is allowed now).
+            if let Some(mut out) = OUTBOX.try_lock() {
+                while out.drain(|b| uart.try_write_byte(b)) {
+                    core::hint::spin_loop();
+                }
+            }
             write(&mut uart);
             return;
         }
@@ -100,9 +107,13 @@ pub fn hv_log(level: LogLevel, args: fmt::Arguments) {
     let mut line = FmtBuf { buf: [0; line::LINE_MAX], len: 0 };
     let _ = line.write_fmt(args);
     let text = &line.buf[..line.len];
-    for l in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        write_line("hv", l);
+    {
+        let mut out = OUTBOX.lock();
+        for l in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            out.push_line(HV_SOURCE, b"hv", l, true);
+        }
     }
+    pump();
 }
 
 struct FmtBuf {

@@ -13,6 +13,8 @@ const IER: usize = 1;
 const LSR: usize = 5;
 /// IER: received data available (with FIFOs on, also the character timeout, so single keystrokes arrive at once).
 const IER_ERBFI: u32 = 1 << 0;
+/// IER: transmit holding register empty.
+const IER_ETBEI: u32 = 1 << 1;
 /// LSR: data ready.
 const LSR_DR: u32 = 1 << 0;
 /// LSR: transmit holding register empty.
@@ -45,6 +47,28 @@ impl Ns16550 {
         }
     }
 
+    /// Writes `b` if the transmit holding register is empty; never waits.
+    pub fn try_write_byte(&mut self, b: u8) -> bool {
+        // SAFETY: as in `write_byte`.
+        unsafe {
+            if ptr::read_volatile(self.reg(LSR)) & LSR_THRE == 0 {
+                return false;
+            }
+            ptr::write_volatile(self.reg(RBR_THR), b as u32);
+        }
+        true
+    }
+
+    /// Interrupts when the transmit holding register empties (`on`), or not.
+    pub fn set_tx_interrupt(&mut self, on: bool) {
+        // SAFETY: as in `write_byte`.
+        unsafe {
+            let ier = ptr::read_volatile(self.reg(IER));
+            let ier = if on { ier | IER_ETBEI } else { ier & !IER_ETBEI };
+            ptr::write_volatile(self.reg(IER), ier);
+        }
+    }
+
     /// The next received byte, if any.
     pub fn read_byte(&mut self) -> Option<u8> {
         // SAFETY: as in `write_byte`.
@@ -59,6 +83,9 @@ impl Ns16550 {
     /// Interrupts on received data only (reading the data clears them).
     pub fn enable_rx_interrupt(&mut self) {
         // SAFETY: as in `write_byte`.
-        unsafe { ptr::write_volatile(self.reg(IER), IER_ERBFI) };
+        unsafe {
+            let ier = ptr::read_volatile(self.reg(IER));
+            ptr::write_volatile(self.reg(IER), ier | IER_ERBFI);
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Polled Arm PL011 UART: transmit, receive and the receive interrupt, all the hypervisor's console needs.
+//! Arm PL011 UART: transmit (waiting or not), receive, and the receive and transmit interrupts, all the
+//! hypervisor's console needs.
 
 use core::ptr;
 
@@ -10,6 +11,8 @@ const FR_TXFF: u32 = 1 << 5;
 const FR_RXFE: u32 = 1 << 4;
 /// Receive and receive-timeout interrupts.
 const INT_RX: u32 = 1 << 4 | 1 << 6;
+/// Transmit interrupt: the FIFO drained to its trigger level.
+const INT_TX: u32 = 1 << 5;
 
 pub struct Pl011 {
     base: usize,
@@ -32,6 +35,29 @@ impl Pl011 {
         }
     }
 
+    /// Writes `b` if the transmit FIFO has room; never waits.
+    pub fn try_write_byte(&mut self, b: u8) -> bool {
+        // SAFETY: as in `write_byte`.
+        unsafe {
+            if ptr::read_volatile((self.base + FR) as *const u32) & FR_TXFF != 0 {
+                return false;
+            }
+            ptr::write_volatile((self.base + DR) as *mut u32, b as u32);
+        }
+        true
+    }
+
+    /// Interrupts when the transmit FIFO drains (`on`), or not; clears a pending transmit interrupt either way.
+    pub fn set_tx_interrupt(&mut self, on: bool) {
+        // SAFETY: as in `write_byte`.
+        unsafe {
+            ptr::write_volatile((self.base + ICR) as *mut u32, INT_TX);
+            let imsc = ptr::read_volatile((self.base + IMSC) as *const u32);
+            let imsc = if on { imsc | INT_TX } else { imsc & !INT_TX };
+            ptr::write_volatile((self.base + IMSC) as *mut u32, imsc);
+        }
+    }
+
     /// The next received byte, if any.
     pub fn read_byte(&mut self) -> Option<u8> {
         // SAFETY: as in `write_byte`.
@@ -48,7 +74,8 @@ impl Pl011 {
         // SAFETY: as in `write_byte`.
         unsafe {
             ptr::write_volatile((self.base + ICR) as *mut u32, INT_RX);
-            ptr::write_volatile((self.base + IMSC) as *mut u32, INT_RX);
+            let imsc = ptr::read_volatile((self.base + IMSC) as *const u32);
+            ptr::write_volatile((self.base + IMSC) as *mut u32, imsc | INT_RX);
         }
     }
 }

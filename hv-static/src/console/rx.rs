@@ -23,10 +23,15 @@ const fn consoles() -> [bool; NUM_PARTITIONS] {
 /// Boot CPU: input interrupts on, routed to the first focused partition.
 pub fn init() {
     super::with_uart(|u| u.enable_rx_interrupt());
-    if let Some(p) = SWITCH.lock().focus() {
-        route_to(p);
-        hvprintln!("console input goes to '{}' (Ctrl-] then ? for help)", SYSTEM.partitions[p].name);
+    match SWITCH.lock().focus() {
+        Some(p) => {
+            route_to(p);
+            hvprintln!("console input goes to '{}' (Ctrl-] then ? for help)", SYSTEM.partitions[p].name);
+        }
+        // No partition reads the console: its interrupt still serves output (the transmitter's room).
+        None => gic::route_spi(SYSTEM.uart_irq, crate::arch::cpu::id(), true),
     }
+    super::pump();
 }
 
 fn route_to(part: usize) {
@@ -47,6 +52,8 @@ pub fn on_interrupt() {
             Action::None => {}
         }
     }
+    // The same interrupt says the transmitter has room: queued output continues (bounded by its FIFO).
+    super::pump();
 }
 
 fn help() {

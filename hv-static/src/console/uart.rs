@@ -31,6 +31,22 @@ impl Uart {
         }
     }
 
+    /// Writes `b` if the transmitter has room; never waits.
+    pub fn try_write_byte(&mut self, b: u8) -> bool {
+        match self {
+            Uart::Pl011(u) => u.try_write_byte(b),
+            Uart::Ns16550(u) => u.try_write_byte(b),
+        }
+    }
+
+    /// Interrupts when the transmitter has room again (`on`), or not.
+    pub fn set_tx_interrupt(&mut self, on: bool) {
+        match self {
+            Uart::Pl011(u) => u.set_tx_interrupt(on),
+            Uart::Ns16550(u) => u.set_tx_interrupt(on),
+        }
+    }
+
     /// The next received byte, if any.
     pub fn read_byte(&mut self) -> Option<u8> {
         match self {
