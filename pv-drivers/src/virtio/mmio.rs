@@ -28,10 +28,14 @@ pub const VERSION: u32 = 2;
 /// convention as QEMU's "QEMU" (0x554D_4551). Linux matches drivers on device ID with any vendor.
 pub const VENDOR_ID: u32 = 0x5453_5648;
 
-/// Most chains a queue gives up per notification (and per [`MmioTransport::run_pending`] call). With virtio-blk's
-/// limits (62 segments of 64 KiB) that bounds one batch to ~62 MiB of copying in the worst case; typical Linux
-/// requests are far smaller.
+/// Most chains a queue gives up per notification (and per [`MmioTransport::run_pending`] call).
 pub const CHAINS_PER_NOTIFY: usize = 16;
+
+/// Most buffer bytes the chains of one batch may add up to: past it the rest waits for the next batch, which the
+/// hypervisor runs after the guest was re-entered (in the caller's own time). The chain that crosses the limit is
+/// served whole, so a batch copies at most this plus one request (virtio-blk: 62 segments of 64 KiB, ~3.9 MiB)
+/// instead of 16 such requests (~62 MiB).
+pub const BYTES_PER_NOTIFY: u64 = 256 * 1024;
 
 /// Register offsets in the MMIO window (§4.2.2).
 pub mod regs {
@@ -474,7 +478,7 @@ impl<D: Device, const Q: usize> MmioTransport<D, Q> {
             self.pending &= !(1 << index);
             return;
         }
-        queue.set_budget(CHAINS_PER_NOTIFY);
+        queue.set_budgets(CHAINS_PER_NOTIFY, BYTES_PER_NOTIFY);
         let result = self.device.process(index, queue, mem);
         // Buffers used before an error are still the driver's to see.
         let wants_interrupt = queue.take_interrupt(mem);

@@ -167,6 +167,9 @@ pub struct Queue {
     next_used: u16,
     /// Chains `pop` may still return before the caller must give the CPU back.
     budget: usize,
+    /// Bytes (the buffers' lengths) the chains `pop` returns may still add up to; once spent, `pop` defers like an
+    /// exhausted chain budget. The chain that crosses it is still returned: every batch makes progress.
+    byte_budget: u64,
     /// `pop` refused a chain because the budget ran out: the queue has work left.
     deferred: bool,
     /// Used elements were added since the last [`Queue::take_interrupt`].
@@ -189,6 +192,7 @@ impl Queue {
             next_avail: 0,
             next_used: 0,
             budget: usize::MAX,
+            byte_budget: u64::MAX,
             deferred: false,
             used_added: false,
         }
@@ -298,7 +302,15 @@ impl Queue {
     /// keep the hypervisor busy with one notification.
     pub fn set_budget(&mut self, chains: usize) {
         self.budget = chains;
+        self.byte_budget = u64::MAX;
         self.deferred = false;
+    }
+
+    /// [`Queue::set_budget`] with a limit on the bytes too: a few large requests cost as much hypervisor time as
+    /// many small ones, so both bound a batch.
+    pub fn set_budgets(&mut self, chains: usize, bytes: u64) {
+        self.set_budget(chains);
+        self.byte_budget = bytes;
     }
 
     /// Whether `pop` stopped because of the budget while chains were still available.
@@ -339,7 +351,7 @@ impl Queue {
         if self.pending(mem)? == 0 {
             return Ok(None);
         }
-        if self.budget == 0 {
+        if self.budget == 0 || self.byte_budget == 0 {
             self.deferred = true;
             return Ok(None);
         }
@@ -350,6 +362,8 @@ impl Queue {
         let chain = self.walk(mem, head)?;
         self.next_avail = self.next_avail.wrapping_add(1);
         self.budget -= 1;
+        let bytes = u64::from(chain.readable_len()) + u64::from(chain.writable_len());
+        self.byte_budget = self.byte_budget.saturating_sub(bytes);
         Ok(Some(chain))
     }
 
@@ -722,6 +736,25 @@ mod tests {
         assert!(q.pop(&mem).unwrap().is_some());
         assert!(q.pop(&mem).unwrap().is_none());
         assert!(!q.deferred(), "out of chains, not of budget");
+    }
+
+    /// Three chains of 100 bytes under a 150-byte budget: the first two are served (the second crosses the limit
+    /// and is served whole), the third waits for the next batch.
+    #[test]
+    fn byte_budget_defers_the_rest_after_the_chain_that_crosses_it() {
+        let (mut mem, mut q, mut g) = setup(8);
+        for _ in 0..3 {
+            g.add_chain(&mut mem, &[(DATA, 100, true)]);
+        }
+        q.set_budgets(16, 150);
+        assert!(q.pop(&mem).unwrap().is_some());
+        assert!(q.pop(&mem).unwrap().is_some());
+        assert!(q.pop(&mem).unwrap().is_none());
+        assert!(q.deferred(), "out of bytes, not of chains");
+        q.set_budgets(16, 150);
+        assert!(q.pop(&mem).unwrap().is_some());
+        assert!(q.pop(&mem).unwrap().is_none());
+        assert!(!q.deferred());
     }
 
     #[test]
