@@ -163,5 +163,19 @@ pub fn reset(part: usize) {
         }
     }
     hvprintln!("partition '{}' restarting", SYSTEM.partitions[part].name);
+    scrub(&SYSTEM.partitions[part]);
     launch(part);
+}
+
+/// Zeroes a stopped partition's RAM before it starts again, so its new run finds nothing of the old one but its
+/// freshly loaded images (guests start with caches off: the zeroes are cleaned to memory). Costs the restarting
+/// CPU one write and one cache clean per byte of the partition's RAM (measured in QEMU: a few ms per 32 MiB).
+fn scrub(p: &PartitionConfig) {
+    for m in p.memory {
+        // SAFETY: the partition's own RAM, which the image builder placed inside board RAM the hypervisor maps and
+        // gave to no one else; every vCPU of the partition has left the guest (the caller waited), so nothing else
+        // accesses it until the partition is launched again.
+        unsafe { core::ptr::write_bytes(m.pa as usize as *mut u8, 0, m.size as usize) };
+        arch::cpu::clean_dcache(m.pa, m.size);
+    }
 }

@@ -91,6 +91,9 @@ pub fn lifecycle(config: &str) {
     // Each boot starts from fresh images: its tick count starts again at 1.
     let firsts = reboot.iter().filter(|l| **l == "tick 1").count();
     assert!(firsts >= 2, "{reboot:?}");
+    // ... and from scrubbed RAM: nothing the previous run wrote is left.
+    let checks: Vec<&&str> = reboot.iter().filter(|l| l.starts_with("ram: ")).collect();
+    assert!(checks.len() >= 3 && checks.iter().all(|l| **l == "ram: clean"), "{checks:?}");
 
     // Both of twin's vCPUs call SYSTEM_RESET at once, every time: each round is one restart, never a hang, and
     // the partition comes back with both vCPUs.

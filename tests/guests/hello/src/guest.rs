@@ -60,6 +60,9 @@ fn main(platform: &'static Platform<'static>) -> ! {
     println!("hello from {} (vcpus={}, gic={})", platform.partition_name, cpus.len(), gic.version());
     report_firmware();
 
+    if bootargs::get(platform.bootargs, "done").is_some_and(|d| d.starts_with("reset")) {
+        check_scrubbed(platform);
+    }
     let config = CONFIG.call_once(|| Config::new(platform.bootargs, timer_intid, cpus));
     irq::set_handler(on_irq);
     init_cpu(config);
@@ -90,6 +93,20 @@ fn main(platform: &'static Platform<'static>) -> ! {
     }
     let error = psci::system_off();
     panic!("SYSTEM_OFF returned {error}");
+}
+
+/// A partition that restarts itself checks that hv-static scrubbed its RAM: a word in the middle of its RAM (far
+/// from its image, its stack and its device tree) is marked on every run, and must read as anything but the mark
+/// when the run starts. Prints `ram: clean` or `ram: left by the previous run`.
+fn check_scrubbed(platform: &Platform) {
+    const MARK: u64 = 0x5c2b_bed0_dead_beef;
+    let word = (platform.memory.base + platform.memory.size / 2) as usize as *mut u64;
+    // SAFETY: inside this partition's RAM as its device tree describes it, 8-byte aligned (RAM is page-aligned and
+    // so is half of its size), and used by nothing else of this guest.
+    let found = unsafe { core::ptr::read_volatile(word) };
+    println!("ram: {}", if found == MARK { "left by the previous run" } else { "clean" });
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(word, MARK) };
 }
 
 /// Typed input, echoed a line at a time as `input: <line>`, so tests can see which partition has the console's
