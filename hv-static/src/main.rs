@@ -20,6 +20,10 @@ mod channel;
 mod config;
 mod console;
 mod esr;
+// What hv-static traps, emulates, switches and invalidates of the CPU's architectural state, and how it maps its own
+// pages: register arithmetic both architectures use, also built on the host, where its tests run.
+#[path = "arch/hwstate.rs"]
+mod hwstate;
 mod lifecycle;
 mod sched;
 mod stage2;

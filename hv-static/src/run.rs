@@ -60,6 +60,8 @@ fn try_enter(v: VcpuRef) {
 /// Loads `ctx` onto this CPU and runs the vCPU.
 fn enter(v: VcpuRef, ctx: &Context) -> ! {
     let refill = load(v, ctx);
+    // A powered-on vCPU finds no TLB entry of its partition's previous run on this CPU, as after a reset.
+    arch::cpu::flush_guest_tlb();
     run(v, &ctx.regs, refill)
 }
 
@@ -70,7 +72,7 @@ fn load(v: VcpuRef, ctx: &Context) -> bool {
     arch::cpu::trap_wfi(v.partition().wfi_trap);
     ctx.el1.restore();
     ctx.fp.restore();
-    gic::restore_cpu_if(ctx.gic_if.0, ctx.gic_if.1, ctx.gic_if.2);
+    gic::restore_cpu_if(&ctx.gic_if);
     let lrs = &ctx.lrs[..gic::nr_lrs().min(16)];
     for (i, lr) in lrs.iter().enumerate() {
         gic::write_lr(i, lr);

@@ -75,8 +75,8 @@ pub struct Context {
     pub regs: GuestRegs,
     pub el1: El1Regs,
     pub fp: FpRegs,
-    /// Virtual CPU interface control, VMCR and active priorities.
-    pub gic_if: (u64, u64, u64),
+    /// Virtual CPU interface control, VMCR and every active-priority register.
+    pub gic_if: crate::gic::CpuIf,
     pub lrs: [Lr; 16],
     /// Whether its virtual timer's physical interrupt was active (taken, not yet completed by the guest through
     /// the list register's HW link) when it was descheduled: that state is per CPU, so it leaves with the vCPU.
@@ -89,7 +89,7 @@ impl Context {
             regs: GuestRegs::ZERO,
             el1: El1Regs::ZERO,
             fp: FpRegs::ZERO,
-            gic_if: (0, 0, 0),
+            gic_if: crate::gic::CpuIf::EMPTY,
             lrs: [Lr::EMPTY; 16],
             vtimer_active: false,
         }

@@ -128,22 +128,47 @@ pub fn set_underflow(on: bool) {
     by_version!(v3::set_underflow(on), gicv2::set_underflow(on))
 }
 
-/// Virtual CPU interface state outside the LRs: (control, VMCR, active priorities), for saving with a vCPU.
-pub fn save_cpu_if() -> (u64, u64, u64) {
-    by_version!((v3::ich_hcr(), v3::ich_vmcr(), v3::ich_ap1r0() | v3::ich_ap0r0() << 32), {
-        let (h, v, a) = gicv2::save_cpu_if();
-        (h as u64, v as u64, a as u64)
-    })
+/// The virtual CPU interface state a vCPU owns besides its list registers: saved when it leaves a CPU of a cyclic
+/// pool (or is parked) and loaded when it comes back, so that no partition inherits another's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuIf {
+    /// ICH_HCR_EL2 / GICH_HCR.
+    pub hcr: u32,
+    /// ICH_VMCR_EL2 / GICH_VMCR: the virtual priority mask, binary points, group enables.
+    pub vmcr: u32,
+    /// Group 0 active priorities: ICH_AP0R<n>_EL2, as many as the CPU interface implements (`nr_aprs`). GICv3 only.
+    pub ap0r: [u32; 4],
+    /// Group 1 active priorities: ICH_AP1R<n>_EL2 on GICv3; on GICv2 the one GICH_APR, in `ap1r[0]`.
+    pub ap1r: [u32; 4],
 }
 
-pub fn restore_cpu_if(hcr: u64, vmcr: u64, apr: u64) {
+impl CpuIf {
+    /// A vCPU that never ran: nothing active, everything masked.
+    pub const EMPTY: Self = Self { hcr: 0, vmcr: 0, ap0r: [0; 4], ap1r: [0; 4] };
+}
+
+/// Saves the virtual CPU interface state of the vCPU leaving this CPU.
+pub fn save_cpu_if() -> CpuIf {
     by_version!(
         {
-            v3::set_ich_vmcr(vmcr);
-            v3::set_ich_ap1r0(apr & 0xffff_ffff);
-            v3::set_ich_ap0r0(apr >> 32);
-            v3::set_ich_hcr(hcr | 1);
+            let (ap0r, ap1r) = v3::read_aprs(v3::nr_aprs());
+            CpuIf { hcr: v3::ich_hcr() as u32, vmcr: v3::ich_vmcr() as u32, ap0r, ap1r }
         },
-        gicv2::restore_cpu_if(hcr as u32, vmcr as u32, apr as u32)
+        {
+            let (hcr, vmcr, apr) = gicv2::save_cpu_if();
+            CpuIf { hcr, vmcr, ap0r: [0; 4], ap1r: [apr, 0, 0, 0] }
+        }
+    )
+}
+
+/// Loads the virtual CPU interface state of the vCPU about to run here (the interface stays enabled).
+pub fn restore_cpu_if(s: &CpuIf) {
+    by_version!(
+        {
+            v3::set_ich_vmcr(s.vmcr as u64);
+            v3::write_aprs(v3::nr_aprs(), &s.ap0r, &s.ap1r);
+            v3::set_ich_hcr(s.hcr as u64 | 1);
+        },
+        gicv2::restore_cpu_if(s.hcr, s.vmcr, s.ap1r[0])
     )
 }

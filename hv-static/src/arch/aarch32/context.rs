@@ -1,5 +1,10 @@
 //! What a vCPU owns on ARMv7-A, in a form that can be saved and restored: general-purpose registers (including
-//! the banked ones of each mode), PL1 system registers, VFP, the virtual timer.
+//! the banked ones of every mode a partition can use: usr/sys, svc, abt, und, irq and fiq, whose r8-r12 are its
+//! own), PL1 system registers, the ThumbEE handler base, VFP, the virtual timer.
+//!
+//! Not here, because no partition can change them: ACTLR (HCR.TAC), the debug and PMU registers (HDCR), the
+//! IMPLEMENTATION DEFINED registers (HCR.TIDCP, HSTR.T15); see `sysreg`. Monitor mode's registers are out of the
+//! Non-secure state's reach, Hyp mode's are the hypervisor's.
 
 use core::arch::asm;
 
@@ -58,6 +63,34 @@ banked!(spsr_irq, set_spsr_irq, "spsr_irq");
 banked!(sp_fiq, set_sp_fiq, "sp_fiq");
 banked!(lr_fiq, set_lr_fiq, "lr_fiq");
 banked!(spsr_fiq, set_spsr_fiq, "spsr_fiq");
+banked!(r8_fiq, set_r8_fiq, "r8_fiq");
+banked!(r9_fiq, set_r9_fiq, "r9_fiq");
+banked!(r10_fiq, set_r10_fiq, "r10_fiq");
+banked!(r11_fiq, set_r11_fiq, "r11_fiq");
+banked!(r12_fiq, set_r12_fiq, "r12_fiq");
+
+const MODE_FIQ: u32 = 0x11;
+
+/// r8-r12 of FIQ mode: the trap frame holds the usr/sys bank, which every other mode shares.
+fn get_fiq_r8_r12(n: u8) -> u32 {
+    match n {
+        8 => r8_fiq(),
+        9 => r9_fiq(),
+        10 => r10_fiq(),
+        11 => r11_fiq(),
+        _ => r12_fiq(),
+    }
+}
+
+fn set_fiq_r8_r12(n: u8, v: u32) {
+    match n {
+        8 => set_r8_fiq(v),
+        9 => set_r9_fiq(v),
+        10 => set_r10_fiq(v),
+        11 => set_r11_fiq(v),
+        _ => set_r12_fiq(v),
+    }
+}
 
 impl GuestRegs {
     pub const ZERO: Self = Self { r: [0; 13], lr_usr: 0, pc: 0, cpsr: 0 };
@@ -87,13 +120,17 @@ impl GuestRegs {
         self.pc as u64
     }
 
+    /// Steps over the trapped instruction, and past it in the IT block it may be part of (Thumb), as the CPU
+    /// would have.
     pub fn advance(&mut self, len: u64) {
         self.pc = self.pc.wrapping_add(len as u32);
+        self.cpsr = crate::hwstate::it_advance(self.cpsr);
     }
 
-    /// Register `n` as the partition's current mode sees it (r13 and r14 are banked per mode).
+    /// Register `n` as the partition's current mode sees it (r13 and r14 are banked per mode, r8-r12 in FIQ mode).
     pub fn get(&self, n: u8) -> u64 {
         (match n {
+            8..=12 if self.cpsr & MODE_MASK == MODE_FIQ => get_fiq_r8_r12(n),
             0..=12 => self.r[n as usize],
             13 => match self.cpsr & MODE_MASK {
                 0x13 => sp_svc(),
@@ -118,6 +155,7 @@ impl GuestRegs {
     pub fn set(&mut self, n: u8, v: u64) {
         let v = v as u32;
         match n {
+            8..=12 if self.cpsr & MODE_MASK == MODE_FIQ => set_fiq_r8_r12(n, v),
             0..=12 => self.r[n as usize] = v,
             13 => match self.cpsr & MODE_MASK {
                 0x13 => set_sp_svc(v),
@@ -169,8 +207,20 @@ pub struct El1Regs {
     pub csselr: u64,
     pub cntv_ctl: u64,
     pub cntv_cval: u64,
-    /// sp_usr, then sp/lr/spsr of svc, abt, und, irq, fiq.
-    pub banked: [u32; 16],
+    /// sp_usr, then sp/lr/spsr of svc, abt, und, irq, fiq, then r8-r12 of fiq.
+    pub banked: [u32; BANKED],
+    /// ThumbEE: TEECR and TEEHBR, on CPUs that have it (ID_PFR0.State3), where EL0 can use TEEHBR as it likes.
+    pub teecr: u32,
+    pub teehbr: u32,
+}
+
+/// The banked registers a partition owns outside the trap frame.
+const BANKED: usize = 21;
+
+/// Whether the CPU implements ThumbEE (ID_PFR0.State3, bits [15:12]), whose two registers then belong to the
+/// partition running.
+fn has_thumbee() -> bool {
+    (aarch32_cpu::register::IdPfr0::read().0 >> 12) & 0xf != 0
 }
 
 /// SCTLR at reset: MMU and caches off, RES1 bits set.
@@ -202,8 +252,21 @@ macro_rules! save_restore {
                 $( self.$f = raw!(read $width $reg); )*
                 self.banked = [
                     sp_usr(), sp_svc(), lr_svc(), spsr_svc(), sp_abt(), lr_abt(), spsr_abt(), sp_und(), lr_und(),
-                    spsr_und(), sp_irq(), lr_irq(), spsr_irq(), sp_fiq(), lr_fiq(), spsr_fiq(),
+                    spsr_und(), sp_irq(), lr_irq(), spsr_irq(), sp_fiq(), lr_fiq(), spsr_fiq(), r8_fiq(), r9_fiq(),
+                    r10_fiq(), r11_fiq(), r12_fiq(),
                 ];
+                if has_thumbee() {
+                    let (cr, hbr): (u32, u32);
+                    // SAFETY: reading the ThumbEE registers, which exist (ID_PFR0), has no side effect.
+                    unsafe {
+                        asm!(
+                            "mrc p14, 6, {cr}, c0, c0, 0",
+                            "mrc p14, 6, {hbr}, c1, c0, 0",
+                            cr = out(reg) cr, hbr = out(reg) hbr, options(nomem, nostack)
+                        )
+                    };
+                    (self.teecr, self.teehbr) = (cr, hbr);
+                }
             }
 
             pub fn restore(&self) {
@@ -229,6 +292,21 @@ macro_rules! save_restore {
                 set_sp_fiq(b[13]);
                 set_lr_fiq(b[14]);
                 set_spsr_fiq(b[15]);
+                set_r8_fiq(b[16]);
+                set_r9_fiq(b[17]);
+                set_r10_fiq(b[18]);
+                set_r11_fiq(b[19]);
+                set_r12_fiq(b[20]);
+                if has_thumbee() {
+                    // SAFETY: the partition's own ThumbEE registers (they exist: ID_PFR0); they affect only it.
+                    unsafe {
+                        asm!(
+                            "mcr p14, 6, {cr}, c0, c0, 0",
+                            "mcr p14, 6, {hbr}, c1, c0, 0",
+                            cr = in(reg) self.teecr, hbr = in(reg) self.teehbr, options(nomem, nostack)
+                        )
+                    };
+                }
                 // SAFETY: barrier only.
                 unsafe { asm!("isb", options(nomem, nostack)) };
             }
@@ -273,7 +351,9 @@ impl El1Regs {
         csselr: 0,
         cntv_ctl: 0,
         cntv_cval: 0,
-        banked: [0; 16],
+        banked: [0; BANKED],
+        teecr: 0,
+        teehbr: 0,
     };
 
     /// The state a vCPU starts in (MMU off, timer off).

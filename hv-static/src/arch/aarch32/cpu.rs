@@ -1,16 +1,22 @@
 //! Small per-CPU operations on ARMv7-A: identity, sleeping, barriers, cache maintenance, and the Hyp controls
-//! that make PL1 a partition.
+//! that make PL1 a partition (stage 2, traps, debug and PMU, branch predictors).
 
 use core::arch::asm;
-use core::sync::atomic::{compiler_fence, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU16, Ordering};
 
 use aarch32_cpu::register::hyp::hcr::Bsu;
 use aarch32_cpu::register::{
-    CntVoff, Cnthctl, Dccmvac, Hcptr, Hcr, Hstr, Htpidr, Hvbar, Midr, Mpidr, SysRegWrite, SysRegWrite64, Vmpidr, Vpidr,
+    CntVoff, Cnthctl, Dccmvac, Hcptr, Hcr, Hstr, Htpidr, Hvbar, IdDfr0, Midr, Mpidr, SysRegWrite, SysRegWrite64,
+    Vmpidr, Vpidr,
 };
 
 use super::exception::hv_vectors;
 use super::regs::{Vtcr, Vttbr};
+use crate::config::{NUM_CPUS, NUM_PARTITIONS, SYSTEM};
+use crate::hwstate::{self, DebugFeatures};
+
+// VTTBR carries an 8-bit VMID, and partition `p` runs with VMID p + 1.
+const _: () = assert!(NUM_PARTITIONS < 256, "one 8-bit VMID per partition, 0 unused");
 
 /// Logical index of this CPU (set once at boot in HTPIDR).
 #[inline]
@@ -22,8 +28,28 @@ pub fn mpidr() -> u64 {
     (Mpidr::read().0 & 0xff_ffff) as u64
 }
 
-/// HCR.TSC (bit 19): a partition's SMC traps to Hyp mode. aarch32-cpu's `Hcr` has no field for it.
+/// HCR bits aarch32-cpu's `Hcr` has no field for: TSC (19), a partition's SMC traps; TIDCP (20), so do its
+/// accesses to the IMPLEMENTATION DEFINED lockdown, DMA and TCM registers (c9-c11); TAC (21), so do its ACTLR
+/// accesses.
 const HCR_TSC: u32 = 1 << 19;
+const HCR_TIDCP: u32 = 1 << 20;
+const HCR_TAC: u32 = 1 << 21;
+/// HSTR.T15: PL1/PL0 accesses to CP15 c15 (all IMPLEMENTATION DEFINED: on Cortex-A15 the cache and TLB RAM debug
+/// access, the configuration base address) trap.
+const HSTR_T15: u32 = 1 << 15;
+/// HCPTR: TCP0-TCP9, TCP12 and TCP13 are RES1 (VFP and Advanced SIMD, CP10/CP11, stay the partition's); TTA (20)
+/// traps PL1/PL0 accesses to CP14 trace registers, the trace unit being shared by every partition of the CPU.
+const HCPTR_VALUE: u32 = 0x33ff | 1 << 20;
+
+/// ACTLR bits of the Cortex-A7, A12, A15 and A17: SMP (6), taking part in coherency, which partitions used to set
+/// themselves and now cannot (HCR.TAC); IBE on A15 (0), without which BPIALL and ICIALLU leave its branch target
+/// buffer alone, writable by the Secure state only.
+const ACTLR_SMP: u32 = 1 << 6;
+const ACTLR_A15_IBE: u32 = 1 << 0;
+const MIDR_PART_A15: u32 = 0xc0f;
+fn midr_part() -> u32 {
+    (Midr::read().raw_value() >> 4) & 0xfff
+}
 
 /// Per-CPU Hyp setup common to every CPU: identity, vectors, and the controls every partition runs under.
 pub fn init_el2(cpu: usize) {
@@ -33,9 +59,10 @@ pub fn init_el2(cpu: usize) {
     unsafe { Hvbar::write(Hvbar(core::ptr::addr_of!(hv_vectors) as u32)) };
     // Stage 2 on (VM); set/way invalidation upgraded to clean and invalidate (SWIO); physical FIQ, IRQ and
     // asynchronous aborts to Hyp mode (FMO, IMO, AMO); maintenance broadcast (FB); barriers at least inner
-    // shareable (BSU); SMC trapped (TSC).
+    // shareable (BSU); SMC, ACTLR and IMPLEMENTATION DEFINED registers trapped (TSC, TAC, TIDCP). TSW stays
+    // clear, see docs/architecture.md, "Containment".
     Hcr::write(
-        Hcr::new_with_raw_value(HCR_TSC)
+        Hcr::new_with_raw_value(HCR_TSC | HCR_TAC | HCR_TIDCP)
             .with_vm(true)
             .with_swio(true)
             .with_fmo(true)
@@ -47,29 +74,132 @@ pub fn init_el2(cpu: usize) {
     // Stage 2: 32-bit guest-physical space (T0SZ = 0) starting at level 1, walks write-back inner shareable.
     // SAFETY: stage 2 translates only the partitions' accesses, and none runs before its VTTBR is loaded.
     unsafe { Vtcr::write_raw(1 << 31 | 0b11 << 12 | 0b01 << 10 | 0b01 << 8 | 0b01 << 6) };
-    // VFP and Advanced SIMD stay the partition's (no CP10/CP11 traps); the other TCPn bits are RES1.
-    Hcptr::write(Hcptr::new_with_raw_value(0x33ff));
-    // SAFETY: no CP15 register group is trapped; only the partitions' accesses are affected.
-    unsafe { Hstr::write(Hstr(0)) };
+    Hcptr::write(Hcptr::new_with_raw_value(HCPTR_VALUE));
+    // SAFETY: only CP15 c15 traps (IMPLEMENTATION DEFINED); only the partitions' accesses are affected.
+    unsafe { Hstr::write(Hstr(HSTR_T15)) };
     // Counter readable at PL1; the PL1 physical timer traps (partitions use the virtual timer).
     Cnthctl::write(Cnthctl::new_with_raw_value(0).with_pl1pcten(true));
     CntVoff::write(CntVoff(0));
     // SAFETY: partitions read the real MIDR.
     unsafe { Vpidr::write(Vpidr(Midr::read().raw_value())) };
+    init_actlr(cpu);
+    init_debug_and_pmu();
+    // SAFETY: TLBIALLNSNH, this CPU only: drops every PL1&0 translation it may hold from before hv-static, of any
+    // VMID. From here on a partition's entries carry its own VMID and its stage-2 tables never change, so no switch
+    // between partitions needs TLB maintenance (see `load_stage2`).
+    unsafe { asm!("dsb", "mcr p15, 4, {0}, c8, c7, 4", "dsb", in(reg) 0u32, options(nostack)) };
     isb();
 }
 
-/// Points stage 2 at a partition's tables and tells the vCPU who it is.
+/// Partitions can no longer set ACTLR.SMP themselves: hv-static sets it (harmless where the boot loader did, and
+/// ignored where NSACR.NS_SMP does not let the Non-secure state write it). A CPU of a cyclic pool that runs several
+/// partitions on a Cortex-A15 says so when ACTLR.IBE is clear: its branch predictors cannot be invalidated.
+fn init_actlr(cpu: usize) {
+    let part = midr_part();
+    if !matches!(part, 0xc07 | 0xc0d | 0xc0e | MIDR_PART_A15) {
+        return;
+    }
+    let actlr = actlr();
+    if actlr & ACTLR_SMP == 0 {
+        // SAFETY: ACTLR.SMP only makes this CPU take part in coherency, as every CPU running hv-static must.
+        unsafe { asm!("mcr p15, 0, {}, c1, c0, 1", "isb", in(reg) actlr | ACTLR_SMP, options(nostack)) };
+    }
+    if part == MIDR_PART_A15 && actlr & ACTLR_A15_IBE == 0 && shares_partitions(cpu) {
+        crate::hvprintln!(
+            "note: CPU {cpu} switches partitions but cannot invalidate its branch predictors (Cortex-A15 with \
+             ACTLR.IBE clear: Secure firmware must set it)"
+        );
+    }
+}
+
+/// The CPU's ACTLR (partitions read it too: `sysreg`).
+pub fn actlr() -> u32 {
+    let v: u32;
+    // SAFETY: reading ACTLR has no side effect.
+    unsafe { asm!("mrc p15, 0, {}, c1, c0, 1", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// Debug and PMU state (see `hwstate`): every PL1/PL0 access traps and is emulated as absent; the hardware is left
+/// with debug events off for PL1/PL0 and every counter stopped.
+fn init_debug_and_pmu() {
+    let dfr0 = IdDfr0::read().0;
+    let pmcr = hwstate::aa32_has_pmu(dfr0).then(|| {
+        let pmcr = pmcr();
+        // SAFETY: stops every counter (PMCR.E = 0), resets them (P, C), disables them (PMCNTENCLR) and their
+        // overflow interrupts (PMINTENCLR), clears their overflow flags (PMOVSR) and PL0 access (PMUSERENR). Only
+        // Hyp mode reaches the PMU from now on, and it counts nothing.
+        unsafe {
+            asm!(
+                "mcr p15, 0, {reset}, c9, c12, 0",
+                "mcr p15, 0, {all}, c9, c12, 2",
+                "mcr p15, 0, {all}, c9, c14, 2",
+                "mcr p15, 0, {all}, c9, c12, 3",
+                "mcr p15, 0, {zero}, c9, c14, 0",
+                reset = in(reg) 0b110u32, all = in(reg) u32::MAX, zero = in(reg) 0u32, options(nomem, nostack)
+            )
+        };
+        pmcr as u64
+    });
+    let hdcr =
+        hwstate::mdcr(DebugFeatures { pmu_counters: pmcr.map_or(0, hwstate::pmcr_counters), ..Default::default() });
+    // SAFETY: HDCR only decides which PL1/PL0 debug and PMU accesses trap to Hyp mode.
+    unsafe { asm!("mcr p15, 4, {}, c1, c1, 1", in(reg) hdcr as u32, options(nomem, nostack)) };
+    // v7.1 debug (ID_DFR0.CopDbg >= 5): DBGDSCRext with monitor debug mode (MDBGen) off and PL0 DCC access disabled.
+    if dfr0 & 0xf >= 5 {
+        // SAFETY: turns PL1/PL0 debug events off; Hyp mode is not affected.
+        unsafe {
+            asm!("mcr p14, 0, {}, c0, c2, 2", in(reg) hwstate::DEBUG_CONTROL_OFF as u32, options(nomem, nostack))
+        };
+    }
+    isb();
+}
+
+/// The CPU's PMCR (a partition reads `hwstate::guest_pmcr` of it).
+pub fn pmcr() -> u32 {
+    let v: u32;
+    // SAFETY: reading PMCR has no side effect; callers know the PMU exists.
+    unsafe { asm!("mrc p15, 0, {}, c9, c12, 0", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// Per CPU: the VMID of the partition it last ran (0: none yet), to see when the CPU changes hands.
+static LAST_VMID: [AtomicU16; NUM_CPUS] = [const { AtomicU16::new(0) }; NUM_CPUS];
+
+/// Whether `cpu` is in a cyclic pool whose table gives it to more than one partition.
+pub fn shares_partitions(cpu: usize) -> bool {
+    SYSTEM.cpus[cpu].schedule.is_some_and(|s| hwstate::shares_cpu(s.slots.iter().map(|slot| slot.vcpu.map(|(p, _)| p))))
+}
+
+/// Points stage 2 at a partition's tables and tells the vCPU who it is. When the CPU changes hands (it last ran
+/// another partition), its branch predictors are invalidated first: BPIALL, and ICIALLU, which is what
+/// invalidates the branch target buffer on a Cortex-A15 (given ACTLR.IBE; see `init_actlr`).
+///
+/// No TLB maintenance: each partition has its own VMID for its whole life, and its stage-2 tables are written once,
+/// at boot, before any partition runs. Entries of the outgoing partition are tagged with its VMID and cannot hit
+/// for the incoming one; a vCPU that starts afresh drops its partition's old entries (`flush_guest_tlb`).
 pub fn load_stage2(root: u64, vmid: u16, vcpu_mpidr: u64) {
-    // SAFETY: `root` is the partition's complete stage-2 table; stage 2 and VMPIDR affect only the partition, which
-    // runs after the TLB invalidation below.
+    // SAFETY: `root` is the partition's complete stage-2 table; stage 2 and VMPIDR affect only the partition.
     unsafe {
         Vttbr::write_raw(((vmid as u64) & 0xff) << 48 | root);
         Vmpidr::write(Vmpidr(vcpu_mpidr as u32));
     }
+    let last = LAST_VMID[id()].swap(vmid, Ordering::Relaxed);
+    if hwstate::branch_predictor_switch(last, vmid) {
+        // SAFETY: ICIALLU and BPIALL on this CPU only: instruction cache and branch predictors, no data.
+        unsafe {
+            asm!("mcr p15, 0, {0}, c7, c5, 0", "mcr p15, 0, {0}, c7, c5, 6", "dsb", in(reg) 0u32, options(nostack))
+        };
+    }
     isb();
-    // SAFETY: TLBIALLNSNHIS drops non-Hyp TLB entries that might predate the tables (partition restart).
-    unsafe { asm!("dsb", "mcr p15, 4, {0}, c8, c3, 4", "dsb", "isb", in(reg) 0u32, options(nostack)) };
+}
+
+/// Drops this CPU's TLB entries (stage 1 and 2) of the partition whose stage 2 is loaded: TLBIALL in Hyp mode acts
+/// on the current VMID. A vCPU that is powered on (partition start or restart, PSCI CPU_ON) so finds nothing of its
+/// partition's previous run, as a CPU out of reset would.
+pub fn flush_guest_tlb() {
+    // SAFETY: TLB maintenance for the current VMID on this CPU only; no mapping changes.
+    unsafe { asm!("dsb", "mcr p15, 0, {0}, c8, c7, 0", "dsb", "isb", in(reg) 0u32, options(nostack)) };
 }
 
 pub fn isb() {

@@ -1,48 +1,112 @@
-//! The hypervisor's own Hyp-mode translation (LPAE): an identity map of the 4 GiB space in 1 GiB blocks, device
-//! memory below RAM and normal write-back memory over the board's RAM. One table serves every CPU.
+//! The hypervisor's own Hyp-mode translation (LPAE), one table tree for every CPU: device memory below RAM in 1 GiB
+//! blocks; RAM writable and never executable (2 MiB and 1 GiB blocks), except hv-static's own image, mapped by
+//! 4 KiB page as the linker laid it out (`hv-static.ld`): its code read-only and executable, its constants
+//! read-only, its data and stacks writable, and the lowest page of each CPU's stack not at all, so that an overflow
+//! faults instead of running into the CPU below. HSCTLR.WXN makes "writable implies never executable" a rule of the
+//! MMU too.
+//!
+//! Partition RAM and the boot payload stay mapped (writable, not executable): hv-static copies kernels into
+//! partitions at boot and at every restart, and reads guest memory for virtio and instruction decoding.
 
 use core::arch::asm;
 
 use aarch32_cpu::register::{Hmair0, Hmair1, Hsctlr, SysRegWrite, SysRegWrite64};
 
 use super::regs::{Htcr, Httbr};
-use crate::config::SYSTEM;
+use crate::config::{NUM_CPUS, SYSTEM};
+use crate::hwstate::{desc, hyp_page_descriptor, HypLayout, PAGE};
+use crate::percpu::{HV_STACKS, STACK_SIZE};
 use crate::stage2::Table;
 
 const GIB: u64 = 1 << 30;
-const BLOCK: u64 = 0b01;
-const AF: u64 = 1 << 10;
-const SH_INNER: u64 = 0b11 << 8;
-/// AP[2:1] = 0b01: read-write; in Hyp mode AP[1] should be one.
-const AP_RW: u64 = 0b01 << 6;
-const ATTR_DEVICE: u64 = 0 << 2;
-const ATTR_NORMAL: u64 = 1 << 2;
-const XN: u64 = 1 << 54;
+const BLOCK_2M: u64 = 2 << 20;
+/// Level-3 tables for the hypervisor's image: 4 MiB from the 2 MiB block it starts in (`hv-static.ld` checks
+/// that the image with its `.bss` fits).
+const L3_TABLES: usize = 2;
+/// HSCTLR.WXN: every writable page is never executable, whatever its descriptor says.
+const HSCTLR_WXN: u32 = 1 << 19;
 
+const _: () = assert!((STACK_SIZE as u64).is_multiple_of(PAGE) && STACK_SIZE as u64 > PAGE, "a guard page and a stack");
+
+/// Level 1: 4 entries of 1 GiB cover the 32-bit space; level 2 for the GiB holding hv-static; level 3 for it.
 static mut HYP_L1: Table = Table::EMPTY;
+static mut HYP_L2: Table = Table::EMPTY;
+static mut HYP_L3: [Table; L3_TABLES] = [Table::EMPTY; L3_TABLES];
 
-/// Fills the table; boot CPU only, before any other CPU runs.
+unsafe extern "C" {
+    static __hv_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __hv_end: u8;
+}
+
+/// Where the linker put hv-static's sections and stacks.
+fn layout() -> HypLayout {
+    let at = |s: *const u8| s as usize as u64;
+    HypLayout {
+        text: (at(&raw const __hv_start), at(&raw const __text_end)),
+        rodata: (at(&raw const __text_end), at(&raw const __rodata_end)),
+        rw: (at(&raw const __rodata_end), at(&raw const __hv_end)),
+        stacks: at((&raw const HV_STACKS).cast()),
+        stack_size: STACK_SIZE as u64,
+        cpus: NUM_CPUS as u64,
+    }
+}
+
+/// Whether `addr` is in the guard page below a CPU's stack.
+pub fn is_stack_guard(addr: u64) -> bool {
+    layout().is_guard(addr)
+}
+
+/// Fills the tables; boot CPU only, before any other CPU runs.
 pub fn build() {
+    let l = layout();
+    let hv_gib = l.text.0 / GIB;
+    let l3_base = l.text.0 & !(BLOCK_2M - 1);
+    let l3_end = l3_base + L3_TABLES as u64 * BLOCK_2M;
+    // SAFETY: only the boot CPU runs, with the MMU off; no reference to the tables exists yet.
+    let (l1, l2, l3) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(HYP_L1),
+            &mut *core::ptr::addr_of_mut!(HYP_L2),
+            &mut *core::ptr::addr_of_mut!(HYP_L3),
+        )
+    };
+    for (t, table) in l3.iter_mut().enumerate() {
+        for (i, e) in table.0.iter_mut().enumerate() {
+            let pa = l3_base + t as u64 * BLOCK_2M + i as u64 * PAGE;
+            *e = hyp_page_descriptor(pa, l.page(pa));
+        }
+    }
+    for (i, e) in l2.0.iter_mut().enumerate() {
+        let pa = hv_gib * GIB + i as u64 * BLOCK_2M;
+        *e = if (l3_base..l3_end).contains(&pa) {
+            let t = ((pa - l3_base) / BLOCK_2M) as usize;
+            (&raw const l3[t]) as usize as u64 | desc::VALID | desc::TABLE_OR_PAGE
+        } else {
+            pa | desc::RAM_RW | desc::VALID
+        };
+    }
     let ram_start = SYSTEM.ram_base / GIB;
     let ram_end = (SYSTEM.ram_base + SYSTEM.ram_size).div_ceil(GIB);
-    // SAFETY: only the boot CPU runs, with the MMU off; no reference to the table exists yet.
-    let l1 = unsafe { &mut *core::ptr::addr_of_mut!(HYP_L1) };
     for (i, e) in l1.0.iter_mut().enumerate().take(4) {
         let i = i as u64;
-        *e = if (ram_start..ram_end).contains(&i) {
-            (i * GIB) | BLOCK | AF | SH_INNER | AP_RW | ATTR_NORMAL
+        *e = if i == hv_gib {
+            (&raw const *l2) as usize as u64 | desc::VALID | desc::TABLE_OR_PAGE
+        } else if (ram_start..ram_end).contains(&i) {
+            (i * GIB) | desc::RAM_RW | desc::VALID
         } else if i < ram_start {
-            (i * GIB) | BLOCK | AF | AP_RW | ATTR_DEVICE | XN
+            (i * GIB) | desc::DEVICE | desc::VALID
         } else {
             0
         };
     }
 }
 
-/// Turns the Hyp MMU and caches on with the shared table (every CPU).
+/// Turns the Hyp MMU and caches on with the shared tables (every CPU).
 pub fn enable() {
     // SAFETY: the Hyp translation registers take effect only once HSCTLR.M is set below, after the TLB
-    // invalidation; the attributes, controls and table are the ones `build` laid out for them.
+    // invalidation; the attributes, controls and tables are the ones `build` laid out for them.
     unsafe {
         Hmair0::write(Hmair0(0x04 | 0xff << 8)); // attr0: Device-nGnRE, attr1: Normal WB RA/WA
         Hmair1::write(Hmair1(0));
@@ -50,8 +114,9 @@ pub fn enable() {
         Htcr::write_raw(1 << 31 | 1 << 23 | 0b11 << 12 | 0b01 << 10 | 0b01 << 8);
         Httbr::write_raw(core::ptr::addr_of!(HYP_L1) as u64);
     }
-    // SAFETY: TLBIALLH, then barriers, before the MMU uses the new table.
+    // SAFETY: TLBIALLH, then barriers, before the MMU uses the new tables.
     unsafe { asm!("dsb", "mcr p15, 4, {0}, c8, c7, 0", "dsb", "isb", in(reg) 0u32, options(nostack)) };
-    Hsctlr::write(Hsctlr::read().with_m(true).with_c(true).with_i(true));
+    let hsctlr = Hsctlr::read().with_m(true).with_c(true).with_i(true);
+    Hsctlr::write(Hsctlr::new_with_raw_value(hsctlr.raw_value() | HSCTLR_WXN));
     super::cpu::isb();
 }

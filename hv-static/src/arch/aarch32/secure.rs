@@ -35,6 +35,14 @@ const GICC_PMR_ALL: u32 = 0xff;
 /// write ACTLR.SMP, which Linux sets on each CPU.
 const NSACR_VALUE: u32 = 1 << 10 | 1 << 11 | 1 << 18;
 
+/// ACTLR bits the Secure state sets for the Non-secure side, on the Cortex-A7/A12/A15/A17 this path can meet (they
+/// have the virtualization extensions): SMP (bit 6), so the CPU takes part in coherency (partitions cannot set it:
+/// HCR.TAC traps their ACTLR writes); on a Cortex-A15 (part 0xC0F) IBE (bit 0), without which BPIALL and ICIALLU
+/// leave the branch target buffer alone and hv-static could not invalidate branch predictors between partitions.
+const ACTLR_SMP: u32 = 1 << 6;
+const ACTLR_A15_IBE: u32 = 1 << 0;
+const MIDR_PART_A15: u32 = 0xc0f;
+
 /// SCR (B4.1.129) while hv-static runs:
 /// - NS (bit 0): the Non-secure state, the only one with Hyp mode;
 /// - FW, AW (bits 4, 5): the Non-secure side may mask FIQs and asynchronous aborts itself (hv-static keeps them
@@ -87,6 +95,16 @@ hv_secure_to_hyp:
     str     r3, [r1, #{gicc_ctlr}]
     ldr     r3, ={nsacr}
     mcr     p15, 0, r3, c1, c1, 2       /* NSACR */
+    /* ACTLR: SMP, and on a Cortex-A15 IBE, which only the Secure state can set (see ACTLR_SMP). */
+    mrc     p15, 0, r1, c1, c0, 1
+    orr     r1, r1, #{actlr_smp}
+    mrc     p15, 0, r0, c0, c0, 0       /* MIDR: part number in bits [15:4] */
+    ubfx    r0, r0, #4, #12
+    movw    r3, #{part_a15}
+    cmp     r0, r3
+    orreq   r1, r1, #{actlr_a15_ibe}
+    mcr     p15, 0, r1, c1, c0, 1
+    isb
     /* CNTFRQ is left alone: QEMU resets it to its counter frequency, and only firmware knows a board's. */
     adr     r0, hv_monitor_vectors
     mcr     p15, 0, r0, c12, c0, 1      /* MVBAR */
@@ -128,6 +146,9 @@ hv_monitor_smc:
     gicc_ctlr_secure = const GICC_CTLR_SECURE,
     gicc_pmr_all = const GICC_PMR_ALL,
     nsacr = const NSACR_VALUE,
+    actlr_smp = const ACTLR_SMP,
+    actlr_a15_ibe = const ACTLR_A15_IBE,
+    part_a15 = const MIDR_PART_A15,
     scr = const SCR_VALUE,
     spsr_hyp = const SPSR_HYP,
 );

@@ -1,14 +1,79 @@
 //! Trapped coprocessor accesses and exceptions reflected back into the partition.
+//!
+//! What traps and why is `hwstate`'s: the debug registers (CP14, HDCR.TDA/TDOSA/TDRA) and the PMU (CP15 c9,
+//! HDCR.TPM/TPMCR) read as a CPU without them and ignore writes; ACTLR (HCR.TAC) reads the CPU's value and ignores
+//! writes; IMPLEMENTATION DEFINED registers (HCR.TIDCP, HSTR.T15), trace registers (HCPTR.TTA) and the PL1 physical
+//! timer (the partition has none) are undefined. A trapped instruction that failed its condition is skipped.
 
 use aarch32_cpu::register::{Sctlr, Vbar};
 
 use super::context::{set_lr_und, set_spsr_und, GuestRegs};
+use crate::hwstate::{self, Access, CpAccess, CpAccess64};
 use crate::vcpu::VcpuRef;
 
-/// A trapped CP15 access (only the PL1 physical timer traps, as the partition has none): the partition takes an
-/// Undefined Instruction exception, as on hardware without the register.
+/// HSR exception classes of coprocessor traps.
+const EC_CP15_32: u32 = 0x03;
+const EC_CP15_64: u32 = 0x04;
+const EC_CP14_32: u32 = 0x05;
+const EC_CP14_64: u32 = 0x0c;
+
+/// A trapped coprocessor access: emulated as `hwstate` says, or an Undefined Instruction exception in the partition.
 pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
-    inject_undef(regs, instr_len);
+    let (hsr, _, _) = super::trap_syndrome();
+    let (ec, iss) = ((hsr >> 26) as u32 & 0x3f, hsr as u32 & 0x1ff_ffff);
+    if hwstate::syndrome_condition(iss).is_some_and(|c| !hwstate::condition_passed(c, regs.cpsr)) {
+        regs.advance(instr_len);
+        return;
+    }
+    match ec {
+        EC_CP15_32 | EC_CP14_32 => {
+            let a = CpAccess::decode(iss);
+            let cp = if ec == EC_CP15_32 { 15 } else { 14 };
+            match hwstate::aarch32_access(cp, a.opc1, a.crn, a.crm, a.opc2) {
+                Access::Undefined => inject_undef(regs, instr_len),
+                access => {
+                    if a.read {
+                        let v = read_value(access);
+                        if a.rt == 15 {
+                            // MRC to APSR_nzcv: the flags take bits [31:28].
+                            regs.cpsr = (regs.cpsr & !0xf000_0000) | (v & 0xf000_0000);
+                        } else {
+                            regs.set(a.rt, v as u64);
+                        }
+                    }
+                    regs.advance(instr_len);
+                }
+            }
+        }
+        EC_CP14_64 | EC_CP15_64 => {
+            let a = CpAccess64::decode(iss);
+            let cp = if ec == EC_CP15_64 { 15 } else { 14 };
+            match hwstate::aarch32_access64(cp, a.opc1, a.crm) {
+                Access::Undefined => inject_undef(regs, instr_len),
+                access => {
+                    if a.read {
+                        // Only zeros are emulated for 64-bit registers (DBGDRAR, DBGDSAR: "not valid").
+                        let v = read_value(access);
+                        regs.set(a.rt, v as u64);
+                        regs.set(a.rt2, 0);
+                    }
+                    regs.advance(instr_len);
+                }
+            }
+        }
+        _ => inject_undef(regs, instr_len),
+    }
+}
+
+/// What a read of an emulated register returns.
+fn read_value(access: Access) -> u32 {
+    match access {
+        Access::Value(v) => v as u32,
+        Access::Actlr => super::cpu::actlr(),
+        // The PMU exists: without it the partition's access would have been undefined at PL1, not trapped.
+        Access::Pmcr => hwstate::guest_pmcr(super::cpu::pmcr() as u64) as u32,
+        Access::Undefined => 0,
+    }
 }
 
 /// MSR/MRS traps do not exist on ARMv7; kept for the shared trap dispatcher.
@@ -16,17 +81,14 @@ pub fn emulate(_v: VcpuRef, regs: &mut GuestRegs, _a: &crate::esr::SysRegAccess)
     inject_undef(regs, 4);
 }
 
-/// Enters the partition's Undefined mode at its vector, with LR and SPSR as the architecture sets them.
-pub fn inject_undef(regs: &mut GuestRegs, instr_len: u64) {
-    const MODE_UND: u32 = 0x1b;
-    const THUMB: u32 = 1 << 5;
-    const IRQ_MASK: u32 = 1 << 7;
+/// Enters the partition's Undefined mode at its vector, with LR, SPSR and CPSR as the architecture sets them.
+pub fn inject_undef(regs: &mut GuestRegs, _instr_len: u64) {
     // The partition's own SCTLR and VBAR (Hyp mode has its own HSCTLR and HVBAR).
     let sctlr = Sctlr::read();
     let vbar = if sctlr.v() { 0xffff_0000 } else { Vbar::read().0 };
+    let (cpsr, lr_offset) = hwstate::aarch32_undef_entry(regs.cpsr, sctlr.raw_value());
     set_spsr_und(regs.cpsr);
-    set_lr_und(regs.pc.wrapping_add(instr_len as u32));
-    let thumb_exceptions = sctlr.te();
-    regs.cpsr = (regs.cpsr & !(0x1f | THUMB)) | MODE_UND | IRQ_MASK | if thumb_exceptions { THUMB } else { 0 };
+    set_lr_und(regs.pc.wrapping_add(lr_offset));
+    regs.cpsr = cpsr;
     regs.pc = vbar.wrapping_add(4);
 }

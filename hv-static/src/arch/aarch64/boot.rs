@@ -50,8 +50,10 @@ common_entry:
     madd    x3, x20, x2, x2
     add     x1, x1, x3
     mov     sp, x1
-    /* Enable FP/SIMD at EL2 (CPTR_EL2.TFP = 0; RES1 bits 13:12 and 9:0). */
+    /* Enable FP/SIMD at EL2 (CPTR_EL2.TFP = 0; RES1 bits 13:12 and 9:0); trap EL1/EL0 trace register accesses
+       (TTA, bit 20: the trace unit is shared by every partition of the CPU, and not offered to any). */
     mov     x1, #0x33ff
+    movk    x1, #0x10, lsl #16
     msr     cptr_el2, x1
     isb
     mov     x0, x20

@@ -1,13 +1,20 @@
 //! Small per-CPU operations: identity, sleeping, barriers, cache maintenance, and the EL2 controls that make
-//! EL1 a partition (stage-2 on, traps, timer access, identity registers).
+//! EL1 a partition (stage-2 on, traps, timer access, identity registers, debug and PMU, branch predictors).
 
 use aarch64_cpu::registers::{
-    ReadWriteable, Readable, Writeable, CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VBAR_EL2,
-    VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
+    ReadWriteable, Readable, Writeable, CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, ID_AA64DFR0_EL1, ID_AA64PFR0_EL1, MIDR_EL1,
+    MPIDR_EL1, TPIDR_EL2, VBAR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
 };
 use core::arch::asm;
+use core::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 
 use super::exception::hv_vectors;
+use super::firmware;
+use crate::config::{CpuStart, NUM_CPUS, NUM_PARTITIONS, SYSTEM};
+use crate::hwstate::{self, BranchPredictor, DebugFeatures};
+
+// VTTBR_EL2 carries an 8-bit VMID (VTCR_EL2.VS = 0), and partition `p` runs with VMID p + 1.
+const _: () = assert!(NUM_PARTITIONS < 256, "one 8-bit VMID per partition, 0 unused");
 
 /// Logical index of this CPU (set once at boot in TPIDR_EL2).
 #[inline]
@@ -23,8 +30,13 @@ pub fn mpidr() -> u64 {
 pub fn init_el2(cpu: usize) {
     TPIDR_EL2.set(cpu as u64);
     VBAR_EL2.set(core::ptr::addr_of!(hv_vectors) as u64);
+    // TACR: ACTLR_EL1 accesses trap (reads see the CPU's value, writes are ignored: `sysreg`); TIDCP: so do the
+    // IMPLEMENTATION DEFINED registers (S3_*_C11_*, S3_*_C15_*), which become undefined. TSW stays clear, see
+    // docs/architecture.md, "Containment": SWIO already makes a partition's set/way invalidation clean first.
     HCR_EL2.write(
         HCR_EL2::RW::EL1IsAarch64
+            + HCR_EL2::TACR::SET
+            + HCR_EL2::TIDCP::SET
             + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
             + HCR_EL2::AMO::SET
             + HCR_EL2::IMO::EnableVirtualIRQ
@@ -50,18 +62,112 @@ pub fn init_el2(cpu: usize) {
     CNTVOFF_EL2.set(0);
     // SAFETY: VPIDR_EL2 only changes what EL1 reads from MIDR_EL1.
     unsafe { asm!("msr vpidr_el2, {}", in(reg) MIDR_EL1.get(), options(nomem, nostack)) };
+    init_debug_and_pmu();
+    // SAFETY: drops every EL1&0 translation this CPU may hold from before hv-static, of any VMID. From here on a
+    // partition's entries carry its own VMID and its stage-2 tables never change, so no switch between partitions
+    // needs TLB maintenance (see `load_stage2`).
+    unsafe { asm!("dsb nshst", "tlbi alle1", "dsb nsh", options(nostack)) };
+    init_branch_predictor(cpu);
     isb();
 }
 
 const CNTHCTL_EL2_EL1PCTEN: u64 = 1 << 0;
 
-/// Points stage 2 at a partition's tables and tells the vCPU who it is.
+/// Debug and PMU state (see `hwstate`): every EL1/EL0 access traps and is emulated as absent; the hardware is left
+/// with debug events off for EL1/EL0 and every counter stopped.
+fn init_debug_and_pmu() {
+    let dfr0 = ID_AA64DFR0_EL1.get();
+    let pmcr = hwstate::aa64_has_pmu(dfr0).then(|| {
+        let pmcr: u64;
+        // SAFETY: reading PMCR_EL0 at EL2 has no side effect; the PMU exists (ID_AA64DFR0_EL1.PMUVer).
+        unsafe { asm!("mrs {}, pmcr_el0", out(reg) pmcr, options(nomem, nostack)) };
+        // SAFETY: stops every counter (PMCR.E = 0), resets them (P, C), disables them, their overflow interrupts and
+        // EL0 access, and clears their overflow flags. Only EL2 reaches the PMU from now on, and it counts nothing.
+        unsafe {
+            asm!(
+                "msr pmcr_el0, {reset}",
+                "msr pmcntenclr_el0, {all}",
+                "msr pmintenclr_el1, {all}",
+                "msr pmovsclr_el0, {all}",
+                "msr pmuserenr_el0, xzr",
+                reset = in(reg) 0b110u64, all = in(reg) u32::MAX as u64, options(nomem, nostack)
+            )
+        };
+        pmcr
+    });
+    let mdcr = hwstate::mdcr(DebugFeatures::from_aa64dfr0(dfr0, pmcr));
+    // SAFETY: MDCR_EL2 only decides which EL1/EL0 debug and PMU accesses trap to EL2; MDSCR_EL1 turns EL1/EL0 debug
+    // events off. Neither affects EL2 itself.
+    unsafe {
+        asm!(
+            "msr mdcr_el2, {mdcr}",
+            "msr mdscr_el1, {mdscr}",
+            mdcr = in(reg) mdcr, mdscr = in(reg) hwstate::DEBUG_CONTROL_OFF, options(nomem, nostack)
+        )
+    };
+}
+
+/// Per CPU: how it keeps one partition's branch-predictor training from steering the next one's speculation
+/// (a [`BranchPredictor`] as u8), decided at bring-up; only CPUs of cyclic pools that run several partitions ask.
+static BRANCH_PREDICTOR: [AtomicU8; NUM_CPUS] = [const { AtomicU8::new(BranchPredictor::Unaffected as u8) }; NUM_CPUS];
+
+/// Per CPU: the VMID of the partition it last ran (0: none yet), to see when the CPU changes hands.
+static LAST_VMID: [AtomicU16; NUM_CPUS] = [const { AtomicU16::new(0) }; NUM_CPUS];
+
+/// Whether `cpu` is in a cyclic pool whose table gives it to more than one partition.
+pub fn shares_partitions(cpu: usize) -> bool {
+    SYSTEM.cpus[cpu].schedule.is_some_and(|s| hwstate::shares_cpu(s.slots.iter().map(|slot| slot.vcpu.map(|(p, _)| p))))
+}
+
+/// Finds how this CPU invalidates its branch predictors (FEAT_CSV2 needs nothing; else SMCCC_ARCH_WORKAROUND_1 if
+/// the firmware offers it), when it is a CPU that switches partitions. Pinned CPUs never ask the firmware.
+fn init_branch_predictor(cpu: usize) {
+    if !shares_partitions(cpu) {
+        return;
+    }
+    let csv2 = hwstate::aa64_has_csv2(ID_AA64PFR0_EL1.get());
+    // Only a board whose firmware answers SMC calls (it starts the CPUs with PSCI) is asked.
+    let how = if matches!(SYSTEM.cpu_start, CpuStart::Psci) {
+        hwstate::branch_predictor(csv2, firmware::smccc_call)
+    } else if csv2 {
+        BranchPredictor::Unaffected
+    } else {
+        BranchPredictor::Unmitigated
+    };
+    BRANCH_PREDICTOR[cpu].store(how as u8, Ordering::Relaxed);
+    if how == BranchPredictor::Unmitigated {
+        crate::hvprintln!(
+            "note: CPU {cpu} switches partitions but cannot invalidate its branch predictors (no FEAT_CSV2, and the \
+             firmware offers no SMCCC_ARCH_WORKAROUND_1)"
+        );
+    }
+}
+
+/// Points stage 2 at a partition's tables and tells the vCPU who it is. When the CPU changes hands (it last ran
+/// another partition), its branch predictors are invalidated first, if it can.
+///
+/// No TLB maintenance: each partition has its own VMID for its whole life, and its stage-2 tables are written once,
+/// at boot, before any partition runs. Entries of the outgoing partition are tagged with its VMID and cannot hit
+/// for the incoming one; a vCPU that starts afresh drops its partition's old entries (`flush_guest_tlb`).
 pub fn load_stage2(root: u64, vmid: u16, vcpu_mpidr: u64) {
     VTTBR_EL2.set((vmid as u64) << 48 | root);
     VMPIDR_EL2.set(vcpu_mpidr);
+    let cpu = id();
+    let last = LAST_VMID[cpu].swap(vmid, Ordering::Relaxed);
+    if hwstate::branch_predictor_switch(last, vmid)
+        && BRANCH_PREDICTOR[cpu].load(Ordering::Relaxed) == BranchPredictor::FirmwareWorkaround as u8
+    {
+        firmware::arch_workaround_1();
+    }
     isb();
-    // SAFETY: drops TLB entries of this VMID that might predate the tables (partition restart).
-    unsafe { asm!("dsb ishst", "tlbi vmalls12e1is", "dsb ish", "isb", options(nostack)) };
+}
+
+/// Drops this CPU's TLB entries (stage 1 and 2) of the partition whose stage 2 is loaded: a vCPU that is powered
+/// on (partition start or restart, PSCI CPU_ON) finds nothing of its partition's previous run, as a CPU out of
+/// reset would. Local only: every other CPU of the partition does the same when its vCPU starts.
+pub fn flush_guest_tlb() {
+    // SAFETY: TLB maintenance for the current VMID on this CPU only; no mapping changes.
+    unsafe { asm!("dsb nshst", "tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
 }
 
 pub fn isb() {

@@ -1,6 +1,17 @@
 //! EL2 exception vectors. A trap from a partition saves the vCPU's general-purpose registers, return address
 //! and PSTATE on this CPU's stack as a [`GuestRegs`] frame, calls the Rust handler with it, and returns to the
 //! partition from whatever the handler left there.
+//!
+//! Physical SErrors are routed to EL2 (HCR_EL2.AMO) and blamed on whoever raised them, as far as the CPU can tell.
+//! EL2 runs with SErrors masked, except in two short windows (`serror_window`) that take one if it is pending
+//! after a `dsb sy`: on every exit from a partition, before anything else, so one the partition's accesses raised
+//! is its own (`handle_lower_serror`, its fault policy), whatever the trap was; and before every return to a
+//! partition, so one raised while the hypervisor ran is reported as the hypervisor's (`hv_serror_report`) instead
+//! of being taken by the partition about to run. An SError that arrives while the partition runs is its own.
+//!
+//! Any other exception taken at EL2 is a hypervisor bug: the handler resets the stack pointer to the top of this
+//! CPU's stack first, so that a stack overflow (a fault on the guard page below the stack, see `mmu`) is reported
+//! like any other bug instead of faulting again.
 
 use super::context::GuestRegs;
 
@@ -44,11 +55,11 @@ hv_vectors:
     VECTOR  hv_unexpected
     VECTOR  hv_unexpected
     VECTOR  hv_unexpected
-    /* Current EL with SP_ELx: a hypervisor bug. */
+    /* Current EL with SP_ELx: a hypervisor bug, or an SError taken in a window. */
     VECTOR  hv_unexpected
     VECTOR  hv_unexpected
     VECTOR  hv_unexpected
-    VECTOR  hv_unexpected
+    VECTOR  hv_serror
     /* Lower EL, AArch64. */
     VECTOR  lower_sync
     VECTOR  lower_irq
@@ -62,26 +73,70 @@ hv_vectors:
 
 lower_sync:
     SAVE_GUEST
+    bl      serror_window
+    cbnz    x1, guest_serror
+    mov     x0, sp
     bl      handle_lower_sync
     b       return_to_guest
 
 lower_irq:
     SAVE_GUEST
+    bl      serror_window
+    cbnz    x1, guest_serror
+    mov     x0, sp
     bl      handle_lower_irq
     b       return_to_guest
 
 lower_serror:
     SAVE_GUEST
+guest_serror:
+    mov     x0, sp
     bl      handle_lower_serror
     b       return_to_guest
 
+/* serror_window: takes the physical SError pending once every earlier access has completed, if there is one, and
+   returns x1 = 1 if so (0 otherwise). Clobbers x1, x2 and the SError's ESR_EL2, ELR_EL2, SPSR_EL2: callers have
+   saved what they need of those. */
+serror_window:
+    mov     x1, #0
+    dsb     sy
+    msr     daifclr, #4
+serror_window_open:
+    isb
+serror_window_close:
+    msr     daifset, #4
+    ret
+
+/* An SError at EL2: only ever unmasked inside serror_window, which it reports to through x1. */
+hv_serror:
+    mrs     x2, elr_el2
+    adr     x1, serror_window_open
+    cmp     x2, x1
+    b.lo    hv_unexpected
+    adr     x1, serror_window_close
+    cmp     x2, x1
+    b.hi    hv_unexpected
+    mov     x1, #1
+    eret
+
+/* Anything else taken at EL2: a hypervisor bug. Reset SP to the top of this CPU's stack (a stack overflow leaves it
+   in the guard page) and report, passing the SP the exception found. */
 hv_unexpected:
     mov     x0, sp
-    bl      handle_hv_exception
+    mrs     x1, tpidr_el2
+    adrp    x2, HV_STACKS
+    add     x2, x2, :lo12:HV_STACKS
+    mov     x3, #{stack_size}
+    madd    x1, x1, x3, x3
+    add     sp, x2, x1
+    bl      hv_el2_exception
 
     .global return_to_guest
 return_to_guest:
-    ldr     x1, [sp, #256]
+    bl      serror_window
+    cbz     x1, 1f
+    bl      hv_serror_report
+1:  ldr     x1, [sp, #256]
     ldp     x30, x0, [sp, #240]
     msr     elr_el2, x0
     msr     spsr_el2, x1
@@ -118,11 +173,38 @@ enter_guest:
     b       return_to_guest
 "#,
     frame = const core::mem::size_of::<GuestRegs>(),
+    stack_size = const crate::percpu::STACK_SIZE,
 );
 
 unsafe extern "C" {
     pub static hv_vectors: u8;
     fn enter_guest(regs: *const GuestRegs, stack_top: u64) -> !;
+    /// `trap::handle_hv_exception`: reports an exception taken at EL2 and stops.
+    fn handle_hv_exception(sp: u64) -> !;
+}
+
+/// An exception taken at EL2 (a hypervisor bug), on a fresh stack: names a stack overflow for what it is, then
+/// reports like any other.
+#[unsafe(no_mangle)]
+#[allow(clippy::panic, reason = "an EL2 stack overflow is a hypervisor bug, never a guest's doing")]
+extern "C" fn hv_el2_exception(sp: u64) -> ! {
+    const EC_IABT_EL2: u64 = 0x21;
+    const EC_DABT_EL2: u64 = 0x25;
+    let (esr, far, _) = super::trap_syndrome();
+    let abort = matches!(esr >> 26 & 0x3f, EC_IABT_EL2 | EC_DABT_EL2);
+    if abort && super::mmu::is_stack_guard(far) || super::mmu::is_stack_guard(sp) {
+        panic!("EL2 stack overflow on CPU {} (SP {sp:#x}, FAR {far:#x})", super::cpu::id());
+    }
+    // SAFETY: `handle_hv_exception` takes the faulting SP by value and never returns.
+    unsafe { handle_hv_exception(sp) }
+}
+
+/// An SError taken in the window before returning to a partition: raised while the hypervisor ran (after the
+/// partition's own accesses had completed), so no partition is blamed. Reported; the partition runs on.
+#[unsafe(no_mangle)]
+extern "C" fn hv_serror_report() {
+    let (esr, _, _) = super::trap_syndrome();
+    crate::hverror!("SError at EL2 (ESR {esr:#x}) while the hypervisor ran: not attributed to a partition");
 }
 
 /// Enters the partition with `regs`, resetting this CPU's hypervisor stack to `stack_top`.

@@ -1,17 +1,37 @@
-//! Calls to the platform firmware's PSCI (SMC conduit), used to start secondary CPUs.
+//! Calls to the platform firmware over SMC: PSCI to start secondary CPUs, SMCCC discovery, and the branch-predictor
+//! workaround some CPUs need when they switch partitions.
 
 use core::arch::asm;
+
+use crate::hwstate::smccc;
 
 const PSCI_CPU_ON_64: u64 = 0xC400_0003;
 
 /// Starts physical CPU `mpidr` at `entry` (a physical address) with `context` in x0. Returns PSCI's status.
 pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
-    let mut x0 = PSCI_CPU_ON_64;
-    // SAFETY: an SMCCC call: x0-x3 are arguments, x0 the result, x4-x17 may be clobbered by the firmware.
+    call(PSCI_CPU_ON_64, mpidr, entry, context)
+}
+
+/// An SMCCC fast call with one argument, for discovery (`hwstate::branch_predictor`): returns w0 sign-extended, as
+/// SMC32 calls return 32-bit values.
+pub fn smccc_call(function: u32, arg: u32) -> i64 {
+    call(function as u64, arg as u64, 0, 0) as i32 as i64
+}
+
+/// SMCCC_ARCH_WORKAROUND_1: the firmware invalidates this CPU's branch predictors. Only called when the firmware
+/// said it implements it (SMCCC_ARCH_FEATURES).
+pub fn arch_workaround_1() {
+    let _ = call(smccc::ARCH_WORKAROUND_1 as u64, 0, 0, 0);
+}
+
+fn call(function: u64, a1: u64, a2: u64, a3: u64) -> i64 {
+    let mut x0 = function;
+    // SAFETY: an SMCCC call: x0-x3 are arguments, x0 the result, x4-x17 may be clobbered by the firmware, which
+    // touches no memory of ours.
     unsafe {
         asm!(
             "smc #0",
-            inout("x0") x0, inout("x1") mpidr => _, inout("x2") entry => _, inout("x3") context => _,
+            inout("x0") x0, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
             out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _, out("x10") _,
             out("x11") _, out("x12") _, out("x13") _, out("x14") _, out("x15") _, out("x16") _, out("x17") _,
             options(nostack)

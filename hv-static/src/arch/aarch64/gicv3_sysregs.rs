@@ -35,8 +35,14 @@ sysreg_rw!(_icc_igrpen1_r, set_icc_igrpen1, "icc_igrpen1_el1");
 sysreg_rw!(ich_hcr, set_ich_hcr, "ich_hcr_el2");
 sysreg_rw!(ich_vtr, _set_ich_vtr, "ich_vtr_el2");
 sysreg_rw!(ich_vmcr, set_ich_vmcr, "ich_vmcr_el2");
-sysreg_rw!(ich_ap1r0, set_ich_ap1r0, "ich_ap1r0_el2");
 sysreg_rw!(ich_ap0r0, set_ich_ap0r0, "ich_ap0r0_el2");
+sysreg_rw!(ich_ap0r1, set_ich_ap0r1, "ich_ap0r1_el2");
+sysreg_rw!(ich_ap0r2, set_ich_ap0r2, "ich_ap0r2_el2");
+sysreg_rw!(ich_ap0r3, set_ich_ap0r3, "ich_ap0r3_el2");
+sysreg_rw!(ich_ap1r0, set_ich_ap1r0, "ich_ap1r0_el2");
+sysreg_rw!(ich_ap1r1, set_ich_ap1r1, "ich_ap1r1_el2");
+sysreg_rw!(ich_ap1r2, set_ich_ap1r2, "ich_ap1r2_el2");
+sysreg_rw!(ich_ap1r3, set_ich_ap1r3, "ich_ap1r3_el2");
 
 const ICH_HCR_EN: u64 = 1;
 const ICH_HCR_UIE: u64 = 1 << 1;
@@ -88,6 +94,42 @@ pub fn send_sgi(mpidr: u64, sgi: u32) {
 
 pub fn nr_lrs() -> usize {
     ((ich_vtr() & 0x1f) + 1) as usize
+}
+
+/// How many ICH_AP0R<n>_EL2 (and ICH_AP1R<n>_EL2) the virtual CPU interface implements: 1, 2 or 4, from
+/// ICH_VTR_EL2.PREbits. Only those exist; accessing another is undefined.
+pub fn nr_aprs() -> usize {
+    crate::hwstate::gicv3_apr_count(ich_vtr())
+}
+
+/// Reads the first `n` (from [`nr_aprs`]) group 0 and group 1 active-priority registers.
+pub fn read_aprs(n: usize) -> ([u32; 4], [u32; 4]) {
+    let mut ap0 = [ich_ap0r0() as u32, 0, 0, 0];
+    let mut ap1 = [ich_ap1r0() as u32, 0, 0, 0];
+    if n > 1 {
+        (ap0[1], ap1[1]) = (ich_ap0r1() as u32, ich_ap1r1() as u32);
+    }
+    if n > 2 {
+        (ap0[2], ap1[2], ap0[3], ap1[3]) =
+            (ich_ap0r2() as u32, ich_ap1r2() as u32, ich_ap0r3() as u32, ich_ap1r3() as u32);
+    }
+    (ap0, ap1)
+}
+
+/// Writes the first `n` (from [`nr_aprs`]) group 0 and group 1 active-priority registers.
+pub fn write_aprs(n: usize, ap0: &[u32; 4], ap1: &[u32; 4]) {
+    set_ich_ap0r0(ap0[0] as u64);
+    set_ich_ap1r0(ap1[0] as u64);
+    if n > 1 {
+        set_ich_ap0r1(ap0[1] as u64);
+        set_ich_ap1r1(ap1[1] as u64);
+    }
+    if n > 2 {
+        set_ich_ap0r2(ap0[2] as u64);
+        set_ich_ap1r2(ap1[2] as u64);
+        set_ich_ap0r3(ap0[3] as u64);
+        set_ich_ap1r3(ap1[3] as u64);
+    }
 }
 
 pub fn set_underflow(on: bool) {

@@ -1,44 +1,108 @@
-//! The hypervisor's own EL2 translation: an identity map in 1 GiB blocks, device memory below RAM and normal
-//! write-back memory over the board's RAM. One table serves every CPU.
+//! The hypervisor's own EL2 translation, one table tree for every CPU: device memory below RAM in 1 GiB blocks;
+//! RAM writable and never executable (2 MiB and 1 GiB blocks), except hv-static's own image, mapped by 4 KiB page
+//! as the linker laid it out (`hv-static.ld`): its code read-only and executable, its constants read-only, its data
+//! and stacks writable, and the lowest page of each CPU's stack not at all, so that an overflow faults instead of
+//! running into the CPU below. SCTLR_EL2.WXN makes "writable implies never executable" a rule of the MMU too.
+//!
+//! Partition RAM and the boot payload stay mapped (writable, not executable): hv-static copies kernels into
+//! partitions at boot and at every restart, and reads guest memory for virtio and instruction decoding.
 
 use aarch64_cpu::registers::{ReadWriteable, Readable, Writeable, MAIR_EL2, SCTLR_EL2, TCR_EL2, TTBR0_EL2};
 use core::arch::asm;
 
-use crate::config::SYSTEM;
+use crate::config::{NUM_CPUS, SYSTEM};
+use crate::hwstate::{desc, hyp_page_descriptor, HypLayout, PAGE};
+use crate::percpu::{HV_STACKS, STACK_SIZE};
 use crate::stage2::Table;
 
 const GIB: u64 = 1 << 30;
-const BLOCK: u64 = 0b01;
-const AF: u64 = 1 << 10;
-const SH_INNER: u64 = 0b11 << 8;
-const ATTR_DEVICE: u64 = 0 << 2;
-const ATTR_NORMAL: u64 = 1 << 2;
-const XN: u64 = 1 << 54;
+const BLOCK_2M: u64 = 2 << 20;
+/// Level-3 tables for the hypervisor's image: 4 MiB from the 2 MiB block it starts in (`hv-static.ld` checks
+/// that the image with its `.bss` fits).
+const L3_TABLES: usize = 2;
 /// TCR_EL2 bits 31 and 23 are RES1 when EL2 is not using VHE.
 const TCR_EL2_RES1: u64 = 1 << 31 | 1 << 23;
+/// SCTLR_EL2.WXN: every writable page is never executable, whatever its descriptor says.
+const SCTLR_EL2_WXN: u64 = 1 << 19;
 
-/// Level-1 table: 512 entries of 1 GiB cover the 39-bit space.
+const _: () = assert!((STACK_SIZE as u64).is_multiple_of(PAGE) && STACK_SIZE as u64 > PAGE, "a guard page and a stack");
+
+/// Level 1: 512 entries of 1 GiB cover the 39-bit space; level 2 for the GiB holding hv-static; level 3 for it.
 static mut EL2_L1: Table = Table::EMPTY;
+static mut EL2_L2: Table = Table::EMPTY;
+static mut EL2_L3: [Table; L3_TABLES] = [Table::EMPTY; L3_TABLES];
 
-/// Fills the table; boot CPU only, before any other CPU runs.
+unsafe extern "C" {
+    static __hv_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __hv_end: u8;
+}
+
+/// Where the linker put hv-static's sections and stacks.
+fn layout() -> HypLayout {
+    let at = |s: *const u8| s as u64;
+    HypLayout {
+        text: (at(&raw const __hv_start), at(&raw const __text_end)),
+        rodata: (at(&raw const __text_end), at(&raw const __rodata_end)),
+        rw: (at(&raw const __rodata_end), at(&raw const __hv_end)),
+        stacks: at((&raw const HV_STACKS).cast()),
+        stack_size: STACK_SIZE as u64,
+        cpus: NUM_CPUS as u64,
+    }
+}
+
+/// Whether `addr` is in the guard page below a CPU's stack.
+pub fn is_stack_guard(addr: u64) -> bool {
+    layout().is_guard(addr)
+}
+
+/// Fills the tables; boot CPU only, before any other CPU runs.
 pub fn build() {
+    let l = layout();
+    let hv_gib = l.text.0 / GIB;
+    let l3_base = l.text.0 & !(BLOCK_2M - 1);
+    let l3_end = l3_base + L3_TABLES as u64 * BLOCK_2M;
+    // SAFETY: only the boot CPU runs, with the MMU off; no reference to the tables exists yet.
+    let (l1, l2, l3) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(EL2_L1),
+            &mut *core::ptr::addr_of_mut!(EL2_L2),
+            &mut *core::ptr::addr_of_mut!(EL2_L3),
+        )
+    };
+    for (t, table) in l3.iter_mut().enumerate() {
+        for (i, e) in table.0.iter_mut().enumerate() {
+            let pa = l3_base + t as u64 * BLOCK_2M + i as u64 * PAGE;
+            *e = hyp_page_descriptor(pa, l.page(pa));
+        }
+    }
+    for (i, e) in l2.0.iter_mut().enumerate() {
+        let pa = hv_gib * GIB + i as u64 * BLOCK_2M;
+        *e = if (l3_base..l3_end).contains(&pa) {
+            let t = ((pa - l3_base) / BLOCK_2M) as usize;
+            (&raw const l3[t]) as u64 | desc::VALID | desc::TABLE_OR_PAGE
+        } else {
+            pa | desc::RAM_RW | desc::VALID
+        };
+    }
     let ram_start = SYSTEM.ram_base / GIB;
     let ram_end = (SYSTEM.ram_base + SYSTEM.ram_size).div_ceil(GIB);
-    // SAFETY: only the boot CPU runs, with the MMU off; no reference to the table exists yet.
-    let l1 = unsafe { &mut *core::ptr::addr_of_mut!(EL2_L1) };
     for (i, e) in l1.0.iter_mut().enumerate() {
         let i = i as u64;
-        *e = if (ram_start..ram_end).contains(&i) {
-            (i * GIB) | BLOCK | AF | SH_INNER | ATTR_NORMAL
+        *e = if i == hv_gib {
+            (&raw const *l2) as u64 | desc::VALID | desc::TABLE_OR_PAGE
+        } else if (ram_start..ram_end).contains(&i) {
+            (i * GIB) | desc::RAM_RW | desc::VALID
         } else if i < ram_start {
-            (i * GIB) | BLOCK | AF | ATTR_DEVICE | XN
+            (i * GIB) | desc::DEVICE | desc::VALID
         } else {
             0
         };
     }
 }
 
-/// Turns the EL2 MMU and caches on with the shared table (every CPU).
+/// Turns the EL2 MMU and caches on with the shared tables (every CPU).
 pub fn enable() {
     MAIR_EL2.set(0x00_04 | 0xff << 8); // attr0: Device-nGnRE, attr1: Normal WB RA/WA
     TCR_EL2.write(
@@ -51,8 +115,9 @@ pub fn enable() {
     );
     TCR_EL2.set(TCR_EL2.get() | TCR_EL2_RES1);
     TTBR0_EL2.set(core::ptr::addr_of!(EL2_L1) as u64);
-    // SAFETY: invalidates stale EL2 TLB entries before the MMU uses the new table.
+    // SAFETY: invalidates stale EL2 TLB entries before the MMU uses the new tables.
     unsafe { asm!("dsb ish", "tlbi alle2", "dsb ish", "isb", options(nostack)) };
+    SCTLR_EL2.set(SCTLR_EL2.get() | SCTLR_EL2_WXN);
     SCTLR_EL2.modify(SCTLR_EL2::M::Enable + SCTLR_EL2::C::Cacheable + SCTLR_EL2::I::Cacheable);
     // SAFETY: barrier only.
     unsafe { asm!("isb", options(nostack)) };

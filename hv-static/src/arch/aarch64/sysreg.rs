@@ -1,9 +1,15 @@
 //! Trapped system-register accesses and exceptions reflected back into the partition.
+//!
+//! What traps and why is `hwstate`'s: debug and PMU registers (MDCR_EL2) read as a CPU without them and ignore
+//! writes, ACTLR_EL1 (HCR_EL2.TACR) reads the CPU's value and ignores writes, IMPLEMENTATION DEFINED registers
+//! (HCR_EL2.TIDCP) and anything else are undefined.
 
-use aarch64_cpu::registers::{Readable, Writeable, ELR_EL1, ESR_EL1, SPSR_EL1, VBAR_EL1};
+use aarch64_cpu::registers::{Readable, Writeable, ACTLR_EL1, ELR_EL1, ESR_EL1, SPSR_EL1, VBAR_EL1};
+use core::arch::asm;
 
 use super::context::{GuestRegs, PSTATE_EL1H_MASKED};
 use crate::esr::SysRegAccess;
+use crate::hwstate::{self, Access};
 use crate::vcpu::VcpuRef;
 
 /// `ICC_SGI1R_EL1`: a GICv3 guest sending an SGI (trapped because HCR_EL2.IMO is set).
@@ -12,7 +18,8 @@ pub const ICC_SGI1R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 5);
 pub const ICC_ASGI1R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 6);
 pub const ICC_SGI0R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 7);
 
-/// A trapped MSR/MRS: SGI generation on GICv3 is emulated; anything else does not exist for the partition.
+/// A trapped MSR/MRS: SGI generation on GICv3 is emulated, so are the registers `hwstate::aarch64_access` names;
+/// anything else does not exist for the partition.
 pub fn emulate(v: VcpuRef, regs: &mut GuestRegs, a: &SysRegAccess) {
     match a.encoding() {
         ICC_SGI1R_EL1 if !a.read => {
@@ -20,12 +27,45 @@ pub fn emulate(v: VcpuRef, regs: &mut GuestRegs, a: &SysRegAccess) {
             regs.advance(4);
         }
         ICC_ASGI1R_EL1 | ICC_SGI0R_EL1 if !a.read => regs.advance(4),
-        _ => inject_undef(regs),
+        _ => match hwstate::aarch64_access(a.op0, a.op1, a.crn, a.crm, a.op2) {
+            Access::Undefined => inject_undef(regs),
+            access => {
+                if a.read {
+                    regs.set(a.rt, read_value(access));
+                }
+                regs.advance(4);
+            }
+        },
     }
 }
 
-/// A trapped AArch32 coprocessor access (from a 32-bit EL0 of the partition): undefined, as without it.
-pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, _instr_len: u64) {
+/// What a read of an emulated register returns.
+fn read_value(access: Access) -> u64 {
+    match access {
+        Access::Value(v) => v,
+        Access::Actlr => ACTLR_EL1.get(),
+        Access::Pmcr => {
+            let pmcr: u64;
+            // SAFETY: reading PMCR_EL0 at EL2 has no side effect. It exists: without a PMU the partition's access
+            // would have been undefined at EL1 instead of trapping here.
+            unsafe { asm!("mrs {}, pmcr_el0", out(reg) pmcr, options(nomem, nostack)) };
+            hwstate::guest_pmcr(pmcr)
+        }
+        Access::Undefined => 0,
+    }
+}
+
+/// A trapped AArch32 coprocessor access (from a 32-bit EL0 of the partition: debug registers it may reach through
+/// the DCC, IMPLEMENTATION DEFINED registers): undefined, as without it. One that failed its condition is skipped,
+/// as the CPU would have.
+pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
+    let (esr, _, _) = super::trap_syndrome();
+    let cond = hwstate::syndrome_condition(esr as u32 & 0x1ff_ffff);
+    if cond.is_some_and(|c| !hwstate::condition_passed(c, regs.pstate as u32)) {
+        regs.advance(instr_len);
+        regs.pstate = (regs.pstate & !0xffff_ffff) | hwstate::it_advance(regs.pstate as u32) as u64;
+        return;
+    }
     inject_undef(regs);
 }
 
@@ -33,16 +73,9 @@ pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, _instr_len: u64) {
 /// architecture would for a register it does not implement.
 pub fn inject_undef(regs: &mut GuestRegs) {
     const EC_UNKNOWN_IL: u64 = 1 << 25;
-    let from_el1 = (regs.pstate >> 2) & 3 == 1;
-    let on_spx = regs.pstate & 1 == 1;
-    let offset = match (from_el1, on_spx) {
-        (true, true) => 0x200,
-        (true, false) => 0x000,
-        (false, _) => 0x400,
-    };
     ESR_EL1.set(EC_UNKNOWN_IL);
     ELR_EL1.set(regs.pc);
     SPSR_EL1.set(regs.pstate);
-    regs.pc = VBAR_EL1.get() + offset;
+    regs.pc = VBAR_EL1.get() + hwstate::aarch64_sync_vector(regs.pstate);
     regs.pstate = PSTATE_EL1H_MASKED;
 }
