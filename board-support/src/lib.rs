@@ -202,6 +202,10 @@ pub struct Device {
     pub clocks: &'static [Clock],
     /// Other properties of the node, as the binding wants them.
     pub props: &'static [(&'static str, PropValue)],
+    /// Whether the device can master DMA (read and write memory by itself). Stage 2 does not translate a device's
+    /// accesses, and hv-static drives no SMMU yet: a partition given such a device can reach all of memory, so the
+    /// image builder warns about it.
+    pub dma: bool,
 }
 
 impl Device {

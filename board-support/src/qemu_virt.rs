@@ -38,6 +38,8 @@ pub const PL031: Device = Device {
     compatible: &["arm,pl031", "arm,primecell"],
     clocks: &[APB_PCLK],
     props: &[],
+    // An RTC or GPIO block: registers only, no bus master.
+    dma: false,
 };
 
 /// The PL061 GPIO controller (QEMU wires its line 3 to the power button).
@@ -49,6 +51,8 @@ pub const PL061: Device = Device {
     compatible: &["arm,pl061", "arm,primecell"],
     clocks: &[APB_PCLK],
     props: &[("gpio-controller", PropValue::Empty), ("#gpio-cells", PropValue::U32(2))],
+    // An RTC or GPIO block: registers only, no bus master.
+    dma: false,
 };
 
 /// virt's 32 virtio-mmio transports (SPI 16 upward), where QEMU puts `-device virtio-*-device`s.

@@ -52,6 +52,8 @@ pub const PL031: Device = Device {
     compatible: &["arm,pl031", "arm,primecell"],
     clocks: &[OSCCLK2],
     props: &[],
+    // An RTC or GPIO block: registers only, no bus master.
+    dma: false,
 };
 
 /// The A15 cluster's GICv2 (PERIPHBASE 0x2C00_0000): distributor at +0x1000, CPU interface at +0x2000 (8 KiB),

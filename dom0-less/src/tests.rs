@@ -443,6 +443,7 @@ static ODD: Device = Device {
         board_support::Clock { name: "apb_pclk", hz: 24_000_000 },
     ],
     props: &[("vendor,channels", board_support::PropValue::Str("eight"))],
+    dma: true,
 };
 
 #[test]

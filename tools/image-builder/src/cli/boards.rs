@@ -67,6 +67,8 @@ pub struct DeviceInfo {
     /// MMIO regions: base and size.
     pub mmio: Vec<[u64; 2]>,
     pub intids: Vec<u32>,
+    /// Whether it can master DMA (its owner can then reach all of memory: hv-static drives no SMMU yet).
+    pub dma: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +100,7 @@ fn device(d: &Device) -> DeviceInfo {
         compatible: d.compatible.to_vec(),
         mmio: d.regs.iter().map(|m| [m.base, m.size]).collect(),
         intids: d.spis.to_vec(),
+        dma: d.dma,
     }
 }
 

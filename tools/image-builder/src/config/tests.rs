@@ -1001,6 +1001,7 @@ fn odd_board() -> &'static board_support::Board {
         compatible: &["test"],
         clocks: &[],
         props: &[],
+        dma: path.starts_with("/dma"),
     };
     let devices = vec![
         leak("/a@a000000", 0x0a00_0000, 40),
@@ -1008,6 +1009,7 @@ fn odd_board() -> &'static board_support::Board {
         leak("/c@a002000", 0x0a00_2000, 33),
         leak("/ram@40000000", 0x4000_0000, 41),
         leak("/gicr@80a0000", 0x080a_0000, 42),
+        leak("/dma@a003000", 0x0a00_3000, 43),
     ];
     let mut board = board_support::qemu_virt_aarch64::BOARD;
     board.devices = Box::leak(devices.into_boxed_slice());
@@ -1056,6 +1058,16 @@ fn interrupts_and_addresses_of_passed_through_devices() {
         two("\"/ram@40000000\"", "").replacen("{ size = \"64MiB\" }", "{ size = \"64MiB\", ipa = \"0x80000000\" }", 1);
     let r = check_on(&src, board);
     assert!(!r.has_errors(), "{r}");
+    // A device that can master DMA is accepted with a warning naming the partition it exposes memory to.
+    let r = check_on(&two("\"/dma@a003000\"", ""), board);
+    assert!(!r.has_errors(), "{r}");
+    let w: Vec<_> = r.warnings().collect();
+    assert_eq!(w.len(), 1, "{r}");
+    assert_eq!(w[0].field, "partition[0].passthrough[0]");
+    assert!(w[0].message.contains("can master DMA: partition `hello0` can reach all of memory"), "{r}");
+    // The devices real boards offer today cannot.
+    let r = check_on(&two("\"/a@a000000\"", ""), board);
+    assert_eq!(r.warnings().count(), 0, "{r}");
 }
 
 /// Every passthrough-able device of every board keeps clear of the emulated devices every partition has.

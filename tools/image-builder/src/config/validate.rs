@@ -1539,6 +1539,13 @@ fn check_passthrough(
             continue;
         }
         claims.devices.insert(device.path, (name.clone(), span.clone()));
+        if device.dma {
+            r.push(
+                Diag::warning(&field, span.clone(), format!("device `{path}` can master DMA: partition `{name}` can reach all of memory through it"))
+                    .label("a DMA-capable device")
+                    .hint("stage 2 does not translate a device's own accesses and hv-static drives no SMMU yet: pass it only to a partition you trust as much as the hypervisor (see docs/security.md)"),
+            );
+        }
         let mut ok = true;
         // Guest-physical = host-physical: the device's MMIO must not land on the partition's RAM or emulated devices.
         let mut windows = device_windows(gic, vcpus, virtio_count(p));
