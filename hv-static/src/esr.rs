@@ -194,4 +194,41 @@ mod tests {
     fn ipa_combines_page_and_offset() {
         assert_eq!(fault_ipa((0x0409_0000 >> 12) << 4, 0xffff_0000_0000_0a18), 0x0409_0a18);
     }
+
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever a partition's trap leaves in ESR (any exception class, any ISS, the IL bit, and garbage in
+            /// the RES0 upper half): decoding never panics; a data abort describes a 1, 2, 4 or 8-byte access to a
+            /// register x0..x30 or the zero register; the value a load returns fits its size and register; the
+            /// PC steps by 2 or 4.
+            #[test]
+            fn any_syndrome_decodes(esr in any::<u64>(), raw in any::<u64>()) {
+                prop_assert!(matches!(instr_len(esr), 2 | 4));
+                if let Trap::DataAbort(d) = decode(esr) {
+                    prop_assert!(matches!(d.size, 1 | 2 | 4 | 8));
+                    prop_assert!(d.reg <= 31);
+                    let v = d.load_value(raw);
+                    if !d.sixty_four {
+                        prop_assert_eq!(v >> 32, 0);
+                    }
+                    if !d.sign_extend && d.size < 8 {
+                        prop_assert_eq!(v >> (8 * d.size as u32), 0);
+                    }
+                }
+            }
+
+            /// A stage-2 abort's IPA keeps the page HPFAR names (up to 52 bits, bits 51:12 of the IPA in HPFAR
+            /// bits 43:4) and takes only the offset in the page from FAR, whatever else either register holds.
+            #[test]
+            fn ipa_is_page_from_hpfar_and_offset_from_far(hpfar in any::<u64>(), far in any::<u64>()) {
+                let ipa = fault_ipa(hpfar, far);
+                prop_assert_eq!(ipa & 0xfff, far & 0xfff);
+                prop_assert_eq!(ipa >> 12, (hpfar >> 4) & 0xff_ffff_ffff);
+                prop_assert!(ipa < 1 << 52);
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use image_builder::qemu::{run, RunOptions, RunOutcome};
 
 pub mod checks;
+pub mod hostile;
 pub mod net;
 mod session;
 pub mod uplink;
