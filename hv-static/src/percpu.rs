@@ -40,10 +40,20 @@ static MAILBOX: [AtomicU32; NUM_CPUS] = [const { AtomicU32::new(0) }; NUM_CPUS];
 /// is sent. So a partition ringing a doorbell (or injecting SGIs) in a tight loop costs the receiving CPU at most
 /// one interrupt per time it gets round to its mailbox, however fast the sender calls. An empty `flags` always
 /// interrupts (the panic handler's halt).
+///
+/// Why coalescing cannot lose a request: only `take` clears flags, and the receiver runs it after deactivating the
+/// kick it took (and at the top of every round of its idle loop). So a flag that is already set is one the
+/// receiver has not taken yet: the kick that set it is still pending at its GIC or being handled, and that
+/// handler's `take` collects this request too (a CPU posting to itself, which sends no kick, is on its way to its
+/// idle loop). That holds only if the receiver cannot see the kick before the flag: the SGI is a system-register
+/// write (GICv3) or a Device-memory write (GICv2), which the release of `fetch_or` does not order after the
+/// mailbox store, so a DSB comes between them. Without it the receiver may take an empty mailbox on the kick, the
+/// flag lands after, and every later request of that kind finds it set and sends no kick at all.
 pub fn post(cpu: usize, flags: u32) {
     let Some(mailbox) = MAILBOX.get(cpu) else { return };
     let before = mailbox.fetch_or(flags, Ordering::AcqRel);
     if cpu != crate::arch::cpu::id() && (flags == 0 || before & flags != flags) {
+        crate::arch::cpu::dsb();
         crate::gic::send_sgi(cpu, crate::gic::SGI_KICK);
     }
 }
@@ -53,6 +63,7 @@ pub fn post(cpu: usize, flags: u32) {
 pub fn defer(flags: u32) {
     let cpu = crate::arch::cpu::id();
     MAILBOX[cpu].fetch_or(flags, Ordering::AcqRel);
+    crate::arch::cpu::dsb();
     crate::gic::send_sgi(cpu, crate::gic::SGI_KICK);
 }
 

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod hostile;
 pub mod net;
 mod session;
+pub mod soak;
 pub mod uplink;
 pub use session::Session;
 

@@ -98,7 +98,14 @@ impl<const V: usize> VgicState<V> {
                 Flavor::V2 => (self.ctlr & 0b11) as u64,
             },
             (CTLR, Some(v)) => {
+                let was = self.ctlr;
                 self.ctlr = v as u32 & 0b11;
+                // SPIs that went pending while the groups were off are deliverable now.
+                if self.ctlr & !was != 0 {
+                    for cpu in 0..self.nr_vcpus {
+                        self.mark(cpu);
+                    }
+                }
                 fx.refill |= self.all_vcpus();
                 0
             }
@@ -136,7 +143,9 @@ impl<const V: usize> VgicState<V> {
                     Some(v) => {
                         let target = (v & 0xff) as usize;
                         irq.target = if target < nr_vcpus { target as u8 } else { 0 };
+                        let (target, pending) = (irq.target as usize, irq.pending);
                         fx.changed = Some((intid, 1));
+                        self.rerouted(target, pending, fx);
                         0
                     }
                 }
@@ -159,7 +168,9 @@ impl<const V: usize> VgicState<V> {
                             if mask != 0 {
                                 irq.target = mask.trailing_zeros().min(nr_vcpus - 1) as u8;
                             }
+                            let (target, pending) = (irq.target as usize, irq.pending);
                             fx.changed = Some((first, (1 << a.size) - 1));
+                            self.rerouted(target, pending, fx);
                         }
                     }
                 }
@@ -209,6 +220,14 @@ impl<const V: usize> VgicState<V> {
         (1u32 << self.nr_vcpus) - 1
     }
 
+    /// An SPI now routed to `target`: if it is pending, that vCPU must look (its old target never will).
+    fn rerouted(&mut self, target: usize, pending: bool, fx: &mut Effects) {
+        if pending {
+            self.mark(target);
+            fx.refill |= 1 << target;
+        }
+    }
+
     /// The banked per-interrupt registers shared by GICD and the GICR SGI frame. `private` / `shared` say which
     /// INTID ranges this frame may touch; the rest is RAZ/WI.
     fn irq_regs(&mut self, vcpu: usize, a: Access, private: bool, shared: bool, fx: &mut Effects) -> u64 {
@@ -239,17 +258,22 @@ impl<const V: usize> VgicState<V> {
             let target = self.target_of(vcpu, intid);
             let Some(irq) = self.irq(vcpu, intid) else { continue };
             let (read, touched) = update(irq, base, field);
+            let deliverable = irq.pending && irq.enabled;
             value |= read << shift;
             if touched {
+                // Made pending while enabled, or enabled while pending: the target's list registers must be looked
+                // at again, and only `dirty` makes `fill_lrs` look. An interrupt enabled after it went pending was
+                // otherwise never delivered (issue 14): for the virtual timer that also kept its physical PPI
+                // active, so no later tick could come either.
+                if deliverable {
+                    self.mark(target);
+                }
                 fx.refill |= 1 << target;
                 if matches!(base, ISENABLER | ICENABLER) {
                     let (f, m) = fx.changed.unwrap_or((intid, 0));
                     if intid >= f && intid < f + 32 {
                         fx.changed = Some((f, m | 1 << (intid - f)));
                     }
-                }
-                if base == ISPENDR {
-                    self.cpus[target].dirty = true;
                 }
             }
         }
@@ -338,6 +362,54 @@ mod tests {
         let fx = wr(&mut v, Flavor::V3, 0, ISPENDR + 4, 1 << 1);
         assert_eq!(fx.refill, 1 << 1, "vCPU 1 owns the SPI");
         assert_eq!(rd(&mut v, Flavor::V3, ISENABLER + 4), 1 << 1);
+    }
+
+    /// Issue 14: the virtual timer fired while the guest had it disabled at its GIC (the physical PPI is then
+    /// acknowledged at EL2 and waits in the model); enabling it must get it into a list register.
+    #[test]
+    fn enabling_an_interrupt_that_went_pending_gets_it_delivered() {
+        use crate::vgic::lr::Lr;
+        let mut v = VgicState::<2>::new(2);
+        v.irq(0, 27).unwrap().hw = true;
+        v.set_pending(0, 27, 0);
+        let mut lrs = [Lr::EMPTY; 4];
+        assert!(!v.fill_lrs(0, &mut lrs));
+        assert!(lrs[0].is_free(), "disabled: not delivered");
+        let mut fx = Effects::default();
+        v.gicr_access(Access { offset: SGI_BASE + ISENABLER, size: 4, write: Some(1 << 27) }, &mut fx);
+        assert_eq!(fx.refill, 1);
+        v.fill_lrs(0, &mut lrs);
+        assert_eq!(lrs[0], Lr::pending(27, Some(27), 0, false, 0));
+    }
+
+    #[test]
+    fn enabling_the_distributor_delivers_spis_that_went_pending_before() {
+        use crate::vgic::lr::Lr;
+        let mut v = VgicState::<2>::new(2);
+        wr(&mut v, Flavor::V2, 0, ISENABLER + 4, 1 << 8); // INTID 40
+        v.set_pending(0, 40, 0);
+        let mut lrs = [Lr::EMPTY; 4];
+        v.fill_lrs(0, &mut lrs);
+        assert!(lrs[0].is_free(), "distributor off");
+        let fx = wr(&mut v, Flavor::V2, 0, CTLR, 1);
+        assert_eq!(fx.refill, 0b11);
+        v.fill_lrs(0, &mut lrs);
+        assert_eq!(lrs[0].vintid, 40);
+    }
+
+    #[test]
+    fn rerouting_a_pending_spi_hands_it_to_its_new_target() {
+        use crate::vgic::lr::Lr;
+        let mut v = VgicState::<2>::new(2);
+        wr(&mut v, Flavor::V3, 0, CTLR, 2);
+        wr(&mut v, Flavor::V3, 0, ISENABLER + 4, 1 << 8); // INTID 40, routed to vCPU 0
+        v.set_pending(0, 40, 0);
+        let mut fx = Effects::default();
+        v.gicd_access(Flavor::V3, 0, Access { offset: IROUTER + 8 * 40, size: 8, write: Some(1) }, &mut fx);
+        assert_eq!(fx.refill & 0b10, 0b10, "vCPU 1 must look");
+        let mut lrs = [Lr::EMPTY; 4];
+        v.fill_lrs(1, &mut lrs);
+        assert_eq!(lrs[0].vintid, 40);
     }
 
     #[test]

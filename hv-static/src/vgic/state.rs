@@ -104,32 +104,58 @@ impl<const V: usize> VgicState<V> {
         let irq = self.irq(vcpu, intid)?;
         irq.pending = true;
         irq.source = source;
-        let cpu = self.cpus.get_mut(target)?;
-        cpu.dirty = true;
+        self.mark(target);
         Some(target)
+    }
+
+    /// Something about `vcpu`'s interrupts changed that may make one deliverable (pending, enabled, routed to it,
+    /// its distributor group enabled): its list registers must be looked at again.
+    ///
+    /// `dirty` is what lets [`VgicState::fill_lrs`] (and `has_news` on every switch-in) skip the scan, so it must
+    /// never be false while an interrupt of `vcpu` is pending and deliverable but not in a list register (issue 14):
+    /// such an interrupt waits until something unrelated is injected into the vCPU, which may be never. For the
+    /// virtual timer that is worse than a late tick: its physical PPI was acknowledged at EL2 and is deactivated
+    /// only by the guest's completion through the HW-linked list register, so while it waits in the model the
+    /// physical timer interrupt stays active and no further tick can even be signalled on that CPU.
+    pub fn mark(&mut self, vcpu: usize) {
+        if let Some(cpu) = self.cpus.get_mut(vcpu) {
+            cpu.dirty = true;
+        }
     }
 
     /// Moves deliverable interrupts for `vcpu` into free list registers, most urgent (lowest priority value) first.
     /// `lrs` holds the hardware's current contents. Returns true when something is left over (the caller asks for an
     /// underflow maintenance interrupt to come back).
+    ///
+    /// Interrupts made pending again while a list register still holds them are folded into that register first:
+    /// a register that is pending already delivers it (edge interrupts coalesce, level ones are resampled when the
+    /// guest completes them); one the guest is handling becomes pending and active, so it is taken again after
+    /// the guest's completion, except a hardware-linked one (the virtual timer, passed-through SPIs), whose
+    /// pending state lives in the physical GIC (it cannot be pending again while the guest has it active; the
+    /// architecture does not allow pending-and-active with the HW bit). Either way the model's pending bit is
+    /// cleared, so nothing is delivered twice and, once this returns false, no pending interrupt is left behind
+    /// with `dirty` clear.
     pub fn fill_lrs(&mut self, vcpu: usize, lrs: &mut [Lr]) -> bool {
         if !self.cpus[vcpu].dirty {
             return false;
         }
+        for lr in lrs.iter_mut().filter(|l| !l.is_free()) {
+            // An SPI routed elsewhere since it came here stays pending for its new target.
+            if self.target_of(vcpu, lr.vintid) != vcpu {
+                continue;
+            }
+            let Some(irq) = self.irq(vcpu, lr.vintid).filter(|irq| irq.pending) else { continue };
+            irq.pending = false;
+            if lr.state == LrState::Active && lr.pintid.is_none() {
+                lr.state = LrState::PendingActive;
+            }
+        }
         let grp_enabled = self.ctlr & 0b11 != 0;
         loop {
-            let Some(intid) = self.most_urgent(vcpu, grp_enabled, lrs) else {
+            let Some(intid) = self.most_urgent(vcpu, grp_enabled) else {
                 self.cpus[vcpu].dirty = false;
                 return false;
             };
-            // Re-pended while the guest still handles it: the same LR carries both states.
-            if let Some(lr) = lrs.iter_mut().find(|l| l.vintid == intid && l.state == LrState::Active) {
-                lr.state = LrState::PendingActive;
-                if let Some(irq) = self.irq(vcpu, intid) {
-                    irq.pending = false;
-                }
-                continue;
-            }
             let Some(slot) = lrs.iter().position(Lr::is_free) else {
                 return true;
             };
@@ -145,15 +171,10 @@ impl<const V: usize> VgicState<V> {
         }
     }
 
-    fn most_urgent(&self, vcpu: usize, grp_enabled: bool, lrs: &[Lr]) -> Option<u32> {
-        let deliverable = |irq: &IrqState, intid: u32| {
-            irq.pending
-                && irq.enabled
-                && (intid < NR_PRIVATE as u32 || grp_enabled)
-                && !lrs
-                    .iter()
-                    .any(|l| l.vintid == intid && matches!(l.state, LrState::Pending | LrState::PendingActive))
-        };
+    /// The most urgent interrupt `vcpu` can take now that no list register holds (`fill_lrs` folded those in).
+    fn most_urgent(&self, vcpu: usize, grp_enabled: bool) -> Option<u32> {
+        let deliverable =
+            |irq: &IrqState, intid: u32| irq.pending && irq.enabled && (intid < NR_PRIVATE as u32 || grp_enabled);
         let private = self.cpus[vcpu].private.iter().enumerate().map(|(i, s)| (i as u32, s));
         let spis = self
             .spis
@@ -162,6 +183,12 @@ impl<const V: usize> VgicState<V> {
             .filter(|(_, s)| s.target as usize == vcpu)
             .map(|(i, s)| ((i + NR_PRIVATE) as u32, s));
         private.chain(spis).filter(|(i, s)| deliverable(s, *i)).min_by_key(|(i, s)| (s.priority, *i)).map(|(i, _)| i)
+    }
+
+    /// Whether `vcpu` has an interrupt it could take that is in no list register: what `dirty` must then say.
+    #[cfg(test)]
+    pub fn has_deliverable(&self, vcpu: usize) -> bool {
+        self.most_urgent(vcpu, self.ctlr & 0b11 != 0).is_some()
     }
 }
 
@@ -263,5 +290,155 @@ mod tests {
         v.set_pending(0, 1, 0);
         v.fill_lrs(0, &mut lrs);
         assert!(lrs[0].is_free(), "still pending in the LR: edge interrupts coalesce");
+    }
+
+    #[test]
+    fn a_ring_coalesced_into_a_pending_lr_is_not_delivered_again_later() {
+        let mut v = VgicState::<2>::new(2);
+        enabled(&mut v, 0, 1, 0x80);
+        let mut lrs = [Lr::EMPTY; 4];
+        v.set_pending(0, 1, 0);
+        v.fill_lrs(0, &mut lrs);
+        v.set_pending(0, 1, 0); // rung again before the guest took it
+        assert!(!v.fill_lrs(0, &mut lrs));
+        assert!(lrs[1..].iter().all(Lr::is_free), "one LR for both rings");
+        assert!(!v.irq(0, 1).unwrap().pending, "folded into the LR, not left pending in the model");
+        lrs[0] = Lr::EMPTY; // the guest took and completed it
+        v.cpus[0].dirty = true; // anything else injected later
+        v.fill_lrs(0, &mut lrs);
+        assert!(lrs.iter().all(Lr::is_free), "no second delivery of the same ring");
+    }
+
+    #[test]
+    fn a_hardware_interrupt_is_never_made_pending_and_active() {
+        let mut v = VgicState::<2>::new(2);
+        enabled(&mut v, 0, 27, 0xa0);
+        v.irq(0, 27).unwrap().hw = true;
+        let mut lrs = [Lr::EMPTY; 4];
+        lrs[0] = Lr { state: LrState::Active, ..Lr::pending(27, Some(27), 0xa0, true, 0) };
+        v.set_pending(0, 27, 0);
+        assert!(!v.fill_lrs(0, &mut lrs));
+        assert_eq!(lrs[0].state, LrState::Active, "the physical GIC re-asserts it after the guest's deactivation");
+        assert!(lrs[1..].iter().all(Lr::is_free) && !v.irq(0, 27).unwrap().pending);
+    }
+
+    /// The race of issue 14 in the model: whatever the order of injections (from any CPU), guest register writes
+    /// (enables, disables, the distributor's group enables, SPI routing), refills and the guest taking and
+    /// completing interrupts, `dirty` is never clear while a vCPU has a deliverable interrupt outside its list
+    /// registers, so a refill (on entry, on a kick, on a maintenance interrupt) always finds it; and a refill never
+    /// leaves an interrupt both in a list register and pending in the model (it would be delivered twice).
+    mod interleavings {
+        use super::super::super::regs::{Access, Effects, Flavor};
+        use super::*;
+        use proptest::prelude::*;
+
+        const GICR_STRIDE: u64 = 0x2_0000;
+        const SGI_BASE: u64 = 0x1_0000;
+        const ISENABLER: u64 = 0x100;
+        const ICENABLER: u64 = 0x180;
+        const IROUTER: u64 = 0x6000;
+        /// The interrupts the sequences play with: two SGIs, the timer (hardware-backed), two SPIs.
+        const IDS: [u32; 5] = [1, 2, 27, 40, 41];
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Inject { vcpu: usize, id: u32 },
+            Enable { vcpu: usize, id: u32, on: bool },
+            Groups(bool),
+            Route { id: u32, to: usize },
+            Refill(usize),
+            GuestAck(usize),
+            GuestComplete(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let vcpu = 0usize..2;
+            let id = proptest::sample::select(IDS.to_vec());
+            prop_oneof![
+                (vcpu.clone(), id.clone()).prop_map(|(vcpu, id)| Op::Inject { vcpu, id }),
+                (vcpu.clone(), id.clone(), any::<bool>()).prop_map(|(vcpu, id, on)| Op::Enable { vcpu, id, on }),
+                any::<bool>().prop_map(Op::Groups),
+                (proptest::sample::select(vec![40u32, 41]), 0usize..2).prop_map(|(id, to)| Op::Route { id, to }),
+                vcpu.clone().prop_map(Op::Refill),
+                vcpu.clone().prop_map(Op::GuestAck),
+                vcpu.prop_map(Op::GuestComplete),
+            ]
+        }
+
+        fn write(v: &mut VgicState<2>, vcpu: usize, id: u32, base: u64) {
+            let mut fx = Effects::default();
+            let bit = 1u64 << (id % 32);
+            if id < 32 {
+                let a = Access { offset: vcpu as u64 * GICR_STRIDE + SGI_BASE + base, size: 4, write: Some(bit) };
+                v.gicr_access(a, &mut fx);
+            } else {
+                let a = Access { offset: base + 4 * (id / 32) as u64, size: 4, write: Some(bit) };
+                v.gicd_access(Flavor::V3, vcpu, a, &mut fx);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn dirty_never_hides_a_deliverable_interrupt(ops in proptest::collection::vec(op(), 1..120)) {
+                let mut v = VgicState::<2>::new(2);
+                v.irq(0, 27).unwrap().hw = true;
+                v.irq(1, 27).unwrap().hw = true;
+                let mut lrs = [[Lr::EMPTY; 4]; 2];
+                for op in ops {
+                    match op {
+                        Op::Inject { vcpu, id } => {
+                            // A hardware interrupt cannot fire again while its LR holds it (the physical one is
+                            // active until the guest's deactivation).
+                            let busy = lrs[vcpu].iter().any(|l| l.vintid == id && !l.is_free());
+                            if !(id == 27 && busy) {
+                                v.set_pending(vcpu, id, 0);
+                            }
+                        }
+                        Op::Enable { vcpu, id, on } => write(&mut v, vcpu, id, if on { ISENABLER } else { ICENABLER }),
+                        Op::Groups(on) => {
+                            let mut fx = Effects::default();
+                            let a = Access { offset: 0, size: 4, write: Some(if on { 2 } else { 0 }) };
+                            v.gicd_access(Flavor::V3, 0, a, &mut fx);
+                        }
+                        Op::Route { id, to } => {
+                            let mut fx = Effects::default();
+                            let a = Access { offset: IROUTER + 8 * id as u64, size: 8, write: Some(to as u64) };
+                            v.gicd_access(Flavor::V3, 0, a, &mut fx);
+                        }
+                        Op::Refill(vcpu) => {
+                            let overflow = v.fill_lrs(vcpu, &mut lrs[vcpu]);
+                            for lr in lrs[vcpu].iter().filter(|l| l.is_pending()) {
+                                let mine = v.target_of(vcpu, lr.vintid) == vcpu;
+                                let pending = v.irq(vcpu, lr.vintid).unwrap().pending;
+                                prop_assert!(!(mine && pending), "INTID {} in an LR and still pending", lr.vintid);
+                            }
+                            prop_assert!(overflow || !v.has_deliverable(vcpu));
+                        }
+                        Op::GuestAck(vcpu) => {
+                            if let Some(lr) = lrs[vcpu].iter_mut().find(|l| l.state == LrState::Pending) {
+                                lr.state = LrState::Active;
+                            }
+                        }
+                        Op::GuestComplete(vcpu) => {
+                            if let Some(lr) = lrs[vcpu].iter_mut().find(|l| l.state == LrState::Active) {
+                                *lr = Lr::EMPTY;
+                            } else if let Some(lr) =
+                                lrs[vcpu].iter_mut().find(|l| l.state == LrState::PendingActive)
+                            {
+                                lr.state = LrState::Pending;
+                            }
+                        }
+                    }
+                    for vcpu in 0..2 {
+                        prop_assert!(
+                            v.cpus[vcpu].dirty || !v.has_deliverable(vcpu),
+                            "vCPU {vcpu} has a deliverable interrupt no refill will look at"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -17,7 +17,8 @@ fn main(platform: &'static Platform<'static>) -> ! {
     match role {
         "window" => crate::window::run(frames, frequency),
         "pinned" => crate::pinned::run(frames, positive(cmdline, "frame_us", DEFAULT_FRAME_US), frequency),
-        other => println!("schedprobe: unknown role {other:?} (known: window, pinned)"),
+        "soak" => crate::soak::run(platform, frequency),
+        other => println!("schedprobe: unknown role {other:?} (known: window, pinned, soak)"),
     }
     println!("schedprobe: done");
     if bootargs::get(cmdline, "done") == Some("off") {

@@ -4,7 +4,8 @@
 //! threshold means the vCPU was descheduled, and the read after it is the start of a window, to be compared with
 //! when the schedule says that window starts.
 //!
-//! Bootargs: `role=window` (the default) or `role=pinned`; `frames=N` frames to measure (default 1000);
+//! Bootargs: `role=window` (the default), `role=pinned` or `role=soak` (heartbeats beside cross-CPU traffic for
+//! soak tests: see [`soak`] for its own bootargs and output); `frames=N` frames to measure (default 1000);
 //! `frame_us=N` the pinned role's frame in microseconds (default 1000); `done=off` to call PSCI SYSTEM_OFF at the
 //! end instead of idling in WFI.
 //!
@@ -34,6 +35,7 @@ mod guest;
 mod measure;
 mod pinned;
 mod schedule;
+mod soak;
 mod stats;
 mod window;
 
