@@ -125,6 +125,31 @@ mod tests {
         assert_eq!(rung(3, 0), None);
     }
 
+    proptest::proptest! {
+        /// Whatever the caller passes (any partition, any index): a ring reaches only the other members of one of
+        /// the caller's own channels, never the caller, never a partition outside that channel.
+        #[test]
+        fn a_ring_reaches_only_the_other_members_of_the_caller_s_channel(me in 0usize..5, index in proptest::prelude::any::<usize>()) {
+            let Some(targets) = rung(me, index) else {
+                proptest::prop_assert!(PARTS.get(me).is_none_or(|p| index >= p.channels.len()));
+                return Ok(());
+            };
+            let channel = PARTS[me].channels[index].channel;
+            for (part, intid) in targets {
+                proptest::prop_assert_ne!(part, me);
+                proptest::prop_assert!(PARTS[part].channels.iter().any(|m| m.channel == channel && m.doorbell == intid));
+            }
+        }
+
+        /// `read_only_at` is total: any IPA, no overflow at the top of the address space.
+        #[test]
+        fn read_only_lookup_is_total(part in 0usize..3, ipa in proptest::prelude::any::<u64>()) {
+            if let Some(m) = read_only_at(&PARTS[part], ipa) {
+                proptest::prop_assert!(!m.writable && ipa >= m.ipa && ipa - m.ipa < m.size);
+            }
+        }
+    }
+
     #[test]
     fn writes_fault_only_in_read_only_channels() {
         assert_eq!(read_only_at(&PARTS[0], 0x1001_0000).map(|m| m.channel), Some(1));

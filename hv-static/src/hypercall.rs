@@ -19,19 +19,34 @@ const HV_CPU_EXITS: u32 = 0x8600_0012;
 /// Rings the doorbells of the other members of the calling partition's n-th channel.
 const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
 
-/// Handles the call in `regs` (function ID in x0, arguments in x1-x3). Returns false when the vCPU must stop
-/// running (it powered itself or its partition off).
+/// SMCCC bit 30 of a function ID: set for the SMC64/HVC64 calling convention.
+const SMC64: u32 = 1 << 30;
+
+/// Argument `n` of call `fid`. An SMC32/HVC32 call passes its arguments in W1-W7 (SMCCC §2.6): what the upper
+/// halves of X1-X7 hold is not part of the call, and a caller may leave anything there (an AArch64 guest's
+/// compiler does), so it is cut off here, once, for every call. On AArch32 partitions registers are 32 bits.
+fn arg(fid: u32, regs: &GuestRegs, n: u8) -> u64 {
+    let x = regs.get(n);
+    if fid & SMC64 == 0 {
+        x & 0xffff_ffff
+    } else {
+        x
+    }
+}
+
+/// Handles the call in `regs` (function ID in w0, arguments in x1-x3 or w1-w3, see [`arg`]). Returns false when
+/// the vCPU must stop running (it powered itself or its partition off).
 pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
     let fid = regs.get(0) as u32;
     let ret = if psci::is_psci(fid) {
-        match psci::call(me, fid, regs.get(1), regs.get(2), regs.get(3)) {
+        match psci::call(me, fid, arg(fid, regs, 1), arg(fid, regs, 2), arg(fid, regs, 3)) {
             Outcome::Return(r) => r,
             Outcome::Park => return false,
         }
     } else {
         match fid {
             SMCCC_VERSION => SMCCC_VERSION_1_1,
-            SMCCC_ARCH_FEATURES => match regs.get(1) as u32 {
+            SMCCC_ARCH_FEATURES => match arg(fid, regs, 1) as u32 {
                 SMCCC_VERSION | SMCCC_ARCH_FEATURES => 0,
                 _ => psci::NOT_SUPPORTED,
             },
@@ -44,7 +59,7 @@ pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
                 }
                 None => psci::NOT_SUPPORTED,
             },
-            HV_SCHED_WINDOW => match sched::window(me, regs.get(1) as u32 as usize) {
+            HV_SCHED_WINDOW => match sched::window(me, arg(fid, regs, 1) as usize) {
                 Some((start, end)) => {
                     regs.set(1, start);
                     regs.set(2, end);
@@ -58,7 +73,7 @@ pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
                 0
             }
             HV_CHANNEL_SIGNAL => {
-                if channel::signal(me, regs.get(1) as u32 as usize) {
+                if channel::signal(me, arg(fid, regs, 1) as usize) {
                     0
                 } else {
                     psci::INVALID_PARAMETERS

@@ -19,14 +19,15 @@ pub struct Requests {
 pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
     let mut out = Requests::default();
     loop {
-        let intid = gic::ack();
+        let acked = gic::ack();
+        let intid = acked.intid;
         if intid >= gic::SPURIOUS {
             return out;
         }
-        gic::priority_drop(intid);
+        gic::priority_drop(acked);
         match (intid, current) {
             (gic::SGI_KICK, _) => {
-                gic::deactivate(intid);
+                gic::end(acked);
                 // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.
                 if crate::boot::panicked() {
                     crate::boot::halt();
@@ -45,29 +46,29 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
             // The timer stays asserted until it is re-armed, which the caller does through `sched::tick`.
             (gic::HYP_TIMER_IRQ, _) => {
                 arch::timer::hyp_timer_off();
-                gic::deactivate(intid);
+                gic::end(acked);
                 out.tick = true;
             }
             // Deactivated by the guest's own completion, through the HW bit of its list register.
             (gic::VTIMER_IRQ, Some(v)) => vgic::inject(v, intid, 0),
             (i, _) if i == SYSTEM.gic.maintenance_irq => {
-                gic::deactivate(intid);
+                gic::end(acked);
                 if let Some(v) = current {
                     vgic::refill(v);
                 }
             }
             (i, _) if i == SYSTEM.uart_irq => {
                 console::rx::on_interrupt();
-                gic::deactivate(intid);
+                gic::end(acked);
             }
             // The board's network device (an uplink): frames from outside, switched on this CPU.
             (i, _) if hostdev::owns_irq(i) => {
                 hostdev::on_interrupt(i);
-                gic::deactivate(i);
+                gic::end(acked);
             }
             (i, _) => match vgic::spi_owner(i) {
                 Some(owner) => vgic::inject(owner, i, 0),
-                None => gic::deactivate(i),
+                None => gic::end(acked),
             },
         }
     }

@@ -63,6 +63,19 @@ pub fn position_at(s: &CpuSchedule, t0: u64, freq: u64, now: u64) -> Position {
     Position { frame, slot }
 }
 
+/// The slot to run when the timer armed for `armed`'s boundary fires at counter value `now`. On time (before the
+/// boundary after it), that is `armed`, found without a division. Late by more than a slot (EL2 held the CPU, or
+/// the host stalled the board), it is the slot under way at `now`: the missed boundaries are skipped, not each
+/// replayed as one more timer interrupt, so a late tick costs one switch, and the table is back in step at once.
+/// A timer that fires early (never, architecturally) still starts `armed`.
+pub fn due(s: &CpuSchedule, armed: Position, t0: u64, freq: u64, now: u64) -> Position {
+    if armed.next(s).start(s, t0, freq) > now {
+        armed
+    } else {
+        position_at(s, t0, freq, now)
+    }
+}
+
 /// The windows vCPU `vcpu` runs in on a CPU, in ticks from the frame start: what the guest's `HV_SCHED_WINDOW`
 /// call reports, window `n`.
 pub fn window_of(s: &CpuSchedule, vcpu: (usize, usize), n: usize, freq: u64) -> Option<(u64, u64)> {
@@ -144,13 +157,14 @@ mod runtime {
         vcpu_of(here, s)
     }
 
-    /// The Hyp timer fired: the boundary it was armed for has come. Arms the one after and returns the vCPU of
-    /// the slot that starts now (`None`: idle).
+    /// The Hyp timer fired: the boundary it was armed for has come (or passed: see [`super::due`]). Arms the one
+    /// after the slot due now and returns that slot's vCPU (`None`: idle).
     pub fn tick(cpu: usize) -> Option<VcpuRef> {
         let s = schedule(cpu)?;
-        let now = next(cpu);
-        set_next(cpu, now.next(s), s);
-        vcpu_of(now, s)
+        let (t0, freq) = origin();
+        let here = super::due(s, next(cpu), t0, freq, timer::now());
+        set_next(cpu, here.next(s), s);
+        vcpu_of(here, s)
     }
 
     /// The vCPU whose slot is under way on this cyclic CPU (the one before the next boundary).
@@ -227,6 +241,31 @@ mod tests {
         assert_eq!(position_at(&S, t0, FREQ, t0 + 25_000), Position { frame: 0, slot: 1 });
         assert_eq!(position_at(&S, t0, FREQ, t0 + 62_499), Position { frame: 0, slot: 2 });
         assert_eq!(position_at(&S, t0, FREQ, t0 + 62_500 * 9 + 43_750), Position { frame: 9, slot: 2 });
+    }
+
+    #[test]
+    fn a_late_tick_skips_the_missed_boundaries() {
+        let t0 = 1_000;
+        let armed = Position { frame: 4, slot: 1 };
+        let at = armed.start(&S, t0, FREQ);
+        assert_eq!(due(&S, armed, t0, FREQ, at), armed, "on time");
+        assert_eq!(due(&S, armed, t0, FREQ, at + 18_749), armed, "late, but within its slot");
+        assert_eq!(due(&S, armed, t0, FREQ, at + 18_750), Position { frame: 4, slot: 2 });
+        assert_eq!(due(&S, armed, t0, FREQ, at + 62_500 * 3), Position { frame: 7, slot: 1 }, "frames missed");
+    }
+
+    proptest::proptest! {
+        /// However late the tick, the slot it starts is the one under way at `now`, and the next boundary armed
+        /// after it is in the future: one timer interrupt per tick, never a burst.
+        #[test]
+        fn the_slot_due_is_the_one_under_way(frame in 0u64..1_000_000, slot in 0usize..3, late in 0u64..10_000_000) {
+            let (t0, armed) = (77, Position { frame, slot });
+            let now = armed.start(&S, t0, FREQ) + late;
+            let here = due(&S, armed, t0, FREQ, now);
+            proptest::prop_assert!(here.start(&S, t0, FREQ) <= now);
+            proptest::prop_assert!(here.next(&S).start(&S, t0, FREQ) > now);
+            proptest::prop_assert_eq!(here, position_at(&S, t0, FREQ, now));
+        }
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub fn boot_until_in(config_name: &str, secure: Option<bool>, until: &str, timeo
 }
 
 /// [`boot_until`] under QEMU's deterministic time (`-icount`): guest-visible counter values are reproducible.
+///
+/// What `-icount` changes beyond that (QEMU 7.2): all vCPUs run in one host thread, taking turns (a turn ends when
+/// the vCPU idles in WFI, at a timer deadline, or at QEMU's periodic kick, every 100 ms of virtual time). So a CPU
+/// spinning on another (an SGI's answer, a lock held over there) may wait up to a whole turn of the other, in
+/// guest-visible time; tests that measure across CPUs compare counter values from one CPU, or allow for it.
 pub fn boot_until_icount(config_name: &str, until: &str, timeout: Duration) -> RunOutcome {
     boot_with(config_name, None, true, until, timeout)
 }

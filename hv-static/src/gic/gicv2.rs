@@ -90,16 +90,19 @@ pub fn set_private_active(intid: u32, on: bool) {
     write32(gicd() + if on { GICD_ISACTIVER } else { GICD_ICACTIVER }, 1 << intid);
 }
 
+/// GICC_IAR whole: the INTID and, for an SGI, the sending CPU (bits 12:10), which EOIR and DIR need back.
 pub fn ack() -> u32 {
-    read32(gicc() + GICC_IAR) & 0x3ff
+    read32(gicc() + GICC_IAR)
 }
 
-pub fn priority_drop(intid: u32) {
-    write32(gicc() + GICC_EOIR, intid);
+/// `iar`: what [`ack`] returned.
+pub fn priority_drop(iar: u32) {
+    write32(gicc() + GICC_EOIR, iar);
 }
 
-pub fn deactivate(intid: u32) {
-    write32(gicc() + GICC_DIR, intid);
+/// `iar`: what [`ack`] returned, or the INTID of an SPI or PPI.
+pub fn deactivate(iar: u32) {
+    write32(gicc() + GICC_DIR, iar);
 }
 
 /// `pcpu` is the CPU interface number, equal to the logical CPU index on the boards we support.

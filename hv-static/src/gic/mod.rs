@@ -73,15 +73,39 @@ pub fn init_cpu(mpidr: u64) -> bool {
     true
 }
 
-/// Acknowledges the highest-priority pending interrupt (>= [`SPURIOUS`] when none).
-pub fn ack() -> u32 {
-    by_version!(v3::ack(), gicv2::ack())
+/// An acknowledged interrupt: its INTID, and the value the CPU interface returned, which ending it must write
+/// back unchanged. On GICv2 an SGI's acknowledge value carries the sending CPU's number (GICC_IAR bits 12:10), and
+/// GICC_EOIR / GICC_DIR match on it: written with those bits cleared, an SGI from any CPU but 0 is never dropped
+/// nor deactivated on real hardware (QEMU does not check), and the CPU takes no further SGI of that number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acked {
+    pub intid: u32,
+    raw: u32,
 }
 
-pub fn priority_drop(intid: u32) {
-    by_version!(v3::priority_drop(intid), gicv2::priority_drop(intid))
+impl Acked {
+    /// From an acknowledge register's value (GICv2 GICC_IAR, GICv3 ICC_IAR1): the INTID is bits 9:0 on GICv2,
+    /// 23:0 on GICv3, whose SGIs carry no CPU number.
+    pub const fn from_iar(raw: u32, v3: bool) -> Acked {
+        Acked { intid: if v3 { raw & 0xff_ffff } else { raw & 0x3ff }, raw }
+    }
 }
 
+/// Acknowledges the highest-priority pending interrupt (`intid` >= [`SPURIOUS`] when none).
+pub fn ack() -> Acked {
+    by_version!(Acked::from_iar(v3::ack(), true), Acked::from_iar(gicv2::ack(), false))
+}
+
+pub fn priority_drop(a: Acked) {
+    by_version!(v3::priority_drop(a.raw), gicv2::priority_drop(a.raw))
+}
+
+/// Deactivates an interrupt this CPU acknowledged (see [`Acked`] for why not [`deactivate`] with its INTID).
+pub fn end(a: Acked) {
+    deactivate(a.raw)
+}
+
+/// Deactivates SPI or PPI `intid` (an interrupt acknowledged here is ended with [`end`]).
 pub fn deactivate(intid: u32) {
     by_version!(v3::deactivate(intid), gicv2::deactivate(intid))
 }
