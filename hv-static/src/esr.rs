@@ -11,6 +11,9 @@ pub mod ec {
     pub const SYSREG64: u32 = 0x18;
     pub const IABT_LOWER: u32 = 0x20;
     pub const DABT_LOWER: u32 = 0x24;
+    /// Data abort taken without a change in exception level: only ever injected, never trapped.
+    #[cfg_attr(target_arch = "arm", allow(dead_code))] // Injected into AArch64 partitions only.
+    pub const DABT_CURRENT: u32 = 0x25;
 }
 
 /// What the partition did, as far as the hypervisor cares.
@@ -73,6 +76,9 @@ pub struct DataAbort {
     pub write: bool,
     /// Fault happened walking the guest's own stage-1 tables.
     pub s1ptw: bool,
+    /// A cache maintenance instruction (DC/IC by address; ESR.CM, bit 8), not a load or store: `write` is set
+    /// and nothing is transferred.
+    pub cache_maintenance: bool,
     pub fsc: u8,
 }
 
@@ -126,12 +132,40 @@ pub fn decode(esr: u64) -> Trap {
             sixty_four: iss & (1 << 15) != 0,
             write: iss & (1 << 6) != 0,
             s1ptw: iss & (1 << 7) != 0,
+            cache_maintenance: iss & (1 << 8) != 0,
             fsc: (iss & 0x3f) as u8,
         }),
         0x03..=0x06 | 0x0c => Trap::Coprocessor { ec },
         ec::IABT_LOWER => Trap::InstructionAbort { fsc: (iss & 0x3f) as u8 },
         _ => Trap::Other { ec, iss },
     }
+}
+
+/// ESR_EL1 of the synchronous external abort an AArch64 partition takes when it reaches an emulated device with
+/// an access the hypervisor cannot emulate (no syndrome: LDP/STP, writeback, SIMD, exclusives...), as a device
+/// that signals an error on the bus would make it (Arm ARM D17.2.40, ESR_EL1 for EC 0x24/0x25): EC 0x25 "data
+/// abort without a change in exception level" from EL1, 0x24 "from a lower exception level" from EL0; IL as the
+/// trapped instruction's (`trap_esr`, ESR_EL2); ISV 0, as the trap had none; WnR for a store; DFSC 0b010000
+/// "synchronous external abort, not on a translation table walk", so FAR_EL1 is valid.
+#[cfg_attr(target_arch = "arm", allow(dead_code))] // ARMv7 partitions get a DFSR instead.
+pub fn injected_data_abort_esr(from_el1: bool, trap_esr: u64, write: bool) -> u64 {
+    const IL: u64 = 1 << 25;
+    const WNR: u64 = 1 << 6;
+    const DFSC_SYNC_EXTERNAL: u64 = 0x10;
+    let ec = if from_el1 { ec::DABT_CURRENT } else { ec::DABT_LOWER } as u64;
+    ec << 26 | (trap_esr & IL) | if write { WNR } else { 0 } | DFSC_SYNC_EXTERNAL
+}
+
+/// DFSR of the same synchronous external abort for an ARMv7 partition (Arm ARM DDI 0406C B4.1.52), in the format
+/// its translation regime uses (TTBCR.EAE, `lpae`): short-descriptor FS = 0b01000 (FS[4] in bit 10, FS[3:0] in
+/// bits 3:0; the domain is UNKNOWN for this fault and left zero), or long-descriptor (LPAE, bit 9) STATUS =
+/// 0b010000. WnR (bit 11) for a store; ExT (bit 12, IMPLEMENTATION DEFINED classification) zero.
+#[cfg_attr(target_arch = "aarch64", allow(dead_code))] // AArch64 partitions get an ESR instead.
+pub fn injected_data_abort_dfsr(lpae: bool, write: bool) -> u32 {
+    const WNR: u32 = 1 << 11;
+    const LPAE: u32 = 1 << 9;
+    let status = if lpae { LPAE | 0x10 } else { 0x08 };
+    status | if write { WNR } else { 0 }
 }
 
 /// The faulting guest-physical address of a stage-2 abort, from HPFAR (page) and FAR (offset in page).
@@ -179,7 +213,45 @@ mod tests {
     }
 
     fn load(size: u8, sign: bool, sf: bool) -> DataAbort {
-        DataAbort { valid: true, size, sign_extend: sign, reg: 0, sixty_four: sf, write: false, s1ptw: false, fsc: 7 }
+        DataAbort {
+            valid: true,
+            size,
+            sign_extend: sign,
+            reg: 0,
+            sixty_four: sf,
+            write: false,
+            s1ptw: false,
+            cache_maintenance: false,
+            fsc: 7,
+        }
+    }
+
+    #[test]
+    fn ldp_and_dc_civac_have_no_syndrome() {
+        // ldp x0, x1, [x2] at a stage-2 translation fault: EC 0x24, IL, ISV 0, DFSC level 3.
+        let Trap::DataAbort(d) = decode((0x24 << 26) | (1 << 25) | 0x07) else { panic!() };
+        assert!(!d.valid && !d.write && !d.cache_maintenance);
+        // dc civac: CM and WnR set.
+        let Trap::DataAbort(d) = decode((0x24 << 26) | (1 << 25) | (1 << 8) | (1 << 6) | 0x07) else { panic!() };
+        assert!(!d.valid && d.write && d.cache_maintenance);
+    }
+
+    #[test]
+    fn injected_aborts_are_synchronous_external() {
+        let trap = (0x24 << 26) | (1 << 25) | 0x07;
+        // From EL1: EC 0x25; from EL0: EC 0x24. IL kept, WnR for stores, DFSC 0x10.
+        assert_eq!(injected_data_abort_esr(true, trap, false), 0x9600_0010);
+        assert_eq!(injected_data_abort_esr(true, trap, true), 0x9600_0050);
+        assert_eq!(injected_data_abort_esr(false, trap, false), 0x9200_0010);
+        assert_eq!(injected_data_abort_esr(false, trap & !(1 << 25), true), 0x9000_0050);
+        // The result decodes back as a data abort with the same direction and no syndrome.
+        let Trap::DataAbort(d) = decode(injected_data_abort_esr(false, trap, true)) else { panic!() };
+        assert!(d.write && !d.valid && d.fsc == 0x10);
+        // ARMv7: short-descriptor FS 0b01000, long-descriptor STATUS 0b010000 with the LPAE bit.
+        assert_eq!(injected_data_abort_dfsr(false, false), 0x008);
+        assert_eq!(injected_data_abort_dfsr(false, true), 0x808);
+        assert_eq!(injected_data_abort_dfsr(true, false), 0x210);
+        assert_eq!(injected_data_abort_dfsr(true, true), 0xa10);
     }
 
     #[test]

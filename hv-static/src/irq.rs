@@ -15,21 +15,33 @@ pub struct Requests {
     pub tick: bool,
 }
 
-/// Takes every pending interrupt.
+/// Takes every pending interrupt, doing each source's bounded share of work at most once per entry into the
+/// hypervisor.
+///
+/// Why "once": the console, the uplink and a partition's deferred virtio work each do a slice of their work and
+/// leave the rest to their interrupt, which is then raised again at once (QEMU's UARTs always say "room"; the
+/// uplink re-pends its line; the virtio resume re-posts its kick). Ended straight away, that interrupt would come
+/// back within this loop, and the loop would run until all the work was done: the slicing would be for nothing, and
+/// a window boundary due meanwhile would wait for all of it. So such an interrupt is held active (the GIC does not
+/// signal an active interrupt again) and ended only on the way out: it is taken again after the CPU has been back
+/// in the partition, one slice per entry. For the same reason a window boundary ends the loop: what is still
+/// pending is taken after the switch, by the next window's vCPU (interrupts of the old one are silenced by the
+/// switch, or wait for its next window in its model).
 pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
     let mut out = Requests::default();
+    let mut held = Held::default();
     loop {
         let acked = gic::ack();
         let intid = acked.intid;
         if intid >= gic::SPURIOUS {
-            return out;
+            break;
         }
         gic::priority_drop(acked);
         match (intid, current) {
             (gic::SGI_KICK, _) => {
-                gic::end(acked);
                 // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.
                 if crate::boot::panicked() {
+                    gic::end(acked);
                     crate::boot::halt();
                 }
                 let flags = percpu::take(arch::cpu::id());
@@ -39,8 +51,13 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
                 if let (true, Some(v)) = (flags & req::REFILL != 0, current) {
                     vgic::refill(v);
                 }
-                if let (true, Some(v)) = (flags & req::VIRTIO != 0, current) {
-                    virtio::resume(v);
+                match (flags & req::VIRTIO != 0, current) {
+                    (true, Some(v)) => {
+                        virtio::resume(v);
+                        // A batch that left more re-posted the kick: it waits for the next entry.
+                        held.add(acked);
+                    }
+                    _ => gic::end(acked),
                 }
             }
             // The timer stays asserted until it is re-armed, which the caller does through `sched::tick`.
@@ -48,6 +65,7 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
                 arch::timer::hyp_timer_off();
                 gic::end(acked);
                 out.tick = true;
+                break;
             }
             // Deactivated by the guest's own completion, through the HW bit of its list register.
             (gic::VTIMER_IRQ, Some(v)) => vgic::inject(v, intid, 0),
@@ -57,19 +75,50 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
                     vgic::refill(v);
                 }
             }
+            // Each take writes one FIFO's worth of output. While more waits, the UART keeps the line raised (QEMU's
+            // never fill), so ending it now would bring it straight back into this loop until all is written: it
+            // stays active until the loop is done, and is taken again once the CPU has left, a slice per entry.
             (i, _) if i == SYSTEM.uart_irq => {
-                console::rx::on_interrupt();
-                gic::end(acked);
+                if console::rx::on_interrupt() {
+                    held.add(acked);
+                } else {
+                    gic::end(acked);
+                }
             }
-            // The board's network device (an uplink): frames from outside, switched on this CPU.
+            // The board's network device (an uplink): frames from outside, switched on this CPU, a batch per entry.
             (i, _) if hostdev::owns_irq(i) => {
                 hostdev::on_interrupt(i);
-                gic::end(acked);
+                held.add(acked);
             }
             (i, _) => match vgic::spi_owner(i) {
                 Some(owner) => vgic::inject(owner, i, 0),
                 None => gic::end(acked),
             },
+        }
+    }
+    held.end_all();
+    out
+}
+
+/// Interrupts taken in this entry whose work continues in the next: kept active until the entry ends (see
+/// [`handle_pending`]). Each kind is held at most once (while held it cannot be taken again), so three slots do.
+#[derive(Default)]
+struct Held {
+    slots: [Option<gic::Acked>; 3],
+}
+
+impl Held {
+    fn add(&mut self, a: gic::Acked) {
+        match self.slots.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(a),
+            // Cannot happen (one kick, one UART, one uplink); ending it at once is the safe fallback.
+            None => gic::end(a),
+        }
+    }
+
+    fn end_all(&mut self) {
+        for a in self.slots.iter_mut().filter_map(Option::take) {
+            gic::end(a);
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::partition::{self, RunState};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Context, Power, VcpuRef};
 use crate::vgic::lr::Lr;
-use crate::{gic, irq, sched, vgic, virtio};
+use crate::{console, gic, irq, sched, vgic, virtio};
 
 /// The idle loop: sleeps until there is a vCPU to run, then enters it. Never returns.
 pub fn idle() -> ! {
@@ -86,6 +86,7 @@ fn run(v: VcpuRef, regs: &arch::GuestRegs, refill: bool) -> ! {
     // Current before the refill: an interrupt injected from another CPU from now on is refilled by a kick.
     percpu::set_current(Some(v));
     virtio::on_switch_in(v);
+    console::on_switch_in(v.part);
     if refill || vgic::has_news(v) {
         vgic::refill(v);
     }

@@ -1,12 +1,14 @@
 //! Rust side of the EL2 vectors: what to do with each kind of trap from a partition.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::arch::{self, sysreg, GuestRegs};
-use crate::config::FaultPolicy;
-use crate::esr::{self, Trap};
+use crate::config::{FaultPolicy, NUM_PARTITIONS};
+use crate::esr::{self, DataAbort, Trap};
 use crate::partition::{self, StopReason};
 use crate::percpu;
 use crate::vcpu::VcpuRef;
-use crate::{hverror, hypercall, irq, mmio, run};
+use crate::{hverror, hvwarn, hypercall, irq, mmio, run};
 
 #[allow(clippy::panic, reason = "a trap from a guest on a CPU that runs none is a hypervisor bug, not guest input")]
 fn current() -> VcpuRef {
@@ -34,44 +36,7 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
                 run::park(v, regs);
             }
         }
-        Trap::DataAbort(d) => {
-            let ipa = esr::fault_ipa(hpfar, far);
-            // Without a syndrome (ARMv7 loads/stores with writeback), decode the instruction itself.
-            // ESR.IL is not meaningful then; the decoder only accepts 4-byte A32 instructions.
-            let (d, writeback, len) = match (d.valid, d.s1ptw) {
-                (false, false) => match arch::decode_unsyndromed(regs).map(|x| x.parts()) {
-                    Some((d, wb)) => (d, wb, 4),
-                    None => (d, None, 0),
-                },
-                _ => (d, None, esr::instr_len(esr)),
-            };
-            let emulated = if d.valid && !d.s1ptw { mmio::emulate(v, ipa, &d, regs.get(d.reg)) } else { None };
-            match emulated {
-                Some(raw) => {
-                    if !d.write {
-                        regs.set(d.reg, d.load_value(raw));
-                    }
-                    if let Some((rn, offset)) = writeback {
-                        regs.set(rn, regs.get(rn).wrapping_add(offset as i64 as u64));
-                    }
-                    regs.advance(len);
-                }
-                None => {
-                    let kind = if d.write { "write" } else { "read" };
-                    match crate::channel::read_only_at(v.partition(), ipa).filter(|_| d.write) {
-                        Some(c) => fault(
-                            v,
-                            regs,
-                            format_args!(
-                                "data abort (write) at IPA {ipa:#x}: channel '{}' is read-only in this partition",
-                                crate::config::SYSTEM.channels[c.channel].name
-                            ),
-                        ),
-                        None => fault(v, regs, format_args!("data abort ({kind}) at IPA {ipa:#x}")),
-                    }
-                }
-            }
-        }
+        Trap::DataAbort(d) => data_abort(v, regs, d, esr, far, esr::fault_ipa(hpfar, far)),
         Trap::SysReg(a) => sysreg::emulate(v, regs, &a),
         Trap::Coprocessor { .. } => sysreg::emulate_cp15(v, regs, esr::instr_len(esr)),
         Trap::Wait { wfe } => {
@@ -85,6 +50,83 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
             fault(v, regs, format_args!("instruction abort at IPA {ipa:#x}"))
         }
         Trap::Other { ec, iss } => fault(v, regs, format_args!("unhandled trap EC {ec:#x} ISS {iss:#x}")),
+    }
+}
+
+/// A stage-2 data abort: an access to an emulated device is carried out; one the hypervisor cannot carry out
+/// (no syndrome, and on ARMv7 not one it decodes) becomes a synchronous external abort in the partition, which
+/// keeps running; cache maintenance by address on a device is skipped; anything else is a fault.
+fn data_abort(v: VcpuRef, regs: &mut GuestRegs, d: DataAbort, esr: u64, far: u64, ipa: u64) {
+    // Without a syndrome (ARMv7 loads/stores with writeback), decode the instruction itself.
+    // ESR.IL is not meaningful then; the decoder only accepts 4-byte A32 instructions.
+    let (d, writeback, len) = match (d.valid, d.s1ptw) {
+        (false, false) if !d.cache_maintenance => match arch::decode_unsyndromed(regs).map(|x| x.parts()) {
+            Some((d, wb)) => (d, wb, 4),
+            None => (d, None, 0),
+        },
+        _ => (d, None, esr::instr_len(esr)),
+    };
+    if d.valid && !d.s1ptw {
+        if let Some(raw) = mmio::emulate(v, ipa, &d, regs.get(d.reg)) {
+            if !d.write {
+                regs.set(d.reg, d.load_value(raw));
+            }
+            if let Some((rn, offset)) = writeback {
+                regs.set(rn, regs.get(rn).wrapping_add(offset as i64 as u64));
+            }
+            regs.advance(len);
+            return;
+        }
+    } else if !d.s1ptw && mmio::is_emulated(v, ipa) {
+        if d.cache_maintenance {
+            // DC CIVAC and the like on a device window: nothing is cached there, as on real device memory.
+            regs.advance(esr::instr_len(esr));
+        } else {
+            report_unsyndromed(v, regs, ipa, d.write);
+            arch::inject::data_abort(regs, esr, far, d.write);
+        }
+        return;
+    }
+    let kind = if d.write { "write" } else { "read" };
+    match crate::channel::read_only_at(v.partition(), ipa).filter(|_| d.write) {
+        Some(c) => fault(
+            v,
+            regs,
+            format_args!(
+                "data abort (write) at IPA {ipa:#x}: channel '{}' is read-only in this partition",
+                crate::config::SYSTEM.channels[c.channel].name
+            ),
+        ),
+        None => fault(v, regs, format_args!("data abort ({kind}) at IPA {ipa:#x}")),
+    }
+}
+
+/// Unsyndromed accesses to emulated devices each partition made so far (answered with an abort).
+static UNSYNDROMED: [AtomicU64; NUM_PARTITIONS] = [const { AtomicU64::new(0) }; NUM_PARTITIONS];
+/// How many of them are reported one by one; after that only the count is, each time it doubles, so a partition
+/// that loops on one cannot flood the console (64 lines for 2^64 of them).
+const UNSYNDROMED_REPORTED: u64 = 4;
+
+/// Tells the operator that a partition reached an emulated device with an access hv-static could not emulate, which
+/// usually means a guest driver uses a load/store form the guest ABI excludes (LDP/STP, writeback, LDM/LDRD...).
+fn report_unsyndromed(v: VcpuRef, regs: &GuestRegs, ipa: u64, write: bool) {
+    let Some(count) = UNSYNDROMED.get(v.part) else { return };
+    let n = count.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    let p = v.partition();
+    if n <= UNSYNDROMED_REPORTED {
+        let kind = if write { "write" } else { "read" };
+        hvwarn!(
+            "partition '{}' vcpu {}: {kind} at IPA {ipa:#x} (PC {:#x}) without syndrome: external abort injected",
+            p.name,
+            v.idx,
+            regs.pc()
+        );
+    } else if n.is_power_of_two() {
+        hvwarn!(
+            "partition '{}': {n} accesses without syndrome to emulated devices, each answered with an abort (the \
+             first {UNSYNDROMED_REPORTED} reported)",
+            p.name
+        );
     }
 }
 

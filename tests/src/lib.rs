@@ -9,6 +9,7 @@ use image_builder::qemu::{run, RunOptions, RunOutcome};
 
 pub mod checks;
 pub mod hostile;
+pub mod latency;
 pub mod net;
 mod session;
 pub mod soak;

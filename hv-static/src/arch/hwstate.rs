@@ -284,23 +284,102 @@ pub fn it_advance(cpsr: u32) -> u32 {
 /// plus 4 in ARM state, plus 2 in Thumb state (where a 32-bit instruction's LR points at its second halfword).
 pub fn aarch32_undef_entry(cpsr: u32, sctlr: u32) -> (u32, u32) {
     const MODE_UND: u32 = 0x1b;
-    const THUMB: u32 = 1 << 5;
     const IRQ_MASK: u32 = 1 << 7;
+    let lr_offset = if cpsr & AARCH32_THUMB != 0 { 2 } else { 4 };
+    (aarch32_entry(cpsr, sctlr, MODE_UND | IRQ_MASK), lr_offset)
+}
+
+/// CPSR for a Data Abort exception taken by an ARMv7 partition at PL1 (Arm ARM DDI 0406C B1.9.10): Abort mode,
+/// asynchronous aborts and IRQs masked (with the virtualization extensions CPSR.A is always set), FIQs as they were,
+/// IT state and J cleared, T from SCTLR.TE, E from SCTLR.EE. LR_abt is the faulting instruction's address plus 8,
+/// in either instruction set.
+pub fn aarch32_abort_entry(cpsr: u32, sctlr: u32) -> u32 {
+    const MODE_ABT: u32 = 0x17;
+    const IRQ_MASK: u32 = 1 << 7;
+    const ABORT_MASK: u32 = 1 << 8;
+    aarch32_entry(cpsr, sctlr, MODE_ABT | IRQ_MASK | ABORT_MASK)
+}
+
+/// The address of an ARMv7 partition's exception vectors: Hivecs (SCTLR.V) at 0xffff0000, else VBAR.
+pub fn aarch32_vector_base(sctlr: u32, vbar: u32) -> u32 {
+    const V: u32 = 1 << 13;
+    if sctlr & V != 0 {
+        0xffff_0000
+    } else {
+        vbar
+    }
+}
+
+const AARCH32_THUMB: u32 = 1 << 5;
+
+/// What every exception taken to a PL1 mode does to the CPSR: the new mode and masks (`set`), IT state and J
+/// cleared, T from SCTLR.TE, E from SCTLR.EE; the flags, GE and the other masks stay.
+fn aarch32_entry(cpsr: u32, sctlr: u32, set: u32) -> u32 {
     const ENDIAN: u32 = 1 << 9;
     const J: u32 = 1 << 24;
     const IT: u32 = 0x3 << 25 | 0x3f << 10;
-    let lr_offset = if cpsr & THUMB != 0 { 2 } else { 4 };
     let te = sctlr & 1 << 30 != 0;
     let ee = sctlr & 1 << 25 != 0;
-    let mut new = cpsr & !(0x1f | THUMB | J | IT | ENDIAN);
-    new |= MODE_UND | IRQ_MASK;
+    let mut new = cpsr & !(0x1f | AARCH32_THUMB | J | IT | ENDIAN);
+    new |= set;
     if te {
-        new |= THUMB;
+        new |= AARCH32_THUMB;
     }
     if ee {
         new |= ENDIAN;
     }
-    (new, lr_offset)
+    new
+}
+
+/// The optional PSTATE fields an AArch64 exception entry sets, from the CPU's ID registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Aa64EntryFeatures {
+    /// FEAT_PAN (ID_AA64MMFR1_EL1.PAN, bits [23:20]).
+    pub pan: bool,
+    /// FEAT_SSBS (ID_AA64PFR1_EL1.SSBS, bits [7:4]).
+    pub ssbs: bool,
+    /// FEAT_MTE (ID_AA64PFR1_EL1.MTE, bits [11:8]): PSTATE.TCO exists.
+    pub mte: bool,
+}
+
+impl Aa64EntryFeatures {
+    pub fn from_id_regs(mmfr1: u64, pfr1: u64) -> Self {
+        Self { pan: (mmfr1 >> 20) & 0xf != 0, ssbs: (pfr1 >> 4) & 0xf != 0, mte: (pfr1 >> 8) & 0xf != 0 }
+    }
+}
+
+/// PSTATE after an AArch64 partition takes a synchronous exception to EL1, from the PSTATE it was in (`old`, as
+/// SPSR holds it: AArch64 or, from a 32-bit EL0, AArch32 layout) and its SCTLR_EL1 (Arm ARM, pseudocode
+/// AArch64.TakeException): EL1h with D, A, I and F masked; N, Z, C, V and DIT kept; PAN set when SCTLR_EL1.SPAN is
+/// 0 and kept otherwise; SSBS from SCTLR_EL1.DSSBS; TCO set; SS, IL, UAO, BTYPE (and the AArch32 IT, T, E, GE, Q)
+/// cleared. The fields a CPU lacks stay zero.
+pub fn aarch64_exception_pstate(old: u64, sctlr_el1: u64, f: Aa64EntryFeatures) -> u64 {
+    const NZCV: u64 = 0xf << 28;
+    const EL1H_DAIF_MASKED: u64 = 0x3c5;
+    const PAN: u64 = 1 << 22;
+    const DIT: u64 = 1 << 24;
+    const AARCH32_DIT: u64 = 1 << 21;
+    const SSBS: u64 = 1 << 12;
+    const TCO: u64 = 1 << 25;
+    const SCTLR_SPAN: u64 = 1 << 23;
+    const SCTLR_DSSBS: u64 = 1 << 44;
+    let aarch32 = old & 1 << 4 != 0;
+    let mut new = old & NZCV | EL1H_DAIF_MASKED;
+    // DIT sits at bit 24 in the AArch64 layout and at bit 21 in the AArch32 one; PAN at bit 22 in both.
+    let dit = if aarch32 { old & AARCH32_DIT != 0 } else { old & DIT != 0 };
+    if dit {
+        new |= DIT;
+    }
+    if f.pan && (old & PAN != 0 || sctlr_el1 & SCTLR_SPAN == 0) {
+        new |= PAN;
+    }
+    if f.ssbs && sctlr_el1 & SCTLR_DSSBS != 0 {
+        new |= SSBS;
+    }
+    if f.mte {
+        new |= TCO;
+    }
+    new
 }
 
 /// Offset from VBAR_EL1 of the vector an AArch64 partition takes a synchronous exception at, from the PSTATE (SPSR)
@@ -444,6 +523,63 @@ impl HypLayout {
     /// Whether `addr` lies in a stack guard page (an EL2 data abort there is a stack overflow).
     pub fn is_guard(&self, addr: u64) -> bool {
         self.page(addr) == HypPage::Guard
+    }
+}
+
+use crate::stage2::Table;
+
+const GIB: u64 = 1 << 30;
+const BLOCK_2M: u64 = 2 << 20;
+
+/// The hypervisor's own tables, as [`HypMap::fill`] writes them. Level 1: one entry per GiB (`l1.len()` of them:
+/// 512 cover AArch64's 39-bit space, 4 ARMv7's 32-bit one); level 2: the GiB holding hv-static; level 3: 4 KiB
+/// pages for its image, from the 2 MiB block it starts in. `l2_addr` / `l3_addr` are where the CPU finds the
+/// level-2 table and the first level-3 table (the rest follow, 4 KiB apart): EL2 runs identity-mapped.
+pub struct HypMap<'a> {
+    pub l1: &'a mut [u64],
+    pub l2: &'a mut Table,
+    pub l2_addr: u64,
+    pub l3: &'a mut [Table],
+    pub l3_addr: u64,
+}
+
+impl HypMap<'_> {
+    /// Maps device memory below RAM in 1 GiB blocks, RAM `[ram_base, ram_base + ram_size)` writable and never
+    /// executable in 1 GiB and 2 MiB blocks, and hv-static's image page by page as `l` says (code read-only and
+    /// executable, constants read-only, data writable, stack guards not at all). The same on both architectures:
+    /// only the table sizes and the registers that point at them differ.
+    pub fn fill(&mut self, l: &HypLayout, ram_base: u64, ram_size: u64) {
+        let hv_gib = l.text.0 / GIB;
+        let l3_base = l.text.0 & !(BLOCK_2M - 1);
+        let l3_end = l3_base + self.l3.len() as u64 * BLOCK_2M;
+        for (t, table) in self.l3.iter_mut().enumerate() {
+            for (i, e) in table.0.iter_mut().enumerate() {
+                let pa = l3_base + t as u64 * BLOCK_2M + i as u64 * PAGE;
+                *e = hyp_page_descriptor(pa, l.page(pa));
+            }
+        }
+        for (i, e) in self.l2.0.iter_mut().enumerate() {
+            let pa = hv_gib * GIB + i as u64 * BLOCK_2M;
+            *e = if (l3_base..l3_end).contains(&pa) {
+                (self.l3_addr + (pa - l3_base) / BLOCK_2M * PAGE) | desc::VALID | desc::TABLE_OR_PAGE
+            } else {
+                pa | desc::RAM_RW | desc::VALID
+            };
+        }
+        let ram_start = ram_base / GIB;
+        let ram_end = (ram_base + ram_size).div_ceil(GIB);
+        for (i, e) in self.l1.iter_mut().enumerate() {
+            let i = i as u64;
+            *e = if i == hv_gib {
+                self.l2_addr | desc::VALID | desc::TABLE_OR_PAGE
+            } else if (ram_start..ram_end).contains(&i) {
+                (i * GIB) | desc::RAM_RW | desc::VALID
+            } else if i < ram_start {
+                (i * GIB) | desc::DEVICE | desc::VALID
+            } else {
+                0
+            };
+        }
     }
 }
 
@@ -687,6 +823,44 @@ mod tests {
     }
 
     #[test]
+    fn aarch32_abort_entry_masks_a_and_i() {
+        // From SVC mode with flags and IT bits, F clear: Abort mode, A and I set, F still clear, IT cleared.
+        let cpsr = aarch32_abort_entry(0xf000_0013 | 0x3 << 25 | 0x3f << 10, 0x00c5_0078);
+        assert_eq!(cpsr, 0xf000_0197);
+        // F set stays set; Thumb kernel (TE) and big-endian exceptions (EE) set T and E.
+        assert_eq!(aarch32_abort_entry(0x1d3, 1 << 30 | 1 << 25), 0x1d7 | 1 << 5 | 1 << 9);
+        assert_eq!(aarch32_vector_base(0, 0x4008_0000), 0x4008_0000);
+        assert_eq!(aarch32_vector_base(1 << 13, 0x4008_0000), 0xffff_0000);
+    }
+
+    #[test]
+    fn aarch64_exception_pstate_follows_take_exception() {
+        let none = Aa64EntryFeatures::default();
+        let all = Aa64EntryFeatures { pan: true, ssbs: true, mte: true };
+        const SPAN: u64 = 1 << 23;
+        const DSSBS: u64 = 1 << 44;
+        // EL1h, nothing masked, NZCV set, SS and UAO and BTYPE set: flags kept, the rest cleared, DAIF masked.
+        let old = 0xf000_0005 | 1 << 21 | 1 << 23 | 0b11 << 10;
+        assert_eq!(aarch64_exception_pstate(old, SPAN, none), 0xf000_03c5);
+        // The previous inject_undef's constant is what a v8.0 CPU gives from a flagless EL1h.
+        assert_eq!(aarch64_exception_pstate(0x5, SPAN, none), 0x3c5);
+        // DIT kept (bit 24 in AArch64, bit 21 in an AArch32 SPSR).
+        assert_eq!(aarch64_exception_pstate(0x5 | 1 << 24, SPAN, none), 0x3c5 | 1 << 24);
+        assert_eq!(aarch64_exception_pstate(0x10 | 1 << 21, SPAN, none), 0x3c5 | 1 << 24);
+        // PAN: set when SPAN is 0, kept when SPAN is 1, never without FEAT_PAN.
+        assert_eq!(aarch64_exception_pstate(0x0, 0, all) & 1 << 22, 1 << 22);
+        assert_eq!(aarch64_exception_pstate(0x0, SPAN, all) & 1 << 22, 0);
+        assert_eq!(aarch64_exception_pstate(1 << 22, SPAN, all) & 1 << 22, 1 << 22);
+        assert_eq!(aarch64_exception_pstate(0x0, 0, none) & 1 << 22, 0);
+        // SSBS from DSSBS; TCO with MTE.
+        assert_eq!(aarch64_exception_pstate(0x0, SPAN | DSSBS, all), 0x3c5 | 1 << 12 | 1 << 25);
+        assert_eq!(aarch64_exception_pstate(1 << 12, SPAN, all), 0x3c5 | 1 << 25);
+        let f = Aa64EntryFeatures::from_id_regs(1 << 20, 2 << 8 | 1 << 4);
+        assert_eq!(f, all);
+        assert_eq!(Aa64EntryFeatures::from_id_regs(0, 0), none);
+    }
+
+    #[test]
     fn gicv3_active_priority_registers_follow_prebits() {
         // PREbits 5 (field 4): one register each; 6: two; 7: four (QEMU's GICv3 has PREbits 5, field 4).
         assert_eq!(gicv3_apr_count(4 << 26 | 4 << 29 | 3), 1);
@@ -778,5 +952,39 @@ mod tests {
         }
         assert_eq!(hyp_page_descriptor(0x4020_e000, HypPage::Guard), 0);
         assert_eq!(desc::RAM_RW & desc::XN, desc::XN);
+    }
+
+    #[test]
+    fn the_hypervisor_map_is_w_xor_x_with_guards() {
+        let l = HypLayout {
+            text: (0x4020_0000, 0x4021_0000),
+            rodata: (0x4021_0000, 0x4021_4000),
+            rw: (0x4021_4000, 0x4030_0000),
+            stacks: 0x4022_0000,
+            stack_size: 0x5000,
+            cpus: 2,
+        };
+        let (mut l1, mut l2, mut l3) = ([0u64; 4], Table::EMPTY, [Table::EMPTY, Table::EMPTY]);
+        HypMap { l1: &mut l1, l2: &mut l2, l2_addr: 0x9000, l3: &mut l3, l3_addr: 0xa000 }.fill(
+            &l,
+            0x4000_0000,
+            1 << 30,
+        );
+        let (l2, l3) = (l2.0, [l3[0].0, l3[1].0]);
+        assert_eq!(l1[0] & desc::DEVICE, desc::DEVICE, "devices below RAM");
+        assert_eq!(l1[1], 0x9000 | desc::VALID | desc::TABLE_OR_PAGE, "the GiB of hv-static goes through level 2");
+        assert_eq!((l1[2], l1[3]), (0, 0), "nothing above RAM");
+        assert_eq!(l2[1], 0xa000 | desc::VALID | desc::TABLE_OR_PAGE, "its 2 MiB block through level 3");
+        assert_eq!(l2[2], 0xb000 | desc::VALID | desc::TABLE_OR_PAGE);
+        assert_eq!(l2[0], 0x4000_0000 | desc::RAM_RW | desc::VALID);
+        let page = |pa: u64| l3[((pa - 0x4020_0000) / (2 << 20)) as usize][((pa >> 12) & 511) as usize];
+        assert_eq!(page(0x4020_0000) & (desc::XN | desc::AP_RO), desc::AP_RO, "text: read-only, executable");
+        assert_eq!(page(0x4021_0000) & (desc::XN | desc::AP_RO), desc::XN | desc::AP_RO, "rodata");
+        assert_eq!(page(0x4022_0000), 0, "CPU 0's stack guard");
+        assert_eq!(page(0x4022_5000), 0, "CPU 1's stack guard");
+        assert_eq!(page(0x4022_1000) & desc::XN, desc::XN, "stacks never executable");
+        for t in l3.iter().flatten().filter(|e| **e != 0) {
+            assert!(t & desc::XN != 0 || t & desc::AP_RO == desc::AP_RO, "W^X: {t:#x}");
+        }
     }
 }

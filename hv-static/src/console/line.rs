@@ -1,12 +1,29 @@
 //! Per-source line assembly: a partition's bytes are held until a newline (or a full buffer) so that lines from
-//! different partitions never interleave on the shared physical UART.
+//! different partitions never interleave on the shared physical UART. Bytes are made visible ([`visible`]) as they
+//! arrive, one trapped UART write at a time, so completing a line costs a copy, not an escaping pass over it: the
+//! trap that completes a line is then about as short as any other, and a neighbour's window is not kept waiting.
 
-/// Longest line emitted in one piece; longer output is split, still with its prefix on every piece.
+/// Longest line emitted in one piece, in bytes the partition wrote; longer output is split, still with its prefix
+/// on every piece.
 pub const LINE_MAX: usize = 160;
 
+/// Bytes one piece may take once made visible: [`visible`] writes at most four bytes per byte it is given (`\xNN`
+/// for a byte that is not UTF-8, `\u{XXXX}` for a two-byte C1 control).
+pub const LINE_OUT_MAX: usize = 4 * LINE_MAX;
+
 pub struct LineBuffer {
-    buf: [u8; LINE_MAX],
+    buf: [u8; LINE_OUT_MAX],
+    /// Bytes in `buf`.
     len: usize,
+    /// Bytes the partition wrote into this piece (what [`LINE_MAX`] counts).
+    taken: usize,
+    /// The start of a multi-byte UTF-8 sequence, held until it is complete (or shown invalid).
+    pending: [u8; 4],
+    pending_len: usize,
+    /// Bytes the sequence in `pending` needs in all.
+    pending_need: usize,
+    /// Bytes go out as they are (the partition has the console's input focus).
+    raw: bool,
 }
 
 impl Default for LineBuffer {
@@ -17,19 +34,27 @@ impl Default for LineBuffer {
 
 impl LineBuffer {
     pub const fn new() -> Self {
-        Self { buf: [0; LINE_MAX], len: 0 }
+        Self { buf: [0; LINE_OUT_MAX], len: 0, taken: 0, pending: [0; 4], pending_len: 0, pending_need: 0, raw: false }
     }
 
-    /// Adds one byte; returns the completed line (without its newline) when one is ready.
-    /// Carriage returns are dropped: the console adds its own line endings.
+    /// Whether the bytes from now on go out as they are (see `console::write_partition_line`).
+    pub fn set_raw(&mut self, raw: bool) {
+        if raw != self.raw {
+            self.settle();
+            self.raw = raw;
+        }
+    }
+
+    /// Adds one byte; returns the completed line (without its newline, already made visible unless raw) when one
+    /// is ready. Carriage returns are dropped: the console adds its own line endings.
     pub fn push(&mut self, b: u8) -> Option<&[u8]> {
         match b {
             b'\r' => None,
             b'\n' => Some(self.take()),
             _ => {
-                self.buf[self.len] = b;
-                self.len += 1;
-                if self.len == LINE_MAX {
+                self.taken += 1;
+                self.add(b);
+                if self.taken >= LINE_MAX {
                     Some(self.take())
                 } else {
                     None
@@ -38,15 +63,66 @@ impl LineBuffer {
         }
     }
 
+    fn add(&mut self, b: u8) {
+        if self.raw {
+            return self.emit(&[b]);
+        }
+        if self.pending_len > 0 {
+            if (0x80..0xc0).contains(&b) && self.pending_len < self.pending_need {
+                self.pending[self.pending_len] = b;
+                self.pending_len += 1;
+                if self.pending_len == self.pending_need {
+                    self.settle();
+                }
+                return;
+            }
+            // Not a continuation: what was held is invalid on its own, and `b` starts afresh.
+            self.settle();
+        }
+        match b {
+            // Printable ASCII, the common case, needs no escaping at all.
+            0x20..=0x7e => self.emit(&[b]),
+            0xc2..=0xdf => self.hold(b, 2),
+            0xe0..=0xef => self.hold(b, 3),
+            0xf0..=0xf4 => self.hold(b, 4),
+            _ => visible(&[b], |out| self.emit(out)),
+        }
+    }
+
+    fn hold(&mut self, b: u8, need: usize) {
+        self.pending[0] = b;
+        self.pending_len = 1;
+        self.pending_need = need;
+    }
+
+    /// Makes the held sequence visible as it stands (complete, or cut short by the line's end).
+    fn settle(&mut self) {
+        let (pending, n) = (self.pending, self.pending_len);
+        self.pending_len = 0;
+        if n > 0 {
+            visible(&pending[..n], |out| self.emit(out));
+        }
+    }
+
+    fn emit(&mut self, out: &[u8]) {
+        // Never short: a piece ends after LINE_MAX input bytes, and each yields at most four.
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + out.len()) {
+            dst.copy_from_slice(out);
+            self.len += out.len();
+        }
+    }
+
     /// Whatever is pending, e.g. when the partition stops mid-line.
     pub fn take(&mut self) -> &[u8] {
+        self.settle();
         let n = self.len;
         self.len = 0;
+        self.taken = 0;
         &self.buf[..n]
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len == 0 && self.pending_len == 0
     }
 }
 
@@ -141,5 +217,54 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].len(), LINE_MAX);
         assert_eq!(lb.take(), b"xxx");
+    }
+
+    #[test]
+    fn bytes_are_made_visible_as_they_come_unless_raw() {
+        let mut lb = LineBuffer::new();
+        assert_eq!(
+            feed(&mut lb, "a\x1b[2K caf\u{e9}\u{202e}\n".as_bytes()),
+            vec![b"a^[[2K caf\xc3\xa9\\u{202e}".to_vec()]
+        );
+        lb.set_raw(true);
+        assert_eq!(feed(&mut lb, b"\x1b[2K\n"), vec![b"\x1b[2K".to_vec()]);
+    }
+
+    proptest::proptest! {
+        /// Escaping byte by byte, as the bytes are trapped, gives exactly what escaping the whole line gives, and a
+        /// piece never outgrows its buffer.
+        #[test]
+        fn escaping_as_bytes_come_equals_escaping_the_line(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![proptest::prelude::any::<u8>(), 0x80u8..0xc0, proptest::prelude::Just(b'\n')],
+                0..600,
+            )
+        ) {
+            let mut lb = LineBuffer::new();
+            let mut got: Vec<Vec<u8>> = feed(&mut lb, &bytes);
+            got.push(lb.take().to_vec());
+            // The same pieces cut from the input: at newlines, and after LINE_MAX bytes (carriage returns dropped).
+            let mut want = Vec::new();
+            let mut piece = Vec::new();
+            for &b in &bytes {
+                match b {
+                    b'\r' => {}
+                    b'\n' => want.push(std::mem::take(&mut piece)),
+                    _ => {
+                        piece.push(b);
+                        if piece.len() == LINE_MAX {
+                            want.push(std::mem::take(&mut piece));
+                        }
+                    }
+                }
+            }
+            want.push(piece);
+            let want: Vec<Vec<u8>> = want.iter().map(|p| {
+                let mut out = Vec::new();
+                visible(p, |b| out.extend_from_slice(b));
+                out
+            }).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }

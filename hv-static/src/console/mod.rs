@@ -1,6 +1,7 @@
 //! The physical console, shared by the hypervisor and every partition: whole lines only, each with the prefix of
 //! its source (`[hv] `, `[name] `), so concurrent writers never garble each other. Lines are queued per source
-//! (`outbox`) and drained as fast as the UART takes them, so printing never waits for the UART.
+//! (`outbox`) and drained as fast as the UART takes them, so printing never waits for the UART, and one FIFO's
+//! worth at a time, so no trap writes for long (`pump`).
 
 pub mod input;
 pub mod line;
@@ -12,6 +13,7 @@ pub mod rx;
 pub mod uart;
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 
 use crate::config::{LogLevel, NUM_PARTITIONS, SYSTEM};
@@ -29,23 +31,138 @@ const HV_SOURCE: usize = NUM_PARTITIONS;
 /// (copying one line in, or filling the transmit FIFO).
 static OUTBOX: Mutex<Outbox<{ NUM_PARTITIONS + 1 }>> = Mutex::new(Outbox::new());
 
-/// Moves queued bytes into the UART while its transmit FIFO has room, and asks for its transmit interrupt when
-/// bytes remain (the interrupt calls this again). Never waits for the UART.
-pub fn pump() {
-    let mut out = OUTBOX.lock();
-    let mut uart = UART.lock();
-    let more = out.drain(|b| uart.try_write_byte(b));
-    uart.set_tx_interrupt(more);
+/// Whether the UART's interrupt is set up (`rx::init`). Until then nothing would continue a drain the budget cut
+/// short, and nothing needs it cut: only the boot CPU runs, no partition yet.
+static INTERRUPT_LIVE: AtomicBool = AtomicBool::new(false);
+
+/// Moves at most one FIFO's worth of queued bytes into the UART while it has room (never waits for it), and leaves
+/// the rest to its transmit interrupt, steered to a CPU of the partition whose output goes next (`rx::target`),
+/// which continues one slice per entry into the hypervisor. Returns whether bytes remain.
+///
+/// Why bounded: QEMU's UARTs are never full, so "until the FIFO is full" meant everything queued (a ring per
+/// source) within the trap of whichever partition completed a line, and a real-time window due on that CPU began
+/// that much later.
+pub fn pump() -> bool {
+    drain_slice(Some(0))
 }
 
-/// One line of partition `part`'s output, `[name] text`. Control characters are shown visibly (see
-/// [`line::visible`]) unless the partition has the console's input focus: the one partition the user is typing
-/// into gets its escape sequences through (a shell's line editing needs them), no other can paint over the screen.
+/// [`pump`] right after queueing `bytes`: drains that many (at least one FIFO's worth, at most
+/// [`PAID_MAX_FIFOS`]), so that ordinary output never grows faster than it goes out even while the CPU the
+/// transmit interrupt points at is slow to take it: the writer pays for its own line, in its own trap. Longer lines
+/// (a flood of escapes) leave the rest to the transmit interrupt, so no trap grows with a line's length.
+fn pump_after(bytes: usize) -> bool {
+    drain_slice(Some(bytes))
+}
+
+/// The most a line's own trap drains, in FIFOs' worth: 128 bytes on a PL011, two ordinary lines.
+const PAID_MAX_FIFOS: usize = 4;
+
+/// The transmit interrupt's slice: written only where `rx::target` wants the next bytes paid for (else only
+/// re-steered), so an interrupt still raised on a CPU that has moved on to another partition's window costs that
+/// partition one entry, not a slice. Returns whether the interrupt stays on.
+fn pump_interrupt() -> bool {
+    drain_slice(None)
+}
+
+/// Never waits for the queue: whoever holds it now took it after every line queued so far was in (pushing takes
+/// it too), so that holder, or the next, drains those lines and sets the transmit interrupt for them. Waiting
+/// instead made every CPU that printed queue up behind each drain, and where CPUs are themselves time-shared
+/// (QEMU's vCPU threads on fewer host cores) behind a holder that was not even running: a partition's timer
+/// heartbeat then came tens of milliseconds late. Returns true ("more") when it did not get the queue, so the
+/// transmit interrupt is taken again on the next entry rather than dropped.
+///
+/// `paid`: bytes to drain whatever the target (at least one FIFO's worth), or `None` for the transmit interrupt,
+/// which drains a FIFO's worth only where `rx::target` says.
+fn drain_slice(paid: Option<usize>) -> bool {
+    let Some(mut out) = OUTBOX.try_lock() else { return true };
+    let mut uart = UART.lock();
+    if !INTERRUPT_LIVE.load(Ordering::Acquire) {
+        let more = out.drain_runs(usize::MAX, |run| uart.write_run(run));
+        uart.set_tx_interrupt(more);
+        return more;
+    }
+    let budget = match paid {
+        Some(bytes) => Some(bytes.clamp(uart.fifo_depth(), PAID_MAX_FIFOS * uart.fifo_depth())),
+        None => (target(out.next_source()) == Some(here())).then(|| uart.fifo_depth()),
+    };
+    if let Some(budget) = budget {
+        out.drain_runs(budget, |run| uart.write_run(run));
+    }
+    let next = out.next_source();
+    WAITING.store(usize::MAX, Ordering::Relaxed);
+    match target(next) {
+        // Routed before the interrupt is turned on, so it is not taken first where it pointed before.
+        Some(cpu) => {
+            route(Some(cpu));
+            uart.set_tx_interrupt(true);
+            TX_ON.store(true, Ordering::Relaxed);
+            true
+        }
+        // Nothing waits (the interrupt goes home, for input), or its partition's CPUs run other partitions now
+        // (the next pump continues; the route stays, sparing the distributor a write per window).
+        None => {
+            uart.set_tx_interrupt(false);
+            TX_ON.store(false, Ordering::Relaxed);
+            match next {
+                None => route(None),
+                Some(src) if src < NUM_PARTITIONS => WAITING.store(src, Ordering::Relaxed),
+                Some(_) => {}
+            }
+            false
+        }
+    }
+}
+
+/// Whether the transmit interrupt is on (written under the queue's lock, read without it on the switch path).
+static TX_ON: AtomicBool = AtomicBool::new(false);
+
+/// The partition whose output waits with the transmit interrupt off, because none of its CPUs ran it when its
+/// turn came (`usize::MAX`: none).
+static WAITING: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// A CPU of a cyclic pool has just switched to partition `part`. The transmit interrupt may still point here for
+/// the partition that ran before: re-steered (or turned off) now, in the switch, it does not cost `part` an entry
+/// into the hypervisor at the start of its window. And `part`'s own output, if it waited for `part` to run again,
+/// continues. Two atomic loads when neither applies.
+#[cfg(target_os = "none")]
+pub fn on_switch_in(part: usize) {
+    let routed_here = TX_ON.load(Ordering::Relaxed) && rx::routed() == here();
+    if routed_here || WAITING.load(Ordering::Relaxed) == part {
+        drain_slice(None);
+    }
+}
+
+#[cfg(target_os = "none")]
+use rx::{route, target};
+
+#[cfg(target_os = "none")]
+fn here() -> usize {
+    crate::arch::cpu::id()
+}
+
+// Host builds have no interrupt controller (their tests exercise the queue, not the routing).
+#[cfg(not(target_os = "none"))]
+fn target(_next: Option<usize>) -> Option<usize> {
+    None
+}
+
+#[cfg(not(target_os = "none"))]
+fn route(_cpu: Option<usize>) {}
+
+#[cfg(not(target_os = "none"))]
+fn here() -> usize {
+    0
+}
+
+/// One line of partition `part`'s output, `[name] text`, its text already made visible by the line buffer that
+/// assembled it (see [`line::LineBuffer`]): control characters are shown visibly unless the partition has the
+/// console's input focus, so the one partition the user is typing into gets its escape sequences through (a
+/// shell's line editing needs them), and no other can paint over the screen.
 pub fn write_partition_line(part: usize, text: &[u8]) {
     let Some(p) = SYSTEM.partitions.get(part) else { return };
-    let raw = focused() == Some(part);
-    OUTBOX.lock().push_line(part, p.name.as_bytes(), text, raw);
-    pump();
+    let queued = OUTBOX.lock().push_line(part, p.name.as_bytes(), text, true);
+    // `[name] ` + text + `\r\n`.
+    pump_after(if queued { p.name.len() + text.len() + 5 } else { 0 });
 }
 
 /// The partition console input goes to (recorded by the input switch), if any.
@@ -78,7 +195,7 @@ pub fn emergency(args: fmt::Arguments) {
         if let Some(mut uart) = UART.try_lock() {
             // What was queued before goes out first (the board stops: waiting for the UART is allowed now).
             if let Some(mut out) = OUTBOX.try_lock() {
-                while out.drain(|b| uart.try_write_byte(b)) {
+                while out.drain_runs(usize::MAX, |run| uart.write_run(run)) {
                     core::hint::spin_loop();
                 }
             }
@@ -107,13 +224,16 @@ pub fn hv_log(level: LogLevel, args: fmt::Arguments) {
     let mut line = FmtBuf { buf: [0; line::LINE_MAX], len: 0 };
     let _ = line.write_fmt(args);
     let text = &line.buf[..line.len];
+    let mut queued = 0;
     {
         let mut out = OUTBOX.lock();
         for l in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            out.push_line(HV_SOURCE, b"hv", l, true);
+            if out.push_line(HV_SOURCE, b"hv", l, true) {
+                queued += l.len() + 7;
+            }
         }
     }
-    pump();
+    pump_after(queued);
 }
 
 struct FmtBuf {

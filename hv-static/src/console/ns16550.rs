@@ -20,6 +20,11 @@ const LSR_DR: u32 = 1 << 0;
 /// LSR: transmit holding register empty.
 const LSR_THRE: u32 = 1 << 5;
 
+/// Bytes the transmit FIFO of a 16550A holds: the console's budget per call. This driver still writes only while
+/// the holding register says empty (it does not know whether the boot loader enabled the FIFO), so on real
+/// hardware a call writes fewer; QEMU's model transmits at once and is always empty.
+pub const FIFO_DEPTH: usize = 16;
+
 pub struct Ns16550 {
     base: usize,
     reg_shift: u32,
@@ -59,7 +64,9 @@ impl Ns16550 {
         true
     }
 
-    /// Interrupts when the transmit holding register empties (`on`), or not.
+    /// Interrupts when the transmit holding register empties (`on`), or not. While on and empty the interrupt
+    /// stays raised (QEMU re-raises it after every byte it transmits; reading IIR, which this driver never does,
+    /// would clear it), so whoever takes it must bound its own work.
     pub fn set_tx_interrupt(&mut self, on: bool) {
         // SAFETY: as in `write_byte`.
         unsafe {

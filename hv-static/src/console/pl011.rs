@@ -14,6 +14,10 @@ const INT_RX: u32 = 1 << 4 | 1 << 6;
 /// Transmit interrupt: the FIFO drained to its trigger level.
 const INT_TX: u32 = 1 << 5;
 
+/// Bytes the transmit FIFO holds (PL011 r1p5; earlier revisions hold 16, and then the FIFO says full sooner):
+/// the most one call may usefully write, so the console's budget per call.
+pub const FIFO_DEPTH: usize = 32;
+
 pub struct Pl011 {
     base: usize,
 }
@@ -47,11 +51,14 @@ impl Pl011 {
         true
     }
 
-    /// Interrupts when the transmit FIFO drains (`on`), or not; clears a pending transmit interrupt either way.
+    /// Interrupts when the transmit FIFO has drained to its trigger level (`on`), or not. Only the mask changes,
+    /// never the raw status: turned on while output waits, the interrupt must come. On a PL011 the status follows
+    /// the FIFO's level, so it does; QEMU 7.2's sets it on every write to DR and clears it only through ICR, so a
+    /// write to ICR here (on or off) would make the next "on" wait for a byte nobody writes, and the queue would
+    /// stall until some partition completed another line.
     pub fn set_tx_interrupt(&mut self, on: bool) {
         // SAFETY: as in `write_byte`.
         unsafe {
-            ptr::write_volatile((self.base + ICR) as *mut u32, INT_TX);
             let imsc = ptr::read_volatile((self.base + IMSC) as *const u32);
             let imsc = if on { imsc | INT_TX } else { imsc & !INT_TX };
             ptr::write_volatile((self.base + IMSC) as *mut u32, imsc);

@@ -31,11 +31,20 @@ impl Uart {
         }
     }
 
-    /// Writes `b` if the transmitter has room; never waits.
-    pub fn try_write_byte(&mut self, b: u8) -> bool {
+    /// The transmit FIFO's depth: the most bytes one call of the console's drain writes (see `outbox::drain`).
+    pub fn fifo_depth(&self) -> usize {
         match self {
-            Uart::Pl011(u) => u.try_write_byte(b),
-            Uart::Ns16550(u) => u.try_write_byte(b),
+            Uart::Pl011(_) => super::pl011::FIFO_DEPTH,
+            Uart::Ns16550(_) => super::ns16550::FIFO_DEPTH,
+        }
+    }
+
+    /// Writes bytes of `run` while the transmitter has room; returns how many it took. One dispatch on the UART's
+    /// kind per run, not per byte.
+    pub fn write_run(&mut self, run: &[u8]) -> usize {
+        match self {
+            Uart::Pl011(u) => run.iter().take_while(|&&b| u.try_write_byte(b)).count(),
+            Uart::Ns16550(u) => run.iter().take_while(|&&b| u.try_write_byte(b)).count(),
         }
     }
 

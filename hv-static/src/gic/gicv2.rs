@@ -76,6 +76,11 @@ pub fn enable(intid: u32, pcpu: usize, on: bool) {
     write32(gicd() + reg + 4 * word, bit);
 }
 
+/// Sets the priority of this CPU's private interrupt `intid` (< 32; the distributor banks them per CPU).
+pub fn set_private_priority(intid: u32, priority: u8) {
+    write8(gicd() + GICD_IPRIORITYR + (intid & 31) as u64, priority);
+}
+
 /// Sets SPI `intid`'s pending state (GICD_ISPENDR): it is signalled once more even when its line is low.
 pub fn set_spi_pending(intid: u32) {
     write32(gicd() + GICD_ISPENDR + 4 * (intid / 32) as u64, 1 << (intid % 32));

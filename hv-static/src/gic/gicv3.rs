@@ -114,6 +114,13 @@ pub fn enable_private(mpidr: u64, intid: u32, on: bool) {
     }
 }
 
+/// Sets the priority of private interrupt `intid` (< 32) in the redistributor of the CPU with affinity `mpidr`.
+pub fn set_private_priority(mpidr: u64, intid: u32, priority: u8) {
+    if let Some(rd) = redistributor(mpidr) {
+        write8(rd + SGI_BASE + GICD_IPRIORITYR + (intid & 31) as u64, priority);
+    }
+}
+
 /// Sets SPI `intid`'s pending state (GICD_ISPENDR): it is signalled once more even when its line is low.
 pub fn set_spi_pending(intid: u32) {
     write32(gicd() + GICD_ISPENDR + 4 * (intid / 32) as u64, 1 << (intid % 32));

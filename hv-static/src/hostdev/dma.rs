@@ -4,10 +4,10 @@
 //! Why this suffices, and why it is safe to give the device these addresses:
 //! - hv-static's own map is an identity map (`arch/*/mmu.rs`): a pointer's value is its physical address, which is
 //!   what the device is given;
-//! - the pool and every buffer the driver shares (the request header and status on the stack, and the sector
-//!   bounce buffer of `pv_drivers`' virtio-blk device, also on the stack; the network device's receive and transmit
-//!   buffers, statics of `net`) lie in the hypervisor's own image, which no partition maps: a partition can neither
-//!   see nor change what the device reads or writes ([`share`] checks it);
+//! - the pool and every buffer the driver shares (the disk's request header, data and status, in `blk`'s static
+//!   driver state; the network device's receive and transmit buffers, statics of `net`) lie in the hypervisor's own
+//!   image, which no partition maps: a partition can neither see nor change what the device reads or writes
+//!   ([`share`] checks it);
 //! - that memory is mapped normal write-back cacheable, and no cache maintenance is done: the only board with such
 //!   devices is QEMU `virt`, whose device models access guest memory coherently.
 //!

@@ -33,12 +33,12 @@ pub fn reset(part: usize) {
     let mut v = VGIC[part].lock();
     v.reset();
     for cpu in 0..v.nr_vcpus {
-        if let Some(irq) = v.irq(cpu, gic::VTIMER_IRQ) {
+        if let Some(mut irq) = v.irq(cpu, gic::VTIMER_IRQ) {
             irq.hw = true;
         }
     }
     for &spi in SYSTEM.partitions[part].spis {
-        if let Some(irq) = v.irq(0, spi) {
+        if let Some(mut irq) = v.irq(0, spi) {
             irq.hw = true;
         }
     }
@@ -154,7 +154,7 @@ fn apply(v: VcpuRef, fx: Effects) {
 fn sync_passthrough(part: usize, first: u32, mask: u32) {
     let cfg = &SYSTEM.partitions[part];
     for &spi in cfg.spis.iter().filter(|&&s| s >= first && s < first + 32 && mask & (1 << (s - first)) != 0) {
-        let Some((enabled, target)) = VGIC[part].lock().irq(0, spi).map(|irq| (irq.enabled, irq.target as usize))
+        let Some((enabled, target)) = VGIC[part].lock().state(0, spi).map(|irq| (irq.enabled, irq.target as usize))
         else {
             continue;
         };

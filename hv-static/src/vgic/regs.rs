@@ -133,7 +133,7 @@ impl<const V: usize> VgicState<V> {
             (o, w) if (IROUTER + 8 * 32..IROUTER + 8 * NR_IRQS as u64).contains(&o) && flavor == Flavor::V3 => {
                 let intid = ((o - IROUTER) / 8) as u32;
                 let nr_vcpus = self.nr_vcpus;
-                let Some(irq) = self.irq(vcpu, intid) else { return 0 };
+                let Some(mut irq) = self.irq(vcpu, intid) else { return 0 };
                 // Only the low word carries Aff0 (= vCPU index) and IRM; the high word (Aff3) is RAZ/WI.
                 if o % 8 != 0 {
                     return 0;
@@ -144,6 +144,7 @@ impl<const V: usize> VgicState<V> {
                         let target = (v & 0xff) as usize;
                         irq.target = if target < nr_vcpus { target as u8 } else { 0 };
                         let (target, pending) = (irq.target as usize, irq.pending);
+                        drop(irq); // moves it to its new target's ready set
                         fx.changed = Some((intid, 1));
                         self.rerouted(target, pending, fx);
                         0
@@ -160,7 +161,7 @@ impl<const V: usize> VgicState<V> {
                         value |= (1u64 << vcpu) << (8 * i);
                         continue;
                     }
-                    let Some(irq) = self.irq(vcpu, intid) else { continue };
+                    let Some(mut irq) = self.irq(vcpu, intid) else { continue };
                     match w {
                         None => value |= (1u64 << irq.target) << (8 * i),
                         Some(v) => {
@@ -169,6 +170,7 @@ impl<const V: usize> VgicState<V> {
                                 irq.target = mask.trailing_zeros().min(nr_vcpus - 1) as u8;
                             }
                             let (target, pending) = (irq.target as usize, irq.pending);
+                            drop(irq); // moves it to its new target's ready set
                             fx.changed = Some((first, (1 << a.size) - 1));
                             self.rerouted(target, pending, fx);
                         }
@@ -246,38 +248,44 @@ impl<const V: usize> VgicState<V> {
         };
         let first = ((off - base) * 8 / bits_per_irq) as u32;
         let count = (size * 8 / bits_per_irq) as u32;
-        let mut value = 0u64;
-        for i in 0..count {
-            let intid = first + i;
-            let allowed = if (intid as usize) < NR_PRIVATE { private } else { shared };
-            if !allowed || intid as usize >= NR_IRQS {
-                continue;
+        // `legal` lets through only whole registers here, and the INTIDs of one are all private or all SPIs.
+        let allowed = if (first as usize) < NR_PRIVATE { private } else { shared };
+        if !allowed {
+            return 0;
+        }
+        // Bit `i`: the write changed interrupt `first + i` so that its target's list registers must be looked at.
+        let mut touched = 0u32;
+        let value = self.update_range(vcpu, first, count, |states| {
+            let mut value = 0u64;
+            for (i, irq) in (0u32..32).zip(states.iter_mut()) {
+                let shift = u64::from(i) * bits_per_irq;
+                let field = a.write.map(|v| (v >> shift) & ((1u64 << bits_per_irq) - 1));
+                let (read, t) = update(irq, base, field);
+                value |= read << shift;
+                touched |= u32::from(t) << i;
             }
-            let shift = (i as u64) * bits_per_irq;
-            let field = a.write.map(|v| (v >> shift) & ((1u64 << bits_per_irq) - 1));
+            value
+        });
+        while touched != 0 {
+            let intid = first + touched.trailing_zeros();
+            touched &= touched - 1;
             let target = self.target_of(vcpu, intid);
-            let Some(irq) = self.irq(vcpu, intid) else { continue };
-            let (read, touched) = update(irq, base, field);
-            let deliverable = irq.pending && irq.enabled;
-            value |= read << shift;
-            if touched {
-                // Made pending while enabled, or enabled while pending: the target's list registers must be looked
-                // at again, and only `dirty` makes `fill_lrs` look. An interrupt enabled after it went pending was
-                // otherwise never delivered (issue 14): for the virtual timer that also kept its physical PPI
-                // active, so no later tick could come either.
-                if deliverable {
-                    self.mark(target);
-                }
-                fx.refill |= 1 << target;
-                if matches!(base, ISENABLER | ICENABLER) {
-                    let (f, m) = fx.changed.unwrap_or((intid, 0));
-                    if intid >= f && intid < f + 32 {
-                        fx.changed = Some((f, m | 1 << (intid - f)));
-                    }
+            // Made pending while enabled, or enabled while pending: the target's list registers must be looked
+            // at again, and only `dirty` makes `fill_lrs` look. An interrupt enabled after it went pending was
+            // otherwise never delivered (issue 14): for the virtual timer that also kept its physical PPI
+            // active, so no later tick could come either.
+            if self.state(vcpu, intid).is_some_and(|irq| irq.pending && irq.enabled) {
+                self.mark(target);
+            }
+            fx.refill |= 1 << target;
+            if matches!(base, ISENABLER | ICENABLER) {
+                let (f, m) = fx.changed.unwrap_or((intid, 0));
+                if intid >= f && intid < f + 32 {
+                    fx.changed = Some((f, m | 1 << (intid - f)));
                 }
             }
         }
-        value
+        value.unwrap_or(0)
     }
 }
 
@@ -477,7 +485,7 @@ mod tests {
 
     mod hostile {
         use super::super::*;
-        use crate::vgic::state::NR_IRQS;
+        use crate::vgic::state::{NR_IRQS, NR_PRIVATE};
         use proptest::prelude::*;
 
         #[derive(Clone, Debug)]
@@ -527,8 +535,8 @@ mod tests {
                     if let Some((_, targets)) = fx.sgi {
                         prop_assert_eq!(targets & !all, 0);
                     }
-                    for irq in v.spis.iter() {
-                        prop_assert!((irq.target as usize) < nr);
+                    for intid in NR_PRIVATE as u32..NR_IRQS as u32 {
+                        prop_assert!(v.target_of(0, intid) < nr);
                     }
                 }
             }

@@ -1,12 +1,18 @@
 //! The backing store of a virtio-blk device: a RAM-backed disk the layout reserved, or a slice of the board's own
 //! disk (`backing = "host"`, driven by [`crate::hostdev`]). The partition sees the same device either way.
 
-use pv_drivers::virtio::blk::{BackendError, BlockBackend};
+use pv_drivers::virtio::blk::{BackendError, BlockBackend, Sink, Source};
 
 use crate::config::{DiskBacking, DiskConfig, SYSTEM};
 use crate::hostdev;
 
 const SECTOR: u64 = 512;
+
+/// Board-disk requests one batch of a host-backed disk's device may make (each one a synchronous round trip of up
+/// to 4 KiB, see `hostdev`): the trap that serves a batch then waits for at most this many answers, whatever the
+/// partition asked (a maximal request of ~3.9 MiB takes ~250 batches, each in a later trap). RAM-backed disks
+/// copy, and the device's byte budget per batch bounds them.
+const HOST_TRANSFERS_PER_BATCH: u32 = 4;
 
 /// On the boot CPU, before any partition starts: fills every RAM-backed disk (zeroes, then its image). The board's
 /// disk, which host-backed disks slice, is `hostdev`'s.
@@ -55,39 +61,51 @@ impl BlockBackend for PhysDisk {
         self.read_only
     }
 
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        let off = self.range(sector, buf.len())?;
-        if buf.is_empty() {
+    fn read(&mut self, sector: u64, len: usize, sink: Sink<'_>) -> Result<(), BackendError> {
+        let off = self.range(sector, len)?;
+        if len == 0 {
             return Ok(());
         }
         match self.disk.backing {
             DiskBacking::Ram { pa, .. } => {
-                // SAFETY: `range` keeps the copy inside the disk's reserved memory, which the hypervisor maps.
-                unsafe {
-                    core::ptr::copy_nonoverlapping((pa + off) as usize as *const u8, buf.as_mut_ptr(), buf.len())
-                };
+                // Through a sector on the stack rather than a slice of the disk: another partition may write the
+                // disk meanwhile, and a reference must not see memory change under it.
+                let mut piece = [0u8; SECTOR as usize];
+                for at in (off..off + len as u64).step_by(SECTOR as usize) {
+                    // SAFETY: `range` keeps the copy inside the disk's reserved memory, which the hypervisor maps.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping((pa + at) as usize as *const u8, piece.as_mut_ptr(), piece.len())
+                    };
+                    sink(&piece)?;
+                }
                 Ok(())
             }
             // The slice starts on a sector boundary of the board's disk (the layout aligns slices to 1 MiB).
-            DiskBacking::Host { offset } => hostdev::read((offset + off) / SECTOR, buf),
+            DiskBacking::Host { offset } => hostdev::read((offset + off) / SECTOR, len, sink),
         }
     }
 
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
+    fn write(&mut self, sector: u64, len: usize, source: Source<'_>) -> Result<(), BackendError> {
         if self.read_only {
             return Err(BackendError::ReadOnly);
         }
-        let off = self.range(sector, data.len())?;
-        if data.is_empty() {
+        let off = self.range(sector, len)?;
+        if len == 0 {
             return Ok(());
         }
         match self.disk.backing {
             DiskBacking::Ram { pa, .. } => {
-                // SAFETY: as for `read`; the builder lets at most one partition attach a disk read-write.
-                unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (pa + off) as usize as *mut u8, data.len()) };
+                let mut piece = [0u8; SECTOR as usize];
+                for at in (off..off + len as u64).step_by(SECTOR as usize) {
+                    source(&mut piece)?;
+                    // SAFETY: as for `read`; the builder lets at most one partition attach a disk read-write.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(piece.as_ptr(), (pa + at) as usize as *mut u8, piece.len())
+                    };
+                }
                 Ok(())
             }
-            DiskBacking::Host { offset } => hostdev::write((offset + off) / SECTOR, data),
+            DiskBacking::Host { offset } => hostdev::write((offset + off) / SECTOR, len, source),
         }
     }
 
@@ -95,6 +113,13 @@ impl BlockBackend for PhysDisk {
         match self.disk.backing {
             DiskBacking::Ram { .. } => Ok(()),
             DiskBacking::Host { .. } => hostdev::flush(),
+        }
+    }
+
+    fn transfers_per_batch(&self) -> u32 {
+        match self.disk.backing {
+            DiskBacking::Ram { .. } => u32::MAX,
+            DiskBacking::Host { .. } => HOST_TRANSFERS_PER_BATCH,
         }
     }
 }

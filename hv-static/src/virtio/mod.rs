@@ -155,9 +155,11 @@ pub fn reset_partition(part: usize) {
 }
 
 /// Called right after `v` became current on this CPU: gets work that arrived while it was not running (frames
-/// for its network ports) done right after it is entered.
+/// for its network ports), or that its partition left unfinished when its window ended (the rest of a deferred
+/// notification, whose kick another partition's window took), done right after it is entered.
 pub fn on_switch_in(v: VcpuRef) {
-    if net::arrived(v) {
+    let unfinished = v.partition().virtio.iter().any(|d| PENDING[d.index].load(core::sync::atomic::Ordering::Acquire));
+    if unfinished || net::arrived(v) {
         percpu::defer(req::VIRTIO);
     }
 }

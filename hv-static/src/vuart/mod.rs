@@ -57,6 +57,7 @@ fn raise(part: usize) {
 pub fn access(part: usize, offset: u64, write: Option<u32>) -> u32 {
     let (value, rose) = {
         let mut u = UARTS[part].lock();
+        u.line.set_raw(console::focused() == Some(part));
         let value = u.register(offset, write, |line| console::write_partition_line(part, line));
         (value, u.line_rose())
     };

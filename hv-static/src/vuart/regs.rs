@@ -181,7 +181,7 @@ mod tests {
             for (offset, write, typed) in ops {
                 let mut longest = 0;
                 let v = u.register(offset, write, |l| longest = longest.max(l.len()));
-                prop_assert!(longest <= crate::console::line::LINE_MAX);
+                prop_assert!(longest <= crate::console::line::LINE_OUT_MAX);
                 if write.is_none() && offset >= 0x1000 {
                     prop_assert_eq!(v, 0);
                 }

@@ -6,14 +6,25 @@
 //! calling the backend, and answers what it cannot serve with VIRTIO_BLK_S_IOERR or _UNSUPP. Only a chain without
 //! even a header or a status byte is an [`Error`], since there is no way to answer it.
 //!
-//! Data moves through a one-sector bounce buffer on the stack: the backend never sees guest memory, and guest
-//! memory is only reached through [`GuestMemory`] within the chain's checked buffers.
+//! Work is bounded per batch *within* a request, not only between requests: the hypervisor serves a batch inside a
+//! trap, and one request may carry ~3.9 MiB. A batch moves at most [`BYTES_PER_BATCH`] data bytes in at most the
+//! backend's [`BlockBackend::transfers_per_batch`] calls; a request that does not fit stays in flight in the device
+//! (see [`request`]) and the transport runs the next batch later ([`ProcessOutcome::more`]). One request is served at
+//! a time, in the order the driver published them. A device reset, the driver disabling the queue, or a queue error
+//! drops the request in flight: its chain is never used, and nothing more is written into its buffers.
+//!
+//! Data crosses between guest memory and the backend's own memory (see [`BlockBackend`]): the device holds no data
+//! buffer, so it stays small, and guest memory is only reached through [`GuestMemory`] within the chain's checked
+//! buffers.
 
 mod backend;
+pub mod request;
 
-pub use backend::{BackendError, BlockBackend, RamDisk};
+pub use backend::{BackendError, BlockBackend, RamDisk, Sink, Source};
+pub use request::{Budget, BYTES_PER_BATCH, TRANSFER_MAX};
 
-use super::chain::{ChainReader, ChainWriter, DescriptorChain, CHAIN_LEN_MAX};
+use self::request::Request;
+use super::chain::CHAIN_LEN_MAX;
 use super::device::{Device, Error, ProcessOutcome};
 use super::memory::GuestMemory;
 use super::queue::Queue;
@@ -79,12 +90,14 @@ const HEADER_LEN: usize = 16;
 pub struct VirtioBlk<B> {
     backend: B,
     id: [u8; ID_LEN],
+    /// The request popped and not yet used, if a batch ran out of budget in the middle of it.
+    in_flight: Option<Request>,
 }
 
 impl<B: BlockBackend> VirtioBlk<B> {
     /// A device over `backend`, answering GET_ID with an empty serial.
     pub fn new(backend: B) -> Self {
-        Self { backend, id: [0; ID_LEN] }
+        Self { backend, id: [0; ID_LEN], in_flight: None }
     }
 
     /// Sets the serial GET_ID returns (at most 20 bytes, NUL-padded; longer ones are cut).
@@ -99,6 +112,15 @@ impl<B: BlockBackend> VirtioBlk<B> {
         &self.backend
     }
 
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// The head and data bytes moved so far of the request in flight, if one is (for tests and diagnostics).
+    pub fn in_flight(&self) -> Option<(u16, u32)> {
+        self.in_flight.as_ref().map(|r| (r.head(), r.done()))
+    }
+
     fn config_bytes(&self) -> [u8; config::LEN] {
         let mut c = [0u8; config::LEN];
         c[config::CAPACITY..config::CAPACITY + 8].copy_from_slice(&self.backend.capacity_sectors().to_le_bytes());
@@ -108,92 +130,44 @@ impl<B: BlockBackend> VirtioBlk<B> {
         c
     }
 
-    /// Serves one request and writes its status; returns the used length (bytes written, status included).
-    fn handle(&mut self, chain: &DescriptorChain, mem: &mut dyn GuestMemory) -> Result<u32, Error> {
-        if (chain.readable_len() as usize) < HEADER_LEN {
-            return Err(Error::Malformed("virtio-blk request without a 16-byte header"));
-        }
-        if chain.writable_len() == 0 {
-            return Err(Error::Malformed("virtio-blk request without a status byte"));
-        }
-        let mut reader = chain.reader();
-        let mut header = [0u8; HEADER_LEN];
-        reader.read(mem, &mut header)?;
-        let kind = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let sector = u64::from_le_bytes([
-            header[8], header[9], header[10], header[11], header[12], header[13], header[14], header[15],
-        ]);
-        let mut writer = chain.writer();
-        // The data room is everything writable but the last byte, which is the status.
-        let room = writer.remaining() - 1;
-        let status = match kind {
-            request_type::VIRTIO_BLK_T_IN => self.read_sectors(sector, room, &mut writer, mem)?,
-            request_type::VIRTIO_BLK_T_OUT => self.write_sectors(sector, &mut reader, mem)?,
-            request_type::VIRTIO_BLK_T_FLUSH => match self.backend.flush() {
-                Ok(()) => status::VIRTIO_BLK_S_OK,
-                Err(_) => status::VIRTIO_BLK_S_IOERR,
-            },
-            request_type::VIRTIO_BLK_T_GET_ID => {
-                let len = (room as usize).min(ID_LEN);
-                writer.write(mem, &self.id[..len])?;
-                status::VIRTIO_BLK_S_OK
-            }
-            _ => status::VIRTIO_BLK_S_UNSUPP,
-        };
-        writer.skip(writer.remaining() as usize - 1)?;
-        writer.write(mem, &[status])?;
-        Ok(writer.written())
-    }
-
     /// Checks `len` bytes at `sector`: whole sectors, within the request limit and on the disk.
+    #[cfg(test)]
     fn check_range(&self, sector: u64, len: u32) -> bool {
-        len.is_multiple_of(SECTOR_SIZE as u32)
-            && len <= REQUEST_DATA_MAX
-            && sector
-                .checked_add(u64::from(len) / SECTOR_SIZE as u64)
-                .is_some_and(|end| end <= self.backend.capacity_sectors())
+        request::check_range(self.backend.capacity_sectors(), sector, len)
     }
 
-    /// VIRTIO_BLK_T_IN: the whole data room is read from the disk.
-    fn read_sectors(
+    /// One batch: the request in flight first, then new chains, until the queue is empty or the budget spent.
+    fn serve(
         &mut self,
-        sector: u64,
-        len: u32,
-        writer: &mut ChainWriter<'_>,
+        queue: &mut Queue,
         mem: &mut dyn GuestMemory,
-    ) -> Result<u8, Error> {
-        if !self.check_range(sector, len) {
-            return Ok(status::VIRTIO_BLK_S_IOERR);
+        outcome: &mut ProcessOutcome,
+    ) -> Result<(), Error> {
+        let mut budget = Budget::for_batch(&self.backend);
+        loop {
+            let (mut request, chain) = match self.in_flight {
+                Some(request) => (request, queue.chain(mem, request.head())?),
+                None => {
+                    // A chain popped now could not move a byte: leave it in the ring for the next batch.
+                    if budget.spent() {
+                        outcome.more = queue.has_available(mem)?;
+                        return Ok(());
+                    }
+                    let Some(chain) = queue.pop(mem)? else { return Ok(()) };
+                    (Request::start(&chain, &self.backend, mem)?, chain)
+                }
+            };
+            let progress = request.advance(&chain, &mut self.backend, &self.id, &mut budget, mem);
+            // Kept only while there is more of it to do: an error drops it (and the transport stops the queue).
+            self.in_flight = None;
+            let Some(used) = progress? else {
+                self.in_flight = Some(request);
+                outcome.more = true;
+                return Ok(());
+            };
+            queue.add_used(mem, request.head(), used)?;
+            outcome.completed += 1;
         }
-        let mut buf = [0u8; SECTOR_SIZE];
-        for i in 0..u64::from(len) / SECTOR_SIZE as u64 {
-            if self.backend.read(sector + i, &mut buf).is_err() {
-                return Ok(status::VIRTIO_BLK_S_IOERR);
-            }
-            writer.write(mem, &buf)?;
-        }
-        Ok(status::VIRTIO_BLK_S_OK)
-    }
-
-    /// VIRTIO_BLK_T_OUT: everything readable after the header is written to the disk.
-    fn write_sectors(
-        &mut self,
-        sector: u64,
-        reader: &mut ChainReader<'_>,
-        mem: &mut dyn GuestMemory,
-    ) -> Result<u8, Error> {
-        // A driver that negotiated VIRTIO_BLK_F_RO does not write (§5.2.6.1); one that does gets IOERR.
-        if self.backend.read_only() || !self.check_range(sector, reader.remaining()) {
-            return Ok(status::VIRTIO_BLK_S_IOERR);
-        }
-        let mut buf = [0u8; SECTOR_SIZE];
-        for i in 0..u64::from(reader.remaining()) / SECTOR_SIZE as u64 {
-            reader.read(mem, &mut buf)?;
-            if self.backend.write(sector + i, &buf).is_err() {
-                return Ok(status::VIRTIO_BLK_S_IOERR);
-            }
-        }
-        Ok(status::VIRTIO_BLK_S_OK)
     }
 }
 
@@ -225,6 +199,7 @@ impl<B: BlockBackend> Device for VirtioBlk<B> {
     /// `writeback` is writable only with VIRTIO_BLK_F_CONFIG_WCE, which is not offered: every field is read-only.
     fn write_config(&mut self, _offset: u32, _data: &[u8]) {}
 
+    /// Serves one batch (see the module docs); `more` when a request is left in flight or chains wait.
     fn process(
         &mut self,
         queue_index: usize,
@@ -235,15 +210,18 @@ impl<B: BlockBackend> Device for VirtioBlk<B> {
         if queue_index != 0 {
             return Ok(outcome);
         }
-        while let Some(chain) = queue.pop(mem)? {
-            let used = self.handle(&chain, mem)?;
-            queue.add_used(mem, chain.head(), used)?;
-            outcome.completed += 1;
-        }
-        Ok(outcome)
+        // On an error the transport stops the queue (`queue_stopped`), which drops the request in flight.
+        self.serve(queue, mem, &mut outcome).map(|()| outcome)
     }
 
-    fn reset(&mut self) {}
+    /// The request in flight belongs to the only queue: its chain is the driver's again, never used.
+    fn queue_stopped(&mut self, _index: usize) {
+        self.in_flight = None;
+    }
+
+    fn reset(&mut self) {
+        self.in_flight = None;
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +230,7 @@ pub(super) mod tests {
     use crate::virtio::mmio::{features as transport, regs, status as dev_status, MmioTransport};
     use crate::virtio::queue::desc_flags;
     use crate::virtio::test_utils::{Buffers, Desc, GuestQueue, Layout, TestMemory};
+    use crate::virtio::Effects;
     use std::vec::Vec;
 
     pub const BASE: u64 = 0x4000_0000;
@@ -264,31 +243,50 @@ pub(super) mod tests {
 
     /// Brings the device up as Linux does, accepting everything offered, with a queue of `size` at BASE.
     pub fn running<'a>(disk: &'a mut [u8], read_only: bool, size: u16, mem: &mut TestMemory) -> (Blk<'a>, GuestQueue) {
-        let mut t = Blk::new(VirtioBlk::new(RamDisk::new(disk, read_only)).with_id(b"hv-static disk 0"));
+        running_with(RamDisk::new(disk, read_only), size, mem)
+    }
+
+    /// [`running`] over any backend.
+    pub fn running_with<B: BlockBackend>(
+        backend: B,
+        size: u16,
+        mem: &mut TestMemory,
+    ) -> (MmioTransport<VirtioBlk<B>>, GuestQueue) {
+        let mut t = MmioTransport::new(VirtioBlk::new(backend).with_id(b"hv-static disk 0"));
+        let g = bring_up(&mut t, size, mem);
+        (t, g)
+    }
+
+    /// Brings a device (new or just reset) up as Linux does, with a queue of `size` at BASE.
+    pub fn bring_up<B: BlockBackend>(
+        t: &mut MmioTransport<VirtioBlk<B>>,
+        size: u16,
+        mem: &mut TestMemory,
+    ) -> GuestQueue {
         let offered = t.device_features();
-        let mut set = |t: &mut Blk<'a>, offset, value| {
+        let mut set = |t: &mut MmioTransport<VirtioBlk<B>>, offset, value| {
             let _ = t.write(offset, 4, value, mem);
         };
-        set(&mut t, regs::STATUS, dev_status::ACKNOWLEDGE);
-        set(&mut t, regs::STATUS, dev_status::ACKNOWLEDGE | dev_status::DRIVER);
-        set(&mut t, regs::DRIVER_FEATURES_SEL, 1);
-        set(&mut t, regs::DRIVER_FEATURES, (offered >> 32) as u32);
-        set(&mut t, regs::DRIVER_FEATURES_SEL, 0);
-        set(&mut t, regs::DRIVER_FEATURES, offered as u32);
-        set(&mut t, regs::STATUS, dev_status::ACKNOWLEDGE | dev_status::DRIVER | dev_status::FEATURES_OK);
+        set(t, regs::STATUS, dev_status::ACKNOWLEDGE);
+        set(t, regs::STATUS, dev_status::ACKNOWLEDGE | dev_status::DRIVER);
+        set(t, regs::DRIVER_FEATURES_SEL, 1);
+        set(t, regs::DRIVER_FEATURES, (offered >> 32) as u32);
+        set(t, regs::DRIVER_FEATURES_SEL, 0);
+        set(t, regs::DRIVER_FEATURES, offered as u32);
+        set(t, regs::STATUS, dev_status::ACKNOWLEDGE | dev_status::DRIVER | dev_status::FEATURES_OK);
         let (layout, _) = Layout::packed(BASE, size);
-        set(&mut t, regs::QUEUE_SEL, 0);
-        set(&mut t, regs::QUEUE_NUM, u32::from(size));
-        set(&mut t, regs::QUEUE_DESC_LOW, layout.desc as u32);
-        set(&mut t, regs::QUEUE_DESC_HIGH, (layout.desc >> 32) as u32);
-        set(&mut t, regs::QUEUE_DRIVER_LOW, layout.avail as u32);
-        set(&mut t, regs::QUEUE_DRIVER_HIGH, (layout.avail >> 32) as u32);
-        set(&mut t, regs::QUEUE_DEVICE_LOW, layout.used as u32);
-        set(&mut t, regs::QUEUE_DEVICE_HIGH, (layout.used >> 32) as u32);
-        set(&mut t, regs::QUEUE_READY, 1);
-        set(&mut t, regs::STATUS, 0xF);
+        set(t, regs::QUEUE_SEL, 0);
+        set(t, regs::QUEUE_NUM, u32::from(size));
+        set(t, regs::QUEUE_DESC_LOW, layout.desc as u32);
+        set(t, regs::QUEUE_DESC_HIGH, (layout.desc >> 32) as u32);
+        set(t, regs::QUEUE_DRIVER_LOW, layout.avail as u32);
+        set(t, regs::QUEUE_DRIVER_HIGH, (layout.avail >> 32) as u32);
+        set(t, regs::QUEUE_DEVICE_LOW, layout.used as u32);
+        set(t, regs::QUEUE_DEVICE_HIGH, (layout.used >> 32) as u32);
+        set(t, regs::QUEUE_READY, 1);
+        set(t, regs::STATUS, 0xF);
         assert_eq!(t.status(), 0xF);
-        (t, GuestQueue::new(layout))
+        GuestQueue::new(layout)
     }
 
     pub fn header(mem: &mut TestMemory, at: u64, kind: u32, sector: u64) {
@@ -503,5 +501,295 @@ pub(super) mod tests {
         let _ = t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem);
         assert_eq!(t.last_error(), Some(Error::Queue(crate::virtio::QueueError::Loop(1))));
         assert_eq!(mem.violations(), 0);
+    }
+
+    /// Guest RAM for maximal requests: rings and header as usual, then 62 segments of 64 KiB from [`SEGMENTS`].
+    const BIG_RAM: usize = 0x48_0000;
+    const SEGMENTS: u64 = BASE + 0x8_0000;
+    /// Where the maximal requests start on the disk (not at 0, so a sector offset mistake shows).
+    const BIG_SECTOR: u64 = 3;
+    const NOT_YET: u8 = 0xEE;
+
+    type Metered<'a> = crate::virtio::test_utils::Metered<RamDisk<'a>>;
+    type Big<'a> = MmioTransport<VirtioBlk<Metered<'a>>>;
+
+    /// A disk with room for a maximal request at [`BIG_SECTOR`].
+    fn big_disk() -> Vec<u8> {
+        vec![0u8; (BIG_SECTOR as usize + 8) * SECTOR_SIZE + REQUEST_DATA_MAX as usize]
+    }
+
+    /// A maximal request's buffers: the header, 62 segments of 64 KiB laid out in a scrambled order (so the data
+    /// crosses from one segment to a far one), the status byte.
+    fn maximal_chain(writable: bool) -> Vec<(u64, u32, bool)> {
+        let mut chain = vec![(DATA, 16, false)];
+        for i in 0..u64::from(SEG_MAX) {
+            let slot = (i * 37) % u64::from(SEG_MAX);
+            chain.push((SEGMENTS + slot * u64::from(SIZE_MAX), SIZE_MAX, writable));
+        }
+        chain.push((STATUS_AT, 1, true));
+        chain
+    }
+
+    /// Byte `i` of the maximal request's data.
+    fn big_byte(i: usize) -> u8 {
+        (i as u32).wrapping_mul(0x9E37_79B1).rotate_right(13) as u8
+    }
+
+    /// The request's data as the guest's segments hold it, in request order.
+    fn segments_of(mem: &TestMemory, chain: &[(u64, u32, bool)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &(addr, len, _) in &chain[1..chain.len() - 1] {
+            let mut piece = vec![0; len as usize];
+            mem.read(addr, &mut piece).unwrap();
+            out.extend(piece);
+        }
+        out
+    }
+
+    fn fill_segments(mem: &mut TestMemory, chain: &[(u64, u32, bool)], byte: impl Fn(usize) -> u8) {
+        let mut at = 0;
+        for &(addr, len, _) in &chain[1..chain.len() - 1] {
+            let piece: Vec<u8> = (at..at + len as usize).map(&byte).collect();
+            mem.write(addr, &piece).unwrap();
+            at += len as usize;
+        }
+    }
+
+    /// Publishes a maximal request and runs batches until it is used, checking every batch against the budget:
+    /// data bytes, backend calls and their size; no used element, no status byte and no interrupt before the
+    /// last. Returns the number of batches and the used element.
+    fn serve_in_batches(
+        t: &mut Big<'_>,
+        g: &mut GuestQueue,
+        mem: &mut TestMemory,
+        chain: &[(u64, u32, bool)],
+    ) -> (usize, (u32, u32)) {
+        mem.write(STATUS_AT, &[NOT_YET]).unwrap();
+        let _ = t.write(regs::INTERRUPT_ACK, 4, 3, mem);
+        let head = g.add_chain(mem, chain);
+        let (calls_max, call_len_max) = {
+            let b = t.device().backend();
+            (b.transfers_per_batch as usize, b.transfer_max.min(TRANSFER_MAX))
+        };
+        let mut batches = 0;
+        let mut effects = t.write(regs::QUEUE_NOTIFY, 4, 0, mem);
+        loop {
+            batches += 1;
+            let b = t.device().backend();
+            let (calls, bytes) = (b.calls, b.bytes);
+            assert!(bytes <= u64::from(BYTES_PER_BATCH), "batch {batches} moved {bytes} bytes");
+            assert!(calls <= calls_max, "batch {batches} made {calls} backend calls");
+            assert!(b.largest <= call_len_max, "batch {batches}: a call of {} bytes", b.largest);
+            t.device_mut().backend_mut().calls = 0;
+            t.device_mut().backend_mut().bytes = 0;
+            assert_eq!(t.status() & dev_status::DEVICE_NEEDS_RESET, 0, "{:?}", t.last_error());
+            if !effects.more_work {
+                break;
+            }
+            assert!(!effects.interrupt, "batch {batches}: interrupt before the request completed");
+            assert!(g.take_used(mem).is_empty(), "batch {batches}: used before it completed");
+            assert_eq!(mem.read_u32(STATUS_AT).unwrap() as u8, NOT_YET, "batch {batches}: status written early");
+            assert_eq!(t.device().in_flight().map(|(h, _)| h), Some(head));
+            effects = t.run_pending(mem);
+        }
+        assert!(effects.interrupt);
+        let used = g.take_used(mem);
+        assert_eq!(used.len(), 1);
+        assert_eq!(used[0].0, u32::from(head));
+        assert_eq!(t.device().in_flight(), None);
+        (batches, used[0])
+    }
+
+    #[test]
+    fn maximal_requests_complete_byte_exact_over_bounded_batches() {
+        let data = REQUEST_DATA_MAX as usize;
+        // (bytes per backend call, calls per batch): the device's defaults, then as hv-static's board disk asks,
+        // then small odd limits.
+        for (transfer_max, transfers) in [(usize::MAX, u32::MAX), (TRANSFER_MAX, 4), (1024 + 100, 3)] {
+            let per_batch =
+                (BYTES_PER_BATCH as usize).min(transfers as usize * (transfer_max.min(TRANSFER_MAX) / 512 * 512));
+            let expected_batches = data.div_ceil(per_batch);
+            let mut mem = TestMemory::new(BASE, BIG_RAM);
+            let mut bytes = big_disk();
+            let backend = Metered::limited(RamDisk::new(&mut bytes, false), transfer_max, transfers);
+            let (mut t, mut g) = running_with(backend, 64, &mut mem);
+
+            let out = maximal_chain(false);
+            fill_segments(&mut mem, &out, big_byte);
+            header(&mut mem, DATA, request_type::VIRTIO_BLK_T_OUT, BIG_SECTOR);
+            let (batches, (_, used)) = serve_in_batches(&mut t, &mut g, &mut mem, &out);
+            assert_eq!((batches, used), (expected_batches, 1), "write, {transfer_max} x {transfers}");
+            assert_eq!(mem.read_u32(STATUS_AT).unwrap() as u8, status::VIRTIO_BLK_S_OK);
+
+            let inn = maximal_chain(true);
+            fill_segments(&mut mem, &inn, |_| 0xCC);
+            header(&mut mem, DATA, request_type::VIRTIO_BLK_T_IN, BIG_SECTOR);
+            let (batches, (_, used)) = serve_in_batches(&mut t, &mut g, &mut mem, &inn);
+            assert_eq!((batches, used), (expected_batches, REQUEST_DATA_MAX + 1), "read, {transfer_max} x {transfers}");
+            assert_eq!(mem.read_u32(STATUS_AT).unwrap() as u8, status::VIRTIO_BLK_S_OK);
+            let back = segments_of(&mem, &inn);
+            assert!(back.iter().enumerate().all(|(i, &b)| b == big_byte(i)), "read back what was written");
+            assert_eq!(mem.violations(), 0);
+            let start = BIG_SECTOR as usize * SECTOR_SIZE;
+            assert!(bytes[..start].iter().all(|&b| b == 0));
+            assert!(bytes[start..start + data].iter().enumerate().all(|(i, &b)| b == big_byte(i)));
+            assert!(bytes[start + data..].iter().all(|&b| b == 0));
+        }
+    }
+
+    /// A driver rewriting an in-flight request between batches (see `request`'s docs): the header and the
+    /// available ring are not read again; buffers moved with their lengths kept are followed; a length changed, or
+    /// a chain that no longer validates, needs a reset. Never an access outside guest RAM.
+    #[test]
+    fn rewriting_an_in_flight_request() {
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum Rewrite {
+            HeaderAndAvailRing,
+            MoveSegments,
+            ChangeALength,
+            PointOutside,
+        }
+        use Rewrite::*;
+        for (rewrite, write) in [HeaderAndAvailRing, MoveSegments, ChangeALength, PointOutside]
+            .into_iter()
+            .flat_map(|r| [(r, true), (r, false)])
+        {
+            let what = format!("{rewrite:?}, {}", if write { "write" } else { "read" });
+            let mut mem = TestMemory::new(BASE, BIG_RAM);
+            let mut bytes = big_disk();
+            let start = BIG_SECTOR as usize * SECTOR_SIZE;
+            for (i, b) in bytes[start..].iter_mut().enumerate() {
+                *b = big_byte(i) ^ 0xFF;
+            }
+            let (mut t, mut g) = running_with(Metered::new(RamDisk::new(&mut bytes, false)), 64, &mut mem);
+            let chain = maximal_chain(!write);
+            if write {
+                fill_segments(&mut mem, &chain, big_byte);
+            } else {
+                fill_segments(&mut mem, &chain, |_| 0xCC);
+            }
+            let kind = if write { request_type::VIRTIO_BLK_T_OUT } else { request_type::VIRTIO_BLK_T_IN };
+            header(&mut mem, DATA, kind, BIG_SECTOR);
+            mem.write(STATUS_AT, &[NOT_YET]).unwrap();
+            let head = g.add_chain(&mut mem, &chain);
+            assert!(t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem).more_work);
+            assert_eq!(t.device().in_flight(), Some((head, BYTES_PER_BATCH)));
+
+            // Descriptor `1 + k` is data segment `k`; the first one is done, the second one not yet started.
+            let desc = |i: u16| g.layout.desc + 16 * u64::from(i);
+            let moved_to = SEGMENTS + u64::from(SEG_MAX) * u64::from(SIZE_MAX);
+            match rewrite {
+                HeaderAndAvailRing => {
+                    header(&mut mem, DATA, request_type::VIRTIO_BLK_T_GET_ID, u64::MAX);
+                    mem.write_u16(g.layout.avail + 4, 63).unwrap();
+                }
+                MoveSegments => {
+                    // Segment 1 now lives past the others (its data, for a write, moved with it).
+                    let mut piece = vec![0; SIZE_MAX as usize];
+                    mem.read(chain[2].0, &mut piece).unwrap();
+                    mem.write(moved_to, &piece).unwrap();
+                    mem.write(chain[2].0, &vec![0x11; SIZE_MAX as usize]).unwrap();
+                    mem.write_u64(desc(2), moved_to).unwrap();
+                }
+                ChangeALength => mem.write_u32(desc(5) + 8, SIZE_MAX - 512).unwrap(),
+                PointOutside => mem.write_u64(desc(7), BASE + BIG_RAM as u64 - 0x100).unwrap(),
+            }
+            let mut effects = t.run_pending(&mut mem);
+            while effects.more_work {
+                effects = t.run_pending(&mut mem);
+            }
+            assert_eq!(mem.violations(), 0, "{what}");
+            assert!(mem.guards_intact());
+            if matches!(rewrite, ChangeALength | PointOutside) {
+                assert_ne!(t.status() & dev_status::DEVICE_NEEDS_RESET, 0, "{what}");
+                assert_eq!(t.device().in_flight(), None);
+                assert!(g.take_used(&mem).is_empty(), "{what}");
+                assert_eq!(mem.read_u32(STATUS_AT).unwrap() as u8, NOT_YET);
+                continue;
+            }
+            assert_eq!(t.status(), 0xF, "{what}: {:?}", t.last_error());
+            let used = g.take_used(&mem);
+            assert_eq!(used, vec![(u32::from(head), if write { 1 } else { REQUEST_DATA_MAX + 1 })], "{what}");
+            assert_eq!(mem.read_u32(STATUS_AT).unwrap() as u8, status::VIRTIO_BLK_S_OK);
+            let mut moved = chain.clone();
+            if rewrite == MoveSegments {
+                moved[2].0 = moved_to;
+            }
+            if !write {
+                let back = segments_of(&mem, &moved);
+                assert!(back.iter().enumerate().all(|(i, &b)| b == big_byte(i) ^ 0xFF), "{what}");
+            }
+            let expect = |i| if write { big_byte(i) } else { big_byte(i) ^ 0xFF };
+            assert!(
+                bytes[start..start + REQUEST_DATA_MAX as usize].iter().enumerate().all(|(i, &b)| b == expect(i)),
+                "{what}"
+            );
+        }
+    }
+
+    /// A reset or the queue disabled mid-request: the request is dropped, its buffers and status byte are never
+    /// written again, and (after a reset) the device works anew.
+    #[test]
+    fn reset_or_queue_disable_drops_the_request_in_flight() {
+        for reset in [true, false] {
+            let mut mem = TestMemory::new(BASE, BIG_RAM);
+            let mut bytes = big_disk();
+            let (mut t, mut g) = running_with(Metered::new(RamDisk::new(&mut bytes, false)), 64, &mut mem);
+            let chain = maximal_chain(true);
+            fill_segments(&mut mem, &chain, |_| 0xCC);
+            header(&mut mem, DATA, request_type::VIRTIO_BLK_T_IN, BIG_SECTOR);
+            mem.write(STATUS_AT, &[NOT_YET]).unwrap();
+            g.add_chain(&mut mem, &chain);
+            assert!(t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem).more_work);
+            assert!(t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem).more_work, "a second notification: one more batch");
+            assert_eq!(t.device().in_flight().map(|(_, done)| done), Some(2 * BYTES_PER_BATCH));
+            if reset {
+                let _ = t.write(regs::STATUS, 4, 0, &mut mem);
+            } else {
+                let _ = t.write(regs::QUEUE_SEL, 4, 0, &mut mem);
+                let _ = t.write(regs::QUEUE_READY, 4, 0, &mut mem);
+            }
+            assert_eq!(t.device().in_flight(), None);
+            let before = segments_of(&mem, &chain);
+            let calls = t.device().backend().calls;
+            assert_eq!(t.run_pending(&mut mem), Effects::default());
+            let _ = t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem);
+            assert_eq!(t.run_pending(&mut mem), Effects::default());
+            assert_eq!(t.device().backend().calls, calls, "nothing served after the drop");
+            assert_eq!(segments_of(&mem, &chain), before);
+            assert_eq!(mem.read_u32(STATUS_AT).unwrap() as u8, NOT_YET);
+            assert!(g.take_used(&mem).is_empty());
+            if reset {
+                // The driver starts over on zeroed rings: a small read completes.
+                mem.write(BASE, &vec![0; 0x2000]).unwrap();
+                let mut g = bring_up(&mut t, 64, &mut mem);
+                header(&mut mem, DATA, request_type::VIRTIO_BLK_T_IN, 0);
+                let inn = [(DATA, 16, false), (DATA + 0x1000, 512, true), (STATUS_AT, 1, true)];
+                let head = g.add_chain(&mut mem, &inn);
+                assert!(t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem).interrupt);
+                assert_eq!(g.take_used(&mem), vec![(u32::from(head), 513)]);
+            }
+            assert_eq!(mem.violations(), 0);
+        }
+    }
+
+    #[test]
+    fn a_backend_failure_mid_request_ends_it_with_ioerr() {
+        let mut mem = TestMemory::new(BASE, BIG_RAM);
+        let mut bytes = big_disk();
+        let mut backend = Metered::new(RamDisk::new(&mut bytes, false));
+        // The 26th transfer of 8 sectors reaches the failing sector; 25 of them completed.
+        backend.fail_from = Some(BIG_SECTOR + 200);
+        let (mut t, mut g) = running_with(backend, 64, &mut mem);
+        let chain = maximal_chain(true);
+        fill_segments(&mut mem, &chain, |_| 0xCC);
+        header(&mut mem, DATA, request_type::VIRTIO_BLK_T_IN, BIG_SECTOR);
+        let (batches, (_, used)) = serve_in_batches(&mut t, &mut g, &mut mem, &chain);
+        let done = 25 * TRANSFER_MAX;
+        assert_eq!((batches, used), ((done + TRANSFER_MAX).div_ceil(BYTES_PER_BATCH as usize), done as u32 + 1));
+        assert_eq!(mem.read_u32(STATUS_AT).unwrap() as u8, status::VIRTIO_BLK_S_IOERR);
+        let back = segments_of(&mem, &chain);
+        assert!(back[..done].iter().all(|&b| b == 0) && back[done..].iter().all(|&b| b == 0xCC));
+        assert_eq!(t.status(), 0xF);
     }
 }

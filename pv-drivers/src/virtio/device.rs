@@ -86,7 +86,8 @@ pub trait Device {
 
     /// Processes chains of queue `queue_index`: pops until `pop` returns `None` (which it does when the
     /// transport's budget is spent) and adds each handled chain to the used ring. Interrupts are the transport's
-    /// business.
+    /// business. A device may also stop on a budget of its own, in the middle of a chain it keeps (virtio-blk);
+    /// it then sets [`ProcessOutcome::more`] and continues that chain in the next call.
     fn process(
         &mut self,
         queue_index: usize,
@@ -94,6 +95,12 @@ pub trait Device {
         mem: &mut dyn GuestMemory,
     ) -> Result<ProcessOutcome, Error>;
 
-    /// Device reset (status 0): forget negotiated state. Queues are reset by the transport.
+    /// The transport stopped using queue `index`: the driver disabled it (QueueReady = 0), or the device needs a
+    /// reset. A device holding a chain of it in the middle of processing drops it: that chain is never used, and
+    /// nothing more is written into its buffers, which are the driver's again.
+    fn queue_stopped(&mut self, _index: usize) {}
+
+    /// Device reset (status 0): forget negotiated state, and any chain held in the middle of processing. Queues
+    /// are reset by the transport.
     fn reset(&mut self);
 }

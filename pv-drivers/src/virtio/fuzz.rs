@@ -9,13 +9,13 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
-use super::blk::tests::{header, running, BASE, DATA};
+use super::blk::tests::{bring_up, header, running_with, BASE, DATA};
 use super::blk::{request_type, RamDisk, VirtioBlk, SECTOR_SIZE};
 use super::chain::CHAIN_LEN_MAX;
 use super::memory::GuestMemory;
 use super::mmio::{regs, status};
 use super::queue::{desc_flags, Queue};
-use super::test_utils::{GuestQueue, Layout, TestMemory};
+use super::test_utils::{GuestQueue, Layout, Metered, TestMemory};
 
 /// Small RAM, so random addresses often land inside, at the edges and just outside.
 pub(super) const FUZZ_RAM: usize = 0x2000;
@@ -71,19 +71,23 @@ pub(super) fn slot(max_next: u16) -> impl Strategy<Value = Slot> {
 /// Fills guest RAM at `base` with `slots` (repeated as needed).
 pub(super) fn fill(mem: &mut TestMemory, base: u64, slots: &[Slot]) {
     for (i, s) in slots.iter().cycle().take(FUZZ_RAM / 16).enumerate() {
-        let at = base + 16 * i as u64;
-        match *s {
-            Slot::Desc { offset, len, flags, next } => {
-                mem.write_u64(at, base.wrapping_add_signed(i64::from(offset))).unwrap();
-                mem.write_u32(at + 8, len).unwrap();
-                mem.write_u16(at + 12, flags).unwrap();
-                mem.write_u16(at + 14, next).unwrap();
-            }
-            Slot::Header { kind, sector } => {
-                mem.write_u32(at, kind).unwrap();
-                mem.write_u32(at + 4, 0).unwrap();
-                mem.write_u64(at + 8, sector).unwrap();
-            }
+        write_slot(mem, base, base + 16 * i as u64, s);
+    }
+}
+
+/// Writes one slot at `at` (inside RAM); a descriptor's address is `base` plus its offset.
+fn write_slot(mem: &mut TestMemory, base: u64, at: u64, s: &Slot) {
+    match *s {
+        Slot::Desc { offset, len, flags, next } => {
+            mem.write_u64(at, base.wrapping_add_signed(i64::from(offset))).unwrap();
+            mem.write_u32(at + 8, len).unwrap();
+            mem.write_u16(at + 12, flags).unwrap();
+            mem.write_u16(at + 14, next).unwrap();
+        }
+        Slot::Header { kind, sector } => {
+            mem.write_u32(at, kind).unwrap();
+            mem.write_u32(at + 4, 0).unwrap();
+            mem.write_u64(at + 8, sector).unwrap();
         }
     }
 }
@@ -285,13 +289,21 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// Valid requests, arbitrarily segmented, direct or indirect, behave like a plain array of sectors: what is
-    /// read back is what a model says, and requests reaching past the end fail without touching the disk.
+    /// read back is what a model says, and requests reaching past the end fail without touching the disk; also
+    /// when the backend asks for small transfers and few per batch, so that requests span many batches.
     #[test]
-    fn blk_matches_a_model(ops in proptest::collection::vec(op(), 1..12)) {
+    fn blk_matches_a_model(
+        ops in proptest::collection::vec(op(), 1..12),
+        (transfer_max, transfers) in prop_oneof![
+            Just((usize::MAX, u32::MAX)),
+            (0usize..3000, 0u32..4),
+        ],
+    ) {
         let mut mem = TestMemory::new(BASE, 0x40000);
         let mut disk = vec![0u8; DISK_SECTORS as usize * SECTOR_SIZE];
         let mut model = disk.clone();
-        let (mut t, mut g) = running(&mut disk, false, 64, &mut mem);
+        let backend = Metered::limited(RamDisk::new(&mut disk, false), transfer_max, transfers);
+        let (mut t, mut g) = running_with(backend, 64, &mut mem);
         let buf = DATA + 0x1000;
         let status_at = DATA + 0x8000;
         let table = DATA + 0x9000;
@@ -320,7 +332,14 @@ proptest! {
             } else {
                 g.add_chain(&mut mem, &chain);
             }
-            let _ = t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem);
+            let mut effects = t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem);
+            let mut batches = 1;
+            while effects.more_work {
+                prop_assert!(g.take_used(&mem).is_empty(), "used before it completed");
+                effects = t.run_pending(&mut mem);
+                batches += 1;
+                prop_assert!(batches <= 2 * op.sectors + 2, "{} batches for {} sectors", batches, op.sectors);
+            }
             prop_assert_eq!(t.status() & status::DEVICE_NEEDS_RESET, 0);
             let used = g.take_used(&mem);
             prop_assert_eq!(used.len(), 1);
@@ -342,6 +361,132 @@ proptest! {
         }
         prop_assert_eq!(disk, model);
         prop_assert_eq!(mem.violations(), 0);
+    }
+}
+
+/// Something a hostile driver does between two batches of requests it published.
+#[derive(Clone, Debug)]
+enum Attack {
+    /// Writes a descriptor-like or header slot at 16-byte position `at` of the rings (below 0x1000) or of the
+    /// requests' area (from `DATA`).
+    Scribble { at: u64, slot: Slot },
+    /// Moves `avail.idx`.
+    AvailIdx(u16),
+    /// Rewrites an available-ring entry.
+    AvailEntry { index: u16, head: u16 },
+    /// Publishes request `n` (mod the number of requests) again, buffers and all.
+    Publish(usize),
+    /// Writes QueueNotify (another batch).
+    Notify,
+    /// Status 0.
+    Reset,
+    /// QueueReady = 0.
+    QueueOff,
+    /// Brings the device up again (after a reset, as a restarting driver would; otherwise it changes nothing).
+    BringUp,
+    /// Lets the hypervisor run the next batch.
+    Wait,
+}
+
+fn attack() -> impl Strategy<Value = Attack> {
+    let at = prop_oneof![(0u64..0x100).prop_map(|i| BASE + 16 * i), (0u64..0x800).prop_map(|i| DATA + 16 * i)];
+    prop_oneof![
+        4 => (at, slot(64)).prop_map(|(at, slot)| Attack::Scribble { at, slot }),
+        1 => any::<u16>().prop_map(Attack::AvailIdx),
+        1 => (0u16..64, prop_oneof![4 => 0u16..64, 1 => any::<u16>()])
+            .prop_map(|(index, head)| Attack::AvailEntry { index, head }),
+        2 => any::<usize>().prop_map(Attack::Publish),
+        2 => Just(Attack::Notify),
+        1 => Just(Attack::Reset),
+        1 => Just(Attack::QueueOff),
+        1 => Just(Attack::BringUp),
+        6 => Just(Attack::Wait),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Requests served one sector per batch while the driver attacks between batches: rewrites descriptors,
+    /// headers and the available ring under an in-flight request, publishes more, resets the device or disables
+    /// the queue mid-request. No panic, no access outside guest RAM or the disk, no request left in flight once
+    /// the device stops, and the device either keeps working or says it needs a reset.
+    #[test]
+    fn blk_survives_a_hostile_guest_between_batches(
+        ops in proptest::collection::vec(op(), 1..6),
+        attacks in proptest::collection::vec(attack(), 0..24),
+        read_only in any::<bool>(),
+    ) {
+        let mut mem = TestMemory::new(BASE, 0x40000);
+        let mut backing = vec![0xD1u8; DISK_SECTORS as usize * SECTOR_SIZE + 2 * DISK_GUARD];
+        let disk_end = backing.len() - DISK_GUARD;
+        let backend = Metered::limited(RamDisk::new(&mut backing[DISK_GUARD..disk_end], read_only), SECTOR_SIZE, 1);
+        let (mut t, mut g) = running_with(backend, 64, &mut mem);
+        // Request `i` has its header at DATA + i * 0x1000, data right after, status byte at the end of its page.
+        let chains: Vec<Vec<(u64, u32, bool)>> = ops.iter().enumerate().map(|(i, op)| {
+            let at = DATA + 0x1000 * i as u64;
+            let kind = if op.write { request_type::VIRTIO_BLK_T_OUT } else { request_type::VIRTIO_BLK_T_IN };
+            header(&mut mem, at, kind, op.sector);
+            let len = (op.sectors * SECTOR_SIZE) as u32;
+            vec![(at, 16, false), (at + 0x100, len / 2, !op.write), (at + 0x100 + u64::from(len / 2), len - len / 2, !op.write), (at + 0xFFF, 1, true)]
+        }).collect();
+        let publish = |g: &mut GuestQueue, mem: &mut TestMemory, n: usize, indirect: bool| {
+            let table = DATA + 0x1000 * n as u64 + 0xE00;
+            if indirect {
+                g.add_indirect_chain(mem, table, &chains[n]);
+            } else {
+                g.add_chain(mem, &chains[n]);
+            }
+        };
+        for (n, op) in ops.iter().enumerate() {
+            publish(&mut g, &mut mem, n, op.indirect);
+        }
+        let mut effects = t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem);
+        for a in &attacks {
+            match a {
+                Attack::Scribble { at, slot } => write_slot(&mut mem, BASE, *at, slot),
+                Attack::AvailIdx(idx) => mem.write_u16(g.layout.avail + 2, *idx).unwrap(),
+                Attack::AvailEntry { index, head } => {
+                    mem.write_u16(g.layout.avail + 4 + 2 * u64::from(*index), *head).unwrap()
+                }
+                Attack::Publish(n) => {
+                    let n = n % ops.len();
+                    publish(&mut g, &mut mem, n, ops[n].indirect);
+                }
+                Attack::Notify => effects = t.write(regs::QUEUE_NOTIFY, 4, 0, &mut mem),
+                Attack::Reset => effects = t.write(regs::STATUS, 4, 0, &mut mem),
+                Attack::QueueOff => {
+                    let _ = t.write(regs::QUEUE_SEL, 4, 0, &mut mem);
+                    effects = t.write(regs::QUEUE_READY, 4, 0, &mut mem);
+                }
+                Attack::BringUp => {
+                    if t.status() == 0 {
+                        mem.write(BASE, &[0; 0x1000]).unwrap();
+                        g = bring_up(&mut t, 64, &mut mem);
+                    }
+                }
+                Attack::Wait => {}
+            }
+            if !matches!(a, Attack::Reset | Attack::QueueOff) {
+                prop_assert!(t.device().in_flight().is_none() || effects.more_work, "a request in flight, no batch to come");
+            } else {
+                prop_assert!(t.device().in_flight().is_none(), "{:?} left a request in flight", a);
+            }
+            if effects.more_work {
+                effects = t.run_pending(&mut mem);
+            }
+        }
+        let mut rounds = 0;
+        while effects.more_work {
+            rounds += 1;
+            prop_assert!(rounds < 1000, "no progress");
+            effects = t.run_pending(&mut mem);
+        }
+        prop_assert!(t.device().in_flight().is_none());
+        prop_assert_eq!(mem.violations(), 0);
+        prop_assert!(mem.guards_intact());
+        prop_assert_eq!(t.status() & status::DEVICE_NEEDS_RESET != 0, t.last_error().is_some());
+        prop_assert!(backing[..DISK_GUARD].iter().chain(&backing[disk_end..]).all(|&b| b == 0xD1));
     }
 }
 

@@ -32,9 +32,12 @@ pub const VENDOR_ID: u32 = 0x5453_5648;
 pub const CHAINS_PER_NOTIFY: usize = 16;
 
 /// Most buffer bytes the chains of one batch may add up to: past it the rest waits for the next batch, which the
-/// hypervisor runs after the guest was re-entered (in the caller's own time). The chain that crosses the limit is
-/// served whole, so a batch copies at most this plus one request (virtio-blk: 62 segments of 64 KiB, ~3.9 MiB)
-/// instead of 16 such requests (~62 MiB).
+/// hypervisor runs after the guest was re-entered (in the caller's own time). The queue counts a chain when it is
+/// popped, so the chain that crosses the limit is still handed to the device; a device whose chains can be large
+/// bounds its own work inside one (virtio-blk moves at most [`BYTES_PER_BATCH`] per batch and keeps the rest of a
+/// request for the next), and this limit stops a batch from starting further chains after such a one.
+///
+/// [`BYTES_PER_BATCH`]: super::blk::BYTES_PER_BATCH
 pub const BYTES_PER_NOTIFY: u64 = 256 * 1024;
 
 /// Register offsets in the MMIO window (§4.2.2).
@@ -330,6 +333,7 @@ impl<D: Device, const Q: usize> MmioTransport<D, Q> {
             // Always allowed: Linux writes 0 when tearing a queue down and checks that it reads back 0.
             if let Some(i) = usize::try_from(self.queue_sel).ok().filter(|&i| i < self.device.num_queues()) {
                 self.queues[i].disable();
+                self.device.queue_stopped(i);
                 self.pending &= !(1 << i);
             }
             return;
@@ -420,6 +424,9 @@ impl<D: Device, const Q: usize> MmioTransport<D, Q> {
         self.last_error = Some(error);
         self.status |= status::DEVICE_NEEDS_RESET;
         self.pending = 0;
+        for i in 0..self.device.num_queues().min(Q) {
+            self.device.queue_stopped(i);
+        }
         if self.status & status::DRIVER_OK != 0 {
             self.interrupt_status |= interrupt::CONFIG_CHANGE;
         }

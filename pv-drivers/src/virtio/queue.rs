@@ -367,6 +367,16 @@ impl Queue {
         Ok(Some(chain))
     }
 
+    /// Walks and validates chain `head` again, as [`Queue::pop`] did, without touching the rings: for a device that
+    /// keeps only the head of a chain it took and serves it over several batches. The driver may have rewritten the
+    /// descriptors meanwhile, so the chain is checked afresh and may differ from the one popped.
+    pub fn chain<M: GuestMemory + ?Sized>(&self, mem: &M, head: u16) -> Result<DescriptorChain, QueueError> {
+        if !self.ready {
+            return Err(QueueError::NotReady);
+        }
+        self.walk(mem, head)
+    }
+
     fn walk<M: GuestMemory + ?Sized>(&self, mem: &M, head: u16) -> Result<DescriptorChain, QueueError> {
         if head >= self.size {
             return Err(QueueError::HeadOutOfRange(head));

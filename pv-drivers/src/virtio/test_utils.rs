@@ -1,9 +1,11 @@
-//! Host-test helpers: guest RAM with guard bands that counts any attempt to touch them, and the driver's side of
-//! a split virtqueue, laying out rings and chains the way a guest would.
+//! Host-test helpers: guest RAM with guard bands that counts any attempt to touch them, the driver's side of a
+//! split virtqueue, laying out rings and chains the way a guest would, and a block backend that meters what each
+//! batch asks of it.
 
 use std::cell::Cell;
 use std::vec::Vec;
 
+use super::blk::{BackendError, BlockBackend, Sink, Source};
 use super::memory::{GuestMemory, MemError};
 use super::queue::desc_flags;
 
@@ -197,5 +199,83 @@ impl GuestQueue {
             self.used_seen = self.used_seen.wrapping_add(1);
         }
         out
+    }
+}
+
+/// A block backend around another that counts its calls and bytes (tests take differences between batches),
+/// may ask for small transfers and few calls per batch (as a disk behind synchronous device requests does), and
+/// may fail from a given sector on.
+pub struct Metered<B> {
+    pub inner: B,
+    pub transfer_max: usize,
+    pub transfers_per_batch: u32,
+    /// `read`/`write` of any sector at or past this fail with `Io`.
+    pub fail_from: Option<u64>,
+    pub calls: usize,
+    pub bytes: u64,
+    /// Largest single call seen.
+    pub largest: usize,
+}
+
+impl<B: BlockBackend> Metered<B> {
+    /// No limits of its own: the device's defaults apply.
+    pub fn new(inner: B) -> Self {
+        Self {
+            inner,
+            transfer_max: usize::MAX,
+            transfers_per_batch: u32::MAX,
+            fail_from: None,
+            calls: 0,
+            bytes: 0,
+            largest: 0,
+        }
+    }
+
+    pub fn limited(inner: B, transfer_max: usize, transfers_per_batch: u32) -> Self {
+        Self { transfer_max, transfers_per_batch, ..Self::new(inner) }
+    }
+
+    fn count(&mut self, sector: u64, len: usize) -> Result<(), BackendError> {
+        self.calls += 1;
+        self.bytes += len as u64;
+        self.largest = self.largest.max(len);
+        let sectors = (len / 512) as u64;
+        match self.fail_from {
+            Some(bad) if sector.saturating_add(sectors) > bad => Err(BackendError::Io),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<B: BlockBackend> BlockBackend for Metered<B> {
+    fn capacity_sectors(&self) -> u64 {
+        self.inner.capacity_sectors()
+    }
+
+    fn read_only(&self) -> bool {
+        self.inner.read_only()
+    }
+
+    fn read(&mut self, sector: u64, len: usize, sink: Sink<'_>) -> Result<(), BackendError> {
+        self.count(sector, len)?;
+        self.inner.read(sector, len, sink)
+    }
+
+    fn write(&mut self, sector: u64, len: usize, source: Source<'_>) -> Result<(), BackendError> {
+        self.count(sector, len)?;
+        self.inner.write(sector, len, source)
+    }
+
+    fn flush(&mut self) -> Result<(), BackendError> {
+        self.calls += 1;
+        self.inner.flush()
+    }
+
+    fn transfer_max(&self) -> usize {
+        self.transfer_max
+    }
+
+    fn transfers_per_batch(&self) -> u32 {
+        self.transfers_per_batch
     }
 }

@@ -45,8 +45,17 @@ pub fn decode(instr: u32) -> Option<Decoded> {
     }
     let offset = if u { imm as i32 } else { -(imm as i32) };
     let writeback = (!p || w).then_some((rn, offset));
-    let access =
-        DataAbort { valid: true, size, sign_extend, reg: rt, sixty_four: false, write: !load, s1ptw: false, fsc: 0 };
+    let access = DataAbort {
+        valid: true,
+        size,
+        sign_extend,
+        reg: rt,
+        sixty_four: false,
+        write: !load,
+        s1ptw: false,
+        cache_maintenance: false,
+        fsc: 0,
+    };
     Some(Decoded { access, writeback })
 }
 

@@ -6,6 +6,7 @@ pub mod context;
 pub mod cpu;
 pub mod exception;
 pub mod firmware;
+pub mod inject;
 pub mod mmu;
 pub mod regs;
 mod secure;

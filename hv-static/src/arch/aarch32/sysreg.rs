@@ -1,13 +1,13 @@
-//! Trapped coprocessor accesses and exceptions reflected back into the partition.
+//! Trapped coprocessor accesses; those to registers that do not exist for the partition are reflected back as an
+//! Undefined Instruction exception (`inject::undef`).
 //!
 //! What traps and why is `hwstate`'s: the debug registers (CP14, HDCR.TDA/TDOSA/TDRA) and the PMU (CP15 c9,
 //! HDCR.TPM/TPMCR) read as a CPU without them and ignore writes; ACTLR (HCR.TAC) reads the CPU's value and ignores
 //! writes; IMPLEMENTATION DEFINED registers (HCR.TIDCP, HSTR.T15), trace registers (HCPTR.TTA) and the PL1 physical
 //! timer (the partition has none) are undefined. A trapped instruction that failed its condition is skipped.
 
-use aarch32_cpu::register::{Sctlr, Vbar};
-
-use super::context::{set_lr_und, set_spsr_und, GuestRegs};
+use super::context::GuestRegs;
+use super::inject;
 use crate::hwstate::{self, Access, CpAccess, CpAccess64};
 use crate::vcpu::VcpuRef;
 
@@ -30,7 +30,7 @@ pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
             let a = CpAccess::decode(iss);
             let cp = if ec == EC_CP15_32 { 15 } else { 14 };
             match hwstate::aarch32_access(cp, a.opc1, a.crn, a.crm, a.opc2) {
-                Access::Undefined => inject_undef(regs, instr_len),
+                Access::Undefined => inject::undef(regs, instr_len),
                 access => {
                     if a.read {
                         let v = read_value(access);
@@ -49,7 +49,7 @@ pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
             let a = CpAccess64::decode(iss);
             let cp = if ec == EC_CP15_64 { 15 } else { 14 };
             match hwstate::aarch32_access64(cp, a.opc1, a.crm) {
-                Access::Undefined => inject_undef(regs, instr_len),
+                Access::Undefined => inject::undef(regs, instr_len),
                 access => {
                     if a.read {
                         // Only zeros are emulated for 64-bit registers (DBGDRAR, DBGDSAR: "not valid").
@@ -61,7 +61,7 @@ pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
                 }
             }
         }
-        _ => inject_undef(regs, instr_len),
+        _ => inject::undef(regs, instr_len),
     }
 }
 
@@ -78,17 +78,5 @@ fn read_value(access: Access) -> u32 {
 
 /// MSR/MRS traps do not exist on ARMv7; kept for the shared trap dispatcher.
 pub fn emulate(_v: VcpuRef, regs: &mut GuestRegs, _a: &crate::esr::SysRegAccess) {
-    inject_undef(regs, 4);
-}
-
-/// Enters the partition's Undefined mode at its vector, with LR, SPSR and CPSR as the architecture sets them.
-pub fn inject_undef(regs: &mut GuestRegs, _instr_len: u64) {
-    // The partition's own SCTLR and VBAR (Hyp mode has its own HSCTLR and HVBAR).
-    let sctlr = Sctlr::read();
-    let vbar = if sctlr.v() { 0xffff_0000 } else { Vbar::read().0 };
-    let (cpsr, lr_offset) = hwstate::aarch32_undef_entry(regs.cpsr, sctlr.raw_value());
-    set_spsr_und(regs.cpsr);
-    set_lr_und(regs.pc.wrapping_add(lr_offset));
-    regs.cpsr = cpsr;
-    regs.pc = vbar.wrapping_add(4);
+    inject::undef(regs, 4);
 }

@@ -11,12 +11,10 @@ use aarch64_cpu::registers::{ReadWriteable, Readable, Writeable, MAIR_EL2, SCTLR
 use core::arch::asm;
 
 use crate::config::{NUM_CPUS, SYSTEM};
-use crate::hwstate::{desc, hyp_page_descriptor, HypLayout, PAGE};
+use crate::hwstate::{HypLayout, HypMap, PAGE};
 use crate::percpu::{HV_STACKS, STACK_SIZE};
 use crate::stage2::Table;
 
-const GIB: u64 = 1 << 30;
-const BLOCK_2M: u64 = 2 << 20;
 /// Level-3 tables for the hypervisor's image: 4 MiB from the 2 MiB block it starts in (`hv-static.ld` checks
 /// that the image with its `.bss` fits).
 const L3_TABLES: usize = 2;
@@ -59,10 +57,6 @@ pub fn is_stack_guard(addr: u64) -> bool {
 
 /// Fills the tables; boot CPU only, before any other CPU runs.
 pub fn build() {
-    let l = layout();
-    let hv_gib = l.text.0 / GIB;
-    let l3_base = l.text.0 & !(BLOCK_2M - 1);
-    let l3_end = l3_base + L3_TABLES as u64 * BLOCK_2M;
     // SAFETY: only the boot CPU runs, with the MMU off; no reference to the tables exists yet.
     let (l1, l2, l3) = unsafe {
         (
@@ -71,35 +65,8 @@ pub fn build() {
             &mut *core::ptr::addr_of_mut!(EL2_L3),
         )
     };
-    for (t, table) in l3.iter_mut().enumerate() {
-        for (i, e) in table.0.iter_mut().enumerate() {
-            let pa = l3_base + t as u64 * BLOCK_2M + i as u64 * PAGE;
-            *e = hyp_page_descriptor(pa, l.page(pa));
-        }
-    }
-    for (i, e) in l2.0.iter_mut().enumerate() {
-        let pa = hv_gib * GIB + i as u64 * BLOCK_2M;
-        *e = if (l3_base..l3_end).contains(&pa) {
-            let t = ((pa - l3_base) / BLOCK_2M) as usize;
-            (&raw const l3[t]) as u64 | desc::VALID | desc::TABLE_OR_PAGE
-        } else {
-            pa | desc::RAM_RW | desc::VALID
-        };
-    }
-    let ram_start = SYSTEM.ram_base / GIB;
-    let ram_end = (SYSTEM.ram_base + SYSTEM.ram_size).div_ceil(GIB);
-    for (i, e) in l1.0.iter_mut().enumerate() {
-        let i = i as u64;
-        *e = if i == hv_gib {
-            (&raw const *l2) as u64 | desc::VALID | desc::TABLE_OR_PAGE
-        } else if (ram_start..ram_end).contains(&i) {
-            (i * GIB) | desc::RAM_RW | desc::VALID
-        } else if i < ram_start {
-            (i * GIB) | desc::DEVICE | desc::VALID
-        } else {
-            0
-        };
-    }
+    let (l2_addr, l3_addr) = ((&raw const *l2) as usize as u64, (&raw const *l3) as usize as u64);
+    HypMap { l1: &mut l1.0, l2, l2_addr, l3, l3_addr }.fill(&layout(), SYSTEM.ram_base, SYSTEM.ram_size);
 }
 
 /// Turns the EL2 MMU and caches on with the shared tables (every CPU).

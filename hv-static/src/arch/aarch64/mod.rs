@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod exception;
 pub mod firmware;
 pub mod gicv3_sysregs;
+pub mod inject;
 pub mod mmu;
 pub mod sysreg;
 pub mod timer;
@@ -24,7 +25,8 @@ pub fn secondary_entry_address() -> u64 {
     boot::secondary_entry as *const () as u64
 }
 
-/// AArch64 always describes emulatable accesses in the syndrome; nothing to decode.
+/// AArch64 describes every single-register load and store in the syndrome, so nothing is decoded: an access
+/// without one (LDP/STP, writeback, SIMD, exclusives) to an emulated device is answered with an abort instead.
 pub fn decode_unsyndromed(_regs: &GuestRegs) -> Option<NoDecode> {
     None
 }

@@ -1,13 +1,15 @@
-//! Trapped system-register accesses and exceptions reflected back into the partition.
+//! Trapped system-register accesses; those to registers that do not exist for the partition are reflected back
+//! as an Undefined Instruction exception (`inject::undef`).
 //!
 //! What traps and why is `hwstate`'s: debug and PMU registers (MDCR_EL2) read as a CPU without them and ignore
 //! writes, ACTLR_EL1 (HCR_EL2.TACR) reads the CPU's value and ignores writes, IMPLEMENTATION DEFINED registers
 //! (HCR_EL2.TIDCP) and anything else are undefined.
 
-use aarch64_cpu::registers::{Readable, Writeable, ACTLR_EL1, ELR_EL1, ESR_EL1, SPSR_EL1, VBAR_EL1};
+use aarch64_cpu::registers::{Readable, ACTLR_EL1};
 use core::arch::asm;
 
-use super::context::{GuestRegs, PSTATE_EL1H_MASKED};
+use super::context::GuestRegs;
+use super::inject;
 use crate::esr::SysRegAccess;
 use crate::hwstate::{self, Access};
 use crate::vcpu::VcpuRef;
@@ -28,7 +30,7 @@ pub fn emulate(v: VcpuRef, regs: &mut GuestRegs, a: &SysRegAccess) {
         }
         ICC_ASGI1R_EL1 | ICC_SGI0R_EL1 if !a.read => regs.advance(4),
         _ => match hwstate::aarch64_access(a.op0, a.op1, a.crn, a.crm, a.op2) {
-            Access::Undefined => inject_undef(regs),
+            Access::Undefined => inject::undef(regs),
             access => {
                 if a.read {
                     regs.set(a.rt, read_value(access));
@@ -66,16 +68,5 @@ pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
         regs.pstate = (regs.pstate & !0xffff_ffff) | hwstate::it_advance(regs.pstate as u32) as u64;
         return;
     }
-    inject_undef(regs);
-}
-
-/// Makes the partition take an Undefined Instruction exception at the instruction in `regs.pc`, as the
-/// architecture would for a register it does not implement.
-pub fn inject_undef(regs: &mut GuestRegs) {
-    const EC_UNKNOWN_IL: u64 = 1 << 25;
-    ESR_EL1.set(EC_UNKNOWN_IL);
-    ELR_EL1.set(regs.pc);
-    SPSR_EL1.set(regs.pstate);
-    regs.pc = VBAR_EL1.get() + hwstate::aarch64_sync_vector(regs.pstate);
-    regs.pstate = PSTATE_EL1H_MASKED;
+    inject::undef(regs);
 }

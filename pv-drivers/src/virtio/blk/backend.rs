@@ -15,6 +15,8 @@ pub enum BackendError {
     ReadOnly,
     /// The medium failed.
     Io,
+    /// The device stopped the transfer: its side (guest memory) refused the data. Backends only pass this on.
+    Stopped,
 }
 
 impl fmt::Display for BackendError {
@@ -23,11 +25,23 @@ impl fmt::Display for BackendError {
             Self::OutOfRange => write!(f, "sectors outside the disk"),
             Self::ReadOnly => write!(f, "write to a read-only disk"),
             Self::Io => write!(f, "I/O error"),
+            Self::Stopped => write!(f, "transfer stopped by the device"),
         }
     }
 }
 
+/// The device's side of a read: takes the next piece of the data (and copies it into guest memory).
+pub type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), BackendError>;
+
+/// The device's side of a write: fills the next piece of the data (from guest memory).
+pub type Source<'a> = &'a mut dyn FnMut(&mut [u8]) -> Result<(), BackendError>;
+
 /// A disk of [`SECTOR_SIZE`]-byte sectors.
+///
+/// Data crosses between the backend and guest memory without a buffer of the device's: the backend lends its
+/// own memory to the device's [`Sink`] or [`Source`]. A RAM disk lends the disk itself, a disk behind device
+/// requests the buffer those use; the device stays small (the hypervisor keeps devices in statics), and no data
+/// is copied twice.
 pub trait BlockBackend {
     /// Size of the disk in 512-byte sectors (the config space's `capacity`).
     fn capacity_sectors(&self) -> u64;
@@ -35,14 +49,33 @@ pub trait BlockBackend {
     /// Whether the device offers VIRTIO_BLK_F_RO and refuses writes.
     fn read_only(&self) -> bool;
 
-    /// Reads `buf.len() / 512` sectors starting at `sector` (`buf.len()` is a multiple of 512).
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), BackendError>;
+    /// Reads `len / 512` sectors starting at `sector` (`len` is a multiple of 512) and hands them to `sink`, in
+    /// order, in one or more pieces from the backend's own memory (its disk, or the buffer a device request used).
+    /// An error of `sink` is returned as is, with nothing more read.
+    fn read(&mut self, sector: u64, len: usize, sink: Sink<'_>) -> Result<(), BackendError>;
 
-    /// Writes `data.len() / 512` sectors starting at `sector` (`data.len()` is a multiple of 512).
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError>;
+    /// Writes `len / 512` sectors starting at `sector` (`len` is a multiple of 512), having `source` fill the
+    /// backend's memory with them, in order, in one or more pieces. An error of `source` is returned as is;
+    /// the sectors of the piece it failed on may then hold anything.
+    fn write(&mut self, sector: u64, len: usize, source: Source<'_>) -> Result<(), BackendError>;
 
     /// Makes completed writes durable.
     fn flush(&mut self) -> Result<(), BackendError>;
+
+    /// Most bytes one `read` or `write` call should carry (whole sectors; the device asks for at most
+    /// [`TRANSFER_MAX`](super::TRANSFER_MAX), and at least one sector whatever this says).
+    fn transfer_max(&self) -> usize {
+        super::TRANSFER_MAX
+    }
+
+    /// Most `read`, `write` and `flush` calls one batch may make (at least 1 is allowed whatever this says).
+    ///
+    /// The device already bounds the bytes of a batch ([`BYTES_PER_BATCH`](super::BYTES_PER_BATCH)), which is
+    /// what a copy in memory costs. A backend whose every call is a round trip to a device (a synchronous request
+    /// to a disk) costs per call instead, and says here how many fit in one batch. Unlimited by default.
+    fn transfers_per_batch(&self) -> u32 {
+        u32::MAX
+    }
 }
 
 /// A disk held in RAM the hypervisor owns (a region the image layout reserves for it): the slice is the disk, a
@@ -82,19 +115,17 @@ impl BlockBackend for RamDisk<'_> {
         self.read_only
     }
 
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        let range = self.range(sector, buf.len())?;
-        buf.copy_from_slice(&self.bytes[range]);
-        Ok(())
+    fn read(&mut self, sector: u64, len: usize, sink: Sink<'_>) -> Result<(), BackendError> {
+        let range = self.range(sector, len)?;
+        sink(&self.bytes[range])
     }
 
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
+    fn write(&mut self, sector: u64, len: usize, source: Source<'_>) -> Result<(), BackendError> {
         if self.read_only {
             return Err(BackendError::ReadOnly);
         }
-        let range = self.range(sector, data.len())?;
-        self.bytes[range].copy_from_slice(data);
-        Ok(())
+        let range = self.range(sector, len)?;
+        source(&mut self.bytes[range])
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {
@@ -111,20 +142,31 @@ mod tests {
         let mut bytes = vec![0u8; 3 * 512 + 100];
         let mut disk = RamDisk::new(&mut bytes, false);
         assert_eq!(disk.capacity_sectors(), 3, "a trailing partial sector is not part of the disk");
-        disk.write(2, &[7; 512]).unwrap();
-        let mut buf = [0; 1024];
-        disk.read(1, &mut buf).unwrap();
+        let fill = |byte| {
+            move |piece: &mut [u8]| {
+                piece.fill(byte);
+                Ok(())
+            }
+        };
+        disk.write(2, 512, &mut fill(7)).unwrap();
+        let mut buf = Vec::new();
+        let mut take = |piece: &[u8]| {
+            buf.extend_from_slice(piece);
+            Ok(())
+        };
+        disk.read(1, 1024, &mut take).unwrap();
         assert!(buf[..512].iter().all(|&b| b == 0) && buf[512..].iter().all(|&b| b == 7));
-        assert_eq!(disk.read(2, &mut buf), Err(BackendError::OutOfRange));
-        assert_eq!(disk.read(3, &mut []), Ok(()), "nothing at the end is on the disk");
-        assert_eq!(disk.read(4, &mut []), Err(BackendError::OutOfRange));
-        assert_eq!(disk.write(u64::MAX, &[0; 512]), Err(BackendError::OutOfRange));
-        assert_eq!(disk.write(0, &[0; 100]), Err(BackendError::OutOfRange), "not whole sectors");
+        let mut never = |_: &[u8]| -> Result<(), BackendError> { panic!("nothing to read") };
+        assert_eq!(disk.read(2, 1024, &mut never), Err(BackendError::OutOfRange));
+        assert_eq!(disk.read(4, 0, &mut never), Err(BackendError::OutOfRange));
+        assert_eq!(disk.read(1, 512, &mut |_| Err(BackendError::Stopped)), Err(BackendError::Stopped));
+        assert_eq!(disk.write(u64::MAX, 512, &mut fill(0)), Err(BackendError::OutOfRange));
+        assert_eq!(disk.write(0, 100, &mut fill(0)), Err(BackendError::OutOfRange), "not whole sectors");
         assert!(bytes[3 * 512..].iter().all(|&b| b == 0));
 
         let mut ro = RamDisk::new(&mut bytes, true);
         assert!(ro.read_only());
-        assert_eq!(ro.write(0, &[1; 512]), Err(BackendError::ReadOnly));
+        assert_eq!(ro.write(0, 512, &mut fill(1)), Err(BackendError::ReadOnly));
         assert_eq!(ro.flush(), Ok(()));
     }
 }

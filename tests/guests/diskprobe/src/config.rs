@@ -22,15 +22,23 @@ pub enum Mode {
     Persist,
     /// Attack the first block device with malformed virtqueues ([`crate::hostile`]).
     Hostile,
+    /// Load the device with maximal requests: `sectors` rounds of reads of [`HAMMER_BYTES`] each, back to back,
+    /// so that a partition sharing the CPU shows whether serving them delays its windows.
+    Hammer,
 }
 
+/// Bytes of one hammer-mode request: hv-static's largest (`seg_max` 62 × `size_max` 64 KiB), here as one buffer,
+/// which the device takes as well (it limits the request, not the segment).
+pub const HAMMER_BYTES: usize = 62 * 64 * 1024;
+
 impl Mode {
-    const NAMES: [(&'static str, Mode); 5] = [
+    const NAMES: [(&'static str, Mode); 6] = [
         ("write", Mode::Write),
         ("verify", Mode::Verify),
         ("readonly", Mode::ReadOnly),
         ("persist", Mode::Persist),
         ("hostile", Mode::Hostile),
+        ("hammer", Mode::Hammer),
     ];
 
     fn name(self) -> &'static str {
@@ -78,7 +86,7 @@ impl Config {
             Some(value) => Mode::NAMES.iter().find(|(n, _)| *n == value).map(|&(_, m)| m).ok_or(BadArg {
                 key: "mode",
                 value,
-                expected: "write, verify, readonly, persist or hostile",
+                expected: "write, verify, readonly, persist, hostile or hammer",
             })?,
         };
         let given = bootargs::get(cmdline, "pattern");
@@ -151,6 +159,7 @@ mod tests {
         assert_eq!(Config::parse("pattern=0", "x").unwrap().pattern, 0);
         assert_eq!(Config::parse("mode=write", "x").unwrap().mode, Mode::Write);
         assert_eq!(Config::parse("mode=persist", "x").unwrap().mode, Mode::Persist);
+        assert_eq!(Config::parse("mode=hammer sectors=5", "x").unwrap().mode, Mode::Hammer);
     }
 
     #[test]
@@ -169,7 +178,7 @@ mod tests {
         assert_eq!(err("evil=0x1_0000_0000_0000_0000").key, "evil", "beyond 64 bits");
         assert_eq!(
             err("mode=rw").to_string(),
-            "mode=\"rw\", expected write, verify, readonly, persist or hostile",
+            "mode=\"rw\", expected write, verify, readonly, persist, hostile or hammer",
             "the line diskprobe prints after `bad bootargs: `"
         );
     }

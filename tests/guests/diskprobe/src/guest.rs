@@ -10,7 +10,7 @@ use virtio_drivers::transport::mmio::{MmioError, MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, DeviceTypeError, Transport};
 
 use crate::check::{self, Failure};
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, HAMMER_BYTES};
 use crate::hostile;
 use guest_rt::virtio_hal::DmaPool;
 
@@ -127,7 +127,35 @@ fn run(disk: &mut impl check::Disk, config: &Config) {
             Err(failure) => println!("disk: {failure}"),
         },
         Mode::Hostile => unreachable!("hostile mode does not use virtio-drivers (see main)"),
+        Mode::Hammer => hammer(disk, config.sectors),
     }
+}
+
+/// The hammer-mode buffer: one maximal request's data.
+struct HammerBuf(core::cell::UnsafeCell<[u8; HAMMER_BYTES]>);
+
+// SAFETY: only `hammer` touches it, on the partition's one CPU.
+unsafe impl Sync for HammerBuf {}
+
+static HAMMER: HammerBuf = HammerBuf(core::cell::UnsafeCell::new([0; HAMMER_BYTES]));
+
+/// `rounds` maximal reads from sector 0, back to back; prints `disk: hammered <n> requests of <b> bytes` or the
+/// first failure.
+fn hammer(disk: &mut impl check::Disk, rounds: u64) {
+    if disk.capacity() < (HAMMER_BYTES / 512) as u64 {
+        return println!("disk: hammer needs {} sectors, the disk has {}", HAMMER_BYTES / 512, disk.capacity());
+    }
+    // SAFETY: the only reference to the buffer, made once (see `HammerBuf`).
+    let buf = unsafe { &mut *HAMMER.0.get() };
+    for round in 0..rounds {
+        if let Err(e) = disk.read(0, buf) {
+            return println!("disk: hammer request {round} failed: {e}");
+        }
+        if round % 10 == 9 {
+            println!("disk: hammer {} requests", round + 1);
+        }
+    }
+    println!("disk: hammered {rounds} requests of {HAMMER_BYTES} bytes");
 }
 
 /// Prints `disk: <success>` or `disk: <failure>`; whether the check passed.

@@ -7,7 +7,8 @@
 //! the probe checks the data path without depending on interrupt delivery.
 //!
 //! Bootargs (all optional):
-//! - `mode=write|verify|readonly|persist|hostile` (default `write`);
+//! - `mode=write|verify|readonly|persist|hostile|hammer` (default `write`; `hammer`: `sectors` maximal reads of
+//!   3.9 MiB back to back, then `disk: hammered <n> requests of <b> bytes`);
 //! - `pattern=<byte>`, decimal or `0x` hex (default: a hash of the partition name, see [`pattern::default_for`]);
 //! - `sectors=<n>` sectors to write or check from sector 0 (default 64; at most the disk's capacity);
 //! - `evil=<hex address>` (`0x` and `_` optional; default `0x4020_0000`, where hv-static lives on QEMU `virt`):

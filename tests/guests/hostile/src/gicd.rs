@@ -6,8 +6,9 @@
 //! On GICv2 the probe starts with the three accesses that once panicked hv-static at EL2 (a halfword at GICD+0x91F,
 //! a word at 0x91E, a doubleword at 0x91C, each running past the end of a register). ARMv7 has no 64-bit
 //! single-register access: an `ldrd`/`strd` there carries no syndrome and hv-static does not emulate it (the guest
-//! ABI forbids it on emulated registers), so the ARMv7 sweep uses widths 1, 2 and 4, and the doubleword at 0x91C
-//! comes last, after the `done` line: the partition is stopped there under its fault policy.
+//! ABI excludes it on emulated registers), so the ARMv7 sweep uses widths 1, 2 and 4, and the doubleword at 0x91C
+//! comes last, after the `done` line: the hypervisor answers it with a synchronous external abort, which the
+//! partition takes itself and survives.
 
 use guest_rt::dt::{GicInfo, GicVersion, Region};
 use guest_rt::println;
@@ -65,7 +66,7 @@ pub fn run(args: &Args, gic: &GicInfo, vcpus: usize, only: Option<(u64, u64)>) {
     }
     if cfg!(target_arch = "arm") {
         let addr = gicd.base as usize + 0x91C;
-        println!("hostile: gicd doubleword (ldrd) at {addr:#x}: the hypervisor must stop this partition");
+        println!("hostile: gicd doubleword (ldrd) at {addr:#x}: the hypervisor must answer with an abort");
         let (value, fault) = guarded::run(|| access::load(addr, 8));
         println!("hostile: gicd ldrd at {addr:#x} returned {value:#x} (fault in the guest: {})", fault.is_some());
     }

@@ -5,7 +5,7 @@ use pv_drivers::abi::psci;
 
 use crate::args::parse_hex;
 use crate::memory::{self, Kind};
-use crate::{calls, channels, flood, gicd, guarded, heartbeat, lifecycle, mmio, Args, Then};
+use crate::{calls, channels, flood, gicd, guarded, heartbeat, lifecycle, mmio, unsyndromed, Args, Then};
 
 guest_rt::entry!(main);
 
@@ -28,6 +28,10 @@ fn main(platform: &'static Platform<'static>) -> ! {
             None => println!("hostile: gicd: no GIC in the device tree"),
         },
         "mmio" => mmio::run(&args, platform),
+        "unsyndromed" => match platform.gic {
+            Some(gic) => unsyndromed::run(&args, &gic),
+            None => println!("hostile: unsyndromed: no GIC in the device tree"),
+        },
         "calls" => calls::run(&args, platform.cpus(), channel_count),
         "flood" => flood::run(&args, platform),
         "lifecycle" => lifecycle::run(&args, platform, (channel_count > 0).then_some(list[0].base)),
@@ -44,7 +48,10 @@ fn main(platform: &'static Platform<'static>) -> ! {
             }
         }
         other => {
-            println!("hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, lifecycle, memory, quiet)")
+            println!(
+                "hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, lifecycle, memory, unsyndromed, \
+                 quiet)"
+            )
         }
     }
     match args.then {

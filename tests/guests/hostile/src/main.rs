@@ -8,7 +8,8 @@
 //! - `gicd`: every distributor offset (and on GICv3 every offset of its own redistributor frames) at every width
 //!   and alignment, read and written with all ones, alternating bits and zero (turning with the offset), `passes`
 //!   times; on GICv2 first the accesses that once panicked hv-static (GICD+0x91F halfword, 0x91E word, 0x91C
-//!   doubleword). ARMv7 ends with a doubleword (`ldrd`) at 0x91C, which the hypervisor contains by stopping it.
+//!   doubleword). ARMv7 ends with a doubleword (`ldrd`) at 0x91C, which the hypervisor cannot emulate and answers
+//!   with an abort in the partition.
 //!   `range=FROM-TO` sweeps only those distributor offsets;
 //! - `mmio`: the same over its other emulated devices: the PL011 and each virtio-mmio transport;
 //! - `calls`: every documented SMCCC/PSCI/hv-static function ID with hostile arguments (64 sets each), then
@@ -20,6 +21,9 @@
 //!   SYSTEM_OFF during a CPU_ON storm;
 //! - `memory`: one `access=read|write|fetch` at `addr=0x...`, or at the first unmapped address from `sweep=0x...` in
 //!   steps of `step=0x...`: the hypervisor must stop the partition and name the address;
+//! - `unsyndromed`: loads and stores to the emulated distributor that carry no syndrome (AArch64 LDP/STP,
+//!   writeback, SIMD; ARMv7 LDRD/STRD, LDM/STM): each must come back as a synchronous external abort in the
+//!   partition, which keeps running, and none may reach the device; then `count` more, for the rate limit;
 //! - `quiet`: a busy loop that never traps, the attackers' stand-in for a baseline run.
 //!
 //! Output (tests/tests/hostile.rs matches these lines): `hostile: partition <name> probe "<probe>" (vcpus <n>)`
@@ -58,6 +62,8 @@ mod lifecycle;
 mod memory;
 #[cfg(target_os = "none")]
 mod mmio;
+#[cfg(target_os = "none")]
+mod unsyndromed;
 
 pub use args::{Args, Then};
 
