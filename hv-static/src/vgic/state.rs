@@ -309,6 +309,21 @@ impl<const V: usize> VgicState<V> {
         }
     }
 
+    /// Folds interrupts made pending again into the list registers that still hold them (see [`Self::fill_lrs`]).
+    fn fold_repends(&mut self, vcpu: usize, lrs: &mut [Lr]) {
+        for lr in lrs.iter_mut().filter(|l| !l.is_free()) {
+            // An SPI routed elsewhere since it came here stays pending for its new target.
+            if self.target_of(vcpu, lr.vintid) != vcpu {
+                continue;
+            }
+            let Some(mut irq) = self.irq(vcpu, lr.vintid).filter(|irq| irq.pending) else { continue };
+            irq.pending = false;
+            if lr.state == LrState::Active && lr.pintid.is_none() {
+                lr.state = LrState::PendingActive;
+            }
+        }
+    }
+
     /// Moves deliverable interrupts for `vcpu` into free list registers, most urgent (lowest priority value, then
     /// lowest INTID) first. `lrs` holds the hardware's current contents. Returns true when something is left over
     /// (the caller asks for an underflow maintenance interrupt to come back).
@@ -328,17 +343,7 @@ impl<const V: usize> VgicState<V> {
         if !self.cpus.get(vcpu).is_some_and(|c| c.dirty) {
             return false;
         }
-        for lr in lrs.iter_mut().filter(|l| !l.is_free()) {
-            // An SPI routed elsewhere since it came here stays pending for its new target.
-            if self.target_of(vcpu, lr.vintid) != vcpu {
-                continue;
-            }
-            let Some(mut irq) = self.irq(vcpu, lr.vintid).filter(|irq| irq.pending) else { continue };
-            irq.pending = false;
-            if lr.state == LrState::Active && lr.pintid.is_none() {
-                lr.state = LrState::PendingActive;
-            }
-        }
+        self.fold_repends(vcpu, lrs);
         let grp_enabled = self.ctlr & 0b11 != 0;
         loop {
             let free = lrs.iter().filter(|l| l.is_free()).count().min(BATCH);
@@ -437,16 +442,7 @@ impl<const V: usize> VgicState<V> {
         if !self.cpus[vcpu].dirty {
             return false;
         }
-        for lr in lrs.iter_mut().filter(|l| !l.is_free()) {
-            if self.target_of(vcpu, lr.vintid) != vcpu {
-                continue;
-            }
-            let Some(mut irq) = self.irq(vcpu, lr.vintid).filter(|irq| irq.pending) else { continue };
-            irq.pending = false;
-            if lr.state == LrState::Active && lr.pintid.is_none() {
-                lr.state = LrState::PendingActive;
-            }
-        }
+        self.fold_repends(vcpu, lrs);
         let grp_enabled = self.ctlr & 0b11 != 0;
         loop {
             let Some(intid) = self.most_urgent_by_scan(vcpu, grp_enabled) else {
