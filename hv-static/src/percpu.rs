@@ -125,9 +125,9 @@ pub fn set_current(v: Option<VcpuRef>) {
 /// busy its neighbours on the same CPU are.
 static EXITS: [AtomicU32; crate::config::NUM_VCPUS] = [const { AtomicU32::new(0) }; crate::config::NUM_VCPUS];
 
-/// Counts an entry from the vCPU running on this CPU.
-pub fn count_exit() {
-    if let Some(counter) = current().and_then(|v| EXITS.get(v.global())) {
+/// Counts an entry from `v`, the vCPU running on this CPU (the caller has looked it up already).
+pub fn count_exit(v: VcpuRef) {
+    if let Some(counter) = EXITS.get(v.global()) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }

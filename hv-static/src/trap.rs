@@ -21,8 +21,8 @@ fn current() -> VcpuRef {
 
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
-    percpu::count_exit();
     let v = current();
+    percpu::count_exit(v);
     let (esr, far, hpfar) = arch::trap_syndrome();
     match esr::decode(esr) {
         Trap::Hvc { .. } => {
@@ -147,8 +147,8 @@ fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
 
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
-    percpu::count_exit();
     let v = current();
+    percpu::count_exit(v);
     let req = irq::handle_pending(Some(v));
     if req.stop {
         run::park(v, regs);
@@ -160,8 +160,8 @@ extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
 
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_serror(regs: &mut GuestRegs) {
-    percpu::count_exit();
     let v = current();
+    percpu::count_exit(v);
     fault(v, regs, format_args!("SError"))
 }
 

@@ -69,33 +69,32 @@ fn a15_unsyndromed_access_to_an_emulated_device_is_an_abort_in_the_partition() {
 //
 // `console` (before `sched2`'s window) floods its UART. Its output now goes out a FIFO's worth per entry into
 // hv-static (a line's own trap pays for at most 128 bytes of it), made visible byte by byte as it is trapped, and
-// the transmit interrupt follows the partition whose bytes are next: 161 against 142 quiet (GICv3), 131 against
-// 117 (GICv2), 189 against 173 (ARMv7). Before: one trap wrote out all that was queued, 377 against 136 (GICv3),
+// the transmit interrupt follows the partition whose bytes are next: 136 against 121 quiet (GICv3), 129 against
+// 112 (GICv2), 186 against 167 (ARMv7). Before: one trap wrote out all that was queued, 377 against 136 (GICv3),
 // 1161 against 131 (ARMv7).
 //
 // `gicd` (before `sched`'s second window) writes all ones to GICD_ISENABLER/ISPENDR. The list-register refill no
-// longer scans all 288 interrupts (a per-vCPU set of ready interrupts): 548 against 137 became 238 in isolation.
-// What is left is the length of the trap itself, which one write can make the next window wait for: a trapped
-// distributor write costs ~1,850 instructions on AArch64 and ~3,540 on ARMv7 (`cargo bench -p hv-tests --bench
-// latency`), against a whole window switch of ~2,200. Still over the bound with the rest of this issue's changes:
-// 397 against 143 (GICv3), 276 against 118 (GICv2), 568 against 169 (ARMv7). Shorter trap paths are issue 15.
+// longer scans all 288 interrupts (a per-vCPU set of ready interrupts), and a set/clear register write visits only
+// the interrupts whose bit is 1: a trapped distributor write went from ~1,888 instructions to ~506 (GICv3), 459
+// (GICv2), 635 (ARMv7) (`cargo bench -p hv-tests --bench latency`). Attacked against quiet: 178 against 121 (GICv3,
+// was 548 against 137); GICv2 232 against 113 (2.05x) and ARMv7 357 against 162 (2.2x) are still just over the
+// bound: the worst case is an ISPENDR sweep whose refill and passthrough sync follow the write (issue 15).
 
 #[test]
-#[ignore = "a trapped distributor write (~1,850 instructions, ~3,540 on ARMv7) at a window boundary delays the next window 2.3-3.4x; needs the shorter trap paths of issue 15"]
 fn gicv3_gic_attacker_delays_the_next_window_at_most_twice_quiet() {
     let stem = "qemu-aarch64-hostile";
     check_twice_quiet(stem, &timing(stem), "sched");
 }
 
 #[test]
-#[ignore = "a trapped distributor write (~1,850 instructions, ~3,540 on ARMv7) at a window boundary delays the next window 2.3-3.4x; needs the shorter trap paths of issue 15"]
+#[ignore = "an all-ones ISPENDR write and its refill at a window boundary delay the next window 2.05x (GICv2) / 2.2x (ARMv7), just over the bound; issue 15"]
 fn gicv2_gic_attacker_delays_the_next_window_at_most_twice_quiet() {
     let stem = "qemu-aarch64-hostile-gicv2";
     check_twice_quiet(stem, &timing(stem), "sched");
 }
 
 #[test]
-#[ignore = "a trapped distributor write (~1,850 instructions, ~3,540 on ARMv7) at a window boundary delays the next window 2.3-3.4x; needs the shorter trap paths of issue 15"]
+#[ignore = "an all-ones ISPENDR write and its refill at a window boundary delay the next window 2.05x (GICv2) / 2.2x (ARMv7), just over the bound; issue 15"]
 fn a15_gic_attacker_delays_the_next_window_at_most_twice_quiet() {
     let stem = "qemu-a15-hostile";
     check_twice_quiet(stem, &timing(stem), "sched");

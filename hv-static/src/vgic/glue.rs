@@ -3,7 +3,7 @@
 
 use spin::Mutex;
 
-use super::lr::Lr;
+use super::lr::{Lr, LrState};
 use super::regs::{Access, Effects, Flavor};
 use super::state::VgicState;
 use crate::config::{GicVersion, MAX_VCPUS, NUM_PARTITIONS, SYSTEM};
@@ -88,11 +88,16 @@ pub fn refill(v: VcpuRef) {
             gic::write_lr(i, lr);
         }
     }
-    let before = lrs;
+    // `fill_lrs` changes a list register only by changing its state: the states alone say which to write back
+    // (a copy of the whole registers cost more than the rest of the refill, issue 15).
+    let mut before = [LrState::Invalid; 16];
+    for (b, lr) in before.iter_mut().zip(&lrs[..n]) {
+        *b = lr.state;
+    }
     let overflow = VGIC[v.part].lock().fill_lrs(v.idx, &mut lrs[..n]);
-    for i in 0..n {
-        if lrs[i] != before[i] {
-            gic::write_lr(i, &lrs[i]);
+    for (i, (lr, b)) in lrs[..n].iter().zip(before).enumerate() {
+        if lr.state != b {
+            gic::write_lr(i, lr);
         }
     }
     gic::set_underflow(overflow);
@@ -135,6 +140,10 @@ pub fn gicr_access(v: VcpuRef, a: Access) -> u64 {
 }
 
 fn apply(v: VcpuRef, fx: Effects) {
+    // Most accesses ask for nothing (reads, writes that change no state).
+    if fx == Effects::default() {
+        return;
+    }
     let nr = v.partition().vcpus.len();
     for idx in (0..nr).filter(|i| fx.refill & (1 << i) != 0) {
         request_refill(VcpuRef { part: v.part, idx });

@@ -253,18 +253,21 @@ impl<const V: usize> VgicState<V> {
         if !allowed {
             return 0;
         }
+        let Some(write) = a.write else {
+            // A read changes nothing: no ready set to keep up to date.
+            let Some(states) = self.range(vcpu, first, count) else { return 0 };
+            return states.iter().zip(0u64..).fold(0, |value, (irq, i)| value | read(irq, base) << (i * bits_per_irq));
+        };
+        // A set/clear register writes nothing where its bit is zero: only the interrupts named are visited. The
+        // other registers write every field.
+        let all = u32::MAX >> (32 - count.clamp(1, 32));
+        let mask = if bits_per_irq == 1 && base != IGROUPR { write as u32 & all } else { all };
         // Bit `i`: the write changed interrupt `first + i` so that its target's list registers must be looked at.
         let mut touched = 0u32;
-        let value = self.update_range(vcpu, first, count, |states| {
-            let mut value = 0u64;
-            for (i, irq) in (0u32..32).zip(states.iter_mut()) {
-                let shift = u64::from(i) * bits_per_irq;
-                let field = a.write.map(|v| (v >> shift) & ((1u64 << bits_per_irq) - 1));
-                let (read, t) = update(irq, base, field);
-                value |= read << shift;
-                touched |= u32::from(t) << i;
-            }
-            value
+        let field_mask = (1u64 << bits_per_irq) - 1;
+        self.update_masked(vcpu, first, mask, |i, irq| {
+            let field = (write >> (u64::from(i) * bits_per_irq)) & field_mask;
+            touched |= u32::from(update(irq, base, field)) << i;
         });
         while touched != 0 {
             let intid = first + touched.trailing_zeros();
@@ -285,53 +288,59 @@ impl<const V: usize> VgicState<V> {
                 }
             }
         }
-        value.unwrap_or(0)
+        0
     }
 }
 
-/// Reads (field = None) or writes one interrupt's field of a banked register; returns the read value and whether a
-/// write changed something the list registers or the physical GIC care about.
-fn update(irq: &mut IrqState, base: u64, field: Option<u64>) -> (u64, bool) {
-    let set = field == Some(1);
+/// One interrupt's field of a banked register, as a read returns it.
+fn read(irq: &IrqState, base: u64) -> u64 {
+    match base {
+        IGROUPR => irq.group1 as u64,
+        ISENABLER | ICENABLER => irq.enabled as u64,
+        ISPENDR | ICPENDR => irq.pending as u64,
+        ISACTIVER | ICACTIVER => irq.active as u64,
+        IPRIORITYR => irq.priority as u64,
+        // ICFGR: bit 1 of each pair says edge.
+        _ => (irq.edge as u64) << 1,
+    }
+}
+
+/// Writes `field` into one interrupt's field of a banked register; returns whether that changed something the list
+/// registers or the physical GIC care about.
+fn update(irq: &mut IrqState, base: u64, field: u64) -> bool {
+    let set = field == 1;
     match base {
         IGROUPR => {
-            if let Some(f) = field {
-                irq.group1 = f == 1;
-            }
-            (irq.group1 as u64, false)
+            irq.group1 = field == 1;
+            false
         }
         ISENABLER | ICENABLER => {
             let was = irq.enabled;
             if set {
                 irq.enabled = base == ISENABLER;
             }
-            (was as u64, set && was != irq.enabled)
+            set && was != irq.enabled
         }
         ISPENDR | ICPENDR => {
-            let was = irq.pending;
             if set {
                 irq.pending = base == ISPENDR;
             }
-            (was as u64, set && base == ISPENDR)
+            set && base == ISPENDR
         }
         ISACTIVER | ICACTIVER => {
             if set {
                 irq.active = base == ISACTIVER;
             }
-            (irq.active as u64, false)
+            false
         }
         IPRIORITYR => {
-            if let Some(p) = field {
-                irq.priority = p as u8;
-            }
-            (irq.priority as u64, false)
+            irq.priority = field as u8;
+            false
         }
         _ => {
             // ICFGR: bit 1 of each pair selects edge. SGIs are always edge.
-            if let Some(f) = field {
-                irq.edge = f & 2 != 0;
-            }
-            ((irq.edge as u64) << 1, false)
+            irq.edge = field & 2 != 0;
+            false
         }
     }
 }

@@ -70,16 +70,17 @@ impl IrqSet {
         }
     }
 
-    /// Makes the members among `first..first + n` those whose bit is set in `bits` (bit 0: `first`). Whole
-    /// registers (32 INTIDs from a multiple of 32, or fewer inside one such) take one word operation.
-    fn set_run(&mut self, first: u32, n: u32, bits: u32) {
+    /// Makes the members among the INTIDs `first + i` for each bit `i` of `mask` those whose bit is set in `bits`;
+    /// the others keep their membership. A register's worth (32 INTIDs from a multiple of 32, or fewer inside one
+    /// such) takes one word operation.
+    fn set_masked(&mut self, first: u32, mask: u32, bits: u32) {
         let shift = first % 64;
         match self.0.get_mut(first as usize / 64) {
-            Some(word) if n <= 32 && shift + n <= 64 => {
-                let mask = if n == 0 { 0 } else { (u64::MAX >> (64 - n)) << shift };
-                *word = *word & !mask | u64::from(bits) << shift & mask;
+            Some(word) if shift <= 32 => {
+                let m = u64::from(mask) << shift;
+                *word = *word & !m | u64::from(bits) << shift & m;
             }
-            _ => (0..n.min(32)).for_each(|i| self.set(first + i, bits & 1 << i != 0)),
+            _ => (0..32u32).filter(|&i| mask & 1 << i != 0).for_each(|i| self.set(first + i, bits & 1 << i != 0)),
         }
     }
 
@@ -116,7 +117,7 @@ pub struct CpuIrqs {
     /// The interrupts this vCPU could take but no list register holds: pending and enabled, its own private ones
     /// and the SPIs routed to it. The distributor's group enables are not in it (they switch all SPIs at once, so
     /// [`VgicState::fill_lrs`] applies them when it reads the set). Kept equal to what the states say by
-    /// [`IrqMut`] and [`VgicState::update_range`], the only ways to change a state outside this file
+    /// [`IrqMut`] and [`VgicState::update_masked`], the only ways to change a state outside this file
     /// (issue 14: filling list registers by walking all 288 states let a guest that pends all of them make every
     /// refill cost ~7 µs of EL2 time).
     ready: IrqSet,
@@ -149,7 +150,7 @@ enum ReadyIn<'a> {
 /// Write access to one interrupt's state ([`VgicState::irq`]). When it goes away it puts the interrupt in or out
 /// of the ready sets to match what the state now says (pending, enabled, routed where), so no caller can change
 /// one of those and leave a ready set stale: an interrupt missing from it would never be delivered, one wrongly in
-/// it would be delivered while disabled. ([`VgicState::update_range`] does the same for a register's worth.)
+/// it would be delivered while disabled. ([`VgicState::update_masked`] does the same for a register's worth.)
 pub struct IrqMut<'a> {
     irq: &'a mut IrqState,
     intid: u32,
@@ -229,45 +230,67 @@ impl<const V: usize> VgicState<V> {
         }
     }
 
-    /// Runs `f` on the states of the `count` interrupts from `first` as `vcpu` sees them (a register's worth, all
-    /// private or all SPIs: otherwise `f` is not run and this returns None), then puts each in or out of the
-    /// ready sets as [`IrqMut`] does, with one word operation per vCPU instead of a guard per interrupt: a guest
-    /// writing `GICD_ISPENDR` and its neighbours in a loop makes this the longest thing hv-static does for it at
-    /// EL2 (issue 14, the next partition's window starts that much later).
-    pub fn update_range<R>(
-        &mut self,
-        vcpu: usize,
-        first: u32,
-        count: u32,
-        f: impl FnOnce(&mut [IrqState]) -> R,
-    ) -> Option<R> {
+    /// The states of the `count` interrupts from `first` as `vcpu` sees them: a register's worth, all private or
+    /// all SPIs (otherwise None).
+    pub fn range(&self, vcpu: usize, first: u32, count: u32) -> Option<&[IrqState]> {
         let (lo, hi) = (first as usize, first as usize + count as usize);
         if count > 32 {
-            return None;
-        }
-        if hi <= NR_PRIVATE {
-            let CpuIrqs { private, ready, .. } = self.cpus.get_mut(vcpu)?;
-            let states = private.get_mut(lo..hi)?;
-            let r = f(states);
-            let bits = states.iter().zip(0..).fold(0u32, |b, (irq, i)| b | u32::from(irq.pending && irq.enabled) << i);
-            ready.set_run(first, count, bits);
-            Some(r)
+            None
+        } else if hi <= NR_PRIVATE {
+            self.cpus.get(vcpu)?.private.get(lo..hi)
         } else if lo >= NR_PRIVATE {
-            let states = self.spis.get_mut(lo - NR_PRIVATE..hi - NR_PRIVATE)?;
-            let r = f(states);
+            self.spis.get(lo - NR_PRIVATE..hi - NR_PRIVATE)
+        } else {
+            None
+        }
+    }
+
+    /// Runs `f(i, state)` on the state of interrupt `first + i`, as `vcpu` sees it, for each bit `i` set in `mask`
+    /// (a register's worth, all private or all SPIs: otherwise `f` is not run and this returns false), then puts
+    /// each of those in or out of the ready sets as [`IrqMut`] does, with one word operation per vCPU instead of a
+    /// guard per interrupt. The others are neither visited nor touched: a set/clear register write names only the
+    /// interrupts whose bit is one, so one enable costs one state, not 32 (issue 15). A guest writing
+    /// `GICD_ISPENDR` and its neighbours with all ones in a loop makes this the longest thing hv-static does for
+    /// it at EL2 (issue 14, the next partition's window starts that much later).
+    pub fn update_masked(&mut self, vcpu: usize, first: u32, mask: u32, mut f: impl FnMut(u32, &mut IrqState)) -> bool {
+        let count = 32 - mask.leading_zeros();
+        let (lo, hi) = (first as usize, first as usize + count as usize);
+        let members = |mask: u32| {
+            let mut m = mask;
+            core::iter::from_fn(move || {
+                let i = (m != 0).then(|| m.trailing_zeros())?;
+                m &= m - 1;
+                Some(i)
+            })
+        };
+        if hi <= NR_PRIVATE {
+            let Some(CpuIrqs { private, ready, .. }) = self.cpus.get_mut(vcpu) else { return false };
+            let Some(states) = private.get_mut(lo..hi) else { return false };
+            let mut bits = 0u32;
+            for i in members(mask) {
+                let Some(irq) = states.get_mut(i as usize) else { continue };
+                f(i, irq);
+                bits |= u32::from(irq.pending && irq.enabled) << i;
+            }
+            ready.set_masked(first, mask, bits);
+            true
+        } else if lo >= NR_PRIVATE {
+            let Some(states) = self.spis.get_mut(lo - NR_PRIVATE..hi - NR_PRIVATE) else { return false };
             // Bit per interrupt, per vCPU it is routed to.
             let mut bits = [0u32; V];
-            for (irq, i) in states.iter().zip(0..) {
+            for i in members(mask) {
+                let Some(irq) = states.get_mut(i as usize) else { continue };
+                f(i, irq);
                 if let Some(b) = bits.get_mut(irq.target as usize).filter(|_| irq.pending && irq.enabled) {
                     *b |= 1 << i;
                 }
             }
             for (cpu, bits) in self.cpus.iter_mut().zip(bits) {
-                cpu.ready.set_run(first, count, bits);
+                cpu.ready.set_masked(first, mask, bits);
             }
-            Some(r)
+            true
         } else {
-            None
+            false
         }
     }
 
@@ -339,6 +362,9 @@ impl<const V: usize> VgicState<V> {
     ///
     /// The cost is one pass over the members of the ready set per 16 free list registers, none when no list
     /// register is free, and never a walk over all interrupt states.
+    ///
+    /// A list register it changes always changes state (free to pending, active to pending and active), so the
+    /// caller finds the ones to write back by comparing states alone.
     pub fn fill_lrs(&mut self, vcpu: usize, lrs: &mut [Lr]) -> bool {
         if !self.cpus.get(vcpu).is_some_and(|c| c.dirty) {
             return false;
@@ -897,8 +923,13 @@ mod tests {
                             let mut oracle = v.clone();
                             let mut expected = lrs[vcpu];
                             let left = oracle.fill_lrs_by_scan(vcpu, &mut expected[..nr_lrs]);
+                            let before = lrs[vcpu];
                             prop_assert_eq!(v.fill_lrs(vcpu, &mut lrs[vcpu][..nr_lrs]), left);
                             prop_assert_eq!(lrs[vcpu], expected);
+                            // `glue::refill` writes back only the list registers whose state changed.
+                            for (new, old) in lrs[vcpu].iter().zip(&before) {
+                                prop_assert!(new == old || new.state != old.state, "{:?} became {:?}", old, new);
+                            }
                             prop_assert_eq!(&v, &oracle);
                         }
                         Op::Guest { vcpu, lr, complete } => {
