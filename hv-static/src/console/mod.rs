@@ -64,17 +64,27 @@ fn pump_interrupt() -> bool {
     drain_slice(None)
 }
 
-/// Never waits for the queue: whoever holds it now took it after every line queued so far was in (pushing takes
-/// it too), so that holder, or the next, drains those lines and sets the transmit interrupt for them. Waiting
-/// instead made every CPU that printed queue up behind each drain, and where CPUs are themselves time-shared
-/// (QEMU's vCPU threads on fewer host cores) behind a holder that was not even running: a partition's timer
-/// heartbeat then came tens of milliseconds late. Returns true ("more") when it did not get the queue, so the
-/// transmit interrupt is taken again on the next entry rather than dropped.
+/// A writer's drain (`paid`) never waits for the queue: whoever holds it now took it after every line queued so far
+/// was in (pushing takes it too), so that holder, or the next, drains those lines and sets the transmit interrupt
+/// for them. Waiting instead made every CPU that printed queue up behind each drain, and where CPUs are themselves
+/// time-shared (QEMU's vCPU threads on fewer host cores) behind a holder that was not even running: a partition's
+/// timer heartbeat then came tens of milliseconds late.
+///
+/// The transmit interrupt's drain (`paid` = `None`) does wait, for one holder's bounded work: it is the drain of
+/// last resort, and giving up would leave the interrupt raised, to be taken again on every entry into the CPU it
+/// points at until the holder is done (under host load, dozens of entries into a partition that has nothing to
+/// do with it).
 ///
 /// `paid`: bytes to drain whatever the target (at least one FIFO's worth), or `None` for the transmit interrupt,
 /// which drains a FIFO's worth only where `rx::target` says.
 fn drain_slice(paid: Option<usize>) -> bool {
-    let Some(mut out) = OUTBOX.try_lock() else { return true };
+    let mut out = match paid {
+        Some(_) => match OUTBOX.try_lock() {
+            Some(out) => out,
+            None => return true,
+        },
+        None => OUTBOX.lock(),
+    };
     let mut uart = UART.lock();
     if !INTERRUPT_LIVE.load(Ordering::Acquire) {
         let more = out.drain_runs(usize::MAX, |run| uart.write_run(run));
