@@ -1,0 +1,61 @@
+//! The hypervisor's own translation tables, one tree for every CPU and the same on AArch64 EL2 and ARMv7 Hyp mode
+//! (both use long descriptors): where the linker put hv-static, and the tables `hwstate::HypMap` fills from it.
+//! Each architecture's `mmu.rs` only points its registers at [`l1_addr`] and turns the MMU on.
+
+use crate::config::{NUM_CPUS, SYSTEM};
+use crate::hwstate::{HypLayout, HypMap, PAGE};
+use crate::percpu::{HV_STACKS, STACK_SIZE};
+use crate::stage2::Table;
+
+/// Level-3 tables for the hypervisor's image: 4 MiB from the 2 MiB block it starts in (`hv-static.ld` checks
+/// that the image with its `.bss` fits).
+const L3_TABLES: usize = 2;
+
+const _: () = assert!((STACK_SIZE as u64).is_multiple_of(PAGE) && STACK_SIZE as u64 > PAGE, "a guard page and a stack");
+
+/// Level 1 (one entry per GiB), level 2 for the GiB holding hv-static, level 3 for its image.
+static mut L1: Table = Table::EMPTY;
+static mut L2: Table = Table::EMPTY;
+static mut L3: [Table; L3_TABLES] = [Table::EMPTY; L3_TABLES];
+
+unsafe extern "C" {
+    static __hv_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __hv_end: u8;
+}
+
+/// Where the linker put hv-static's sections and stacks.
+fn layout() -> HypLayout {
+    let at = |s: *const u8| s as usize as u64;
+    HypLayout {
+        text: (at(&raw const __hv_start), at(&raw const __text_end)),
+        rodata: (at(&raw const __text_end), at(&raw const __rodata_end)),
+        rw: (at(&raw const __rodata_end), at(&raw const __hv_end)),
+        stacks: at((&raw const HV_STACKS).cast()),
+        stack_size: STACK_SIZE as u64,
+        cpus: NUM_CPUS as u64,
+    }
+}
+
+/// Whether `addr` is in the guard page below a CPU's stack.
+pub fn is_stack_guard(addr: u64) -> bool {
+    layout().is_guard(addr)
+}
+
+/// Fills the tables, using the first `l1_entries` level-1 entries (512 cover AArch64's 39-bit space, 4 ARMv7's
+/// 32-bit one); boot CPU only, before any other CPU runs.
+pub fn build(l1_entries: usize) {
+    // SAFETY: only the boot CPU runs, with the MMU off; no reference to the tables exists yet.
+    let (l1, l2, l3) = unsafe {
+        (&mut *core::ptr::addr_of_mut!(L1), &mut *core::ptr::addr_of_mut!(L2), &mut *core::ptr::addr_of_mut!(L3))
+    };
+    let (l2_addr, l3_addr) = ((&raw const *l2) as usize as u64, (&raw const *l3) as usize as u64);
+    let l1 = &mut l1.0[..l1_entries.min(512)];
+    HypMap { l1, l2, l2_addr, l3, l3_addr }.fill(&layout(), SYSTEM.ram_base, SYSTEM.ram_size);
+}
+
+/// The level-1 table's address, for the translation table base register.
+pub fn l1_addr() -> u64 {
+    core::ptr::addr_of!(L1) as usize as u64
+}
