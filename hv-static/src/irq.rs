@@ -68,7 +68,7 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
                 break;
             }
             // Deactivated by the guest's own completion, through the HW bit of its list register.
-            (gic::VTIMER_IRQ, Some(v)) => vgic::inject(v, intid, 0),
+            (gic::VTIMER_IRQ, Some(v)) => vgic::inject_vtimer(v),
             (i, _) if i == SYSTEM.gic.maintenance_irq => {
                 gic::end(acked);
                 if let Some(v) = current {
@@ -90,10 +90,11 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
                 hostdev::on_interrupt(i);
                 held.add(acked);
             }
-            (i, _) => match vgic::spi_owner(i) {
-                Some(owner) => vgic::inject(owner, i, 0),
-                None => gic::end(acked),
-            },
+            (i, _) => {
+                if !vgic::inject_spi(i, current) {
+                    gic::end(acked);
+                }
+            }
         }
     }
     held.end_all();

@@ -4,7 +4,7 @@
 use spin::Mutex;
 
 use crate::arch::{El1Regs, FpRegs, GuestRegs};
-use crate::config::{PartitionConfig, VcpuConfig, NUM_VCPUS, SYSTEM};
+use crate::config::{PartitionConfig, VcpuConfig, NUM_PARTITIONS, NUM_VCPUS, SYSTEM};
 use crate::vgic::lr::Lr;
 
 /// Names a vCPU: partition index and vCPU index within it.
@@ -27,23 +27,48 @@ impl VcpuRef {
         self.config().pcpu
     }
 
-    /// Index into the flat per-vCPU arrays.
+    /// Index into the flat per-vCPU arrays: a table lookup, not a sum over the partitions before it (it is on
+    /// every trap's path: the exit counter, the current vCPU).
     pub fn global(&self) -> usize {
-        SYSTEM.partitions[..self.part].iter().map(|p| p.vcpus.len()).sum::<usize>() + self.idx
+        FIRST_GLOBAL.get(self.part).map_or(0, |first| first + self.idx)
     }
 
     /// The vCPU with flat index `g` (the inverse of [`VcpuRef::global`]).
     #[allow(clippy::panic, reason = "flat indices come only from the hypervisor's own per-CPU records")]
-    pub fn from_global(mut g: usize) -> VcpuRef {
-        for (part, p) in SYSTEM.partitions.iter().enumerate() {
-            if g < p.vcpus.len() {
-                return VcpuRef { part, idx: g };
-            }
-            g -= p.vcpus.len();
+    pub fn from_global(g: usize) -> VcpuRef {
+        match BY_GLOBAL.get(g) {
+            Some(&v) => v,
+            None => panic!("no vCPU with flat index {g}"),
         }
-        panic!("no vCPU with flat index {g}")
     }
 }
+
+/// Per partition: the flat index of its vCPU 0.
+static FIRST_GLOBAL: [usize; NUM_PARTITIONS] = {
+    let mut first = [0; NUM_PARTITIONS];
+    let mut p = 1;
+    while p < NUM_PARTITIONS {
+        first[p] = first[p - 1] + SYSTEM.partitions[p - 1].vcpus.len();
+        p += 1;
+    }
+    first
+};
+
+/// Per flat index: the vCPU.
+static BY_GLOBAL: [VcpuRef; NUM_VCPUS] = {
+    let mut all = [VcpuRef { part: 0, idx: 0 }; NUM_VCPUS];
+    let (mut p, mut g) = (0, 0);
+    while p < NUM_PARTITIONS {
+        let mut idx = 0;
+        while idx < SYSTEM.partitions[p].vcpus.len() {
+            all[g] = VcpuRef { part: p, idx };
+            idx += 1;
+            g += 1;
+        }
+        p += 1;
+    }
+    all
+};
 
 /// PSCI's view of a vCPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

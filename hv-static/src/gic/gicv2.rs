@@ -29,6 +29,7 @@ const GICC_CTLR_VALUE: u32 = 1 | 1 << 9 | 1 << 10;
 const GICH_HCR: u64 = 0x000;
 const GICH_VTR: u64 = 0x004;
 const GICH_VMCR: u64 = 0x008;
+const GICH_ELRSR0: u64 = 0x030;
 const GICH_APR: u64 = 0x0F0;
 const GICH_LR0: u64 = 0x100;
 const HCR_EN: u32 = 1;
@@ -117,6 +118,11 @@ pub fn send_sgi(pcpu: usize, sgi: u32) {
 
 pub fn nr_lrs() -> usize {
     ((read32(gich() + GICH_VTR) & 0x3f) + 1) as usize
+}
+
+/// GICH_ELRSR0: bit `i` set when list register `i` holds nothing (64 list registers at most; hv-static uses 16).
+pub fn empty_lrs() -> u32 {
+    read32(gich() + GICH_ELRSR0)
 }
 
 pub fn read_lr(i: usize) -> Lr {

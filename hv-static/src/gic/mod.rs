@@ -147,6 +147,14 @@ pub fn nr_lrs() -> usize {
     by_version!(v3::nr_lrs(), gicv2::nr_lrs())
 }
 
+/// The list registers that hold nothing, one bit each (ICH_ELRSR_EL2, GICH_ELRSR0): free to take an interrupt
+/// without being read first. A register whose level-triggered interrupt the guest completed, and which asked for a
+/// maintenance interrupt, is not among them until that has been handled (its state is invalid, its EOI bit set).
+pub fn empty_lrs() -> u32 {
+    let all = 1u32.checked_shl(nr_lrs().min(16) as u32).map_or(u32::MAX, |b| b - 1);
+    by_version!(v3::empty_lrs(), gicv2::empty_lrs()) & all
+}
+
 pub fn read_lr(i: usize) -> Lr {
     by_version!(v3::read_lr(i), gicv2::read_lr(i))
 }

@@ -52,6 +52,72 @@ pub fn inject(target: VcpuRef, intid: u32, source: u8) {
     }
 }
 
+/// The virtual timer interrupt of `v`, the vCPU running on this CPU, which has just acknowledged it.
+pub fn inject_vtimer(v: VcpuRef) {
+    let refill = inject_hw(&mut VGIC[v.part].lock(), v, gic::VTIMER_IRQ, Some(v));
+    if let Some(dest) = refill {
+        request_refill(dest);
+    }
+}
+
+/// A passed-through SPI this CPU has just acknowledged (`current` runs here): to the vCPU its partition routed it
+/// to. False when no partition owns it.
+pub fn inject_spi(intid: u32, current: Option<VcpuRef>) -> bool {
+    let Some(&part) = SPI_PARTITION.get(intid as usize).filter(|&&p| p != NO_PARTITION) else { return false };
+    let part = usize::from(part);
+    let refill = {
+        let mut vgic = VGIC[part].lock();
+        let target = VcpuRef { part, idx: vgic.target_of(0, intid) };
+        inject_hw(&mut vgic, target, intid, current)
+    };
+    if let Some(dest) = refill {
+        request_refill(dest);
+    }
+    true
+}
+
+/// A hardware-linked interrupt for `v`, under its partition's vGIC lock: straight into a free list register when
+/// `v` runs on this CPU and nothing else waits for it (the short path, [`VgicState::deliver_hw_now`]), else pending
+/// in the model; then returns the vCPU whose list registers need a refill once the lock is released.
+///
+/// The short path is the common case of every timer tick and device interrupt, and what keeps it short (issue 15):
+/// one lock, one read of the empty-register bits, one list-register write; no other list register is read. List
+/// registers are only ever written on their own CPU with interrupts masked, so nothing changes them between the
+/// read of the empty bits and the write.
+fn inject_hw(vgic: &mut Vgic, v: VcpuRef, intid: u32, current: Option<VcpuRef>) -> Option<VcpuRef> {
+    if current == Some(v) {
+        let empty = gic::empty_lrs();
+        if let Some(lr) = vgic.deliver_hw_now(v.idx, intid).filter(|_| empty != 0) {
+            gic::write_lr(empty.trailing_zeros() as usize, &lr);
+            return None;
+        }
+    }
+    vgic.set_pending(v.idx, intid, 0).map(|idx| VcpuRef { part: v.part, idx })
+}
+
+/// Marks "no partition" in [`SPI_PARTITION`].
+const NO_PARTITION: u8 = u8::MAX;
+const _: () = assert!(NUM_PARTITIONS < NO_PARTITION as usize, "partition indices must fit SPI_PARTITION");
+
+/// Per physical INTID: the partition it is passed through to, so that taking a device interrupt looks up its owner
+/// in one load instead of searching every partition's list.
+static SPI_PARTITION: [u8; gic::SPURIOUS as usize] = {
+    let mut owner = [NO_PARTITION; gic::SPURIOUS as usize];
+    let mut p = 0;
+    while p < NUM_PARTITIONS {
+        let spis = SYSTEM.partitions[p].spis;
+        let mut i = 0;
+        while i < spis.len() {
+            if (spis[i] as usize) < owner.len() {
+                owner[spis[i] as usize] = p as u8;
+            }
+            i += 1;
+        }
+        p += 1;
+    }
+    owner
+};
+
 /// Gets `v`'s list registers refilled if it is on its CPU now; a vCPU that is not (descheduled in a cyclic
 /// pool, or idle) keeps the interrupt pending in its model and gets it when it is next entered.
 fn request_refill(v: VcpuRef) {
@@ -73,8 +139,10 @@ pub fn has_news(v: VcpuRef) -> bool {
 /// Refills this CPU's list registers for its vCPU `v`.
 pub fn refill(v: VcpuRef) {
     let n = gic::nr_lrs().min(16);
+    // Only the registers holding something are read: the others are empty (issue 15).
+    let empty = gic::empty_lrs();
     let mut lrs = [Lr::EMPTY; 16];
-    for (i, lr) in lrs[..n].iter_mut().enumerate() {
+    for (i, lr) in lrs[..n].iter_mut().enumerate().filter(|&(i, _)| empty & 1 << i == 0) {
         *lr = gic::read_lr(i);
     }
     // Level-triggered interrupts the guest completed: free their LRs, then let the device re-assert if needed.
@@ -169,13 +237,6 @@ fn sync_passthrough(part: usize, first: u32, mask: u32) {
         };
         gic::route_spi(spi, cfg.vcpus[target.min(cfg.vcpus.len() - 1)].pcpu, enabled);
     }
-}
-
-/// The partition that owns a passed-through physical SPI, and the vCPU it is routed to.
-pub fn spi_owner(intid: u32) -> Option<VcpuRef> {
-    let part = SYSTEM.partitions.iter().position(|p| p.spis.contains(&intid))?;
-    let idx = VGIC[part].lock().target_of(0, intid);
-    Some(VcpuRef { part, idx })
 }
 
 #[cfg(target_arch = "aarch64")]

@@ -34,6 +34,7 @@ sysreg_rw!(_icc_pmr_r, set_icc_pmr, "icc_pmr_el1");
 sysreg_rw!(_icc_igrpen1_r, set_icc_igrpen1, "icc_igrpen1_el1");
 sysreg_rw!(ich_hcr, set_ich_hcr, "ich_hcr_el2");
 sysreg_rw!(ich_vtr, _set_ich_vtr, "ich_vtr_el2");
+sysreg_rw!(ich_elrsr, _set_ich_elrsr, "ich_elrsr_el2");
 sysreg_rw!(ich_vmcr, set_ich_vmcr, "ich_vmcr_el2");
 sysreg_rw!(ich_ap0r0, set_ich_ap0r0, "ich_ap0r0_el2");
 sysreg_rw!(ich_ap0r1, set_ich_ap0r1, "ich_ap0r1_el2");
@@ -158,6 +159,11 @@ macro_rules! lr_by_index {
             _ => $op!("ich_lr15_el2"),
         }
     };
+}
+
+/// ICH_ELRSR_EL2: bit `i` set when list register `i` holds nothing.
+pub fn empty_lrs() -> u32 {
+    ich_elrsr() as u32
 }
 
 pub fn read_lr(i: usize) -> Lr {
