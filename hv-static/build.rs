@@ -41,6 +41,11 @@ fn main() {
         fs::copy(manifest.join(&script), out.join("hv-static.ld")).expect("linker script");
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rustc-link-arg-bins=-Thv-static.ld");
+        // defmt's script (on the link path its build script sets) places the interned strings in `.defmt`, a
+        // section kept in the ELF for the decoder but never loaded. Only the trace build has any.
+        if env::var_os("CARGO_FEATURE_TRACE").is_some() {
+            println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
+        }
     }
 }
 

@@ -114,5 +114,6 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         crate::percpu::post(cpu, 0);
     }
     crate::console::emergency(format_args!("hv-static stopped: every CPU halts"));
+    crate::trace::flush!();
     halt()
 }

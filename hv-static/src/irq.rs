@@ -37,6 +37,7 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
             break;
         }
         gic::priority_drop(acked);
+        crate::trace::irq!(intid);
         match (intid, current) {
             (gic::SGI_KICK, _) => {
                 // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.

@@ -99,6 +99,7 @@ pub fn start(part: usize) {
 /// Loads and launches a partition this CPU has claimed (`Restarting`), ending the transition.
 fn launch(part: usize) {
     let p = &SYSTEM.partitions[part];
+    crate::trace::start!(part);
     load_images(p);
     vgic::reset(part);
     vuart::reset(part);
@@ -125,6 +126,7 @@ pub fn stop(part: usize, reason: StopReason) -> bool {
     if !LIFE[part].claim(Transition::Stop) {
         return false;
     }
+    crate::trace::stop!(part, &reason);
     halt_vcpus(part);
     if let StopReason::PowerOff = reason {
         hvprintln!("partition '{}' powered off", SYSTEM.partitions[part].name);
@@ -154,6 +156,7 @@ pub fn reset(part: usize) {
     if !LIFE[part].claim(Transition::Restart) {
         return;
     }
+    crate::trace::restart!(part);
     halt_vcpus(part);
     let me = arch::cpu::id();
     for (idx, vc) in SYSTEM.partitions[part].vcpus.iter().enumerate().filter(|(_, vc)| vc.pcpu != me) {

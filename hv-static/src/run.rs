@@ -73,8 +73,10 @@ fn load(v: VcpuRef, ctx: &Context) -> bool {
     ctx.el1.restore();
     ctx.fp.restore();
     gic::restore_cpu_if(&ctx.gic_if);
+    // The CPU's list registers are all empty here (`deschedule`, `park` and boot leave them so): only those the
+    // vCPU had in use are written.
     let lrs = &ctx.lrs[..gic::nr_lrs().min(16)];
-    for (i, lr) in lrs.iter().enumerate() {
+    for (i, lr) in lrs.iter().enumerate().filter(|(_, lr)| lr.in_use()) {
         gic::write_lr(i, lr);
     }
     gic::set_private_active(gic::VTIMER_IRQ, ctx.vtimer_active);
@@ -114,10 +116,10 @@ fn switch_to(v: VcpuRef) {
         Power::On => {
             // Only the registers are copied out, so the lock is not held while the vCPU runs (`run` never
             // returns).
-            let (regs, refill) = {
-                let ctx = vcpu::context(v);
-                (ctx.regs, load(v, &ctx))
-            };
+            let ctx = vcpu::context(v);
+            let regs = ctx.regs.copy_out();
+            let refill = load(v, &ctx);
+            drop(ctx);
             run(v, &regs, refill)
         }
         Power::OnPending { .. } => {
@@ -134,13 +136,19 @@ fn switch_to(v: VcpuRef) {
 fn deschedule(v: VcpuRef, regs: &arch::GuestRegs) {
     {
         let mut ctx = vcpu::context(v);
-        ctx.regs = *regs;
+        ctx.regs.copy_from(regs);
         ctx.el1.save();
         ctx.fp.save();
-        ctx.gic_if = gic::save_cpu_if();
+        gic::save_cpu_if(&mut ctx.gic_if);
+        // Only the list registers in use are read and emptied (issue 15: the others are empty already).
+        let empty = gic::empty_lrs();
         for i in 0..gic::nr_lrs().min(16) {
-            ctx.lrs[i] = gic::read_lr(i);
-            gic::write_lr(i, &Lr::EMPTY);
+            if empty & 1 << i == 0 {
+                ctx.lrs[i] = gic::read_lr(i);
+                gic::write_lr(i, &Lr::EMPTY);
+            } else {
+                ctx.lrs[i] = Lr::EMPTY;
+            }
         }
         ctx.vtimer_active = gic::private_active(gic::VTIMER_IRQ);
     }
@@ -180,10 +188,10 @@ pub fn wait_for_interrupt() {
 pub fn park(v: VcpuRef, regs: &arch::GuestRegs) -> ! {
     {
         let mut ctx = vcpu::context(v);
-        ctx.regs = *regs;
+        ctx.regs.copy_from(regs);
         ctx.el1.save();
         ctx.fp.save();
-        ctx.gic_if = gic::save_cpu_if();
+        gic::save_cpu_if(&mut ctx.gic_if);
         ctx.el1.cntv_ctl |= CNTV_IMASK;
         ctx.el1.restore();
         ctx.lrs = [Lr::EMPTY; 16];

@@ -154,6 +154,7 @@ mod runtime {
         }
         let here = position_at(s, t0, freq, now);
         set_next(cpu, here.next(s), s);
+        crate::trace::window!(cpu, here.slot(s).vcpu);
         vcpu_of(here, s)
     }
 
@@ -164,6 +165,7 @@ mod runtime {
         let (t0, freq) = origin();
         let here = super::due(s, next(cpu), t0, freq, timer::now());
         set_next(cpu, here.next(s), s);
+        crate::trace::window!(cpu, here.slot(s).vcpu);
         vcpu_of(here, s)
     }
 

@@ -8,7 +8,7 @@ use crate::esr::{self, DataAbort, Trap};
 use crate::partition::{self, StopReason};
 use crate::percpu;
 use crate::vcpu::VcpuRef;
-use crate::{hverror, hvwarn, hypercall, irq, mmio, run};
+use crate::{hverror, hvwarn, hypercall, irq, mmio, run, trace};
 
 #[allow(clippy::panic, reason = "a trap from a guest on a CPU that runs none is a hypervisor bug, not guest input")]
 fn current() -> VcpuRef {
@@ -24,7 +24,9 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
     let v = current();
     percpu::count_exit(v);
     let (esr, far, hpfar) = arch::trap_syndrome();
-    match esr::decode(esr) {
+    let trap = esr::decode(esr);
+    trace::trap!(v, &trap, hpfar, far);
+    match trap {
         Trap::Hvc { .. } => {
             if !hypercall::dispatch(v, regs) {
                 run::park(v, regs);
@@ -133,6 +135,7 @@ fn report_unsyndromed(v: VcpuRef, regs: &GuestRegs, ipa: u64, write: bool) {
 /// A partition did something it may not: report it and apply its fault policy. Never returns to the guest.
 fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
     let p = v.partition();
+    trace::fault!(v, regs.pc(), what);
     hverror!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc());
     match p.fault_policy {
         FaultPolicy::Stop => {
@@ -149,6 +152,7 @@ fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
 extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
     let v = current();
     percpu::count_exit(v);
+    trace::trap_irq!(v);
     let req = irq::handle_pending(Some(v));
     if req.stop {
         run::park(v, regs);
@@ -162,6 +166,7 @@ extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
 extern "C" fn handle_lower_serror(regs: &mut GuestRegs) {
     let v = current();
     percpu::count_exit(v);
+    trace::trap_serror!(v);
     fault(v, regs, format_args!("SError"))
 }
 

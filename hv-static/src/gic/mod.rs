@@ -78,6 +78,11 @@ pub fn init_cpu(mpidr: u64) -> bool {
             gicv2::set_private_priority(HYP_TIMER_IRQ, PRIORITY_TICK);
         }
     );
+    // List registers reset to UNKNOWN values; vCPU loads write only the ones they use and rely on the rest being
+    // empty.
+    for i in 0..nr_lrs().min(16) {
+        write_lr(i, &Lr::EMPTY);
+    }
     true
 }
 
@@ -187,16 +192,18 @@ impl CpuIf {
     pub const EMPTY: Self = Self { hcr: 0, vmcr: 0, ap0r: [0; 4], ap1r: [0; 4] };
 }
 
-/// Saves the virtual CPU interface state of the vCPU leaving this CPU.
-pub fn save_cpu_if() -> CpuIf {
+/// Saves the virtual CPU interface state of the vCPU leaving this CPU into `s` (in place: a returned value is
+/// copied with `memcpy` on the window-switch path).
+pub fn save_cpu_if(s: &mut CpuIf) {
     by_version!(
         {
-            let (ap0r, ap1r) = v3::read_aprs(v3::nr_aprs());
-            CpuIf { hcr: v3::ich_hcr() as u32, vmcr: v3::ich_vmcr() as u32, ap0r, ap1r }
+            (s.ap0r, s.ap1r) = v3::read_aprs(v3::nr_aprs());
+            s.hcr = v3::ich_hcr() as u32;
+            s.vmcr = v3::ich_vmcr() as u32;
         },
         {
             let (hcr, vmcr, apr) = gicv2::save_cpu_if();
-            CpuIf { hcr, vmcr, ap0r: [0; 4], ap1r: [apr, 0, 0, 0] }
+            *s = CpuIf { hcr, vmcr, ap0r: [0; 4], ap1r: [apr, 0, 0, 0] };
         }
     )
 }

@@ -46,6 +46,7 @@ pub fn reset(part: usize) {
 
 /// Makes `intid` pending for `target` (an SGI's `source` is the sending vCPU) and gets it delivered.
 pub fn inject(target: VcpuRef, intid: u32, source: u8) {
+    crate::trace::inject!(target, intid);
     let dest = VGIC[target.part].lock().set_pending(target.idx, intid, source);
     if let Some(idx) = dest {
         request_refill(VcpuRef { part: target.part, idx });
@@ -85,6 +86,7 @@ pub fn inject_spi(intid: u32, current: Option<VcpuRef>) -> bool {
 /// registers are only ever written on their own CPU with interrupts masked, so nothing changes them between the
 /// read of the empty bits and the write.
 fn inject_hw(vgic: &mut Vgic, v: VcpuRef, intid: u32, current: Option<VcpuRef>) -> Option<VcpuRef> {
+    crate::trace::inject!(v, intid);
     if current == Some(v) {
         let empty = gic::empty_lrs();
         if let Some(lr) = vgic.deliver_hw_now(v.idx, intid).filter(|_| empty != 0) {

@@ -50,6 +50,19 @@ impl Cargo {
         what: &str,
         progress: &Progress,
     ) -> Result<(), Error> {
+        self.build_release_with(packages, &[], target, env_vars, what, progress)
+    }
+
+    /// [`build_release`](Self::build_release) with `--features F,...` (none: the packages' defaults).
+    pub fn build_release_with(
+        &self,
+        packages: &[&str],
+        features: &[&str],
+        target: &str,
+        env_vars: &[(&str, &Path)],
+        what: &str,
+        progress: &Progress,
+    ) -> Result<(), Error> {
         provision::toolchain::ensure_target(&self.workspace, target)?;
         let program = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(&program);
@@ -57,12 +70,18 @@ impl Cargo {
         for p in packages {
             cmd.arg("-p").arg(p);
         }
+        if !features.is_empty() {
+            cmd.arg("--features").arg(features.join(","));
+        }
         cmd.env("CARGO_TARGET_DIR", &self.target_dir);
         for (k, v) in env_vars {
             cmd.env(k, v);
         }
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        let line = format!("cargo build --release --target {target} -p {}", packages.join(" -p "));
+        let mut line = format!("cargo build --release --target {target} -p {}", packages.join(" -p "));
+        if !features.is_empty() {
+            line.push_str(&format!(" --features {}", features.join(",")));
+        }
         let spinner = progress.spinner("Building", what);
         let mut child =
             cmd.spawn().map_err(|e| Error::Tool(format!("cannot run {}: {e}", Path::new(&program).display())))?;

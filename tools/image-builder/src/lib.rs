@@ -41,6 +41,7 @@ pub mod report;
 pub mod s2;
 pub mod schedule;
 pub mod sdcard;
+pub mod trace;
 pub mod units;
 
 use std::io;

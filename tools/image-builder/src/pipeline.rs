@@ -120,6 +120,13 @@ pub struct BuildOptions {
     pub quiet: bool,
 }
 
+/// Optional parts of hv-static, as cargo features.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HvFeatures {
+    /// The event trace (`docs/trace.md`): also keeps the ELF as `out/NAME/hv-static.elf`, which decoding needs.
+    pub trace: bool,
+}
+
 /// Size facts about the built hypervisor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HvStats {
@@ -932,13 +939,33 @@ pub fn pack(
 }
 
 /// `cargo build -p hv-static` for the generated config in `config_dir`; returns the ELF.
-pub fn build_hypervisor(cargo: &Cargo, target: &str, config_dir: &Path, progress: &Progress) -> Result<Vec<u8>> {
-    cargo.build_release(&["hv-static"], target, &[("HV_STATIC_CONFIG_DIR", config_dir)], "hv-static", progress)?;
+pub fn build_hypervisor(
+    cargo: &Cargo,
+    target: &str,
+    config_dir: &Path,
+    features: HvFeatures,
+    progress: &Progress,
+) -> Result<Vec<u8>> {
+    let (features, what): (&[&str], _) =
+        if features.trace { (&["trace"], "hv-static (trace)") } else { (&[], "hv-static") };
+    cargo.build_release_with(
+        &["hv-static"],
+        features,
+        target,
+        &[("HV_STATIC_CONFIG_DIR", config_dir)],
+        what,
+        progress,
+    )?;
     read(&cargo.release_dir(target).join("hv-static"))
 }
 
 /// Builds `out/NAME/`: layout.txt, the partitions' device trees, hvconfig/, and hv-static.img.
 pub fn build(opts: &BuildOptions) -> Result<Built> {
+    build_with(opts, HvFeatures::default())
+}
+
+/// [`build`] with optional parts of hv-static.
+pub fn build_with(opts: &BuildOptions, features: HvFeatures) -> Result<Built> {
     let progress = Progress::new(opts.quiet);
     let prepared = prepare(&opts.config, &progress)?;
     let system = &prepared.checked.system;
@@ -961,9 +988,16 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     write_if_changed(&config_dir.join("memory.ld"), hv.memory_ld.as_bytes())?;
 
     let cargo = Cargo::new(&workspace_root());
-    let elf = build_hypervisor(&cargo, system.board.arch.hv_rust_target(), &config_dir, &progress)?;
+    let elf = build_hypervisor(&cargo, system.board.arch.hv_rust_target(), &config_dir, features, &progress)?;
     let (img, stats) =
         pack(&elf, &prepared.layout, HvHeader::for_board(system.board), prepared.parts()).map_err(Error::Image)?;
+    // The trace decoder needs the ELF the image came from; an ELF left by an earlier trace build would not match.
+    let elf_path = out.join("hv-static.elf");
+    if features.trace {
+        write_if_changed(&elf_path, &elf)?;
+    } else if elf_path.exists() {
+        std::fs::remove_file(&elf_path).map_err(|source| Error::Write { path: elf_path.clone(), source })?;
+    }
     drop(elf);
     let image = out.join("hv-static.img");
     write_if_changed(&image, &img)?;

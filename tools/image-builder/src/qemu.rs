@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use board_support::QemuRun;
 use regex::Regex;
 
-use crate::pipeline::{build, BuildOptions, Built};
+use crate::pipeline::{build_with, BuildOptions, Built, HvFeatures};
 use crate::procgroup::{self, GroupChild};
 use crate::{display_path, Error, Result};
 
@@ -96,21 +96,31 @@ fn attach_uplink(system: &crate::config::System, cmd: &mut Vec<String>) {
 /// Builds the config, then boots it in QEMU. Prints the command line on stderr first (`+ qemu-system-...`). A board
 /// QEMU does not boot with `-kernel` boots from its card, as with [`run_from_card`].
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
-    run_with(opts, false)
+    run_with(opts, false, false).map(|(o, _)| o)
 }
 
 /// Builds the config, writes its SD card (`out/NAME/sdcard.img`, and the environment flash where the board's
 /// U-Boot keeps its environment in one) and boots the card through the board's U-Boot in QEMU.
 pub fn run_from_card(opts: &RunOptions) -> Result<RunOutcome> {
-    run_with(opts, true)
+    run_with(opts, true, false).map(|(o, _)| o)
 }
 
-fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
+/// [`run`] (or [`run_from_card`]) of hv-static built with its event trace: when the run ends on `until` or the
+/// timeout, the rings are pulled out of QEMU before it is stopped, decoded, and written to `out/NAME/trace.txt`
+/// and `trace.svg` (see [`crate::trace`]). The trace is `None` when QEMU exited by itself (nothing left to read),
+/// and an error when it could not be read or decoded; either way the run's outcome is returned.
+pub fn run_traced(opts: &RunOptions, from_card: bool) -> Result<(RunOutcome, Option<Result<crate::trace::Recorded>>)> {
+    run_with(opts, from_card, true)
+}
+
+type Traced = Option<Result<crate::trace::Recorded>>;
+
+fn run_with(opts: &RunOptions, from_card: bool, trace: bool) -> Result<(RunOutcome, Traced)> {
     // The fixtures the config names, then QEMU and its firmware: all before a build that may take minutes.
     crate::needs::fetch_inputs(&opts.config)?;
     let checked = crate::pipeline::check(&opts.config)?;
     crate::needs::ensure_qemu(checked.system.board, from_card)?;
-    let built = build(&BuildOptions { config: opts.config.clone(), quiet: opts.quiet })?;
+    let built = build_with(&BuildOptions { config: opts.config.clone(), quiet: opts.quiet }, HvFeatures { trace })?;
     let board = built.prepared.checked.system.board;
     let mut cmd = if from_card || board.qemu.is_some_and(|q| !q.kernel_boot) {
         let card = crate::sdcard::write_sdcard(&built.out_dir, &built.image, board)?;
@@ -130,13 +140,29 @@ fn run_with(opts: &RunOptions, from_card: bool) -> Result<RunOutcome> {
         cmd.extend(ICOUNT.map(String::from));
     }
     attach_host_disk(&built, opts.host_disk.as_deref(), &mut cmd)?;
+    let files = crate::trace::Files::in_dir(&built.out_dir);
+    if trace {
+        let _ = std::fs::remove_file(&files.qmp);
+        cmd.extend(crate::trace::extract::qmp_args(&files.qmp));
+    }
     let package = built.prepared.checked.system.board.qemu.map(|q| q.package).unwrap_or("qemu");
     crate::say!("+ {}", cmd.join(" "));
     let until = match &opts.until {
         Some(re) => Some(Regex::new(re).map_err(|e| Error::Tool(format!("bad --until pattern: {e}")))?),
         None => None,
     };
-    boot(&cmd, package, until.as_ref(), opts.timeout, opts.echo)
+    if !trace {
+        return boot(&cmd, package, until.as_ref(), opts.timeout, opts.echo).map(|o| (o, None));
+    }
+    let mut dump = None;
+    let outcome = boot_with_hook(&cmd, package, until.as_ref(), opts.timeout, opts.echo, &mut || {
+        dump = Some(crate::trace::pull(&files, false))
+    });
+    let _ = std::fs::remove_file(&files.qmp);
+    let outcome = outcome?;
+    let recorded =
+        dump.map(|d| d.and_then(|bytes| crate::trace::record(&built.prepared.checked.system, &files, &bytes)));
+    Ok((outcome, recorded))
 }
 
 /// Adds the board's own disk to `cmd` when the system has host-backed disks, creating its file when missing.
@@ -199,6 +225,19 @@ pub fn boot(
     timeout: Option<Duration>,
     echo: bool,
 ) -> Result<RunOutcome> {
+    boot_with_hook(cmd, package, until, timeout, echo, &mut || {})
+}
+
+/// [`boot`], calling `before_stop` while QEMU still runs, right before it is stopped on a match or the timeout
+/// (not when it exits by itself): the trace reads QEMU's memory then.
+pub fn boot_with_hook(
+    cmd: &[String],
+    package: &str,
+    until: Option<&Regex>,
+    timeout: Option<Duration>,
+    echo: bool,
+    before_stop: &mut dyn FnMut(),
+) -> Result<RunOutcome> {
     let (program, args) = cmd.split_first().ok_or_else(|| Error::Tool("empty QEMU command line".into()))?;
     let interactive = until.is_none();
     if interactive && echo && io::stdin().is_terminal() {
@@ -238,6 +277,7 @@ pub fn boot(
                 Some(left) => left,
                 None => {
                     outcome.timed_out = true;
+                    before_stop();
                     child.stop(procgroup::GRACE);
                     break;
                 }
@@ -255,6 +295,7 @@ pub fn boot(
                 if let Some(re) = until {
                     if re.is_match(&String::from_utf8_lossy(&stdout_bytes)) {
                         outcome.matched = true;
+                        before_stop();
                         child.stop(procgroup::GRACE);
                         break;
                     }

@@ -138,53 +138,63 @@ pub fn set_underflow(on: bool) {
     set_ich_hcr(if on { hcr | ICH_HCR_UIE } else { hcr & !ICH_HCR_UIE });
 }
 
-macro_rules! lr_by_index {
-    ($i:expr, $op:ident) => {
-        match $i {
-            0 => $op!("ich_lr0_el2"),
-            1 => $op!("ich_lr1_el2"),
-            2 => $op!("ich_lr2_el2"),
-            3 => $op!("ich_lr3_el2"),
-            4 => $op!("ich_lr4_el2"),
-            5 => $op!("ich_lr5_el2"),
-            6 => $op!("ich_lr6_el2"),
-            7 => $op!("ich_lr7_el2"),
-            8 => $op!("ich_lr8_el2"),
-            9 => $op!("ich_lr9_el2"),
-            10 => $op!("ich_lr10_el2"),
-            11 => $op!("ich_lr11_el2"),
-            12 => $op!("ich_lr12_el2"),
-            13 => $op!("ich_lr13_el2"),
-            14 => $op!("ich_lr14_el2"),
-            _ => $op!("ich_lr15_el2"),
-        }
-    };
-}
-
 /// ICH_ELRSR_EL2: bit `i` set when list register `i` holds nothing.
 pub fn empty_lrs() -> u32 {
     ich_elrsr() as u32
 }
 
+/// `ich_lr<n>_el2` accessed by a run-time index `i` (0..16): a branch into a table of 16 two-instruction entries
+/// (the access, then a branch past the table). A `match` compiled to a tree of compares cost ~27 instructions per
+/// access; this costs 6, and list registers are accessed on every interrupt and window switch (issue 15).
+macro_rules! lr_table {
+    ($op:literal, $reg:ident, $dir:ident, $i:expr) => {
+        // SAFETY: `$i & 15` < 16 selects one of the table's entries; callers pass `i` < ICH_VTR_EL2.ListRegs + 1
+        // (`nr_lrs`), so the register exists. Accessing a list register has no effect beyond the guest's virtual
+        // CPU interface.
+        unsafe {
+            asm!(
+                "adr {t}, 2f",
+                "add {t}, {t}, {i}, lsl #3",
+                "br {t}",
+                "2:",
+                concat!($op, "\n b 3f"),
+                "3:",
+                i = in(reg) $i & 15,
+                t = out(reg) _,
+                $reg = $dir(reg) $reg,
+                options(nomem, nostack),
+            )
+        }
+    };
+}
+
 pub fn read_lr(i: usize) -> Lr {
     let v: u64;
-    macro_rules! rd {
-        ($name:literal) => {
-            // SAFETY: `i` < ICH_VTR_EL2.ListRegs + 1 (callers use `nr_lrs`), so the register exists.
-            unsafe { asm!(concat!("mrs {}, ", $name), out(reg) v, options(nomem, nostack)) }
-        };
-    }
-    lr_by_index!(i, rd);
+    lr_table!(
+        "mrs {v}, ich_lr0_el2\n b 3f\n mrs {v}, ich_lr1_el2\n b 3f\n mrs {v}, ich_lr2_el2\n b 3f\n \
+         mrs {v}, ich_lr3_el2\n b 3f\n mrs {v}, ich_lr4_el2\n b 3f\n mrs {v}, ich_lr5_el2\n b 3f\n \
+         mrs {v}, ich_lr6_el2\n b 3f\n mrs {v}, ich_lr7_el2\n b 3f\n mrs {v}, ich_lr8_el2\n b 3f\n \
+         mrs {v}, ich_lr9_el2\n b 3f\n mrs {v}, ich_lr10_el2\n b 3f\n mrs {v}, ich_lr11_el2\n b 3f\n \
+         mrs {v}, ich_lr12_el2\n b 3f\n mrs {v}, ich_lr13_el2\n b 3f\n mrs {v}, ich_lr14_el2\n b 3f\n \
+         mrs {v}, ich_lr15_el2",
+        v,
+        out,
+        i
+    );
     Lr::decode_v3(v)
 }
 
 pub fn write_lr(i: usize, lr: &Lr) {
     let v = lr.encode_v3();
-    macro_rules! wr {
-        ($name:literal) => {
-            // SAFETY: as in `read_lr`; writing an LR only changes what the guest's virtual CPU interface sees.
-            unsafe { asm!(concat!("msr ", $name, ", {}"), in(reg) v, options(nomem, nostack)) }
-        };
-    }
-    lr_by_index!(i, wr);
+    lr_table!(
+        "msr ich_lr0_el2, {v}\n b 3f\n msr ich_lr1_el2, {v}\n b 3f\n msr ich_lr2_el2, {v}\n b 3f\n \
+         msr ich_lr3_el2, {v}\n b 3f\n msr ich_lr4_el2, {v}\n b 3f\n msr ich_lr5_el2, {v}\n b 3f\n \
+         msr ich_lr6_el2, {v}\n b 3f\n msr ich_lr7_el2, {v}\n b 3f\n msr ich_lr8_el2, {v}\n b 3f\n \
+         msr ich_lr9_el2, {v}\n b 3f\n msr ich_lr10_el2, {v}\n b 3f\n msr ich_lr11_el2, {v}\n b 3f\n \
+         msr ich_lr12_el2, {v}\n b 3f\n msr ich_lr13_el2, {v}\n b 3f\n msr ich_lr14_el2, {v}\n b 3f\n \
+         msr ich_lr15_el2, {v}",
+        v,
+        in,
+        i
+    );
 }

@@ -93,6 +93,10 @@ pub enum Cmd {
         /// Also write a bootable SD-card image: MBR, FAT32 with the image and a U-Boot boot script.
         #[arg(long)]
         sdcard: bool,
+        /// Build hv-static with its event trace (per-CPU RAM rings; docs/trace.md) and keep its ELF as
+        /// out/NAME/hv-static.elf for decoding.
+        #[arg(long)]
+        trace: bool,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -122,9 +126,28 @@ pub enum Cmd {
         /// disks' images when missing, kept as it is (with what the partitions wrote) when it exists.
         #[arg(long, value_name = "PATH")]
         host_disk: Option<PathBuf>,
+        /// Build with the event trace; when the run ends on --until or --timeout, read the rings out of QEMU, print
+        /// them and write out/NAME/trace.txt and trace.svg (docs/trace.md).
+        #[arg(long)]
+        trace: bool,
         /// No build progress.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Decode hv-static's event trace: from the QEMU of a `run --trace` still running, else out/NAME/trace.bin, or
+    /// a dump of a board's RAM (raw, or U-Boot `md` output); prints it and writes trace.txt and trace.svg.
+    Trace {
+        /// The system config [default: configs/qemu-aarch64-demo.toml]
+        config: Option<PathBuf>,
+        /// The rings' memory from a board (the bytes of HV_TRACE_RINGS: see --locate), raw or as U-Boot `md` text.
+        #[arg(long, value_name = "FILE")]
+        dump: Option<PathBuf>,
+        /// The trace build's ELF [default: out/NAME/hv-static.elf, written by `build --trace`].
+        #[arg(long, value_name = "FILE")]
+        elf: Option<PathBuf>,
+        /// Only print where the rings are (address and size, to dump them from a board).
+        #[arg(long)]
+        locate: bool,
     },
     /// List the boards hv-static supports: CPUs, RAM, GIC, UARTs, devices that can be passed through, QEMU machine.
     Boards {
@@ -191,8 +214,13 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Cmd::Check { config, format } => check(config.unwrap_or_else(default_config), format),
         Cmd::Inspect { config, format, quiet } => inspect(config.unwrap_or_else(default_config), format, quiet),
-        Cmd::Build { config, sdcard, quiet } => finish(build(config.unwrap_or_else(default_config), sdcard, quiet)),
-        Cmd::Run { config, timeout, until, sdcard, secure, icount, host_disk, quiet } => {
+        Cmd::Build { config, sdcard, trace, quiet } => {
+            finish(build(config.unwrap_or_else(default_config), sdcard, trace, quiet))
+        }
+        Cmd::Trace { config, dump, elf, locate } => {
+            finish(trace(config.unwrap_or_else(default_config), dump, elf, locate))
+        }
+        Cmd::Run { config, timeout, until, sdcard, secure, icount, host_disk, trace, quiet } => {
             let opts = RunOptions {
                 config: config.unwrap_or_else(default_config),
                 timeout: timeout.filter(|t| *t > 0).map(Duration::from_secs),
@@ -203,6 +231,9 @@ pub fn run(cli: Cli) -> ExitCode {
                 icount,
                 host_disk,
             };
+            if trace {
+                return finish(run_traced(&opts, sdcard));
+            }
             let run = if sdcard { qemu::run_from_card } else { qemu::run };
             finish(run(&opts).map(|o| run_status(&o, &opts)))
         }
@@ -325,14 +356,69 @@ fn json_status(doc: &json::Document) -> ExitCode {
     }
 }
 
-fn build(config: PathBuf, sdcard: bool, quiet: bool) -> crate::Result<ExitCode> {
-    let built = pipeline::build(&BuildOptions { config, quiet })?;
+fn build(config: PathBuf, sdcard: bool, trace: bool, quiet: bool) -> crate::Result<ExitCode> {
+    let built = pipeline::build_with(&BuildOptions { config, quiet }, pipeline::HvFeatures { trace })?;
     if sdcard {
         let board = built.prepared.checked.system.board;
         let card = crate::sdcard::write_sdcard(&built.out_dir, &built.image, board)?;
         crate::say!("wrote {}", display_path(&card));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `run --trace`: the run, then its trace on stdout. A run that went well but left no readable trace fails.
+fn run_traced(opts: &RunOptions, sdcard: bool) -> crate::Result<ExitCode> {
+    let (outcome, recorded) = qemu::run_traced(opts, sdcard)?;
+    let status = run_status(&outcome, opts);
+    match recorded {
+        Some(Ok(r)) => {
+            let printed = print(&r.text);
+            crate::say!("{}", crate::trace::summary(&r));
+            Ok(if status == ExitCode::SUCCESS { printed } else { status })
+        }
+        Some(Err(e)) => {
+            report_error(&e);
+            Ok(ExitCode::FAILURE)
+        }
+        None => {
+            crate::say!("trace: QEMU exited by itself, so its memory could not be read (end the run with --until or --timeout, or run `image-builder trace CONFIG` while it runs)");
+            Ok(status)
+        }
+    }
+}
+
+/// `trace`: decode a trace and print it.
+fn trace(config: PathBuf, dump: Option<PathBuf>, elf: Option<PathBuf>, locate: bool) -> crate::Result<ExitCode> {
+    let checked = pipeline::check(&config)?;
+    let system = &checked.system;
+    let mut files = crate::trace::Files::in_dir(&crate::out_dir(&system.name));
+    if let Some(elf) = elf {
+        files.elf = elf;
+    }
+    if locate {
+        let bytes = std::fs::read(&files.elf).map_err(|source| Error::Read { path: files.elf.clone(), source })?;
+        let r = crate::trace::extract::locate(&bytes).map_err(Error::Tool)?;
+        return Ok(print(&format!(
+            "{} at {:#x}, {} bytes ({:#x})\n",
+            crate::trace::extract::RINGS_SYMBOL,
+            r.addr,
+            r.size,
+            r.size
+        )));
+    }
+    let bytes = match dump {
+        Some(path) => {
+            let raw = std::fs::read(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+            crate::trace::extract::from_board(raw)
+        }
+        // A `run --trace` still running: read its QEMU (which then runs on).
+        None if files.qmp.exists() => crate::trace::pull(&files, true)?,
+        None => std::fs::read(&files.dump).map_err(|source| Error::Read { path: files.dump.clone(), source })?,
+    };
+    let r = crate::trace::record(system, &files, &bytes)?;
+    let printed = print(&r.text);
+    crate::say!("{}", crate::trace::summary(&r));
+    Ok(printed)
 }
 
 /// The exit status of a run, with why it failed on stderr.
@@ -364,7 +450,7 @@ fn run_status(o: &RunOutcome, opts: &RunOptions) -> ExitCode {
 }
 
 /// The commands `man COMMAND` has a page for: every visible subcommand (a test checks the list is complete).
-pub const MAN_PAGES: [&str; 7] = ["check", "inspect", "build", "run", "boards", "completions", "man"];
+pub const MAN_PAGES: [&str; 8] = ["check", "inspect", "build", "run", "trace", "boards", "completions", "man"];
 
 /// The man page of image-builder, or of one of its commands (`image-builder-check(1)`), in roff.
 pub fn man_page(command_name: Option<&str>) -> crate::Result<String> {

@@ -20,6 +20,14 @@ const PALETTE: [&str; 12] = [
 ];
 const IDLE: &str = "#eeeeee";
 
+/// The fill of a partition's windows (`None`: idle), the same in every drawing (`trace.svg` uses it too).
+pub fn fill(partition: Option<usize>) -> &'static str {
+    match partition {
+        Some(p) => PALETTE[p % PALETTE.len()],
+        None => IDLE,
+    }
+}
+
 const LEFT: u32 = 150;
 const WIDTH: u32 = 800;
 const ROW_H: u32 = 34;
@@ -41,13 +49,11 @@ pub fn render(title: &str, frame: Nanos, rows: &[Row], names: &[&str]) -> String
         let _ = writeln!(s, r#"<text x="10" y="{}">{}</text>"#, y + 20, escape(&row.label));
         for slot in &row.slots {
             let (x0, x1) = (x(slot.start), x(slot.end));
-            let (fill, name) = match slot.partition {
-                Some(p) => (PALETTE[p % PALETTE.len()], names[p]),
-                None => (IDLE, "idle"),
-            };
+            let colour = fill(slot.partition);
+            let name = slot.partition.map_or("idle", |p| names[p]);
             let _ = writeln!(
                 s,
-                r##"<rect x="{x0:.2}" y="{}" width="{:.2}" height="{}" fill="{fill}" stroke="#333" stroke-width="0.5"><title>{} {}..{}</title></rect>"##,
+                r##"<rect x="{x0:.2}" y="{}" width="{:.2}" height="{}" fill="{colour}" stroke="#333" stroke-width="0.5"><title>{} {}..{}</title></rect>"##,
                 y + 4,
                 x1 - x0,
                 ROW_H - 8,
@@ -75,7 +81,7 @@ pub fn render(title: &str, frame: Nanos, rows: &[Row], names: &[&str]) -> String
     s
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 

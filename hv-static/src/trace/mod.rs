@@ -1,0 +1,110 @@
+//! A binary event trace (cargo feature `trace`, off by default): window starts, traps by class, virtual interrupt
+//! injections, faults, partition stops and restarts, each a `defmt` frame with a counter timestamp, kept in a RAM
+//! ring per physical CPU. The image builder reads the rings out of QEMU (or a dump of a board's RAM), decodes them
+//! against the ELF and draws a timeline (`docs/trace.md`).
+//!
+//! Why defmt: a frame is an index into a string table that stays in the ELF plus the raw arguments, so an event
+//! costs 10 to 20 bytes and no formatting on the CPU that traps. Why a ring per CPU: the trace sits on the
+//! hypervisor's hottest paths and must not add a lock that CPUs share, nor ever wait.
+//!
+//! Call sites use the macros below, which expand to nothing without the feature: the arguments are not even
+//! evaluated, so the default build is the same code as before the trace existed.
+
+#[cfg(any(test, all(feature = "trace", target_os = "none")))]
+pub mod ring;
+
+#[cfg(all(feature = "trace", target_os = "none"))]
+pub mod emit;
+
+/// A window starts on CPU `cpu`: `slot_vcpu` is the slot's `Option<(partition, vcpu)>` (`None`: idle).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! window {
+    ($cpu:expr, $slot_vcpu:expr) => {
+        $crate::trace::emit::window($cpu, $slot_vcpu)
+    };
+}
+/// A synchronous trap from vCPU `v`, by class: `trap!(v, &Trap, hpfar, far)` (the fault registers give a data
+/// abort's IPA).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! trap {
+    ($v:expr, $trap:expr, $hpfar:expr, $far:expr) => {
+        $crate::trace::emit::trap($v, $trap, $hpfar, $far)
+    };
+}
+/// An exit to EL2 for an interrupt (`trap_irq!(v)`) or an SError (`trap_serror!(v)`).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! trap_irq {
+    ($v:expr) => {
+        $crate::trace::emit::trap_irq($v)
+    };
+}
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! trap_serror {
+    ($v:expr) => {
+        $crate::trace::emit::trap_serror($v)
+    };
+}
+/// A physical interrupt taken at EL2 (`irq!(intid)`).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! irq {
+    ($intid:expr) => {
+        $crate::trace::emit::irq($intid)
+    };
+}
+/// Virtual interrupt `intid` made pending for vCPU `target` (`inject!(target, intid)`).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! inject {
+    ($target:expr, $intid:expr) => {
+        $crate::trace::emit::inject($target, $intid)
+    };
+}
+/// A partition fault, with the words the console report uses (`fault!(v, pc, format_args)`).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! fault {
+    ($v:expr, $pc:expr, $what:expr) => {
+        $crate::trace::emit::fault($v, $pc, $what)
+    };
+}
+/// A partition stops (`stop!(part, &StopReason)`), restarts (`restart!(part)`) or is launched (`start!(part)`).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! stop {
+    ($part:expr, $reason:expr) => {
+        $crate::trace::emit::stop($part, $reason)
+    };
+}
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! restart {
+    ($part:expr) => {
+        $crate::trace::emit::restart($part)
+    };
+}
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! start {
+    ($part:expr) => {
+        $crate::trace::emit::start($part)
+    };
+}
+/// Cleans the rings to memory, for a dump after a reset (a panic, before halting).
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! flush {
+    () => {
+        $crate::trace::emit::flush()
+    };
+}
+
+// Without the feature every macro swallows its arguments unevaluated.
+#[cfg(not(all(feature = "trace", target_os = "none")))]
+#[allow(unused_macros, reason = "on the host no call site is built")]
+macro_rules! nothing {
+    ($($any:tt)*) => {};
+}
+#[cfg(not(all(feature = "trace", target_os = "none")))]
+#[allow(unused_imports)]
+pub(crate) use {
+    nothing as window, nothing as trap, nothing as trap_irq, nothing as trap_serror, nothing as irq, nothing as inject,
+    nothing as fault, nothing as stop, nothing as restart, nothing as start, nothing as flush,
+};
+
+#[cfg(all(feature = "trace", target_os = "none"))]
+#[allow(unused_imports)]
+pub(crate) use {fault, flush, inject, irq, restart, start, stop, trap, trap_irq, trap_serror, window};
