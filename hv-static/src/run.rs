@@ -5,6 +5,7 @@
 //! outgoing vCPU owns into its context and loads the incoming one's, or idles in WFI through an idle slot.
 
 use crate::arch::{self, context::CNTV_IMASK};
+use crate::arch::{El1Regs, FpRegs, GuestRegs};
 use crate::partition::{self, RunState};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Context, Power, VcpuRef};
@@ -53,16 +54,26 @@ fn try_enter(v: VcpuRef) {
         _ => None,
     });
     let Some((entry, context, boot)) = start else { return };
-    let ctx = Context::power_on(entry, context, boot);
-    enter(v, &ctx)
-}
-
-/// Loads `ctx` onto this CPU and runs the vCPU.
-fn enter(v: VcpuRef, ctx: &Context) -> ! {
-    let refill = load(v, ctx);
+    let regs = if boot { GuestRegs::boot(entry, context) } else { GuestRegs::cpu_on(entry, context) };
+    load_reset(v);
     // A powered-on vCPU finds no TLB entry of its partition's previous run on this CPU, as after a reset.
     arch::cpu::flush_guest_tlb();
-    run(v, &ctx.regs, refill)
+    run(v, &regs, false)
+}
+
+/// The EL1 and FP/SIMD state every vCPU starts from, loaded from here by reference: a whole `Context` built for
+/// each power-on was ~1 KiB of stores and copies (~900 instructions on ARMv7) inside a window switch (issue 15).
+static EL1_RESET: El1Regs = El1Regs::RESET;
+static FP_RESET: FpRegs = FpRegs::ZERO;
+
+/// [`load`] for a vCPU at power-on: reset EL1 state, clean FP and interrupt state, no list register in use.
+fn load_reset(v: VcpuRef) {
+    arch::cpu::load_stage2(partition::s2_root(v.part), v.part as u16 + 1, v.config().mpidr);
+    arch::cpu::trap_wfi(v.partition().wfi_trap);
+    EL1_RESET.restore();
+    FP_RESET.restore();
+    gic::restore_cpu_if(&gic::CpuIf::EMPTY);
+    gic::set_private_active(gic::VTIMER_IRQ, false);
 }
 
 /// Loads everything of `ctx` but the general-purpose registers onto this CPU. Returns whether the list registers
@@ -165,7 +176,7 @@ fn discard_saved(v: VcpuRef) {
     for lr in ctx.lrs.iter_mut() {
         if let (Some(p), false) = (lr.pintid, lr.is_free()) {
             if p >= 32 {
-                gic::deactivate(p);
+                gic::deactivate(p.into());
             }
         }
         *lr = Lr::EMPTY;

@@ -10,8 +10,20 @@ use crate::config::{CpuSchedule, Slot};
 
 /// Counter ticks in `ns` nanoseconds at `freq` Hz, rounded down (exact for every whole-microsecond time at the
 /// usual 1 MHz multiples).
+///
+/// Exactly `ns * freq / 10^9` (truncated to 64 bits like the 128-bit product would be), computed from the whole
+/// seconds and the rest: 64-bit operations only. ARMv7 has no 128-bit division, and its software one took ~2,500
+/// instructions, inside hypercalls a partition may make in a loop (`HV_SCHED_FRAME`, `HV_SCHED_WINDOW`) right before
+/// a neighbour's window (issue 15).
 pub const fn ticks(ns: u64, freq: u64) -> u64 {
-    (ns as u128 * freq as u128 / 1_000_000_000) as u64
+    const NS: u64 = 1_000_000_000;
+    if freq > u32::MAX as u64 {
+        // No counter runs this fast (CNTFRQ is 32 bits); kept exact anyway.
+        return (ns as u128 * freq as u128 / NS as u128) as u64;
+    }
+    // (q * 10^9 + r) * freq / 10^9 = q * freq + r * freq / 10^9, where r * freq < 2^30 * 2^32 fits.
+    let (q, r) = (ns / NS, ns % NS);
+    q.wrapping_mul(freq).wrapping_add(r * freq / NS)
 }
 
 /// Where a CPU is in its table: slot `slot` of frame `frame`.
@@ -63,16 +75,69 @@ pub fn position_at(s: &CpuSchedule, t0: u64, freq: u64, now: u64) -> Position {
     Position { frame, slot }
 }
 
-/// The slot to run when the timer armed for `armed`'s boundary fires at counter value `now`. On time (before the
-/// boundary after it), that is `armed`, found without a division. Late by more than a slot (EL2 held the CPU, or
-/// the host stalled the board), it is the slot under way at `now`: the missed boundaries are skipped, not each
-/// replayed as one more timer interrupt, so a late tick costs one switch, and the table is back in step at once.
-/// A timer that fires early (never, architecturally) still starts `armed`.
-pub fn due(s: &CpuSchedule, armed: Position, t0: u64, freq: u64, now: u64) -> Position {
-    if armed.next(s).start(s, t0, freq) > now {
+/// The slot to run when the timer armed for `armed`'s boundary fires at counter value `now`, with the boundaries
+/// from `start` (the CPU's [`Boundaries`], or [`Position::start`]). On time (before the boundary after it), that is
+/// `armed`, found without a division. Late by more than a slot (EL2 held the CPU, or the host stalled the board),
+/// it is the slot under way at `now` (`late`): the missed boundaries are skipped, not each replayed as one more
+/// timer interrupt, so a late tick costs one switch, and the table is back in step at once. A timer that fires
+/// early (never, architecturally) still starts `armed`.
+pub fn due_by(
+    s: &CpuSchedule,
+    armed: Position,
+    now: u64,
+    start: impl Fn(Position) -> u64,
+    late: impl FnOnce() -> Position,
+) -> Position {
+    if start(armed.next(s)) > now {
         armed
     } else {
-        position_at(s, t0, freq, now)
+        late()
+    }
+}
+
+/// [`due_by`] with the exact boundaries.
+#[cfg(test)]
+pub fn due(s: &CpuSchedule, armed: Position, t0: u64, freq: u64, now: u64) -> Position {
+    due_by(s, armed, now, |p| p.start(s, t0, freq), || position_at(s, t0, freq, now))
+}
+
+/// A CPU's slot boundaries in counter ticks from the start of a frame, computed once when the frequency is known,
+/// so that the switch path multiplies and adds instead of dividing: ARMv7 has no 64-bit division, and the three
+/// per boundary that [`Position::start`] needs cost ~700 instructions there on every window switch (issue 15).
+/// Only when a frame is a whole number of ticks (the usual case); otherwise `frame_ticks` is 0 and every boundary
+/// takes the exact path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Boundaries<const N: usize> {
+    pub frame_ticks: u64,
+    pub slot_ticks: [u64; N],
+}
+
+impl<const N: usize> Boundaries<N> {
+    pub const NONE: Self = Self { frame_ticks: 0, slot_ticks: [0; N] };
+
+    pub fn new(s: &CpuSchedule, freq: u64) -> Self {
+        const NS: u64 = 1_000_000_000;
+        let mut b = Self::NONE;
+        let Some(per_frame) = s.major_frame_ns.checked_mul(freq).filter(|t| t % NS == 0) else { return b };
+        if s.slots.len() > N {
+            return b;
+        }
+        for (ticks, slot) in b.slot_ticks.iter_mut().zip(s.slots) {
+            match slot.start_ns.checked_mul(freq) {
+                Some(t) => *ticks = t / NS,
+                None => return Self::NONE,
+            }
+        }
+        b.frame_ticks = per_frame / NS;
+        b
+    }
+
+    /// Counter value at which `p` starts: what [`Position::start`] returns.
+    pub fn start(&self, p: Position, s: &CpuSchedule, t0: u64, freq: u64) -> u64 {
+        match self.slot_ticks.get(p.slot) {
+            Some(&off) if self.frame_ticks != 0 => t0 + p.frame * self.frame_ticks + off,
+            _ => p.start(s, t0, freq),
+        }
     }
 }
 
@@ -93,7 +158,7 @@ pub use runtime::*;
 mod runtime {
     use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-    use super::{position_at, ticks, Position};
+    use super::{position_at, ticks, Boundaries, Position};
     use crate::arch::timer;
     use crate::config::{CpuSchedule, NUM_CPUS, SYSTEM};
     use crate::vcpu::VcpuRef;
@@ -108,6 +173,32 @@ mod runtime {
     /// only after 2^32 frames; kept as two words instead).
     static NEXT_FRAME: [AtomicU64; NUM_CPUS] = [const { AtomicU64::new(0) }; NUM_CPUS];
     static NEXT_SLOT: [AtomicUsize; NUM_CPUS] = [const { AtomicUsize::new(0) }; NUM_CPUS];
+
+    /// The most slots any CPU's table has (from the config).
+    const MAX_SLOTS: usize = {
+        let (mut most, mut c) = (1, 0);
+        while c < NUM_CPUS {
+            if let Some(s) = &SYSTEM.cpus[c].schedule {
+                if s.slots.len() > most {
+                    most = s.slots.len();
+                }
+            }
+            c += 1;
+        }
+        most
+    };
+
+    /// Per CPU: its boundaries, computed by the CPU itself when it starts, read only by it afterwards.
+    static BOUNDS: [spin::Once<Boundaries<MAX_SLOTS>>; NUM_CPUS] = [const { spin::Once::new() }; NUM_CPUS];
+
+    /// Counter value at which `p` starts on `cpu`.
+    fn boundary(cpu: usize, p: Position, s: &CpuSchedule) -> u64 {
+        let (t0, freq) = origin();
+        match BOUNDS[cpu].get() {
+            Some(b) => b.start(p, s, t0, freq),
+            None => p.start(s, t0, freq),
+        }
+    }
 
     pub fn schedule(cpu: usize) -> Option<&'static CpuSchedule> {
         SYSTEM.cpus[cpu].schedule.as_ref()
@@ -130,8 +221,7 @@ mod runtime {
     fn set_next(cpu: usize, p: Position, s: &CpuSchedule) {
         NEXT_FRAME[cpu].store(p.frame, Ordering::Relaxed);
         NEXT_SLOT[cpu].store(p.slot, Ordering::Relaxed);
-        let (t0, freq) = origin();
-        timer::set_hyp_deadline(p.start(s, t0, freq));
+        timer::set_hyp_deadline(boundary(cpu, p, s));
     }
 
     fn next(cpu: usize) -> Position {
@@ -147,6 +237,7 @@ mod runtime {
     pub fn start_cpu(cpu: usize) -> Option<VcpuRef> {
         let s = schedule(cpu)?;
         let (t0, freq) = origin();
+        BOUNDS[cpu].call_once(|| Boundaries::new(s, freq));
         let now = timer::now();
         if now < t0 {
             set_next(cpu, Position { frame: 0, slot: 0 }, s);
@@ -163,7 +254,8 @@ mod runtime {
     pub fn tick(cpu: usize) -> Option<VcpuRef> {
         let s = schedule(cpu)?;
         let (t0, freq) = origin();
-        let here = super::due(s, next(cpu), t0, freq, timer::now());
+        let now = timer::now();
+        let here = super::due_by(s, next(cpu), now, |p| boundary(cpu, p, s), || position_at(s, t0, freq, now));
         set_next(cpu, here.next(s), s);
         crate::trace::window!(cpu, here.slot(s).vcpu);
         vcpu_of(here, s)
@@ -197,6 +289,42 @@ mod runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod boundaries {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// `ticks` is the 128-bit formula, truncated, for every time and frequency.
+            #[test]
+            fn ticks_equal_the_128_bit_product(ns in any::<u64>(), freq in prop_oneof![1u64..=u32::MAX as u64, any::<u64>()]) {
+                prop_assert_eq!(ticks(ns, freq), (ns as u128 * freq as u128 / 1_000_000_000) as u64);
+            }
+
+            /// The precomputed boundaries are the exact ones, for any table, frequency and position; tables they
+            /// cannot hold, or frames that are not whole ticks, fall back to the exact path.
+            #[test]
+            fn precomputed_boundaries_equal_the_exact_ones(
+                freq in prop_oneof![Just(62_500_000u64), Just(24_000_000u64), Just(54_000_000u64), 1u64..2_000_000_000],
+                starts in proptest::collection::vec(0u64..2_000_000, 1..6),
+                extra in 1u64..1_000_000,
+                frame in 0u64..1_000_000,
+                t0 in 0u64..1 << 40,
+                pick in 0usize..6,
+            ) {
+                let mut starts = starts;
+                starts.sort_unstable();
+                starts.dedup();
+                let slots: Vec<Slot> =
+                    starts.iter().map(|&st| Slot { start_ns: st, end_ns: st + 1, vcpu: None }).collect();
+                let slots: &'static [Slot] = Box::leak(slots.into_boxed_slice());
+                let s = CpuSchedule { major_frame_ns: starts[starts.len() - 1] + extra, slots };
+                let p = Position { frame, slot: pick % slots.len() };
+                prop_assert_eq!(Boundaries::<4>::new(&s, freq).start(p, &s, t0, freq), p.start(&s, t0, freq));
+                prop_assert_eq!(Boundaries::<8>::new(&s, freq).start(p, &s, t0, freq), p.start(&s, t0, freq));
+            }
+        }
+    }
 
     const FREQ: u64 = 62_500_000; // QEMU's generic timer: 16 ns per tick.
 

@@ -119,12 +119,6 @@ impl Context {
             vtimer_active: false,
         }
     }
-
-    /// A vCPU at power-on: boot-protocol registers, reset EL1 state, clean FP and interrupt state.
-    pub fn power_on(entry: u64, context: u64, boot: bool) -> Self {
-        let regs = if boot { GuestRegs::boot(entry, context) } else { GuestRegs::cpu_on(entry, context) };
-        Self { regs, el1: El1Regs::reset(), ..Self::empty() }
-    }
 }
 
 static CONTEXT: [Mutex<Context>; NUM_VCPUS] = [const { Mutex::new(Context::empty()) }; NUM_VCPUS];

@@ -140,15 +140,24 @@ pub fn has_news(v: VcpuRef) -> bool {
 
 /// Refills this CPU's list registers for its vCPU `v`.
 pub fn refill(v: VcpuRef) {
-    let n = gic::nr_lrs().min(16);
+    // Most GIC CPU interfaces (GIC-400, the A53/A57/A72 GICv3 interfaces, QEMU's) have 4 list registers: a refill
+    // sized for those does not clear 16 (issue 15).
+    match gic::nr_lrs() {
+        n @ ..=4 => refill_up_to::<4>(v, n),
+        n => refill_up_to::<16>(v, n.min(16)),
+    }
+}
+
+/// [`refill`] for a CPU interface with `n` <= `N` list registers.
+fn refill_up_to<const N: usize>(v: VcpuRef, n: usize) {
     // Only the registers holding something are read: the others are empty (issue 15).
     let empty = gic::empty_lrs();
-    let mut lrs = [Lr::EMPTY; 16];
+    let mut lrs = [Lr::EMPTY; N];
     for (i, lr) in lrs[..n].iter_mut().enumerate().filter(|&(i, _)| empty & 1 << i == 0) {
         *lr = gic::read_lr(i);
     }
     // Level-triggered interrupts the guest completed: free their LRs, then let the device re-assert if needed.
-    let mut resample = [0u32; 16];
+    let mut resample = [0u32; N];
     let mut nr_resample = 0;
     for (i, lr) in lrs[..n].iter_mut().enumerate() {
         if lr.completed_level() {
@@ -160,7 +169,7 @@ pub fn refill(v: VcpuRef) {
     }
     // `fill_lrs` changes a list register only by changing its state: the states alone say which to write back
     // (a copy of the whole registers cost more than the rest of the refill, issue 15).
-    let mut before = [LrState::Invalid; 16];
+    let mut before = [LrState::Invalid; N];
     for (b, lr) in before.iter_mut().zip(&lrs[..n]) {
         *b = lr.state;
     }
@@ -186,7 +195,7 @@ pub fn clear_lrs() {
     for i in 0..gic::nr_lrs().min(16) {
         let lr = gic::read_lr(i);
         if let (Some(p), false) = (lr.pintid, lr.is_free()) {
-            gic::deactivate(p);
+            gic::deactivate(p.into());
         }
         gic::write_lr(i, &Lr::EMPTY);
     }

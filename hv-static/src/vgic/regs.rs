@@ -2,7 +2,7 @@
 //! (`GICR_*`), over [`VgicState`]. Pure logic: the caller turns the returned [`Effects`] into list-register
 //! refills and physical enables.
 
-use super::state::{IrqState, VgicState, NR_IRQS, NR_PRIVATE};
+use super::state::{Bit, IrqCfg, VgicState, NR_IRQS, NR_PRIVATE};
 
 pub const GICD_SIZE_V3: u64 = 0x1_0000;
 pub const GICD_SIZE_V2: u64 = 0x1000;
@@ -254,46 +254,56 @@ impl<const V: usize> VgicState<V> {
         if !allowed {
             return 0;
         }
+        // Enable, pending and active are bitmaps: a register is one word (`legal` lets only whole, aligned words
+        // through to them, so `first` is a multiple of 32).
+        let bit = match base {
+            ISENABLER | ICENABLER => Some(Bit::Enabled),
+            ISPENDR | ICPENDR => Some(Bit::Pending),
+            ISACTIVER | ICACTIVER => Some(Bit::Active),
+            _ => None,
+        };
         let Some(write) = a.write else {
-            // A read changes nothing: no ready set to keep up to date.
+            if let Some(bit) = bit {
+                return self.bits(vcpu, first, bit).map_or(0, u64::from);
+            }
             let Some(states) = self.range(vcpu, first, count) else { return 0 };
             return states.iter().zip(0u64..).fold(0, |value, (irq, i)| value | read(irq, base) << (i * bits_per_irq));
         };
-        // A set/clear register writes nothing where its bit is zero: only the interrupts named are visited. The
-        // other registers write every field.
-        let all = u32::MAX >> (32 - count.clamp(1, 32));
-        let mask = if bits_per_irq == 1 && base != IGROUPR { write as u32 & all } else { all };
-        // Bit `i`: the write changed interrupt `first + i` so that its target's list registers must be looked at.
-        // What follows from each is gathered as bit masks while the interrupt is at hand, so an all-ones write to
-        // 32 interrupts costs 32 field updates and a few mask operations, not 32 further lookups (issue 15: such a
-        // write was the longest thing a guest could make hv-static do, ~2,400 instructions on GICv3).
-        let (mut touched, mut targets, mut deliverable) = (0u32, 0u32, 0u32);
-        let field_mask = (1u64 << bits_per_irq) - 1;
-        self.update_masked(vcpu, first, mask, |i, irq| {
-            let field = (write >> (u64::from(i) * bits_per_irq)) & field_mask;
-            if update(irq, base, field) {
-                touched |= 1 << i;
-                // The vCPU the interrupt is delivered to (`target_of`): a private one's own, an SPI's route. A
-                // route to a vCPU that does not exist sets no bit.
-                let target = if private_range { vcpu as u32 } else { u32::from(irq.target) };
-                let bit = 1u32.checked_shl(target).unwrap_or(0);
-                targets |= bit;
-                // Made pending while enabled, or enabled while pending: the target's list registers must be
-                // looked at again, and only `dirty` makes `fill_lrs` look. An interrupt enabled after it went
-                // pending was otherwise never delivered (issue 14): for the virtual timer that also kept its
-                // physical PPI active, so no later tick could come either.
-                if irq.pending && irq.enabled {
-                    deliverable |= bit;
-                }
-            }
-        });
+        let Some(bit) = bit else {
+            // Group, priority, trigger: every field of the register is written.
+            let all = u32::MAX >> (32 - count.clamp(1, 32));
+            let field_mask = (1u64 << bits_per_irq) - 1;
+            self.update_cfg(vcpu, first, all, |i, irq| {
+                update(irq, base, (write >> (u64::from(i) * bits_per_irq)) & field_mask)
+            });
+            return 0;
+        };
+        // A set/clear register changes only where its bit is one: a few word operations, whatever the value.
+        let mask = write as u32;
+        let set = matches!(base, ISENABLER | ISPENDR | ISACTIVER);
+        let changed = self.write_bits(vcpu, first, bit, mask, set);
+        // The interrupts whose target must look at its list registers again: enabled or disabled ones, and every
+        // one made pending (even if it was: a re-pend folds into the list register that holds it).
+        let touched = match base {
+            ISENABLER | ICENABLER => changed,
+            ISPENDR => mask,
+            _ => 0,
+        };
+        if touched == 0 {
+            return 0;
+        }
+        let (targets, deliverable) = self.targets_of(vcpu, first, touched);
+        // Made pending while enabled, or enabled while pending: the target's list registers must be looked at
+        // again, and only `dirty` makes `fill_lrs` look. An interrupt enabled after it went pending was otherwise
+        // never delivered (issue 14): for the virtual timer that also kept its physical PPI active, so no later
+        // tick could come either.
         let mut marks = deliverable;
         while marks != 0 {
             self.mark(marks.trailing_zeros() as usize);
             marks &= marks - 1;
         }
         fx.refill |= targets;
-        if matches!(base, ISENABLER | ICENABLER) && touched != 0 {
+        if matches!(base, ISENABLER | ICENABLER) {
             // From the lowest interrupt changed, as `sync_passthrough` reads it.
             let low = touched.trailing_zeros();
             fx.changed = match fx.changed {
@@ -306,56 +316,23 @@ impl<const V: usize> VgicState<V> {
     }
 }
 
-/// One interrupt's field of a banked register, as a read returns it.
-fn read(irq: &IrqState, base: u64) -> u64 {
+/// One interrupt's field of a register that is not a bitmap (group, priority, trigger), as a read returns it.
+fn read(irq: &IrqCfg, base: u64) -> u64 {
     match base {
         IGROUPR => irq.group1 as u64,
-        ISENABLER | ICENABLER => irq.enabled as u64,
-        ISPENDR | ICPENDR => irq.pending as u64,
-        ISACTIVER | ICACTIVER => irq.active as u64,
         IPRIORITYR => irq.priority as u64,
         // ICFGR: bit 1 of each pair says edge.
         _ => (irq.edge as u64) << 1,
     }
 }
 
-/// Writes `field` into one interrupt's field of a banked register; returns whether that changed something the list
-/// registers or the physical GIC care about.
-fn update(irq: &mut IrqState, base: u64, field: u64) -> bool {
-    let set = field == 1;
+/// Writes `field` into one interrupt's field of a register that is not a bitmap (group, priority, trigger).
+fn update(irq: &mut IrqCfg, base: u64, field: u64) {
     match base {
-        IGROUPR => {
-            irq.group1 = field == 1;
-            false
-        }
-        ISENABLER | ICENABLER => {
-            let was = irq.enabled;
-            if set {
-                irq.enabled = base == ISENABLER;
-            }
-            set && was != irq.enabled
-        }
-        ISPENDR | ICPENDR => {
-            if set {
-                irq.pending = base == ISPENDR;
-            }
-            set && base == ISPENDR
-        }
-        ISACTIVER | ICACTIVER => {
-            if set {
-                irq.active = base == ISACTIVER;
-            }
-            false
-        }
-        IPRIORITYR => {
-            irq.priority = field as u8;
-            false
-        }
-        _ => {
-            // ICFGR: bit 1 of each pair selects edge. SGIs are always edge.
-            irq.edge = field & 2 != 0;
-            false
-        }
+        IGROUPR => irq.group1 = field == 1,
+        IPRIORITYR => irq.priority = field as u8,
+        // ICFGR: bit 1 of each pair selects edge. SGIs are always edge.
+        _ => irq.edge = field & 2 != 0,
     }
 }
 

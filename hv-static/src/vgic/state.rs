@@ -2,10 +2,17 @@
 //! trigger and routing, as the guest programmed it through the emulated distributor and redistributors, and the
 //! choice of what goes into the list registers.
 //!
+//! Enable, pending and active are bitmaps, one bit per interrupt, in words of 32 as the set/clear registers lay
+//! them out; routing is a bitmap per vCPU too (the SPIs routed to it). So a guest's write to a set/clear register
+//! is a few word operations whatever its value (issue 15: an all-ones write over 32 SPIs, state by state, was the
+//! longest thing a guest could make hv-static do, ~2,200 instructions at a window boundary), and the set of
+//! interrupts a vCPU could take is computed word by word when a refill needs it (pending & enabled & routed to
+//! it), never kept alongside, so it cannot go stale. The other per-interrupt settings (priority, trigger, group,
+//! hardware link, route, SGI source) stay in one small record per interrupt.
+//!
 //! Choosing is on the path of every injection, every distributor write and every entry into a vCPU, and a guest
-//! decides how many of its interrupts are pending (all-ones to `GICD_ISPENDR` makes it 288). So each vCPU keeps the
-//! set of interrupts it could take ([`CpuIrqs::ready`]), updated wherever one interrupt's pending, enabled or
-//! routing state changes, and a refill looks only at that set's members: nothing there walks all 288 states.
+//! decides how many of its interrupts are pending (all-ones to `GICD_ISPENDR` makes it 288): a refill looks only
+//! at the members of that computed set, never at all 288 interrupts.
 
 use core::ops::{Deref, DerefMut};
 
@@ -15,10 +22,13 @@ use super::lr::{Lr, LrState};
 pub const NR_IRQS: usize = 288;
 pub const NR_PRIVATE: usize = 32;
 pub const NR_SPIS: usize = NR_IRQS - NR_PRIVATE;
+/// Words of 32 SPIs.
+const SPI_WORDS: usize = NR_SPIS / 32;
 
 /// List registers filled from one pass over a vCPU's ready set (GICv2 and GICv3 have at most 16 of them).
 const BATCH: usize = 16;
 
+/// One interrupt as `vcpu` sees it: what [`VgicState::state`] returns and [`IrqMut`] lets a caller change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IrqState {
     pub enabled: bool,
@@ -36,18 +46,55 @@ pub struct IrqState {
     pub source: u8,
 }
 
-impl IrqState {
-    pub const RESET: IrqState = IrqState {
-        enabled: false,
-        pending: false,
-        active: false,
-        priority: 0,
-        edge: false,
-        group1: false,
-        hw: false,
-        target: 0,
-        source: 0,
-    };
+/// The settings of one interrupt that are not in the bitmaps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IrqCfg {
+    pub priority: u8,
+    pub edge: bool,
+    pub group1: bool,
+    pub hw: bool,
+    pub target: u8,
+    pub source: u8,
+}
+
+impl IrqCfg {
+    const RESET: IrqCfg = IrqCfg { priority: 0, edge: false, group1: false, hw: false, target: 0, source: 0 };
+}
+
+/// The three state bits the set/clear registers write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bit {
+    Enabled,
+    Pending,
+    Active,
+}
+
+/// Enable, pending and active of 32 interrupts each, for a bank of words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bits<const W: usize> {
+    enabled: [u32; W],
+    pending: [u32; W],
+    active: [u32; W],
+}
+
+impl<const W: usize> Bits<W> {
+    const EMPTY: Self = Self { enabled: [0; W], pending: [0; W], active: [0; W] };
+
+    fn word(&self, bit: Bit) -> &[u32; W] {
+        match bit {
+            Bit::Enabled => &self.enabled,
+            Bit::Pending => &self.pending,
+            Bit::Active => &self.active,
+        }
+    }
+
+    fn word_mut(&mut self, bit: Bit) -> &mut [u32; W] {
+        match bit {
+            Bit::Enabled => &mut self.enabled,
+            Bit::Pending => &mut self.pending,
+            Bit::Active => &mut self.active,
+        }
+    }
 }
 
 /// A set of INTIDs below [`NR_IRQS`], one bit each: words of 64 so that finding members costs a
@@ -70,37 +117,14 @@ impl IrqSet {
         }
     }
 
-    /// Makes the members among the INTIDs `first + i` for each bit `i` of `mask` those whose bit is set in `bits`;
-    /// the others keep their membership. A register's worth (32 INTIDs from a multiple of 32, or fewer inside one
-    /// such) takes one word operation.
-    fn set_masked(&mut self, first: u32, mask: u32, bits: u32) {
-        let shift = first % 64;
-        match self.0.get_mut(first as usize / 64) {
-            Some(word) if shift <= 32 => {
-                let m = u64::from(mask) << shift;
-                *word = *word & !m | u64::from(bits) << shift & m;
-            }
-            _ => (0..32u32).filter(|&i| mask & 1 << i != 0).for_each(|i| self.set(first + i, bits & 1 << i != 0)),
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(|&w| w == 0)
     }
 
-    /// The set without its SPIs.
-    fn private_only(mut self) -> IrqSet {
-        let mut words = self.0.iter_mut();
-        if let Some(first) = words.next() {
-            *first &= (1u64 << NR_PRIVATE) - 1;
-        }
-        words.for_each(|w| *w = 0);
-        self
-    }
-
     /// The members, in increasing INTID order.
-    pub fn iter(self) -> impl Iterator<Item = u32> {
-        self.0.into_iter().zip(0u32..).flat_map(|(mut bits, word)| {
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().zip(0u32..).flat_map(|(&bits, word)| {
+            let mut bits = bits;
             core::iter::from_fn(move || {
                 let bit = (bits != 0).then(|| bits.trailing_zeros())?;
                 bits &= bits - 1;
@@ -110,17 +134,14 @@ impl IrqSet {
     }
 }
 
-/// Per-vCPU part: the banked private interrupts and the redistributor's own registers.
+/// Per-vCPU part: the banked private interrupts, the SPIs routed to it, and the redistributor's own registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuIrqs {
-    private: [IrqState; NR_PRIVATE],
-    /// The interrupts this vCPU could take but no list register holds: pending and enabled, its own private ones
-    /// and the SPIs routed to it. The distributor's group enables are not in it (they switch all SPIs at once, so
-    /// [`VgicState::fill_lrs`] applies them when it reads the set). Kept equal to what the states say by
-    /// [`IrqMut`] and [`VgicState::update_masked`], the only ways to change a state outside this file
-    /// (issue 14: filling list registers by walking all 288 states let a guest that pends all of them make every
-    /// refill cost ~7 µs of EL2 time).
-    ready: IrqSet,
+    private: [IrqCfg; NR_PRIVATE],
+    bits: Bits<1>,
+    /// The SPIs routed to this vCPU (bit `intid - 32`): kept equal to their `target` by [`IrqMut`], the only way
+    /// to change a route.
+    routed: [u32; SPI_WORDS],
     /// GICR_WAKER.ProcessorSleep.
     pub asleep: bool,
     /// Something may be pending that is not yet in a list register.
@@ -129,64 +150,42 @@ pub struct CpuIrqs {
 
 impl CpuIrqs {
     pub const RESET: CpuIrqs = {
-        let mut private = [IrqState::RESET; NR_PRIVATE];
+        let mut private = [IrqCfg::RESET; NR_PRIVATE];
         let mut i = 0;
         while i < 16 {
             private[i].edge = true;
             i += 1;
         }
-        CpuIrqs { private, ready: IrqSet::EMPTY, asleep: true, dirty: false }
+        CpuIrqs { private, bits: Bits::EMPTY, routed: [0; SPI_WORDS], asleep: true, dirty: false }
     };
 }
 
-/// Which ready sets an interrupt's state decides membership of.
-enum ReadyIn<'a> {
-    /// A private interrupt: its own vCPU's.
-    Own(&'a mut IrqSet),
-    /// An SPI: that of the vCPU it is routed to, and no other.
-    Routed(&'a mut [CpuIrqs]),
-}
-
-/// Write access to one interrupt's state ([`VgicState::irq`]). When it goes away it puts the interrupt in or out
-/// of the ready sets to match what the state now says (pending, enabled, routed where), so no caller can change
-/// one of those and leave a ready set stale: an interrupt missing from it would never be delivered, one wrongly in
-/// it would be delivered while disabled. ([`VgicState::update_masked`] does the same for a register's worth.)
-pub struct IrqMut<'a> {
-    irq: &'a mut IrqState,
+/// Write access to one interrupt ([`VgicState::irq`]): a copy of its state to change at will, written back into
+/// the bitmaps and its record when it goes away (its route too: the SPI moves to its new target's routed set).
+pub struct IrqMut<'a, const V: usize> {
+    view: IrqState,
+    vcpu: usize,
     intid: u32,
-    ready: ReadyIn<'a>,
+    owner: &'a mut VgicState<V>,
 }
 
-impl Deref for IrqMut<'_> {
+impl<const V: usize> Deref for IrqMut<'_, V> {
     type Target = IrqState;
 
     fn deref(&self) -> &IrqState {
-        self.irq
+        &self.view
     }
 }
 
-impl DerefMut for IrqMut<'_> {
+impl<const V: usize> DerefMut for IrqMut<'_, V> {
     fn deref_mut(&mut self) -> &mut IrqState {
-        self.irq
+        &mut self.view
     }
 }
 
-impl Drop for IrqMut<'_> {
+impl<const V: usize> Drop for IrqMut<'_, V> {
     fn drop(&mut self) {
-        let ready = self.irq.pending && self.irq.enabled;
-        match &mut self.ready {
-            ReadyIn::Own(set) => set.set(self.intid, ready),
-            ReadyIn::Routed(cpus) => route_ready(cpus, self.intid, self.irq),
-        }
-    }
-}
-
-/// Puts SPI `intid` in the ready set of the vCPU it is routed to if it is pending and enabled, and in no other.
-/// The previous target is not known here; clearing the bit everywhere is as cheap (a few vCPUs).
-fn route_ready(cpus: &mut [CpuIrqs], intid: u32, irq: &IrqState) {
-    let ready = irq.pending && irq.enabled;
-    for (idx, cpu) in cpus.iter_mut().enumerate() {
-        cpu.ready.set(intid, ready && idx == irq.target as usize);
+        self.owner.store(self.vcpu, self.intid, &self.view);
     }
 }
 
@@ -194,22 +193,28 @@ fn route_ready(cpus: &mut [CpuIrqs], intid: u32, irq: &IrqState) {
 #[cfg_attr(test, derive(Clone, Debug, PartialEq, Eq))]
 pub struct VgicState<const V: usize> {
     pub ctlr: u32,
-    spis: [IrqState; NR_SPIS],
+    spis: [IrqCfg; NR_SPIS],
+    spi_bits: Bits<SPI_WORDS>,
     pub cpus: [CpuIrqs; V],
     pub nr_vcpus: usize,
 }
 
 impl<const V: usize> VgicState<V> {
     pub const fn new(nr_vcpus: usize) -> Self {
-        Self { ctlr: 0, spis: [IrqState::RESET; NR_SPIS], cpus: [CpuIrqs::RESET; V], nr_vcpus }
+        let mut cpus = [CpuIrqs::RESET; V];
+        // Every SPI starts routed to vCPU 0.
+        if V > 0 {
+            cpus[0].routed = [u32::MAX; SPI_WORDS];
+        }
+        Self { ctlr: 0, spis: [IrqCfg::RESET; NR_SPIS], spi_bits: Bits::EMPTY, cpus, nr_vcpus }
     }
 
     pub fn reset(&mut self) {
         *self = Self::new(self.nr_vcpus);
     }
 
-    /// The state of `intid` as seen by `vcpu` (private interrupts are banked per vCPU).
-    pub fn state(&self, vcpu: usize, intid: u32) -> Option<&IrqState> {
+    /// The record of `intid` as seen by `vcpu` (private interrupts are banked per vCPU).
+    fn cfg(&self, vcpu: usize, intid: u32) -> Option<&IrqCfg> {
         let i = intid as usize;
         if i < NR_PRIVATE {
             self.cpus.get(vcpu)?.private.get(i)
@@ -218,21 +223,144 @@ impl<const V: usize> VgicState<V> {
         }
     }
 
-    /// Write access to the state of `intid` as seen by `vcpu`; the ready sets follow when it is dropped.
-    pub fn irq(&mut self, vcpu: usize, intid: u32) -> Option<IrqMut<'_>> {
+    /// The state of `intid` as seen by `vcpu`.
+    pub fn state(&self, vcpu: usize, intid: u32) -> Option<IrqState> {
+        let c = *self.cfg(vcpu, intid)?;
+        let bit = |b: Bit| self.bits(vcpu, intid & !31, b).is_some_and(|w| w & 1 << (intid % 32) != 0);
+        Some(IrqState {
+            enabled: bit(Bit::Enabled),
+            pending: bit(Bit::Pending),
+            active: bit(Bit::Active),
+            priority: c.priority,
+            edge: c.edge,
+            group1: c.group1,
+            hw: c.hw,
+            target: c.target,
+            source: c.source,
+        })
+    }
+
+    /// Write access to the state of `intid` as seen by `vcpu`; written back when it is dropped.
+    pub fn irq(&mut self, vcpu: usize, intid: u32) -> Option<IrqMut<'_, V>> {
+        let view = self.state(vcpu, intid)?;
+        Some(IrqMut { view, vcpu, intid, owner: self })
+    }
+
+    /// Writes `s` back as the state of `intid` seen by `vcpu` (which exists: it was read from here).
+    fn store(&mut self, vcpu: usize, intid: u32, s: &IrqState) {
+        let old_target = self.cfg(vcpu, intid).map(|c| c.target);
+        let cfg = IrqCfg {
+            priority: s.priority,
+            edge: s.edge,
+            group1: s.group1,
+            hw: s.hw,
+            target: s.target,
+            source: s.source,
+        };
         let i = intid as usize;
-        if i < NR_PRIVATE {
-            let CpuIrqs { private, ready, .. } = self.cpus.get_mut(vcpu)?;
-            Some(IrqMut { irq: private.get_mut(i)?, intid, ready: ReadyIn::Own(ready) })
+        let slot = if i < NR_PRIVATE {
+            self.cpus.get_mut(vcpu).and_then(|c| c.private.get_mut(i))
         } else {
-            let irq = self.spis.get_mut(i - NR_PRIVATE)?;
-            Some(IrqMut { irq, intid, ready: ReadyIn::Routed(&mut self.cpus) })
+            self.spis.get_mut(i - NR_PRIVATE)
+        };
+        if let Some(slot) = slot {
+            *slot = cfg;
+        }
+        let bit = 1u32 << (intid % 32);
+        for (b, on) in [(Bit::Enabled, s.enabled), (Bit::Pending, s.pending), (Bit::Active, s.active)] {
+            self.write_bits(vcpu, intid & !31, b, bit, on);
+        }
+        if i >= NR_PRIVATE && old_target != Some(s.target) {
+            let w = (i - NR_PRIVATE) / 32;
+            for (idx, cpu) in self.cpus.iter_mut().enumerate() {
+                if idx == s.target as usize {
+                    cpu.routed[w] |= bit;
+                } else {
+                    cpu.routed[w] &= !bit;
+                }
+            }
         }
     }
 
-    /// The states of the `count` interrupts from `first` as `vcpu` sees them: a register's worth, all private or
+    /// The `bit` word of the 32 interrupts from `first` (a multiple of 32) as `vcpu` sees them.
+    pub fn bits(&self, vcpu: usize, first: u32, bit: Bit) -> Option<u32> {
+        let i = first as usize / 32;
+        if i == 0 {
+            Some(self.cpus.get(vcpu)?.bits.word(bit)[0])
+        } else {
+            self.spi_bits.word(bit).get(i - 1).copied()
+        }
+    }
+
+    /// Sets (`on`) or clears the `mask` bits of that word; returns the bits that changed (0 if there is no such
+    /// word). Nothing else needs to follow: the sets of deliverable interrupts are computed from these words.
+    pub fn write_bits(&mut self, vcpu: usize, first: u32, bit: Bit, mask: u32, on: bool) -> u32 {
+        let i = first as usize / 32;
+        let word = if i == 0 {
+            self.cpus.get_mut(vcpu).map(|c| &mut c.bits.word_mut(bit)[0])
+        } else {
+            self.spi_bits.word_mut(bit).get_mut(i - 1)
+        };
+        let Some(word) = word else { return 0 };
+        let old = *word;
+        *word = if on { old | mask } else { old & !mask };
+        old ^ *word
+    }
+
+    /// The vCPUs (bit per index) that the interrupts `mask` of the word from `first` are delivered to, and those
+    /// of them for which one of those is now pending and enabled (`vcpu`: who accesses, for private interrupts).
+    pub fn targets_of(&self, vcpu: usize, first: u32, mask: u32) -> (u32, u32) {
+        let i = first as usize / 32;
+        let pe = |b: &Bits<1>| b.pending[0] & b.enabled[0];
+        if i == 0 {
+            let Some(c) = self.cpus.get(vcpu) else { return (0, 0) };
+            let bit = 1u32.checked_shl(vcpu as u32).unwrap_or(0);
+            let ready = if pe(&c.bits) & mask != 0 { bit } else { 0 };
+            return (if mask != 0 { bit } else { 0 }, ready);
+        }
+        let w = i - 1;
+        let (Some(&p), Some(&e)) = (self.spi_bits.pending.get(w), self.spi_bits.enabled.get(w)) else { return (0, 0) };
+        let (mut targets, mut ready) = (0, 0);
+        for (idx, cpu) in self.cpus.iter().enumerate().take(self.nr_vcpus.min(32)) {
+            let mine = cpu.routed.get(w).copied().unwrap_or(0) & mask;
+            if mine != 0 {
+                targets |= 1 << idx;
+                if mine & p & e != 0 {
+                    ready |= 1 << idx;
+                }
+            }
+        }
+        (targets, ready)
+    }
+
+    /// Runs `f(i, cfg)` on the record of interrupt `first + i`, as `vcpu` sees it, for each bit `i` set in `mask`
+    /// (a register's worth, all private or all SPIs: otherwise `f` is not run and this returns false). For the
+    /// registers that are not bitmaps (group, priority, trigger).
+    pub fn update_cfg(&mut self, vcpu: usize, first: u32, mask: u32, mut f: impl FnMut(u32, &mut IrqCfg)) -> bool {
+        let count = 32 - mask.leading_zeros();
+        let (lo, hi) = (first as usize, first as usize + count as usize);
+        let states = if hi <= NR_PRIVATE {
+            self.cpus.get_mut(vcpu).and_then(|c| c.private.get_mut(lo..hi))
+        } else if lo >= NR_PRIVATE {
+            self.spis.get_mut(lo - NR_PRIVATE..hi - NR_PRIVATE)
+        } else {
+            None
+        };
+        let Some(states) = states else { return false };
+        let mut m = mask;
+        while m != 0 {
+            let i = m.trailing_zeros();
+            m &= m - 1;
+            if let Some(c) = states.get_mut(i as usize) {
+                f(i, c);
+            }
+        }
+        true
+    }
+
+    /// The records of the `count` interrupts from `first` as `vcpu` sees them: a register's worth, all private or
     /// all SPIs (otherwise None).
-    pub fn range(&self, vcpu: usize, first: u32, count: u32) -> Option<&[IrqState]> {
+    pub fn range(&self, vcpu: usize, first: u32, count: u32) -> Option<&[IrqCfg]> {
         let (lo, hi) = (first as usize, first as usize + count as usize);
         if count > 32 {
             None
@@ -245,53 +373,14 @@ impl<const V: usize> VgicState<V> {
         }
     }
 
-    /// Runs `f(i, state)` on the state of interrupt `first + i`, as `vcpu` sees it, for each bit `i` set in `mask`
-    /// (a register's worth, all private or all SPIs: otherwise `f` is not run and this returns false), then puts
-    /// each of those in or out of the ready sets as [`IrqMut`] does, with one word operation per vCPU instead of a
-    /// guard per interrupt. The others are neither visited nor touched: a set/clear register write names only the
-    /// interrupts whose bit is one, so one enable costs one state, not 32 (issue 15). A guest writing
-    /// `GICD_ISPENDR` and its neighbours with all ones in a loop makes this the longest thing hv-static does for
-    /// it at EL2 (issue 14, the next partition's window starts that much later).
-    pub fn update_masked(&mut self, vcpu: usize, first: u32, mask: u32, mut f: impl FnMut(u32, &mut IrqState)) -> bool {
-        let count = 32 - mask.leading_zeros();
-        let (lo, hi) = (first as usize, first as usize + count as usize);
-        let members = |mask: u32| {
-            let mut m = mask;
-            core::iter::from_fn(move || {
-                let i = (m != 0).then(|| m.trailing_zeros())?;
-                m &= m - 1;
-                Some(i)
-            })
-        };
-        if hi <= NR_PRIVATE {
-            let Some(CpuIrqs { private, ready, .. }) = self.cpus.get_mut(vcpu) else { return false };
-            let Some(states) = private.get_mut(lo..hi) else { return false };
-            let mut bits = 0u32;
-            for i in members(mask) {
-                let Some(irq) = states.get_mut(i as usize) else { continue };
-                f(i, irq);
-                bits |= u32::from(irq.pending && irq.enabled) << i;
-            }
-            ready.set_masked(first, mask, bits);
-            true
-        } else if lo >= NR_PRIVATE {
-            let Some(states) = self.spis.get_mut(lo - NR_PRIVATE..hi - NR_PRIVATE) else { return false };
-            // Bit per interrupt, per vCPU it is routed to.
-            let mut bits = [0u32; V];
-            for i in members(mask) {
-                let Some(irq) = states.get_mut(i as usize) else { continue };
-                f(i, irq);
-                if let Some(b) = bits.get_mut(irq.target as usize).filter(|_| irq.pending && irq.enabled) {
-                    *b |= 1 << i;
-                }
-            }
-            for (cpu, bits) in self.cpus.iter_mut().zip(bits) {
-                cpu.ready.set_masked(first, mask, bits);
-            }
-            true
-        } else {
-            false
-        }
+    /// Whether `intid` is pending for `vcpu` (in the model, not in a list register).
+    fn is_pending(&self, vcpu: usize, intid: u32) -> bool {
+        self.bits(vcpu, intid & !31, Bit::Pending).is_some_and(|w| w & 1 << (intid % 32) != 0)
+    }
+
+    /// Sets or clears the pending bit of `intid` for `vcpu`.
+    fn set_pending_bit(&mut self, vcpu: usize, intid: u32, on: bool) {
+        self.write_bits(vcpu, intid & !31, Bit::Pending, 1 << (intid % 32), on);
     }
 
     /// Which vCPU an interrupt is delivered to.
@@ -306,14 +395,17 @@ impl<const V: usize> VgicState<V> {
     /// Marks `intid` pending for `vcpu`; returns the vCPU whose list registers must be refilled.
     pub fn set_pending(&mut self, vcpu: usize, intid: u32, source: u8) -> Option<usize> {
         let target = self.target_of(vcpu, intid);
-        let mut irq = self.irq(vcpu, intid)?;
-        irq.pending = true;
-        irq.source = source;
-        drop(irq);
+        let i = intid as usize;
+        let cfg = if i < NR_PRIVATE {
+            self.cpus.get_mut(vcpu).and_then(|c| c.private.get_mut(i))
+        } else {
+            self.spis.get_mut(i - NR_PRIVATE)
+        };
+        cfg?.source = source;
+        self.set_pending_bit(vcpu, intid, true);
         self.mark(target);
         Some(target)
     }
-
     /// Something about `vcpu`'s interrupts changed that may make one deliverable (pending, enabled, routed to it,
     /// its distributor group enabled): its list registers must be looked at again.
     ///
@@ -339,8 +431,10 @@ impl<const V: usize> VgicState<V> {
             if self.target_of(vcpu, lr.vintid) != vcpu {
                 continue;
             }
-            let Some(mut irq) = self.irq(vcpu, lr.vintid).filter(|irq| irq.pending) else { continue };
-            irq.pending = false;
+            if !self.is_pending(vcpu, lr.vintid) {
+                continue;
+            }
+            self.set_pending_bit(vcpu, lr.vintid, false);
             if lr.state == LrState::Active && lr.pintid.is_none() {
                 lr.state = LrState::PendingActive;
             }
@@ -370,15 +464,18 @@ impl<const V: usize> VgicState<V> {
             return false;
         }
         self.fold_repends(vcpu, lrs);
-        let grp_enabled = self.ctlr & 0b11 != 0;
+        // Computed once: what is taken below leaves it, so it stays what `ready` would say.
+        let mut ready = IrqSet::EMPTY;
+        self.ready_into(vcpu, self.ctlr & 0b11 != 0, &mut ready);
         loop {
             let free = lrs.iter().filter(|l| l.is_free()).count().min(BATCH);
             let mut urgent = [0u32; BATCH];
-            let n = self.most_urgent(vcpu, grp_enabled, &mut urgent[..free]);
+            let n = self.most_urgent(vcpu, &ready, &mut urgent[..free]);
             for (&intid, slot) in urgent[..n].iter().zip(lrs.iter_mut().filter(|l| l.is_free())) {
                 // `most_urgent` only yields valid INTIDs; were it ever not, nothing is delivered rather than a panic.
-                let Some(mut irq) = self.irq(vcpu, intid) else { continue };
-                irq.pending = false;
+                let Some(&irq) = self.cfg(vcpu, intid) else { continue };
+                self.set_pending_bit(vcpu, intid, false);
+                ready.set(intid, false);
                 let level = !irq.edge && !irq.hw && intid as usize >= NR_PRIVATE;
                 let lr = Lr::pending(intid, irq.hw.then_some(intid), irq.priority, irq.group1, irq.source);
                 *slot = Lr { eoi: level, ..lr };
@@ -388,7 +485,7 @@ impl<const V: usize> VgicState<V> {
                 break;
             }
         }
-        let left = !self.ready(vcpu, grp_enabled).is_empty();
+        let left = !ready.is_empty();
         if !left {
             self.mark_clean(vcpu);
         }
@@ -412,9 +509,11 @@ impl<const V: usize> VgicState<V> {
         if self.cpus.get(vcpu)?.dirty {
             return None;
         }
-        let irq = self.state(vcpu, intid)?;
+        let irq = self.cfg(vcpu, intid)?;
         let routed = (intid as usize) < NR_PRIVATE || (self.ctlr & 0b11 != 0 && irq.target as usize == vcpu);
-        (irq.hw && irq.enabled && !irq.pending && routed)
+        let bit = 1 << (intid % 32);
+        let enabled = self.bits(vcpu, intid & !31, Bit::Enabled)? & bit != 0;
+        (irq.hw && enabled && !self.is_pending(vcpu, intid) && routed)
             .then(|| Lr::pending(intid, Some(intid), irq.priority, irq.group1, 0))
     }
 
@@ -424,28 +523,42 @@ impl<const V: usize> VgicState<V> {
         }
     }
 
-    /// What `vcpu` can take now: its ready set, without the SPIs while the distributor's groups are disabled.
-    fn ready(&self, vcpu: usize, grp_enabled: bool) -> IrqSet {
-        let ready = self.cpus.get(vcpu).map_or(IrqSet::EMPTY, |c| c.ready);
-        if grp_enabled {
-            ready
-        } else {
-            ready.private_only()
+    /// What `vcpu` can take now: its interrupts pending and enabled, its private ones and the SPIs routed to it,
+    /// without the SPIs while the distributor's groups are disabled. Computed from the bitmaps, nine words.
+    #[cfg(test)]
+    pub fn ready(&self, vcpu: usize, grp_enabled: bool) -> IrqSet {
+        let mut set = IrqSet::EMPTY;
+        self.ready_into(vcpu, grp_enabled, &mut set);
+        set
+    }
+
+    /// [`Self::ready`] written into `set` (returned by value, the 40 bytes were copied with `memcpy`).
+    fn ready_into(&self, vcpu: usize, grp_enabled: bool, set: &mut IrqSet) {
+        let Some(cpu) = self.cpus.get(vcpu) else { return *set = IrqSet::EMPTY };
+        let b = &self.spi_bits;
+        // SPI word `w` (INTIDs from 32 * (w + 1)), or nothing while the groups are off or past the last word.
+        let spi = |w: usize| match (grp_enabled, b.pending.get(w), b.enabled.get(w), cpu.routed.get(w)) {
+            (true, Some(p), Some(e), Some(r)) => u64::from(p & e & r),
+            _ => 0,
+        };
+        set.0[0] = u64::from(cpu.bits.pending[0] & cpu.bits.enabled[0]) | spi(0) << 32;
+        for (k, word) in set.0.iter_mut().enumerate().skip(1) {
+            *word = spi(2 * k - 1) | spi(2 * k) << 32;
         }
     }
 
     /// Writes into `out` the INTIDs of the `out.len()` most urgent interrupts `vcpu` can take now that no list
     /// register holds (`fill_lrs` folded those in), most urgent first; returns how many there were. One pass over
     /// the ready set, keeping the best so far sorted by (priority, INTID) in `out`.
-    fn most_urgent(&self, vcpu: usize, grp_enabled: bool, out: &mut [u32]) -> usize {
+    fn most_urgent(&self, vcpu: usize, ready: &IrqSet, out: &mut [u32]) -> usize {
         // Priority above the INTID: comparing keys compares (priority, INTID).
-        let key = |intid: u32, irq: &IrqState| u32::from(irq.priority) << 16 | intid;
+        let key = |intid: u32, irq: &IrqCfg| u32::from(irq.priority) << 16 | intid;
         if out.is_empty() {
             return 0;
         }
         let mut kept = 0;
-        for intid in self.ready(vcpu, grp_enabled).iter() {
-            let Some(irq) = self.state(vcpu, intid) else { continue };
+        for intid in ready.iter() {
+            let Some(irq) = self.cfg(vcpu, intid) else { continue };
             let k = key(intid, irq);
             if kept == out.len() {
                 match out.last() {
@@ -474,16 +587,13 @@ impl<const V: usize> VgicState<V> {
 impl<const V: usize> VgicState<V> {
     /// The most urgent interrupt `vcpu` can take now that no list register holds, from every interrupt's state.
     fn most_urgent_by_scan(&self, vcpu: usize, grp_enabled: bool) -> Option<u32> {
-        let deliverable =
-            |irq: &IrqState, intid: u32| irq.pending && irq.enabled && (intid < NR_PRIVATE as u32 || grp_enabled);
-        let private = self.cpus[vcpu].private.iter().enumerate().map(|(i, s)| (i as u32, s));
-        let spis = self
-            .spis
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.target as usize == vcpu)
-            .map(|(i, s)| ((i + NR_PRIVATE) as u32, s));
-        private.chain(spis).filter(|(i, s)| deliverable(s, *i)).min_by_key(|(i, s)| (s.priority, *i)).map(|(i, _)| i)
+        (0..NR_IRQS as u32)
+            .filter_map(|i| self.state(vcpu, i).map(|s| (i, s)))
+            .filter(|(i, s)| {
+                s.pending && s.enabled && (*i < NR_PRIVATE as u32 || (grp_enabled && s.target as usize == vcpu))
+            })
+            .min_by_key(|(i, s)| (s.priority, *i))
+            .map(|(i, _)| i)
     }
 
     /// `fill_lrs` as it was before the ready sets: a scan of all states per list register filled.
@@ -1014,7 +1124,7 @@ mod tests {
                         }
                     }
                     for cpu in 0..V {
-                        prop_assert_eq!(v.cpus[cpu].ready, v.ready_by_scan(cpu), "vCPU {}", cpu);
+                        prop_assert_eq!(v.ready(cpu, true), v.ready_by_scan(cpu), "vCPU {}", cpu);
                         prop_assert!(v.cpus[cpu].dirty || !v.has_deliverable(cpu), "vCPU {} not dirty", cpu);
                     }
                 }

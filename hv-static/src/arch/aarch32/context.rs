@@ -367,9 +367,7 @@ impl El1Regs {
     };
 
     /// The state a vCPU starts in (MMU off, timer off).
-    pub fn reset() -> Self {
-        Self { sctlr: SCTLR_RESET, ..Self::ZERO }
-    }
+    pub const RESET: Self = Self { sctlr: SCTLR_RESET, ..Self::ZERO };
 }
 
 /// VFP/Advanced SIMD registers. hv-static is soft-float, so traps never touch them.

@@ -172,9 +172,7 @@ impl El1Regs {
     };
 
     /// The state a vCPU starts in (boot protocol: MMU off, timer off).
-    pub fn reset() -> Self {
-        Self { sctlr: SCTLR_EL1_RESET, ..Self::default() }
-    }
+    pub const RESET: Self = Self { sctlr: SCTLR_EL1_RESET, ..Self::ZERO };
 }
 
 /// FP/SIMD registers. hv-static itself is built for a soft-float target (like Linux's `-mgeneral-regs-only`), so
