@@ -28,22 +28,29 @@ const SPI_WORDS: usize = NR_SPIS / 32;
 /// List registers filled from one pass over a vCPU's ready set (GICv2 and GICv3 have at most 16 of them).
 const BATCH: usize = 16;
 
-/// One interrupt as `vcpu` sees it: what [`VgicState::state`] returns and [`IrqMut`] lets a caller change.
+/// One interrupt as `vcpu` sees it: what [`VgicState::state`] returns and [`IrqMut`] lets a caller change. Its
+/// settings are reached through it as through an [`IrqCfg`] (`irq.priority`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IrqState {
     pub enabled: bool,
     /// Pending and not yet in a list register.
     pub pending: bool,
     pub active: bool,
-    pub priority: u8,
-    pub edge: bool,
-    pub group1: bool,
-    /// Backed by the same physical INTID, deactivated in hardware by the guest's deactivation.
-    pub hw: bool,
-    /// vCPU an SPI is routed to (ignored for private interrupts).
-    pub target: u8,
-    /// GICv2 SGIs: the vCPU that sent it.
-    pub source: u8,
+    pub cfg: IrqCfg,
+}
+
+impl Deref for IrqState {
+    type Target = IrqCfg;
+
+    fn deref(&self) -> &IrqCfg {
+        &self.cfg
+    }
+}
+
+impl DerefMut for IrqState {
+    fn deref_mut(&mut self) -> &mut IrqCfg {
+        &mut self.cfg
+    }
 }
 
 /// The settings of one interrupt that are not in the bitmaps.
@@ -52,8 +59,11 @@ pub struct IrqCfg {
     pub priority: u8,
     pub edge: bool,
     pub group1: bool,
+    /// Backed by the same physical INTID, deactivated in hardware by the guest's deactivation.
     pub hw: bool,
+    /// vCPU an SPI is routed to (ignored for private interrupts).
     pub target: u8,
+    /// GICv2 SGIs: the vCPU that sent it.
     pub source: u8,
 }
 
@@ -227,17 +237,7 @@ impl<const V: usize> VgicState<V> {
     pub fn state(&self, vcpu: usize, intid: u32) -> Option<IrqState> {
         let c = *self.cfg(vcpu, intid)?;
         let bit = |b: Bit| self.bits(vcpu, intid & !31, b).is_some_and(|w| w & 1 << (intid % 32) != 0);
-        Some(IrqState {
-            enabled: bit(Bit::Enabled),
-            pending: bit(Bit::Pending),
-            active: bit(Bit::Active),
-            priority: c.priority,
-            edge: c.edge,
-            group1: c.group1,
-            hw: c.hw,
-            target: c.target,
-            source: c.source,
-        })
+        Some(IrqState { enabled: bit(Bit::Enabled), pending: bit(Bit::Pending), active: bit(Bit::Active), cfg: c })
     }
 
     /// Write access to the state of `intid` as seen by `vcpu`; written back when it is dropped.
@@ -249,14 +249,7 @@ impl<const V: usize> VgicState<V> {
     /// Writes `s` back as the state of `intid` seen by `vcpu` (which exists: it was read from here).
     fn store(&mut self, vcpu: usize, intid: u32, s: &IrqState) {
         let old_target = self.cfg(vcpu, intid).map(|c| c.target);
-        let cfg = IrqCfg {
-            priority: s.priority,
-            edge: s.edge,
-            group1: s.group1,
-            hw: s.hw,
-            target: s.target,
-            source: s.source,
-        };
+        let cfg = s.cfg;
         let i = intid as usize;
         let slot = if i < NR_PRIVATE {
             self.cpus.get_mut(vcpu).and_then(|c| c.private.get_mut(i))
