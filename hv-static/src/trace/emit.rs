@@ -13,8 +13,9 @@ use crate::esr::Trap;
 use crate::partition::StopReason;
 use crate::vcpu::VcpuRef;
 
-/// Bytes of frames each CPU keeps: about 1000 events of 13 to 20 bytes. A power of two (the ring's wrap is a mask).
-pub const RING_BYTES: usize = 16 * 1024;
+/// Bytes of frames each CPU keeps: about 4,000 events of 13 to 22 bytes (the cyclic demo's first third of a second,
+/// boot included). A power of two (the ring's wrap is a mask).
+pub const RING_BYTES: usize = 64 * 1024;
 
 /// One ring per physical CPU, indexed by CPU id; the image builder finds them by this symbol in the ELF. In `.bss`:
 /// all zero means "nothing written since boot".
