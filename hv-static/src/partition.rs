@@ -101,6 +101,7 @@ fn launch(part: usize) {
     let p = &SYSTEM.partitions[part];
     crate::trace::start!(part);
     load_images(p);
+    crate::trace::loaded!(part);
     vgic::reset(part);
     vuart::reset(part);
     crate::virtio::reset_partition(part);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use image_builder::qemu::{run, RunOptions, RunOutcome};
 
+pub mod boot;
 pub mod checks;
 pub mod hostile;
 pub mod latency;

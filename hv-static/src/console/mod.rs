@@ -54,11 +54,11 @@ fn pump_after(bytes: usize) -> bool {
     drain_slice(Some(bytes))
 }
 
-/// The most a line's own trap drains, in FIFOs' worth: 32 bytes on a PL011. It was 4 (128 bytes, two ordinary
-/// lines), ~2,100 instructions of UART writes in one trap; once window switches got shorter (issue 15) that was
-/// the longest thing a console flood could make hv-static do at a window boundary, over twice a quiet switch. The
-/// rest of a line goes out through the transmit interrupt, steered to the writer's CPU: one more entry per FIFO,
-/// paid in the writer's own time.
+/// The most a line's own trap drains, in FIFOs' worth: 32 bytes on a PL011. It was 4 (128 bytes), ~2,100
+/// instructions of UART writes in one trap (~4,800 with the queue's bookkeeping): once window switches got shorter
+/// (issue 15), the longest thing a console flood could make hv-static do at a window boundary, over twice a quiet
+/// switch. The rest of a line goes out through the transmit interrupt, steered to the writer's CPU: one more entry
+/// per FIFO, paid in the writer's own time.
 const PAID_MAX_FIFOS: usize = 1;
 
 /// The transmit interrupt's slice: written only where `rx::target` wants the next bytes paid for (else only

@@ -43,7 +43,7 @@ impl Uart {
     /// kind per run, not per byte.
     pub fn write_run(&mut self, run: &[u8]) -> usize {
         match self {
-            Uart::Pl011(u) => run.iter().take_while(|&&b| u.try_write_byte(b)).count(),
+            Uart::Pl011(u) => u.write_run(run),
             Uart::Ns16550(u) => run.iter().take_while(|&&b| u.try_write_byte(b)).count(),
         }
     }

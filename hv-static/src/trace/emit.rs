@@ -6,9 +6,11 @@
 //! `key=value` fields: `p` partition index, `v` vCPU index, `c` CPU.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use super::counts::{self, Class, Stamp, CLASSES, STAMPS};
 use super::ring::Ring;
-use crate::config::NUM_CPUS;
+use crate::config::{GicVersion, NUM_CPUS, NUM_PARTITIONS, SYSTEM};
 use crate::esr::Trap;
 use crate::partition::StopReason;
 use crate::vcpu::VcpuRef;
@@ -63,6 +65,78 @@ unsafe impl defmt::Logger for PerCpuRings {
     }
 }
 
+/// The counts by class and the stamps of [`counts`], in its format; found by this symbol, like the rings. Each CPU
+/// writes only its own counts, so a bump is a plain load and store, no read-modify-write the CPUs would contend on.
+#[repr(C)]
+struct Block {
+    magic: u32,
+    version: u32,
+    cpus: u32,
+    parts: u32,
+    classes: u32,
+    stamps: u32,
+    freq: AtomicU64,
+    stamp: [[AtomicU64; STAMPS]; NUM_PARTITIONS],
+    counts: [[[AtomicU32; CLASSES]; NUM_PARTITIONS + 1]; NUM_CPUS],
+}
+
+const _: () = {
+    let len = counts::block_len(NUM_CPUS, NUM_PARTITIONS);
+    assert!(core::mem::size_of::<Block>() >= len && core::mem::size_of::<Block>() < len + 8);
+};
+
+#[unsafe(no_mangle)]
+static HV_TRACE_COUNTS: Block = Block {
+    magic: counts::MAGIC,
+    version: counts::FORMAT_VERSION,
+    cpus: NUM_CPUS as u32,
+    parts: NUM_PARTITIONS as u32,
+    classes: CLASSES as u32,
+    stamps: STAMPS as u32,
+    freq: AtomicU64::new(0),
+    stamp: [const { [const { AtomicU64::new(0) }; STAMPS] }; NUM_PARTITIONS],
+    counts: [const { [const { [const { AtomicU32::new(0) }; CLASSES] }; NUM_PARTITIONS + 1] }; NUM_CPUS],
+};
+
+/// Counts one event of `class` for partition `part` (`None`: none was running) on this CPU.
+fn count(part: Option<usize>, class: Class) {
+    let slot = part.unwrap_or(NUM_PARTITIONS).min(NUM_PARTITIONS);
+    if let Some(c) = HV_TRACE_COUNTS.counts.get(crate::arch::cpu::id()).and_then(|cpu| cpu.get(slot)) {
+        let c = &c[class as usize];
+        c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+}
+
+/// Records the counter in `part`'s `stamp` unless an earlier event did.
+fn stamp(part: usize, stamp: Stamp) {
+    if let Some(s) = HV_TRACE_COUNTS.stamp.get(part) {
+        let _ = s[stamp as usize].compare_exchange(0, crate::arch::timer::now(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+/// The emulated device a data abort at `ipa` reached, as `mmio` finds it (GIC distributor, redistributors,
+/// virtio-mmio windows, the PL011).
+fn dabt_class(v: VcpuRef, ipa: u64) -> Class {
+    use crate::vgic::regs::{GICD_SIZE_V2, GICD_SIZE_V3, GICR_STRIDE};
+    let p = v.partition();
+    let within = |base: u64, size: u64| ipa >= base && ipa - base < size;
+    let gicd_size = match SYSTEM.gic.version {
+        GicVersion::V3 => GICD_SIZE_V3,
+        GicVersion::V2 => GICD_SIZE_V2,
+    };
+    if within(p.vdev.gicd, gicd_size) {
+        Class::DabtGicd
+    } else if p.vdev.gicr != 0 && within(p.vdev.gicr, p.vcpus.len() as u64 * GICR_STRIDE) {
+        Class::DabtGicr
+    } else if crate::virtio::find(v, ipa).is_some() {
+        Class::DabtVirtio
+    } else if p.vdev.uart.is_some_and(|u| within(u, crate::vuart::SIZE)) {
+        Class::DabtUart
+    } else {
+        Class::DabtOther
+    }
+}
+
 // Raw counter values: the ring header carries the frequency, and the host converts.
 defmt::timestamp!("{=u64}", crate::arch::timer::now());
 
@@ -84,6 +158,18 @@ pub fn window(cpu: usize, slot: Option<(usize, usize)>) {
 #[inline(never)]
 pub fn trap(v: VcpuRef, t: &Trap, hpfar: u64, far: u64) {
     let (p, i) = ids(v);
+    stamp(v.part, Stamp::FirstExit);
+    let class = match t {
+        Trap::Hvc { .. } => Class::Hvc,
+        Trap::Smc { .. } => Class::Smc,
+        Trap::DataAbort(_) => dabt_class(v, crate::esr::fault_ipa(hpfar, far)),
+        Trap::SysReg(_) | Trap::Coprocessor { .. } => Class::SysReg,
+        Trap::Wait { wfe: false } => Class::Wfi,
+        Trap::Wait { wfe: true } => Class::Wfe,
+        Trap::InstructionAbort { .. } => Class::Iabt,
+        Trap::Other { .. } => Class::OtherTrap,
+    };
+    count(Some(v.part), class);
     match t {
         Trap::Hvc { .. } => defmt::println!("trap hvc p={=u8} v={=u8}", p, i),
         Trap::Smc { .. } => defmt::println!("trap smc p={=u8} v={=u8}", p, i),
@@ -102,23 +188,42 @@ pub fn trap(v: VcpuRef, t: &Trap, hpfar: u64, far: u64) {
 #[inline(never)]
 pub fn trap_irq(v: VcpuRef) {
     let (p, i) = ids(v);
+    stamp(v.part, Stamp::FirstExit);
+    count(Some(v.part), Class::ExitIrq);
     defmt::println!("trap irq p={=u8} v={=u8}", p, i);
 }
 
 #[inline(never)]
 pub fn trap_serror(v: VcpuRef) {
     let (p, i) = ids(v);
+    stamp(v.part, Stamp::FirstExit);
+    count(Some(v.part), Class::Serror);
     defmt::println!("trap serror p={=u8} v={=u8}", p, i);
 }
 
 #[inline(never)]
 pub fn irq(intid: u32) {
+    let class = match intid {
+        crate::gic::VTIMER_IRQ => Class::IrqVtimer,
+        crate::gic::HYP_TIMER_IRQ => Class::IrqHypTimer,
+        crate::gic::SGI_KICK => Class::IrqKick,
+        i if i == SYSTEM.gic.maintenance_irq => Class::IrqMaint,
+        _ => Class::IrqDevice,
+    };
+    count(crate::percpu::current().map(|v| v.part), class);
     defmt::println!("irq n={=u32}", intid);
 }
 
 #[inline(never)]
 pub fn inject(target: VcpuRef, intid: u32) {
     let (p, i) = ids(target);
+    let class = match intid {
+        0..16 => Class::InjSgi,
+        crate::gic::VTIMER_IRQ => Class::InjVtimer,
+        16..32 => Class::InjPpi,
+        _ => Class::InjSpi,
+    };
+    count(Some(target.part), class);
     defmt::println!("inject p={=u8} v={=u8} irq={=u32}", p, i, intid);
 }
 
@@ -147,7 +252,15 @@ pub fn restart(part: usize) {
 
 #[inline(never)]
 pub fn start(part: usize) {
+    HV_TRACE_COUNTS.freq.store(crate::arch::timer::frequency(), Ordering::Relaxed);
+    stamp(part, Stamp::Start);
     defmt::println!("start p={=u8}", part as u8);
+}
+
+/// The partition's images have been copied into its RAM (only a counter stamp: no event in the ring).
+#[inline(never)]
+pub fn loaded(part: usize) {
+    stamp(part, Stamp::Loaded);
 }
 
 /// Cleans every ring to memory, so a board's RAM holds them after a reset that loses the caches.

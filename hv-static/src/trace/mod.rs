@@ -7,11 +7,17 @@
 //! costs 10 to 20 bytes and no formatting on the CPU that traps. Why a ring per CPU: the trace sits on the
 //! hypervisor's hottest paths and must not add a lock that CPUs share, nor ever wait.
 //!
+//! Next to the rings, per-CPU counts of the same events by class ([`counts`]) keep the totals of a whole run, which
+//! the rings cannot (they keep the newest events only).
+//!
 //! Call sites use the macros below, which expand to nothing without the feature: the arguments are not even
 //! evaluated, so the default build is the same code as before the trace existed.
 
 #[cfg(any(test, all(feature = "trace", target_os = "none")))]
 pub mod ring;
+
+#[cfg(any(test, all(feature = "trace", target_os = "none")))]
+pub mod counts;
 
 #[cfg(all(feature = "trace", target_os = "none"))]
 pub mod emit;
@@ -84,6 +90,13 @@ macro_rules! start {
         $crate::trace::emit::start($part)
     };
 }
+/// A partition's images are in its RAM (`loaded!(part)`): a counter stamp only, for the cost of the copy.
+#[cfg(all(feature = "trace", target_os = "none"))]
+macro_rules! loaded {
+    ($part:expr) => {
+        $crate::trace::emit::loaded($part)
+    };
+}
 /// Cleans the rings to memory, for a dump after a reset (a panic, before halting).
 #[cfg(all(feature = "trace", target_os = "none"))]
 macro_rules! flush {
@@ -102,9 +115,9 @@ macro_rules! nothing {
 #[allow(unused_imports)]
 pub(crate) use {
     nothing as window, nothing as trap, nothing as trap_irq, nothing as trap_serror, nothing as irq, nothing as inject,
-    nothing as fault, nothing as stop, nothing as restart, nothing as start, nothing as flush,
+    nothing as fault, nothing as stop, nothing as restart, nothing as start, nothing as flush, nothing as loaded,
 };
 
 #[cfg(all(feature = "trace", target_os = "none"))]
 #[allow(unused_imports)]
-pub(crate) use {fault, flush, inject, irq, restart, start, stop, trap, trap_irq, trap_serror, window};
+pub(crate) use {fault, flush, inject, irq, loaded, restart, start, stop, trap, trap_irq, trap_serror, window};

@@ -131,6 +131,19 @@ impl IrqSet {
         self.0.iter().all(|&w| w == 0)
     }
 
+    /// The one member, if the set has exactly one.
+    fn single(&self) -> Option<u32> {
+        let mut found = None;
+        for (w, &bits) in (0u32..).zip(&self.0) {
+            match (bits, found) {
+                (0, _) => {}
+                (b, None) if b & (b - 1) == 0 => found = Some(w * 64 + b.trailing_zeros()),
+                _ => return None,
+            }
+        }
+        found
+    }
+
     /// The members, in increasing INTID order.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         self.0.iter().zip(0u32..).flat_map(|(&bits, word)| {
@@ -456,10 +469,22 @@ impl<const V: usize> VgicState<V> {
         if !self.cpus.get(vcpu).is_some_and(|c| c.dirty) {
             return false;
         }
-        self.fold_repends(vcpu, lrs);
+        if lrs.iter().any(|l| !l.is_free()) {
+            self.fold_repends(vcpu, lrs);
+        }
         // Computed once: what is taken below leaves it, so it stays what `ready` would say.
         let mut ready = IrqSet::EMPTY;
         self.ready_into(vcpu, self.ctlr & 0b11 != 0, &mut ready);
+        // The usual case, one interrupt to deliver (an injection, a kick): it goes to the first free register, as
+        // the general path below would put it, without choosing among candidates.
+        if let (Some(intid), Some(slot)) = (ready.single(), lrs.iter_mut().find(|l| l.is_free())) {
+            if let Some(&irq) = self.cfg(vcpu, intid) {
+                self.set_pending_bit(vcpu, intid, false);
+                *slot = Self::lr_for(intid, &irq);
+                self.mark_clean(vcpu);
+                return false;
+            }
+        }
         loop {
             let free = lrs.iter().filter(|l| l.is_free()).count().min(BATCH);
             let mut urgent = [0u32; BATCH];
@@ -469,9 +494,7 @@ impl<const V: usize> VgicState<V> {
                 let Some(&irq) = self.cfg(vcpu, intid) else { continue };
                 self.set_pending_bit(vcpu, intid, false);
                 ready.set(intid, false);
-                let level = !irq.edge && !irq.hw && intid as usize >= NR_PRIVATE;
-                let lr = Lr::pending(intid, irq.hw.then_some(intid), irq.priority, irq.group1, irq.source);
-                *slot = Lr { eoi: level, ..lr };
+                *slot = Self::lr_for(intid, &irq);
             }
             // Fewer than a batch: every free register got one, or nothing is left to give.
             if n < BATCH {
@@ -483,6 +506,13 @@ impl<const V: usize> VgicState<V> {
             self.mark_clean(vcpu);
         }
         left
+    }
+
+    /// The list register that delivers `intid`, pending: hardware-linked if it is, asking for a maintenance
+    /// interrupt at its completion if it is a software level-triggered SPI (so its device can re-assert it).
+    fn lr_for(intid: u32, irq: &IrqCfg) -> Lr {
+        let level = !irq.edge && !irq.hw && intid as usize >= NR_PRIVATE;
+        Lr { eoi: level, ..Lr::pending(intid, irq.hw.then_some(intid), irq.priority, irq.group1, irq.source) }
     }
 
     /// The short path for a hardware-linked interrupt (the virtual timer, a passed-through SPI) that the CPU running

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 /// The symbol of hv-static's per-CPU rings (`hv-static/src/trace/emit.rs`).
 pub const RINGS_SYMBOL: &str = "HV_TRACE_RINGS";
+/// The symbol of its counts by class (`hv-static/src/trace/counts.rs`).
+pub const COUNTS_SYMBOL: &str = "HV_TRACE_COUNTS";
 
 /// Where the rings are in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,12 +24,17 @@ pub struct Rings {
 
 /// Finds the rings in a trace build of hv-static. An ELF without them was built without `--trace`.
 pub fn locate(elf: &[u8]) -> Result<Rings, String> {
+    locate_symbol(elf, RINGS_SYMBOL)
+}
+
+/// Where `symbol` (one of the trace's, [`RINGS_SYMBOL`] or [`COUNTS_SYMBOL`]) is in memory.
+pub fn locate_symbol(elf: &[u8], symbol: &str) -> Result<Rings, String> {
     let file = object::File::parse(elf).map_err(|e| format!("hv-static's ELF: {e}"))?;
-    let sym = file.symbols().find(|s| s.name() == Ok(RINGS_SYMBOL)).ok_or_else(|| {
-        format!("hv-static's ELF has no `{RINGS_SYMBOL}`: it was built without the trace (build with --trace)")
+    let sym = file.symbols().find(|s| s.name() == Ok(symbol)).ok_or_else(|| {
+        format!("hv-static's ELF has no `{symbol}`: it was built without the trace (build with --trace)")
     })?;
     if sym.size() == 0 {
-        return Err(format!("`{RINGS_SYMBOL}` has size 0 in hv-static's ELF"));
+        return Err(format!("`{symbol}` has size 0 in hv-static's ELF"));
     }
     Ok(Rings { addr: sym.address(), size: sym.size() })
 }
@@ -84,22 +91,42 @@ impl Qmp {
 /// Pauses the machine behind `socket` and saves the rings to `file` (QEMU writes it), then reads it back. With
 /// `resume` the machine runs on afterwards; without, it stays paused (the caller stops QEMU next).
 pub fn dump(socket: &Path, rings: Rings, file: &Path, resume: bool) -> Result<Vec<u8>, String> {
+    let mut saved = dump_all(socket, &[(rings, file)], resume)?;
+    Ok(saved.swap_remove(0))
+}
+
+/// [`dump`] of several stretches of memory (the rings and the counts) in one pause, so they agree with each other.
+pub fn dump_all(socket: &Path, regions: &[(Rings, &Path)], resume: bool) -> Result<Vec<Vec<u8>>, String> {
     let mut qmp = Qmp::connect(socket)?;
     // Paused, every CPU is between two instructions: each ring's committed frames are whole (see the format).
     qmp.execute("stop", json!({}))?;
-    let _ = std::fs::remove_file(file);
-    let abs = std::path::absolute(file).map_err(|e| e.to_string())?;
-    let saved = qmp
-        .execute("pmemsave", json!({ "val": rings.addr, "size": rings.size, "filename": abs.display().to_string() }));
+    let mut files = Vec::new();
+    let mut saved = Ok(json!({}));
+    for (region, file) in regions {
+        let _ = std::fs::remove_file(file);
+        let abs = std::path::absolute(file).map_err(|e| e.to_string())?;
+        saved = saved.and_then(|_| {
+            qmp.execute(
+                "pmemsave",
+                json!({ "val": region.addr, "size": region.size, "filename": abs.display().to_string() }),
+            )
+        });
+        files.push((abs, region.size));
+    }
     if resume {
         qmp.execute("cont", json!({}))?;
     }
     saved?;
-    let bytes = std::fs::read(&abs).map_err(|e| format!("QEMU's dump {}: {e}", abs.display()))?;
-    if bytes.len() as u64 != rings.size {
-        return Err(format!("QEMU saved {} bytes of the rings, not {}", bytes.len(), rings.size));
-    }
-    Ok(bytes)
+    files
+        .into_iter()
+        .map(|(abs, size)| {
+            let bytes = std::fs::read(&abs).map_err(|e| format!("QEMU's dump {}: {e}", abs.display()))?;
+            if bytes.len() as u64 != size {
+                return Err(format!("QEMU saved {} bytes of {}, not {size}", bytes.len(), abs.display()));
+            }
+            Ok(bytes)
+        })
+        .collect()
 }
 
 /// A dump as a board gives it: raw bytes, or the text of U-Boot's `md` (`md.b`, `md.w`, `md.l` or `md.q`: lines of
