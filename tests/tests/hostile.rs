@@ -70,16 +70,16 @@ fn a15_unsyndromed_access_to_an_emulated_device_is_an_abort_in_the_partition() {
 // the bound now allows each attacker only ~1,000 instructions of EL2 work at a window boundary; what it measured
 // over that was made shorter, not the bound looser.
 //
-// `console` (before `sched2`'s window) floods its UART. A line's own trap now pays for one FIFO (32 bytes; it was
-// 128, ~2,100 instructions of UART writes; a status read per byte is now one per 16 bytes) and the transmit
-// interrupt, steered to the writer's CPU, the rest: 69 against 67 (GICv3), 75 against 66 (GICv2), 93 against 79
-// (ARMv7). Before the bounded console: 377 against 136
+// `console` (before `sched2`'s window) floods its UART. A line's own trap now pays for two FIFOs (64 bytes, an ordinary
+// line; it was 128, ~2,100 instructions of UART writes; a status read per byte is now one per 16 bytes) and the
+// transmit interrupt, steered to the writer's CPU, the rest: 68 against 67 (GICv3), 78 against 66 (GICv2), 79
+// against 79 (ARMv7). Before the bounded console: 377 against 136
 // (GICv3), 1161 against 131 (ARMv7).
 //
 // `gicd` (before `sched`'s second window) writes all ones to GICD_ISENABLER/ISPENDR, and `calls` (before its first)
 // makes random hypercalls. Enable, pending and active are bitmaps, so a set/clear write over 32 SPIs is a few word
 // operations (state by state it was ~2,200 instructions); `HV_SCHED_*` no longer divide 128-bit numbers (~2,500
-// instructions on ARMv7). Attacked against quiet: 86 against 67 (GICv3), 99 against 66 (GICv2), 127 against 79
+// instructions on ARMv7). Attacked against quiet: 86 against 67 (GICv3), 88 against 66 (GICv2), 115 against 79
 // (ARMv7). History: 548 against 137 (GICv3) before the ready sets; 178 / 121, 232 / 113, 357 / 162 with them.
 
 #[test]
