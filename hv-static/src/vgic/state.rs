@@ -536,8 +536,7 @@ impl<const V: usize> VgicState<V> {
         let routed = (intid as usize) < NR_PRIVATE || (self.ctlr & 0b11 != 0 && irq.target as usize == vcpu);
         let bit = 1 << (intid % 32);
         let enabled = self.bits(vcpu, intid & !31, Bit::Enabled)? & bit != 0;
-        (irq.hw && enabled && !self.is_pending(vcpu, intid) && routed)
-            .then(|| Lr::pending(intid, Some(intid), irq.priority, irq.group1, 0))
+        (irq.hw && enabled && !self.is_pending(vcpu, intid) && routed).then(|| Self::lr_for(intid, irq))
     }
 
     fn mark_clean(&mut self, vcpu: usize) {
