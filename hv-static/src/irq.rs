@@ -15,6 +15,20 @@ pub struct Requests {
     pub tick: bool,
 }
 
+impl Requests {
+    const STOP: u32 = 1;
+    const TICK: u32 = 2;
+
+    /// As one word for the exception entry, which only tests it against 0 (nothing asked: back to the guest).
+    pub fn bits(self) -> u32 {
+        (if self.stop { Self::STOP } else { 0 }) | (if self.tick { Self::TICK } else { 0 })
+    }
+
+    pub fn from_bits(bits: u32) -> Requests {
+        Requests { stop: bits & Self::STOP != 0, tick: bits & Self::TICK != 0 }
+    }
+}
+
 /// Takes every pending interrupt, doing each source's bounded share of work at most once per entry into the
 /// hypervisor.
 ///
@@ -27,100 +41,141 @@ pub struct Requests {
 /// in the partition, one slice per entry. For the same reason a window boundary ends the loop: what is still
 /// pending is taken after the switch, by the next window's vCPU (interrupts of the old one are silenced by the
 /// switch, or wait for its next window in its model).
+#[inline(always)]
 pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
+    let acked = gic::ack();
+    // The virtual timer of the vCPU running here is by far the most frequent interrupt (every tick of every
+    // partition), and usually the only one pending: its path is straight-line code, with nothing kept in memory
+    // (issue 15); anything else, or anything after it, goes through the general loop.
+    if let (gic::VTIMER_IRQ, Some(v)) = (acked.intid, current) {
+        gic::priority_drop(acked);
+        crate::trace::irq!(acked.intid);
+        // Deactivated by the guest's own completion, through the HW bit of its list register.
+        vgic::inject_vtimer(v);
+        let next = gic::ack();
+        if next.intid >= gic::SPURIOUS {
+            return Requests::default();
+        }
+        return handle_from(next, current);
+    }
+    if acked.intid >= gic::SPURIOUS {
+        return Requests::default();
+    }
+    handle_from(acked, current)
+}
+
+/// [`handle_pending`]'s general loop, from an interrupt acknowledged already.
+#[inline(never)]
+fn handle_from(first: gic::Acked, current: Option<VcpuRef>) -> Requests {
     let mut out = Requests::default();
-    let mut held = Held::default();
-    loop {
-        let acked = gic::ack();
-        let intid = acked.intid;
-        if intid >= gic::SPURIOUS {
+    let mut held = Held::NONE;
+    let mut acked = first;
+    while acked.intid < gic::SPURIOUS {
+        gic::priority_drop(acked);
+        crate::trace::irq!(acked.intid);
+        if take(acked, current, &mut out, &mut held) {
             break;
         }
-        gic::priority_drop(acked);
-        crate::trace::irq!(intid);
-        match (intid, current) {
-            (gic::SGI_KICK, _) => {
-                // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.
-                if crate::boot::panicked() {
-                    gic::end(acked);
-                    crate::boot::halt();
-                }
-                let flags = percpu::take(arch::cpu::id());
-                // A stop request names a partition, not a CPU: on a CPU that time-shares, the vCPU running now
-                // may belong to another partition, which keeps running.
-                out.stop |= flags & req::STOP != 0 && current.is_some_and(|v| vcpu::power(v) != Power::On);
-                if let (true, Some(v)) = (flags & req::REFILL != 0, current) {
-                    vgic::refill(v);
-                }
-                match (flags & req::VIRTIO != 0, current) {
-                    (true, Some(v)) => {
-                        virtio::resume(v);
-                        // A batch that left more re-posted the kick: it waits for the next entry.
-                        held.add(acked);
-                    }
-                    _ => gic::end(acked),
-                }
-            }
-            // The timer stays asserted until it is re-armed, which the caller does through `sched::tick`.
-            (gic::HYP_TIMER_IRQ, _) => {
-                arch::timer::hyp_timer_off();
-                gic::end(acked);
-                out.tick = true;
-                break;
-            }
-            // Deactivated by the guest's own completion, through the HW bit of its list register.
-            (gic::VTIMER_IRQ, Some(v)) => vgic::inject_vtimer(v),
-            (i, _) if i == SYSTEM.gic.maintenance_irq => {
-                gic::end(acked);
-                if let Some(v) = current {
-                    vgic::refill(v);
-                }
-            }
-            // Each take writes one FIFO's worth of output. While more waits, the UART keeps the line raised (QEMU's
-            // never fill), so ending it now would bring it straight back into this loop until all is written: it
-            // stays active until the loop is done, and is taken again once the CPU has left, a slice per entry.
-            (i, _) if i == SYSTEM.uart_irq => {
-                if console::rx::on_interrupt() {
-                    held.add(acked);
-                } else {
-                    gic::end(acked);
-                }
-            }
-            // The board's network device (an uplink): frames from outside, switched on this CPU, a batch per entry.
-            (i, _) if hostdev::owns_irq(i) => {
-                hostdev::on_interrupt(i);
-                held.add(acked);
-            }
-            (i, _) => {
-                if !vgic::inject_spi(i, current) {
-                    gic::end(acked);
-                }
-            }
-        }
+        acked = gic::ack();
     }
     held.end_all();
     out
 }
 
+/// One interrupt [`handle_from`] has just acknowledged and dropped the priority of; true when the loop must end (a
+/// window boundary).
+fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &mut Held) -> bool {
+    match (acked.intid, current) {
+        (gic::SGI_KICK, _) => {
+            // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.
+            if crate::boot::panicked() {
+                gic::end(acked);
+                crate::boot::halt();
+            }
+            let flags = percpu::take(arch::cpu::id());
+            // A stop request names a partition, not a CPU: on a CPU that time-shares, the vCPU running now may
+            // belong to another partition, which keeps running.
+            out.stop |= flags & req::STOP != 0 && current.is_some_and(|v| vcpu::power(v) != Power::On);
+            if let (true, Some(v)) = (flags & req::REFILL != 0, current) {
+                vgic::refill(v);
+            }
+            match (flags & req::VIRTIO != 0, current) {
+                (true, Some(v)) => {
+                    virtio::resume(v);
+                    // A batch that left more re-posted the kick: it waits for the next entry.
+                    held.add(acked);
+                }
+                _ => gic::end(acked),
+            }
+        }
+        // The timer stays asserted until it is re-armed, which the caller does through `sched::tick`.
+        (gic::HYP_TIMER_IRQ, _) => {
+            arch::timer::hyp_timer_off();
+            gic::end(acked);
+            out.tick = true;
+            return true;
+        }
+        (i, _) if i == SYSTEM.gic.maintenance_irq => {
+            gic::end(acked);
+            if let Some(v) = current {
+                vgic::refill(v);
+            }
+        }
+        // Each take writes one FIFO's worth of output. While more waits, the UART keeps the line raised (QEMU's never
+        // fill), so ending it now would bring it straight back into this loop until all is written: it stays active
+        // until the loop is done, and is taken again once the CPU has left, a slice per entry.
+        (i, _) if i == SYSTEM.uart_irq => {
+            if console::rx::on_interrupt() {
+                held.add(acked);
+            } else {
+                gic::end(acked);
+            }
+        }
+        // The board's network device (an uplink): frames from outside, switched on this CPU, a batch per entry.
+        (i, _) if hostdev::owns_irq(i) => {
+            hostdev::on_interrupt(i);
+            held.add(acked);
+        }
+        (gic::VTIMER_IRQ, Some(v)) => vgic::inject_vtimer(v),
+        // A virtual timer taken while no vCPU runs here (its vCPU was switched out as it fired) is not a
+        // passed-through SPI: `inject_spi` finds no owner and it is ended.
+        (i, _) => {
+            if !vgic::inject_spi(i, current) {
+                gic::end(acked);
+            }
+        }
+    }
+    false
+}
+
 /// Interrupts taken in this entry whose work continues in the next: kept active until the entry ends (see
 /// [`handle_pending`]). Each kind is held at most once (while held it cannot be taken again), so three slots do.
-#[derive(Default)]
+/// A count and the slots below it: starting an entry clears one byte, and an entry that held nothing ends with one
+/// comparison (it runs on every interrupt, issue 15).
 struct Held {
-    slots: [Option<gic::Acked>; 3],
+    len: u8,
+    slots: [gic::Acked; 3],
 }
 
 impl Held {
+    /// Nothing held; the slots' values are never read (all zero: set up with a few stores, not a copy).
+    const NONE: Held = Held { len: 0, slots: [gic::Acked::from_iar(0, true); 3] };
+
     fn add(&mut self, a: gic::Acked) {
-        match self.slots.iter_mut().find(|s| s.is_none()) {
-            Some(slot) => *slot = Some(a),
+        match self.slots.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = a;
+                self.len += 1;
+            }
             // Cannot happen (one kick, one UART, one uplink); ending it at once is the safe fallback.
             None => gic::end(a),
         }
     }
 
     fn end_all(&mut self) {
-        for a in self.slots.iter_mut().filter_map(Option::take) {
+        for &a in self.slots.iter().take(usize::from(self.len)) {
             gic::end(a);
         }
+        self.len = 0;
     }
 }

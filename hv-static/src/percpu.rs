@@ -125,11 +125,14 @@ pub fn set_current(v: Option<VcpuRef>) {
 /// busy its neighbours on the same CPU are.
 static EXITS: [AtomicU32; crate::config::NUM_VCPUS] = [const { AtomicU32::new(0) }; crate::config::NUM_VCPUS];
 
-/// Counts an entry from `v`, the vCPU running on this CPU (the caller has looked it up already).
-pub fn count_exit(v: VcpuRef) {
-    if let Some(counter) = EXITS.get(v.global()) {
+/// The vCPU this CPU ran when it entered the hypervisor from a partition, with that entry counted for it: one load
+/// of [`CURRENT`] serves both (every trap and interrupt passes here).
+pub fn entered() -> Option<VcpuRef> {
+    let g = CURRENT.get(crate::arch::cpu::id())?.load(Ordering::Acquire).checked_sub(1)?;
+    if let Some(counter) = EXITS.get(g) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+    Some(VcpuRef::from_global(g))
 }
 
 /// Entries counted for `v` so far.

@@ -10,19 +10,28 @@ use crate::percpu;
 use crate::vcpu::VcpuRef;
 use crate::{hverror, hvwarn, hypercall, irq, mmio, run, trace};
 
+/// The vCPU that trapped, its entry counted.
 #[allow(clippy::panic, reason = "a trap from a guest on a CPU that runs none is a hypervisor bug, not guest input")]
-fn current() -> VcpuRef {
-    match percpu::current() {
+fn entered() -> VcpuRef {
+    match percpu::entered() {
         Some(v) => v,
         // A trap from EL1 on a CPU that runs no vCPU cannot happen; treat it as a hypervisor bug.
         None => panic!("trap on CPU {} with no vCPU", arch::cpu::id()),
     }
 }
 
+/// The vCPU running here, for the second step of an entry [`entered`] has counted.
+#[allow(clippy::panic, reason = "a trap from a guest on a CPU that runs none is a hypervisor bug, not guest input")]
+fn current() -> VcpuRef {
+    match percpu::current() {
+        Some(v) => v,
+        None => panic!("trap on CPU {} with no vCPU", arch::cpu::id()),
+    }
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
-    let v = current();
-    percpu::count_exit(v);
+    let v = entered();
     let (esr, far, hpfar) = arch::trap_syndrome();
     let trap = esr::decode(esr);
     trace::trap!(v, &trap, hpfar, far);
@@ -148,12 +157,23 @@ fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
     run::park(v, regs)
 }
 
+/// An interrupt taken while a partition ran, in two steps so that the common case saves and restores only what
+/// it must (issue 15): the exception entry saves the registers a call may clobber and calls this; what a partition
+/// keeps in the others (x19-x28 on AArch64) is still in the CPU when it returns, since Rust preserves them. Only when
+/// the vCPU must leave (stopped, or a window boundary of its cyclic pool) does the entry complete the frame and call
+/// [`handle_lower_irq_leave`] with the requests returned here ([`irq::Requests::bits`]; 0 = return to the guest).
 #[unsafe(no_mangle)]
-extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
-    let v = current();
-    percpu::count_exit(v);
+extern "C" fn handle_lower_irq() -> u32 {
+    let v = entered();
     trace::trap_irq!(v);
-    let req = irq::handle_pending(Some(v));
+    irq::handle_pending(Some(v)).bits()
+}
+
+/// The second step of [`handle_lower_irq`], with the complete frame of the vCPU running here.
+#[unsafe(no_mangle)]
+extern "C" fn handle_lower_irq_leave(regs: &mut GuestRegs, requests: u32) {
+    let v = current();
+    let req = irq::Requests::from_bits(requests);
     if req.stop {
         run::park(v, regs);
     }
@@ -164,8 +184,7 @@ extern "C" fn handle_lower_irq(regs: &mut GuestRegs) {
 
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_serror(regs: &mut GuestRegs) {
-    let v = current();
-    percpu::count_exit(v);
+    let v = entered();
     trace::trap_serror!(v);
     fault(v, regs, format_args!("SError"))
 }

@@ -6,6 +6,8 @@ pub mod gicv2;
 pub mod gicv3;
 pub mod mmio;
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 #[cfg(target_arch = "aarch64")]
 use crate::arch::gicv3_sysregs as v3;
 use crate::config::{GicVersion, SYSTEM};
@@ -78,9 +80,12 @@ pub fn init_cpu(mpidr: u64) -> bool {
             gicv2::set_private_priority(HYP_TIMER_IRQ, PRIORITY_TICK);
         }
     );
+    // Every CPU interface of a system has as many list registers; each CPU records it (the same value).
+    let n = by_version!(v3::nr_lrs(), gicv2::nr_lrs()).min(16);
+    NR_LRS.store(n as u32, Ordering::Relaxed);
     // List registers reset to UNKNOWN values; vCPU loads write only the ones they use and rely on the rest being
     // empty.
-    for i in 0..nr_lrs().min(16) {
+    for i in 0..n {
         write_lr(i, &Lr::EMPTY);
     }
     true
@@ -148,15 +153,20 @@ pub fn set_private_active(intid: u32, on: bool) {
     by_version!(gicv3::set_private_active(intid, on), gicv2::set_private_active(intid, on))
 }
 
+/// How many list registers this CPU interface has (at most the 16 hv-static uses), read from ICH_VTR_EL2 /
+/// GICH_VTR once by [`init_cpu`]: the count is needed on every interrupt's path, where a read of the register and
+/// the arithmetic around it were a dozen instructions (issue 15).
+static NR_LRS: AtomicU32 = AtomicU32::new(0);
+
 pub fn nr_lrs() -> usize {
-    by_version!(v3::nr_lrs(), gicv2::nr_lrs())
+    NR_LRS.load(Ordering::Relaxed) as usize
 }
 
 /// The list registers that hold nothing, one bit each (ICH_ELRSR_EL2, GICH_ELRSR0): free to take an interrupt
 /// without being read first. A register whose level-triggered interrupt the guest completed, and which asked for a
 /// maintenance interrupt, is not among them until that has been handled (its state is invalid, its EOI bit set).
 pub fn empty_lrs() -> u32 {
-    let all = 1u32.checked_shl(nr_lrs().min(16) as u32).map_or(u32::MAX, |b| b - 1);
+    let all = (1u32 << nr_lrs()) - 1;
     by_version!(v3::empty_lrs(), gicv2::empty_lrs()) & all
 }
 

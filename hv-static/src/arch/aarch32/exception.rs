@@ -56,13 +56,18 @@ lower_trap:
     bl      handle_lower_sync
     b       return_to_guest
 
+/* An interrupt: handle_lower_irq returns non-zero when the vCPU must leave, which handle_lower_irq_leave does with
+   the frame (saved whole here: one stmia whatever the number of registers). */
 lower_irq:
     SAVE_GUEST
     bl      serror_window
     cmp     r1, #0
     bne     guest_serror
-    mov     r0, sp
     bl      handle_lower_irq
+    cmp     r0, #0
+    movne   r1, r0
+    movne   r0, sp
+    blne    handle_lower_irq_leave
     b       return_to_guest
 
 guest_serror:

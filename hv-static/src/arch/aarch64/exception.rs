@@ -41,6 +41,38 @@ core::arch::global_asm!(
     mov     x0, sp
 .endm
 
+/* The registers a call may clobber (x0-x18, x29, x30: AAPCS64), the return address and PSTATE, in their places of
+   the frame; x19-x28 stay in the CPU, where every Rust function called preserves them. */
+.macro SAVE_GUEST_VOLATILE
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    str     x29, [sp, #232]
+    mrs     x0, elr_el2
+    mrs     x1, spsr_el2
+    stp     x30, x0, [sp, #240]
+    str     x1, [sp, #256]
+.endm
+
+/* Completes a frame SAVE_GUEST_VOLATILE started, with the partition's x19-x28 (still in the CPU). */
+.macro SAVE_GUEST_PRESERVED
+    str     x19, [sp, #152]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    str     x28, [sp, #224]
+.endm
+
+
 .macro VECTOR target
     .balign 0x80
     b       \target
@@ -79,13 +111,41 @@ lower_sync:
     bl      handle_lower_sync
     b       return_to_guest
 
+/* An interrupt: the short path (issue 15) saves only the registers a call clobbers, and restores only those unless
+   the vCPU must leave (handle_lower_irq returns non-zero), when the frame is completed for the switch. */
 lower_irq:
-    SAVE_GUEST
+    SAVE_GUEST_VOLATILE
     bl      serror_window
-    cbnz    x1, guest_serror
-    mov     x0, sp
+    cbnz    x1, 2f
     bl      handle_lower_irq
+    cbnz    w0, 1f
+    bl      serror_window
+    cbz     x1, 3f
+    bl      hv_serror_report
+3:  ldr     x1, [sp, #256]
+    ldp     x30, x0, [sp, #240]
+    msr     elr_el2, x0
+    msr     spsr_el2, x1
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldr     x18, [sp, #144]
+    ldr     x29, [sp, #232]
+    add     sp, sp, #{frame}
+    eret
+1:  SAVE_GUEST_PRESERVED
+    mov     w1, w0
+    mov     x0, sp
+    bl      handle_lower_irq_leave
     b       return_to_guest
+2:  SAVE_GUEST_PRESERVED
+    b       guest_serror
 
 lower_serror:
     SAVE_GUEST
