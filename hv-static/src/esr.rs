@@ -4,6 +4,8 @@
 /// Exception classes hv-static handles (ESR.EC, bits 31:26).
 pub mod ec {
     pub const WFX: u32 = 0x01;
+    /// FP/SIMD access trapped by CPTR_EL2.TFP (HCPTR.TCP10/11 on ARMv7).
+    pub const FP: u32 = 0x07;
     pub const HVC32: u32 = 0x12;
     pub const SMC32: u32 = 0x13;
     pub const HVC64: u32 = 0x16;
@@ -25,6 +27,8 @@ pub enum Trap {
     Hvc { imm: u16 },
     /// A trapped SMC: the return address must step over the instruction.
     Smc { imm: u16 },
+    /// An FP/SIMD instruction while its registers hold another vCPU's state (lazy switching, `run::fp_access`).
+    FpAccess,
     /// An MSR/MRS/SYS to a trapped system register.
     SysReg(SysRegAccess),
     /// An AArch32 MCR/MRC/MCRR/MRRC/LDC/STC to a trapped coprocessor register.
@@ -113,6 +117,7 @@ pub fn decode(esr: u64) -> Trap {
     let iss = (esr & 0x1ff_ffff) as u32;
     match ec {
         ec::WFX => Trap::Wait { wfe: iss & 1 != 0 },
+        ec::FP => Trap::FpAccess,
         ec::HVC64 | ec::HVC32 => Trap::Hvc { imm: iss as u16 },
         ec::SMC64 | ec::SMC32 => Trap::Smc { imm: iss as u16 },
         ec::SYSREG64 => Trap::SysReg(SysRegAccess {

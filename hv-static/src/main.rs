@@ -40,6 +40,8 @@ mod arch;
 #[cfg(target_os = "none")]
 mod boot;
 #[cfg(target_os = "none")]
+mod fp;
+#[cfg(target_os = "none")]
 mod gic;
 #[cfg(target_os = "none")]
 mod hostdev;

@@ -129,8 +129,9 @@ static EXITS: [AtomicU32; crate::config::NUM_VCPUS] = [const { AtomicU32::new(0)
 /// of [`CURRENT`] serves both (every trap and interrupt passes here).
 pub fn entered() -> Option<VcpuRef> {
     let g = CURRENT.get(crate::arch::cpu::id())?.load(Ordering::Acquire).checked_sub(1)?;
+    // Only this CPU counts for its vCPU (vCPUs are pinned): a load and a store, not an atomic read-modify-write.
     if let Some(counter) = EXITS.get(g) {
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
     Some(VcpuRef::from_global(g))
 }

@@ -6,6 +6,7 @@
 
 use crate::arch::{self, context::CNTV_IMASK};
 use crate::arch::{El1Regs, FpRegs, GuestRegs};
+use crate::fp;
 use crate::partition::{self, RunState};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Context, Power, VcpuRef};
@@ -64,14 +65,16 @@ fn try_enter(v: VcpuRef) {
 /// The EL1 and FP/SIMD state every vCPU starts from, loaded from here by reference: a whole `Context` built for
 /// each power-on was ~1 KiB of stores and copies (~900 instructions on ARMv7) inside a window switch (issue 15).
 static EL1_RESET: El1Regs = El1Regs::RESET;
-static FP_RESET: FpRegs = FpRegs::ZERO;
 
 /// [`load`] for a vCPU at power-on: reset EL1 state, clean FP and interrupt state, no list register in use.
 fn load_reset(v: VcpuRef) {
     arch::cpu::load_stage2(partition::s2_root(v.part), v.part as u16 + 1, v.config().mpidr);
     arch::cpu::trap_wfi(v.partition().wfi_trap);
     EL1_RESET.restore();
-    FP_RESET.restore();
+    // Zeroed FP state, loaded at its first use.
+    vcpu::context(v).fp = FpRegs::ZERO;
+    fp::on_power_on(v);
+    fp::on_enter(v);
     gic::restore_cpu_if(&gic::CpuIf::EMPTY);
     gic::set_private_active(gic::VTIMER_IRQ, false);
 }
@@ -82,20 +85,39 @@ fn load(v: VcpuRef, ctx: &Context) -> bool {
     arch::cpu::load_stage2(partition::s2_root(v.part), v.part as u16 + 1, v.config().mpidr);
     arch::cpu::trap_wfi(v.partition().wfi_trap);
     ctx.el1.restore();
-    ctx.fp.restore();
+    fp::on_enter(v);
     gic::restore_cpu_if(&ctx.gic_if);
     // The CPU's list registers are all empty here (`deschedule`, `park` and boot leave them so): only those the
     // vCPU had in use are written.
-    let lrs = &ctx.lrs[..gic::nr_lrs().min(16)];
-    for (i, lr) in lrs.iter().enumerate().filter(|(_, lr)| lr.in_use()) {
-        gic::write_lr(i, lr);
+    let mut completed = false;
+    for i in bits(ctx.lrs_used) {
+        gic::write_lr(i, &ctx.lrs[i]);
+        completed |= ctx.lrs[i].completed_level();
     }
-    gic::set_private_active(gic::VTIMER_IRQ, ctx.vtimer_active);
-    lrs.iter().any(Lr::completed_level)
+    // `deschedule` and `park` left it inactive.
+    if ctx.vtimer_active {
+        gic::set_private_active(gic::VTIMER_IRQ, true);
+    }
+    completed
+}
+
+/// The indices of the 1 bits of `mask`, lowest first.
+fn bits(mut mask: u16) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        let i = mask.trailing_zeros() as usize;
+        mask &= mask.wrapping_sub(1);
+        (i < 16).then_some(i)
+    })
 }
 
 /// Runs `v` from `regs`, after `load`.
 fn run(v: VcpuRef, regs: &arch::GuestRegs, refill: bool) -> ! {
+    make_current(v, refill);
+    arch::exception::enter(regs, percpu::stack_top(arch::cpu::id()))
+}
+
+/// The last steps before `v`, loaded, runs on this CPU.
+fn make_current(v: VcpuRef, refill: bool) {
     // Current before the refill: an interrupt injected from another CPU from now on is refilled by a kick.
     percpu::set_current(Some(v));
     virtio::on_switch_in(v);
@@ -103,18 +125,27 @@ fn run(v: VcpuRef, regs: &arch::GuestRegs, refill: bool) -> ! {
     if refill || vgic::has_news(v) {
         vgic::refill(v);
     }
-    arch::exception::enter(regs, percpu::stack_top(arch::cpu::id()))
 }
 
-/// A window boundary came while `v` ran: if the next slot is another vCPU's (or idle), saves `v` for its next
-/// window and switches. Returns when `v` keeps the CPU.
-pub fn tick(v: VcpuRef, regs: &arch::GuestRegs) {
+/// A window boundary came while `v` ran, whose trap frame is `regs`: if the next slot is another vCPU's (or idle),
+/// saves `v` for its next window and switches. Returns when `v` keeps the CPU, or with the next vCPU's registers in
+/// `regs` when it resumes where it was (the common case): the trap returns into it through the frame it came in
+/// by, so its registers are copied once, not out of its context, onto a fresh stack and back (issue 15).
+pub fn tick(v: VcpuRef, regs: &mut arch::GuestRegs) {
     let next = sched::tick(arch::cpu::id());
     if next == Some(v) {
         return;
     }
     deschedule(v, regs);
     if let Some(n) = next {
+        if vcpu::power(n) == Power::On {
+            let refill = {
+                let ctx = vcpu::context(n);
+                regs.copy_from(&ctx.regs);
+                load(n, &ctx)
+            };
+            return make_current(n, refill);
+        }
         switch_to(n);
     }
     idle()
@@ -149,22 +180,21 @@ fn deschedule(v: VcpuRef, regs: &arch::GuestRegs) {
         let mut ctx = vcpu::context(v);
         ctx.regs.copy_from(regs);
         ctx.el1.save();
-        ctx.fp.save();
+        // FP/SIMD stays in the registers, saved only when another vCPU uses them (`fp`).
         gic::save_cpu_if(&mut ctx.gic_if);
         // Only the list registers in use are read and emptied (issue 15: the others are empty already).
-        let empty = gic::empty_lrs();
-        for i in 0..gic::nr_lrs().min(16) {
-            if empty & 1 << i == 0 {
-                ctx.lrs[i] = gic::read_lr(i);
-                gic::write_lr(i, &Lr::EMPTY);
-            } else {
-                ctx.lrs[i] = Lr::EMPTY;
-            }
+        let used = !gic::empty_lrs() as u16 & gic::lr_mask();
+        ctx.lrs_used = used;
+        for i in bits(used) {
+            ctx.lrs[i] = gic::read_lr(i);
+            gic::write_lr(i, &Lr::EMPTY);
         }
         ctx.vtimer_active = gic::private_active(gic::VTIMER_IRQ);
+        if ctx.vtimer_active {
+            gic::set_private_active(gic::VTIMER_IRQ, false);
+        }
     }
     arch::timer::vtimer_off();
-    gic::set_private_active(gic::VTIMER_IRQ, false);
     gic::set_underflow(false);
     percpu::set_current(None);
 }
@@ -173,13 +203,13 @@ fn deschedule(v: VcpuRef, regs: &arch::GuestRegs) {
 /// completing at the GIC the passed-through interrupts its list registers still held, so they can fire again.
 fn discard_saved(v: VcpuRef) {
     let mut ctx = vcpu::context(v);
-    for lr in ctx.lrs.iter_mut() {
+    for i in bits(core::mem::take(&mut ctx.lrs_used)) {
+        let lr = core::mem::replace(&mut ctx.lrs[i], Lr::EMPTY);
         if let (Some(p), false) = (lr.pintid, lr.is_free()) {
             if p >= 32 {
                 gic::deactivate(p.into());
             }
         }
-        *lr = Lr::EMPTY;
     }
     ctx.vtimer_active = false;
 }
@@ -201,11 +231,11 @@ pub fn park(v: VcpuRef, regs: &arch::GuestRegs) -> ! {
         let mut ctx = vcpu::context(v);
         ctx.regs.copy_from(regs);
         ctx.el1.save();
-        ctx.fp.save();
+        fp::on_park(v, &mut ctx.fp);
         gic::save_cpu_if(&mut ctx.gic_if);
         ctx.el1.cntv_ctl |= CNTV_IMASK;
         ctx.el1.restore();
-        ctx.lrs = [Lr::EMPTY; 16];
+        ctx.lrs_used = 0;
         ctx.vtimer_active = false;
     }
     vgic::clear_lrs();

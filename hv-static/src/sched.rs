@@ -81,24 +81,28 @@ pub fn position_at(s: &CpuSchedule, t0: u64, freq: u64, now: u64) -> Position {
 /// it is the slot under way at `now` (`late`): the missed boundaries are skipped, not each replayed as one more
 /// timer interrupt, so a late tick costs one switch, and the table is back in step at once. A timer that fires
 /// early (never, architecturally) still starts `armed`.
+///
+/// Also returns the start of the slot after the one returned when it was computed on the way (on time), so that
+/// the caller arming the timer for it does not compute it twice.
 pub fn due_by(
     s: &CpuSchedule,
     armed: Position,
     now: u64,
     start: impl Fn(Position) -> u64,
     late: impl FnOnce() -> Position,
-) -> Position {
-    if start(armed.next(s)) > now {
-        armed
+) -> (Position, Option<u64>) {
+    let after = start(armed.next(s));
+    if after > now {
+        (armed, Some(after))
     } else {
-        late()
+        (late(), None)
     }
 }
 
 /// [`due_by`] with the exact boundaries.
 #[cfg(test)]
 pub fn due(s: &CpuSchedule, armed: Position, t0: u64, freq: u64, now: u64) -> Position {
-    due_by(s, armed, now, |p| p.start(s, t0, freq), || position_at(s, t0, freq, now))
+    due_by(s, armed, now, |p| p.start(s, t0, freq), || position_at(s, t0, freq, now)).0
 }
 
 /// A CPU's slot boundaries in counter ticks from the start of a frame, computed once when the frequency is known,
@@ -219,9 +223,14 @@ mod runtime {
     }
 
     fn set_next(cpu: usize, p: Position, s: &CpuSchedule) {
+        set_next_at(cpu, p, boundary(cpu, p, s));
+    }
+
+    /// [`set_next`] with `p`'s start, `at`, known already.
+    fn set_next_at(cpu: usize, p: Position, at: u64) {
         NEXT_FRAME[cpu].store(p.frame, Ordering::Relaxed);
         NEXT_SLOT[cpu].store(p.slot, Ordering::Relaxed);
-        timer::set_hyp_deadline(boundary(cpu, p, s));
+        timer::set_hyp_deadline(at);
     }
 
     fn next(cpu: usize) -> Position {
@@ -255,8 +264,9 @@ mod runtime {
         let s = schedule(cpu)?;
         let (t0, freq) = origin();
         let now = timer::now();
-        let here = super::due_by(s, next(cpu), now, |p| boundary(cpu, p, s), || position_at(s, t0, freq, now));
-        set_next(cpu, here.next(s), s);
+        let (here, after) = super::due_by(s, next(cpu), now, |p| boundary(cpu, p, s), || position_at(s, t0, freq, now));
+        let next = here.next(s);
+        set_next_at(cpu, next, after.unwrap_or_else(|| boundary(cpu, next, s)));
         crate::trace::window!(cpu, here.slot(s).vcpu);
         vcpu_of(here, s)
     }

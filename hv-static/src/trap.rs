@@ -8,7 +8,7 @@ use crate::esr::{self, DataAbort, Trap};
 use crate::partition::{self, StopReason};
 use crate::percpu;
 use crate::vcpu::VcpuRef;
-use crate::{hverror, hvwarn, hypercall, irq, mmio, run, trace};
+use crate::{fp, hverror, hvwarn, hypercall, irq, mmio, run, trace};
 
 /// The vCPU that trapped, its entry counted.
 #[allow(clippy::panic, reason = "a trap from a guest on a CPU that runs none is a hypervisor bug, not guest input")]
@@ -48,6 +48,8 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
             }
         }
         Trap::DataAbort(d) => data_abort(v, regs, d, esr, far, esr::fault_ipa(hpfar, far)),
+        // Not stepped over: the instruction runs again, now with the vCPU's own FP/SIMD state.
+        Trap::FpAccess => fp::access(v),
         Trap::SysReg(a) => sysreg::emulate(v, regs, &a),
         Trap::Coprocessor { .. } => sysreg::emulate_cp15(v, regs, esr::instr_len(esr)),
         Trap::Wait { wfe } => {
@@ -169,7 +171,8 @@ extern "C" fn handle_lower_irq() -> u32 {
     irq::handle_pending(Some(v)).bits()
 }
 
-/// The second step of [`handle_lower_irq`], with the complete frame of the vCPU running here.
+/// The second step of [`handle_lower_irq`], with the complete frame of the vCPU running here. Returns into the
+/// vCPU whose registers the frame then holds (a window switch puts the next vCPU's there).
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_irq_leave(regs: &mut GuestRegs, requests: u32) {
     let v = current();

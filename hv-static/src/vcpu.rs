@@ -102,7 +102,10 @@ pub struct Context {
     pub fp: FpRegs,
     /// Virtual CPU interface control, VMCR and every active-priority register.
     pub gic_if: crate::gic::CpuIf,
+    /// Its list registers, where `lrs_used` has a bit; the others are empty (and not kept up to date).
     pub lrs: [Lr; 16],
+    /// Which of `lrs` hold something: a switch moves only those (issue 15), not all sixteen.
+    pub lrs_used: u16,
     /// Whether its virtual timer's physical interrupt was active (taken, not yet completed by the guest through
     /// the list register's HW link) when it was descheduled: that state is per CPU, so it leaves with the vCPU.
     pub vtimer_active: bool,
@@ -116,6 +119,7 @@ impl Context {
             fp: FpRegs::ZERO,
             gic_if: crate::gic::CpuIf::EMPTY,
             lrs: [Lr::EMPTY; 16],
+            lrs_used: 0,
             vtimer_active: false,
         }
     }

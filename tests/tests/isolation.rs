@@ -6,3 +6,14 @@ use hv_tests::checks;
 fn probe_is_stopped_and_its_neighbour_keeps_ticking() {
     checks::isolation("qemu-aarch64-probe.toml");
 }
+
+/// FP/SIMD registers survive window switches and never show another partition's values (lazy FP switching).
+#[test]
+fn fp_simd_state_is_kept_and_never_crosses_partitions_aarch64() {
+    hv_tests::hostile::fpregs("qemu-aarch64");
+}
+
+#[test]
+fn vfp_state_is_kept_and_never_crosses_partitions_a15() {
+    hv_tests::hostile::fpregs("qemu-a15");
+}

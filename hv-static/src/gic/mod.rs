@@ -166,8 +166,12 @@ pub fn nr_lrs() -> usize {
 /// without being read first. A register whose level-triggered interrupt the guest completed, and which asked for a
 /// maintenance interrupt, is not among them until that has been handled (its state is invalid, its EOI bit set).
 pub fn empty_lrs() -> u32 {
-    let all = (1u32 << nr_lrs()) - 1;
-    by_version!(v3::empty_lrs(), gicv2::empty_lrs()) & all
+    by_version!(v3::empty_lrs(), gicv2::empty_lrs()) & u32::from(lr_mask())
+}
+
+/// One bit for each list register this CPU interface has.
+pub fn lr_mask() -> u16 {
+    ((1u32 << nr_lrs()) - 1) as u16
 }
 
 pub fn read_lr(i: usize) -> Lr {

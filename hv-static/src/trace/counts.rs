@@ -23,7 +23,8 @@
 
 /// "HVTC" as a little-endian word.
 pub const MAGIC: u32 = 0x4354_5648;
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: class `Fp` added.
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes before the stamps.
 pub const HEADER_LEN: usize = 32;
 
@@ -61,9 +62,11 @@ pub enum Class {
     InjVtimer,
     InjPpi,
     InjSpi,
+    /// FP/SIMD first uses in a window, which load the vCPU's FP state (lazy switching).
+    Fp,
 }
 
-pub const CLASSES: usize = Class::InjSpi as usize + 1;
+pub const CLASSES: usize = Class::Fp as usize + 1;
 
 /// Each class's name, as the summary prints it.
 #[cfg(not(target_os = "none"))]
@@ -91,6 +94,7 @@ pub const NAMES: [&str; CLASSES] = [
     "inject vtimer",
     "inject ppi",
     "inject spi",
+    "fp (lazy load)",
 ];
 
 /// Per-partition counter stamps.

@@ -164,6 +164,7 @@ pub fn trap(v: VcpuRef, t: &Trap, hpfar: u64, far: u64) {
         Trap::Smc { .. } => Class::Smc,
         Trap::DataAbort(_) => dabt_class(v, crate::esr::fault_ipa(hpfar, far)),
         Trap::SysReg(_) | Trap::Coprocessor { .. } => Class::SysReg,
+        Trap::FpAccess => Class::Fp,
         Trap::Wait { wfe: false } => Class::Wfi,
         Trap::Wait { wfe: true } => Class::Wfe,
         Trap::InstructionAbort { .. } => Class::Iabt,
@@ -178,6 +179,7 @@ pub fn trap(v: VcpuRef, t: &Trap, hpfar: u64, far: u64) {
             defmt::println!("trap dabt p={=u8} v={=u8} ipa={=u64:#x} w={=bool}", p, i, ipa, d.write)
         }
         Trap::SysReg(_) | Trap::Coprocessor { .. } => defmt::println!("trap sysreg p={=u8} v={=u8}", p, i),
+        Trap::FpAccess => defmt::println!("trap fp p={=u8} v={=u8}", p, i),
         Trap::Wait { wfe: false } => defmt::println!("trap wfi p={=u8} v={=u8}", p, i),
         Trap::Wait { wfe: true } => defmt::println!("trap wfe p={=u8} v={=u8}", p, i),
         Trap::InstructionAbort { .. } => defmt::println!("trap iabt p={=u8} v={=u8}", p, i),

@@ -74,12 +74,6 @@ impl Lr {
         self.state == LrState::Invalid
     }
 
-    /// Holds something the hardware must keep: an interrupt, or a completed level-triggered one whose maintenance
-    /// is still due. The opposite of what ICH_ELRSR_EL2 / GICH_ELRSR report as empty.
-    pub fn in_use(&self) -> bool {
-        self.state != LrState::Invalid || self.eoi && self.pintid.is_none()
-    }
-
     #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))] // GICv3 list registers are AArch64's.
     pub fn encode_v3(&self) -> u64 {
         let mut v = self.state.bits() << 62 | (self.priority as u64) << 48 | self.vintid as u64;

@@ -216,6 +216,18 @@ pub fn wfi() {
     aarch32_cpu::asm::wfi();
 }
 
+/// HCPTR.TCP10 and TCP11 (always set together): VFP and Advanced SIMD instructions trap to Hyp mode; in Hyp mode
+/// itself they are undefined.
+const HCPTR_TCP10_11: u32 = 0b11 << 10;
+
+/// Whether VFP/Advanced SIMD instructions trap (HCPTR.TCP10/11): on while this CPU's VFP registers hold another
+/// vCPU's state than the one running (lazy FP switching, `run::fp_access`). Synchronised here, so that Hyp mode
+/// may save and load the registers right after turning the trap off.
+pub fn trap_fp(on: bool) {
+    Hcptr::write(Hcptr::new_with_raw_value(if on { HCPTR_VALUE | HCPTR_TCP10_11 } else { HCPTR_VALUE }));
+    isb();
+}
+
 /// Whether the running partition's WFI traps to Hyp mode (HCR.TWI), set on every vCPU entry.
 pub fn trap_wfi(on: bool) {
     Hcr::write(Hcr::read().with_twi(on));

@@ -2,8 +2,8 @@
 //! EL1 a partition (stage-2 on, traps, timer access, identity registers, debug and PMU, branch predictors).
 
 use aarch64_cpu::registers::{
-    ReadWriteable, Readable, Writeable, CNTHCTL_EL2, CNTVOFF_EL2, HCR_EL2, ID_AA64DFR0_EL1, ID_AA64PFR0_EL1, MIDR_EL1,
-    MPIDR_EL1, TPIDR_EL2, VBAR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
+    ReadWriteable, Readable, Writeable, CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, HCR_EL2, ID_AA64DFR0_EL1, ID_AA64PFR0_EL1,
+    MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VBAR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
 };
 use core::arch::asm;
 use core::sync::atomic::{AtomicU16, AtomicU8, Ordering};
@@ -184,6 +184,20 @@ pub fn dsb() {
 pub fn wfi() {
     // SAFETY: only waits.
     unsafe { asm!("dsb sy", "wfi", options(nomem, nostack)) };
+}
+
+/// CPTR_EL2 as `boot` sets it: RES1 bits 13:12 and 9:0, TTA (20) trapping the shared trace unit's registers.
+/// aarch64-cpu's `CPTR_EL2` has no TFP field: the values are written whole.
+const CPTR_EL2_BASE: u64 = 0x33ff | 1 << 20;
+/// CPTR_EL2.TFP: FP/SIMD instructions trap to EL2, at EL2 too.
+const CPTR_EL2_TFP: u64 = 1 << 10;
+
+/// Whether FP/SIMD instructions trap (CPTR_EL2.TFP): on while this CPU's FP registers hold another vCPU's state
+/// than the one running (lazy FP switching, `run::fp_access`). Synchronised here, so that EL2 may save and load
+/// the registers right after turning the trap off.
+pub fn trap_fp(on: bool) {
+    CPTR_EL2.set(if on { CPTR_EL2_BASE | CPTR_EL2_TFP } else { CPTR_EL2_BASE });
+    isb();
 }
 
 /// Whether the running partition's WFI traps to EL2 (HCR_EL2.TWI), set on every vCPU entry.

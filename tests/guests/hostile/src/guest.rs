@@ -5,7 +5,7 @@ use pv_drivers::abi::psci;
 
 use crate::args::parse_hex;
 use crate::memory::{self, Kind};
-use crate::{calls, channels, flood, gicd, guarded, heartbeat, lifecycle, mmio, unsyndromed, Args, Then};
+use crate::{calls, channels, flood, fpregs, gicd, guarded, heartbeat, lifecycle, mmio, unsyndromed, Args, Then};
 
 guest_rt::entry!(main);
 
@@ -34,6 +34,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
         },
         "calls" => calls::run(&args, platform.cpus(), channel_count),
         "flood" => flood::run(&args, platform),
+        "fpregs" => fpregs::run(&args, cmdline),
         "lifecycle" => lifecycle::run(&args, platform, (channel_count > 0).then_some(list[0].base)),
         "memory" => {
             let kind = bootargs::get(cmdline, "access").and_then(Kind::parse).unwrap_or(Kind::Read);
@@ -49,8 +50,8 @@ fn main(platform: &'static Platform<'static>) -> ! {
         }
         other => {
             println!(
-                "hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, lifecycle, memory, unsyndromed, \
-                 quiet)"
+                "hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, fpregs, lifecycle, memory, \
+                 unsyndromed, quiet)"
             )
         }
     }

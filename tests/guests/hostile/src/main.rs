@@ -24,6 +24,8 @@
 //! - `unsyndromed`: loads and stores to the emulated distributor that carry no syndrome (AArch64 LDP/STP,
 //!   writeback, SIMD; ARMv7 LDRD/STRD, LDM/STM): each must come back as a synchronous external abort in the
 //!   partition, which keeps running, and none may reach the device; then `count` more, for the rate limit;
+//! - `fpregs`: `count` rounds of a seeded pattern held in every FP/SIMD register across window switches (a
+//!   partition sharing its CPU in a cyclic pool): each must come back unchanged, never another partition's;
 //! - `quiet`: a busy loop that never traps, the attackers' stand-in for a baseline run.
 //!
 //! Output (tests/tests/hostile.rs matches these lines): `hostile: partition <name> probe "<probe>" (vcpus <n>)`
@@ -48,6 +50,8 @@ mod channels;
 mod conduit;
 #[cfg(target_os = "none")]
 mod flood;
+#[cfg(target_os = "none")]
+mod fpregs;
 #[cfg(target_os = "none")]
 mod gicd;
 #[cfg(target_os = "none")]

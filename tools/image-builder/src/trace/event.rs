@@ -8,7 +8,7 @@ pub enum Kind {
     Window {
         vcpu: Option<(usize, usize)>,
     },
-    /// A trap from a vCPU: `class` is hvc, smc, dabt, sysreg, wfi, wfe, iabt, irq, serror or other.
+    /// A trap from a vCPU: `class` is hvc, smc, dabt, sysreg, fp, wfi, wfe, iabt, irq, serror or other.
     Trap {
         class: String,
         part: usize,

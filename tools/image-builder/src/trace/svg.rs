@@ -16,11 +16,12 @@ const LANE_H: f64 = 64.0;
 const TOP: f64 = 40.0;
 
 /// Trap classes and their tick colours (the legend's order).
-const TRAP_COLOURS: [(&str, &str); 10] = [
+const TRAP_COLOURS: [(&str, &str); 11] = [
     ("hvc", "#1f77b4"),
     ("smc", "#17becf"),
     ("dabt", "#ff7f0e"),
     ("sysreg", "#9467bd"),
+    ("fp", "#aec7e8"),
     ("wfi", "#7f7f7f"),
     ("wfe", "#bcbd22"),
     ("irq", "#2ca02c"),
