@@ -84,7 +84,9 @@ pub fn inject_spi(intid: u32, current: Option<VcpuRef>) -> bool {
 /// The short path is the common case of every timer tick and device interrupt, and what keeps it short (issue 15):
 /// one lock, one read of the empty-register bits, one list-register write; no other list register is read. List
 /// registers are only ever written on their own CPU with interrupts masked, so nothing changes them between the
-/// read of the empty bits and the write.
+/// read of the empty bits and the write. Always inlined: left to the compiler, ARMv7's build once called it, and
+/// the call added ~40 instructions to every timer interrupt.
+#[inline(always)]
 fn inject_hw(vgic: &mut Vgic, v: VcpuRef, intid: u32, current: Option<VcpuRef>) -> Option<VcpuRef> {
     crate::trace::inject!(v, intid);
     if current == Some(v) {
@@ -152,6 +154,18 @@ pub fn refill(v: VcpuRef) {
 fn refill_up_to<const N: usize>(v: VcpuRef, n: usize) {
     // Only the registers holding something are read: the others are empty (issue 15).
     let empty = gic::empty_lrs();
+    // All empty (the usual state of a vCPU kicked out of WFI): no register to read or resample, and usually one
+    // interrupt to deliver, which the model hands over without computing its ready set.
+    if n > 0 && empty == u32::from(gic::lr_mask()) {
+        let taken = VGIC[v.part].lock().fill_empty(v.idx);
+        if let Some(taken) = taken {
+            if let Some(lr) = taken {
+                gic::write_lr(0, &lr);
+            }
+            gic::set_underflow(false);
+            return;
+        }
+    }
     let mut lrs = [Lr::EMPTY; N];
     for (i, lr) in lrs[..n].iter_mut().enumerate().filter(|&(i, _)| empty & 1 << i == 0) {
         *lr = gic::read_lr(i);
