@@ -76,13 +76,7 @@ fn load_images(p: &PartitionConfig) {
     for l in p.loads {
         // SAFETY: the image builder placed `src` inside the boot image and `dst` inside this partition's RAM (both
         // validated against the layout at build time), they do not overlap, and the hypervisor maps all RAM.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                l.src_pa as usize as *const u8,
-                l.dst_pa as usize as *mut u8,
-                l.size as usize,
-            )
-        };
+        unsafe { arch::cpu::copy_bulk(l.dst_pa as usize as *mut u8, l.src_pa as usize as *const u8, l.size as usize) };
         arch::cpu::clean_dcache(l.dst_pa, l.size);
     }
     arch::cpu::invalidate_icache();

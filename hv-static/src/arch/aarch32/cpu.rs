@@ -242,6 +242,17 @@ pub fn sev() {
     aarch32_cpu::asm::sev();
 }
 
+/// Copies `len` bytes from `src` to `dst`. On ARMv7 this is `copy_nonoverlapping`: the boot images are a compressed
+/// zImage (~5 MiB) and a ramdisk, ~40 ms of copy under QEMU's TCG, against ~200 ms for arm64's 31 MiB `Image`,
+/// which AArch64's `copy_bulk` speeds up.
+///
+/// # Safety
+/// `src..src + len` must be readable and `dst..dst + len` writable, and not overlapping.
+pub unsafe fn copy_bulk(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::copy_nonoverlapping(src, dst, len) };
+}
+
 /// Cleans data cache lines covering `[start, start + len)` to the point of coherency (DCCMVAC), so a partition
 /// that starts with its MMU and caches off sees what the hypervisor copied.
 pub fn clean_dcache(start: u64, len: u64) {

@@ -215,6 +215,41 @@ pub fn sev() {
     unsafe { asm!("dsb ish", "sev", options(nomem, nostack)) };
 }
 
+/// Copies `len` bytes from `src` to `dst` 64 bytes per iteration with load/store pairs: a partition's boot images
+/// (a 31 MiB arm64 `Image`) are copied at launch, and the target's `memcpy` moves 8 bytes per 4-instruction loop,
+/// which QEMU's TCG emulates at ~160 MB/s (~200 ms for that `Image`; issue 15, docs/performance-boot.md). The tail
+/// below 64 bytes goes through `copy_nonoverlapping`.
+///
+/// # Safety
+/// `src..src + len` must be readable and `dst..dst + len` writable, mapped as normal memory, and not overlapping.
+pub unsafe fn copy_bulk(dst: *mut u8, src: *const u8, len: usize) {
+    let bulk = len & !63;
+    if bulk != 0 {
+        // SAFETY: the caller's contract covers the `bulk` bytes read and written; the loop advances both pointers
+        // by 64 until `bulk` is used up (a non-zero multiple of 64), touching nothing else.
+        unsafe {
+            asm!(
+                "2:",
+                "ldp {a}, {b}, [{s}], #16",
+                "ldp {c}, {d}, [{s}], #16",
+                "stp {a}, {b}, [{t}], #16",
+                "stp {c}, {d}, [{t}], #16",
+                "ldp {a}, {b}, [{s}], #16",
+                "ldp {c}, {d}, [{s}], #16",
+                "stp {a}, {b}, [{t}], #16",
+                "stp {c}, {d}, [{t}], #16",
+                "subs {n}, {n}, #64",
+                "b.ne 2b",
+                s = inout(reg) src => _, t = inout(reg) dst => _, n = inout(reg) bulk => _,
+                a = out(reg) _, b = out(reg) _, c = out(reg) _, d = out(reg) _,
+                options(nostack)
+            );
+        }
+    }
+    // SAFETY: the remaining `len - bulk` bytes lie within the caller's ranges.
+    unsafe { core::ptr::copy_nonoverlapping(src.add(bulk), dst.add(bulk), len - bulk) };
+}
+
 /// Cleans data cache lines covering `[start, start + len)` to the point of coherency, so a partition that starts
 /// with its MMU and caches off sees what the hypervisor copied.
 pub fn clean_dcache(start: u64, len: u64) {
