@@ -320,6 +320,10 @@ pub struct Qemu {
     /// Whether QEMU boots the hypervisor image directly (`-kernel`). When false the board boots as the real one
     /// does, through its U-Boot ([`Board::uboot`]) from a disk, and [`Board::qemu_args`] has no command line.
     pub kernel_boot: bool,
+    /// Whether QEMU's `-kernel` boot hands the image a device tree of its own making, with `-append`'s text as
+    /// `/chosen/bootargs` (the `virt` machines). Without one (vexpress passes ATAGs) hv-static gets no command line,
+    /// so the image builder's `hv-static.preloaded` word could not reach it and the images are not preloaded.
+    pub kernel_dtb: bool,
     /// Whether the machine's CPU model, CPU count and RAM size are fixed (QEMU refuses any other `-cpu`, `-smp`
     /// or `-m`): its command line then gives none of them.
     pub fixed_machine: bool,

@@ -103,6 +103,7 @@ pub static BOARD: Board = Board {
         cpu_gicv3: "cortex-a7",
         cpu_gicv2: "cortex-a7",
         kernel_boot: false,
+        kernel_dtb: false,
         fixed_machine: true,
         secure_option: false,
         extra_args: &[],

@@ -53,6 +53,7 @@ pub static BOARD: Board = Board {
         cpu_gicv3: "cortex-a15",
         cpu_gicv2: "cortex-a15",
         kernel_boot: true,
+        kernel_dtb: true,
         fixed_machine: false,
         secure_option: false,
         extra_args: &[],

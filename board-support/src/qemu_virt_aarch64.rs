@@ -45,6 +45,7 @@ pub static BOARD: Board = Board {
         cpu_gicv3: "cortex-a57",
         cpu_gicv2: "cortex-a53",
         kernel_boot: true,
+        kernel_dtb: true,
         fixed_machine: false,
         secure_option: false,
         extra_args: &[],

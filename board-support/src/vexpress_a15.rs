@@ -110,6 +110,7 @@ pub static BOARD: Board = Board {
         cpu_gicv3: "cortex-a15",
         cpu_gicv2: "cortex-a15",
         kernel_boot: true,
+        kernel_dtb: false,
         fixed_machine: false,
         secure_option: true,
         // The motherboard's PL041 audio codec would try every host audio backend at start-up and complain about

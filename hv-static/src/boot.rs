@@ -2,7 +2,7 @@
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
 use crate::config::{GicVersion, SYSTEM};
-use crate::{arch, channel, gic, hverror, hvprintln, partition, run, sched, virtio};
+use crate::{arch, channel, gic, hverror, hvprintln, partition, preload, run, sched, virtio};
 
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
@@ -39,6 +39,7 @@ fn boot_cpu(dtb: usize) {
         hverror!("board does not match the configuration: {msg}");
         halt();
     }
+    let images = preloaded(dtb);
     gic::init_distributor();
     sched::init();
     if let Err((part, e)) = partition::build_all() {
@@ -50,7 +51,7 @@ fn boot_cpu(dtb: usize) {
     for (i, p) in SYSTEM.partitions.iter().enumerate() {
         let ram: u64 = p.memory.iter().map(|m| m.size).sum();
         hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);
-        partition::start(i);
+        partition::start(i, images);
     }
     crate::console::rx::init();
     for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {
@@ -82,6 +83,32 @@ fn check_board(dtb: usize) -> Result<(), &'static str> {
         return Err("the board's RAM does not cover the configured RAM (run QEMU with enough -m)");
     }
     Ok(())
+}
+
+/// Whether the boot loader put every partition's images in place (`crate::preload`): its command line in the board
+/// device tree's `/chosen/bootargs` carries this build's token.
+fn preloaded(dtb: usize) -> partition::Images {
+    if dtb == 0 {
+        return partition::Images::Copy;
+    }
+    // SAFETY: as in `check_board`, which has validated the header already.
+    let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }) else { return partition::Images::Copy };
+    // Not `Fdt::chosen`, which panics on a tree without `/chosen`.
+    let bootargs = fdt.find_node("/chosen").and_then(|c| c.property("bootargs")).and_then(|p| p.as_str());
+    match preload::said(bootargs.unwrap_or(""), SYSTEM.preload_token) {
+        preload::Said::Nothing => partition::Images::Copy,
+        preload::Said::InPlace => {
+            hvprintln!("partition images put in place by the boot loader (token {:#x})", SYSTEM.preload_token);
+            partition::Images::InPlace
+        }
+        preload::Said::Other(t) => {
+            hvprintln!(
+                "the boot loader's images are not this build's (token {t:#x}, this build {:#x}): copying them",
+                SYSTEM.preload_token
+            );
+            partition::Images::Copy
+        }
+    }
 }
 
 pub fn halt() -> ! {

@@ -25,6 +25,8 @@ mod esr;
 #[path = "arch/hwstate.rs"]
 mod hwstate;
 mod lifecycle;
+// Whether the boot loader put the partitions' images in place: a command-line word, parsed and tested on the host.
+mod preload;
 mod sched;
 mod stage2;
 // The event trace (feature `trace`): macros that are empty without it; the ring format builds on the host for tests.

@@ -71,30 +71,46 @@ pub fn build_all() -> Result<(), (usize, crate::stage2::Error)> {
     Ok(())
 }
 
-/// Copies the partition's kernel, device tree and ramdisk from the boot image into its RAM.
-fn load_images(p: &PartitionConfig) {
+/// Where a partition's images come from when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Images {
+    /// Copied from the boot image's payload (always on a restart).
+    Copy,
+    /// Already in the partition's RAM: the boot loader put this build's images there (`crate::preload`). Only
+    /// true at boot, before the partition has run.
+    InPlace,
+}
+
+/// Puts the partition's kernel, device tree and ramdisk into its RAM: copied from the boot image, or left where
+/// the boot loader put them. Either way they are cleaned to memory for a guest that starts with caches off.
+fn load_images(p: &PartitionConfig, images: Images) {
     for l in p.loads {
-        // SAFETY: the image builder placed `src` inside the boot image and `dst` inside this partition's RAM (both
-        // validated against the layout at build time), they do not overlap, and the hypervisor maps all RAM.
-        unsafe { arch::cpu::copy_bulk(l.dst_pa as usize as *mut u8, l.src_pa as usize as *const u8, l.size as usize) };
+        if images == Images::Copy {
+            // SAFETY: the image builder placed `src` inside the boot image and `dst` inside this partition's RAM
+            // (both validated against the layout at build time), they do not overlap, and the hypervisor maps all
+            // RAM.
+            unsafe {
+                arch::cpu::copy_bulk(l.dst_pa as usize as *mut u8, l.src_pa as usize as *const u8, l.size as usize)
+            };
+        }
         arch::cpu::clean_dcache(l.dst_pa, l.size);
     }
     arch::cpu::invalidate_icache();
 }
 
-/// Starts a stopped partition (at boot): fresh images, fresh virtual GIC and console, vCPU 0 powered on at the
+/// Starts a stopped partition (at boot): its images, fresh virtual GIC and console, vCPU 0 powered on at the
 /// kernel entry.
-pub fn start(part: usize) {
+pub fn start(part: usize, images: Images) {
     if LIFE[part].claim_start() {
-        launch(part);
+        launch(part, images);
     }
 }
 
 /// Loads and launches a partition this CPU has claimed (`Restarting`), ending the transition.
-fn launch(part: usize) {
+fn launch(part: usize, images: Images) {
     let p = &SYSTEM.partitions[part];
     crate::trace::start!(part);
-    load_images(p);
+    load_images(p, images);
     crate::trace::loaded!(part);
     vgic::reset(part);
     vuart::reset(part);
@@ -162,7 +178,7 @@ pub fn reset(part: usize) {
     }
     hvprintln!("partition '{}' restarting", SYSTEM.partitions[part].name);
     scrub(&SYSTEM.partitions[part]);
-    launch(part);
+    launch(part, Images::Copy);
 }
 
 /// Zeroes a stopped partition's RAM before it starts again, so its new run finds nothing of the old one but its

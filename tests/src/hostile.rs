@@ -528,6 +528,34 @@ pub fn ram_of(out: &RunOutcome, name: &str) -> std::ops::Range<u64> {
     base..base + size.parse::<u64>().unwrap() * (1 << 20)
 }
 
+/// Boots `stem-fpregs` (two `fpregs` partitions and one that never touches FP/SIMD, sharing a CPU in a cyclic
+/// pool) until both `fpregs` partitions are done, then checks that every round held its pattern in every FP/SIMD
+/// register across the switches: nothing changed, nothing of the other partition showed (hv-static switches FP
+/// state lazily, `hv-static/src/fp.rs`), and most rounds were really switched away and back.
+pub fn fpregs(stem: &str) -> RunOutcome {
+    let config = format!("{stem}-fpregs.toml");
+    let done = |name: &str| format!("\n[{name}] hostile: fpregs done (");
+    let out = boot_until_all(&config, Duration::from_secs(120), |out| {
+        (out.contains(&done("fp-a")) && out.contains(&done("fp-b"))).then_some(())
+    });
+    assert_prefixes_genuine(&out, &["fp-a", "fp-b", "quiet"]);
+    assert_no_breach(&out);
+    for name in ["fp-a", "fp-b"] {
+        let line = lines_of(&out, name)
+            .into_iter()
+            .find(|l| l.starts_with("hostile: fpregs done"))
+            .unwrap_or_else(|| panic!("{name} never finished: {}", out.output));
+        let number = |key: &str| -> u64 {
+            let rest = line.split(key).nth(1).unwrap_or_else(|| panic!("no {key:?} in {line:?}"));
+            rest.trim_start().split([',', ')']).next().and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+        };
+        assert_eq!(number("mismatches"), 0, "{name}: {line}");
+        let (rounds, switched) = (number("rounds"), number("switched"));
+        assert!(rounds >= 300 && switched * 10 >= rounds * 8, "{name}: too few rounds were switched away: {line}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,32 +614,4 @@ mod tests {
     fn a_line_without_prefix_fails() {
         assert_prefixes_genuine(&outcome("[hv] x\n[hv-static panicked]\n"), &["victim"]);
     }
-}
-
-/// Boots `stem-fpregs` (two `fpregs` partitions and one that never touches FP/SIMD, sharing a CPU in a cyclic
-/// pool) until both `fpregs` partitions are done, then checks that every round held its pattern in every FP/SIMD
-/// register across the switches: nothing changed, nothing of the other partition showed (hv-static switches FP
-/// state lazily, `hv-static/src/fp.rs`), and most rounds were really switched away and back.
-pub fn fpregs(stem: &str) -> RunOutcome {
-    let config = format!("{stem}-fpregs.toml");
-    let done = |name: &str| format!("\n[{name}] hostile: fpregs done (");
-    let out = boot_until_all(&config, Duration::from_secs(120), |out| {
-        (out.contains(&done("fp-a")) && out.contains(&done("fp-b"))).then_some(())
-    });
-    assert_prefixes_genuine(&out, &["fp-a", "fp-b", "quiet"]);
-    assert_no_breach(&out);
-    for name in ["fp-a", "fp-b"] {
-        let line = lines_of(&out, name)
-            .into_iter()
-            .find(|l| l.starts_with("hostile: fpregs done"))
-            .unwrap_or_else(|| panic!("{name} never finished: {}", out.output));
-        let number = |key: &str| -> u64 {
-            let rest = line.split(key).nth(1).unwrap_or_else(|| panic!("no {key:?} in {line:?}"));
-            rest.trim_start().split([',', ')']).next().and_then(|n| n.trim().parse().ok()).unwrap_or(0)
-        };
-        assert_eq!(number("mismatches"), 0, "{name}: {line}");
-        let (rounds, switched) = (number("rounds"), number("switched"));
-        assert!(rounds >= 300 && switched * 10 >= rounds * 8, "{name}: too few rounds were switched away: {line}");
-    }
-    out
 }

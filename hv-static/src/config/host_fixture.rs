@@ -72,4 +72,5 @@ pub static SYSTEM: SystemConfig = SystemConfig {
     networks: &[],
     net_ports: &[],
     host_net: None,
+    preload_token: 1,
 };

@@ -317,4 +317,7 @@ pub struct SystemConfig {
     pub net_ports: &'static [NetPortConfig],
     /// The board's own network device, when a switch has it as its uplink (and a partition on that switch).
     pub host_net: Option<HostNetConfig>,
+    /// Checksum of every partition's boot images and their destinations: a boot loader that put them in place
+    /// passes it on the command line (`crate::preload`). Never 0.
+    pub preload_token: u32,
 }

@@ -145,7 +145,7 @@ fn rust_str(s: &str) -> String {
 }
 
 /// Generates both files. Pure: same inputs, same text.
-pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig {
+pub fn generate(system: &System, layout: &Layout, config_file: &str, preload_token: u32) -> HvConfig {
     let board = system.board;
     let cpus = system.used_cpus();
     let max_vcpus = system.partitions.iter().map(|p| p.vcpus.len()).max().unwrap_or(0);
@@ -224,6 +224,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str) -> HvConfig
     let _ = writeln!(w, "    networks: &[{}],", nets::system_networks(system).join(", "));
     let _ = writeln!(w, "    net_ports: &[{}],", nets::system_ports(system, &virtio_base).join(", "));
     let _ = writeln!(w, "    host_net: {},", nets::host_net(system));
+    let _ = writeln!(w, "    preload_token: {},", hex(u64::from(preload_token)));
     let mut next_virtio = 0;
     let _ = writeln!(w, "    partitions: &[");
     for (i, p) in system.partitions.iter().enumerate() {

@@ -34,6 +34,7 @@ pub mod input;
 pub mod layout;
 pub mod needs;
 pub mod pipeline;
+pub mod preload;
 pub mod procgroup;
 pub mod progress;
 pub mod qemu;

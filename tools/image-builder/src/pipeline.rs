@@ -111,6 +111,8 @@ pub struct Built {
     /// `out/NAME/hv-static.img`.
     pub image: PathBuf,
     pub hv: HvStats,
+    /// The partitions' images as files a boot loader can put in place (`out/NAME/preload/`).
+    pub preload: crate::preload::Preloaded,
 }
 
 #[derive(Clone, Debug)]
@@ -169,7 +171,7 @@ fn same_contents(path: &Path, bytes: &[u8]) -> bool {
 }
 
 /// Writes a file unless it already has these bytes (so cargo does not rebuild for nothing).
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     if same_contents(path, bytes) {
         return Ok(());
     }
@@ -978,10 +980,15 @@ pub fn build_with(opts: &BuildOptions, features: HvFeatures) -> Result<Built> {
     if let Some(svg) = report::schedule_svg(system) {
         write_if_changed(&out.join("schedule.svg"), svg.as_bytes())?;
     }
+    let payload_bytes = payload(&prepared.layout, prepared.parts());
+    let names: Vec<&str> = system.partitions.iter().map(|p| p.name.as_str()).collect();
+    let preload = crate::preload::write(&out.join("preload"), &prepared.layout, &payload_bytes, &names)?;
+    drop(payload_bytes);
     let hv = hvconfig::generate(
         system,
         &prepared.layout,
         &config_relative_to_workspace(&prepared.checked.config_path, &config_name),
+        preload.token,
     );
     let config_dir = out.join("hvconfig");
     write_if_changed(&config_dir.join("config.rs"), hv.config_rs.as_bytes())?;
@@ -1013,7 +1020,7 @@ pub fn build_with(opts: &BuildOptions, features: HvFeatures) -> Result<Built> {
             fmt_size(prepared.layout.payload.size)
         ),
     );
-    Ok(Built { prepared, out_dir: out, image, hv: stats })
+    Ok(Built { prepared, out_dir: out, image, hv: stats, preload })
 }
 
 /// The config's path relative to the workspace (for the generated file's header, so it does not depend on where

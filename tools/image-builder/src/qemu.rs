@@ -79,6 +79,11 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
         .board
         .qemu_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: &kernel })
         .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))?;
+    // QEMU puts the partitions' images in place at host speed, and hv-static skips its own copy (crate::preload),
+    // where QEMU can tell it so.
+    if s.board.qemu.is_some_and(|q| q.kernel_dtb) {
+        cmd.extend(built.preload.qemu_args());
+    }
     attach_uplink(s, &mut cmd);
     Ok(cmd)
 }

@@ -207,7 +207,7 @@ kernel = "hello"
     fn the_generated_tables_list_channels_and_each_partition_s_mappings() {
         let p = prepared(SRC);
         let (s, l) = (&p.system, &p.layout);
-        let c = hvconfig::generate(s, l, "chan.toml").config_rs;
+        let c = hvconfig::generate(s, l, "chan.toml", 1).config_rs;
         let pa = |ch: usize| hex(l.shared.iter().find(|sh| sh.what == Shared::Channel(ch)).unwrap().region.base);
         let system = format!(
             "    channels: &[ChannelConfig {{ name: \"ping\", pa: {}, size: 0x1_0000 }}, \
@@ -228,7 +228,7 @@ kernel = "hello"
         assert!(partition_c
             .contains("ChannelMapping { channel: 2, ipa: 0x1000_0000, size: 0x2000, writable: true, doorbell: 48 }"));
         // Deterministic: the same inputs give the same text.
-        assert_eq!(c, hvconfig::generate(s, l, "chan.toml").config_rs);
+        assert_eq!(c, hvconfig::generate(s, l, "chan.toml", 1).config_rs);
     }
 
     #[test]
@@ -251,7 +251,7 @@ kernel = "hello"
                 "partition {i}"
             );
         }
-        let c = hvconfig::generate(s, l, "chan.toml").config_rs;
+        let c = hvconfig::generate(s, l, "chan.toml", 1).config_rs;
         let total: usize = (0..3).map(|i| hvconfig::s2_tables(s, l, i)).sum();
         assert!(c.contains(&format!("pub const S2_TABLES: usize = {total};")), "{c}");
     }
@@ -263,7 +263,8 @@ kernel = "hello"
         let dir = std::env::temp_dir().join(format!("ib-hvconfig-chan-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = prepared(SRC);
-        std::fs::write(dir.join("config.rs"), hvconfig::generate(&p.system, &p.layout, "chan.toml").config_rs).unwrap();
+        std::fs::write(dir.join("config.rs"), hvconfig::generate(&p.system, &p.layout, "chan.toml", 1).config_rs)
+            .unwrap();
         let lib = format!(
             "#![deny(warnings)]\n#[path = {:?}]\npub mod types;\npub mod generated {{\n    use super::types::*;\n    \
              include!(\"config.rs\");\n}}\npub fn system() -> &'static types::SystemConfig {{ &generated::SYSTEM }}\n",
@@ -301,7 +302,7 @@ kernel = "hello"
     #[test]
     fn no_channels_no_entries() {
         let p = prepared(&strip_channels(SRC));
-        let c = hvconfig::generate(&p.system, &p.layout, "chan.toml").config_rs;
+        let c = hvconfig::generate(&p.system, &p.layout, "chan.toml", 1).config_rs;
         assert!(c.contains("    channels: &[],\n"), "{c}");
         assert_eq!(c.matches("            channels: &[],\n").count(), 3, "{c}");
     }
