@@ -1,9 +1,11 @@
 //! The backing store of a virtio-blk device: a RAM-backed disk the layout reserved, or a slice of the board's own
 //! disk (`backing = "host"`, driven by [`crate::hostdev`]). The partition sees the same device either way.
 
-use pv_drivers::virtio::blk::{BackendError, BlockBackend, Sink, Source};
+use core::cell::UnsafeCell;
 
-use crate::config::{DiskBacking, DiskConfig, SYSTEM};
+use pv_drivers::virtio::blk::{BackendError, BlockBackend, Sink, Source, TRANSFER_MAX};
+
+use crate::config::{DiskBacking, DiskConfig, NUM_CPUS, SYSTEM};
 use crate::hostdev;
 
 const SECTOR: u64 = 512;
@@ -32,6 +34,24 @@ pub fn init() {
             }
         }
     }
+}
+
+/// Each CPU's bounce buffer between a RAM-backed disk and guest memory: one backend call's worth (up to
+/// [`TRANSFER_MAX`] bytes, so one hand-over per call instead of one per sector), too big for a 16 KiB EL2 stack,
+/// aligned for `copy_bulk`'s load/store pairs.
+#[repr(align(64))]
+struct Bounce(UnsafeCell<[u8; TRANSFER_MAX]>);
+
+// SAFETY: each CPU only ever uses its own entry (see `bounce`).
+unsafe impl Sync for Bounce {}
+
+static BOUNCE: [Bounce; NUM_CPUS] = [const { Bounce(UnsafeCell::new([0; TRANSFER_MAX])) }; NUM_CPUS];
+
+/// This CPU's bounce buffer.
+fn bounce() -> &'static mut [u8; TRANSFER_MAX] {
+    // SAFETY: the entry belongs to the calling CPU alone; EL2 runs with interrupts masked, so no other use of it
+    // begins on this CPU before the caller (one backend call, which does not call itself) has returned.
+    unsafe { &mut *BOUNCE[crate::arch::cpu::id()].0.get() }
 }
 
 /// A disk as one partition attached it (read-only or read-write).
@@ -68,15 +88,17 @@ impl BlockBackend for PhysDisk {
         }
         match self.disk.backing {
             DiskBacking::Ram { pa, .. } => {
-                // Through a sector on the stack rather than a slice of the disk: another partition may write the
+                // Through this CPU's bounce buffer rather than a slice of the disk: another partition may write the
                 // disk meanwhile, and a reference must not see memory change under it.
-                let mut piece = [0u8; SECTOR as usize];
-                for at in (off..off + len as u64).step_by(SECTOR as usize) {
+                let piece = bounce();
+                let end = off + len as u64;
+                for at in (off..end).step_by(piece.len()) {
+                    let piece = &mut piece[..(end - at).min(TRANSFER_MAX as u64) as usize];
                     // SAFETY: `range` keeps the copy inside the disk's reserved memory, which the hypervisor maps.
                     unsafe {
-                        core::ptr::copy_nonoverlapping((pa + at) as usize as *const u8, piece.as_mut_ptr(), piece.len())
+                        crate::arch::cpu::copy_bulk(piece.as_mut_ptr(), (pa + at) as usize as *const u8, piece.len())
                     };
-                    sink(&piece)?;
+                    sink(piece)?;
                 }
                 Ok(())
             }
@@ -95,13 +117,13 @@ impl BlockBackend for PhysDisk {
         }
         match self.disk.backing {
             DiskBacking::Ram { pa, .. } => {
-                let mut piece = [0u8; SECTOR as usize];
-                for at in (off..off + len as u64).step_by(SECTOR as usize) {
-                    source(&mut piece)?;
+                let piece = bounce();
+                let end = off + len as u64;
+                for at in (off..end).step_by(piece.len()) {
+                    let piece = &mut piece[..(end - at).min(TRANSFER_MAX as u64) as usize];
+                    source(piece)?;
                     // SAFETY: as for `read`; the builder lets at most one partition attach a disk read-write.
-                    unsafe {
-                        core::ptr::copy_nonoverlapping(piece.as_ptr(), (pa + at) as usize as *mut u8, piece.len())
-                    };
+                    unsafe { crate::arch::cpu::copy_bulk((pa + at) as usize as *mut u8, piece.as_ptr(), piece.len()) };
                 }
                 Ok(())
             }

@@ -27,15 +27,15 @@ impl GuestMemory for PartitionMemory {
     fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), MemError> {
         let pa = self.translate(gpa, buf.len() as u64)?;
         // SAFETY: `translate` checked that the range lies in this partition's RAM, which the hypervisor maps; the
-        // guest may write it concurrently, so this is a plain byte copy into our buffer (no reference to it).
-        unsafe { core::ptr::copy_nonoverlapping(pa as usize as *const u8, buf.as_mut_ptr(), buf.len()) };
+        // guest may write it concurrently, so this is a plain copy into our buffer (no reference to it).
+        unsafe { crate::arch::cpu::copy_bulk(buf.as_mut_ptr(), pa as usize as *const u8, buf.len()) };
         Ok(())
     }
 
     fn write(&mut self, gpa: u64, data: &[u8]) -> Result<(), MemError> {
         let pa = self.translate(gpa, data.len() as u64)?;
         // SAFETY: as for `read`: inside this partition's RAM only.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), pa as usize as *mut u8, data.len()) };
+        unsafe { crate::arch::cpu::copy_bulk(pa as usize as *mut u8, data.as_ptr(), data.len()) };
         Ok(())
     }
 

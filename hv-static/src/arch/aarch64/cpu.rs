@@ -215,18 +215,21 @@ pub fn sev() {
     unsafe { asm!("dsb ish", "sev", options(nomem, nostack)) };
 }
 
-/// Copies `len` bytes from `src` to `dst` 64 bytes per iteration with load/store pairs: a partition's boot images
-/// (a 31 MiB arm64 `Image`) are copied at launch, and the target's `memcpy` moves 8 bytes per 4-instruction loop,
-/// which QEMU's TCG emulates at ~160 MB/s (~200 ms for that `Image`; issue 15, docs/performance-boot.md). The tail
-/// below 64 bytes goes through `copy_nonoverlapping`.
+/// Copies `len` bytes from `src` to `dst` 64 bytes per iteration with load/store pairs when both are 8-byte
+/// aligned (the target is built with strict alignment, and SCTLR_EL2.A is not assumed clear): a partition's boot
+/// images and virtio data (whole sectors and frames in guest RAM) are the bulk copies, and the target's `memcpy`
+/// moves 8 bytes per 4-instruction loop, which QEMU's TCG emulates at ~160 MB/s (~200 ms for a 31 MiB `Image`;
+/// issue 15, docs/performance-boot.md). The tail below 64 bytes, and unaligned copies, go through
+/// `copy_nonoverlapping`.
 ///
 /// # Safety
 /// `src..src + len` must be readable and `dst..dst + len` writable, mapped as normal memory, and not overlapping.
+#[inline]
 pub unsafe fn copy_bulk(dst: *mut u8, src: *const u8, len: usize) {
-    let bulk = len & !63;
+    let bulk = if (src as usize | dst as usize) & 7 == 0 { len & !63 } else { 0 };
     if bulk != 0 {
-        // SAFETY: the caller's contract covers the `bulk` bytes read and written; the loop advances both pointers
-        // by 64 until `bulk` is used up (a non-zero multiple of 64), touching nothing else.
+        // SAFETY: the caller's contract covers the `bulk` bytes read and written, both 8-byte aligned; the loop
+        // advances both pointers by 64 until `bulk` is used up (a non-zero multiple of 64), touching nothing else.
         unsafe {
             asm!(
                 "2:",
