@@ -12,7 +12,7 @@ const SECTOR: u64 = 512;
 
 /// Board-disk requests one batch of a host-backed disk's device may make (each one a synchronous round trip of up
 /// to 4 KiB, see `hostdev`): the trap that serves a batch then waits for at most this many answers, whatever the
-/// partition asked (a maximal request of ~3.9 MiB takes ~250 batches, each in a later trap). RAM-backed disks
+/// partition asked (a maximal request of ~3.9 MiB takes ~250 batches of 16 KiB, each in a later trap). RAM-backed disks
 /// copy, and the device's byte budget per batch bounds them.
 const HOST_TRANSFERS_PER_BATCH: u32 = 4;
 

@@ -31,12 +31,14 @@ use crate::virtio::memory::GuestMemory;
 pub const TRANSFER_MAX: usize = 8 * SECTOR_SIZE;
 
 /// Most data bytes one batch (one notification, or one [`MmioTransport::run_pending`] call) of a virtio-blk device
-/// moves, whatever the requests: a maximal request (62 × 64 KiB) takes ~250 batches instead of one trap. Measured
-/// on QEMU `virt` under `-icount` (tests/tests/pv.rs, configs/qemu-aarch64-diskload.toml), a batch from a RAM-backed
-/// disk costs ~3.7 instructions per byte: 64 KiB held the CPU ~240 µs, longer than a real-time window can lose;
-/// 16 KiB holds it ~60 µs, and a stream of requests still moves 16 KiB per guest entry.
+/// moves, whatever the requests: a maximal request (62 × 64 KiB) takes ~62 batches instead of one trap. The bound is
+/// a time: how long one guest entry may hold its CPU. Measured on QEMU `virt` under `-icount` (tests/tests/pv.rs,
+/// configs/qemu-aarch64-diskload.toml): when a batch from a RAM-backed disk cost ~3.7 instructions per byte (byte
+/// copies, a sector per hand-over), 16 KiB held the CPU ~60 µs; with bulk copies and 4 KiB hand-overs a 16 KiB
+/// batch delayed a cyclic neighbour's window by ~400 ticks of 16 ns (~6.4 µs, ~0.4 instructions per byte), so 64
+/// KiB holds it ~26 µs: less than 16 KiB used to, and a stream of requests moves four times as much per entry.
 ///
-pub const BYTES_PER_BATCH: u32 = 16 * 1024;
+pub const BYTES_PER_BATCH: u32 = 64 * 1024;
 
 const _: () =
     assert!((BYTES_PER_BATCH as usize).is_multiple_of(SECTOR_SIZE) && TRANSFER_MAX.is_multiple_of(SECTOR_SIZE));
