@@ -21,6 +21,8 @@ use super::lr::{Lr, LrState};
 /// Interrupt IDs the virtual distributor implements: SGIs, PPIs and 256 SPIs (`GICD_TYPER.ITLinesNumber = 8`).
 pub const NR_IRQS: usize = 288;
 pub const NR_PRIVATE: usize = 32;
+/// SGIs: the private interrupts that carry a source vCPU.
+const NR_SGIS: usize = 16;
 pub const NR_SPIS: usize = NR_IRQS - NR_PRIVATE;
 /// Words of 32 SPIs.
 const SPI_WORDS: usize = NR_SPIS / 32;
@@ -415,7 +417,9 @@ impl<const V: usize> VgicState<V> {
         } else {
             self.spis.get_mut(i - NR_PRIVATE)
         };
-        cfg?.source = source;
+        // Only an SGI has a source (GICv2 puts it in the list register); any other interrupt keeps none, so every
+        // path that builds its list register (`lr_for`, `deliver_hw_now`) builds the same one.
+        cfg?.source = if i < NR_SGIS { source } else { 0 };
         self.set_pending_bit(vcpu, intid, true);
         if let Some(cpu) = self.cpus.get_mut(target) {
             // The first news since `target` was clean is this interrupt alone (see `news`).
