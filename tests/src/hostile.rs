@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use crate::checks::{window_stats, WindowStats};
-use crate::{all_of, boot_until_icount, lines_of, RunOutcome};
+use crate::{all_of, boot_until_icount, lines_of, whole_lines_of, RunOutcome};
 
 /// How much later than in the quiet run the attacked real-time windows should start, at worst: issue 14's bound.
 pub const DEVIATION_FACTOR: i64 = 2;
@@ -48,7 +48,8 @@ pub struct Beat {
 /// The victim's beats, in order. Only lines the hypervisor prefixed with `[name] ` count: an attacker's forged
 /// `[victim] beat ...` arrives as `[attacker] [victim] beat ...`.
 pub fn beats(out: &RunOutcome, name: &str) -> Vec<Beat> {
-    lines_of(out, name)
+    // Whole lines only: the run is stopped when every other partition is done, possibly in the middle of a beat.
+    whole_lines_of(out, name)
         .iter()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();

@@ -126,6 +126,15 @@ pub fn lines_of<'a>(out: &'a RunOutcome, name: &str) -> Vec<&'a str> {
     out.output.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(prefix.as_str())).collect()
 }
 
+/// [`lines_of`] without a last line QEMU did not finish printing: a run stopped on its pattern (or its timeout)
+/// can cut the line under way anywhere, `beat 27 at 123 doorbells 0 exits 2` for `... exits 2364`, and a reader of
+/// numbers must not take that for a value.
+pub fn whole_lines_of<'a>(out: &'a RunOutcome, name: &str) -> Vec<&'a str> {
+    let whole = out.output.rfind('\n').map_or("", |end| &out.output[..end]);
+    let prefix = format!("[{name}] ");
+    whole.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(prefix.as_str())).collect()
+}
+
 /// A regex that matches once each pattern has appeared, in any order (the regex crate has no lookahead).
 pub fn all_of(patterns: &[&str]) -> String {
     fn permutations(items: &[&str]) -> Vec<Vec<String>> {
@@ -149,7 +158,18 @@ pub fn all_of(patterns: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::all_of;
+    use super::*;
+
+    #[test]
+    fn a_line_cut_by_the_end_of_the_run_is_not_whole() {
+        let out =
+            RunOutcome { output: "[v] beat 1 exits 90\r\n[w] x\n[v] beat 2 exits 2".into(), ..RunOutcome::default() };
+        assert_eq!(lines_of(&out, "v"), ["beat 1 exits 90", "beat 2 exits 2"]);
+        assert_eq!(whole_lines_of(&out, "v"), ["beat 1 exits 90"]);
+        let ended = RunOutcome { output: "[v] a\n[v] b\n".into(), ..RunOutcome::default() };
+        assert_eq!(whole_lines_of(&ended, "v"), ["a", "b"]);
+    }
+
     use regex::Regex;
 
     #[test]
