@@ -29,48 +29,10 @@ pub mod overlay;
 pub use overlay::{Overlay, OverlayError};
 
 /// Version of the guest ABI the device tree announces (`/hypervisor/abi-version`).
-pub const ABI_VERSION: (u32, u32) = (1, 3);
+pub use hv_plan::abi::VERSION as ABI_VERSION;
 
-/// The guest-physical map every partition sees (docs/guest-abi.md, "Memory map"), modelled on QEMU's `virt`.
-pub mod guest_map {
-    /// Default base of partition RAM.
-    pub const RAM: u64 = 0x4000_0000;
-    /// Emulated GIC distributor.
-    pub const GICD: u64 = 0x0800_0000;
-    pub const GICD_SIZE: u64 = 0x1_0000;
-    /// Size of the distributor as the GICv2 binding's `reg` gives it.
-    pub const GICD_SIZE_V2: u64 = 0x1000;
-    /// GICv2 CPU interface: the hardware's virtual CPU interface is mapped here.
-    pub const GICC: u64 = 0x0801_0000;
-    pub const GICC_SIZE: u64 = 0x2000;
-    /// Emulated GICv3 redistributors, [`GICR_STRIDE`] per vCPU.
-    pub const GICR: u64 = 0x080A_0000;
-    pub const GICR_STRIDE: u64 = 0x2_0000;
-    /// Emulated PL011 console.
-    pub const UART: u64 = 0x0900_0000;
-    pub const UART_SIZE: u64 = 0x1000;
-    /// The console's interrupt: SPI 1.
-    pub const UART_SPI: u32 = 1;
-    /// Frequency of the fixed clock the PL011 binding refers to.
-    pub const APB_PCLK_HZ: u32 = 24_000_000;
-    /// The device tree sits in the last [`DTB_REGION`] bytes of RAM and may use all of them.
-    pub const DTB_REGION: u64 = 2 << 20;
-    /// virtio-mmio transports (QEMU `virt`'s window): the partition's n-th PV device (its disks, then its networks,
-    /// in the order the config attaches them) at `VIRTIO_MMIO + n * VIRTIO_MMIO_STRIDE`.
-    pub const VIRTIO_MMIO: u64 = 0x0a00_0000;
-    /// Size of one transport's registers (virtio 1.2, 4.2.2: configuration space ends at 0x100 + its size).
-    pub const VIRTIO_MMIO_STRIDE: u64 = 0x200;
-    /// Transports a partition can have: the window is `VIRTIO_MMIO_SLOTS * VIRTIO_MMIO_STRIDE` (16 KiB).
-    pub const VIRTIO_MMIO_SLOTS: u64 = 32;
-    /// Shared-memory channels are mapped from here up, each [`CHANNEL_ALIGN`]-aligned, around RAM and devices.
-    pub const CHANNELS: u64 = 0x1000_0000;
-    pub const CHANNEL_ALIGN: u64 = 0x1_0000;
-    /// PV devices' and channel doorbells' interrupts are the partition's free SPIs from this one up (QEMU `virt`
-    /// starts its virtio-mmio transports' at SPI 16 too).
-    pub const PV_FIRST_SPI: u32 = 16;
-    /// Interrupt IDs the emulated distributor implements: SGIs, PPIs and 256 SPIs (INTIDs 0 to 287).
-    pub const VGIC_INTIDS: u32 = 288;
-}
+/// The guest-physical map every partition sees (docs/guest-abi.md, "Memory map"), defined in `hv-plan`.
+pub use hv_plan::guest_map;
 
 /// `interrupts` cell values of the GIC binding.
 mod irq_cells {

@@ -7,20 +7,13 @@ use crate::psci::{self, Outcome};
 use crate::vcpu::VcpuRef;
 use crate::{channel, percpu, sched};
 
-const SMCCC_VERSION: u32 = 0x8000_0000;
-const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
-const SMCCC_VERSION_1_1: i64 = 0x1_0001;
-/// The calling vCPU's cyclic schedule: frame length and origin in counter ticks.
-const HV_SCHED_FRAME: u32 = 0x8600_0010;
-/// The calling vCPU's n-th window in its frame, in ticks from the frame start.
-const HV_SCHED_WINDOW: u32 = 0x8600_0011;
-/// Entries into hv-static from the calling vCPU so far (this call included).
-const HV_CPU_EXITS: u32 = 0x8600_0012;
-/// Rings the doorbells of the other members of the calling partition's n-th channel.
-const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
+use hv_plan::abi::hv::{self, HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_SCHED_FRAME, HV_SCHED_WINDOW};
+use hv_plan::abi::smccc::{self, SMC64, SMCCC_ARCH_FEATURES, SMCCC_VERSION};
 
-/// SMCCC bit 30 of a function ID: set for the SMC64/HVC64 calling convention.
-const SMC64: u32 = 1 << 30;
+// The vendor calls' results as x0 carries them (sign-extended on AArch64).
+const HV_SUCCESS: i64 = hv::SUCCESS as i64;
+const HV_NOT_SUPPORTED: i64 = hv::NOT_SUPPORTED as i64;
+const HV_INVALID_PARAMETERS: i64 = hv::INVALID_PARAMETERS as i64;
 
 /// Argument `n` of call `fid`. An SMC32/HVC32 call passes its arguments in W1-W7 (SMCCC §2.6): what the upper
 /// halves of X1-X7 hold is not part of the call, and a caller may leave anything there (an AArch64 guest's
@@ -45,41 +38,41 @@ pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
         }
     } else {
         match fid {
-            SMCCC_VERSION => SMCCC_VERSION_1_1,
+            SMCCC_VERSION => smccc::VERSION_1_1.into(),
             SMCCC_ARCH_FEATURES => match arg(fid, regs, 1) as u32 {
                 SMCCC_VERSION | SMCCC_ARCH_FEATURES => 0,
-                _ => psci::NOT_SUPPORTED,
+                _ => smccc::NOT_SUPPORTED.into(),
             },
             HV_SCHED_FRAME => match sched::frame_info(me.pcpu()) {
                 Some((frame, t0)) => {
                     regs.set(1, frame);
                     regs.set(2, t0 & 0xffff_ffff);
                     regs.set(3, t0 >> 32);
-                    0
+                    HV_SUCCESS
                 }
-                None => psci::NOT_SUPPORTED,
+                None => HV_NOT_SUPPORTED,
             },
             HV_SCHED_WINDOW => match sched::window(me, arg(fid, regs, 1) as usize) {
                 Some((start, end)) => {
                     regs.set(1, start);
                     regs.set(2, end);
-                    0
+                    HV_SUCCESS
                 }
-                None if sched::schedule(me.pcpu()).is_some() => psci::INVALID_PARAMETERS,
-                None => psci::NOT_SUPPORTED,
+                None if sched::schedule(me.pcpu()).is_some() => HV_INVALID_PARAMETERS,
+                None => HV_NOT_SUPPORTED,
             },
             HV_CPU_EXITS => {
                 regs.set(1, percpu::exits(me) as u64);
-                0
+                HV_SUCCESS
             }
             HV_CHANNEL_SIGNAL => {
                 if channel::signal(me, arg(fid, regs, 1) as usize) {
-                    0
+                    HV_SUCCESS
                 } else {
-                    psci::INVALID_PARAMETERS
+                    HV_INVALID_PARAMETERS
                 }
             }
-            _ => psci::NOT_SUPPORTED,
+            _ => smccc::NOT_SUPPORTED.into(),
         }
     };
     // Negative codes are sign-extended to the register width (`set` truncates on 32-bit partitions).

@@ -4,30 +4,19 @@ use crate::partition::{self, StopReason};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Power, VcpuRef};
 
-pub const VERSION: u32 = 0x8400_0000;
-pub const CPU_SUSPEND_32: u32 = 0x8400_0001;
-pub const CPU_OFF: u32 = 0x8400_0002;
-pub const CPU_ON_32: u32 = 0x8400_0003;
-pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
-pub const SYSTEM_OFF: u32 = 0x8400_0008;
-pub const SYSTEM_RESET: u32 = 0x8400_0009;
-pub const FEATURES: u32 = 0x8400_000A;
-pub const CPU_SUSPEND_64: u32 = 0xC400_0001;
-pub const CPU_ON_64: u32 = 0xC400_0003;
-pub const AFFINITY_INFO_64: u32 = 0xC400_0004;
+use hv_plan::abi::psci::{
+    self as abi, AFFINITY_INFO_32, AFFINITY_INFO_64, CPU_OFF, CPU_ON_32, CPU_ON_64, CPU_SUSPEND_32, CPU_SUSPEND_64,
+    PSCI_FEATURES, PSCI_VERSION, SYSTEM_OFF, SYSTEM_RESET,
+};
+use hv_plan::abi::smccc::{SMC64, SMCCC_VERSION};
 
-pub const SUCCESS: i64 = 0;
-pub const NOT_SUPPORTED: i64 = -1;
-pub const INVALID_PARAMETERS: i64 = -2;
-pub const DENIED: i64 = -3;
-pub const ALREADY_ON: i64 = -4;
-pub const ON_PENDING: i64 = -5;
-
-/// The SMCCC_VERSION function ID (answered by `hypercall`).
-const SMCCC_VERSION: u32 = 0x8000_0000;
-
-/// PSCI 1.1.
-const PSCI_VERSION: i64 = 0x1_0001;
+// Results as x0 carries them (sign-extended on AArch64).
+pub const SUCCESS: i64 = abi::SUCCESS as i64;
+pub const NOT_SUPPORTED: i64 = abi::NOT_SUPPORTED as i64;
+pub const INVALID_PARAMETERS: i64 = abi::INVALID_PARAMETERS as i64;
+const DENIED: i64 = abi::DENIED as i64;
+const ALREADY_ON: i64 = abi::ALREADY_ON as i64;
+const ON_PENDING: i64 = abi::ON_PENDING as i64;
 
 /// What the trap handler must do after a PSCI call.
 pub enum Outcome {
@@ -37,14 +26,15 @@ pub enum Outcome {
     Park,
 }
 
+/// Whether `fid` is in PSCI's range of function IDs (0x8400_0000..0x8400_001F, SMC32 or SMC64).
 pub fn is_psci(fid: u32) -> bool {
-    matches!(fid & 0xbfff_ffe0, 0x8400_0000)
+    fid & !(SMC64 | 0x1f) == PSCI_VERSION
 }
 
 pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
     let ret = match fid {
-        VERSION => PSCI_VERSION,
-        FEATURES => features(a1 as u32),
+        PSCI_VERSION => abi::VERSION_1_1.into(),
+        PSCI_FEATURES => features(a1 as u32),
         CPU_ON_32 | CPU_ON_64 => cpu_on(me, a1, a2, a3),
         // A standby that wakes at once is a valid suspend: PSCI lets a suspended CPU resume at any time. The
         // partition keeps its CPU either way (pinned), so there is nothing to gain by really stopping it.
@@ -69,8 +59,8 @@ pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
 
 fn features(fid: u32) -> i64 {
     match fid {
-        VERSION | CPU_SUSPEND_32 | CPU_SUSPEND_64 | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32
-        | AFFINITY_INFO_64 | SYSTEM_OFF | SYSTEM_RESET | FEATURES => SUCCESS,
+        PSCI_VERSION | CPU_SUSPEND_32 | CPU_SUSPEND_64 | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32
+        | AFFINITY_INFO_64 | SYSTEM_OFF | SYSTEM_RESET | PSCI_FEATURES => SUCCESS,
         // SMCCC 1.1 is discovered through PSCI_FEATURES(SMCCC_VERSION).
         SMCCC_VERSION => SUCCESS,
         _ => NOT_SUPPORTED,
@@ -108,8 +98,8 @@ fn affinity_info(me: VcpuRef, mpidr: u64, level: u64) -> i64 {
     }
     match find(me, mpidr).map(vcpu::power) {
         None => INVALID_PARAMETERS,
-        Some(Power::On) => 0,
-        Some(Power::Off) => 1,
-        Some(Power::OnPending { .. }) => 2,
+        Some(Power::On) => abi::AFFINITY_ON.into(),
+        Some(Power::Off) => abi::AFFINITY_OFF.into(),
+        Some(Power::OnPending { .. }) => abi::AFFINITY_ON_PENDING.into(),
     }
 }

@@ -438,12 +438,12 @@ pub enum BranchPredictor {
     Unmitigated,
 }
 
+/// The firmware calls made here: the same SMCCC and PSCI numbers partitions use with hv-static (`hv-plan`).
 pub mod smccc {
-    pub const SMCCC_VERSION: u32 = 0x8000_0000;
-    pub const ARCH_FEATURES: u32 = 0x8000_0001;
-    pub const ARCH_WORKAROUND_1: u32 = 0x8000_8000;
-    pub const PSCI_VERSION: u32 = 0x8400_0000;
-    pub const PSCI_FEATURES: u32 = 0x8400_000a;
+    pub use hv_plan::abi::psci::{PSCI_FEATURES, PSCI_VERSION};
+    pub use hv_plan::abi::smccc::{
+        SMCCC_ARCH_FEATURES as ARCH_FEATURES, SMCCC_ARCH_WORKAROUND_1 as ARCH_WORKAROUND_1, SMCCC_VERSION,
+    };
 }
 
 /// Finds out how to invalidate the branch predictors of the calling CPU, asking the firmware (`call(function,

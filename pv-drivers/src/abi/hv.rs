@@ -12,14 +12,7 @@ use super::smccc::{self, Conduit, Hvc};
 
 /// Function IDs: fast call, SMC32, owning entity 6 (vendor-specific hypervisor service).
 pub mod function {
-    /// The calling vCPU's cyclic schedule: major frame length and when frame 0 started.
-    pub const HV_SCHED_FRAME: u32 = 0x8600_0010;
-    /// The n-th window (in time order) in which the calling vCPU runs, relative to the frame start.
-    pub const HV_SCHED_WINDOW: u32 = 0x8600_0011;
-    /// Entries into hv-static on the calling vCPU's physical CPU since boot.
-    pub const HV_CPU_EXITS: u32 = 0x8600_0012;
-    /// Rings the doorbells of the other members of one of the calling partition's channels (ABI 1.2).
-    pub const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
+    pub use hv_plan::abi::hv::{HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_SCHED_FRAME, HV_SCHED_WINDOW};
 }
 
 /// Errors of the vendor calls. The codes follow PSCI's numbering (-1, -2), not the Arm-architecture calls'.
@@ -36,16 +29,16 @@ pub enum HvError {
 impl HvError {
     pub const fn from_code(code: i32) -> Self {
         match code {
-            -1 => Self::NotSupported,
-            -2 => Self::InvalidParameters,
+            hv_plan::abi::hv::NOT_SUPPORTED => Self::NotSupported,
+            hv_plan::abi::hv::INVALID_PARAMETERS => Self::InvalidParameters,
             other => Self::Other(other),
         }
     }
 
     pub const fn code(self) -> i32 {
         match self {
-            Self::NotSupported => -1,
-            Self::InvalidParameters => -2,
+            Self::NotSupported => hv_plan::abi::hv::NOT_SUPPORTED,
+            Self::InvalidParameters => hv_plan::abi::hv::INVALID_PARAMETERS,
             Self::Other(code) => code,
         }
     }

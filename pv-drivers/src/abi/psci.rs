@@ -5,21 +5,18 @@
 
 use core::fmt;
 
+use hv_plan::abi::psci as code;
+
 use super::smccc::{self, Conduit, Hvc, Version};
 
 /// PSCI function IDs (PSCI §5.1), as listed in the guest ABI.
 pub mod function {
     use super::smccc::SMC64;
 
-    pub const PSCI_VERSION: u32 = 0x8400_0000;
-    pub const CPU_OFF: u32 = 0x8400_0002;
-    pub const CPU_ON_32: u32 = 0x8400_0003;
-    pub const CPU_ON_64: u32 = CPU_ON_32 | SMC64;
-    pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
-    pub const AFFINITY_INFO_64: u32 = AFFINITY_INFO_32 | SMC64;
-    pub const SYSTEM_OFF: u32 = 0x8400_0008;
-    pub const SYSTEM_RESET: u32 = 0x8400_0009;
-    pub const PSCI_FEATURES: u32 = 0x8400_000A;
+    pub use hv_plan::abi::psci::{
+        AFFINITY_INFO_32, AFFINITY_INFO_64, CPU_OFF, CPU_ON_32, CPU_ON_64, PSCI_FEATURES, PSCI_VERSION, SYSTEM_OFF,
+        SYSTEM_RESET,
+    };
 
     /// The variant matching the width of `usize`, which is how addresses and MPIDRs are passed.
     const fn native(id32: u32) -> u32 {
@@ -56,30 +53,30 @@ pub enum PsciError {
 impl PsciError {
     pub const fn from_code(code: i32) -> Self {
         match code {
-            -1 => Self::NotSupported,
-            -2 => Self::InvalidParameters,
-            -3 => Self::Denied,
-            -4 => Self::AlreadyOn,
-            -5 => Self::OnPending,
-            -6 => Self::InternalFailure,
-            -7 => Self::NotPresent,
-            -8 => Self::Disabled,
-            -9 => Self::InvalidAddress,
+            code::NOT_SUPPORTED => Self::NotSupported,
+            code::INVALID_PARAMETERS => Self::InvalidParameters,
+            code::DENIED => Self::Denied,
+            code::ALREADY_ON => Self::AlreadyOn,
+            code::ON_PENDING => Self::OnPending,
+            code::INTERNAL_FAILURE => Self::InternalFailure,
+            code::NOT_PRESENT => Self::NotPresent,
+            code::DISABLED => Self::Disabled,
+            code::INVALID_ADDRESS => Self::InvalidAddress,
             other => Self::Other(other),
         }
     }
 
     pub const fn code(self) -> i32 {
         match self {
-            Self::NotSupported => -1,
-            Self::InvalidParameters => -2,
-            Self::Denied => -3,
-            Self::AlreadyOn => -4,
-            Self::OnPending => -5,
-            Self::InternalFailure => -6,
-            Self::NotPresent => -7,
-            Self::Disabled => -8,
-            Self::InvalidAddress => -9,
+            Self::NotSupported => code::NOT_SUPPORTED,
+            Self::InvalidParameters => code::INVALID_PARAMETERS,
+            Self::Denied => code::DENIED,
+            Self::AlreadyOn => code::ALREADY_ON,
+            Self::OnPending => code::ON_PENDING,
+            Self::InternalFailure => code::INTERNAL_FAILURE,
+            Self::NotPresent => code::NOT_PRESENT,
+            Self::Disabled => code::DISABLED,
+            Self::InvalidAddress => code::INVALID_ADDRESS,
             Self::Other(code) => code,
         }
     }

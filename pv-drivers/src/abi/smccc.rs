@@ -6,14 +6,11 @@
 
 use core::fmt;
 
-/// `SMCCC_VERSION`: returns the implemented SMCCC version. Discover it first with `PSCI_FEATURES` (SMCCC §7.2):
-/// an SMCCC 1.0 implementation may not know the call at all.
-pub const SMCCC_VERSION: u32 = 0x8000_0000;
-/// `SMCCC_ARCH_FEATURES`: asks whether an Arm-architecture service call is implemented.
-pub const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
-
-/// Set in a function ID for the SMC64/HVC64 calling convention (64-bit arguments).
-pub const SMC64: u32 = 0x4000_0000;
+/// `SMCCC_VERSION` returns the implemented SMCCC version: discover it first with `PSCI_FEATURES` (SMCCC §7.2), an
+/// SMCCC 1.0 implementation may not know the call at all. `SMCCC_ARCH_FEATURES` asks whether an Arm-architecture
+/// service call is implemented. `SMC64` is set in a function ID for the SMC64/HVC64 calling convention (64-bit
+/// arguments). The numbers are the guest ABI's, defined in `hv-plan`.
+pub use hv_plan::abi::smccc::{SMC64, SMCCC_ARCH_FEATURES, SMCCC_VERSION};
 
 /// Something that carries an SMCCC call to the hypervisor: the `HVC` instruction on a guest, a fake in host tests.
 pub trait Conduit {

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use board_support::{CpuStart, GicVersion, UartKind};
-use dom0_less::guest_map;
+use hv_plan::guest_map;
 
 use crate::config::{Access, FaultPolicy, System};
 use crate::layout::Layout;

@@ -25,7 +25,8 @@
 //! the boot image must end below the boot loader's device tree.
 
 use board_support::BootDtb;
-use dom0_less::{guest_map, BootPlan};
+use dom0_less::BootPlan;
+use hv_plan::guest_map;
 
 use crate::units::{align_up, checked_align_up};
 

@@ -5,7 +5,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use board_support::Board;
-use dom0_less::{guest_map, ChannelDt, PartitionDt};
+use dom0_less::{ChannelDt, PartitionDt};
+use hv_plan::guest_map;
 
 use crate::cargo::Cargo;
 use crate::config::{self, Context, DiskBacking, KernelSource, System};

@@ -6,10 +6,10 @@ use core::arch::asm;
 use crate::config::{CpuStart, SYSTEM};
 use crate::gic;
 
-const PSCI_CPU_ON_32: u32 = 0x8400_0003;
+const PSCI_CPU_ON_32: u32 = hv_plan::abi::psci::CPU_ON_32;
 /// PSCI return codes used here.
-const PSCI_SUCCESS: i64 = 0;
-const PSCI_INVALID_PARAMETERS: i64 = -2;
+const PSCI_SUCCESS: i64 = hv_plan::abi::psci::SUCCESS as i64;
+const PSCI_INVALID_PARAMETERS: i64 = hv_plan::abi::psci::INVALID_PARAMETERS as i64;
 
 /// Starts physical CPU `mpidr` at `entry` (a physical address) with `context` in r0 where the method passes one.
 /// Returns a PSCI status.

@@ -5,7 +5,7 @@ use core::arch::asm;
 
 use crate::hwstate::smccc;
 
-const PSCI_CPU_ON_64: u64 = 0xC400_0003;
+const PSCI_CPU_ON_64: u64 = hv_plan::abi::psci::CPU_ON_64 as u64;
 
 /// Starts physical CPU `mpidr` at `entry` (a physical address) with `context` in x0. Returns PSCI's status.
 pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {

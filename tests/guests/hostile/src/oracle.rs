@@ -7,23 +7,12 @@
 
 /// Function IDs the ABI names.
 pub mod id {
-    pub const SMCCC_VERSION: u32 = 0x8000_0000;
-    pub const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
-    pub const PSCI_VERSION: u32 = 0x8400_0000;
-    pub const CPU_SUSPEND_32: u32 = 0x8400_0001;
-    pub const CPU_OFF: u32 = 0x8400_0002;
-    pub const CPU_ON_32: u32 = 0x8400_0003;
-    pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
-    pub const SYSTEM_OFF: u32 = 0x8400_0008;
-    pub const SYSTEM_RESET: u32 = 0x8400_0009;
-    pub const PSCI_FEATURES: u32 = 0x8400_000A;
-    pub const CPU_SUSPEND_64: u32 = 0xC400_0001;
-    pub const CPU_ON_64: u32 = 0xC400_0003;
-    pub const AFFINITY_INFO_64: u32 = 0xC400_0004;
-    pub const HV_SCHED_FRAME: u32 = 0x8600_0010;
-    pub const HV_SCHED_WINDOW: u32 = 0x8600_0011;
-    pub const HV_CPU_EXITS: u32 = 0x8600_0012;
-    pub const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
+    pub use hv_plan::abi::hv::{HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_SCHED_FRAME, HV_SCHED_WINDOW};
+    pub use hv_plan::abi::psci::{
+        AFFINITY_INFO_32, AFFINITY_INFO_64, CPU_OFF, CPU_ON_32, CPU_ON_64, CPU_SUSPEND_32, CPU_SUSPEND_64,
+        PSCI_FEATURES, PSCI_VERSION, SYSTEM_OFF, SYSTEM_RESET,
+    };
+    pub use hv_plan::abi::smccc::{SMCCC_ARCH_FEATURES, SMCCC_VERSION};
 
     /// Every documented ID the probe may call (CPU_OFF, SYSTEM_OFF and SYSTEM_RESET end its run and are not).
     pub const CALLABLE: [u32; 15] = [
@@ -46,12 +35,10 @@ pub mod id {
     ];
 }
 
-pub const SUCCESS: i32 = 0;
-pub const NOT_SUPPORTED: i32 = -1;
-pub const INVALID_PARAMETERS: i32 = -2;
-pub const ALREADY_ON: i32 = -4;
-/// SMCCC 1.1 and PSCI 1.1, as `SMCCC_VERSION` and `PSCI_VERSION` return them.
-pub const VERSION_1_1: i32 = 0x1_0001;
+pub use hv_plan::abi::psci::{ALREADY_ON, INVALID_PARAMETERS, NOT_SUPPORTED, SUCCESS};
+/// SMCCC 1.1 and PSCI 1.1, as `SMCCC_VERSION` and `PSCI_VERSION` return them (the same number for both).
+pub const VERSION_1_1: i32 = hv_plan::abi::psci::VERSION_1_1 as i32;
+const _: () = assert!(hv_plan::abi::psci::VERSION_1_1 == hv_plan::abi::smccc::VERSION_1_1);
 
 /// What the calling partition looks like, as far as the answers depend on it.
 #[derive(Clone, Copy, Debug)]

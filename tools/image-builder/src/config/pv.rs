@@ -20,7 +20,7 @@ pub const SECTOR: u64 = 512;
 /// Channels are mapped with 4 KiB pages.
 pub const CHANNEL_GRANULE: u64 = 4 * KIB;
 /// virtio-mmio transports one partition can have (`guest_map::VIRTIO_MMIO_SLOTS`).
-pub const MAX_PV_DEVICES: usize = dom0_less::guest_map::VIRTIO_MMIO_SLOTS as usize;
+pub const MAX_PV_DEVICES: usize = hv_plan::guest_map::VIRTIO_MMIO_SLOTS as usize;
 
 /// The checked tables; an entry is `None` when it has an error (the system is then refused anyway).
 pub(super) struct Pv {

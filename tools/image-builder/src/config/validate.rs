@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use board_support::{Board, Device, GicVersion, NotPassthrough, Uart};
-use dom0_less::guest_map;
+use hv_plan::guest_map;
 use toml::Spanned;
 
 use super::model::*;
