@@ -77,31 +77,7 @@ impl Arch {
     }
 }
 
-/// Version of the GIC architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum GicVersion {
-    V2,
-    V3,
-}
-
-impl GicVersion {
-    /// The number used in configs and on QEMU's `gic-version=` option.
-    pub const fn number(self) -> u32 {
-        match self {
-            GicVersion::V2 => 2,
-            GicVersion::V3 => 3,
-        }
-    }
-
-    /// The version with the given number (2 or 3).
-    pub const fn from_number(n: i64) -> Option<GicVersion> {
-        match n {
-            2 => Some(GicVersion::V2),
-            3 => Some(GicVersion::V3),
-            _ => None,
-        }
-    }
-}
+pub use hv_plan::system::{CpuStart, GicVersion, UartKind};
 
 /// An interrupt as the GIC device-tree binding names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,16 +96,6 @@ impl Irq {
             Irq::Ppi(n) => 16 + n,
         }
     }
-}
-
-/// Kind of console UART, which selects the driver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UartKind {
-    /// Arm PrimeCell PL011.
-    Pl011,
-    /// A 16550-compatible UART (on Allwinner SoCs a Synopsys DesignWare APB UART, `snps,dw-apb-uart`): its 8-bit
-    /// registers lie `1 << reg_shift` bytes apart and are accessed 32 bits wide (`reg-io-width = <4>`).
-    Ns16550 { reg_shift: u32 },
 }
 
 /// A console UART of the board.
@@ -610,18 +576,6 @@ pub struct QemuRun<'a> {
     pub ram_size: u64,
     /// `-kernel`.
     pub kernel: &'a str,
-}
-
-/// How the hypervisor starts the board's other CPUs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CpuStart {
-    /// PSCI `CPU_ON` through SMC: QEMU virt's built-in firmware, U-Boot's PSCI, Trusted Firmware.
-    Psci,
-    /// The boot loader parks the other CPUs in WFI, each polling a flags register and jumping to the address it
-    /// holds once it is non-zero (the protocol of Arm's Versatile Express boot monitor, which QEMU's boot stub
-    /// follows). The register is cleared through `clear` (writing ones clears bits) and set through `set`; an SGI
-    /// then wakes the CPU. There is no context argument: a CPU started this way finds itself by its MPIDR.
-    SysFlags { set: u64, clear: u64 },
 }
 
 /// A board.

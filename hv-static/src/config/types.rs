@@ -4,22 +4,7 @@
 //! writes one Rust file of these structures (see `config/mod.rs`), so the hypervisor never parses anything at run
 //! time and every capacity (CPUs, partitions, page tables) is exact.
 
-/// Version of the interrupt controller the board and every partition use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GicVersion {
-    V2,
-    V3,
-}
-
-/// Which driver the physical console UART needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UartKind {
-    /// Arm PrimeCell PL011.
-    Pl011,
-    /// 16550-compatible (e.g. the DesignWare APB UART of Allwinner SoCs): 8-bit registers `1 << reg_shift` bytes
-    /// apart, accessed 32 bits wide.
-    Ns16550 { reg_shift: u32 },
-}
+pub use hv_plan::system::{CpuStart, FaultPolicy, GicVersion, LogLevel, UartKind};
 
 /// Physical interrupt controller: where its frames live on the board.
 #[derive(Clone, Copy, Debug)]
@@ -37,16 +22,6 @@ pub struct GicConfig {
     pub gicv: u64,
     /// Maintenance interrupt (a PPI, usually 25).
     pub maintenance_irq: u32,
-}
-
-/// How the boot CPU starts the others (the board's boot firmware decides).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CpuStart {
-    /// PSCI `CPU_ON` through SMC.
-    Psci,
-    /// The boot loader parks the other CPUs polling a flags register (Versatile Express): clear it through
-    /// `clear`, write the entry point through `set`, wake the CPU with an SGI. The CPU gets no context argument.
-    SysFlags { set: u64, clear: u64 },
 }
 
 /// One physical CPU the configuration uses.
@@ -124,26 +99,6 @@ pub struct VirtualDevices {
     pub uart: Option<u64>,
     /// The emulated PL011's interrupt (an SPI INTID, as its device-tree node says).
     pub uart_irq: u32,
-}
-
-/// How much the hypervisor says on its console. Partition output is never filtered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// Only what went wrong: partition faults, boot failures.
-    Error,
-    /// Also what may go wrong: configuration mismatches noticed at boot.
-    Warn,
-    /// Also the boot banner, partitions starting, stopping and restarting, console focus changes.
-    Info,
-    /// Also per-event detail useful when bringing up a board.
-    Debug,
-}
-
-/// What happens when a partition faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultPolicy {
-    /// Stop every vCPU of the partition; the others keep running.
-    Stop,
 }
 
 /// A virtio-mmio device hv-static serves to a partition, in a window of its guest-physical space.

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use board_support::{CpuStart, GicVersion, UartKind};
 use hv_plan::guest_map;
 
-use crate::config::{Access, FaultPolicy, System};
+use crate::config::{Access, System};
 use crate::layout::Layout;
 use crate::s2::{self, Mapping};
 use crate::units::hex;
@@ -291,10 +291,7 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str, preload_tok
             32 + guest_map::UART_SPI
         );
         let _ = writeln!(w, "            s2_tables: {},", tables[i]);
-        let policy = match p.on_fault {
-            FaultPolicy::Stop => "Stop",
-        };
-        let _ = writeln!(w, "            fault_policy: FaultPolicy::{policy},");
+        let _ = writeln!(w, "            fault_policy: FaultPolicy::{},", p.on_fault.variant());
         let _ = writeln!(w, "            wfi_trap: {},", system.pools[p.pool].wfi == crate::config::Wfi::Trap);
         let _ =
             writeln!(w, "            virtio: &[{}],", virtio_devices(system, layout, i, &mut next_virtio).join(", "));
@@ -306,6 +303,32 @@ pub fn generate(system: &System, layout: &Layout, config_file: &str, preload_tok
 
     let memory_ld = format!("HV_BASE = {:#x};\nHV_BUDGET = {:#x};\n", layout.hypervisor.base, layout.hypervisor.size);
     HvConfig { config_rs: o, memory_ld }
+}
+
+/// Compiling generated tables against hv-static's own types, as its build does, in tests: `types.rs` takes its
+/// enums from `hv-plan`, so that crate is compiled first and handed to rustc as `hv_plan`.
+#[cfg(test)]
+pub(crate) fn compile_with_hv_static_types(dir: &std::path::Path, lib_rs: &str, name: &str) -> std::process::Output {
+    let root = crate::workspace_root();
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let plan = dir.join("libhv_plan.rlib");
+    let built = std::process::Command::new(&rustc)
+        .args(["--edition", "2021", "--crate-type", "rlib", "--crate-name", "hv_plan", "-o"])
+        .arg(&plan)
+        .arg(root.join("hv-plan/src/lib.rs"))
+        .output()
+        .expect("rustc runs");
+    assert!(built.status.success(), "hv-plan: {}", String::from_utf8_lossy(&built.stderr));
+    std::fs::write(dir.join("lib.rs"), lib_rs).unwrap();
+    std::process::Command::new(rustc)
+        .current_dir(&root)
+        .args(["--edition", "2021", "--crate-type", "lib", "--crate-name", name, "--extern"])
+        .arg(format!("hv_plan={}", plan.display()))
+        .arg("-o")
+        .arg(dir.join(format!("{name}.rlib")))
+        .arg(dir.join("lib.rs"))
+        .output()
+        .expect("rustc runs")
 }
 
 #[cfg(test)]

@@ -183,43 +183,8 @@ pub struct Hypervisor {
     pub budget_span: Option<Span>,
 }
 
-/// How much hv-static says on its console (hv-static's `LogLevel`); each level includes the ones before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-}
-
-impl LogLevel {
-    /// Every level, least verbose first.
-    pub const ALL: [LogLevel; 4] = [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug];
-
-    /// As configs write it.
-    pub fn name(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-        }
-    }
-
-    /// The variant of hv-static's `LogLevel`.
-    pub fn variant(self) -> &'static str {
-        match self {
-            LogLevel::Error => "Error",
-            LogLevel::Warn => "Warn",
-            LogLevel::Info => "Info",
-            LogLevel::Debug => "Debug",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        LogLevel::ALL.into_iter().find(|l| l.name() == name)
-    }
-}
+/// How much hv-static says on its console, and what a partition's fault does (defined in `hv-plan`).
+pub use hv_plan::system::{FaultPolicy, LogLevel};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheduler {
@@ -265,19 +230,6 @@ pub struct Pool {
     pub wfi: Wfi,
     /// The table of a cyclic pool (`None` for pinned pools).
     pub cyclic: Option<crate::schedule::CyclicSchedule>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultPolicy {
-    Stop,
-}
-
-impl FaultPolicy {
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultPolicy::Stop => "stop",
-        }
-    }
 }
 
 /// Where a partition's kernel comes from.

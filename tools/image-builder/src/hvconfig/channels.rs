@@ -270,15 +270,7 @@ kernel = "hello"
              include!(\"config.rs\");\n}}\npub fn system() -> &'static types::SystemConfig {{ &generated::SYSTEM }}\n",
             types.display().to_string()
         );
-        std::fs::write(dir.join("lib.rs"), lib).unwrap();
-        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-        let out = std::process::Command::new(rustc)
-            .current_dir(&root)
-            .args(["--edition", "2021", "--crate-type", "lib", "--crate-name", "hvconfig_chan", "-o"])
-            .arg(dir.join("chan.rlib"))
-            .arg(dir.join("lib.rs"))
-            .output()
-            .expect("rustc runs");
+        let out = hvconfig::compile_with_hv_static_types(&dir, &lib, "hvconfig_chan");
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }

@@ -1,5 +1,4 @@
 use std::path::Path;
-use std::process::Command;
 
 use super::*;
 use crate::image::testelf;
@@ -398,15 +397,7 @@ fn generated_config_compiles_against_hv_static_types() {
              pub fn system() -> &'static types::SystemConfig {{ &generated::SYSTEM }}\n",
             types.display().to_string()
         );
-        std::fs::write(dir.join("lib.rs"), lib).unwrap();
-        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-        let out = Command::new(rustc)
-            .current_dir(workspace_root())
-            .args(["--edition", "2021", "--crate-type", "lib", "--crate-name", "hvconfig_check", "-o"])
-            .arg(dir.join(format!("check{gic}.rlib")))
-            .arg(dir.join("lib.rs"))
-            .output()
-            .expect("rustc runs");
+        let out = hvconfig::compile_with_hv_static_types(&dir, &lib, &format!("hvconfig_check{gic}"));
         assert!(
             out.status.success(),
             "GICv{gic} config does not compile:\n{}\n{}",

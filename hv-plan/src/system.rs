@@ -1,0 +1,116 @@
+//! The kinds of things a system plan names, shared by the board descriptions, the image builder and hv-static:
+//! one definition each, so a variant added on one side exists on the other (issue 16).
+
+/// Version of the GIC architecture the board and every partition use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GicVersion {
+    V2,
+    V3,
+}
+
+impl GicVersion {
+    /// The number used in configs and on QEMU's `gic-version=` option.
+    pub const fn number(self) -> u32 {
+        match self {
+            GicVersion::V2 => 2,
+            GicVersion::V3 => 3,
+        }
+    }
+
+    /// The version with the given number (2 or 3).
+    pub const fn from_number(n: i64) -> Option<GicVersion> {
+        match n {
+            2 => Some(GicVersion::V2),
+            3 => Some(GicVersion::V3),
+            _ => None,
+        }
+    }
+}
+
+/// Kind of console UART, which selects hv-static's driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UartKind {
+    /// Arm PrimeCell PL011.
+    Pl011,
+    /// A 16550-compatible UART (on Allwinner SoCs a Synopsys DesignWare APB UART, `snps,dw-apb-uart`): its 8-bit
+    /// registers lie `1 << reg_shift` bytes apart and are accessed 32 bits wide (`reg-io-width = <4>`).
+    Ns16550 { reg_shift: u32 },
+}
+
+/// How the hypervisor starts the board's other CPUs (the board's boot firmware decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuStart {
+    /// PSCI `CPU_ON` through SMC: QEMU virt's built-in firmware, U-Boot's PSCI, Trusted Firmware.
+    Psci,
+    /// The boot loader parks the other CPUs in WFI, each polling a flags register and jumping to the address it
+    /// holds once it is non-zero (the protocol of Arm's Versatile Express boot monitor, which QEMU's boot stub
+    /// follows). The register is cleared through `clear` (writing ones clears bits) and set through `set`; an SGI
+    /// then wakes the CPU. There is no context argument: a CPU started this way finds itself by its MPIDR.
+    SysFlags { set: u64, clear: u64 },
+}
+
+/// How much hv-static says on its console; each level includes the ones before it. Partition output is never
+/// filtered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Only what went wrong: partition faults, boot failures.
+    Error,
+    /// Also what may go wrong: configuration mismatches noticed at boot.
+    Warn,
+    /// Also the boot banner, partitions starting, stopping and restarting, console focus changes.
+    Info,
+    /// Also per-event detail useful when bringing up a board.
+    Debug,
+}
+
+impl LogLevel {
+    /// Every level, least verbose first.
+    pub const ALL: [LogLevel; 4] = [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug];
+
+    /// As configs write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+
+    /// The variant's name, as the generated configuration writes it.
+    pub fn variant(self) -> &'static str {
+        match self {
+            LogLevel::Error => "Error",
+            LogLevel::Warn => "Warn",
+            LogLevel::Info => "Info",
+            LogLevel::Debug => "Debug",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
+
+/// What happens when a partition faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPolicy {
+    /// Stop every vCPU of the partition; the others keep running.
+    Stop,
+}
+
+impl FaultPolicy {
+    /// As configs write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultPolicy::Stop => "stop",
+        }
+    }
+
+    /// The variant's name, as the generated configuration writes it.
+    pub fn variant(self) -> &'static str {
+        match self {
+            FaultPolicy::Stop => "Stop",
+        }
+    }
+}
