@@ -1,16 +1,15 @@
 //! Stage-2 translation tables: guest-physical (IPA) to host-physical, in the VMSAv8-64 / LPAE long-descriptor
 //! format that AArch64 EL2 and ARMv7 Hyp share.
 //!
-//! Tables come from a fixed pool sized by the image builder (it runs the same counting rule: one level-1 root, a
-//! level-2 table per GiB touched, a level-3 table per 2 MiB that cannot be one block), so running out is a builder
-//! bug reported as an error, never an allocation. Mappings use 2 MiB blocks wherever IPA, PA and size allow.
+//! Tables come from a fixed pool sized by the image builder, which counts them from the same cut of each mapping
+//! into blocks and pages (`hv_plan::stage2::chunks`: one level-1 root, a level-2 table per GiB touched, a level-3
+//! table per 2 MiB mapped with pages), so running out is a builder bug reported as an error, never an allocation.
+//! Mappings use 2 MiB blocks wherever IPA, PA and size allow.
+
+pub use hv_plan::stage2::IPA_BITS;
+use hv_plan::stage2::{chunks, BLOCK as BLOCK_L2, PAGE, REGION as SPAN_L1};
 
 const ENTRIES: usize = 512;
-const PAGE: u64 = 4096;
-const BLOCK_L2: u64 = 2 << 20;
-const SPAN_L1: u64 = 1 << 30;
-/// Input range covered by one level-1 table (39-bit IPA, start level 1).
-pub const IPA_BITS: u32 = 39;
 
 const VALID: u64 = 1 << 0;
 const TABLE_OR_PAGE: u64 = 1 << 1;
@@ -117,28 +116,25 @@ impl<'a> Stage2<'a> {
         if ipa.checked_add(size).is_none_or(|end| end > 1 << IPA_BITS) {
             return Err(Error::OutOfRange { ipa });
         }
-        let (mut ipa, mut pa, end) = (ipa, pa, ipa + size);
-        while ipa < end {
-            let block = ipa % BLOCK_L2 == 0 && pa % BLOCK_L2 == 0 && end - ipa >= BLOCK_L2;
-            let l2 = self.next_table(0, ((ipa / SPAN_L1) as usize) % ENTRIES)?;
-            let l2_idx = ((ipa / BLOCK_L2) as usize) % ENTRIES;
-            if block {
+        for c in chunks(ipa, pa, size) {
+            let l2 = self.next_table(0, ((c.ipa / SPAN_L1) as usize) % ENTRIES)?;
+            let l2_idx = ((c.ipa / BLOCK_L2) as usize) % ENTRIES;
+            if c.block {
                 let slot = &mut self.table_mut(l2).0[l2_idx];
                 if *slot & VALID != 0 {
-                    return Err(Error::Overlap { ipa });
+                    return Err(Error::Overlap { ipa: c.ipa });
                 }
-                *slot = (pa & ADDR_MASK) | attr.bits() | VALID;
-                ipa += BLOCK_L2;
-                pa += BLOCK_L2;
-            } else {
-                let l3 = self.next_table_in(l2, l2_idx, ipa)?;
+                *slot = (c.pa & ADDR_MASK) | attr.bits() | VALID;
+                continue;
+            }
+            let l3 = self.next_table_in(l2, l2_idx, c.ipa)?;
+            for off in (0..c.size).step_by(PAGE as usize) {
+                let (ipa, pa) = (c.ipa + off, c.pa + off);
                 let slot = &mut self.table_mut(l3).0[((ipa / PAGE) as usize) % ENTRIES];
                 if *slot & VALID != 0 {
                     return Err(Error::Overlap { ipa });
                 }
                 *slot = (pa & ADDR_MASK) | attr.bits() | TABLE_OR_PAGE | VALID;
-                ipa += PAGE;
-                pa += PAGE;
             }
         }
         Ok(())
@@ -306,5 +302,47 @@ mod tests {
         let l2 = t[1].0[0x1000_0000 / (2 << 20)];
         assert_eq!(l2 & 0b11, 0b01, "block descriptor");
         assert_ne!(l2 & AF, 0, "access flag set so no fault on first touch");
+    }
+
+    mod counted {
+        use super::*;
+        use hv_plan::stage2::{count_tables, Mapping};
+        use proptest::prelude::*;
+
+        /// Up to five mappings of up to 8 MiB in pages, each in its own 16 MiB slot of the IPA space (so they never
+        /// overlap), some sharing a GiB and some a 2 MiB region, with PAs aligned or not to 2 MiB.
+        fn mappings() -> impl Strategy<Value = Vec<Mapping>> {
+            proptest::collection::btree_map(0u64..256, (0u64..4096, 1u64..=2048, 0u64..4096, any::<bool>()), 0..5)
+                .prop_map(|slots| {
+                    slots
+                        .into_iter()
+                        .map(|(slot, (page, pages, pa_page, aligned))| {
+                            let ipa = slot * (16 << 20) + (page % 2048) * PAGE;
+                            let pa = 0x4_0000_0000
+                                + slot * (16 << 20)
+                                + if aligned { page % 2048 * PAGE } else { pa_page * PAGE };
+                            Mapping { ipa, pa, size: pages * PAGE }
+                        })
+                        .collect()
+                })
+        }
+
+        proptest! {
+            /// The tables hv-static fills are exactly the ones the builder counts with hv-plan's rule for the same
+            /// mappings: the pool it reserves is never short, and never larger than needed.
+            #[test]
+            fn the_builder_counts_what_the_tables_use(maps in mappings()) {
+                let need = count_tables(&maps);
+                let mut t = pool(need + 4);
+                let mut s2 = Stage2::new(&mut t).unwrap();
+                for m in &maps {
+                    s2.map(m.ipa, m.pa, m.size, Attr::Ram).unwrap();
+                }
+                prop_assert_eq!(s2.tables_used(), need);
+                for m in &maps {
+                    prop_assert_eq!(s2.translate(m.ipa + m.size - 4).map(|t| t.0), Some(m.pa + m.size - 4));
+                }
+            }
+        }
     }
 }

@@ -1,45 +1,12 @@
 //! How many 4 KiB stage-2 translation tables a partition's mappings need, so hv-static can reserve exactly that
 //! many (no heap, capacities exact).
 //!
-//! The stage-2 format the hypervisor builds: 4 KiB granule, 39-bit IPA space, lookup starting at level 1. So there
-//! is one level-1 table; a level-2 table for every 1 GiB region any mapping touches; and a level-3 table for every
-//! 2 MiB region that is not covered entirely by 2 MiB blocks, i.e. where a mapping's IPA and PA are not both
-//! 2 MiB-aligned, or where a mapping starts or ends inside the region.
+//! The stage-2 format and the block rule are `hv_plan::stage2`'s, which the hypervisor's table builder follows
+//! too: one level-1 table; a level-2 table for every 1 GiB region any mapping touches; and a level-3 table for
+//! every 2 MiB region a mapping covers with pages (`hv_plan::stage2::chunks`: where its IPA and PA are not both
+//! 2 MiB-aligned, or where it starts or ends inside the region).
 
-use std::collections::BTreeSet;
-
-const BLOCK_2M: u64 = 2 << 20;
-const REGION_1G: u64 = 1 << 30;
-
-/// One guest-physical to host-physical mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mapping {
-    pub ipa: u64,
-    pub pa: u64,
-    pub size: u64,
-}
-
-/// Number of tables for a set of mappings (an empty set still needs its level-1 table).
-pub fn count_tables(maps: &[Mapping]) -> usize {
-    let mut l2 = BTreeSet::new();
-    let mut l3 = BTreeSet::new();
-    for m in maps.iter().filter(|m| m.size > 0) {
-        let end = m.ipa + m.size;
-        l2.extend(m.ipa / REGION_1G..=(end - 1) / REGION_1G);
-        let mut ipa = m.ipa;
-        while ipa < end {
-            let pa = m.pa + (ipa - m.ipa);
-            let region = ipa / BLOCK_2M;
-            let next = (region + 1) * BLOCK_2M;
-            let block = ipa.is_multiple_of(BLOCK_2M) && pa.is_multiple_of(BLOCK_2M) && end >= next;
-            if !block {
-                l3.insert(region);
-            }
-            ipa = next.min(end);
-        }
-    }
-    1 + l2.len() + l3.len()
-}
+pub use hv_plan::stage2::{count_tables, Mapping};
 
 #[cfg(test)]
 mod tests {
