@@ -28,8 +28,9 @@ use crate::percpu::{self, req};
 use crate::vcpu::VcpuRef;
 use crate::{hvwarn, vgic};
 
-/// Bytes of one device's register window.
-pub const WINDOW: u64 = 0x200;
+/// Bytes of one device's register window: the guest map's transport stride (registers up to 0x100, then the
+/// device's configuration space).
+pub const WINDOW: u64 = hv_plan::guest_map::VIRTIO_MMIO_STRIDE;
 
 static DEVICES: [Mutex<Option<Dev>>; NUM_VIRTIO] = [const { Mutex::new(None) }; NUM_VIRTIO];
 

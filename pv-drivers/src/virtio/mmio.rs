@@ -75,9 +75,6 @@ pub mod regs {
     pub const CONFIG: u64 = 0x100;
 }
 
-/// Size of the MMIO window to map: registers plus a configuration space of up to 3.75 KiB.
-pub const WINDOW_SIZE: u64 = 0x1000;
-
 /// Device status bits (§2.1), in protocol order.
 pub mod status {
     pub const ACKNOWLEDGE: u32 = 1;
