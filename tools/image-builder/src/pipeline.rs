@@ -1,7 +1,6 @@
 //! The steps from a config file to `out/NAME/hv-static.img`.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use board_support::Board;
@@ -11,6 +10,7 @@ use hv_plan::guest_map;
 use crate::cargo::Cargo;
 use crate::config::{self, Context, DiskBacking, KernelSource, System};
 use crate::diag::{Diag, Report, Span};
+use crate::files::write_if_changed;
 use crate::guests::GuestCatalog;
 use crate::image::{self, BootFormat, Format, ImageHeader};
 use crate::layout::{self, Layout, LayoutError};
@@ -18,90 +18,7 @@ use crate::progress::Progress;
 use crate::units::{align_up, hex, size as fmt_size};
 use crate::{display_path, hvconfig, out_dir, report, workspace_root, Error, Result};
 
-/// A config that passed every check.
-#[derive(Clone, Debug)]
-pub struct Checked {
-    pub system: System,
-    /// The config's text and its warnings.
-    pub report: Report,
-    /// Absolute path of the config file.
-    pub config_path: PathBuf,
-}
-
-impl Checked {
-    /// The config file as the user sees it.
-    pub fn file_name(&self) -> &str {
-        self.report.file_name()
-    }
-
-    /// A new report on the same file, for problems found after checking.
-    fn fresh_report(&self) -> Report {
-        Report::new(self.report.file_name(), self.report.source())
-    }
-}
-
-/// A partition's kernel, ready to pack.
-#[derive(Clone, Debug)]
-pub struct KernelImage {
-    pub bytes: Vec<u8>,
-    pub header: ImageHeader,
-    /// Where it came from, for reports.
-    pub from: String,
-}
-
-/// What the layout needs to know about a partition's kernel and ramdisk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ImageSizes {
-    /// Bytes of the kernel to copy.
-    pub kernel_len: u64,
-    pub header: ImageHeader,
-    /// Bytes of the ramdisk, when the partition has one.
-    pub ramdisk_len: Option<u64>,
-}
-
-impl ImageSizes {
-    /// The sizes of loaded kernels and ramdisks.
-    pub fn of(kernels: &[KernelImage], ramdisks: &[Option<Vec<u8>>]) -> Vec<ImageSizes> {
-        kernels
-            .iter()
-            .zip(ramdisks)
-            .map(|(k, r)| ImageSizes {
-                kernel_len: k.bytes.len() as u64,
-                header: k.header,
-                ramdisk_len: r.as_ref().map(|r| r.len() as u64),
-            })
-            .collect()
-    }
-}
-
-/// Everything known before the hypervisor is built: kernels, ramdisks, device trees, layout.
-#[derive(Clone, Debug)]
-pub struct Prepared {
-    pub checked: Checked,
-    pub kernels: Vec<KernelImage>,
-    /// Each partition's ramdisk, when it has one.
-    pub ramdisks: Vec<Option<Vec<u8>>>,
-    pub dtbs: Vec<Vec<u8>>,
-    /// Each disk's image, when it has one (in `System::disks` order).
-    pub disk_images: Vec<Option<Vec<u8>>>,
-    pub layout: Layout,
-}
-
-impl Prepared {
-    /// The pieces of the payload.
-    pub fn parts(&self) -> Parts<'_> {
-        Parts { kernels: &self.kernels, ramdisks: &self.ramdisks, dtbs: &self.dtbs, disk_images: &self.disk_images }
-    }
-}
-
-/// The payload's pieces, in config order.
-#[derive(Clone, Copy, Debug)]
-pub struct Parts<'a> {
-    pub kernels: &'a [KernelImage],
-    pub ramdisks: &'a [Option<Vec<u8>>],
-    pub dtbs: &'a [Vec<u8>],
-    pub disk_images: &'a [Option<Vec<u8>>],
-}
+pub use crate::prepared::{Checked, HvStats, ImageSizes, KernelImage, Parts, Prepared};
 
 /// What `build` produced.
 #[derive(Clone, Debug)]
@@ -130,16 +47,6 @@ pub struct HvFeatures {
     pub trace: bool,
 }
 
-/// Size facts about the built hypervisor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HvStats {
-    /// Bytes of the flattened image (code and data).
-    pub image_len: u64,
-    /// Bytes from the load address to `__hv_end` (bss included).
-    pub end: u64,
-    pub budget: u64,
-}
-
 /// Reads a file this tool made or was given (a built guest, the built hypervisor): refused before it is opened
 /// when it is not a regular file (see [`crate::input`]).
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -150,36 +57,6 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 fn read_error(path: &Path, e: crate::input::InputError) -> Error {
     let kind = if e.is_not_found() { std::io::ErrorKind::NotFound } else { std::io::ErrorKind::Other };
     Error::Read { path: path.to_owned(), source: std::io::Error::new(kind, e) }
-}
-
-/// Whether the file at `path` holds exactly `bytes`, compared a chunk at a time (images run to tens of MiB).
-fn same_contents(path: &Path, bytes: &[u8]) -> bool {
-    let Ok(mut file) = fs::File::open(path) else { return false };
-    if file.metadata().map_or(true, |m| m.len() != bytes.len() as u64) {
-        return false;
-    }
-    let mut chunk = vec![0u8; (1 << 20).min(bytes.len())];
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let n = chunk.len().min(rest.len());
-        if file.read_exact(&mut chunk[..n]).is_err() || chunk[..n] != rest[..n] {
-            return false;
-        }
-        rest = &rest[n..];
-    }
-    // Nothing may follow (the file could have grown since `metadata`).
-    file.read(&mut [0u8; 1]).is_ok_and(|n| n == 0)
-}
-
-/// Writes a file unless it already has these bytes (so cargo does not rebuild for nothing).
-pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if same_contents(path, bytes) {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_owned(), source })?;
-    }
-    fs::write(path, bytes).map_err(|source| Error::Write { path: path.to_owned(), source })
 }
 
 fn config_error(report: Report) -> Error {

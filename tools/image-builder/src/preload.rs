@@ -90,7 +90,7 @@ pub fn write(dir: &Path, layout: &Layout, payload: &[u8], names: &[&str]) -> cra
     let mut files = Vec::new();
     for (i, what, c) in copies(layout) {
         let path = dir.join(format!("{}.{what}", names[i]));
-        crate::pipeline::write_if_changed(&path, bytes(layout, payload, &c))?;
+        crate::files::write_if_changed(&path, bytes(layout, payload, &c))?;
         files.push(File { path, pa: c.dst_pa });
     }
     Ok(Preloaded { files, token: token(layout, payload) })

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::config::{mac_string, DiskBacking, KernelSource, System};
 use crate::hvconfig;
 use crate::layout::{Layout, Region, Shared};
-use crate::pipeline::{HvStats, Prepared};
+use crate::prepared::{HvStats, Prepared};
 use crate::schedule::{self, svg, Slot};
 use crate::units::{hex, size};
 

@@ -124,8 +124,9 @@ pub enum SynthError {
     BadReservation { partition: usize },
 }
 
-/// The longest major frame synthesis will produce (the config's limit on every major frame).
-pub const MAX_SYNTH_FRAME: Nanos = crate::config::limits::MAJOR_FRAME;
+/// The longest major frame there may be, written or synthesised (one second): the config checks every frame
+/// against it (`config::limits::MAJOR_FRAME`).
+pub const MAX_SYNTH_FRAME: Nanos = 1_000_000_000;
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {

@@ -5,6 +5,7 @@
 //! problem becomes a [`Diag`] naming the file position, the field, what is wrong and how to fix it; checking
 //! never panics and reports as many independent problems as it can find in one pass.
 
+mod common;
 mod model;
 mod pv;
 mod raw;
@@ -13,10 +14,12 @@ mod validate;
 
 use std::path::Path;
 
+pub(crate) use common::fetch_hint;
+pub use common::IPA_LIMIT;
 pub use model::*;
 pub use pv::derived_mac;
-pub(crate) use validate::{device_windows, fetch_hint, kernel_diag, overlay_diag};
-pub use validate::{IPA_LIMIT, MIN_PARTITION_RAM};
+pub use validate::MIN_PARTITION_RAM;
+pub(crate) use validate::{device_windows, kernel_diag, overlay_diag};
 
 use crate::diag::{self, closest, list, Diag, Report, Span};
 use crate::guests::GuestCatalog;

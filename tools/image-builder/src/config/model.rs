@@ -38,7 +38,7 @@ pub mod limits {
     /// arm, a warning), and small enough that the partition's device tree keeps inside its 2 MiB region.
     pub const BOOTARGS: usize = 64 * KIB as usize;
     /// A cyclic pool's major frame, written or the least common multiple of its periods, in nanoseconds.
-    pub const MAJOR_FRAME: u64 = 1_000_000_000;
+    pub const MAJOR_FRAME: u64 = crate::schedule::MAX_SYNTH_FRAME;
     /// A disk's size: a RAM-backed disk is also bounded by board RAM, a host-backed one by the board's disk.
     pub const DISK_SIZE: u64 = TIB;
 }

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use board_support::{Board, BOARDS};
 use toml::Spanned;
 
+use super::common::{input_diag, relative_path, shown, size_value, suggest, Lookup, NameKind, NameSet, IPA_LIMIT};
 use super::model::*;
 use super::raw::*;
-use super::validate::{input_diag, relative_path, shown, size_value, suggest, Lookup, NameKind, NameSet, IPA_LIMIT};
 use super::Context;
 use crate::diag::{list, Diag, Report, Span};
 use crate::input;

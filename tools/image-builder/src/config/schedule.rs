@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use toml::Spanned;
 
+use super::common::{shown, suggest, CheckedPool, Lookup};
 use super::model::*;
 use super::raw::*;
-use super::validate::{shown, suggest, CheckedPool, Lookup};
 use crate::diag::{list, Diag, Report, Span};
 use crate::schedule::{self, CyclicSchedule, Nanos, Reservation, SynthError, Window};
 use crate::units::{self, duration};

@@ -1139,8 +1139,8 @@ fn fetched_linux_files_that_are_missing_say_how_to_fetch_them() {
         // The path is shown without `configs/..`.
         assert!(d.label.contains("tests/fixtures/cache/arm64/") && !d.label.contains(".."), "{}", d.label);
     }
-    assert_eq!(validate::fetch_hint(Path::new("/x/tests/fixtures/Image")), None);
-    assert!(validate::fetch_hint(Path::new("/w/configs/../tests/fixtures/cache/armhf/zImage"))
+    assert_eq!(common::fetch_hint(Path::new("/x/tests/fixtures/Image")), None);
+    assert!(common::fetch_hint(Path::new("/w/configs/../tests/fixtures/cache/armhf/zImage"))
         .unwrap()
         .contains("fetch-linux.sh armhf"));
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();

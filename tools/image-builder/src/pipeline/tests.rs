@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::files::same_contents;
 use crate::image::testelf;
 use crate::units::MIB;
 

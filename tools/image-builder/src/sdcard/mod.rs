@@ -378,18 +378,8 @@ pub fn write_sdcard_with(out: &Path, image: &Path, board: &Board, options: CardO
     let bytes = fs::read(image).map_err(|source| Error::Read { path: image.to_owned(), source })?;
     let card = card_for_with(&bytes, board, options)?;
     let path = out.join(CARD_FILE);
-    write_if_changed(&path, &card)?;
+    crate::files::write_if_changed(&path, &card)?;
     Ok(path)
-}
-
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_owned(), source })?;
-    }
-    fs::write(path, bytes).map_err(|source| Error::Write { path: path.to_owned(), source })
 }
 
 /// For a board whose U-Boot keeps its environment in a flash QEMU emulates: writes `out/uboot-env-flash.img`, that
