@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
+use board_support::Board;
 use toml::Spanned;
 
 use super::model::*;
@@ -338,4 +339,22 @@ pub(crate) fn fetch_hint(path: &Path) -> Option<String> {
          initramfs, into tests/fixtures/cache/{arch}/): run `tests/fixtures/fetch-linux.sh {arch}` from the \
          workspace root (as root the first time: it uses apt-get), then try again"
     ))
+}
+
+/// A physical CPU number that exists on the board.
+pub(super) fn cpu_value(v: &Spanned<i64>, field: &str, board: &Board, r: &mut Report) -> Option<u32> {
+    let n = *v.get_ref();
+    if n < 0 || n >= i64::from(board.max_cpus) {
+        r.push(
+            Diag::error(
+                field,
+                v.span(),
+                format!("CPU {n} is beyond the board's CPU count: `{}` has {} CPUs", board.name, board.max_cpus),
+            )
+            .label("no such CPU")
+            .hint(format!("physical CPUs are numbered 0 to {}", board.max_cpus - 1)),
+        );
+        return None;
+    }
+    u32::try_from(n).ok()
 }

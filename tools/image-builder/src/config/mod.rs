@@ -6,7 +6,9 @@
 //! never panics and reports as many independent problems as it can find in one pass.
 
 mod common;
+mod devices;
 mod model;
+mod pools;
 mod pv;
 mod raw;
 mod schedule;
@@ -16,10 +18,11 @@ use std::path::Path;
 
 pub(crate) use common::fetch_hint;
 pub use common::IPA_LIMIT;
+pub(crate) use devices::device_windows;
 pub use model::*;
 pub use pv::derived_mac;
 pub use validate::MIN_PARTITION_RAM;
-pub(crate) use validate::{device_windows, kernel_diag, overlay_diag};
+pub(crate) use validate::{kernel_diag, overlay_diag};
 
 use crate::diag::{self, closest, list, Diag, Report, Span};
 use crate::guests::GuestCatalog;

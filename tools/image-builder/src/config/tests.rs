@@ -1075,7 +1075,7 @@ fn interrupts_and_addresses_of_passed_through_devices() {
 fn board_devices_avoid_the_emulated_devices() {
     for board in board_support::BOARDS {
         for gic in board.gic.versions() {
-            let windows = validate::device_windows(gic, board.max_cpus as usize, pv::MAX_PV_DEVICES);
+            let windows = devices::device_windows(gic, board.max_cpus as usize, pv::MAX_PV_DEVICES);
             for d in board.devices {
                 for m in d.regs {
                     assert!(
