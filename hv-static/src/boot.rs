@@ -35,11 +35,14 @@ fn boot_cpu(dtb: usize) {
         SYSTEM.partitions.len(),
         SYSTEM.cpus.len()
     );
-    if let Err(msg) = check_board(dtb) {
-        hverror!("board does not match the configuration: {msg}");
-        halt();
-    }
-    let images = preloaded(dtb);
+    let tree = match check_board(dtb) {
+        Ok(tree) => tree,
+        Err(msg) => {
+            hverror!("board does not match the configuration: {msg}");
+            halt();
+        }
+    };
+    let images = preloaded(tree.as_ref());
     gic::init_distributor();
     sched::init();
     if let Err((part, e)) = partition::build_all() {
@@ -63,13 +66,14 @@ fn boot_cpu(dtb: usize) {
 }
 
 /// Checks what can be checked of the board against the build-time description: the CPU interface the GIC
-/// version needs, and that the RAM the layout uses exists according to the board's device tree.
-fn check_board(dtb: usize) -> Result<(), &'static str> {
+/// version needs, and that the RAM the layout uses exists according to the board's device tree, which it returns
+/// parsed (`None` when the boot loader passed none).
+fn check_board(dtb: usize) -> Result<Option<fdt::Fdt<'static>>, &'static str> {
     if SYSTEM.gic.version == GicVersion::V3 && !arch::cpu::has_gicv3_sysregs() {
         return Err("the configuration uses GICv3 but this CPU has no GICv3 system-register interface");
     }
     if dtb == 0 {
-        return Ok(()); // Booted without a device tree (e.g. an ELF on QEMU's -kernel): nothing more to check.
+        return Ok(None); // Booted without a device tree (e.g. an ELF on QEMU's -kernel): nothing more to check.
     }
     // SAFETY: the boot protocol passes the device tree's address in x0; `from_ptr` validates the header.
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.map_err(|_| "invalid board device tree")?;
@@ -82,17 +86,13 @@ fn check_board(dtb: usize) -> Result<(), &'static str> {
     if !covered {
         return Err("the board's RAM does not cover the configured RAM (run QEMU with enough -m)");
     }
-    Ok(())
+    Ok(Some(fdt))
 }
 
 /// Whether the boot loader put every partition's images in place (`crate::preload`): its command line in the board
 /// device tree's `/chosen/bootargs` carries this build's token.
-fn preloaded(dtb: usize) -> partition::Images {
-    if dtb == 0 {
-        return partition::Images::Copy;
-    }
-    // SAFETY: as in `check_board`, which has validated the header already.
-    let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }) else { return partition::Images::Copy };
+fn preloaded(tree: Option<&fdt::Fdt<'_>>) -> partition::Images {
+    let Some(fdt) = tree else { return partition::Images::Copy };
     // Not `Fdt::chosen`, which panics on a tree without `/chosen`.
     let bootargs = fdt.find_node("/chosen").and_then(|c| c.property("bootargs")).and_then(|p| p.as_str());
     match preload::said(bootargs.unwrap_or(""), SYSTEM.preload_token) {

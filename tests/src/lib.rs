@@ -122,17 +122,20 @@ pub fn boot_until_with(
 
 /// Lines of the console printed by partition `name` (without the prefix).
 pub fn lines_of<'a>(out: &'a RunOutcome, name: &str) -> Vec<&'a str> {
+    prefixed(&out.output, name)
+}
+
+/// The lines of `text` that `name` printed, without the prefix.
+fn prefixed<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
     let prefix = format!("[{name}] ");
-    out.output.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(prefix.as_str())).collect()
+    text.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(prefix.as_str())).collect()
 }
 
 /// [`lines_of`] without a last line QEMU did not finish printing: a run stopped on its pattern (or its timeout)
 /// can cut the line under way anywhere, `beat 27 at 123 doorbells 0 exits 2` for `... exits 2364`, and a reader of
 /// numbers must not take that for a value.
 pub fn whole_lines_of<'a>(out: &'a RunOutcome, name: &str) -> Vec<&'a str> {
-    let whole = out.output.rfind('\n').map_or("", |end| &out.output[..end]);
-    let prefix = format!("[{name}] ");
-    whole.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix(prefix.as_str())).collect()
+    prefixed(out.output.rfind('\n').map_or("", |end| &out.output[..end]), name)
 }
 
 /// A regex that matches once each pattern has appeared, in any order (the regex crate has no lookahead).
