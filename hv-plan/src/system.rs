@@ -77,16 +77,6 @@ impl LogLevel {
         }
     }
 
-    /// The variant's name, as the generated configuration writes it.
-    pub fn variant(self) -> &'static str {
-        match self {
-            LogLevel::Error => "Error",
-            LogLevel::Warn => "Warn",
-            LogLevel::Info => "Info",
-            LogLevel::Debug => "Debug",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<LogLevel> {
         LogLevel::ALL.into_iter().find(|l| l.name() == name)
     }
@@ -106,11 +96,62 @@ impl FaultPolicy {
             FaultPolicy::Stop => "stop",
         }
     }
+}
 
-    /// The variant's name, as the generated configuration writes it.
-    pub fn variant(self) -> &'static str {
-        match self {
-            FaultPolicy::Stop => "Stop",
+/// Every variant and field spelled out: a new one is a compile error here until it is baked.
+#[cfg(feature = "bake")]
+mod bake {
+    use super::{CpuStart, FaultPolicy, GicVersion, LogLevel, UartKind};
+    use crate::bake::{Bake, Expr};
+    use alloc::vec;
+
+    impl Bake for GicVersion {
+        fn bake(&self) -> Expr {
+            Expr::atom(match self {
+                GicVersion::V2 => "GicVersion::V2",
+                GicVersion::V3 => "GicVersion::V3",
+            })
+        }
+    }
+
+    impl Bake for UartKind {
+        fn bake(&self) -> Expr {
+            match *self {
+                UartKind::Pl011 => Expr::atom("UartKind::Pl011"),
+                UartKind::Ns16550 { reg_shift } => {
+                    Expr::strukt("UartKind::Ns16550", vec![("reg_shift", reg_shift.bake())])
+                }
+            }
+        }
+    }
+
+    impl Bake for CpuStart {
+        fn bake(&self) -> Expr {
+            match *self {
+                CpuStart::Psci => Expr::atom("CpuStart::Psci"),
+                CpuStart::SysFlags { set, clear } => {
+                    Expr::strukt("CpuStart::SysFlags", vec![("set", set.bake()), ("clear", clear.bake())])
+                }
+            }
+        }
+    }
+
+    impl Bake for LogLevel {
+        fn bake(&self) -> Expr {
+            Expr::atom(match self {
+                LogLevel::Error => "LogLevel::Error",
+                LogLevel::Warn => "LogLevel::Warn",
+                LogLevel::Info => "LogLevel::Info",
+                LogLevel::Debug => "LogLevel::Debug",
+            })
+        }
+    }
+
+    impl Bake for FaultPolicy {
+        fn bake(&self) -> Expr {
+            Expr::atom(match self {
+                FaultPolicy::Stop => "FaultPolicy::Stop",
+            })
         }
     }
 }

@@ -1,14 +1,6 @@
 // Host-only fixture: a two-partition GICv3 system, so the shared logic builds and unit-tests without the image
 // builder. Real builds always use the generated description.
-pub const NUM_CPUS: usize = 2;
-pub const NUM_PARTITIONS: usize = 2;
-pub const MAX_VCPUS: usize = 1;
-pub const S2_TABLES: usize = 6;
-pub const NUM_VIRTIO: usize = 0;
-pub const NUM_NET_PORTS: usize = 0;
-pub const NUM_NETWORKS: usize = 0;
-
-pub static SYSTEM: SystemConfig = SystemConfig {
+pub static SYSTEM: SystemConfig<'static> = SystemConfig {
     name: "host-fixture",
     board: "qemu-virt-aarch64",
     uart: 0x0900_0000,

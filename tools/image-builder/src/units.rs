@@ -124,16 +124,7 @@ pub fn parse_addr(s: &str) -> Result<u64, ParseError> {
 
 /// `0x4020_0000`: hex with a `_` every four digits.
 pub fn hex(v: u64) -> String {
-    let digits = format!("{v:x}");
-    let mut out = String::with_capacity(digits.len() + digits.len() / 4 + 2);
-    out.push_str("0x");
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 4 == 0 {
-            out.push('_');
-        }
-        out.push(c);
-    }
-    out
+    hv_plan::bake::hex(v)
 }
 
 /// `64 MiB`, `2 MiB`, `1.5 KiB`, `100 B`: the largest unit that keeps at most one decimal exact enough.

@@ -2,10 +2,12 @@
 //! where each one's memory is) and, per partition, the channels it maps (`ChannelMapping`), in the order its
 //! device tree lists them, which is the index `HV_CHANNEL_SIGNAL` takes.
 
+use bumpalo::Bump;
+use hv_plan::plan::{self, ChannelConfig};
+
 use crate::config::System;
 use crate::layout::{Layout, Shared};
 use crate::s2::Mapping;
-use crate::units::hex;
 
 /// One channel as a member partition maps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,36 +57,26 @@ pub fn channel_maps(system: &System, layout: &Layout, index: usize) -> Vec<Chann
         .collect()
 }
 
-/// The `ChannelConfig`s of `SystemConfig::channels`, in config order.
-pub fn system_channels(system: &System, layout: &Layout) -> Vec<String> {
+/// The channels of `SystemConfig::channels`, in config order.
+pub fn system_channels<'a>(arena: &'a Bump, system: &System, layout: &Layout) -> Vec<ChannelConfig<'a>> {
     system
         .channels
         .iter()
         .enumerate()
-        .map(|(c, ch)| {
-            format!(
-                "ChannelConfig {{ name: {:?}, pa: {}, size: {} }}",
-                ch.name,
-                hex(channel_pa(layout, c)),
-                hex(ch.size)
-            )
-        })
+        .map(|(c, ch)| ChannelConfig { name: arena.alloc_str(&ch.name), pa: channel_pa(layout, c), size: ch.size })
         .collect()
 }
 
-/// Partition `index`'s `ChannelMapping`s.
-pub fn partition_channels(system: &System, layout: &Layout, index: usize) -> Vec<String> {
+/// Partition `index`'s channel mappings as hv-static holds them.
+pub fn partition_channels(system: &System, layout: &Layout, index: usize) -> Vec<plan::ChannelMapping> {
     channel_maps(system, layout, index)
         .iter()
-        .map(|m| {
-            format!(
-                "ChannelMapping {{ channel: {}, ipa: {}, size: {}, writable: {}, doorbell: {} }}",
-                m.channel,
-                hex(m.ipa),
-                hex(m.size),
-                m.writable,
-                m.doorbell
-            )
+        .map(|m| plan::ChannelMapping {
+            channel: m.channel,
+            ipa: m.ipa,
+            size: m.size,
+            writable: m.writable,
+            doorbell: m.doorbell,
         })
         .collect()
 }
@@ -204,29 +196,36 @@ kernel = "hello"
     }
 
     #[test]
-    fn the_generated_tables_list_channels_and_each_partition_s_mappings() {
+    fn the_plan_lists_channels_and_each_partition_s_mappings() {
         let p = prepared(SRC);
         let (s, l) = (&p.system, &p.layout);
-        let c = hvconfig::generate(s, l, "chan.toml", 1).config_rs;
-        let pa = |ch: usize| hex(l.shared.iter().find(|sh| sh.what == Shared::Channel(ch)).unwrap().region.base);
-        let system = format!(
-            "    channels: &[ChannelConfig {{ name: \"ping\", pa: {}, size: 0x1_0000 }}, \
-             ChannelConfig {{ name: \"pong\", pa: {}, size: 0x1000 }}, \
-             ChannelConfig {{ name: \"solo\", pa: {}, size: 0x2000 }}, \
-             ChannelConfig {{ name: \"ring\", pa: {}, size: 0x20_0000 }}],\n",
-            pa(0),
-            pa(1),
-            pa(2),
-            pa(3)
+        let arena = Bump::new();
+        let plan = hvconfig::plan(&arena, s, l, 1);
+        let pa = |ch: usize| l.shared.iter().find(|sh| sh.what == Shared::Channel(ch)).unwrap().region.base;
+        assert_eq!(
+            plan.channels,
+            [
+                ChannelConfig { name: "ping", pa: pa(0), size: 0x1_0000 },
+                ChannelConfig { name: "pong", pa: pa(1), size: 0x1000 },
+                ChannelConfig { name: "solo", pa: pa(2), size: 0x2000 },
+                ChannelConfig { name: "ring", pa: pa(3), size: 0x20_0000 },
+            ]
         );
-        assert_eq!(c.matches(&system).count(), 1, "`{system}` in\n{c}");
+        let mapping =
+            |channel, ipa, size, writable, doorbell| plan::ChannelMapping { channel, ipa, size, writable, doorbell };
+        assert_eq!(
+            plan.partitions[0].channels[..2],
+            [mapping(0, 0x1000_0000, 0x1_0000, true, 48), mapping(1, 0x1001_0000, 0x1000, false, 49)]
+        );
+        assert_eq!(plan.partitions[2].channels[0], mapping(2, 0x1000_0000, 0x2000, true, 48));
+        // Baked, the mappings read as they are.
+        let c = hvconfig::generate(s, l, "chan.toml", 1).config_rs;
         let a = &c[c.find("name: \"a\"").unwrap()..c.find("name: \"b\"").unwrap()];
-        let first = "channels: &[ChannelMapping { channel: 0, ipa: 0x1000_0000, size: 0x1_0000, writable: true, doorbell: 48 }, \
-                     ChannelMapping { channel: 1, ipa: 0x1001_0000, size: 0x1000, writable: false, doorbell: 49 }, ";
-        assert!(a.contains(first), "{a}");
-        let partition_c = &c[c.find("name: \"c\"").unwrap()..];
-        assert!(partition_c
-            .contains("ChannelMapping { channel: 2, ipa: 0x1000_0000, size: 0x2000, writable: true, doorbell: 48 }"));
+        assert!(
+            a.contains("ChannelMapping { channel: 1, ipa: 0x1001_0000, size: 0x1000, writable: false, doorbell: 49 },"),
+            "{a}"
+        );
+        assert!(c.contains("ChannelConfig { name: \"ping\", pa: "), "{c}");
         // Deterministic: the same inputs give the same text.
         assert_eq!(c, hvconfig::generate(s, l, "chan.toml", 1).config_rs);
     }
@@ -251,28 +250,24 @@ kernel = "hello"
                 "partition {i}"
             );
         }
-        let c = hvconfig::generate(s, l, "chan.toml", 1).config_rs;
+        let arena = Bump::new();
         let total: usize = (0..3).map(|i| hvconfig::s2_tables(s, l, i)).sum();
-        assert!(c.contains(&format!("pub const S2_TABLES: usize = {total};")), "{c}");
+        assert_eq!(hvconfig::plan(&arena, s, l, 1).s2_tables(), total);
     }
 
     #[test]
     fn the_generated_tables_compile_against_hv_static_types() {
-        let root = crate::workspace_root();
-        let types = root.join("hv-static/src/config/types.rs");
         let dir = std::env::temp_dir().join(format!("ib-hvconfig-chan-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = prepared(SRC);
-        std::fs::write(dir.join("config.rs"), hvconfig::generate(&p.system, &p.layout, "chan.toml", 1).config_rs)
-            .unwrap();
-        let lib = format!(
-            "#![deny(warnings)]\n#[path = {:?}]\npub mod types;\npub mod generated {{\n    use super::types::*;\n    \
-             include!(\"config.rs\");\n}}\npub fn system() -> &'static types::SystemConfig {{ &generated::SYSTEM }}\n",
-            types.display().to_string()
-        );
-        let out = hvconfig::compile_with_hv_static_types(&dir, &lib, "hvconfig_chan");
-        std::fs::remove_dir_all(&dir).unwrap();
+        let config_rs = hvconfig::generate(&p.system, &p.layout, "chan.toml", 1).config_rs;
+        let (out, ran) = hvconfig::compile_with_hv_static_types(&dir, &config_rs, "hvconfig_chan");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let arena = Bump::new();
+        let plan = hvconfig::plan(&arena, &p.system, &p.layout, 1);
+        let printed = String::from_utf8(ran.unwrap().stdout).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(printed.lines().next(), Some(format!("{plan:?}").as_str()));
     }
 
     /// The same system without its `[[channel]]` tables.
@@ -294,8 +289,9 @@ kernel = "hello"
     #[test]
     fn no_channels_no_entries() {
         let p = prepared(&strip_channels(SRC));
-        let c = hvconfig::generate(&p.system, &p.layout, "chan.toml", 1).config_rs;
-        assert!(c.contains("    channels: &[],\n"), "{c}");
-        assert_eq!(c.matches("            channels: &[],\n").count(), 3, "{c}");
+        let arena = Bump::new();
+        let plan = hvconfig::plan(&arena, &p.system, &p.layout, 1);
+        assert!(plan.channels.is_empty());
+        assert!(plan.partitions.iter().all(|p| p.channels.is_empty()));
     }
 }

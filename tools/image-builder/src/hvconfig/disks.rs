@@ -4,17 +4,18 @@
 
 use board_support::HOST_DISK_SERIAL;
 
+use hv_plan::plan::{self, DiskConfig, HostDiskConfig, Load};
+
 use crate::config::{DiskBacking, System};
 use crate::layout::{Layout, Shared};
-use crate::units::hex;
 
 /// Bytes of the board's disk the host-backed disks' slices take from its start (0 without any).
 pub fn host_disk_size(layout: &Layout) -> u64 {
     layout.host_disk_slices.last().map_or(0, |s| s.offset.saturating_add(s.size))
 }
 
-/// The `DiskConfig`s, in `System::disks` order (the index a `VirtioDevice::Blk` names).
-pub fn system_disks(system: &System, layout: &Layout) -> Vec<String> {
+/// The disks, in `System::disks` order (the index a `VirtioDevice::Blk` names).
+pub fn system_disks(system: &System, layout: &Layout) -> Vec<DiskConfig> {
     let mut slices = layout.host_disk_slices.iter();
     system
         .disks
@@ -28,39 +29,30 @@ pub fn system_disks(system: &System, layout: &Layout) -> Vec<String> {
                         .iter()
                         .find(|s| s.what == Shared::Disk(i))
                         .expect("the layout places every RAM-backed disk");
-                    let image = match s.load {
-                        Some(l) => format!(
-                            "Some(Load {{ src_pa: {}, dst_pa: {}, size: {} }})",
-                            hex(l.src_pa),
-                            hex(l.dst_pa),
-                            hex(l.size)
-                        ),
-                        None => "None".into(),
-                    };
-                    format!("DiskBacking::Ram {{ pa: {}, image: {image} }}", hex(s.region.base))
+                    let image = s.load.map(|l| Load { src_pa: l.src_pa, dst_pa: l.dst_pa, size: l.size });
+                    plan::DiskBacking::Ram { pa: s.region.base, image }
                 }
                 DiskBacking::Host => {
                     let s = slices.next().expect("the layout slices the board's disk for every host-backed disk");
-                    format!("DiskBacking::Host {{ offset: {} }}", hex(s.offset))
+                    plan::DiskBacking::Host { offset: s.offset }
                 }
             };
-            format!("DiskConfig {{ size: {}, backing: {backing} }}", hex(d.size))
+            DiskConfig { size: d.size, backing }
         })
         .collect()
 }
 
-/// The `Option<HostDiskConfig>`: `None` unless some disk is a slice of the board's own disk.
-pub fn host_disk(system: &System, layout: &Layout) -> String {
+/// The board's disk: `None` unless some disk is a slice of it.
+pub fn host_disk(system: &System, layout: &Layout) -> Option<HostDiskConfig<'static>> {
     if layout.host_disk_slices.is_empty() {
-        return "None".into();
+        return None;
     }
     let bus = system.board.virtio_mmio.expect("validated: host-backed disks only on boards with a disk of their own");
-    format!(
-        "Some(HostDiskConfig {{ mmio_base: {}, mmio_stride: {}, mmio_count: {}, serial: {:?}, size: {} }})",
-        hex(bus.base),
-        hex(bus.stride),
-        bus.count,
-        HOST_DISK_SERIAL,
-        hex(host_disk_size(layout))
-    )
+    Some(HostDiskConfig {
+        mmio_base: bus.base,
+        mmio_stride: bus.stride,
+        mmio_count: bus.count,
+        serial: HOST_DISK_SERIAL,
+        size: host_disk_size(layout),
+    })
 }
