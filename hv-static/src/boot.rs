@@ -2,7 +2,7 @@
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
 use crate::config::{GicVersion, SYSTEM};
-use crate::{arch, channel, gic, hverror, hvprintln, partition, preload, run, sched, virtio};
+use crate::{arch, channel, devices, gic, hverror, hvprintln, partition, preload, run, sched, vgic, virtio};
 
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
@@ -51,10 +51,11 @@ fn boot_cpu(dtb: usize) {
     }
     virtio::init();
     channel::init();
+    vgic::set_resample(devices::resample);
     for (i, p) in SYSTEM.partitions.iter().enumerate() {
         let ram: u64 = p.memory.iter().map(|m| m.size).sum();
         hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);
-        partition::start(i, images);
+        partition::start(i, images, devices::reset);
     }
     crate::console::rx::init();
     for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {

@@ -31,6 +31,9 @@ mod sched;
 mod stage2;
 // The event trace (feature `trace`): macros that are empty without it; the ring format builds on the host for tests.
 mod trace;
+// The interface every emulated device implements: a leaf, built on the host too (the virtual GIC's model uses its
+// access type).
+mod vdev;
 mod vgic;
 // The emulated PL011's register file is pure logic: on the host it builds alone, for its property tests.
 #[cfg(not(target_os = "none"))]
@@ -41,6 +44,8 @@ mod vuart_regs;
 mod arch;
 #[cfg(target_os = "none")]
 mod boot;
+#[cfg(target_os = "none")]
+mod devices;
 #[cfg(target_os = "none")]
 mod fp;
 #[cfg(target_os = "none")]

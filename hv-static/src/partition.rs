@@ -8,7 +8,7 @@ use crate::lifecycle::{Life, Lifecycle, Transition};
 use crate::percpu::{self, req};
 use crate::stage2::{Attr, Stage2, Table};
 use crate::vcpu::{self, Power, VcpuRef};
-use crate::{arch, hvprintln, vgic, vuart};
+use crate::{arch, hvprintln, vuart};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -98,23 +98,25 @@ fn load_images(p: &PartitionConfig, images: Images) {
     arch::cpu::invalidate_icache();
 }
 
-/// Starts a stopped partition (at boot): its images, fresh virtual GIC and console, vCPU 0 powered on at the
-/// kernel entry.
-pub fn start(part: usize, images: Images) {
+/// Resets every emulated device of a partition: the device registry's `reset`, which the caller at the top of the
+/// crate hands in, so partitions name none of the devices above them.
+pub type ResetDevices = fn(part: usize);
+
+/// Starts a stopped partition (at boot): its images, every emulated device reset, vCPU 0 powered on at the kernel
+/// entry.
+pub fn start(part: usize, images: Images, reset_devices: ResetDevices) {
     if LIFE[part].claim_start() {
-        launch(part, images);
+        launch(part, images, reset_devices);
     }
 }
 
 /// Loads and launches a partition this CPU has claimed (`Restarting`), ending the transition.
-fn launch(part: usize, images: Images) {
+fn launch(part: usize, images: Images, reset_devices: ResetDevices) {
     let p = &SYSTEM.partitions[part];
     crate::trace::start!(part);
     load_images(p, images);
     crate::trace::loaded!(part);
-    vgic::reset(part);
-    vuart::reset(part);
-    crate::virtio::reset_partition(part);
+    reset_devices(part);
     let v0 = VcpuRef { part, idx: 0 };
     vcpu::update_power(v0, |s| *s = Power::OnPending { entry: p.entry, context: p.dtb, boot: true });
     // Running before vCPU 0's CPU is asked to start it: it enters only a running partition.
@@ -163,7 +165,7 @@ fn halt_vcpus(part: usize) {
 /// again from its images. The caller parks its own vCPU afterwards, and its CPU picks up vCPU 0 if it is its own.
 /// When several vCPUs reset (or one resets while another powers off or faults) at once, only the first to claim
 /// the partition acts; the others return at once and park, which is what the first is waiting for.
-pub fn reset(part: usize) {
+pub fn reset(part: usize, reset_devices: ResetDevices) {
     if !LIFE[part].claim(Transition::Restart) {
         return;
     }
@@ -178,7 +180,7 @@ pub fn reset(part: usize) {
     }
     hvprintln!("partition '{}' restarting", SYSTEM.partitions[part].name);
     scrub(&SYSTEM.partitions[part]);
-    launch(part, Images::Copy);
+    launch(part, Images::Copy, reset_devices);
 }
 
 /// Zeroes a stopped partition's RAM before it starts again, so its new run finds nothing of the old one but its

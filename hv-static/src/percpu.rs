@@ -1,25 +1,11 @@
-//! Per-physical-CPU data: stacks, the vCPU pinned to the CPU, and the mailbox other CPUs use to ask it for
-//! something (refill list registers, stop or start its vCPU) before kicking it with an SGI.
+//! Per-physical-CPU data: the vCPU pinned to the CPU, and the mailbox other CPUs use to ask it for something
+//! (refill list registers, stop or start its vCPU) before kicking it with an SGI. (Each CPU's stack is the
+//! architecture's: `arch::stacks`.)
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::config::{NUM_CPUS, SYSTEM};
 use crate::vcpu::VcpuRef;
-
-/// Each CPU's EL2 stack: its lowest page is an unmapped guard (an overflow faults instead of corrupting), which
-/// leaves 16 KiB usable; the deepest path measured (virtio-net) uses about 7.5 KiB.
-pub const STACK_SIZE: usize = 20 * 1024;
-
-#[repr(C, align(16))]
-pub struct Stack([u8; STACK_SIZE]);
-
-/// One stack per CPU; the boot code indexes it by logical CPU number.
-#[unsafe(no_mangle)]
-pub static mut HV_STACKS: [Stack; NUM_CPUS] = [const { Stack([0; STACK_SIZE]) }; NUM_CPUS];
-
-pub fn stack_top(cpu: usize) -> u64 {
-    core::ptr::addr_of!(HV_STACKS) as u64 + ((cpu + 1) * STACK_SIZE) as u64
-}
 
 /// Mailbox requests (bit flags).
 pub mod req {

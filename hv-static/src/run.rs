@@ -113,7 +113,7 @@ fn bits(mut mask: u16) -> impl Iterator<Item = usize> {
 /// Runs `v` from `regs`, after `load`.
 fn run(v: VcpuRef, regs: &arch::GuestRegs, refill: bool) -> ! {
     make_current(v, refill);
-    arch::exception::enter(regs, percpu::stack_top(arch::cpu::id()))
+    arch::exception::enter(regs, arch::stacks::stack_top(arch::cpu::id()))
 }
 
 /// The last steps before `v`, loaded, runs on this CPU.

@@ -50,8 +50,14 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
         Trap::DataAbort(d) => data_abort(v, regs, d, esr, far, esr::fault_ipa(hpfar, far)),
         // Not stepped over: the instruction runs again, now with the vCPU's own FP/SIMD state.
         Trap::FpAccess => fp::access(v),
-        Trap::SysReg(a) => sysreg::emulate(v, regs, &a),
-        Trap::Coprocessor { .. } => sysreg::emulate_cp15(v, regs, esr::instr_len(esr)),
+        // A GICv3 guest sending an SGI (trapped because HCR_EL2.IMO is set): to the listed vCPUs of its partition.
+        #[cfg(target_arch = "aarch64")]
+        Trap::SysReg(a) if a.encoding() == sysreg::ICC_SGI1R_EL1 && !a.read => {
+            crate::vgic::send_sgi_v3(v, regs.get(a.rt));
+            regs.advance(4);
+        }
+        Trap::SysReg(a) => sysreg::emulate(regs, &a),
+        Trap::Coprocessor { .. } => sysreg::emulate_cp15(regs, esr::instr_len(esr)),
         Trap::Wait { wfe } => {
             if !wfe {
                 run::wait_for_interrupt();

@@ -2,9 +2,9 @@
 //! (both use long descriptors): where the linker put hv-static, and the tables `hwstate::HypMap` fills from it.
 //! Each architecture's `mmu.rs` only points its registers at [`l1_addr`] and turns the MMU on.
 
+use super::stacks::{HV_STACKS, STACK_SIZE};
 use crate::config::{NUM_CPUS, SYSTEM};
 use crate::hwstate::{HypLayout, HypMap, PAGE};
-use crate::percpu::{HV_STACKS, STACK_SIZE};
 use crate::stage2::Table;
 
 /// Level-3 tables for the hypervisor's image: 4 MiB from the 2 MiB block it starts in (`hv-static.ld` checks

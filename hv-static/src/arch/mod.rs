@@ -1,6 +1,7 @@
 //! Architecture-specific code. Everything outside this module is shared by every architecture hv-static runs on.
 
 mod hyp_tables;
+pub mod stacks;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;

@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::counts::{self, Class, Stamp, CLASSES, STAMPS};
 use super::ring::Ring;
-use crate::config::{GicVersion, NUM_CPUS, NUM_PARTITIONS, SYSTEM};
+use crate::config::{NUM_CPUS, NUM_PARTITIONS, SYSTEM};
 use crate::esr::Trap;
 use crate::partition::StopReason;
 use crate::vcpu::VcpuRef;
@@ -114,27 +114,17 @@ fn stamp(part: usize, stamp: Stamp) {
     }
 }
 
-/// The emulated device a data abort at `ipa` reached, as `mmio` finds it (GIC distributor, redistributors,
-/// virtio-mmio windows, the PL011).
+/// The emulated device a data abort at `ipa` reached, asked of the devices themselves as `mmio` asks them (GIC
+/// distributor, redistributors, virtio-mmio windows, the PL011).
 fn dabt_class(v: VcpuRef, ipa: u64) -> Class {
-    use crate::vgic::regs::{GICD_SIZE_V2, GICD_SIZE_V3, GICR_STRIDE};
-    let p = v.partition();
-    let within = |base: u64, size: u64| ipa >= base && ipa - base < size;
-    let gicd_size = match SYSTEM.gic.version {
-        GicVersion::V3 => GICD_SIZE_V3,
-        GicVersion::V2 => GICD_SIZE_V2,
-    };
-    if within(p.vdev.gicd, gicd_size) {
-        Class::DabtGicd
-    } else if p.vdev.gicr != 0 && within(p.vdev.gicr, p.vcpus.len() as u64 * GICR_STRIDE) {
-        Class::DabtGicr
-    } else if crate::virtio::find(v, ipa).is_some() {
-        Class::DabtVirtio
-    } else if p.vdev.uart.is_some_and(|u| within(u, crate::vuart::SIZE)) {
-        Class::DabtUart
-    } else {
-        Class::DabtOther
-    }
+    use crate::vdev::VirtualDevice;
+    let devices: [(&dyn VirtualDevice, Class); 4] = [
+        (&crate::vgic::Distributor, Class::DabtGicd),
+        (&crate::vgic::Redistributors, Class::DabtGicr),
+        (&crate::virtio::Transports, Class::DabtVirtio),
+        (&crate::vuart::Console, Class::DabtUart),
+    ];
+    devices.iter().find(|(d, _)| d.find(v.part, ipa).is_some()).map_or(Class::DabtOther, |&(_, class)| class)
 }
 
 // Raw counter values: the ring header carries the frequency, and the host converts.

@@ -4,7 +4,7 @@
 use spin::Mutex;
 
 use super::lr::{Lr, LrState};
-use super::regs::{Access, Effects, Flavor};
+use super::regs::{Effects, Flavor};
 use super::state::VgicState;
 use crate::config::{GicVersion, MAX_VCPUS, NUM_PARTITIONS, SYSTEM};
 use crate::percpu::{self, req};
@@ -13,7 +13,7 @@ use crate::{arch, gic};
 
 pub type Vgic = VgicState<MAX_VCPUS>;
 
-static VGIC: [Mutex<Vgic>; NUM_PARTITIONS] = {
+pub(super) static VGIC: [Mutex<Vgic>; NUM_PARTITIONS] = {
     let mut a = [const { Mutex::new(VgicState::new(0)) }; NUM_PARTITIONS];
     let mut p = 0;
     while p < NUM_PARTITIONS {
@@ -29,7 +29,7 @@ pub const FLAVOR: Flavor = match SYSTEM.gic.version {
 };
 
 /// Puts a partition's virtual GIC in its reset state, with the hardware-backed interrupts marked.
-pub fn reset(part: usize) {
+pub(super) fn reset(part: usize) {
     let mut v = VGIC[part].lock();
     v.reset();
     for cpu in 0..v.nr_vcpus {
@@ -140,6 +140,18 @@ pub fn has_news(v: VcpuRef) -> bool {
     VGIC[v.part].lock().cpus[v.idx].dirty
 }
 
+/// Where a level-sensitive emulated interrupt the guest completed goes to be resampled by its device.
+pub type Resample = fn(part: usize, intid: u32);
+
+/// The device registry's `resample`, set once at boot by the top of the crate (`boot`), before any partition
+/// starts: the virtual GIC names none of the devices above it.
+static RESAMPLE: spin::Once<Resample> = spin::Once::new();
+
+/// Sets where completed emulated level interrupts are resampled. Boot CPU, once, before any partition starts.
+pub fn set_resample(resample: Resample) {
+    RESAMPLE.call_once(|| resample);
+}
+
 /// Refills this CPU's list registers for its vCPU `v`.
 pub fn refill(v: VcpuRef) {
     // Most GIC CPU interfaces (GIC-400, the A53/A57/A72 GICv3 interfaces, QEMU's) have 4 list registers: a refill
@@ -194,11 +206,9 @@ fn refill_up_to<const N: usize>(v: VcpuRef, n: usize) {
         }
     }
     gic::set_underflow(overflow);
-    for &intid in &resample[..nr_resample] {
-        if v.partition().vdev.uart.is_some() && intid == v.partition().vdev.uart_irq {
-            crate::vuart::resample(v.part);
-        } else if crate::virtio::owns_irq(v.part, intid) {
-            crate::virtio::resample(v.part, intid);
+    if let Some(resample_at) = RESAMPLE.get() {
+        for &intid in &resample[..nr_resample] {
+            resample_at(v.part, intid);
         }
     }
 }
@@ -216,23 +226,8 @@ pub fn clear_lrs() {
     gic::set_underflow(false);
 }
 
-/// Distributor access from vCPU `v`.
-pub fn gicd_access(v: VcpuRef, a: Access) -> u64 {
-    let mut fx = Effects::default();
-    let value = VGIC[v.part].lock().gicd_access(FLAVOR, v.idx, a, &mut fx);
-    apply(v, fx);
-    value
-}
-
-/// Redistributor access from vCPU `v` (any vCPU's redistributor of the same partition).
-pub fn gicr_access(v: VcpuRef, a: Access) -> u64 {
-    let mut fx = Effects::default();
-    let value = VGIC[v.part].lock().gicr_access(a, &mut fx);
-    apply(v, fx);
-    value
-}
-
-fn apply(v: VcpuRef, fx: Effects) {
+/// Carries out what a register access asked for: list-register refills, passthrough routing, SGIs.
+pub(super) fn apply(v: VcpuRef, fx: Effects) {
     // Most accesses ask for nothing (reads, writes that change no state).
     if fx == Effects::default() {
         return;

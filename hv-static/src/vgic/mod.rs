@@ -8,4 +8,8 @@ pub mod state;
 #[cfg(target_os = "none")]
 mod glue;
 #[cfg(target_os = "none")]
+mod vdev;
+#[cfg(target_os = "none")]
 pub use glue::*;
+#[cfg(target_os = "none")]
+pub use vdev::{Distributor, Redistributors};

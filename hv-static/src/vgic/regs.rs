@@ -54,13 +54,8 @@ pub enum Flavor {
     V3,
 }
 
-/// A guest access: byte offset in the frame, size in bytes, and the value for writes.
-#[derive(Clone, Copy, Debug)]
-pub struct Access {
-    pub offset: u64,
-    pub size: u8,
-    pub write: Option<u64>,
-}
+/// A guest access: byte offset in the frame, size in bytes, and the value for writes (every emulated device's).
+pub use crate::vdev::Access;
 
 /// Whether the GIC architecture defines an access of `size` bytes at `offset` of the distributor (or, `gicr`, a
 /// redistributor's frame at `offset` within it): naturally aligned, 32-bit everywhere, byte-wide only in the

@@ -12,6 +12,7 @@ mod device;
 mod disk;
 mod memory;
 mod net;
+mod vdev;
 
 use pv_drivers::virtio::blk::VirtioBlk;
 use pv_drivers::virtio::net::{VirtioNet, RX_QUEUE};
@@ -23,6 +24,7 @@ use self::disk::PhysDisk;
 use self::memory::PartitionMemory;
 pub use self::net::from_uplink;
 use self::net::SwitchPort;
+pub use self::vdev::Transports;
 use crate::config::{VirtioConfig, VirtioDevice, NUM_VIRTIO, SYSTEM};
 use crate::percpu::{self, req};
 use crate::vcpu::VcpuRef;
@@ -54,13 +56,8 @@ pub fn init() {
     }
 }
 
-/// The virtio device of `v`'s partition whose window holds `ipa`, with the offset in it.
-pub fn find(v: VcpuRef, ipa: u64) -> Option<(&'static VirtioConfig, u64)> {
-    v.partition().virtio.iter().find(|d| ipa >= d.ipa && ipa - d.ipa < WINDOW).map(|d| (d, ipa - d.ipa))
-}
-
 /// A trapped access of `size` bytes at `offset` in device `d`'s window; returns the value read.
-pub fn access(v: VcpuRef, d: &VirtioConfig, offset: u64, size: u8, write: Option<u64>) -> u64 {
+fn access(v: VcpuRef, d: &VirtioConfig, offset: u64, size: u8, write: Option<u64>) -> u64 {
     let mut mem = PartitionMemory { part: v.part };
     let (value, fx, broke, kind) = {
         let mut slot = DEVICES[d.index].lock();
@@ -144,7 +141,7 @@ pub fn resume(v: VcpuRef) {
 
 /// A partition (re)starts: every one of its devices is reset as its driver would reset it (status 0), so a new run
 /// never inherits queues, buffers or a broken state from the last one, and deferred work is dropped.
-pub fn reset_partition(part: usize) {
+fn reset_partition(part: usize) {
     let mut mem = PartitionMemory { part };
     for d in SYSTEM.partitions[part].virtio {
         if let Some(dev) = DEVICES[d.index].lock().as_mut() {
@@ -167,7 +164,7 @@ pub fn on_switch_in(v: VcpuRef) {
 
 /// The guest completed device interrupt `intid` of partition `part`: a level interrupt that is still high fires
 /// again.
-pub fn resample(part: usize, intid: u32) {
+fn resample(part: usize, intid: u32) {
     for d in SYSTEM.partitions[part].virtio.iter().filter(|d| d.intid == intid) {
         let high = DEVICES[d.index].lock().as_ref().is_some_and(|dev| dev.interrupt_level());
         if high {
@@ -177,6 +174,6 @@ pub fn resample(part: usize, intid: u32) {
 }
 
 /// Whether `intid` is one of `part`'s virtio interrupts.
-pub fn owns_irq(part: usize, intid: u32) -> bool {
+fn owns_irq(part: usize, intid: u32) -> bool {
     SYSTEM.partitions[part].virtio.iter().any(|d| d.intid == intid)
 }

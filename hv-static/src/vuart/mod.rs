@@ -11,13 +11,15 @@ use crate::vcpu::VcpuRef;
 use crate::vgic;
 
 pub mod regs;
+mod vdev;
 
 use regs::VUart;
 pub use regs::SIZE;
+pub use vdev::Console;
 
 static UARTS: [Mutex<VUart>; NUM_PARTITIONS] = [const { Mutex::new(VUart::RESET) }; NUM_PARTITIONS];
 
-pub fn reset(part: usize) {
+fn reset(part: usize) {
     *UARTS[part].lock() = VUart::RESET;
 }
 
@@ -38,7 +40,7 @@ pub fn receive(part: usize, byte: u8) {
 }
 
 /// The guest completed the UART interrupt: if the line is still high, it fires again (level-triggered).
-pub fn resample(part: usize) {
+fn resample(part: usize) {
     let still_high = {
         let mut u = UARTS[part].lock();
         u.irq_high = u.masked_status() != 0;
@@ -54,7 +56,7 @@ fn raise(part: usize) {
 }
 
 /// A guest access at `offset` in the UART frame; returns the read value.
-pub fn access(part: usize, offset: u64, write: Option<u32>) -> u32 {
+fn access(part: usize, offset: u64, write: Option<u32>) -> u32 {
     let (value, rose) = {
         let mut u = UARTS[part].lock();
         u.line.set_raw(console::focused() == Some(part));

@@ -10,8 +10,8 @@
 //! zImage is position-independent. hv-static is linked at one address, so its first instructions copy the whole
 //! boot image (hypervisor and payload: the header's end field, which the image builder widens) there first.
 
+use crate::arch::stacks::STACK_SIZE;
 use crate::config::{NUM_CPUS, SYSTEM};
-use crate::percpu::STACK_SIZE;
 
 core::arch::global_asm!(
     r#"

@@ -16,8 +16,8 @@
 //! runs, SP is always its CPU's stack top, and each window runs with exactly one trap frame below the top.
 
 use super::context::GuestRegs;
+use crate::arch::stacks::STACK_SIZE;
 use crate::config::NUM_CPUS;
-use crate::percpu::STACK_SIZE;
 
 core::arch::global_asm!(
     r#"

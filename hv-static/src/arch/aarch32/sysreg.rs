@@ -9,7 +9,6 @@
 use super::context::GuestRegs;
 use super::inject;
 use crate::hwstate::{self, Access, CpAccess, CpAccess64};
-use crate::vcpu::VcpuRef;
 
 /// HSR exception classes of coprocessor traps.
 const EC_CP15_32: u32 = 0x03;
@@ -18,7 +17,7 @@ const EC_CP14_32: u32 = 0x05;
 const EC_CP14_64: u32 = 0x0c;
 
 /// A trapped coprocessor access: emulated as `hwstate` says, or an Undefined Instruction exception in the partition.
-pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
+pub fn emulate_cp15(regs: &mut GuestRegs, instr_len: u64) {
     let (hsr, _, _) = super::trap_syndrome();
     let (ec, iss) = ((hsr >> 26) as u32 & 0x3f, hsr as u32 & 0x1ff_ffff);
     if hwstate::syndrome_condition(iss).is_some_and(|c| !hwstate::condition_passed(c, regs.cpsr)) {
@@ -77,6 +76,6 @@ fn read_value(access: Access) -> u32 {
 }
 
 /// MSR/MRS traps do not exist on ARMv7; kept for the shared trap dispatcher.
-pub fn emulate(_v: VcpuRef, regs: &mut GuestRegs, _a: &crate::esr::SysRegAccess) {
+pub fn emulate(regs: &mut GuestRegs, _a: &crate::esr::SysRegAccess) {
     inject::undef(regs, 4);
 }

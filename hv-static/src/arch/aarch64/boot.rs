@@ -4,7 +4,7 @@
 //! Nothing here touches memory through Rust before the stack exists and `.bss` is zero; FP/SIMD is enabled at EL2
 //! first because the compiler may use NEON registers anywhere.
 
-use crate::percpu::STACK_SIZE;
+use crate::arch::stacks::STACK_SIZE;
 
 core::arch::global_asm!(
     r#"

@@ -232,7 +232,7 @@ enter_guest:
     b       return_to_guest
 "#,
     frame = const FRAME,
-    stack_size = const crate::percpu::STACK_SIZE,
+    stack_size = const crate::arch::stacks::STACK_SIZE,
 );
 
 /// The trap frame's size; `enter_guest` copies it as 17 pairs of words.

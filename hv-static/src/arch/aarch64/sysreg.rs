@@ -12,7 +12,6 @@ use super::context::GuestRegs;
 use super::inject;
 use crate::esr::SysRegAccess;
 use crate::hwstate::{self, Access};
-use crate::vcpu::VcpuRef;
 
 /// `ICC_SGI1R_EL1`: a GICv3 guest sending an SGI (trapped because HCR_EL2.IMO is set).
 pub const ICC_SGI1R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 5);
@@ -20,14 +19,11 @@ pub const ICC_SGI1R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 5);
 pub const ICC_ASGI1R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 6);
 pub const ICC_SGI0R_EL1: u32 = SysRegAccess::key(3, 0, 12, 11, 7);
 
-/// A trapped MSR/MRS: SGI generation on GICv3 is emulated, so are the registers `hwstate::aarch64_access` names;
+/// A trapped MSR/MRS other than an `ICC_SGI1R_EL1` write (an SGI, which the virtual GIC sends: the trap dispatcher
+/// hands it there): the registers `hwstate::aarch64_access` names are emulated, the other SGI generators ignored,
 /// anything else does not exist for the partition.
-pub fn emulate(v: VcpuRef, regs: &mut GuestRegs, a: &SysRegAccess) {
+pub fn emulate(regs: &mut GuestRegs, a: &SysRegAccess) {
     match a.encoding() {
-        ICC_SGI1R_EL1 if !a.read => {
-            crate::vgic::send_sgi_v3(v, regs.get(a.rt));
-            regs.advance(4);
-        }
         ICC_ASGI1R_EL1 | ICC_SGI0R_EL1 if !a.read => regs.advance(4),
         _ => match hwstate::aarch64_access(a.op0, a.op1, a.crn, a.crm, a.op2) {
             Access::Undefined => inject::undef(regs),
@@ -60,7 +56,7 @@ fn read_value(access: Access) -> u64 {
 /// A trapped AArch32 coprocessor access (from a 32-bit EL0 of the partition: debug registers it may reach through
 /// the DCC, IMPLEMENTATION DEFINED registers): undefined, as without it. One that failed its condition is skipped,
 /// as the CPU would have.
-pub fn emulate_cp15(_v: VcpuRef, regs: &mut GuestRegs, instr_len: u64) {
+pub fn emulate_cp15(regs: &mut GuestRegs, instr_len: u64) {
     let (esr, _, _) = super::trap_syndrome();
     let cond = hwstate::syndrome_condition(esr as u32 & 0x1ff_ffff);
     if cond.is_some_and(|c| !hwstate::condition_passed(c, regs.pstate as u32)) {
