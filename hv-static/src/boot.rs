@@ -1,7 +1,8 @@
 //! Bring-up: the boot CPU checks the board, builds the hypervisor's and every partition's address spaces and
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
-use crate::config::{GicVersion, SYSTEM};
+use crate::config::{CpuStart, GicVersion, SYSTEM};
+use crate::halt::{self, halt};
 use crate::{arch, channel, devices, gic, hverror, hvprintln, partition, preload, run, sched, vgic, virtio};
 
 #[unsafe(no_mangle)]
@@ -51,17 +52,22 @@ fn boot_cpu(dtb: usize) {
     }
     virtio::init();
     channel::init();
+    // The device registry, handed down: nothing below this module names a device.
     vgic::set_resample(devices::resample);
+    partition::set_device_hooks(partition::DeviceHooks { reset: devices::reset, stopped: devices::stopped });
     for (i, p) in SYSTEM.partitions.iter().enumerate() {
         let ram: u64 = p.memory.iter().map(|m| m.size).sum();
         hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);
-        partition::start(i, images, devices::reset);
+        partition::start(i, images);
     }
     crate::console::rx::init();
     for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {
         let r = arch::firmware::cpu_on(c.mpidr, arch::secondary_entry_address(), i as u64);
         if r != 0 {
             hverror!("CPU {i} (MPIDR {:#x}) did not start: PSCI error {r}", c.mpidr);
+        } else if let CpuStart::SysFlags { .. } = SYSTEM.cpu_start {
+            // Released from the boot loader's pen, it waits in WFI for an interrupt before it looks.
+            gic::send_sgi(i, gic::SGI_KICK);
         }
     }
 }
@@ -112,28 +118,13 @@ fn preloaded(tree: Option<&fdt::Fdt<'_>>) -> partition::Images {
     }
 }
 
-pub fn halt() -> ! {
-    loop {
-        arch::cpu::wfe();
-    }
-}
-
-/// Set by the first CPU that panics: every CPU that takes an interrupt afterwards halts instead of going back to a
-/// partition.
-static PANICKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-
-/// Whether a CPU has panicked: the board is stopping.
-pub fn panicked() -> bool {
-    PANICKED.load(core::sync::atomic::Ordering::Acquire)
-}
-
 /// A broken hypervisor invariant (never a guest's doing: see the crate's lints). Stops the whole board the same
 /// way every time: the epitaph is printed even if this CPU holds the console (a panic inside a console write must
 /// not deadlock on its own lock), every other CPU is interrupted and halts at EL2, then this one halts. A second
 /// panic, on this CPU or another, only halts.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    if PANICKED.swap(true, core::sync::atomic::Ordering::AcqRel) {
+    if halt::raise() {
         halt()
     }
     crate::console::emergency(format_args!("PANIC on CPU {}: {}", arch::cpu::id(), info));

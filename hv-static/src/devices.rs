@@ -1,12 +1,13 @@
 //! The emulated devices partitions see, registered once. The trap path finds the device behind a stage-2 data
 //! abort here (`mmio`), interrupt completion resamples level interrupts here (boot hands [`resample`] to
-//! `vgic::set_resample`), and a partition (re)start resets every device here (`partition` is handed [`reset`]): adding a
-//! device is one module implementing [`VirtualDevice`] and one entry in [`DEVICES`].
+//! `vgic::set_resample`), and a partition's start and stop reset and flush its devices here (boot hands [`reset`]
+//! and [`stopped`] to `partition::set_device_hooks`): adding a device is one module implementing [`VirtualDevice`]
+//! and one entry in [`DEVICES`].
 //!
 //! This module sits at the top of the crate, above the devices it names and the core that calls back through it,
 //! so neither has to import the other.
 
-use crate::vdev::{Hit, VirtualDevice};
+use crate::vdev::{Hit, Kind, VirtualDevice};
 use crate::{vgic, virtio, vuart};
 
 /// Every kind of emulated device. Their windows never overlap in a partition (the image builder lays them out), so
@@ -29,4 +30,17 @@ pub fn reset(part: usize) {
     for d in DEVICES {
         d.reset(part);
     }
+}
+
+/// Partition `part` stopped: devices holding output for it let it out.
+pub fn stopped(part: usize) {
+    for d in DEVICES {
+        d.stopped(part);
+    }
+}
+
+/// The kind of device at `ipa` in partition `part`, for the trace.
+#[cfg_attr(not(feature = "trace"), allow(dead_code, reason = "only the event trace asks"))]
+pub fn kind_at(part: usize, ipa: u64) -> Option<Kind> {
+    find(part, ipa).map(|(d, _)| d.kind())
 }

@@ -88,9 +88,9 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
     match (acked.intid, current) {
         (gic::SGI_KICK, _) => {
             // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.
-            if crate::boot::panicked() {
+            if crate::halt::panicked() {
                 gic::end(acked);
-                crate::boot::halt();
+                crate::halt::halt();
             }
             let flags = percpu::take(arch::cpu::id());
             // A stop request names a partition, not a CPU: on a CPU that time-shares, the vCPU running now may
@@ -125,7 +125,7 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
         // fill), so ending it now would bring it straight back into this loop until all is written: it stays active
         // until the loop is done, and is taken again once the CPU has left, a slice per entry.
         (i, _) if i == SYSTEM.uart_irq => {
-            if console::rx::on_interrupt() {
+            if console::rx::on_interrupt(crate::vuart::receive) {
                 held.add(acked);
             } else {
                 gic::end(acked);
@@ -133,7 +133,7 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
         }
         // The board's network device (an uplink): frames from outside, switched on this CPU, a batch per entry.
         (i, _) if hostdev::owns_irq(i) => {
-            hostdev::on_interrupt(i);
+            hostdev::on_interrupt(i, crate::virtio::from_uplink);
             held.add(acked);
         }
         (gic::VTIMER_IRQ, Some(v)) => vgic::inject_vtimer(v),

@@ -11,6 +11,13 @@
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
+/// Why a partition stops.
+#[derive(Clone, Copy, Debug)]
+pub enum StopReason {
+    Fault,
+    PowerOff,
+}
+
 /// Where a partition is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]

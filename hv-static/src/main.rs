@@ -50,6 +50,13 @@ mod devices;
 mod fp;
 #[cfg(target_os = "none")]
 mod gic;
+// On the host only the list-register encoding, pure data that the virtual GIC's tests use.
+#[cfg(not(target_os = "none"))]
+mod gic {
+    pub mod lr;
+}
+#[cfg(target_os = "none")]
+mod halt;
 #[cfg(target_os = "none")]
 mod hostdev;
 #[cfg(target_os = "none")]

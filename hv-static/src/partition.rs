@@ -4,11 +4,12 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::{PartitionConfig, NUM_PARTITIONS, S2_TABLES, SYSTEM};
+pub use crate::lifecycle::StopReason;
 use crate::lifecycle::{Life, Lifecycle, Transition};
 use crate::percpu::{self, req};
 use crate::stage2::{Attr, Stage2, Table};
 use crate::vcpu::{self, Power, VcpuRef};
-use crate::{arch, hvprintln, vuart};
+use crate::{arch, hvprintln};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -98,37 +99,45 @@ fn load_images(p: &PartitionConfig, images: Images) {
     arch::cpu::invalidate_icache();
 }
 
-/// Resets every emulated device of a partition: the device registry's `reset`, which the caller at the top of the
-/// crate hands in, so partitions name none of the devices above them.
-pub type ResetDevices = fn(part: usize);
+/// What a partition's start and stop need of the emulated devices above it: the device registry's `reset` (every
+/// device of a partition back to reset) and `stopped` (devices holding output for it let it out).
+#[derive(Clone, Copy)]
+pub struct DeviceHooks {
+    pub reset: fn(part: usize),
+    pub stopped: fn(part: usize),
+}
+
+/// Set once at boot by the top of the crate (`boot`), before any partition starts: partitions name none of the
+/// devices above them.
+static DEVICES: spin::Once<DeviceHooks> = spin::Once::new();
+
+/// Sets the device hooks. Boot CPU, once, before any partition starts.
+pub fn set_device_hooks(hooks: DeviceHooks) {
+    DEVICES.call_once(|| hooks);
+}
 
 /// Starts a stopped partition (at boot): its images, every emulated device reset, vCPU 0 powered on at the kernel
 /// entry.
-pub fn start(part: usize, images: Images, reset_devices: ResetDevices) {
+pub fn start(part: usize, images: Images) {
     if LIFE[part].claim_start() {
-        launch(part, images, reset_devices);
+        launch(part, images);
     }
 }
 
 /// Loads and launches a partition this CPU has claimed (`Restarting`), ending the transition.
-fn launch(part: usize, images: Images, reset_devices: ResetDevices) {
+fn launch(part: usize, images: Images) {
     let p = &SYSTEM.partitions[part];
     crate::trace::start!(part);
     load_images(p, images);
     crate::trace::loaded!(part);
-    reset_devices(part);
+    if let Some(devices) = DEVICES.get() {
+        (devices.reset)(part);
+    }
     let v0 = VcpuRef { part, idx: 0 };
     vcpu::update_power(v0, |s| *s = Power::OnPending { entry: p.entry, context: p.dtb, boot: true });
     // Running before vCPU 0's CPU is asked to start it: it enters only a running partition.
     LIFE[part].finish();
     percpu::post(v0.pcpu(), req::START);
-}
-
-/// Why a partition stops.
-#[derive(Clone, Copy, Debug)]
-pub enum StopReason {
-    Fault,
-    PowerOff,
 }
 
 /// Stops every vCPU of `part`. The calling CPU's own vCPU, if it belongs to `part`, is left for the caller to
@@ -150,7 +159,9 @@ pub fn stop(part: usize, reason: StopReason) -> bool {
 
 /// Powers off every vCPU of a partition this CPU has claimed and asks their CPUs to leave the guest.
 fn halt_vcpus(part: usize) {
-    vuart::flush(part);
+    if let Some(devices) = DEVICES.get() {
+        (devices.stopped)(part);
+    }
     let me = arch::cpu::id();
     for (idx, vc) in SYSTEM.partitions[part].vcpus.iter().enumerate() {
         let v = VcpuRef { part, idx };
@@ -165,7 +176,7 @@ fn halt_vcpus(part: usize) {
 /// again from its images. The caller parks its own vCPU afterwards, and its CPU picks up vCPU 0 if it is its own.
 /// When several vCPUs reset (or one resets while another powers off or faults) at once, only the first to claim
 /// the partition acts; the others return at once and park, which is what the first is waiting for.
-pub fn reset(part: usize, reset_devices: ResetDevices) {
+pub fn reset(part: usize) {
     if !LIFE[part].claim(Transition::Restart) {
         return;
     }
@@ -180,7 +191,7 @@ pub fn reset(part: usize, reset_devices: ResetDevices) {
     }
     hvprintln!("partition '{}' restarting", SYSTEM.partitions[part].name);
     scrub(&SYSTEM.partitions[part]);
-    launch(part, Images::Copy, reset_devices);
+    launch(part, Images::Copy);
 }
 
 /// Zeroes a stopped partition's RAM before it starts again, so its new run finds nothing of the old one but its

@@ -7,10 +7,10 @@
 use crate::arch::{self, context::CNTV_IMASK};
 use crate::arch::{El1Regs, FpRegs, GuestRegs};
 use crate::fp;
+use crate::gic::lr::Lr;
 use crate::partition::{self, RunState};
 use crate::percpu::{self, req};
 use crate::vcpu::{self, Context, Power, VcpuRef};
-use crate::vgic::lr::Lr;
 use crate::{console, gic, irq, sched, vgic, virtio};
 
 /// The idle loop: sleeps until there is a vCPU to run, then enters it. Never returns.

@@ -34,7 +34,7 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
     let v = entered();
     let (esr, far, hpfar) = arch::trap_syndrome();
     let trap = esr::decode(esr);
-    trace::trap!(v, &trap, hpfar, far);
+    trace::trap!(v, &trap, hpfar, far, crate::devices::kind_at(v.part, esr::fault_ipa(hpfar, far)));
     match trap {
         Trap::Hvc { .. } => {
             if !hypercall::dispatch(v, regs) {

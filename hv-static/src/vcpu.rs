@@ -5,7 +5,7 @@ use spin::Mutex;
 
 use crate::arch::{El1Regs, FpRegs, GuestRegs};
 use crate::config::{PartitionConfig, VcpuConfig, NUM_PARTITIONS, NUM_VCPUS, SYSTEM};
-use crate::vgic::lr::Lr;
+use crate::gic::lr::Lr;
 
 /// Names a vCPU: partition index and vCPU index within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

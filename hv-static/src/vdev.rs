@@ -33,6 +33,18 @@ pub struct Hit {
     pub offset: u64,
 }
 
+/// What kind of device a window belongs to, for the event trace's counters (a device the trace has no class for is
+/// `Other`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "trace"), allow(dead_code, reason = "only the event trace asks"))]
+pub enum Kind {
+    GicDistributor,
+    GicRedistributors,
+    Virtio,
+    Uart,
+    Other,
+}
+
 /// An emulated device, for every partition that has it. Implementations are stateless handles (unit structs) over
 /// per-partition state the device module owns, registered once as a `&'static dyn VirtualDevice`.
 pub trait VirtualDevice: Sync {
@@ -49,6 +61,16 @@ pub trait VirtualDevice: Sync {
 
     /// Partition `part` (re)starts: its state of this device returns to reset, so a new run inherits nothing.
     fn reset(&self, part: usize);
+
+    /// Partition `part` stopped (a fault, a power-off, or on its way to a restart): a device that holds output
+    /// on the partition's behalf lets it out. Most hold nothing.
+    fn stopped(&self, _part: usize) {}
+
+    /// The trace's name for it.
+    #[cfg_attr(not(feature = "trace"), allow(dead_code, reason = "only the event trace asks"))]
+    fn kind(&self) -> Kind {
+        Kind::Other
+    }
 }
 
 /// The offset of `ipa` in the window `[base, base + size)`, if it falls there.

@@ -16,7 +16,7 @@ use spin::Mutex;
 
 use super::input::{Action, InputSwitch};
 use crate::config::{NUM_PARTITIONS, SYSTEM};
-use crate::{arch, gic, hvprintln, percpu, vuart};
+use crate::{arch, gic, hvprintln, percpu};
 
 static SWITCH: Mutex<InputSwitch<NUM_PARTITIONS>> = Mutex::new(InputSwitch::new(consoles()));
 
@@ -95,14 +95,19 @@ pub(super) fn route(cpu: Option<usize>) {
     }
 }
 
-/// The UART's interrupt: input, then one FIFO's worth of output. Returns whether output still waits; the
-/// interrupt then stays raised (QEMU's UARTs say "room" after every byte), and the caller keeps it active until
-/// it leaves the hypervisor, so that each entry writes one slice rather than everything queued.
-pub fn on_interrupt() -> bool {
+/// Where a typed byte goes: the emulated UART of partition `part` (`vuart::receive`, which the interrupt
+/// dispatcher above hands in, so the console names none of the virtual devices).
+pub type Deliver = fn(part: usize, byte: u8);
+
+/// The UART's interrupt: input (bytes for the focused partition to `deliver`), then one FIFO's worth of output.
+/// Returns whether output still waits; the interrupt then stays raised (QEMU's UARTs say "room" after every byte),
+/// and the caller keeps it active until it leaves the hypervisor, so that each entry writes one slice rather than
+/// everything queued.
+pub fn on_interrupt(deliver: Deliver) -> bool {
     while let Some(byte) = super::with_uart(|u| u.read_byte()) {
         let action = SWITCH.lock().feed(byte);
         match action {
-            Action::Deliver { part, byte } => vuart::receive(part, byte),
+            Action::Deliver { part, byte } => deliver(part, byte),
             Action::Focus(p) => {
                 hvprintln!("console input -> '{}'", SYSTEM.partitions[p].name);
                 route_to(p);

@@ -3,7 +3,7 @@
 
 use super::mmio::{read32, write32, write8};
 use crate::config::SYSTEM;
-use crate::vgic::lr::Lr;
+use crate::gic::lr::Lr;
 
 const GICD_CTLR: u64 = 0x000;
 const GICD_TYPER: u64 = 0x004;

@@ -4,6 +4,7 @@
 pub mod gicv2;
 #[cfg(target_arch = "aarch64")]
 pub mod gicv3;
+pub mod lr;
 pub mod mmio;
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -11,7 +12,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 #[cfg(target_arch = "aarch64")]
 use crate::arch::gicv3_sysregs as v3;
 use crate::config::{GicVersion, SYSTEM};
-use crate::vgic::lr::Lr;
+use lr::Lr;
 
 /// SGI the hypervisor sends between its CPUs: "look at your mailbox".
 pub const SGI_KICK: u32 = 0;
@@ -175,11 +176,11 @@ pub fn lr_mask() -> u16 {
 }
 
 pub fn read_lr(i: usize) -> Lr {
-    by_version!(v3::read_lr(i), gicv2::read_lr(i))
+    by_version!(Lr::decode_v3(v3::read_lr(i)), gicv2::read_lr(i))
 }
 
 pub fn write_lr(i: usize, lr: &Lr) {
-    by_version!(v3::write_lr(i, lr), gicv2::write_lr(i, lr))
+    by_version!(v3::write_lr(i, lr.encode_v3()), gicv2::write_lr(i, lr))
 }
 
 /// Asks for a maintenance interrupt when the list registers are (nearly) empty, to refill them.

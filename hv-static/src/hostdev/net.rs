@@ -1,6 +1,7 @@
 //! The board's own network device (QEMU `virt`: `-device virtio-net-device` with `-netdev user`), which hv-static
 //! drives as the uplink port of one switch (`uplink = true`): what the switch forwards to the uplink is sent out
-//! through it, and what it receives is switched to the partitions on that network (`virtio::from_uplink`).
+//! through it, and what it receives is switched to the partitions on that network (`virtio::from_uplink`, handed
+//! in by the interrupt dispatcher).
 //!
 //! The driver is virtio-drivers' no-alloc [`VirtIONetRaw`]: [`QUEUE`] receive buffers stay posted, and a frame
 //! to send is copied into one of [`QUEUE`] transmit buffers; all of them are statics in the hypervisor's image
@@ -28,7 +29,7 @@ use virtio_drivers::transport::mmio::{MmioTransport, MmioVersion};
 
 use super::dma::DmaPool;
 use crate::config::{HostNetConfig, SYSTEM};
-use crate::{gic, hverror, hvprintln, hvwarn, virtio};
+use crate::{gic, hverror, hvprintln, hvwarn};
 
 /// Whether this image drives the board's network device at all (a compile-time constant: without it, none of this
 /// module is reachable and the linker drops its buffers).
@@ -254,9 +255,13 @@ pub fn send(frame: &[u8]) {
     }
 }
 
-/// The device's interrupt `intid` (on the CPU it is routed to): acknowledges it, then switches at most
-/// [`RX_BATCH`] received frames to the partitions' ports; when more wait, makes the interrupt pending again.
-pub fn on_interrupt(intid: u32) {
+/// Where a frame received from outside goes: the switch of network `network` (`virtio::from_uplink`, which the
+/// interrupt dispatcher above hands in, so the board's driver names none of the virtual devices).
+pub type Deliver = fn(network: usize, frame: &[u8]);
+
+/// The device's interrupt `intid` (on the CPU it is routed to): acknowledges it, then hands at most [`RX_BATCH`]
+/// received frames to `deliver`; when more wait, makes the interrupt pending again.
+pub fn on_interrupt(intid: u32, deliver: Deliver) {
     let Some(cfg) = SYSTEM.host_net.as_ref() else { return };
     match NIC.lock().as_mut() {
         Some(nic) => {
@@ -273,7 +278,7 @@ pub fn on_interrupt(intid: u32) {
         match taken {
             Some(Ok(Some(len))) => {
                 if len > 0 {
-                    virtio::from_uplink(cfg.network, &frame[..len]);
+                    deliver(cfg.network, &frame[..len]);
                 }
             }
             Some(Ok(None)) | None => return,

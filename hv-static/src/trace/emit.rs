@@ -12,8 +12,9 @@ use super::counts::{self, Class, Stamp, CLASSES, STAMPS};
 use super::ring::Ring;
 use crate::config::{NUM_CPUS, NUM_PARTITIONS, SYSTEM};
 use crate::esr::Trap;
-use crate::partition::StopReason;
+use crate::lifecycle::StopReason;
 use crate::vcpu::VcpuRef;
+use crate::vdev::Kind;
 
 /// Bytes of frames each CPU keeps: about 4,000 events of 13 to 22 bytes (the cyclic demo's first third of a second,
 /// boot included). A power of two (the ring's wrap is a mask).
@@ -114,17 +115,15 @@ fn stamp(part: usize, stamp: Stamp) {
     }
 }
 
-/// The emulated device a data abort at `ipa` reached, asked of the devices themselves as `mmio` asks them (GIC
-/// distributor, redistributors, virtio-mmio windows, the PL011).
-fn dabt_class(v: VcpuRef, ipa: u64) -> Class {
-    use crate::vdev::VirtualDevice;
-    let devices: [(&dyn VirtualDevice, Class); 4] = [
-        (&crate::vgic::Distributor, Class::DabtGicd),
-        (&crate::vgic::Redistributors, Class::DabtGicr),
-        (&crate::virtio::Transports, Class::DabtVirtio),
-        (&crate::vuart::Console, Class::DabtUart),
-    ];
-    devices.iter().find(|(d, _)| d.find(v.part, ipa).is_some()).map_or(Class::DabtOther, |&(_, class)| class)
+/// The class of a data abort that reached a device of `kind` (`None`: none).
+fn dabt_class(kind: Option<Kind>) -> Class {
+    match kind {
+        Some(Kind::GicDistributor) => Class::DabtGicd,
+        Some(Kind::GicRedistributors) => Class::DabtGicr,
+        Some(Kind::Virtio) => Class::DabtVirtio,
+        Some(Kind::Uart) => Class::DabtUart,
+        Some(Kind::Other) | None => Class::DabtOther,
+    }
 }
 
 // Raw counter values: the ring header carries the frequency, and the host converts.
@@ -146,13 +145,13 @@ pub fn window(cpu: usize, slot: Option<(usize, usize)>) {
 }
 
 #[inline(never)]
-pub fn trap(v: VcpuRef, t: &Trap, hpfar: u64, far: u64) {
+pub fn trap(v: VcpuRef, t: &Trap, hpfar: u64, far: u64, device: Option<Kind>) {
     let (p, i) = ids(v);
     stamp(v.part, Stamp::FirstExit);
     let class = match t {
         Trap::Hvc { .. } => Class::Hvc,
         Trap::Smc { .. } => Class::Smc,
-        Trap::DataAbort(_) => dabt_class(v, crate::esr::fault_ipa(hpfar, far)),
+        Trap::DataAbort(_) => dabt_class(device),
         Trap::SysReg(_) | Trap::Coprocessor { .. } => Class::SysReg,
         Trap::FpAccess => Class::Fp,
         Trap::Wait { wfe: false } => Class::Wfi,

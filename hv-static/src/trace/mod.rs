@@ -29,12 +29,12 @@ macro_rules! window {
         $crate::trace::emit::window($cpu, $slot_vcpu)
     };
 }
-/// A synchronous trap from vCPU `v`, by class: `trap!(v, &Trap, hpfar, far)` (the fault registers give a data
-/// abort's IPA).
+/// A synchronous trap from vCPU `v`, by class: `trap!(v, &Trap, hpfar, far, device)` (the fault registers give a
+/// data abort's IPA, `device` the kind of emulated device there, as the caller's registry finds it).
 #[cfg(all(feature = "trace", target_os = "none"))]
 macro_rules! trap {
-    ($v:expr, $trap:expr, $hpfar:expr, $far:expr) => {
-        $crate::trace::emit::trap($v, $trap, $hpfar, $far)
+    ($v:expr, $trap:expr, $hpfar:expr, $far:expr, $device:expr) => {
+        $crate::trace::emit::trap($v, $trap, $hpfar, $far, $device)
     };
 }
 /// An exit to EL2 for an interrupt (`trap_irq!(v)`) or an SError (`trap_serror!(v)`).

@@ -3,10 +3,10 @@
 
 use spin::Mutex;
 
-use super::lr::{Lr, LrState};
 use super::regs::{Effects, Flavor};
 use super::state::VgicState;
 use crate::config::{GicVersion, MAX_VCPUS, NUM_PARTITIONS, SYSTEM};
+use crate::gic::lr::{Lr, LrState};
 use crate::percpu::{self, req};
 use crate::vcpu::VcpuRef;
 use crate::{arch, gic};

@@ -1,7 +1,6 @@
-//! The virtual GIC: per-partition state ([`state`]), register emulation ([`regs`]), list-register encodings
-//! ([`lr`]), and here the glue to the physical GIC and the other CPUs.
+//! The virtual GIC: per-partition state ([`state`]), register emulation ([`regs`]), and here the glue to the
+//! physical GIC and the other CPUs (whose list registers it fills: their encoding is the physical GIC's, `gic::lr`).
 
-pub mod lr;
 pub mod regs;
 pub mod state;
 

@@ -371,7 +371,7 @@ mod tests {
     /// acknowledged at EL2 and waits in the model); enabling it must get it into a list register.
     #[test]
     fn enabling_an_interrupt_that_went_pending_gets_it_delivered() {
-        use crate::vgic::lr::Lr;
+        use crate::gic::lr::Lr;
         let mut v = VgicState::<2>::new(2);
         v.irq(0, 27).unwrap().hw = true;
         v.set_pending(0, 27, 0);
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn enabling_the_distributor_delivers_spis_that_went_pending_before() {
-        use crate::vgic::lr::Lr;
+        use crate::gic::lr::Lr;
         let mut v = VgicState::<2>::new(2);
         wr(&mut v, Flavor::V2, 0, ISENABLER + 4, 1 << 8); // INTID 40
         v.set_pending(0, 40, 0);
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn rerouting_a_pending_spi_hands_it_to_its_new_target() {
-        use crate::vgic::lr::Lr;
+        use crate::gic::lr::Lr;
         let mut v = VgicState::<2>::new(2);
         wr(&mut v, Flavor::V3, 0, CTLR, 2);
         wr(&mut v, Flavor::V3, 0, ISENABLER + 4, 1 << 8); // INTID 40, routed to vCPU 0

@@ -16,7 +16,7 @@
 
 use core::ops::{Deref, DerefMut};
 
-use super::lr::{Lr, LrState};
+use crate::gic::lr::{Lr, LrState};
 
 /// Interrupt IDs the virtual distributor implements: SGIs, PPIs and 256 SPIs (`GICD_TYPER.ITLinesNumber = 8`).
 pub const NR_IRQS: usize = 288;

@@ -6,7 +6,7 @@ use super::glue::{apply, reset, FLAVOR, VGIC};
 use super::regs::{Effects, GICD_SIZE_V2, GICD_SIZE_V3, GICR_STRIDE};
 use crate::config::{GicVersion, SYSTEM};
 use crate::vcpu::VcpuRef;
-use crate::vdev::{offset_in, Access, Hit, VirtualDevice};
+use crate::vdev::{offset_in, Access, Hit, Kind, VirtualDevice};
 
 /// The distributor, at the partition's `vdev.gicd`.
 pub struct Distributor;
@@ -40,6 +40,10 @@ impl VirtualDevice for Distributor {
     fn reset(&self, part: usize) {
         reset(part);
     }
+
+    fn kind(&self) -> Kind {
+        Kind::GicDistributor
+    }
 }
 
 impl VirtualDevice for Redistributors {
@@ -66,4 +70,8 @@ impl VirtualDevice for Redistributors {
 
     /// Reset with the distributor, which owns the one model.
     fn reset(&self, _part: usize) {}
+
+    fn kind(&self) -> Kind {
+        Kind::GicRedistributors
+    }
 }

@@ -4,7 +4,7 @@
 use super::{access, owns_irq, resample, reset_partition, WINDOW};
 use crate::config::SYSTEM;
 use crate::vcpu::VcpuRef;
-use crate::vdev::{offset_in, Access, Hit, VirtualDevice};
+use crate::vdev::{offset_in, Access, Hit, Kind, VirtualDevice};
 
 /// Every virtio device of a partition.
 pub struct Transports;
@@ -33,5 +33,9 @@ impl VirtualDevice for Transports {
     /// Every device back to status 0, as its driver would reset it; deferred work dropped.
     fn reset(&self, part: usize) {
         reset_partition(part);
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Virtio
     }
 }

@@ -24,7 +24,7 @@ fn reset(part: usize) {
 }
 
 /// Emits whatever the partition left without a newline (it stopped mid-line).
-pub fn flush(part: usize) {
+fn flush(part: usize) {
     let mut u = UARTS[part].lock();
     if !u.line.is_empty() {
         console::write_partition_line(part, u.line.take());

@@ -1,8 +1,8 @@
 //! The partition's console PL011 as an emulated device, when the partition has a console.
 
-use super::{access, resample, reset, SIZE};
+use super::{access, flush, resample, reset, SIZE};
 use crate::config::SYSTEM;
-use crate::vdev::{offset_in, Access, Hit, VirtualDevice};
+use crate::vdev::{offset_in, Access, Hit, Kind, VirtualDevice};
 
 /// The emulated PL011 at the partition's `vdev.uart`.
 pub struct Console;
@@ -29,5 +29,14 @@ impl VirtualDevice for Console {
 
     fn reset(&self, part: usize) {
         reset(part);
+    }
+
+    /// Whatever the partition left without a newline (it stopped mid-line) is printed.
+    fn stopped(&self, part: usize) {
+        flush(part);
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Uart
     }
 }

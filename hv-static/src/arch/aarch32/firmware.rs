@@ -4,7 +4,6 @@
 use core::arch::asm;
 
 use crate::config::{CpuStart, SYSTEM};
-use crate::gic;
 
 const PSCI_CPU_ON_32: u32 = hv_plan::abi::psci::CPU_ON_32;
 /// PSCI return codes used here.
@@ -12,7 +11,8 @@ const PSCI_SUCCESS: i64 = hv_plan::abi::psci::SUCCESS as i64;
 const PSCI_INVALID_PARAMETERS: i64 = hv_plan::abi::psci::INVALID_PARAMETERS as i64;
 
 /// Starts physical CPU `mpidr` at `entry` (a physical address) with `context` in r0 where the method passes one.
-/// Returns a PSCI status.
+/// Returns a PSCI status. A CPU released from the holding pen (`SysFlags`) waits for an interrupt to look: the
+/// caller then sends it the hypervisor's kick SGI (`boot`), which the physical GIC driver above this layer sends.
 pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
     match SYSTEM.cpu_start {
         CpuStart::Psci => psci_cpu_on(mpidr, entry, context),
@@ -36,7 +36,7 @@ fn psci_cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
 
 /// The boot loader keeps the other CPUs in WFI; each wakes on any interrupt, reads the flags register and jumps to
 /// its value once it is non-zero. Every waiting CPU reads the same register, so it simply holds `entry` from the
-/// first start on; only the CPU that gets the SGI looks. A CPU that reads the register between the clear and the
+/// first start on; only the CPU that gets the SGI (sent by the caller once this returns) looks. A CPU that reads the register between the clear and the
 /// set sees 0 and waits again, but the boot loader never acknowledges the SGI, so it stays pending, WFI returns at
 /// once and the CPU reads again. The SGI is the hypervisor's own "look at your mailbox" one: once the CPU runs
 /// hv-static it finds the interrupt still pending and an empty mailbox, which is harmless.
@@ -46,9 +46,9 @@ fn psci_cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
 /// architecture lets real hardware drop it, so a real board parked this way would need its CPUs released from the
 /// Secure side.
 fn release_from_pen(set: u64, clear: u64, mpidr: u64, entry: u64) -> i64 {
-    let Some(index) = SYSTEM.cpus.iter().position(|c| c.mpidr == mpidr) else {
+    if !SYSTEM.cpus.iter().any(|c| c.mpidr == mpidr) {
         return PSCI_INVALID_PARAMETERS;
-    };
+    }
     // SAFETY: `set` and `clear` are the board's SYS_FLAGSSET/SYS_FLAGSCLR registers from the generated
     // configuration: device memory below RAM, which the hypervisor's own map covers; writing them only changes
     // the flags the parked CPUs poll.
@@ -58,6 +58,5 @@ fn release_from_pen(set: u64, clear: u64, mpidr: u64, entry: u64) -> i64 {
     }
     // The flags must be visible before the CPU wakes and reads them.
     aarch32_cpu::asm::dsb();
-    gic::send_sgi(index, gic::SGI_KICK);
     PSCI_SUCCESS
 }

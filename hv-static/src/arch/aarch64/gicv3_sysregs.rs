@@ -5,8 +5,6 @@
 
 use core::arch::asm;
 
-use crate::vgic::lr::Lr;
-
 macro_rules! sysreg_rw {
     ($read:ident, $write:ident, $name:literal) => {
         #[inline]
@@ -168,7 +166,8 @@ macro_rules! lr_table {
     };
 }
 
-pub fn read_lr(i: usize) -> Lr {
+/// `ICH_LR<i>_EL2`, raw (the physical GIC driver decodes it).
+pub fn read_lr(i: usize) -> u64 {
     let v: u64;
     lr_table!(
         "mrs {v}, ich_lr0_el2\n b 3f\n mrs {v}, ich_lr1_el2\n b 3f\n mrs {v}, ich_lr2_el2\n b 3f\n \
@@ -181,11 +180,11 @@ pub fn read_lr(i: usize) -> Lr {
         out,
         i
     );
-    Lr::decode_v3(v)
+    v
 }
 
-pub fn write_lr(i: usize, lr: &Lr) {
-    let v = lr.encode_v3();
+/// Writes `ICH_LR<i>_EL2`, raw.
+pub fn write_lr(i: usize, v: u64) {
     lr_table!(
         "msr ich_lr0_el2, {v}\n b 3f\n msr ich_lr1_el2, {v}\n b 3f\n msr ich_lr2_el2, {v}\n b 3f\n \
          msr ich_lr3_el2, {v}\n b 3f\n msr ich_lr4_el2, {v}\n b 3f\n msr ich_lr5_el2, {v}\n b 3f\n \
