@@ -9,7 +9,8 @@
 pub use hv_plan::stage2::IPA_BITS;
 use hv_plan::stage2::{chunks, BLOCK as BLOCK_L2, PAGE, REGION as SPAN_L1};
 
-const ENTRIES: usize = 512;
+pub use crate::hwstate::Table;
+use crate::hwstate::ENTRIES;
 
 const VALID: u64 = 1 << 0;
 const TABLE_OR_PAGE: u64 = 1 << 1;
@@ -23,15 +24,6 @@ const MEMATTR_NORMAL_WB: u64 = 0b1111 << 2;
 const MEMATTR_DEVICE_NGNRE: u64 = 0b0001 << 2;
 const XN: u64 = 1 << 54;
 const ADDR_MASK: u64 = 0x0000_FFFF_FFFF_F000;
-
-/// One 4 KiB translation table.
-#[derive(Clone, Copy)]
-#[repr(C, align(4096))]
-pub struct Table(pub [u64; ENTRIES]);
-
-impl Table {
-    pub const EMPTY: Table = Table([0; ENTRIES]);
-}
 
 /// What a mapping allows and how memory behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,7 +34,10 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
     let v = entered();
     let (esr, far, hpfar) = arch::trap_syndrome();
     let trap = esr::decode(esr);
-    trace::trap!(v, &trap, hpfar, far, crate::devices::kind_at(v.part, esr::fault_ipa(hpfar, far)));
+    trace::trap!(v, &trap, hpfar, far, {
+        let dabt = matches!(trap, Trap::DataAbort(_));
+        dabt.then(|| crate::devices::kind_at(v.part, esr::fault_ipa(hpfar, far))).flatten()
+    });
     match trap {
         Trap::Hvc { .. } => {
             if !hypercall::dispatch(v, regs) {

@@ -526,7 +526,17 @@ impl HypLayout {
     }
 }
 
-use crate::stage2::Table;
+/// Descriptors in one translation table (VMSAv8-64 / LPAE long-descriptor format, 4 KiB granule).
+pub const ENTRIES: usize = 512;
+
+/// One 4 KiB translation table: the hypervisor's own (below) and the partitions' stage 2 (`stage2`) alike.
+#[derive(Clone, Copy)]
+#[repr(C, align(4096))]
+pub struct Table(pub [u64; ENTRIES]);
+
+impl Table {
+    pub const EMPTY: Table = Table([0; ENTRIES]);
+}
 
 const GIB: u64 = 1 << 30;
 const BLOCK_2M: u64 = 2 << 20;

@@ -4,8 +4,8 @@
 
 use super::stacks::{HV_STACKS, STACK_SIZE};
 use crate::config::{NUM_CPUS, SYSTEM};
+use crate::hwstate::Table;
 use crate::hwstate::{HypLayout, HypMap, PAGE};
-use crate::stage2::Table;
 
 /// Level-3 tables for the hypervisor's image: 4 MiB from the 2 MiB block it starts in (`hv-static.ld` checks
 /// that the image with its `.bss` fits).
