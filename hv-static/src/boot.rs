@@ -2,8 +2,11 @@
 //! starts the other CPUs; every CPU then initialises its own GIC interface and goes to its vCPU.
 
 use crate::config::{CpuStart, GicVersion, SYSTEM};
-use crate::halt::{self, halt};
-use crate::{arch, channel, devices, gic, hverror, hvprintln, partition, preload, run, sched, vgic, virtio};
+use crate::core::halt::{self, halt};
+use crate::{
+    arch, core::partition, core::preload, core::sched, devices, hverror, hvprintln, hw::gic, run, vdev::channel,
+    vdev::vgic, vdev::virtio,
+};
 
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
@@ -11,6 +14,7 @@ extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
         arch::mmu::build();
     }
     arch::mmu::enable();
+    arch::exception::install_vectors();
     arch::cpu::init_el2(cpu);
     if cpu == 0 {
         boot_cpu(dtb);
@@ -60,7 +64,7 @@ fn boot_cpu(dtb: usize) {
         hvprintln!("partition '{}': {} vCPU(s), {} MiB at {:#x}", p.name, p.vcpus.len(), ram >> 20, p.memory[0].pa);
         partition::start(i, images);
     }
-    crate::console::rx::init();
+    crate::core::console::rx::init();
     for (i, c) in SYSTEM.cpus.iter().enumerate().skip(1) {
         let r = arch::firmware::cpu_on(c.mpidr, arch::secondary_entry_address(), i as u64);
         if r != 0 {
@@ -96,7 +100,7 @@ fn check_board(dtb: usize) -> Result<Option<fdt::Fdt<'static>>, &'static str> {
     Ok(Some(fdt))
 }
 
-/// Whether the boot loader put every partition's images in place (`crate::preload`): its command line in the board
+/// Whether the boot loader put every partition's images in place (`crate::core::preload`): its command line in the board
 /// device tree's `/chosen/bootargs` carries this build's token.
 fn preloaded(tree: Option<&fdt::Fdt<'_>>) -> partition::Images {
     let Some(fdt) = tree else { return partition::Images::Copy };
@@ -127,12 +131,12 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     if halt::raise() {
         halt()
     }
-    crate::console::emergency(format_args!("PANIC on CPU {}: {}", arch::cpu::id(), info));
+    crate::core::console::emergency(format_args!("PANIC on CPU {}: {}", arch::cpu::id(), info));
     let me = arch::cpu::id();
     for cpu in (0..crate::config::NUM_CPUS).filter(|&c| c != me) {
-        crate::percpu::post(cpu, 0);
+        crate::core::percpu::post(cpu, 0);
     }
-    crate::console::emergency(format_args!("hv-static stopped: every CPU halts"));
-    crate::trace::flush!();
+    crate::core::console::emergency(format_args!("hv-static stopped: every CPU halts"));
+    crate::core::trace::flush!();
     halt()
 }

@@ -7,8 +7,8 @@
 //! This module sits at the top of the crate, above the devices it names and the core that calls back through it,
 //! so neither has to import the other.
 
-use crate::vdev::{Hit, Kind, VirtualDevice};
-use crate::{vgic, virtio, vuart};
+use crate::vdev::{DeviceKind, Hit, VirtualDevice};
+use crate::{vdev::vgic, vdev::virtio, vdev::vuart};
 
 /// Every kind of emulated device. Their windows never overlap in a partition (the image builder lays them out), so
 /// the order only decides which is asked first: the GIC, whose registers the guest touches most.
@@ -41,6 +41,6 @@ pub fn stopped(part: usize) {
 
 /// The kind of device at `ipa` in partition `part`, for the trace.
 #[cfg_attr(not(feature = "trace"), allow(dead_code, reason = "only the event trace asks"))]
-pub fn kind_at(part: usize, ipa: u64) -> Option<Kind> {
+pub fn kind_at(part: usize, ipa: u64) -> Option<DeviceKind> {
     find(part, ipa).map(|(d, _)| d.kind())
 }

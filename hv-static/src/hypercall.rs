@@ -3,9 +3,9 @@
 //! as the guest ABI promises.
 
 use crate::arch::GuestRegs;
+use crate::core::vcpu::VcpuRef;
 use crate::psci::{self, Outcome};
-use crate::vcpu::VcpuRef;
-use crate::{channel, percpu, sched};
+use crate::{core::percpu, core::sched, vdev::channel};
 
 use hv_plan::abi::hv::{self, HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_SCHED_FRAME, HV_SCHED_WINDOW};
 use hv_plan::abi::smccc::{self, SMC64, SMCCC_ARCH_FEATURES, SMCCC_VERSION};

@@ -2,9 +2,9 @@
 //! mailbox request, console input, frames from the board's network device, or a window boundary of a cyclic pool.
 
 use crate::config::SYSTEM;
-use crate::percpu::{self, req};
-use crate::vcpu::{self, Power, VcpuRef};
-use crate::{arch, console, gic, hostdev, vgic, virtio};
+use crate::core::percpu::{self, req};
+use crate::core::vcpu::{self, Power, VcpuRef};
+use crate::{arch, core::console, hw::gic, hw::hostdev, vdev::vgic, vdev::virtio};
 
 /// What the interrupts taken asked of the CPU beyond delivering them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -49,7 +49,7 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
     // (issue 15); anything else, or anything after it, goes through the general loop.
     if let (gic::VTIMER_IRQ, Some(v)) = (acked.intid, current) {
         gic::priority_drop(acked);
-        crate::trace::irq!(acked.intid);
+        crate::core::trace::irq!(acked.intid);
         // Deactivated by the guest's own completion, through the HW bit of its list register.
         vgic::inject_vtimer(v);
         let next = gic::ack();
@@ -72,7 +72,7 @@ fn handle_from(first: gic::Acked, current: Option<VcpuRef>) -> Requests {
     let mut acked = first;
     while acked.intid < gic::SPURIOUS {
         gic::priority_drop(acked);
-        crate::trace::irq!(acked.intid);
+        crate::core::trace::irq!(acked.intid);
         if take(acked, current, &mut out, &mut held) {
             break;
         }
@@ -88,9 +88,9 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
     match (acked.intid, current) {
         (gic::SGI_KICK, _) => {
             // Another CPU panicked: this one stops too, rather than run a partition on a broken hypervisor.
-            if crate::halt::panicked() {
+            if crate::core::halt::panicked() {
                 gic::end(acked);
-                crate::halt::halt();
+                crate::core::halt::halt();
             }
             let flags = percpu::take(arch::cpu::id());
             // A stop request names a partition, not a CPU: on a CPU that time-shares, the vCPU running now may
@@ -125,7 +125,7 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
         // fill), so ending it now would bring it straight back into this loop until all is written: it stays active
         // until the loop is done, and is taken again once the CPU has left, a slice per entry.
         (i, _) if i == SYSTEM.uart_irq => {
-            if console::rx::on_interrupt(crate::vuart::receive) {
+            if console::rx::on_interrupt(crate::vdev::vuart::receive) {
                 held.add(acked);
             } else {
                 gic::end(acked);
@@ -133,7 +133,7 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
         }
         // The board's network device (an uplink): frames from outside, switched on this CPU, a batch per entry.
         (i, _) if hostdev::owns_irq(i) => {
-            hostdev::on_interrupt(i, crate::virtio::from_uplink);
+            hostdev::on_interrupt(i, crate::vdev::virtio::from_uplink);
             held.add(acked);
         }
         (gic::VTIMER_IRQ, Some(v)) => vgic::inject_vtimer(v),

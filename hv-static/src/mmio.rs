@@ -1,9 +1,9 @@
 //! Emulated devices behind stage-2 data aborts: the syndrome's access, carried out by the device whose window
 //! holds the address (found in the registry, `devices`).
 
+use crate::core::vcpu::VcpuRef;
 use crate::devices;
 use crate::esr::DataAbort;
-use crate::vcpu::VcpuRef;
 use crate::vdev::Access;
 
 /// Whether `ipa` belongs to one of the partition's emulated devices, without touching it: an access there that

@@ -1,8 +1,8 @@
 //! PSCI 1.1 for partitions: each call acts on the calling partition's vCPUs only.
 
-use crate::partition::{self, StopReason};
-use crate::percpu::{self, req};
-use crate::vcpu::{self, Power, VcpuRef};
+use crate::core::partition::{self, StopReason};
+use crate::core::percpu::{self, req};
+use crate::core::vcpu::{self, Power, VcpuRef};
 
 use hv_plan::abi::psci::{
     self as abi, AFFINITY_INFO_32, AFFINITY_INFO_64, CPU_OFF, CPU_ON_32, CPU_ON_64, CPU_SUSPEND_32, CPU_SUSPEND_64,

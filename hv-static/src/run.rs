@@ -6,12 +6,12 @@
 
 use crate::arch::{self, context::CNTV_IMASK};
 use crate::arch::{El1Regs, FpRegs, GuestRegs};
-use crate::fp;
-use crate::gic::lr::Lr;
-use crate::partition::{self, RunState};
-use crate::percpu::{self, req};
-use crate::vcpu::{self, Context, Power, VcpuRef};
-use crate::{console, gic, irq, sched, vgic, virtio};
+use crate::core::fp;
+use crate::core::partition::{self, RunState};
+use crate::core::percpu::{self, req};
+use crate::core::vcpu::{self, Context, Power, VcpuRef};
+use crate::hw::gic::lr::Lr;
+use crate::{core::console, core::sched, hw::gic, irq, vdev::vgic, vdev::virtio};
 
 /// The idle loop: sleeps until there is a vCPU to run, then enters it. Never returns.
 pub fn idle() -> ! {

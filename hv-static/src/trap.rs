@@ -4,11 +4,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::{self, sysreg, GuestRegs};
 use crate::config::{FaultPolicy, NUM_PARTITIONS};
+use crate::core::partition::{self, StopReason};
+use crate::core::percpu;
+use crate::core::vcpu::VcpuRef;
 use crate::esr::{self, DataAbort, Trap};
-use crate::partition::{self, StopReason};
-use crate::percpu;
-use crate::vcpu::VcpuRef;
-use crate::{fp, hverror, hvwarn, hypercall, irq, mmio, run, trace};
+use crate::{core::fp, core::trace, hverror, hvwarn, hypercall, irq, mmio, run};
 
 /// The vCPU that trapped, its entry counted.
 #[allow(clippy::panic, reason = "a trap from a guest on a CPU that runs none is a hypervisor bug, not guest input")]
@@ -56,7 +56,7 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
         // A GICv3 guest sending an SGI (trapped because HCR_EL2.IMO is set): to the listed vCPUs of its partition.
         #[cfg(target_arch = "aarch64")]
         Trap::SysReg(a) if a.encoding() == sysreg::ICC_SGI1R_EL1 && !a.read => {
-            crate::vgic::send_sgi_v3(v, regs.get(a.rt));
+            crate::vdev::vgic::send_sgi_v3(v, regs.get(a.rt));
             regs.advance(4);
         }
         Trap::SysReg(a) => sysreg::emulate(regs, &a),
@@ -110,7 +110,7 @@ fn data_abort(v: VcpuRef, regs: &mut GuestRegs, d: DataAbort, esr: u64, far: u64
         return;
     }
     let kind = if d.write { "write" } else { "read" };
-    match crate::channel::read_only_at(v.partition(), ipa).filter(|_| d.write) {
+    match crate::vdev::channel::read_only_at(v.partition(), ipa).filter(|_| d.write) {
         Some(c) => fault(
             v,
             regs,

@@ -532,7 +532,7 @@ pub fn ram_of(out: &RunOutcome, name: &str) -> std::ops::Range<u64> {
 /// Boots `stem-fpregs` (two `fpregs` partitions and one that never touches FP/SIMD, sharing a CPU in a cyclic
 /// pool) until both `fpregs` partitions are done, then checks that every round held its pattern in every FP/SIMD
 /// register across the switches: nothing changed, nothing of the other partition showed (hv-static switches FP
-/// state lazily, `hv-static/src/fp.rs`), and most rounds were really switched away and back.
+/// state lazily, `hv-static/src/core/fp.rs`), and most rounds were really switched away and back.
 pub fn fpregs(stem: &str) -> RunOutcome {
     let config = format!("{stem}-fpregs.toml");
     let done = |name: &str| format!("\n[{name}] hostile: fpregs done (");

@@ -1,5 +1,5 @@
 //! Partition images put in place by the boot loader (QEMU's `-device loader`), which hv-static then does not copy
-//! (hv-static/src/preload.rs, image-builder's preload.rs): only when the command line carries this build's token.
+//! (hv-static/src/core/preload.rs, image-builder's preload.rs): only when the command line carries this build's token.
 
 use std::path::PathBuf;
 use std::time::Duration;

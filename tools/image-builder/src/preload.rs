@@ -1,7 +1,7 @@
 //! Partition images a boot loader puts in place, so hv-static need not copy them at boot.
 //!
 //! hv-static copies each partition's kernel, ramdisk and device tree from the boot image's payload into partition
-//! RAM before the partition starts (`hv-static/src/partition.rs`). Under QEMU's TCG that copy emulates every load
+//! RAM before the partition starts (`hv-static/src/core/partition.rs`). Under QEMU's TCG that copy emulates every load
 //! and store: 76-190 ms for a 31 MiB arm64 `Image` (docs/performance-boot.md), where QEMU's own loader puts the
 //! same bytes in memory at host speed. So `run` passes each image to QEMU as a `-device loader` at its destination
 //! and tells hv-static so with `hv-static.preloaded=<token>` on the command line QEMU writes into the board's device
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::layout::{Layout, Placement};
 
-/// The command-line word hv-static looks for (`hv-static/src/preload.rs`).
+/// The command-line word hv-static looks for (`hv-static/src/core/preload.rs`).
 pub const BOOTARG: &str = "hv-static.preloaded";
 
 /// One image a boot loader puts in place.

@@ -213,7 +213,7 @@ fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Event>, out: bool
 
 /// What `run` says before an interactive QEMU starts: how to get out. QEMU's `-nographic` console takes the
 /// terminal raw, so Ctrl-C is a byte for the guest; `Ctrl-A` is QEMU's own escape; hv-static's console input
-/// switches partitions on `Ctrl-]` (hv-static/src/console/input.rs).
+/// switches partitions on `Ctrl-]` (hv-static/src/core/console/input.rs).
 pub const INTERACTIVE_HINT: &str =
     "QEMU: Ctrl-C goes to the guest; Ctrl-A X quits, Ctrl-] n switches console input (Ctrl-] ? lists the partitions)";
 

@@ -6,11 +6,9 @@ use core::sync::atomic::{compiler_fence, AtomicU16, Ordering};
 
 use aarch32_cpu::register::hyp::hcr::Bsu;
 use aarch32_cpu::register::{
-    CntVoff, Cnthctl, Dccmvac, Hcptr, Hcr, Hstr, Htpidr, Hvbar, IdDfr0, Midr, Mpidr, SysRegWrite, SysRegWrite64,
-    Vmpidr, Vpidr,
+    CntVoff, Cnthctl, Dccmvac, Hcptr, Hcr, Hstr, Htpidr, IdDfr0, Midr, Mpidr, SysRegWrite, SysRegWrite64, Vmpidr, Vpidr,
 };
 
-use super::exception::hv_vectors;
 use super::regs::{Vtcr, Vttbr};
 use crate::config::{NUM_CPUS, NUM_PARTITIONS, SYSTEM};
 use crate::hwstate::{self, DebugFeatures};
@@ -51,12 +49,11 @@ fn midr_part() -> u32 {
     (Midr::read().raw_value() >> 4) & 0xfff
 }
 
-/// Per-CPU Hyp setup common to every CPU: identity, vectors, and the controls every partition runs under.
+/// Per-CPU Hyp setup common to every CPU (after `exception::install_vectors`): identity and the controls every
+/// partition runs under.
 pub fn init_el2(cpu: usize) {
     // SAFETY: HTPIDR is the hypervisor's own; nothing reads it before this.
     unsafe { Htpidr::write(Htpidr(cpu as u32)) };
-    // SAFETY: `hv_vectors` is the Hyp vector table (32-byte aligned, exception.rs).
-    unsafe { Hvbar::write(Hvbar(core::ptr::addr_of!(hv_vectors) as u32)) };
     // Stage 2 on (VM); set/way invalidation upgraded to clean and invalidate (SWIO); physical FIQ, IRQ and
     // asynchronous aborts to Hyp mode (FMO, IMO, AMO); maintenance broadcast (FB); barriers at least inner
     // shareable (BSU); SMC, ACTLR and IMPLEMENTATION DEFINED registers trapped (TSC, TAC, TIDCP). TSW stays

@@ -158,10 +158,18 @@ enter_guest:
 );
 
 unsafe extern "C" {
-    pub static hv_vectors: u8;
+    static hv_vectors: u8;
     fn enter_guest(regs: *const GuestRegs, stack_top: u32) -> !;
     /// `trap::handle_hv_exception`: reports an exception taken in Hyp mode and stops.
     fn handle_hv_exception(sp: u64) -> !;
+}
+
+/// Points this CPU's Hyp vectors at hv-static's table. Every CPU, first thing after its MMU is on.
+pub fn install_vectors() {
+    // SAFETY: `hv_vectors` is the Hyp vector table (32-byte aligned, above); HVBAR is the hypervisor's own.
+    unsafe {
+        aarch32_cpu::register::Hvbar::write(aarch32_cpu::register::Hvbar(core::ptr::addr_of!(hv_vectors) as u32))
+    };
 }
 
 /// Enters the partition with `regs`, resetting this CPU's hypervisor stack to `stack_top`.

@@ -3,12 +3,11 @@
 
 use aarch64_cpu::registers::{
     ReadWriteable, Readable, Writeable, CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, HCR_EL2, ID_AA64DFR0_EL1, ID_AA64PFR0_EL1,
-    MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VBAR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
+    MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2,
 };
 use core::arch::asm;
 use core::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 
-use super::exception::hv_vectors;
 use super::firmware;
 use crate::config::{CpuStart, NUM_CPUS, NUM_PARTITIONS, SYSTEM};
 use crate::hwstate::{self, BranchPredictor, DebugFeatures};
@@ -26,10 +25,10 @@ pub fn mpidr() -> u64 {
     MPIDR_EL1.get() & 0xff_00ff_ffff
 }
 
-/// Per-CPU EL2 setup common to every CPU: identity, vectors, and the controls every partition runs under.
+/// Per-CPU EL2 setup common to every CPU (after `exception::install_vectors`): identity and the controls every
+/// partition runs under.
 pub fn init_el2(cpu: usize) {
     TPIDR_EL2.set(cpu as u64);
-    VBAR_EL2.set(core::ptr::addr_of!(hv_vectors) as u64);
     // TACR: ACTLR_EL1 accesses trap (reads see the CPU's value, writes are ignored: `sysreg`); TIDCP: so do the
     // IMPLEMENTATION DEFINED registers (S3_*_C11_*, S3_*_C15_*), which become undefined. TSW stays clear, see
     // docs/architecture.md, "Containment": SWIO already makes a partition's set/way invalidation clean first.

@@ -240,10 +240,16 @@ const FRAME: usize = core::mem::size_of::<GuestRegs>();
 const _: () = assert!(FRAME == 272, "enter_guest's copy covers 272 bytes");
 
 unsafe extern "C" {
-    pub static hv_vectors: u8;
+    static hv_vectors: u8;
     fn enter_guest(regs: *const GuestRegs, stack_top: u64) -> !;
     /// `trap::handle_hv_exception`: reports an exception taken at EL2 and stops.
     fn handle_hv_exception(sp: u64) -> !;
+}
+
+/// Points this CPU's EL2 vectors at hv-static's table. Every CPU, first thing after its MMU is on.
+pub fn install_vectors() {
+    use aarch64_cpu::registers::{Writeable, VBAR_EL2};
+    VBAR_EL2.set(core::ptr::addr_of!(hv_vectors) as u64);
 }
 
 /// An exception taken at EL2 (a hypervisor bug), on a fresh stack: names a stack overflow for what it is, then

@@ -1,5 +1,5 @@
 //! `probe=fpregs`: FP/SIMD state must survive window switches and never show another partition's values (hv-static
-//! switches it lazily: `hv-static/src/fp.rs`). `count` rounds, each: a pattern drawn from the LCG (seeded by
+//! switches it lazily: `hv-static/src/core/fp.rs`). `count` rounds, each: a pattern drawn from the LCG (seeded by
 //! `seed`, so two partitions with different seeds never share a value) is loaded into every FP/SIMD register and the
 //! FP control and status register bits the CPU keeps; the vCPU then busy-reads the virtual counter for `spin_us`
 //! without touching them (a jump of more than 1 µs between two reads is a switch: another partition ran here);

@@ -1,5 +1,5 @@
 //! The trace's events, typed: parsed from the text defmt decodes. The vocabulary is hv-static's
-//! (`hv-static/src/trace/emit.rs`): a word naming the event, then `key=value` fields.
+//! (`hv-static/src/core/trace/emit.rs`): a word naming the event, then `key=value` fields.
 
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]

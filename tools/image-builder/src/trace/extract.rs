@@ -10,9 +10,9 @@ use std::time::Duration;
 use object::{Object, ObjectSymbol};
 use serde_json::{json, Value};
 
-/// The symbol of hv-static's per-CPU rings (`hv-static/src/trace/emit.rs`).
+/// The symbol of hv-static's per-CPU rings (`hv-static/src/core/trace/emit.rs`).
 pub const RINGS_SYMBOL: &str = "HV_TRACE_RINGS";
-/// The symbol of its counts by class (`hv-static/src/trace/counts.rs`).
+/// The symbol of its counts by class (`hv-static/src/core/trace/counts.rs`).
 pub const COUNTS_SYMBOL: &str = "HV_TRACE_COUNTS";
 
 /// Where the rings are in memory.

@@ -10,12 +10,12 @@ pub mod svg;
 
 /// The ring format, from hv-static itself so both sides read one definition (hv-static writes with the writer half;
 /// this crate reads with the reader half, and tests both).
-#[path = "../../../../hv-static/src/trace/ring.rs"]
+#[path = "../../../../hv-static/src/core/trace/ring.rs"]
 #[allow(dead_code)]
 pub mod ring;
 
 /// The counts by class, from hv-static like [`ring`]: the layout it writes and the parser of a dump.
-#[path = "../../../../hv-static/src/trace/counts.rs"]
+#[path = "../../../../hv-static/src/core/trace/counts.rs"]
 pub mod counts;
 
 use std::fmt::Write as _;

@@ -1,0 +1,24 @@
+//! What hv-static is made of, independent of any one virtual device: partitions and their lifecycle, vCPUs and their
+//! contexts, per-CPU state and mailboxes, the cyclic scheduler, stage-2 tables, the shared console and the event
+//! trace. Built on the hardware layers below (`arch`, `hw`); the virtual devices above (`vdev`) are reached only
+//! through hooks the entry layer registers.
+
+pub mod console;
+pub mod lifecycle;
+// Whether the boot loader put the partitions' images in place: a command-line word, parsed and tested on the host.
+pub mod preload;
+pub mod sched;
+pub mod stage2;
+// The event trace (feature `trace`): macros that are empty without it; the ring format builds on the host for tests.
+pub mod trace;
+
+#[cfg(target_os = "none")]
+pub mod fp;
+#[cfg(target_os = "none")]
+pub mod halt;
+#[cfg(target_os = "none")]
+pub mod partition;
+#[cfg(target_os = "none")]
+pub mod percpu;
+#[cfg(target_os = "none")]
+pub mod vcpu;

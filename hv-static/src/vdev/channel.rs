@@ -1,0 +1,161 @@
+//! Shared-memory channels (docs/guest-abi.md, "hv-static vendor calls" and the `channel@` nodes): memory the
+//! image builder reserved outside every partition's RAM, zeroed once at boot and mapped by `partition::build_all`
+//! into each member's stage 2 (read-only for `access = "r"`), and a doorbell per member that the others ring with
+//! `HV_CHANNEL_SIGNAL`.
+//!
+//! Ringing is a virtual SPI made pending in each other member's virtual GIC (`vgic::inject`), which gets it to the
+//! target vCPU on whatever CPU it runs, or keeps it pending until its next window in a cyclic pool. Rings coalesce
+//! as an edge interrupt's do: while a doorbell is pending, more rings leave it one pending interrupt. The table
+//! lookups are pure and tested on the host; the rest needs the hardware.
+
+use crate::config::{ChannelMapping, PartitionConfig};
+
+/// The doorbells to raise when partition `me` rings its `index`-th channel (its device-tree order): every other
+/// member's, as (partition index, doorbell INTID). `None` when it has no such channel.
+pub fn doorbells(
+    partitions: &'static [PartitionConfig],
+    me: usize,
+    index: usize,
+) -> Option<impl Iterator<Item = (usize, u32)>> {
+    let channel = partitions.get(me)?.channels.get(index)?.channel;
+    Some(partitions.iter().enumerate().filter(move |(part, _)| *part != me).flat_map(move |(part, p)| {
+        p.channels.iter().filter(move |m| m.channel == channel).map(move |m| (part, m.doorbell))
+    }))
+}
+
+/// The channel `p` maps read-only at `ipa`, if any: what a stage-2 write fault there was.
+pub fn read_only_at(p: &PartitionConfig, ipa: u64) -> Option<&ChannelMapping> {
+    p.channels.iter().find(|m| !m.writable && ipa >= m.ipa && ipa - m.ipa < m.size)
+}
+
+#[cfg(target_os = "none")]
+pub use self::hw::*;
+
+#[cfg(target_os = "none")]
+mod hw {
+    use crate::config::SYSTEM;
+    use crate::core::partition::{self, RunState};
+    use crate::core::vcpu::VcpuRef;
+    use crate::{arch, vdev::vgic};
+
+    /// Zeroes every channel's memory. Boot CPU, before any partition starts; a partition that restarts later
+    /// finds the channel as the other members left it.
+    pub fn init() {
+        for c in SYSTEM.channels {
+            // SAFETY: the image builder reserved `[pa, pa + size)` for this channel alone, inside board RAM the
+            // hypervisor maps, outside its own image and every partition's RAM; no partition runs yet, so nothing
+            // else accesses it.
+            unsafe { core::ptr::write_bytes(c.pa as usize as *mut u8, 0, c.size as usize) };
+            // Partitions start with their caches off: the zeroes must be in memory, not only in the cache.
+            arch::cpu::clean_dcache(c.pa, c.size);
+        }
+    }
+
+    /// `HV_CHANNEL_SIGNAL` from `me`: raises the doorbell of every other running member of its `index`-th
+    /// channel. Returns false when the partition has no such channel.
+    pub fn signal(me: VcpuRef, index: usize) -> bool {
+        let Some(targets) = super::doorbells(SYSTEM.partitions, me.part, index) else {
+            return false;
+        };
+        // The caller's writes to the channel before the call reach memory before any doorbell is seen.
+        arch::cpu::dsb();
+        for (part, intid) in targets {
+            // A stopped member's virtual GIC is reset when it starts again: a ring now would be stale.
+            if partition::run_state(part) == RunState::Running {
+                vgic::inject(VcpuRef { part, idx: 0 }, intid, 0);
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FaultPolicy, MemRegion, VirtualDevices};
+
+    const fn member(channel: usize, ipa: u64, writable: bool, doorbell: u32) -> ChannelMapping {
+        ChannelMapping { channel, ipa, size: 0x1_0000, writable, doorbell }
+    }
+
+    const fn partition(name: &'static str, channels: &'static [ChannelMapping]) -> PartitionConfig {
+        PartitionConfig {
+            name,
+            id: 0,
+            vcpus: &[],
+            memory: &[MemRegion { ipa: 0x4000_0000, pa: 0x4000_0000, size: 0x10_0000 }],
+            devices: &[],
+            spis: &[],
+            loads: &[],
+            entry: 0,
+            dtb: 0,
+            vdev: VirtualDevices { gicd: 0, gicr: 0, gicc: 0, uart: None, uart_irq: 33 },
+            s2_tables: 0,
+            fault_policy: FaultPolicy::Stop,
+            wfi_trap: false,
+            virtio: &[],
+            channels,
+        }
+    }
+
+    /// Channel 0 between a (rw) and b (r); channel 1 between a (r), b (rw) and c (rw); c also has channel 2 alone.
+    static PARTS: [PartitionConfig; 3] = [
+        partition("a", &[member(0, 0x1000_0000, true, 48), member(1, 0x1001_0000, false, 49)]),
+        partition("b", &[member(0, 0x1000_0000, false, 50), member(1, 0x1002_0000, true, 51)]),
+        partition("c", &[member(2, 0x1000_0000, true, 48), member(1, 0x1001_0000, true, 60)]),
+    ];
+
+    fn rung(me: usize, index: usize) -> Option<Vec<(usize, u32)>> {
+        doorbells(&PARTS, me, index).map(Iterator::collect)
+    }
+
+    #[test]
+    fn ringing_raises_every_other_member_s_doorbell_only() {
+        assert_eq!(rung(0, 0), Some(vec![(1, 50)]));
+        assert_eq!(rung(1, 0), Some(vec![(0, 48)]), "a read-only member may ring");
+        assert_eq!(rung(0, 1), Some(vec![(1, 51), (2, 60)]));
+        assert_eq!(rung(2, 1), Some(vec![(0, 49), (1, 51)]), "the index is the caller's own order");
+        assert_eq!(rung(2, 0), Some(vec![]), "alone on its channel: nobody to ring, still a valid call");
+    }
+
+    #[test]
+    fn an_index_past_the_caller_s_channels_is_refused() {
+        assert_eq!(rung(0, 2), None);
+        assert_eq!(rung(2, usize::MAX), None);
+        assert_eq!(rung(3, 0), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the caller passes (any partition, any index): a ring reaches only the other members of one of
+        /// the caller's own channels, never the caller, never a partition outside that channel.
+        #[test]
+        fn a_ring_reaches_only_the_other_members_of_the_caller_s_channel(me in 0usize..5, index in proptest::prelude::any::<usize>()) {
+            let Some(targets) = rung(me, index) else {
+                proptest::prop_assert!(PARTS.get(me).is_none_or(|p| index >= p.channels.len()));
+                return Ok(());
+            };
+            let channel = PARTS[me].channels[index].channel;
+            for (part, intid) in targets {
+                proptest::prop_assert_ne!(part, me);
+                proptest::prop_assert!(PARTS[part].channels.iter().any(|m| m.channel == channel && m.doorbell == intid));
+            }
+        }
+
+        /// `read_only_at` is total: any IPA, no overflow at the top of the address space.
+        #[test]
+        fn read_only_lookup_is_total(part in 0usize..3, ipa in proptest::prelude::any::<u64>()) {
+            if let Some(m) = read_only_at(&PARTS[part], ipa) {
+                proptest::prop_assert!(!m.writable && ipa >= m.ipa && ipa - m.ipa < m.size);
+            }
+        }
+    }
+
+    #[test]
+    fn writes_fault_only_in_read_only_channels() {
+        assert_eq!(read_only_at(&PARTS[0], 0x1001_0000).map(|m| m.channel), Some(1));
+        assert_eq!(read_only_at(&PARTS[0], 0x1001_fffc).map(|m| m.channel), Some(1));
+        assert!(read_only_at(&PARTS[0], 0x1002_0000).is_none(), "past its end");
+        assert!(read_only_at(&PARTS[0], 0x1000_0000).is_none(), "a writes channel 0");
+        assert_eq!(read_only_at(&PARTS[1], 0x1000_0010).map(|m| m.channel), Some(0));
+    }
+}

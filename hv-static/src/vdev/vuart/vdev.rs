@@ -1,0 +1,42 @@
+//! The partition's console PL011 as an emulated device, when the partition has a console.
+
+use super::{access, flush, resample, reset, SIZE};
+use crate::config::SYSTEM;
+use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
+
+/// The emulated PL011 at the partition's `vdev.uart`.
+pub struct Console;
+
+impl VirtualDevice for Console {
+    fn find(&self, part: usize, ipa: u64) -> Option<Hit> {
+        let base = SYSTEM.partitions[part].vdev.uart?;
+        offset_in(ipa, base, SIZE).map(|offset| Hit { instance: 0, offset })
+    }
+
+    /// Registers are 32 bits wide and word-aligned: an access of any width acts on the word that holds it.
+    fn access(&self, part: usize, _vcpu: usize, _instance: usize, a: Access) -> u64 {
+        u64::from(access(part, a.offset & !3, a.write.map(|w| w as u32)))
+    }
+
+    fn resample(&self, part: usize, intid: u32) -> bool {
+        let vdev = &SYSTEM.partitions[part].vdev;
+        let owned = vdev.uart.is_some() && intid == vdev.uart_irq;
+        if owned {
+            resample(part);
+        }
+        owned
+    }
+
+    fn reset(&self, part: usize) {
+        reset(part);
+    }
+
+    /// Whatever the partition left without a newline (it stopped mid-line) is printed.
+    fn stopped(&self, part: usize) {
+        flush(part);
+    }
+
+    fn kind(&self) -> DeviceKind {
+        DeviceKind::Uart
+    }
+}
