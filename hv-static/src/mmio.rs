@@ -17,5 +17,5 @@ pub fn is_emulated(v: VcpuRef, ipa: u64) -> bool {
 pub fn emulate(v: VcpuRef, ipa: u64, d: &DataAbort, write_value: u64) -> Option<u64> {
     let (device, hit) = devices::find(v.part, ipa)?;
     let access = Access { offset: hit.offset, size: d.size, write: d.write.then_some(write_value) };
-    Some(device.access(v.part, v.idx, hit.instance, access))
+    Some(device.access(v.part, v.idx, hit, access))
 }

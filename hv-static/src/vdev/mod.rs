@@ -49,7 +49,7 @@ pub struct Hit {
 pub use crate::core::trace::DeviceKind;
 
 /// An emulated device, for every partition that has it. Implementations are stateless handles (unit structs) over
-/// per-partition state the device module owns, registered once as a `&'static dyn VirtualDevice`.
+/// per-partition state the device module owns, registered once in `devices.rs` (which calls them statically).
 pub trait VirtualDevice: Sync {
     /// The device's window in partition `part` that holds `ipa`, if any. Only looks: the device sees no access.
     fn find(&self, part: usize, ipa: u64) -> Option<Hit>;
