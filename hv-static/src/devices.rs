@@ -11,6 +11,7 @@
 //! the device's methods directly, inlined where the compiler sees fit. A table of `&dyn VirtualDevice` cost every
 //! trapped register access two indirect calls and ~25 instructions (a GICD write, 320 -> 347 under `-icount`).
 
+use crate::config::SYSTEM;
 use crate::vdev::{Access, DeviceKind, Hit, VirtualDevice};
 use crate::{vdev::vgic, vdev::virtio, vdev::vuart};
 
@@ -26,8 +27,9 @@ macro_rules! registry {
 
         /// The device of partition `part` whose window holds `ipa`, and where in it.
         pub fn find(part: usize, ipa: u64) -> Option<(Device, Hit)> {
+            let p = &SYSTEM.partitions[part];
             $(
-                if let Some(hit) = $device.find(part, ipa) {
+                if let Some(hit) = $device.find(p, ipa) {
                     return Some((Device::$name, hit));
                 }
             )*

@@ -46,13 +46,14 @@ pub struct Hit {
     pub offset: u64,
 }
 
+use crate::config::PartitionConfig;
 pub use crate::core::trace::DeviceKind;
 
 /// An emulated device, for every partition that has it. Implementations are stateless handles (unit structs) over
 /// per-partition state the device module owns, registered once in `devices.rs` (which calls them statically).
 pub trait VirtualDevice: Sync {
-    /// The device's window in partition `part` that holds `ipa`, if any. Only looks: the device sees no access.
-    fn find(&self, part: usize, ipa: u64) -> Option<Hit>;
+    /// The device's window in partition `p` that holds `ipa`, if any. Only looks: the device sees no access.
+    fn find(&self, p: &PartitionConfig, ipa: u64) -> Option<Hit>;
 
     /// Carries out `access` by vCPU `vcpu` of partition `part` in the window `find` returned as `instance`; returns
     /// the value a read loads (0 for writes).

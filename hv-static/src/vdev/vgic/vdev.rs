@@ -4,7 +4,7 @@
 
 use super::glue::{apply, reset, FLAVOR, VGIC};
 use super::regs::{Effects, GICD_SIZE_V2, GICD_SIZE_V3, GICR_STRIDE};
-use crate::config::{GicVersion, SYSTEM};
+use crate::config::{GicVersion, PartitionConfig, SYSTEM};
 use crate::core::vcpu::VcpuRef;
 use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
 
@@ -15,12 +15,12 @@ pub struct Distributor;
 pub struct Redistributors;
 
 impl VirtualDevice for Distributor {
-    fn find(&self, part: usize, ipa: u64) -> Option<Hit> {
+    fn find(&self, p: &PartitionConfig, ipa: u64) -> Option<Hit> {
         let size = match SYSTEM.gic.version {
             GicVersion::V3 => GICD_SIZE_V3,
             GicVersion::V2 => GICD_SIZE_V2,
         };
-        offset_in(ipa, SYSTEM.partitions[part].vdev.gicd, size).map(|offset| Hit { instance: 0, offset })
+        offset_in(ipa, p.vdev.gicd, size).map(|offset| Hit { instance: 0, offset })
     }
 
     fn access(&self, part: usize, vcpu: usize, _instance: usize, a: Access) -> u64 {
@@ -47,8 +47,7 @@ impl VirtualDevice for Distributor {
 }
 
 impl VirtualDevice for Redistributors {
-    fn find(&self, part: usize, ipa: u64) -> Option<Hit> {
-        let p = &SYSTEM.partitions[part];
+    fn find(&self, p: &PartitionConfig, ipa: u64) -> Option<Hit> {
         if p.vdev.gicr == 0 {
             return None;
         }

@@ -2,7 +2,7 @@
 //! partition's n-th device its n-th instance.
 
 use super::{access, owns_irq, resample, reset_partition, WINDOW};
-use crate::config::SYSTEM;
+use crate::config::{PartitionConfig, SYSTEM};
 use crate::core::vcpu::VcpuRef;
 use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
 
@@ -10,8 +10,8 @@ use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
 pub struct Transports;
 
 impl VirtualDevice for Transports {
-    fn find(&self, part: usize, ipa: u64) -> Option<Hit> {
-        let mut devices = SYSTEM.partitions[part].virtio.iter().enumerate();
+    fn find(&self, p: &PartitionConfig, ipa: u64) -> Option<Hit> {
+        let mut devices = p.virtio.iter().enumerate();
         devices.find_map(|(instance, d)| offset_in(ipa, d.ipa, WINDOW).map(|offset| Hit { instance, offset }))
     }
 

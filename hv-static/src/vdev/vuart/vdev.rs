@@ -1,15 +1,15 @@
 //! The partition's console PL011 as an emulated device, when the partition has a console.
 
 use super::{access, flush, resample, reset, SIZE};
-use crate::config::SYSTEM;
+use crate::config::{PartitionConfig, SYSTEM};
 use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
 
 /// The emulated PL011 at the partition's `vdev.uart`.
 pub struct Console;
 
 impl VirtualDevice for Console {
-    fn find(&self, part: usize, ipa: u64) -> Option<Hit> {
-        let base = SYSTEM.partitions[part].vdev.uart?;
+    fn find(&self, p: &PartitionConfig, ipa: u64) -> Option<Hit> {
+        let base = p.vdev.uart?;
         offset_in(ipa, base, SIZE).map(|offset| Hit { instance: 0, offset })
     }
 

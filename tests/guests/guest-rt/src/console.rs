@@ -1,15 +1,16 @@
-//! The console: a PL011 found in the device tree, written by polling, behind a lock so that lines from
-//! different vCPUs never interleave. Output before the console is set up (or without a UART) is dropped.
+//! The console: a PL011 found in the device tree, written by polling inside a critical section ([`crate::critical`]),
+//! so that lines from different vCPUs never interleave and an interrupt handler that prints cannot deadlock against
+//! the code it interrupted. Output before the console is set up (or without a UART) is dropped.
 
+use core::convert::Infallible;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::Mutex;
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::register_structs;
 use tock_registers::registers::{ReadOnly, ReadWrite};
 
-use crate::arch;
+use crate::critical;
 
 register_structs! {
     /// The PL011 registers a polled transmitter needs (PL011 TRM §3.2).
@@ -21,6 +22,8 @@ register_structs! {
     }
 }
 
+/// UARTFR.BUSY: still transmitting.
+const FR_BUSY: u32 = 1 << 3;
 /// UARTFR.TXFF: transmit FIFO full.
 const FR_TXFF: u32 = 1 << 5;
 /// UARTFR.RXFE: receive FIFO empty.
@@ -28,8 +31,6 @@ const FR_RXFE: u32 = 1 << 4;
 
 /// Base address of the PL011; 0 until [`init`].
 static BASE: AtomicUsize = AtomicUsize::new(0);
-/// Held for a whole `print!`/`println!`, with IRQs masked on the holder.
-static LOCK: Mutex<()> = Mutex::new(());
 
 /// The next byte typed at the console, if any (polled: the guests only look when their timer ticks).
 pub fn read_byte() -> Option<u8> {
@@ -42,7 +43,16 @@ pub fn init(base: usize) {
     BASE.store(base, Ordering::Release);
 }
 
-struct Pl011(usize);
+/// Runs `f` with the console to itself, in a critical section: nothing else reaches the UART until `f` returns, so
+/// keep it short. `None`, and `f` is not run, while there is no console.
+pub fn with<R>(f: impl FnOnce(&mut Pl011) -> R) -> Option<R> {
+    let mut uart = Pl011::current()?;
+    Some(critical_section::with(|_| f(&mut uart)))
+}
+
+/// The console UART, as [`with`] lends it out. [`core::fmt::Write`], which `print!` uses, turns each `\n` into
+/// `\r\n` for terminals; [`embedded_io::Write`] sends bytes exactly as given.
+pub struct Pl011(usize);
 
 impl Pl011 {
     fn current() -> Option<Self> {
@@ -85,34 +95,43 @@ impl Write for Pl011 {
     }
 }
 
-/// Backs [`print!`](crate::print).
-pub fn print(args: fmt::Arguments) {
-    write_locked(args, false);
+/// Polled: the UART never fails, it only makes the writer wait.
+impl embedded_io::ErrorType for Pl011 {
+    type Error = Infallible;
 }
 
-/// Backs [`println!`](crate::println): text and newline under one lock.
-pub fn print_line(args: fmt::Arguments) {
-    write_locked(args, true);
-}
+impl embedded_io::Write for Pl011 {
+    /// Sends all of `buf`, waiting for room in the transmit FIFO as needed.
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        buf.iter().for_each(|&byte| self.put(byte));
+        Ok(buf.len())
+    }
 
-fn write_locked(args: fmt::Arguments, newline: bool) {
-    let Some(mut uart) = Pl011::current() else { return };
-    let _irqs = arch::IrqGuard::new();
-    let _lock = LOCK.lock();
-    let _ = uart.write_fmt(args);
-    if newline {
-        let _ = uart.write_str("\n");
+    /// Waits until the UART has shifted out everything it was given.
+    fn flush(&mut self) -> Result<(), Infallible> {
+        while self.regs().fr.get() & FR_BUSY != 0 {
+            core::hint::spin_loop();
+        }
+        Ok(())
     }
 }
 
-/// For fault and panic reports: takes the lock if it can, but writes anyway after a while, because the vCPU that
-/// holds it may be the one that faulted.
+/// Backs [`print!`](crate::print).
+pub fn print(args: fmt::Arguments) {
+    // A formatting error (a `Display` impl failing) leaves the output cut short; there is nowhere to report it.
+    let _ = with(|uart| uart.write_fmt(args));
+}
+
+/// Backs [`println!`](crate::println): text and newline in one critical section.
+pub fn print_line(args: fmt::Arguments) {
+    let _ = with(|uart| uart.write_fmt(args).and_then(|()| uart.write_str("\n")));
+}
+
+/// For fault and panic reports: enters the critical section if it can, but writes anyway after a while, because the
+/// vCPU inside it may have faulted there and stopped for good (see [`crate::critical`]).
 pub fn emergency(args: fmt::Arguments) {
     let Some(mut uart) = Pl011::current() else { return };
-    let _irqs = arch::IrqGuard::new();
-    let lock = (0..1_000_000).find_map(|_| LOCK.try_lock());
-    let _ = uart.write_fmt(args);
-    drop(lock);
+    let _ = critical::forced(|| uart.write_fmt(args));
 }
 
 /// Prints to the console; the output of one call is never interleaved with another vCPU's.

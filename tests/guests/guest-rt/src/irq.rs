@@ -5,6 +5,8 @@ use spin::Once;
 
 use crate::{arch, console, gic};
 
+/// A `Once`, not data behind a critical section: every IRQ reads it without taking a lock, so no vCPU's interrupt
+/// waits for another vCPU's console output (latprobe measures this path).
 static HANDLER: Once<fn(u32)> = Once::new();
 
 /// Makes `handler` receive the INTID of every IRQ, on every vCPU, with IRQs masked. Set once, before IRQs are
@@ -31,13 +33,21 @@ pub fn dispatch() {
 /// Sleeps in WFI until `done()` holds, letting IRQs in between checks. The check runs with IRQs masked, so an
 /// interrupt that makes `done()` true between the check and the WFI still ends the sleep (WFI wakes on a pending
 /// interrupt even while it is masked) instead of being slept through. Call it with IRQs unmasked.
+///
+/// Only IRQs are masked, not a critical section entered ([`crate::critical`]): its lock, held through the WFI,
+/// would stall every other vCPU that enters one.
 pub fn wait_until(done: impl Fn() -> bool) {
     loop {
-        let masked = arch::IrqGuard::new();
-        if done() {
+        let irqs_were_on = arch::mask_irqs();
+        let finished = done();
+        if !finished {
+            arch::wait_for_interrupt();
+        }
+        if irqs_were_on {
+            arch::enable_irqs();
+        }
+        if finished {
             return;
         }
-        arch::wait_for_interrupt();
-        drop(masked);
     }
 }

@@ -3,7 +3,8 @@
 //! A guest binary provides `fn main(&'static Platform) -> !` through [`entry!`] and gets: an arm64 `Image` header
 //! (AArch64) or a zImage header (ARMv7, soft-float) and boot code (zeroed bss, one stack per vCPU, FP/SIMD on for
 //! AArch64, exception vectors), the facts of its partition read from the device tree ([`dt::Platform`]), a locked
-//! PL011 console behind [`println!`], the GIC (v2 or v3; v2 only on ARMv7), the virtual timer, an IRQ dispatcher,
+//! PL011 console behind [`println!`], a `critical-section` implementation that is sound with several vCPUs
+//! ([`critical`]), the GIC (v2 or v3; v2 only on ARMv7), the virtual timer, an IRQ dispatcher,
 //! secondary-vCPU start-up through PSCI, and a synchronous-exception handler that prints the syndrome and stops the
 //! vCPU so that a guest bug is visible.
 //!
@@ -19,6 +20,7 @@
 pub mod arch;
 pub mod bootargs;
 pub mod console;
+pub mod critical;
 pub mod dt;
 pub mod exception;
 pub mod gic;

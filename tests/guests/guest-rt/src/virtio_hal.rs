@@ -24,6 +24,8 @@ struct Pool(UnsafeCell<[u8; POOL_PAGES * PAGE_SIZE]>);
 unsafe impl Sync for Pool {}
 
 static POOL: Pool = Pool(UnsafeCell::new([0; POOL_PAGES * PAGE_SIZE]));
+/// A spin lock, not a critical section: only guest code opening or dropping a device takes it, never an interrupt
+/// handler, so IRQs need not be masked, and allocating need not wait for another vCPU's console output.
 static STATE: Mutex<Bump> = Mutex::new(Bump::new(POOL_PAGES));
 
 /// A bump allocator of pages that starts over once everything it handed out has been freed: a guest that opens

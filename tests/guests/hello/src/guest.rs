@@ -112,6 +112,8 @@ fn check_scrubbed(platform: &Platform) {
 /// Typed input, echoed a line at a time as `input: <line>`, so tests can see which partition has the console's
 /// focus.
 fn echo_input() {
+    // A spin lock, not a critical section: only vCPU 0's timer handler takes it, with IRQs already masked, so it
+    // just makes the buffer a mutable `static`.
     static LINE: spin::Mutex<([u8; 80], usize)> = spin::Mutex::new(([0; 80], 0));
     let mut line = LINE.lock();
     while let Some(b) = guest_rt::console::read_byte() {

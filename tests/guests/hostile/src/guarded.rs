@@ -9,6 +9,9 @@ use guest_rt::{arch, MAX_CPUS};
 use spin::Mutex;
 
 static PROBING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// Spin locks, not critical sections: each vCPU uses only its own slot (from `run`, and from the fault hook of an
+/// access made outside the lock), so nothing contends, whereas a critical section's one lock for every vCPU would
+/// make the vCPUs' probes wait for each other.
 static LAST: [Mutex<Option<Fault>>; MAX_CPUS] = [const { Mutex::new(None) }; MAX_CPUS];
 /// Faults taken inside the guest over the whole run (every vCPU).
 static FAULTS: AtomicU64 = AtomicU64::new(0);

@@ -73,7 +73,8 @@ static ARRIVED: AtomicBool = AtomicBool::new(false);
 static TIMER_WAKES: AtomicBool = AtomicBool::new(false);
 static WOKE: AtomicBool = AtomicBool::new(false);
 
-/// The samples of the measurement in progress (in bss: far too big for a vCPU's stack).
+/// The samples of the measurement in progress (in bss: far too big for a vCPU's stack). A spin lock, not a critical
+/// section: it is held through a whole measurement, whose interrupts must be taken meanwhile.
 pub static SAMPLES: Mutex<[i32; MAX_SAMPLES]> = Mutex::new([0; MAX_SAMPLES]);
 
 /// Every IRQ of every vCPU (IRQs masked). The stamp comes first, so that the handler's own code is not measured.

@@ -27,6 +27,8 @@ struct Probe {
 
 /// Set only around the single probing instruction, so any other fault still stops the guest.
 static PROBING: AtomicBool = AtomicBool::new(false);
+/// A spin lock, not a critical section: no interrupt handler touches it, and the fault hook that writes it runs on a
+/// probing instruction, never while `run` holds the lock.
 static LAST_FAULT: Mutex<Option<Fault>> = Mutex::new(None);
 
 guest_rt::entry!(main);

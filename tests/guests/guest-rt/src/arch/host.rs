@@ -33,23 +33,8 @@ pub fn secondary_entry() -> usize {
     bare_metal_only("secondary_entry")
 }
 
-pub struct IrqGuard(());
-
-impl IrqGuard {
-    pub fn new() -> Self {
-        bare_metal_only("IrqGuard")
-    }
-}
-
-/// Mirrors the bare-metal guard, which restores the IRQ mask on drop.
-impl Drop for IrqGuard {
-    fn drop(&mut self) {}
-}
-
-impl Default for IrqGuard {
-    fn default() -> Self {
-        Self::new()
-    }
+pub fn mask_irqs() -> bool {
+    bare_metal_only("mask_irqs")
 }
 
 pub mod timer {

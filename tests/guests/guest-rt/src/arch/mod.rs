@@ -1,7 +1,8 @@
 //! What differs between architectures. Each port provides the same names:
 //!
 //! - `cpu_index()`, `mpidr()`: who the calling vCPU is;
-//! - `enable_irqs()`, `IrqGuard`, `wait_for_interrupt()`, `halt()`, `write_barrier()`;
+//! - `enable_irqs()`, `mask_irqs()` (which [`crate::critical`] and [`crate::irq::wait_until`] build on),
+//!   `wait_for_interrupt()`, `halt()`, `write_barrier()`;
 //! - `secondary_entry()`: the address given to PSCI `CPU_ON`;
 //! - `timer`: the virtual generic timer's registers;
 //! - `gicv3` (AArch64 only): the GICv3 CPU interface's system registers; ARMv7 guests drive GICv2 only, whose CPU

@@ -7,7 +7,10 @@ pub mod timer;
 mod vectors;
 
 use aarch64_cpu::asm;
-use aarch64_cpu::registers::{Readable, Writeable, DAIF, MPIDR_EL1, TPIDR_EL1};
+use aarch64_cpu::registers::{Readable, MPIDR_EL1, TPIDR_EL1};
+
+/// DAIF.I, as `mrs` reads DAIF: IRQs masked.
+const DAIF_I: u64 = 1 << 7;
 
 /// The calling vCPU's index: 0 on the boot vCPU, the PSCI context ID on the others. The entry code keeps it in
 /// TPIDR_EL1, a register nothing else in a guest-rt guest uses.
@@ -20,10 +23,20 @@ pub fn mpidr() -> u64 {
     MPIDR_EL1.get()
 }
 
-/// Unmasks IRQs on the calling vCPU.
+/// Unmasks IRQs on the calling vCPU. Also a compiler barrier: memory accesses are not moved across it, so none
+/// from a critical section ([`crate::critical`]) ends up after it.
 pub fn enable_irqs() {
-    // SAFETY: clears PSTATE.I only; the vector table is installed before any Rust code runs.
-    unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack)) };
+    // SAFETY: clears PSTATE.I only; the vector table is installed before any Rust code runs. Not `nomem`: see above.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack, preserves_flags)) };
+}
+
+/// Masks IRQs on the calling vCPU and says whether they were unmasked before, so that the caller can restore that
+/// with [`enable_irqs`]. A compiler barrier like [`enable_irqs`]: nothing after it is moved before the mask.
+pub fn mask_irqs() -> bool {
+    let daif: u64;
+    // SAFETY: reads DAIF and sets PSTATE.I only; the caller restores the previous state. Not `nomem`: see above.
+    unsafe { core::arch::asm!("mrs {}, daif", "msr daifset, #2", out(reg) daif, options(nostack, preserves_flags)) };
+    daif & DAIF_I == 0
 }
 
 /// Sleeps until an interrupt is pending (taken at once when IRQs are unmasked).
@@ -49,31 +62,4 @@ pub fn write_barrier() {
 /// Where PSCI `CPU_ON` should start a secondary vCPU; it expects its vCPU index in x0.
 pub fn secondary_entry() -> usize {
     boot::secondary_entry()
-}
-
-/// Masks IRQs for as long as it lives and restores the previous mask when dropped. The console holds one while
-/// it owns the UART lock, so an interrupt handler that prints cannot deadlock against the code it interrupted.
-pub struct IrqGuard {
-    daif: u64,
-}
-
-impl IrqGuard {
-    pub fn new() -> Self {
-        let daif = DAIF.get();
-        // SAFETY: sets PSTATE.I only; the previous mask is restored on drop.
-        unsafe { core::arch::asm!("msr daifset, #2", options(nomem, nostack)) };
-        Self { daif }
-    }
-}
-
-impl Default for IrqGuard {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for IrqGuard {
-    fn drop(&mut self) {
-        DAIF.set(self.daif);
-    }
 }

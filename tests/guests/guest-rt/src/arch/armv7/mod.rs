@@ -28,10 +28,20 @@ pub fn mpidr() -> u64 {
     mpidr.into()
 }
 
-/// Unmasks IRQs on the calling vCPU. Also a compiler barrier: memory accesses are not moved across it.
+/// Unmasks IRQs on the calling vCPU. Also a compiler barrier: memory accesses are not moved across it, so none
+/// from a critical section ([`crate::critical`]) ends up after it.
 pub fn enable_irqs() {
     // SAFETY: clears CPSR.I only; the vector table is installed before any Rust code runs.
     unsafe { core::arch::asm!("cpsie i", options(nostack, preserves_flags)) };
+}
+
+/// Masks IRQs on the calling vCPU and says whether they were unmasked before, so that the caller can restore that
+/// with [`enable_irqs`]. A compiler barrier like [`enable_irqs`]: nothing after it is moved before the mask.
+pub fn mask_irqs() -> bool {
+    let cpsr: u32;
+    // SAFETY: reads CPSR and sets CPSR.I only; the caller restores the previous state. Not `nomem`: see above.
+    unsafe { core::arch::asm!("mrs {}, cpsr", "cpsid i", out(reg) cpsr, options(nostack, preserves_flags)) };
+    cpsr & CPSR_I == 0
 }
 
 /// Sleeps until an interrupt is pending (taken at once when IRQs are unmasked).
@@ -60,34 +70,4 @@ pub fn write_barrier() {
 /// Where PSCI `CPU_ON` should start a secondary vCPU (an ARM-state address); it expects its vCPU index in r0.
 pub fn secondary_entry() -> usize {
     boot::secondary_entry()
-}
-
-/// Masks IRQs for as long as it lives and restores the previous mask when dropped. The console holds one while
-/// it owns the UART lock, so an interrupt handler that prints cannot deadlock against the code it interrupted.
-pub struct IrqGuard {
-    cpsr: u32,
-}
-
-impl IrqGuard {
-    pub fn new() -> Self {
-        let cpsr: u32;
-        // SAFETY: sets CPSR.I only; the previous mask is restored on drop. Not `nomem`: accesses the guard protects
-        // must stay inside it.
-        unsafe { core::arch::asm!("mrs {}, cpsr", "cpsid i", out(reg) cpsr, options(nostack, preserves_flags)) };
-        Self { cpsr }
-    }
-}
-
-impl Default for IrqGuard {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for IrqGuard {
-    fn drop(&mut self) {
-        if self.cpsr & CPSR_I == 0 {
-            enable_irqs();
-        }
-    }
 }
