@@ -1,23 +1,26 @@
-//! The order the rules of a config are checked in, and the rules that belong to no concern of their own: the
-//! limits on counts and lengths (checked first, so no later rule runs on oversized input), the partitions' names,
-//! `bootargs` and `on_fault`. Each concern's rules live in a file of their own (`board`, `pools`, `memory`,
-//! `images`, `devices`, `pv`, `channels`, `schedule`); this file calls them and assembles the checked [`System`].
-//! Each finding names the field and, where two places conflict, both of them.
+//! The rules a config must follow, one function per concern. Each finding names the field and, where two
+//! places conflict, both of them.
 
 use board_support::{Board, GicVersion};
+use hv_plan::guest_map;
 use toml::Spanned;
 
-use super::board::{check_board, check_gic, check_hypervisor, check_ram_size};
 use super::common::*;
-use super::devices::{check_passthrough, Claims};
-use super::images::{check_dt_overlay, check_kernel, check_ramdisk};
-use super::memory::check_memory;
+use super::devices::{check_passthrough, device_windows, virtio_count, Claims};
 use super::model::*;
-use super::pools::{check_pinning, check_pool_ref, check_pools, check_vcpus, warn_cpus_in_no_pool, warn_idle_cpus};
+use super::pools::{check_pinning, check_pools, warn_cpus_in_no_pool, warn_idle_cpus};
 use super::raw::*;
-use super::{channels, pv, schedule, whole, Context};
-use crate::diag::{Diag, Report, Span};
-use crate::image::BootFormat;
+use super::{pv, schedule, whole, Context};
+use crate::diag::{list, Diag, Report, Span};
+use crate::guests::is_guest_name;
+use crate::image::{self, BootFormat, Format, NotKernel};
+use crate::input::{self, InputError};
+use crate::units::{self, hex, is_aligned, size as fmt_size, KIB, MIB};
+
+/// Partition RAM, its guest-physical base and host-physical base are mapped with 2 MiB blocks.
+pub const RAM_ALIGN: u64 = 2 * MIB;
+/// Smallest partition RAM: the device tree takes the last 2 MiB, the kernel needs room below it.
+pub const MIN_PARTITION_RAM: u64 = 4 * MIB;
 
 pub(super) fn validate(raw: &RawConfig, name: &str, ctx: &Context<'_>, r: &mut Report) -> Option<System> {
     let board = check_board(raw.board.get_ref(), r)?;
@@ -46,7 +49,6 @@ pub(super) fn validate_on(
     warn_idle_cpus(raw, &pools, r);
     warn_cpus_in_no_pool(raw, board, &pools, r);
     let pv = pv::check_pv(raw, board, ctx, r);
-    let channels = channels::check_channels(raw, r);
     for p in &mut partitions {
         if let Some(Some((disks, networks))) = pv.attachments.get(usize::from(p.id)) {
             p.disks.clone_from(disks);
@@ -73,7 +75,7 @@ pub(super) fn validate_on(
         partitions,
         disks: pv.disks.into_iter().collect::<Option<_>>()?,
         networks: pv.networks.into_iter().collect::<Option<_>>()?,
-        channels: channels.into_iter().collect::<Option<_>>()?,
+        channels: pv.channels.into_iter().collect::<Option<_>>()?,
     })
 }
 
@@ -223,6 +225,181 @@ fn check_limits(raw: &RawConfig, board: &Board, r: &mut Report) -> bool {
     c.ok
 }
 
+fn addr_value(v: &Spanned<NumOrStr>, field: &str, r: &mut Report) -> Option<u64> {
+    match v.get_ref() {
+        NumOrStr::Int(n) if *n < 0 => {
+            r.push(
+                Diag::error(field, v.span(), format!("bad address `{n}`: addresses cannot be negative"))
+                    .label("negative"),
+            );
+            None
+        }
+        NumOrStr::Int(n) => u64::try_from(*n).ok(),
+        NumOrStr::Str(s) => match units::parse_addr(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                r.push(
+                    Diag::error(field, v.span(), format!("bad address \"{s}\": {}", e.message))
+                        .label("not an address")
+                        .hint(e.hint),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
+    a.0 < b.0.saturating_add(b.1) && b.0 < a.0.saturating_add(a.1)
+}
+
+// ---- board and hypervisor ----
+
+fn check_board(b: &RawBoard, r: &mut Report) -> Option<&'static Board> {
+    let name = b.name.get_ref();
+    let board = Board::by_name(name);
+    if board.is_none() {
+        r.push(
+            Diag::error("board.name", b.name.span(), format!("unknown board `{}`", shown(name)))
+                .label("no board has this name")
+                .hint(suggest(name, Board::names(), "known boards")),
+        );
+    }
+    board
+}
+
+fn check_gic(b: &RawBoard, board: &Board, r: &mut Report) -> GicVersion {
+    let Some(v) = &b.gic_version else {
+        return board.gic.default_version;
+    };
+    let versions = board.gic.versions();
+    let known = list(versions.iter().map(|v| v.number().to_string()));
+    match GicVersion::from_number(*v.get_ref()) {
+        Some(gic) if board.gic.supports(gic) => gic,
+        found => {
+            let why = if found.is_some() {
+                format!("`{}` has no GICv{}", board.name, v.get_ref())
+            } else {
+                format!("GIC version {} does not exist", v.get_ref())
+            };
+            r.push(
+                Diag::error("board.gic_version", v.span(), format!("unsupported GIC version: {why}"))
+                    .label("not a GIC version of this board")
+                    .hint(format!("`{}` supports GIC versions {known}", board.name)),
+            );
+            board.gic.default_version
+        }
+    }
+}
+
+fn check_ram_size(b: &RawBoard, board: &Board, r: &mut Report) -> u64 {
+    let Some(v) = &b.ram_size else {
+        return board.ram_size;
+    };
+    let Some(size) = size_value(v, "board.ram_size", r) else {
+        return board.ram_size;
+    };
+    let least = board.hv_load_addr - board.ram_base + board.hv_budget + RAM_ALIGN;
+    let problem = if !is_aligned(size, RAM_ALIGN) {
+        Some(("misaligned RAM size: not a multiple of 2 MiB".to_owned(), "round it to a multiple of 2 MiB".to_owned()))
+    } else if size > board.max_ram_size {
+        Some((
+            format!("`{}` cannot have {} of RAM", board.name, fmt_size(size)),
+            format!("it can have at most {}", fmt_size(board.max_ram_size)),
+        ))
+    } else if size < least {
+        Some((
+            format!("{} of RAM cannot hold the hypervisor and a partition", fmt_size(size)),
+            format!("give the board at least {}", fmt_size(least)),
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some((msg, hint)) => {
+            r.push(Diag::error("board.ram_size", v.span(), msg).label(fmt_size(size)).hint(hint));
+            board.ram_size
+        }
+        None => size,
+    }
+}
+
+fn check_hypervisor(h: Option<&RawHypervisor>, board: &'static Board, ram_size: u64, r: &mut Report) -> Hypervisor {
+    let mut hv = Hypervisor {
+        console: board.default_uart(),
+        log_level: LogLevel::Info,
+        budget: board.hv_budget,
+        budget_span: None,
+    };
+    let Some(h) = h else { return hv };
+    if let Some(l) = &h.log_level {
+        let word = l.get_ref().as_str();
+        match LogLevel::from_name(word) {
+            Some(level) => hv.log_level = level,
+            None => {
+                let names = || LogLevel::ALL.iter().map(|l| l.name());
+                // `warning`, `err`: a level's name cut or extended is as likely a slip as a typo.
+                let likely = suggestion(word, names())
+                    .or_else(|| names().find(|n| !word.is_empty() && (word.starts_with(n) || n.starts_with(word))));
+                let all = format!("log levels: {}", list(names()));
+                let hint = match likely {
+                    Some(n) => format!("did you mean `{n}`? {all}"),
+                    None => all,
+                };
+                r.push(
+                    Diag::error("hypervisor.log_level", l.span(), format!("unknown log level `{}`", shown(word)))
+                        .label("not a log level")
+                        .hint(format!("{hint}; each level includes the ones before it, the default is `info`")),
+                );
+            }
+        }
+    }
+    if let Some(c) = &h.console {
+        match board.uart(c.get_ref()) {
+            Some(u) => hv.console = u,
+            None => r.push(
+                Diag::error("hypervisor.console", c.span(), format!("unknown console `{}`", shown(c.get_ref())))
+                    .label("not a UART of this board")
+                    .hint(suggest(c.get_ref(), board.uarts.iter().map(|u| u.name), "UARTs of this board")),
+            ),
+        }
+    }
+    if let Some(v) = &h.memory_budget {
+        hv.budget_span = Some(v.span());
+        if let Some(budget) = size_value(v, "hypervisor.memory_budget", r) {
+            let room = board.ram_end(ram_size) - board.hv_load_addr;
+            if budget == 0 || !is_aligned(budget, 4 * KIB) {
+                r.push(
+                    Diag::error(
+                        "hypervisor.memory_budget",
+                        v.span(),
+                        "the memory budget must be a non-zero multiple of 4 KiB",
+                    )
+                    .label(fmt_size(budget))
+                    .hint("the default is 2MiB"),
+                );
+            } else if budget >= room {
+                r.push(
+                    Diag::error(
+                        "hypervisor.memory_budget",
+                        v.span(),
+                        format!("a {} budget leaves no RAM for partitions", fmt_size(budget)),
+                    )
+                    .label("too large")
+                    .hint(format!(
+                        "RAM from the hypervisor's load address {} to the end is {}",
+                        hex(board.hv_load_addr),
+                        fmt_size(room)
+                    )),
+                );
+            } else {
+                hv.budget = budget;
+            }
+        }
+    }
+    hv
+}
+
 // ---- partitions ----
 
 #[allow(clippy::too_many_arguments)]
@@ -287,6 +464,19 @@ fn check_partitions(
     out
 }
 
+fn check_pool_ref(p: &RawPartition, i: usize, pools: &mut Lookup<'_>, r: &mut Report) -> Option<usize> {
+    let want = p.pool.get_ref();
+    let found = pools.find(want);
+    if found.is_none() {
+        r.push(
+            Diag::error(format!("partition[{i}].pool"), p.pool.span(), format!("unknown pool `{}`", shown(want)))
+                .label("no `[[pool]]` has this name")
+                .hint(pools.hint(want)),
+        );
+    }
+    found
+}
+
 /// A partition's `bootargs`: no NUL (the device tree stores them NUL-terminated), and a warning when they are
 /// longer than Linux reads on the board's architecture (`COMMAND_LINE_SIZE`, NUL included: 2048 bytes on arm64,
 /// 1024 on 32-bit arm); it cuts the rest off silently. Longer than [`limits::BOOTARGS`] is refused earlier.
@@ -319,6 +509,416 @@ fn check_bootargs(b: &Spanned<String>, i: usize, board: &Board, r: &mut Report) 
             )),
         );
     }
+}
+
+fn check_vcpus(
+    p: &RawPartition,
+    i: usize,
+    board: &Board,
+    gic: GicVersion,
+    pool: Option<&CheckedPool>,
+    r: &mut Report,
+) -> Vec<u32> {
+    let name = p.name.get_ref();
+    let list_ = p.vcpus.get_ref();
+    if list_.is_empty() {
+        r.push(
+            Diag::error(format!("partition[{i}].vcpus"), p.vcpus.span(), format!("partition `{name}` has no vCPUs"))
+                .label("empty")
+                .hint("list the physical CPU each vCPU is pinned to, e.g. vcpus = [0]"),
+        );
+    }
+    if gic == GicVersion::V2 && list_.len() > 8 {
+        r.push(
+            Diag::error(
+                format!("partition[{i}].vcpus"),
+                p.vcpus.span(),
+                format!("{} vCPUs: a GICv2 partition has at most 8", list_.len()),
+            )
+            .label("too many")
+            .hint("use GICv3 (board.gic_version = 3) or fewer vCPUs"),
+        );
+    }
+    let mut out = Vec::new();
+    for (j, c) in list_.iter().enumerate() {
+        let field = format!("partition[{i}].vcpus[{j}]");
+        let Some(cpu) = cpu_value(c, &field, board, r) else {
+            continue;
+        };
+        if let Some(pool) = pool {
+            if !pool.pool.cpus.contains(&cpu) {
+                r.push(
+                    Diag::error(
+                        field,
+                        c.span(),
+                        format!(
+                            "vCPU {j} of partition `{name}` is pinned to CPU {cpu}, outside its pool `{}`",
+                            pool.pool.name
+                        ),
+                    )
+                    .label(format!("CPU {cpu} is not in pool `{}`", pool.pool.name))
+                    .related(
+                        pool.name_span.clone(),
+                        format!(
+                            "pool `{}` has CPUs {}",
+                            pool.pool.name,
+                            list(pool.pool.cpus.iter().map(u32::to_string))
+                        ),
+                    )
+                    .hint(format!("pin the vCPU to one of the pool's CPUs, or add CPU {cpu} to the pool's `cpus`")),
+                );
+                continue;
+            }
+        }
+        out.push(cpu);
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_memory(
+    p: &RawPartition,
+    i: usize,
+    board: &Board,
+    ram_size: u64,
+    hv: &Hypervisor,
+    gic: GicVersion,
+    vcpus: usize,
+    placed: &mut Vec<(u64, u64, String, Span)>,
+    r: &mut Report,
+) -> Option<Memory> {
+    let name = p.name.get_ref();
+    let m = p.memory.get_ref();
+    let size_field = format!("partition[{i}].memory.size");
+    let size = size_value(&m.size, &size_field, r)?;
+    let mut ok = true;
+    if !is_aligned(size, RAM_ALIGN) {
+        r.push(
+            Diag::error(
+                &size_field,
+                m.size.span(),
+                format!("misaligned memory: {} is not a multiple of 2 MiB", fmt_size(size)),
+            )
+            .label("must be 2 MiB-aligned")
+            .hint(format!(
+                "partition RAM is mapped in 2 MiB blocks: use {}",
+                fmt_size(units::align_up(size, RAM_ALIGN).max(RAM_ALIGN))
+            )),
+        );
+        ok = false;
+    } else if size > board.max_ram_size {
+        r.push(
+            Diag::error(
+                &size_field,
+                m.size.span(),
+                format!("partition `{name}` wants more RAM than the board can have"),
+            )
+            .label(fmt_size(size))
+            .hint(format!("`{}` has at most {} of RAM", board.name, fmt_size(board.max_ram_size))),
+        );
+        ok = false;
+    } else if size < MIN_PARTITION_RAM {
+        r.push(
+            Diag::error(
+                &size_field,
+                m.size.span(),
+                format!("partition `{name}` needs at least {} of RAM", fmt_size(MIN_PARTITION_RAM)),
+            )
+            .label(fmt_size(size))
+            .hint("the device tree takes the last 2 MiB and the kernel goes below it"),
+        );
+        ok = false;
+    }
+
+    let ipa_field = format!("partition[{i}].memory.ipa");
+    let ipa = match &m.ipa {
+        None => guest_map::RAM,
+        Some(v) => {
+            let ipa = addr_value(v, &ipa_field, r)?;
+            if !is_aligned(ipa, RAM_ALIGN) {
+                r.push(
+                    Diag::error(
+                        &ipa_field,
+                        v.span(),
+                        format!("misaligned memory: IPA {} is not 2 MiB-aligned", hex(ipa)),
+                    )
+                    .label("must be 2 MiB-aligned")
+                    .hint(format!(
+                        "use {} or {}",
+                        hex(ipa / RAM_ALIGN * RAM_ALIGN),
+                        hex(units::align_up(ipa, RAM_ALIGN))
+                    )),
+                );
+                ok = false;
+            } else if ipa.saturating_add(size) > IPA_LIMIT {
+                r.push(
+                    Diag::error(
+                        &ipa_field,
+                        v.span(),
+                        "partition RAM ends beyond the 39-bit guest-physical address space",
+                    )
+                    .label(format!("{} + {}", hex(ipa), fmt_size(size)))
+                    .hint(format!("guest-physical addresses end at {}", hex(IPA_LIMIT))),
+                );
+                ok = false;
+            } else if let Some((base, len, what)) = device_windows(gic, vcpus, virtio_count(p))
+                .into_iter()
+                .find(|(b, l, _)| overlaps((ipa, size), (*b, *l)))
+            {
+                r.push(
+                    Diag::error(
+                        &ipa_field,
+                        v.span(),
+                        format!("partition RAM overlaps the {what} at IPA {}", hex(base)),
+                    )
+                    .label(format!("RAM {}..{}", hex(ipa), hex(ipa + size)))
+                    .hint(format!(
+                        "devices occupy {}..{}; the default RAM base is {}",
+                        hex(base),
+                        hex(base + len),
+                        hex(guest_map::RAM)
+                    )),
+                );
+                ok = false;
+            }
+            ipa
+        }
+    };
+
+    let mut pa = None;
+    let mut pa_span = None;
+    if let Some(v) = &m.pa {
+        let field = format!("partition[{i}].memory.pa");
+        let addr = addr_value(v, &field, r)?;
+        pa_span = Some(v.span());
+        pa = Some(addr);
+        let ram_end = board.ram_end(ram_size);
+        let reserved_end = board.hv_load_addr + hv.budget;
+        if !is_aligned(addr, RAM_ALIGN) {
+            r.push(
+                Diag::error(&field, v.span(), format!("misaligned memory: PA {} is not 2 MiB-aligned", hex(addr)))
+                    .label("must be 2 MiB-aligned")
+                    .hint(format!(
+                        "use {}, or leave `pa` out to let the layout choose",
+                        hex(units::align_up(addr, RAM_ALIGN))
+                    )),
+            );
+            ok = false;
+        } else if addr < board.ram_base || addr.saturating_add(size) > ram_end {
+            r.push(
+                Diag::error(&field, v.span(), format!("memory of partition `{name}` lies beyond board RAM"))
+                    .label(format!("{}..{}", hex(addr), hex(addr.saturating_add(size))))
+                    .hint(format!(
+                        "board RAM is {}..{} ({}); raise [board] ram_size or move the partition",
+                        hex(board.ram_base),
+                        hex(ram_end),
+                        fmt_size(ram_size)
+                    )),
+            );
+            ok = false;
+        } else if overlaps((addr, size), (board.ram_base, reserved_end - board.ram_base)) {
+            r.push(
+                Diag::error(&field, v.span(), format!("memory of partition `{name}` overlaps the hypervisor"))
+                    .label(format!("{}..{}", hex(addr), hex(addr + size)))
+                    .hint(format!(
+                        "{}..{} holds the boot loader's stub and the hypervisor; its payload follows: leave `pa` out to let the layout choose",
+                        hex(board.ram_base),
+                        hex(reserved_end)
+                    )),
+            );
+            ok = false;
+        } else if let Some((opa, osize, other, ospan)) =
+            placed.iter().find(|(b, l, _, _)| overlaps((addr, size), (*b, *l)))
+        {
+            r.push(
+                Diag::error(&field, v.span(), format!("memory of partition `{name}` overlaps partition `{other}`"))
+                    .label(format!("{}..{}", hex(addr), hex(addr + size)))
+                    .related(ospan.clone(), format!("`{other}` has {}..{}", hex(*opa), hex(opa + osize)))
+                    .hint(
+                        "give each partition its own host-physical range, or leave `pa` out to let the layout choose",
+                    ),
+            );
+            ok = false;
+        } else {
+            placed.push((addr, size, name.clone(), v.span()));
+        }
+    }
+    ok.then_some(Memory { size, ipa, pa, size_span: m.size.span(), pa_span })
+}
+
+fn check_kernel(p: &RawPartition, i: usize, board: &Board, ctx: &Context<'_>, r: &mut Report) -> Option<Kernel> {
+    let k = p.kernel.get_ref();
+    let field = format!("partition[{i}].kernel");
+    let span = p.kernel.span();
+    if is_guest_name(k) {
+        return match ctx.guests.package(k) {
+            Some(package) => {
+                Some(Kernel { source: KernelSource::Guest { name: k.clone(), package: package.into() }, span })
+            }
+            None => {
+                let known: Vec<&str> = ctx.guests.names().collect();
+                let guests = if known.is_empty() {
+                    "no guests found in tests/guests".to_owned()
+                } else {
+                    suggest(k, known.iter().copied(), "guests in tests/guests")
+                };
+                r.push(
+                    Diag::error(field, span, format!("kernel missing: no guest named `{k}`"))
+                        .label("not a guest of this workspace")
+                        .hint(format!(
+                            "{guests}; or give a path to {} or ELF relative to this file, e.g. \"./{k}\"",
+                            BootFormat::of(board.arch).name()
+                        )),
+                );
+                None
+            }
+        };
+    }
+    let path = relative_path(ctx, k);
+    let refused = |e: &InputError| {
+        let where_ = format!(
+            "kernel paths are relative to the config file's directory; or name a guest of tests/guests ({})",
+            list(ctx.guests.names())
+        );
+        input_diag(&field, span.clone(), "kernel", k, &path, e, where_)
+    };
+    // An Image is recognised by its header: only an ELF, which has to be flattened, is read whole here. Both reads
+    // refuse what is not a regular file before opening it (a FIFO would never answer).
+    let head = match input::read_head(&path, image::HEADER_PROBE_LEN, input::IMAGE_LIMIT) {
+        Ok(head) => head,
+        Err(e) => {
+            r.push(refused(&e));
+            return None;
+        }
+    };
+    let bytes = if image::sniff(&head) == Format::Elf {
+        match input::read(&path, input::IMAGE_LIMIT) {
+            Ok(b) => b,
+            Err(e) => {
+                r.push(refused(&e));
+                return None;
+            }
+        }
+    } else {
+        head
+    };
+    if let Err(e) = image::read_kernel(bytes, BootFormat::of(board.arch)) {
+        r.push(kernel_diag(&field, span, &format!("kernel `{k}`"), board, &e).label("not a kernel for this board"));
+        return None;
+    }
+    Some(Kernel { source: KernelSource::File(path), span })
+}
+
+/// The diagnostic (without a label) for a kernel that is not one for `board`; `subject` names it (`kernel
+/// `./Image``).
+pub(crate) fn kernel_diag(field: &str, span: Span, subject: &str, board: &Board, e: &NotKernel) -> Diag {
+    let want = BootFormat::of(board.arch);
+    let (example, target) = match want {
+        BootFormat::Arm64Image => ("Linux's arch/arm64/boot/Image", "aarch64-unknown-none"),
+        BootFormat::ZImage => ("Linux's arch/arm/boot/zImage", "armv7a-none-eabi"),
+    };
+    let carries = format!(
+        "{} carries {} ({example}, or a bare-metal ELF built for {target} whose first bytes are that header)",
+        want.name(),
+        want.magic()
+    );
+    let (message, hint) = match e {
+        NotKernel::OtherFormat { found, elf } => {
+            let what = if *elf { format!("an ELF of {}", found.name()) } else { found.name().to_owned() };
+            (
+                format!(
+                    "{subject} is {what}, but board `{}` runs {} partitions: they boot {}",
+                    board.name,
+                    board.arch.description(),
+                    want.name()
+                ),
+                format!(
+                    "give the partition a kernel built for {}: {carries}; guests named by their name are built for \
+                     {target}",
+                    board.arch.description()
+                ),
+            )
+        }
+        NotKernel::ElfWithoutHeader => (
+            format!(
+                "{subject} is not {} or ELF: the ELF's flattened image does not start with {} header",
+                want.name(),
+                want.name()
+            ),
+            capitalized(&carries),
+        ),
+        NotKernel::BadElf(why) => (format!("{subject} is not {} or ELF: {why}", want.name()), capitalized(&carries)),
+        NotKernel::Unknown => {
+            (format!("{subject} is not {} or ELF: unrecognised file format", want.name()), capitalized(&carries))
+        }
+    };
+    Diag::error(field, span, message).hint(hint)
+}
+
+/// `An arm64 Image` from `an arm64 Image`.
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// A partition's `ramdisk`: a file that exists (its contents are the guest's business). `None` when it is
+/// missing, `Some(None)` when the partition has none.
+fn check_ramdisk(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -> Option<Option<Ramdisk>> {
+    let Some(v) = &p.ramdisk else {
+        return Some(None);
+    };
+    let rd = v.get_ref();
+    let path = relative_path(ctx, rd);
+    // Opened (not read: `build` copies it whole) after the checks, so an unreadable file is found now.
+    if let Err(e) = input::open(&path, input::IMAGE_LIMIT) {
+        let where_ = "ramdisk paths are relative to the config file's directory (an initramfs: a cpio archive, \
+                      optionally compressed)";
+        r.push(input_diag(&format!("partition[{i}].ramdisk"), v.span(), "ramdisk", rd, &path, &e, where_.into()));
+        return None;
+    }
+    Some(Some(Ramdisk { path, span: v.span() }))
+}
+
+/// A partition's `dt_overlay`: a compiled device-tree overlay that reads and parses (whether it merges into the
+/// partition's tree is known once the tree is generated). `None` when it is bad, `Some(None)` when there is none.
+fn check_dt_overlay(p: &RawPartition, i: usize, ctx: &Context<'_>, r: &mut Report) -> Option<Option<DtOverlay>> {
+    let Some(v) = &p.dt_overlay else {
+        return Some(None);
+    };
+    let value = v.get_ref();
+    let field = format!("partition[{i}].dt_overlay");
+    let path = relative_path(ctx, value);
+    // An overlay merges into the partition's device tree, which has `DTB_REGION` bytes.
+    let bytes = match input::read(&path, guest_map::DTB_REGION) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let where_ = "overlay paths are relative to the config file's directory; compile an overlay source with \
+                          `dtc -@ -I dts -O dtb -o FILE.dtbo FILE.dts`";
+            r.push(input_diag(&field, v.span(), "device-tree overlay", value, &path, &e, where_.into()));
+            return None;
+        }
+    };
+    match dom0_less::Overlay::parse(&bytes) {
+        Ok(overlay) => Some(Some(DtOverlay { path, written: value.clone(), overlay, span: v.span() })),
+        Err(e) => {
+            r.push(overlay_diag(&field, v.span(), value, &e));
+            None
+        }
+    }
+}
+
+/// The diagnostic for an overlay that cannot be read or merged.
+pub(crate) fn overlay_diag(field: &str, span: Span, value: &str, e: &dom0_less::OverlayError) -> Diag {
+    use dom0_less::OverlayError as E;
+    let label = match e {
+        E::NotDtb(_) | E::NotOverlay(_) => "not a compiled device-tree overlay",
+        E::TargetPhandle { .. } | E::UnresolvedLabels(_) => "uses labels the partition's tree does not have",
+        E::Protected { .. } | E::GeneratedProperty { .. } | E::MemoryNode { .. } => {
+            "would change what hv-static generates"
+        }
+        _ => "cannot be merged",
+    };
+    Diag::error(field, span, format!("device-tree overlay `{value}`: {e}")).label(label).hint(e.hint())
 }
 
 fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPolicy> {

@@ -2,9 +2,8 @@ use std::path::Path;
 
 use super::*;
 use crate::files::same_contents;
-use crate::image::{self, testelf};
-use crate::layout;
-use crate::units::{align_up, MIB};
+use crate::image::testelf;
+use crate::units::MIB;
 use bumpalo::Bump;
 use hv_plan::plan::{
     CpuSchedule, DeviceRegion, GicConfig, HostNetConfig, Load, MemRegion, NetworkConfig, PhysCpu, Slot, VcpuConfig,
