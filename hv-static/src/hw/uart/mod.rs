@@ -1,6 +1,12 @@
 //! The physical console UART, driven by whichever driver the configuration names (`SystemConfig::uart_kind`).
-//! A plain enum: the kind is a build-time constant, so there is no heap, no vtable, and each build keeps only
-//! the driver it uses once the optimiser has seen the constant.
+//! A plain enum: no heap, no vtable, one compare per call. (Both drivers are compiled in: the console's lock holds
+//! the value, so the optimiser does not see that the kind is a build-time constant.)
+//!
+//! Not `embedded-io`: its `Write::write` must block until the device takes at least one byte, and `Read::read`
+//! until one arrives, while the console must never wait on the UART inside a trap (it writes what the FIFO takes,
+//! possibly nothing, and leaves the rest to the transmit interrupt: `write_run`). Expressing that through
+//! `WriteReady` plus `write` would read the status register twice per run. The guests' PL011, which may wait, does
+//! implement it (`guest-rt`'s console).
 
 pub mod ns16550;
 pub mod pl011;
