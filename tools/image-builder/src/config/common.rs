@@ -1,7 +1,8 @@
 //! The building blocks every check of the config uses: names and their namespaces, lookups that suggest what was
-//! meant, sizes, paths relative to the config, and the pool record the schedule checks read. `validate` runs the
-//! checks and calls `pv` and `schedule`; all three take these from here, so none of them imports another's
-//! internals (issue 16: the config's modules import one way).
+//! meant and references to tables by name, sizes, paths relative to the config, and the pool record the schedule
+//! checks read. `validate` runs the checks, one file per concern (`board`, `pools`, `memory`, `images`,
+//! `devices`, `pv`, `channels`, `schedule`); they take these from here rather than from each other (issue 16: the
+//! config's modules import one way).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -217,6 +218,78 @@ fn listed(names: &[&str]) -> String {
     }
     let shown_: Vec<String> = names[..LISTED].iter().map(|n| format!("`{}`", shown(n))).collect();
     format!("{} and {} more", shown_.join(", "), names.len() - LISTED)
+}
+
+/// The error for a name that no table of `kind` has.
+fn unknown(kind: &str, field: String, v: &Spanned<String>, tables: &mut Lookup<'_>) -> Diag {
+    Diag::error(field, v.span(), format!("unknown {kind} `{}`", shown(v.get_ref())))
+        .label(format!("no `[[{kind}]]` has this name"))
+        .hint(tables.hint(v.get_ref()))
+}
+
+/// What to say when a list names the same table twice: the message, what the first mention was, the hint.
+pub(super) struct Twice<'a> {
+    pub(super) message: String,
+    pub(super) first: &'a str,
+    pub(super) hint: &'a str,
+}
+
+/// The index of the `[[kind]]` table that `v` names, once in its list (`listed`): `None`, reported on `field`, when
+/// no table has the name or the list named it before.
+pub(super) fn reference(
+    tables: &mut Lookup<'_>,
+    kind: &str,
+    v: &Spanned<String>,
+    field: String,
+    listed: &mut BTreeMap<usize, Span>,
+    twice: Twice<'_>,
+    r: &mut Report,
+) -> Option<usize> {
+    let Some(index) = tables.find(v.get_ref()) else {
+        r.push(unknown(kind, field, v, tables));
+        return None;
+    };
+    if let Some(first) = listed.get(&index) {
+        r.push(
+            Diag::error(field, v.span(), twice.message)
+                .label("again")
+                .related(first.clone(), twice.first)
+                .hint(twice.hint),
+        );
+        return None;
+    }
+    listed.insert(index, v.span());
+    Some(index)
+}
+
+/// An `access` value: `None` when it is not one of the two words of `names` (read-only first).
+pub(super) fn access(
+    v: Option<&Spanned<String>>,
+    field: String,
+    names: [&str; 2],
+    what: &str,
+    r: &mut Report,
+) -> Option<Access> {
+    let Some(v) = v else {
+        return Some(Access::ReadWrite);
+    };
+    match v.get_ref().as_str() {
+        w if w == names[0] => Some(Access::ReadOnly),
+        w if w == names[1] => Some(Access::ReadWrite),
+        other => {
+            r.push(
+                Diag::error(field, v.span(), format!("unknown {what} access `{}`", shown(other)))
+                    .label("not an access right")
+                    .hint(format!(
+                        "{}; `{}`: read-only, `{}`: read-write (the default)",
+                        suggest(other, names, "access rights"),
+                        names[0],
+                        names[1]
+                    )),
+            );
+            None
+        }
+    }
 }
 
 /// The candidate closest to `word`, if one is close enough to be a likely typo. Candidates whose length alone

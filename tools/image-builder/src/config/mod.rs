@@ -1,12 +1,17 @@
 //! Reading and checking a system config (`configs/*.toml`).
 //!
 //! Two stages, as in Hubris' xtask: `raw` deserialises the TOML as written (unknown keys are refused, every value
-//! keeps its span), then `validate` checks it rule by rule and produces the [`System`] later steps use. Every
+//! keeps its span), then `validate` checks it rule by rule, one file per concern (`board`, `pools`, `memory`,
+//! `images`, `devices`, `pv`, `channels`, `schedule`), and produces the [`System`] later steps use. Every
 //! problem becomes a [`Diag`] naming the file position, the field, what is wrong and how to fix it; checking
 //! never panics and reports as many independent problems as it can find in one pass.
 
+mod board;
+mod channels;
 mod common;
 mod devices;
+mod images;
+mod memory;
 mod model;
 mod pools;
 mod pv;
@@ -19,10 +24,10 @@ use std::path::Path;
 pub(crate) use common::fetch_hint;
 pub use common::IPA_LIMIT;
 pub(crate) use devices::device_windows;
+pub(crate) use images::{kernel_diag, overlay_diag};
+pub use memory::MIN_PARTITION_RAM;
 pub use model::*;
 pub use pv::derived_mac;
-pub use validate::MIN_PARTITION_RAM;
-pub(crate) use validate::{kernel_diag, overlay_diag};
 
 use crate::diag::{self, closest, list, Diag, Report, Span};
 use crate::guests::GuestCatalog;

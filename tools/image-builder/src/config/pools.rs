@@ -1,16 +1,16 @@
-//! CPU pools: names, CPUs given to one pool each, the scheduler, vCPUs pinned to their pool's CPUs, and the warnings
-//! about CPUs that run nothing.
+//! CPU pools and the CPUs partitions run on: pool names, CPUs given to one pool each, the scheduler, each
+//! partition's pool and its vCPUs pinned to that pool's CPUs, and the warnings about CPUs that run nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use board_support::Board;
+use board_support::{Board, GicVersion};
 use toml::Spanned;
 
 use super::common::*;
 use super::model::*;
 use super::raw::*;
 use super::schedule;
-use crate::diag::{Diag, Report, Span};
+use crate::diag::{list, Diag, Report, Span};
 
 pub(super) fn check_pools(raw: &[Spanned<RawPool>], board: &Board, r: &mut Report) -> Vec<CheckedPool> {
     let mut pools: Vec<CheckedPool> = Vec::new();
@@ -100,6 +100,86 @@ fn check_scheduler(p: &RawPool, i: usize, r: &mut Report) -> Option<Scheduler> {
             None
         }
     }
+}
+
+/// The pool partition `i` names in `pool`, by name.
+pub(super) fn check_pool_ref(p: &RawPartition, i: usize, pools: &mut Lookup<'_>, r: &mut Report) -> Option<usize> {
+    let want = p.pool.get_ref();
+    let found = pools.find(want);
+    if found.is_none() {
+        r.push(
+            Diag::error(format!("partition[{i}].pool"), p.pool.span(), format!("unknown pool `{}`", shown(want)))
+                .label("no `[[pool]]` has this name")
+                .hint(pools.hint(want)),
+        );
+    }
+    found
+}
+
+/// A partition's `vcpus`: at least one, at most 8 on GICv2 (its distributor targets eight CPU interfaces), each
+/// pinned to a CPU of the board inside the partition's pool.
+pub(super) fn check_vcpus(
+    p: &RawPartition,
+    i: usize,
+    board: &Board,
+    gic: GicVersion,
+    pool: Option<&CheckedPool>,
+    r: &mut Report,
+) -> Vec<u32> {
+    let name = p.name.get_ref();
+    let list_ = p.vcpus.get_ref();
+    if list_.is_empty() {
+        r.push(
+            Diag::error(format!("partition[{i}].vcpus"), p.vcpus.span(), format!("partition `{name}` has no vCPUs"))
+                .label("empty")
+                .hint("list the physical CPU each vCPU is pinned to, e.g. vcpus = [0]"),
+        );
+    }
+    if gic == GicVersion::V2 && list_.len() > 8 {
+        r.push(
+            Diag::error(
+                format!("partition[{i}].vcpus"),
+                p.vcpus.span(),
+                format!("{} vCPUs: a GICv2 partition has at most 8", list_.len()),
+            )
+            .label("too many")
+            .hint("use GICv3 (board.gic_version = 3) or fewer vCPUs"),
+        );
+    }
+    let mut out = Vec::new();
+    for (j, c) in list_.iter().enumerate() {
+        let field = format!("partition[{i}].vcpus[{j}]");
+        let Some(cpu) = cpu_value(c, &field, board, r) else {
+            continue;
+        };
+        if let Some(pool) = pool {
+            if !pool.pool.cpus.contains(&cpu) {
+                r.push(
+                    Diag::error(
+                        field,
+                        c.span(),
+                        format!(
+                            "vCPU {j} of partition `{name}` is pinned to CPU {cpu}, outside its pool `{}`",
+                            pool.pool.name
+                        ),
+                    )
+                    .label(format!("CPU {cpu} is not in pool `{}`", pool.pool.name))
+                    .related(
+                        pool.name_span.clone(),
+                        format!(
+                            "pool `{}` has CPUs {}",
+                            pool.pool.name,
+                            list(pool.pool.cpus.iter().map(u32::to_string))
+                        ),
+                    )
+                    .hint(format!("pin the vCPU to one of the pool's CPUs, or add CPU {cpu} to the pool's `cpus`")),
+                );
+                continue;
+            }
+        }
+        out.push(cpu);
+    }
+    out
 }
 
 /// In a pinned pool a CPU runs exactly one vCPU.

@@ -1,5 +1,5 @@
-//! The PV devices' tables: `[[disk]]`, `[[network]]` and `[[channel]]`, and what each partition attaches
-//! (`disks`, `networks`). One function per table; every reference is checked by name, with a suggestion when it is
+//! The PV devices' tables: `[[disk]]` and `[[network]]`, and what each partition attaches (`disks`,
+//! `networks`). One function per table; every reference is checked by name, with a suggestion when it is
 //! misspelt, and every conflict names both places.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,18 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use board_support::{Board, BOARDS};
 use toml::Spanned;
 
-use super::common::{input_diag, relative_path, shown, size_value, suggest, Lookup, NameKind, NameSet, IPA_LIMIT};
+use super::common::{
+    access, input_diag, reference, relative_path, shown, size_value, suggest, Lookup, NameKind, NameSet, Twice,
+};
 use super::model::*;
 use super::raw::*;
 use super::Context;
 use crate::diag::{list, Diag, Report, Span};
 use crate::input;
-use crate::units::{checked_align_up, is_aligned, size as fmt_size, KIB};
+use crate::units::{checked_align_up, is_aligned, size as fmt_size};
 
 /// Sector size: disks are whole sectors.
 pub const SECTOR: u64 = 512;
-/// Channels are mapped with 4 KiB pages.
-pub const CHANNEL_GRANULE: u64 = 4 * KIB;
 /// virtio-mmio transports one partition can have (`guest_map::VIRTIO_MMIO_SLOTS`).
 pub const MAX_PV_DEVICES: usize = hv_plan::guest_map::VIRTIO_MMIO_SLOTS as usize;
 
@@ -26,7 +26,6 @@ pub const MAX_PV_DEVICES: usize = hv_plan::guest_map::VIRTIO_MMIO_SLOTS as usize
 pub(super) struct Pv {
     pub(super) disks: Vec<Option<Disk>>,
     pub(super) networks: Vec<Option<Network>>,
-    pub(super) channels: Vec<Option<Channel>>,
     /// Per partition of the file: its attachments, when they are all valid.
     pub(super) attachments: Vec<Option<(Vec<DiskAttachment>, Vec<NetworkAttachment>)>>,
 }
@@ -37,21 +36,18 @@ pub(super) fn check_pv(raw: &RawConfig, board: &Board, ctx: &Context<'_>, r: &mu
     let mut names = Names {
         disks: Lookup::new("disk", raw.disks.iter().map(|d| d.get_ref().name.get_ref().as_str())),
         networks: Lookup::new("network", raw.networks.iter().map(|n| n.get_ref().name.get_ref().as_str())),
-        partitions: Lookup::new("partition", raw.partitions.iter().map(|p| p.get_ref().name.get_ref().as_str())),
     };
     let attachments: Vec<_> = (0..raw.partitions.len()).map(|i| check_attachments(raw, i, &mut names, r)).collect();
     check_disk_sharing(raw, &names.disks, r);
     check_macs(raw, &attachments, r);
     warn_lonely_networks(raw, r);
-    let channels = check_channels(raw, &mut names.partitions, r);
-    Pv { disks, networks, channels, attachments }
+    Pv { disks, networks, attachments }
 }
 
 /// The tables references name, by name.
 struct Names<'a> {
     disks: Lookup<'a>,
     networks: Lookup<'a>,
-    partitions: Lookup<'a>,
 }
 
 /// Boards that have the facility `has` names, for hints.
@@ -270,72 +266,6 @@ fn check_networks(raw: &RawConfig, board: &Board, r: &mut Report) -> Vec<Option<
         out.push(Some(Network { name: n.name.get_ref().clone(), uplink }));
     }
     out
-}
-
-/// The error for a name that no table of `kind` has.
-fn unknown(kind: &str, field: String, v: &Spanned<String>, tables: &mut Lookup<'_>) -> Diag {
-    Diag::error(field, v.span(), format!("unknown {kind} `{}`", shown(v.get_ref())))
-        .label(format!("no `[[{kind}]]` has this name"))
-        .hint(tables.hint(v.get_ref()))
-}
-
-/// What to say when a list names the same table twice: the message, what the first mention was, the hint.
-struct Twice<'a> {
-    message: String,
-    first: &'a str,
-    hint: &'a str,
-}
-
-/// The index of the `[[kind]]` table that `v` names, once in its list (`listed`): `None`, reported on `field`, when
-/// no table has the name or the list named it before.
-fn reference(
-    tables: &mut Lookup<'_>,
-    kind: &str,
-    v: &Spanned<String>,
-    field: String,
-    listed: &mut BTreeMap<usize, Span>,
-    twice: Twice<'_>,
-    r: &mut Report,
-) -> Option<usize> {
-    let Some(index) = tables.find(v.get_ref()) else {
-        r.push(unknown(kind, field, v, tables));
-        return None;
-    };
-    if let Some(first) = listed.get(&index) {
-        r.push(
-            Diag::error(field, v.span(), twice.message)
-                .label("again")
-                .related(first.clone(), twice.first)
-                .hint(twice.hint),
-        );
-        return None;
-    }
-    listed.insert(index, v.span());
-    Some(index)
-}
-
-/// An `access` value: `None` when it is not one of the two words of `names` (read-only first).
-fn access(v: Option<&Spanned<String>>, field: String, names: [&str; 2], what: &str, r: &mut Report) -> Option<Access> {
-    let Some(v) = v else {
-        return Some(Access::ReadWrite);
-    };
-    match v.get_ref().as_str() {
-        w if w == names[0] => Some(Access::ReadOnly),
-        w if w == names[1] => Some(Access::ReadWrite),
-        other => {
-            r.push(
-                Diag::error(field, v.span(), format!("unknown {what} access `{}`", shown(other)))
-                    .label("not an access right")
-                    .hint(format!(
-                        "{}; `{}`: read-only, `{}`: read-write (the default)",
-                        suggest(other, names, "access rights"),
-                        names[0],
-                        names[1]
-                    )),
-            );
-            None
-        }
-    }
 }
 
 /// Partition `i`'s `disks` and `networks`: known names, each once, valid access rights and MACs. `None` when one
@@ -614,97 +544,4 @@ fn warn_lonely_networks(raw: &RawConfig, r: &mut Report) {
             _ => {}
         }
     }
-}
-
-fn check_channels(raw: &RawConfig, partitions: &mut Lookup<'_>, r: &mut Report) -> Vec<Option<Channel>> {
-    let mut names = NameSet::new(NameKind::Channel);
-    let mut out = Vec::new();
-    for (i, c) in raw.channels.iter().enumerate() {
-        let c = c.get_ref();
-        let name = c.name.get_ref();
-        names.check(i, &c.name, r);
-        let mut ok = true;
-        let field = format!("channel[{i}].size");
-        let size = size_value(&c.size, &field, r);
-        if let Some(s) = size.filter(|s| *s > IPA_LIMIT) {
-            r.push(
-                Diag::error(
-                    field,
-                    c.size.span(),
-                    format!(
-                        "channel `{}` is {}: larger than a partition's guest-physical space",
-                        shown(name),
-                        fmt_size(s)
-                    ),
-                )
-                .label("too large")
-                .hint(format!(
-                    "every member maps the whole channel below {} ({}): give it a size that fits in board RAM",
-                    crate::units::hex(IPA_LIMIT),
-                    fmt_size(IPA_LIMIT)
-                )),
-            );
-            ok = false;
-        } else if let Some(s) = size.filter(|s| *s == 0 || !is_aligned(*s, CHANNEL_GRANULE)) {
-            let up = checked_align_up(s, CHANNEL_GRANULE).unwrap_or(s).max(CHANNEL_GRANULE);
-            r.push(
-                Diag::error(
-                    field,
-                    c.size.span(),
-                    format!("channel size {} is not a non-zero multiple of 4 KiB", fmt_size(s)),
-                )
-                .label(fmt_size(s))
-                .hint(format!("a channel is mapped into its partitions with 4 KiB pages: use {}", fmt_size(up))),
-            );
-            ok = false;
-        }
-        let members = c.partitions.get_ref();
-        if members.is_empty() {
-            r.push(
-                Diag::error(format!("channel[{i}].partitions"), c.partitions.span(), format!("channel `{name}` has no partitions"))
-                    .label("empty")
-                    .hint("list the partitions that map it, e.g. partitions = [{ partition = \"a\", access = \"rw\" }, { partition = \"b\", access = \"r\" }]"),
-            );
-            ok = false;
-        }
-        let mut out_members = Vec::new();
-        let mut listed: BTreeMap<usize, Span> = BTreeMap::new();
-        for (j, m) in members.iter().enumerate() {
-            let m = m.get_ref();
-            let field = format!("channel[{i}].partitions[{j}]");
-            let twice = Twice {
-                message: format!("partition `{}` is listed twice in channel `{name}`", shown(m.partition.get_ref())),
-                first: "first listed here",
-                hint: "list each partition once, with the access it needs (`rw` covers reading)",
-            };
-            let field_ = format!("{field}.partition");
-            let Some(partition) = reference(partitions, "partition", &m.partition, field_, &mut listed, twice, r)
-            else {
-                ok = false;
-                continue;
-            };
-            match access(m.access.as_ref(), format!("{field}.access"), ["r", "rw"], "channel", r) {
-                Some(access) => out_members.push(ChannelMember { partition, access }),
-                None => ok = false,
-            }
-        }
-        if ok && !out_members.iter().any(|m| m.access.writable()) {
-            r.push(
-                Diag::warning(
-                    format!("channel[{i}].partitions"),
-                    c.partitions.span(),
-                    format!("no partition can write channel `{name}`"),
-                )
-                .label("every partition maps it `access = \"r\"`")
-                .hint("it stays zeroed: give the partition that fills it `access = \"rw\"`"),
-            );
-        }
-        out.push(match (ok, size) {
-            (true, Some(size)) => {
-                Some(Channel { name: name.clone(), size, members: out_members, size_span: c.size.span() })
-            }
-            _ => None,
-        });
-    }
-    out
 }

@@ -2,8 +2,9 @@ use std::path::Path;
 
 use super::*;
 use crate::files::same_contents;
-use crate::image::testelf;
-use crate::units::MIB;
+use crate::image::{self, testelf};
+use crate::layout;
+use crate::units::{align_up, MIB};
 use bumpalo::Bump;
 use hv_plan::plan::{
     CpuSchedule, DeviceRegion, GicConfig, HostNetConfig, Load, MemRegion, NetworkConfig, PhysCpu, Slot, VcpuConfig,
