@@ -12,7 +12,7 @@
 //! trapped register access two indirect calls and ~25 instructions (a GICD write, 320 -> 347 under `-icount`).
 
 use crate::config::SYSTEM;
-use crate::vdev::{Access, DeviceKind, Hit, VirtualDevice};
+use crate::vdev::{Access, DeviceKind, Hit, Later, VirtualDevice};
 use crate::{vdev::vgic, vdev::virtio, vdev::vuart};
 
 /// Declares the registered devices, in the order they are asked: [`Device`], one variant per device, and the
@@ -37,8 +37,8 @@ macro_rules! registry {
         }
 
         impl Device {
-            /// Carries out `access` by vCPU `vcpu` of `part` in the window `find` returned.
-            pub fn access(self, part: usize, vcpu: usize, hit: Hit, access: Access) -> u64 {
+            /// Carries out `access` by vCPU `vcpu` of `part` in the window `find` returned, or leaves it for later.
+            pub fn access(self, part: usize, vcpu: usize, hit: Hit, access: Access) -> Result<u64, Later> {
                 match self {
                     $(Device::$name => $device.access(part, vcpu, hit.instance, access)),*
                 }

@@ -89,7 +89,9 @@ fn data_abort(v: VcpuRef, regs: &mut GuestRegs, d: DataAbort, esr: u64, far: u64
         _ => (d, None, esr::instr_len(esr)),
     };
     if d.valid && !d.s1ptw {
-        if let Some(raw) = mmio::emulate(v, ipa, &d, regs.get(d.reg)) {
+        if let Some(done) = mmio::emulate(v, ipa, &d, regs.get(d.reg)) {
+            // Left for later: the PC stays on the instruction, which runs again in the vCPU's next window.
+            let Ok(raw) = done else { return };
             if !d.write {
                 regs.set(d.reg, d.load_value(raw));
             }

@@ -259,6 +259,7 @@ pub fn check_timing(stem: &str, t: &Timing) {
 /// Issue 14's bound: the windows of `name` start at most [`DEVIATION_FACTOR`] times as late attacked as quiet.
 pub fn check_twice_quiet(stem: &str, t: &Timing, name: &str) {
     let (q, a) = windows(t, stem, name);
+    eprintln!("{stem} {name}: windows start up to {} ticks late attacked, {} quiet", a.max, q.max);
     assert!(
         a.max <= DEVIATION_FACTOR * q.max,
         "{stem} {name}: attacked windows start up to {} ticks late, quiet ones {} ({:.1}x)",

@@ -106,16 +106,11 @@ fn gicv3_console_flood_delays_the_next_window_at_most_twice_quiet() {
     check_twice_quiet(stem, &timing(stem), "sched2");
 }
 
-/// Ignored: the bound does not hold structurally. A console line's own trap (its copy into the queue and the writer's
-/// paid drain of up to 64 bytes) costs up to ~2,300 instructions (measured 2026-12-07 with `-d exec` on this
-/// system: `drain_slice` 1,206, `memcpy` 580, `push_line` 172), three times a quiet window switch; when a boundary
-/// falls inside one, `sched2`'s window starts up to 129 ticks late against 45 quiet. Whether one does depends on the
-/// phase of the flood against the frame, which any change of code size shifts (this and the GICv3 and ARMv7 twins
-/// passed before this session's changes moved it). Containment is still checked by `..._attackers_leave_the_victim_
-/// and_real_time_windows_alone` (at most `DEVIATION_SLACK` later than quiet). Issue 15: the paid drain must not start
-/// near a boundary, or the line trap must shrink, before this runs again.
+/// A console line's own trap (its copy into the queue and the writer's paid drain) once cost up to ~2,300
+/// instructions, three times a quiet window switch, and a boundary falling inside one started `sched2`'s window up
+/// to 129 ticks late against 45 quiet. Now a line-completing write is left for the vCPU's next window when the
+/// boundary is already due, and the drain looks at the boundary every 16 bytes: 52 against 45 (2026-12-07).
 #[test]
-#[ignore = "a console line trap (~2,300 instructions) can straddle a window boundary; see the doc comment"]
 fn gicv2_console_flood_delays_the_next_window_at_most_twice_quiet() {
     let stem = "qemu-aarch64-hostile-gicv2";
     check_twice_quiet(stem, &timing(stem), "sched2");

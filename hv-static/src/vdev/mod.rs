@@ -38,6 +38,14 @@ pub struct Access {
     pub write: Option<u64>,
 }
 
+/// An access a device leaves for later: it did nothing, and the vCPU executes the same instruction again when it
+/// next runs. A device answers so when the access would start long work (completing a console line: its copy into
+/// the queue and its paid drain, up to ~2,300 instructions) while the CPU's window boundary is already due
+/// (`arch::timer::hyp_deadline_passed`): the boundary's interrupt is taken on the way back to the guest, and the
+/// next window starts on time instead of after that work. The guest cannot tell: nothing happened yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Later;
+
 /// Where an address falls among a device's windows in one partition: which of the partition's instances of the
 /// device (a partition may have several virtio transports; 0 for devices it has one of) and the offset in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,8 +64,8 @@ pub trait VirtualDevice: Sync {
     fn find(&self, p: &PartitionConfig, ipa: u64) -> Option<Hit>;
 
     /// Carries out `access` by vCPU `vcpu` of partition `part` in the window `find` returned as `instance`; returns
-    /// the value a read loads (0 for writes).
-    fn access(&self, part: usize, vcpu: usize, instance: usize, access: Access) -> u64;
+    /// the value a read loads (0 for writes), or [`Later`] when it left the access for the vCPU to repeat.
+    fn access(&self, part: usize, vcpu: usize, instance: usize, access: Access) -> Result<u64, Later>;
 
     /// The guest of partition `part` completed interrupt `intid`. A device that owns it and whose level-sensitive
     /// line is still high makes it pending again. Returns whether `intid` is the device's (the search stops there).

@@ -23,6 +23,15 @@ pub fn set_hyp_deadline(cval: u64) {
     CnthpCtl::write(CnthpCtl::new_with_raw_value(0).with_enable(true));
 }
 
+/// Whether the armed window boundary is due (the Hyp timer is on and has fired), so its interrupt will be taken
+/// the moment the CPU returns to a partition. A trap handler about to do long work (completing a console line)
+/// asks, and leaves that work for the vCPU's next window instead of starting the next window late.
+#[inline]
+pub fn hyp_deadline_passed() -> bool {
+    let ctl = CnthpCtl::read();
+    ctl.enable() && ctl.istatus()
+}
+
 /// Disarms the Hyp timer (its interrupt is level: it stays asserted until disarmed or re-armed).
 pub fn hyp_timer_off() {
     CnthpCtl::write(CnthpCtl::new_with_raw_value(0));

@@ -23,6 +23,14 @@ pub fn set_hyp_deadline(cval: u64) {
     CNTHP_CTL_EL2.write(CNTHP_CTL_EL2::ENABLE::SET + CNTHP_CTL_EL2::IMASK::CLEAR);
 }
 
+/// Whether the armed window boundary is due (the EL2 physical timer is on and has fired), so its interrupt will be
+/// taken the moment the CPU returns to a partition. A trap handler about to do long work (completing a console
+/// line) asks, and leaves that work for the vCPU's next window instead of starting the next window late.
+#[inline]
+pub fn hyp_deadline_passed() -> bool {
+    CNTHP_CTL_EL2.matches_all(CNTHP_CTL_EL2::ENABLE::SET + CNTHP_CTL_EL2::ISTATUS::SET)
+}
+
 /// Disarms the EL2 physical timer (its interrupt is level: it stays asserted until disarmed or re-armed).
 pub fn hyp_timer_off() {
     CNTHP_CTL_EL2.set(0);

@@ -45,6 +45,15 @@ impl LineBuffer {
         }
     }
 
+    /// Whether [`Self::push`] of `b` would complete a line (the work a trap may leave for later: see `vdev::Later`).
+    pub fn completes_line(&self, b: u8) -> bool {
+        match b {
+            b'\r' => false,
+            b'\n' => true,
+            _ => self.taken + 1 >= LINE_MAX,
+        }
+    }
+
     /// Adds one byte; returns the completed line (without its newline, already made visible unless raw) when one
     /// is ready. Carriage returns are dropped: the console adds its own line endings.
     pub fn push(&mut self, b: u8) -> Option<&[u8]> {

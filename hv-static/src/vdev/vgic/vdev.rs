@@ -6,7 +6,7 @@ use super::glue::{apply, reset, FLAVOR, VGIC};
 use super::regs::{Effects, GICD_SIZE_V2, GICD_SIZE_V3, GICR_STRIDE};
 use crate::config::{GicVersion, PartitionConfig, SYSTEM};
 use crate::core::vcpu::VcpuRef;
-use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
+use crate::vdev::{offset_in, Access, DeviceKind, Hit, Later, VirtualDevice};
 
 /// The distributor, at the partition's `vdev.gicd`.
 pub struct Distributor;
@@ -23,12 +23,12 @@ impl VirtualDevice for Distributor {
         offset_in(ipa, p.vdev.gicd, size).map(|offset| Hit { instance: 0, offset })
     }
 
-    fn access(&self, part: usize, vcpu: usize, _instance: usize, a: Access) -> u64 {
+    fn access(&self, part: usize, vcpu: usize, _instance: usize, a: Access) -> Result<u64, Later> {
         let v = VcpuRef { part, idx: vcpu };
         let mut fx = Effects::default();
         let value = VGIC[part].lock().gicd_access(FLAVOR, vcpu, a, &mut fx);
         apply(v, fx);
-        value
+        Ok(value)
     }
 
     /// The GIC's own interrupts are SGIs (edge) and hardware-backed ones the physical GIC tracks: none resampled.
@@ -55,12 +55,12 @@ impl VirtualDevice for Redistributors {
     }
 
     /// Any vCPU may access any redistributor of its own partition.
-    fn access(&self, part: usize, vcpu: usize, _instance: usize, a: Access) -> u64 {
+    fn access(&self, part: usize, vcpu: usize, _instance: usize, a: Access) -> Result<u64, Later> {
         let v = VcpuRef { part, idx: vcpu };
         let mut fx = Effects::default();
         let value = VGIC[part].lock().gicr_access(a, &mut fx);
         apply(v, fx);
-        value
+        Ok(value)
     }
 
     fn resample(&self, _part: usize, _intid: u32) -> bool {

@@ -4,7 +4,7 @@
 use super::{access, owns_irq, resample, reset_partition, WINDOW};
 use crate::config::{PartitionConfig, SYSTEM};
 use crate::core::vcpu::VcpuRef;
-use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
+use crate::vdev::{offset_in, Access, DeviceKind, Hit, Later, VirtualDevice};
 
 /// Every virtio device of a partition.
 pub struct Transports;
@@ -15,11 +15,12 @@ impl VirtualDevice for Transports {
         devices.find_map(|(instance, d)| offset_in(ipa, d.ipa, WINDOW).map(|offset| Hit { instance, offset }))
     }
 
-    fn access(&self, part: usize, vcpu: usize, instance: usize, a: Access) -> u64 {
-        match SYSTEM.partitions[part].virtio.get(instance) {
+    fn access(&self, part: usize, vcpu: usize, instance: usize, a: Access) -> Result<u64, Later> {
+        // A notification's work is not done here but scheduled in the partition's own time: nothing to defer.
+        Ok(match SYSTEM.partitions[part].virtio.get(instance) {
             Some(d) => access(VcpuRef { part, idx: vcpu }, d, a.offset, a.size, a.write),
             None => 0,
-        }
+        })
     }
 
     fn resample(&self, part: usize, intid: u32) -> bool {

@@ -5,10 +5,11 @@
 
 use spin::Mutex;
 
+use crate::arch;
 use crate::config::{NUM_PARTITIONS, SYSTEM};
 use crate::core::console;
 use crate::core::vcpu::VcpuRef;
-use crate::vdev::vgic;
+use crate::vdev::{vgic, Later};
 
 pub mod regs;
 mod vdev;
@@ -55,10 +56,15 @@ fn raise(part: usize) {
     vgic::inject(VcpuRef { part, idx: 0 }, SYSTEM.partitions[part].vdev.uart_irq, 0);
 }
 
-/// A guest access at `offset` in the UART frame; returns the read value.
-fn access(part: usize, offset: u64, write: Option<u32>) -> u32 {
+/// A guest access at `offset` in the UART frame; returns the read value, or [`Later`] for a write that would
+/// complete a line while this CPU's window boundary is due (the line's copy and drain would start the next window
+/// late; the guest writes the byte again in its own next window).
+fn access(part: usize, offset: u64, write: Option<u32>) -> Result<u32, Later> {
     let (value, rose) = {
         let mut u = UARTS[part].lock();
+        if u.completes_line(offset, write) && arch::timer::hyp_deadline_passed() {
+            return Err(Later);
+        }
         u.line.set_raw(console::focused() == Some(part));
         let value = u.register(offset, write, |line| console::write_partition_line(part, line));
         (value, u.line_rose())
@@ -66,5 +72,5 @@ fn access(part: usize, offset: u64, write: Option<u32>) -> u32 {
     if rose {
         raise(part);
     }
-    value
+    Ok(value)
 }

@@ -2,7 +2,7 @@
 
 use super::{access, flush, resample, reset, SIZE};
 use crate::config::{PartitionConfig, SYSTEM};
-use crate::vdev::{offset_in, Access, DeviceKind, Hit, VirtualDevice};
+use crate::vdev::{offset_in, Access, DeviceKind, Hit, Later, VirtualDevice};
 
 /// The emulated PL011 at the partition's `vdev.uart`.
 pub struct Console;
@@ -14,8 +14,8 @@ impl VirtualDevice for Console {
     }
 
     /// Registers are 32 bits wide and word-aligned: an access of any width acts on the word that holds it.
-    fn access(&self, part: usize, _vcpu: usize, _instance: usize, a: Access) -> u64 {
-        u64::from(access(part, a.offset & !3, a.write.map(|w| w as u32)))
+    fn access(&self, part: usize, _vcpu: usize, _instance: usize, a: Access) -> Result<u64, Later> {
+        access(part, a.offset & !3, a.write.map(|w| w as u32)).map(u64::from)
     }
 
     fn resample(&self, part: usize, intid: u32) -> bool {
