@@ -82,18 +82,32 @@ impl LogLevel {
     }
 }
 
-/// What happens when a partition faults.
+/// What happens when a partition faults (a stage-2 or unhandled-trap fault, or its watchdog expires).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultPolicy {
     /// Stop every vCPU of the partition; the others keep running.
     Stop,
+    /// Start the partition again from its images, RAM scrubbed, every device reset, unless it has already been
+    /// restarted `max_restarts` times within the last `window_ns`: then stop it, as `Stop` would.
+    Restart {
+        /// Restarts allowed within any `window_ns` (1 ..= [`MAX_RESTARTS`]).
+        max_restarts: u32,
+        /// The window the budget counts restarts in, in nanoseconds.
+        window_ns: u64,
+        /// How long the partition stays down before its restart begins, in nanoseconds.
+        delay_ns: u64,
+    },
 }
+
+/// The largest restart budget: hv-static keeps the times of the last this many restarts per partition.
+pub const MAX_RESTARTS: u32 = 32;
 
 impl FaultPolicy {
     /// As configs write it.
     pub fn name(self) -> &'static str {
         match self {
             FaultPolicy::Stop => "stop",
+            FaultPolicy::Restart { .. } => "restart",
         }
     }
 }
@@ -149,9 +163,17 @@ mod bake {
 
     impl Bake for FaultPolicy {
         fn bake(&self) -> Expr {
-            Expr::atom(match self {
-                FaultPolicy::Stop => "FaultPolicy::Stop",
-            })
+            match *self {
+                FaultPolicy::Stop => Expr::atom("FaultPolicy::Stop"),
+                FaultPolicy::Restart { max_restarts, window_ns, delay_ns } => Expr::strukt(
+                    "FaultPolicy::Restart",
+                    vec![
+                        ("max_restarts", max_restarts.bake()),
+                        ("window_ns", window_ns.bake()),
+                        ("delay_ns", delay_ns.bake()),
+                    ],
+                ),
+            }
         }
     }
 }

@@ -125,7 +125,7 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
         // fill), so ending it now would bring it straight back into this loop until all is written: it stays active
         // until the loop is done, and is taken again once the CPU has left, a slice per entry.
         (i, _) if i == SYSTEM.uart_irq => {
-            if console::rx::on_interrupt(crate::vdev::vuart::receive) {
+            if console::rx::on_interrupt(crate::vdev::vuart::receive, crate::core::partition::print_status) {
                 held.add(acked);
             } else {
                 gic::end(acked);

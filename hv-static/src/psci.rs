@@ -1,6 +1,6 @@
 //! PSCI 1.1 for partitions: each call acts on the calling partition's vCPUs only.
 
-use crate::core::partition::{self, StopReason};
+use crate::core::partition::{self, Cause, StopReason};
 use crate::core::percpu::{self, req};
 use crate::core::vcpu::{self, Power, VcpuRef};
 
@@ -49,7 +49,7 @@ pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
             return Outcome::Park;
         }
         SYSTEM_RESET => {
-            partition::reset(me.part);
+            partition::restart(me.part, Cause::Reset);
             return Outcome::Park;
         }
         _ => NOT_SUPPORTED,

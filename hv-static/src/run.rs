@@ -19,12 +19,20 @@ pub fn idle() -> ! {
     loop {
         let flags = percpu::take(cpu);
         let mine = if sched::schedule(cpu).is_some() { sched::running_slot(cpu) } else { percpu::pinned(cpu) };
+        let mut busy = false;
         if let Some(v) = mine {
+            // A restart's steps run on the CPU of the partition's vCPU 0, in the partition's own time: here.
+            if v.idx == 0 {
+                busy = partition::continue_restart(v.part) == partition::Work::More;
+            }
             if flags & req::START != 0 || matches!(vcpu::power(v), Power::OnPending { .. }) {
                 try_enter(v);
             }
         }
-        arch::cpu::wfi();
+        // With restart steps left, only what is pending is taken (a window boundary that came ends them).
+        if !busy {
+            arch::cpu::wfi();
+        }
         // EL2 runs with interrupts masked: collect what woke us here. A stop request finds nothing to stop.
         if irq::handle_pending(None).tick {
             if let Some(v) = sched::tick(cpu) {

@@ -3,8 +3,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::{self, sysreg, GuestRegs};
-use crate::config::{FaultPolicy, NUM_PARTITIONS};
-use crate::core::partition::{self, StopReason};
+use crate::config::NUM_PARTITIONS;
+use crate::core::partition::{self, Cause};
 use crate::core::percpu;
 use crate::core::vcpu::VcpuRef;
 use crate::esr::{self, DataAbort, Trap};
@@ -69,9 +69,9 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
         }
         Trap::InstructionAbort { .. } => {
             let ipa = esr::fault_ipa(hpfar, far);
-            fault(v, regs, format_args!("instruction abort at IPA {ipa:#x}"))
+            fault(v, regs, ipa, format_args!("instruction abort at IPA {ipa:#x}"))
         }
-        Trap::Other { ec, iss } => fault(v, regs, format_args!("unhandled trap EC {ec:#x} ISS {iss:#x}")),
+        Trap::Other { ec, iss } => fault(v, regs, 0, format_args!("unhandled trap EC {ec:#x} ISS {iss:#x}")),
     }
 }
 
@@ -116,12 +116,13 @@ fn data_abort(v: VcpuRef, regs: &mut GuestRegs, d: DataAbort, esr: u64, far: u64
         Some(c) => fault(
             v,
             regs,
+            ipa,
             format_args!(
                 "data abort (write) at IPA {ipa:#x}: channel '{}' is read-only in this partition",
                 crate::config::SYSTEM.channels[c.channel].name
             ),
         ),
-        None => fault(v, regs, format_args!("data abort ({kind}) at IPA {ipa:#x}")),
+        None => fault(v, regs, ipa, format_args!("data abort ({kind}) at IPA {ipa:#x}")),
     }
 }
 
@@ -154,19 +155,25 @@ fn report_unsyndromed(v: VcpuRef, regs: &GuestRegs, ipa: u64, write: bool) {
     }
 }
 
-/// A partition did something it may not: report it and apply its fault policy. Never returns to the guest.
-fn fault(v: VcpuRef, regs: &GuestRegs, what: core::fmt::Arguments) -> ! {
+/// A partition did something it may not (at guest-physical `addr`, or 0): [`fault_now`], unless this CPU's window
+/// boundary is already due. Then the report and the policy's work (console lines, stopping the partition's vCPUs,
+/// setting up a restart: a few thousand instructions) would start the next window late, so the fault is left for
+/// the partition's own next window: the PC stays on the faulting instruction, which faults again when it runs.
+fn fault(v: VcpuRef, regs: &GuestRegs, addr: u64, what: core::fmt::Arguments) {
+    if arch::timer::hyp_deadline_passed() {
+        return;
+    }
+    fault_now(v, regs, addr, what)
+}
+
+/// Reports a fault of `v` (at guest-physical `addr`, or 0) and applies its partition's fault policy
+/// (`partition::fault`: stop, or restart within its budget). Never returns to the guest.
+fn fault_now(v: VcpuRef, regs: &GuestRegs, addr: u64, what: core::fmt::Arguments) -> ! {
     let p = v.partition();
     trace::fault!(v, regs.pc(), what);
     hverror!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc());
-    match p.fault_policy {
-        FaultPolicy::Stop => {
-            // Another vCPU may already be stopping or restarting the partition: then this one just parks.
-            if partition::stop(v.part, StopReason::Fault) {
-                hverror!("partition '{}' stopped (on_fault = \"stop\"); other partitions continue", p.name);
-            }
-        }
-    }
+    // Another vCPU may already be stopping or restarting the partition: then this one just parks.
+    partition::fault(v.part, Cause::Fault, regs.pc(), addr);
     run::park(v, regs)
 }
 
@@ -200,7 +207,8 @@ extern "C" fn handle_lower_irq_leave(regs: &mut GuestRegs, requests: u32) {
 extern "C" fn handle_lower_serror(regs: &mut GuestRegs) {
     let v = entered();
     trace::trap_serror!(v);
-    fault(v, regs, format_args!("SError"))
+    // Asynchronous: nothing would raise it again, so it is handled now.
+    fault_now(v, regs, 0, format_args!("SError"))
 }
 
 #[unsafe(no_mangle)]

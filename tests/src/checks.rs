@@ -72,10 +72,12 @@ pub fn smp(config: &str) {
 /// PSCI SYSTEM_OFF and SYSTEM_RESET act on the calling partition only: `off` powers off, `reboot` restarts from
 /// its original images (twice here), and `steady` keeps ticking throughout.
 pub fn lifecycle(config: &str) {
-    // Two restarts of `reboot` and three of `twin` (whose vCPUs reset together), then `steady` still ticking.
+    // Two restarts of `reboot` and three of `twin` (whose vCPUs reset together), `budget` stopped once its restart
+    // budget is spent, then `steady` still ticking.
     let until = all_of(&[
         r"partition 'reboot' restarting.*partition 'reboot' restarting",
         r"partition 'twin' restarting.*partition 'twin' restarting.*partition 'twin' restarting.*\[twin\] hello from twin",
+        r"partition 'budget' stopped: ",
     ]) + r".*\[steady\] tick \d+.*\[steady\] tick";
     let out = boot_until(config, &until, Duration::from_secs(90));
     assert!(out.output.contains("[hv] partition 'off' powered off"), "{}", out.output);
@@ -105,10 +107,33 @@ pub fn lifecycle(config: &str) {
     assert!(restarts >= 3 && boots > restarts, "twin: {restarts} restarts, {boots} boots: {twin:?}");
     assert!(twin.iter().filter(|l| l.contains("cpu1 up")).count() >= restarts, "{twin:?}");
 
+    // `budget` faults in each run: restarted twice by its policy (numbered, after its 50 ms delay, from scrubbed
+    // RAM), then stopped for good.
+    let hv: Vec<&str> = out.output.lines().map(str::trim_end).filter(|l| l.contains("partition 'budget'")).collect();
+    let faulted = "[hv] partition 'budget' vcpu 0 fault: data abort (write) at IPA 0x10";
+    assert_eq!(hv.iter().filter(|l| l.starts_with(faulted)).count(), 3, "{hv:#?}");
+    for n in 1..=2 {
+        let line = format!("[hv] partition 'budget' restarting (fault), restart {n}");
+        assert!(hv.contains(&line.as_str()), "no `{line}`: {hv:#?}");
+    }
+    for l in hv.iter().filter(|l| l.contains("' restarted ")) {
+        let ms: u64 = l.split(" restarted ").nth(1).and_then(|r| r.split(' ').next()?.parse().ok()).unwrap_or(0);
+        assert!(ms >= 50, "restart_delay is 50 ms: {l}");
+    }
+    assert_eq!(
+        hv.last(),
+        Some(&"[hv] partition 'budget' stopped: restarted 2 times within the last 60 s already (on_fault = \"restart\", max_restarts = 2); other partitions continue"),
+        "{hv:#?}"
+    );
+    let budget = lines_of(&out, "budget");
+    assert_eq!(budget.iter().filter(|l| l.starts_with("hello from budget")).count(), 3, "{budget:?}");
+    assert_eq!(budget.iter().filter(|l| **l == "ram: clean").count(), 3, "{budget:?}");
+
     let steady = lines_of(&out, "steady");
     let ticks: Vec<u32> = steady.iter().filter_map(|l| l.strip_prefix("tick ")?.parse().ok()).collect();
     assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "steady never restarts or skips: {ticks:?}");
-    assert!(!out.output.contains("fault"), "{}", out.output);
+    let faults: Vec<&str> = out.output.lines().filter(|l| l.contains("fault") && !l.contains("'budget'")).collect();
+    assert!(faults.is_empty(), "{faults:#?}");
 }
 
 /// A passed-through device's interrupt reaches its owner and nobody else: `hello0` owns the PL031 RTC and gets its
@@ -147,6 +172,12 @@ pub fn console_input(config_name: &str) {
 
     s.send(b"\x1d?");
     s.wait_for(r"0: hello0 <- input", T);
+
+    // The status view: every partition's state and counters; the key goes to no partition.
+    s.send(b"\x1ds");
+    s.wait_for(r"\[hv\] status: partition, state, restarts", T);
+    s.wait_for(r"\[hv\]   0: hello0 running, restarts 0, entries \d+, last: none\r?\n", T);
+    s.wait_for(r"\[hv\]   1: hello1 running, restarts 0, entries \d+, last: none\r?\n", T);
 
     let out = s.output();
     assert!(!out.contains("[hello1] input: first"), "input leaked to the partition without focus:\n{out}");

@@ -82,6 +82,13 @@ impl Lifecycle {
             .is_ok()
     }
 
+    /// Turns the restart this CPU claimed into a stop (the fault policy's budget is spent): `Restarting` →
+    /// `Stopping`, to be [`finish`](Self::finish)ed as a stop.
+    pub fn stop_instead(&self) {
+        let _ =
+            self.0.compare_exchange(Life::Restarting as u8, Life::Stopping as u8, Ordering::AcqRel, Ordering::Acquire);
+    }
+
     /// Ends the transition this CPU claimed: `Stopping` → `Stopped`, `Restarting` → `Running`. A call without a
     /// claim changes nothing.
     pub fn finish(&self) {
@@ -117,6 +124,15 @@ mod tests {
         assert_eq!(l.get(), Life::Restarting);
         l.finish();
         assert_eq!(l.get(), Life::Running);
+        assert!(l.claim(Transition::Restart));
+        l.stop_instead();
+        assert_eq!(l.get(), Life::Stopping, "a restart whose budget is spent stops");
+        l.finish();
+        assert_eq!(l.get(), Life::Stopped);
+        l.stop_instead();
+        assert_eq!(l.get(), Life::Stopped, "only a restart under way turns into a stop");
+        assert!(l.claim_start());
+        l.finish();
         assert!(l.claim(Transition::Stop));
         l.finish();
         assert_eq!(l.get(), Life::Stopped);

@@ -4,9 +4,13 @@
 //! through hooks the entry layer registers.
 
 pub mod console;
+// What hv-static remembers of each partition's health (restarts, the restart budget, the last fault).
+pub mod health;
 pub mod lifecycle;
 // Whether the boot loader put the partitions' images in place: a command-line word, parsed and tested on the host.
 pub mod preload;
+// A restart's work in bounded steps.
+pub mod restart;
 pub mod sched;
 pub mod stage2;
 // The event trace (feature `trace`): macros that are empty without it; the ring format builds on the host for tests.

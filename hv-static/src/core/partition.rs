@@ -3,13 +3,17 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::config::{PartitionConfig, NUM_PARTITIONS, S2_TABLES, SYSTEM};
+use crate::config::{FaultPolicy, PartitionConfig, NUM_PARTITIONS, S2_TABLES, SYSTEM};
+pub use crate::core::health::{Cause, Health};
+pub use crate::core::lifecycle::Life;
 pub use crate::core::lifecycle::StopReason;
-use crate::core::lifecycle::{Life, Lifecycle, Transition};
+use crate::core::lifecycle::{Lifecycle, Transition};
 use crate::core::percpu::{self, req};
+use crate::core::restart::{Plan, Step};
+use crate::core::sched;
 use crate::core::stage2::{Attr, Stage2, Table};
 use crate::core::vcpu::{self, Power, VcpuRef};
-use crate::{arch, hvprintln};
+use crate::{arch, hverror, hvprintln};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -120,16 +124,17 @@ pub fn set_device_hooks(hooks: DeviceHooks) {
 /// entry.
 pub fn start(part: usize, images: Images) {
     if LIFE[part].claim_start() {
-        launch(part, images);
+        crate::core::trace::start!(part);
+        load_images(&SYSTEM.partitions[part], images);
+        crate::core::trace::loaded!(part);
+        launch(part);
     }
 }
 
-/// Loads and launches a partition this CPU has claimed (`Restarting`), ending the transition.
-fn launch(part: usize, images: Images) {
+/// Launches a partition this CPU has claimed (`Restarting`) whose images are in its RAM, ending the transition:
+/// every emulated device reset, vCPU 0 powered on at the kernel entry.
+fn launch(part: usize) {
     let p = &SYSTEM.partitions[part];
-    crate::core::trace::start!(part);
-    load_images(p, images);
-    crate::core::trace::loaded!(part);
     if let Some(devices) = DEVICES.get() {
         (devices.reset)(part);
     }
@@ -148,6 +153,10 @@ pub fn stop(part: usize, reason: StopReason) -> bool {
     if !LIFE[part].claim(Transition::Stop) {
         return false;
     }
+    HEALTH[part].lock().last_cause = match reason {
+        StopReason::Fault => Cause::Fault,
+        StopReason::PowerOff => Cause::PowerOff,
+    };
     crate::core::trace::stop!(part, &reason);
     halt_vcpus(part);
     if let StopReason::PowerOff = reason {
@@ -172,37 +181,218 @@ fn halt_vcpus(part: usize) {
     }
 }
 
-/// SYSTEM_RESET from inside the partition: stop it, wait until its other vCPUs have left the guest, then start it
-/// again from its images. The caller parks its own vCPU afterwards, and its CPU picks up vCPU 0 if it is its own.
-/// When several vCPUs reset (or one resets while another powers off or faults) at once, only the first to claim
-/// the partition acts; the others return at once and park, which is what the first is waiting for.
-pub fn reset(part: usize) {
+/// Each partition's health record: restarts, the restart budget's history, the last fault.
+static HEALTH: [spin::Mutex<Health>; NUM_PARTITIONS] = [const { spin::Mutex::new(Health::NEW) }; NUM_PARTITIONS];
+
+/// A copy of partition `part`'s health record.
+pub fn health(part: usize) -> Health {
+    *HEALTH[part].lock()
+}
+
+/// Where partition `part` is in its life.
+pub fn life(part: usize) -> Life {
+    LIFE[part].get()
+}
+
+/// The console's status view (`Ctrl-]` `s`): one line per partition with its state, its restarts, its entries
+/// into hv-static so far, and why it last stopped or restarted (with the PC and address of a fault).
+pub fn print_status() {
+    hvprintln!("status: partition, state, restarts, entries into hv-static, last stop or restart");
+    for (i, p) in SYSTEM.partitions.iter().enumerate() {
+        let h = health(i);
+        let exits: u64 = (0..p.vcpus.len()).map(|idx| u64::from(percpu::exits(VcpuRef { part: i, idx }))).sum();
+        let state = match life(i) {
+            Life::Running => "running",
+            Life::Stopped => "stopped",
+            Life::Stopping => "stopping",
+            Life::Restarting => "restarting",
+        };
+        match h.last_cause {
+            Cause::Fault => hvprintln!(
+                "  {i}: {} {state}, restarts {}, entries {exits}, last: fault at PC {:#x} address {:#x}",
+                p.name,
+                h.restarts,
+                h.last_pc,
+                h.last_addr
+            ),
+            cause => hvprintln!(
+                "  {i}: {} {state}, restarts {}, entries {exits}, last: {}",
+                p.name,
+                h.restarts,
+                cause.name()
+            ),
+        }
+    }
+}
+
+/// A partition did something it may not (`Cause::Fault`: a stage-2 fault or an unhandled trap at `pc`, touching
+/// guest-physical `addr` or 0), or its watchdog expired (`Cause::Watchdog`): its `on_fault` policy applies. The
+/// caller parks its own vCPU if it is one of the partition's. Concurrent faults of several vCPUs resolve to one
+/// transition, and use one restart of the budget.
+pub fn fault(part: usize, cause: Cause, pc: u64, addr: u64) {
+    let p = &SYSTEM.partitions[part];
+    {
+        let mut h = HEALTH[part].lock();
+        (h.last_pc, h.last_addr) = (pc, addr);
+    }
+    let FaultPolicy::Restart { max_restarts, window_ns, delay_ns } = p.fault_policy else {
+        if stop(part, StopReason::Fault) {
+            HEALTH[part].lock().last_cause = cause;
+            hverror!("partition '{}' stopped (on_fault = \"stop\"); other partitions continue", p.name);
+        }
+        return;
+    };
     if !LIFE[part].claim(Transition::Restart) {
         return;
     }
-    crate::core::trace::restart!(part);
-    halt_vcpus(part);
-    let me = arch::cpu::id();
-    for (idx, vc) in SYSTEM.partitions[part].vcpus.iter().enumerate().filter(|(_, vc)| vc.pcpu != me) {
-        let v = VcpuRef { part, idx };
-        while percpu::current_on(vc.pcpu) == Some(v) {
-            arch::cpu::wfe();
-        }
+    let window = sched::ticks(window_ns, arch::timer::frequency());
+    let granted = HEALTH[part].lock().grant(arch::timer::now(), max_restarts, window);
+    if granted {
+        return begin_restart(part, cause, delay_ns);
     }
-    hvprintln!("partition '{}' restarting", SYSTEM.partitions[part].name);
-    scrub(&SYSTEM.partitions[part]);
-    launch(part, Images::Copy);
+    LIFE[part].stop_instead();
+    HEALTH[part].lock().last_cause = cause;
+    crate::core::trace::stop!(part, &StopReason::Fault);
+    halt_vcpus(part);
+    LIFE[part].finish();
+    hverror!(
+        "partition '{}' stopped: restarted {max_restarts} times within the last {} already (on_fault = \"restart\", \
+         max_restarts = {max_restarts}); other partitions continue",
+        p.name,
+        Duration(window_ns)
+    );
 }
 
-/// Zeroes a stopped partition's RAM before it starts again, so its new run finds nothing of the old one but its
-/// freshly loaded images (guests start with caches off: the zeroes are cleaned to memory). Costs the restarting
-/// CPU one write and one cache clean per byte of the partition's RAM (measured in QEMU: a few ms per 32 MiB).
-fn scrub(p: &PartitionConfig) {
-    for m in p.memory {
-        // SAFETY: the partition's own RAM, which the image builder placed inside board RAM the hypervisor maps and
-        // gave to no one else; every vCPU of the partition has left the guest (the caller waited), so nothing else
-        // accesses it until the partition is launched again.
-        unsafe { core::ptr::write_bytes(m.pa as usize as *mut u8, 0, m.size as usize) };
-        arch::cpu::clean_dcache(m.pa, m.size);
+/// SYSTEM_RESET from inside the partition (`Cause::Reset`), or a managing partition's request (`Cause::Manager`):
+/// start it again from its images, whatever its fault policy and budget. When several vCPUs reset (or one resets
+/// while another powers off or faults) at once, only the first to claim the partition acts; the others return at
+/// once and park. A stopped partition is started (a manager's request).
+pub fn restart(part: usize, cause: Cause) {
+    if LIFE[part].claim(Transition::Restart) || LIFE[part].claim_start() {
+        begin_restart(part, cause, 0);
+    }
+}
+
+/// A restart under way: where its work is, when it may begin, and when it was asked for.
+struct Job {
+    plan: Plan,
+    not_before: u64,
+    asked: u64,
+}
+
+/// Each partition's restart under way, if any: set by the CPU that claimed the restart, stepped by the CPU of the
+/// partition's vCPU 0 (`continue_restart`).
+static JOBS: [spin::Mutex<Option<Job>>; NUM_PARTITIONS] = [const { spin::Mutex::new(None) }; NUM_PARTITIONS];
+
+/// Stops every vCPU of a partition this CPU has claimed for a restart and leaves the rest (scrubbing its RAM,
+/// reloading its images, resetting its devices) to the CPU of its vCPU 0, in the partition's own time.
+fn begin_restart(part: usize, cause: Cause, delay_ns: u64) {
+    let p = &SYSTEM.partitions[part];
+    crate::core::trace::restart!(part);
+    halt_vcpus(part);
+    let n = {
+        let mut h = HEALTH[part].lock();
+        h.restarts += 1;
+        h.last_cause = cause;
+        h.restarts
+    };
+    let now = arch::timer::now();
+    let not_before = now + sched::ticks(delay_ns, arch::timer::frequency());
+    *JOBS[part].lock() = Some(Job { plan: Plan::START, not_before, asked: now });
+    hvprintln!("partition '{}' restarting ({}), restart {n}", p.name, cause.name());
+    percpu::post(p.vcpus[0].pcpu, req::START);
+}
+
+/// What [`continue_restart`] leaves to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Nothing (no restart under way, or it just finished: vCPU 0 is ready to enter).
+    None,
+    /// Waiting for its delay: the CPU may sleep (a pinned CPU has its timer armed for the delay's end; a cyclic
+    /// one looks again at the partition's next window).
+    Wait,
+    /// More steps: call again as soon as pending interrupts are taken (a window boundary may have come).
+    More,
+}
+
+/// Steps partition `part`'s restart on this CPU, the CPU of its vCPU 0, in the partition's own time: the idle
+/// loop calls it while vCPU 0 has this CPU (its window, or its pinned CPU). Returns after at most
+/// [`SLICE_STEPS`] steps, or as soon as this CPU's window boundary is due.
+pub fn continue_restart(part: usize) -> Work {
+    if LIFE[part].get() != Life::Restarting {
+        return Work::None;
+    }
+    let p = &SYSTEM.partitions[part];
+    let me = arch::cpu::id();
+    let mut job = JOBS[part].lock();
+    let Some(j) = job.as_mut() else { return Work::None };
+    let now = arch::timer::now();
+    if now < j.not_before {
+        // A cyclic CPU's timer marks its windows; a pinned one's is free.
+        if sched::schedule(me).is_none() {
+            arch::timer::set_hyp_deadline(j.not_before);
+        }
+        return Work::Wait;
+    }
+    // Every other vCPU out of the guest first: they were asked to leave (`halt_vcpus`).
+    for (idx, vc) in p.vcpus.iter().enumerate().filter(|(_, vc)| vc.pcpu != me) {
+        if percpu::current_on(vc.pcpu) == Some(VcpuRef { part, idx }) {
+            return Work::More;
+        }
+    }
+    for _ in 0..SLICE_STEPS {
+        if arch::timer::hyp_deadline_passed() {
+            return Work::More;
+        }
+        let written = match j.plan.next(p.memory, p.loads) {
+            Step::Zero { pa, len } => {
+                // SAFETY: the partition's own RAM, which the image builder placed inside board RAM the hypervisor
+                // maps and gave to no one else; every vCPU of the partition has left the guest (checked above), so
+                // nothing else accesses it until the partition is launched again.
+                unsafe { arch::cpu::zero_bulk(pa as usize as *mut u8, len as usize) };
+                (pa, len)
+            }
+            Step::Copy { dst, src, len } => {
+                // SAFETY: `src` is inside the boot image's payload, `dst` inside this partition's RAM (both
+                // validated against the layout at build time); they do not overlap, and the hypervisor maps all RAM.
+                unsafe { arch::cpu::copy_bulk(dst as usize as *mut u8, src as usize as *const u8, len as usize) };
+                (dst, len)
+            }
+            // Launching resets every device of the partition: not begun at a due boundary either.
+            Step::Done if arch::timer::hyp_deadline_passed() => return Work::More,
+            Step::Done => {
+                let asked = j.asked;
+                *job = None;
+                drop(job);
+                arch::cpu::invalidate_icache();
+                crate::core::trace::loaded!(part);
+                let ms = (arch::timer::now() - asked) * 1000 / arch::timer::frequency().max(1);
+                hvprintln!("partition '{}' restarted {ms} ms after it stopped: RAM scrubbed, images reloaded", p.name);
+                launch(part);
+                return Work::None;
+            }
+        };
+        // Guests start with caches off: what was written is cleaned to memory.
+        arch::cpu::clean_dcache(written.0, written.1);
+    }
+    Work::More
+}
+
+/// Steps [`continue_restart`] takes at most before it lets the CPU take pending interrupts: 256 KiB, so a CPU
+/// that also serves the console's transmit interrupt or a mailbox is back for them within well under a
+/// millisecond.
+const SLICE_STEPS: usize = 64;
+
+/// A duration in nanoseconds as the console shows it: in the largest of s, ms, us, ns that divides it.
+struct Duration(u64);
+
+impl core::fmt::Display for Duration {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        let ns = self.0;
+        match [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")].into_iter().find(|(u, _)| ns.is_multiple_of(*u))
+        {
+            Some((unit, name)) if ns > 0 => write!(f, "{} {name}", ns / unit),
+            _ => write!(f, "{ns} ns"),
+        }
     }
 }

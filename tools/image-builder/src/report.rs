@@ -3,12 +3,12 @@
 
 use std::fmt::Write;
 
-use crate::config::{mac_string, DiskBacking, KernelSource, System};
+use crate::config::{mac_string, DiskBacking, FaultPolicy, KernelSource, System};
 use crate::hvconfig;
 use crate::layout::{Layout, Region, Shared};
 use crate::prepared::{HvStats, Prepared};
 use crate::schedule::{self, svg, Slot};
-use crate::units::{hex, size};
+use crate::units::{self, hex, size};
 
 fn range(r: &Region) -> String {
     format!("{}..{}", hex(r.base), hex(r.end()))
@@ -288,7 +288,7 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
             w,
             "    console {}, on_fault {}, stage-2 tables {}",
             if part.console { "on" } else { "off" },
-            part.on_fault.name(),
+            fault_policy(part.on_fault),
             hvconfig::s2_tables(s, l, i)
         );
         if !part.bootargs.is_empty() {
@@ -416,4 +416,16 @@ pub fn schedule_svg(s: &System) -> Option<String> {
         }
     }
     Some(svg::render(&format!("{}: one major frame ({})", s.name, crate::units::duration(frame)), frame, &rows, &names))
+}
+
+/// `stop`, or `restart` with its budget and delay.
+fn fault_policy(f: FaultPolicy) -> String {
+    match f {
+        FaultPolicy::Stop => "stop".to_owned(),
+        FaultPolicy::Restart { max_restarts, window_ns, delay_ns } => format!(
+            "restart (at most {max_restarts} within {}, after {})",
+            units::duration(window_ns),
+            units::duration(delay_ns)
+        ),
+    }
 }

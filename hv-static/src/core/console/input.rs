@@ -8,6 +8,7 @@
 //! | `Ctrl-]` `0`..`9` | focus partition N (its index in the config) |
 //! | `Ctrl-]` `Ctrl-]` | send one `Ctrl-]` to the focused partition |
 //! | `Ctrl-]` `?` | list the partitions and show which has the focus |
+//! | `Ctrl-]` `s` | the partitions' status: running, stopped or restarting, restarts, the last fault |
 //!
 //! Anything else after `Ctrl-]` is dropped.
 
@@ -21,6 +22,8 @@ pub enum Action {
     Focus(usize),
     /// Print the list of partitions and the focus.
     Help,
+    /// Print every partition's state and counters.
+    Status,
     /// Nothing to do (an escape started, or an unknown command).
     None,
 }
@@ -72,6 +75,7 @@ impl<const N: usize> InputSwitch<N> {
                 }
             }
             b'?' | b'h' => Action::Help,
+            b's' => Action::Status,
             _ => Action::None,
         }
     }
@@ -126,6 +130,9 @@ mod tests {
         s.feed(ESCAPE);
         assert_eq!(s.feed(b'7'), Action::Help, "no partition 7");
         assert_eq!(s.focus(), Some(1));
+        s.feed(ESCAPE);
+        assert_eq!(s.feed(b's'), Action::Status);
+        assert_eq!(s.feed(b's'), Action::Deliver { part: 1, byte: b's' }, "a command is one key");
         s.feed(ESCAPE);
         assert_eq!(s.feed(b'q'), Action::None, "unknown commands are dropped");
         assert_eq!(s.feed(b'q'), Action::Deliver { part: 1, byte: b'q' });

@@ -99,11 +99,15 @@ pub(super) fn route(cpu: Option<usize>) {
 /// dispatcher above hands in, so the console names none of the virtual devices).
 pub type Deliver = fn(part: usize, byte: u8);
 
+/// Prints the partitions' status (`Ctrl-]` `s`): `partition::print_status`, handed in from above like [`Deliver`]
+/// (partitions print through the console, so the console cannot name them).
+pub type Status = fn();
+
 /// The UART's interrupt: input (bytes for the focused partition to `deliver`), then one FIFO's worth of output.
 /// Returns whether output still waits; the interrupt then stays raised (QEMU's UARTs say "room" after every byte),
 /// and the caller keeps it active until it leaves the hypervisor, so that each entry writes one slice rather than
 /// everything queued.
-pub fn on_interrupt(deliver: Deliver) -> bool {
+pub fn on_interrupt(deliver: Deliver, status: Status) -> bool {
     while let Some(byte) = super::with_uart(|u| u.read_byte()) {
         let action = SWITCH.lock().feed(byte);
         match action {
@@ -113,6 +117,7 @@ pub fn on_interrupt(deliver: Deliver) -> bool {
                 route_to(p);
             }
             Action::Help => help(),
+            Action::Status => status(),
             Action::None => {}
         }
     }
@@ -121,7 +126,9 @@ pub fn on_interrupt(deliver: Deliver) -> bool {
 
 fn help() {
     let focus = SWITCH.lock().focus();
-    hvprintln!("console: Ctrl-] n = next, Ctrl-] <digit> = partition, Ctrl-] Ctrl-] = literal Ctrl-]");
+    hvprintln!(
+        "console: Ctrl-] n = next, Ctrl-] <digit> = partition, Ctrl-] s = status, Ctrl-] Ctrl-] = literal Ctrl-]"
+    );
     for (i, p) in SYSTEM.partitions.iter().enumerate().filter(|(_, p)| p.vdev.uart.is_some()) {
         let mark = if focus == Some(i) { " <- input" } else { "" };
         hvprintln!("  {i}: {}{mark}", p.name);

@@ -60,7 +60,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
     println!("hello from {} (vcpus={}, gic={})", platform.partition_name, cpus.len(), gic.version());
     report_firmware();
 
-    if bootargs::get(platform.bootargs, "done").is_some_and(|d| d.starts_with("reset")) {
+    if bootargs::get(platform.bootargs, "done").is_some_and(|d| d.starts_with("reset") || d == "fault") {
         check_scrubbed(platform);
     }
     let config = CONFIG.call_once(|| Config::new(platform.bootargs, timer_intid, cpus));
@@ -76,6 +76,13 @@ fn main(platform: &'static Platform<'static>) -> ! {
     });
     println!("hello: done");
     match bootargs::get(platform.bootargs, "done") {
+        Some("fault") => {
+            // Guest-physical 0 is below every partition's RAM and nothing is mapped there: a stage-2 fault, which
+            // hv-static answers with the partition's fault policy.
+            // SAFETY: the write faults before it reaches anything; the partition is stopped or restarted.
+            unsafe { core::ptr::write_volatile(core::ptr::without_provenance_mut::<u32>(16), 0xdead) };
+            panic!("the write to guest-physical 0x10 did not fault");
+        }
         Some("reset") => {
             let error = psci::system_reset();
             panic!("SYSTEM_RESET returned {error}");

@@ -13,7 +13,10 @@
 //!   `rtc alarm <n> (irq <intid>)` per alarm, one a second; with `rtc_alarms=<M>` the alarm stops after M
 //! - with `ticks=<N>` in the bootargs, each vCPU stops after N ticks and vCPU 0 prints `hello: done` and calls
 //!   PSCI SYSTEM_OFF (with an RTC and `rtc_alarms=<M>`, also only after M alarms); `done=reset` calls
-//!   SYSTEM_RESET instead, and `done=reset-all` makes every vCPU call SYSTEM_RESET at the same counter value
+//!   SYSTEM_RESET instead, `done=reset-all` makes every vCPU call SYSTEM_RESET at the same counter value, and
+//!   `done=fault` writes where nothing is mapped (a stage-2 fault: the partition's `on_fault` policy applies)
+//! - with `done=reset`, `reset-all` or `fault`: `ram: clean` when the run starts (or `ram: left by the previous
+//!   run`: hv-static did not scrub the partition's RAM)
 //! - never `unexpected irq <intid> on cpu<i>`: an interrupt that vCPU did not enable.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 

@@ -283,6 +283,13 @@ pub struct Partition {
     pub passthrough: Vec<Passthrough>,
     pub console: bool,
     pub on_fault: &'static str,
+    /// With `on_fault = "restart"`: restarts allowed within `restart_window_ns`, and the delay before each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_window_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_delay_ns: Option<u64>,
     pub stage2_tables: usize,
     pub bootargs: String,
 }
@@ -604,6 +611,12 @@ fn partition(p: &Prepared, i: usize) -> Partition {
     let pl = &l.partitions[i];
     let pool = &s.pools[part.pool];
     let guest = l.guests.get(i).cloned().unwrap_or_default();
+    let restart = match part.on_fault {
+        crate::config::FaultPolicy::Stop => None,
+        crate::config::FaultPolicy::Restart { max_restarts, window_ns, delay_ns } => {
+            Some((max_restarts, window_ns, delay_ns))
+        }
+    };
     let ports =
         part.disks.iter().map(|a| ("disk", s.disks[a.disk].name.clone(), Some(a.access.disk_name()), None)).chain(
             part.networks
@@ -677,6 +690,9 @@ fn partition(p: &Prepared, i: usize) -> Partition {
             .collect(),
         console: part.console,
         on_fault: part.on_fault.name(),
+        max_restarts: restart.map(|r| r.0),
+        restart_window_ns: restart.map(|r| r.1),
+        restart_delay_ns: restart.map(|r| r.2),
         stage2_tables: hvconfig::s2_tables(s, l, i),
         bootargs: part.bootargs.clone(),
     }

@@ -431,3 +431,18 @@ pub(super) fn cpu_value(v: &Spanned<i64>, field: &str, board: &Board, r: &mut Re
     }
     u32::try_from(n).ok()
 }
+
+/// A duration key's value in nanoseconds, or an error naming `field`.
+pub(super) fn duration_value(v: &Spanned<String>, field: &str, r: &mut Report) -> Option<u64> {
+    match units::parse_duration(v.get_ref()) {
+        Ok(ns) => Some(ns),
+        Err(e) => {
+            r.push(
+                Diag::error(field, v.span(), format!("bad duration: {}", e.message))
+                    .label("not a duration")
+                    .hint(e.hint),
+            );
+            None
+        }
+    }
+}

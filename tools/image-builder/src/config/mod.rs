@@ -10,6 +10,7 @@ mod board;
 mod channels;
 mod common;
 mod devices;
+mod fault;
 mod images;
 mod memory;
 mod model;

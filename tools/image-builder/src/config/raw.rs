@@ -195,6 +195,11 @@ pub struct RawPartition {
     pub bootargs: Option<Spanned<String>>,
     pub console: Option<Spanned<bool>>,
     pub on_fault: Option<Spanned<String>>,
+    /// With `on_fault = "restart"`: restarts allowed within `restart_window`, then the partition is stopped.
+    pub max_restarts: Option<Spanned<i64>>,
+    pub restart_window: Option<Spanned<String>>,
+    /// With `on_fault = "restart"`: how long the partition stays down before it restarts.
+    pub restart_delay: Option<Spanned<String>>,
     /// Board device-tree paths of the devices passed through to the partition.
     pub passthrough: Option<Spanned<Vec<Spanned<String>>>>,
     /// Path of a compiled device-tree overlay merged into the partition's tree, relative to the config file.
@@ -235,6 +240,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "bootargs",
             "console",
             "on_fault",
+            "max_restarts",
+            "restart_window",
+            "restart_delay",
             "passthrough",
             "dt_overlay",
             "budget",
@@ -299,6 +307,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("partition.bootargs", "bootargs = \"quiet\""),
     ("partition.console", "console = true"),
     ("partition.on_fault", "on_fault = \"stop\""),
+    ("partition.max_restarts", "max_restarts = 3"),
+    ("partition.restart_window", "restart_window = \"60s\""),
+    ("partition.restart_delay", "restart_delay = \"100ms\""),
     ("partition.passthrough", "passthrough = [\"/pl031@9010000\"]"),
     ("partition.dt_overlay", "dt_overlay = \"extra.dtbo\""),
     ("partition.budget", "budget = \"2ms\""),

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use toml::Spanned;
 
-use super::common::{shown, suggest, CheckedPool, Lookup};
+use super::common::{duration_value, shown, suggest, CheckedPool, Lookup};
 use super::model::*;
 use super::raw::*;
 use crate::diag::{list, Diag, Report, Span};
 use crate::schedule::{self, CyclicSchedule, Nanos, Reservation, SynthError, Window};
-use crate::units::{self, duration};
+use crate::units::duration;
 
 /// The shortest window: a switch costs a few microseconds, and QEMU's timer resolution is no finer.
 pub const MIN_WINDOW: Nanos = 100_000;
@@ -45,20 +45,6 @@ pub(super) fn check_pinned_has_no_table(p: &RawPool, i: usize, r: &mut Report) {
                     .label(format!("pool `{}` is pinned", p.name.get_ref()))
                     .hint("set scheduler = \"cyclic\" to time-partition the pool, or remove the key"),
             );
-        }
-    }
-}
-
-fn duration_value(v: &Spanned<String>, field: &str, r: &mut Report) -> Option<Nanos> {
-    match units::parse_duration(v.get_ref()) {
-        Ok(ns) => Some(ns),
-        Err(e) => {
-            r.push(
-                Diag::error(field, v.span(), format!("bad duration: {}", e.message))
-                    .label("not a duration")
-                    .hint(e.hint),
-            );
-            None
         }
     }
 }

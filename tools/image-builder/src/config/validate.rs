@@ -10,6 +10,7 @@ use toml::Spanned;
 use super::board::{check_board, check_gic, check_hypervisor, check_ram_size};
 use super::common::*;
 use super::devices::{check_passthrough, Claims};
+use super::fault::check_on_fault;
 use super::images::{check_dt_overlay, check_kernel, check_ramdisk};
 use super::memory::check_memory;
 use super::model::*;
@@ -318,37 +319,5 @@ fn check_bootargs(b: &Spanned<String>, i: usize, board: &Board, r: &mut Report) 
                 most + 1
             )),
         );
-    }
-}
-
-fn check_on_fault(p: &RawPartition, i: usize, r: &mut Report) -> Option<FaultPolicy> {
-    let Some(f) = &p.on_fault else {
-        return Some(FaultPolicy::Stop);
-    };
-    let field = format!("partition[{i}].on_fault");
-    match f.get_ref().as_str() {
-        "stop" => Some(FaultPolicy::Stop),
-        "restart" => {
-            r.push(
-                Diag::error(field, f.span(), "the `restart` fault policy is not yet supported")
-                    .label("not yet supported")
-                    .hint(
-                        "use on_fault = \"stop\" for now (a fault stops this partition, the others keep running); \
-                         restarting a faulted partition from its images is planned",
-                    ),
-            );
-            None
-        }
-        other => {
-            r.push(
-                Diag::error(field, f.span(), format!("unknown fault policy `{}`", shown(other)))
-                    .label("not a fault policy")
-                    .hint(format!(
-                    "{}; `stop` (stop every vCPU of the partition) is the only policy for now, `restart` is planned",
-                    suggest(other, ["stop", "restart"], "fault policies")
-                )),
-            );
-            None
-        }
     }
 }

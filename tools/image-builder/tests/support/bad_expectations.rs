@@ -121,7 +121,6 @@ pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
         "board `vexpress-a15` has no network device of its own for network `lan`",
     ),
     ("not-utf8.toml", 15, 16, "partition[0].bootargs", "the file is not UTF-8 text: byte 0xE9 is not valid UTF-8"),
-    ("on-fault-restart.toml", 15, 12, "partition[0].on_fault", "the `restart` fault policy is not yet supported"),
     (
         "passthrough-claimed-twice.toml",
         23,
@@ -158,6 +157,8 @@ pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
         "the kernel, ramdisk and device tree of partition `linux` do not fit its RAM: they need 32.1 MiB, it has 32 MiB",
     ),
     ("ramdisk-missing.toml", 15, 11, "partition[0].ramdisk", "ramdisk missing: cannot read `./initramfs.cpio.gz`"),
+    ("restart-budget-on-stop.toml", 15, 16, "partition[0].max_restarts", "`max_restarts` applies only to on_fault"),
+    ("restart-budget-zero.toml", 16, 16, "partition[0].max_restarts", "max_restarts is 0: it must be 1 to 32"),
     ("unknown-board.toml", 3, 8, "board.name", "unknown board `qemu-virt`"),
     ("unknown-dotted-key.toml", 13, 8, "partition[0].memory.szie", "unknown key `szie` in `partition[0].memory`"),
     ("unknown-key-in-window.toml", 13, 29, "pool[0].windows[1].strat", "unknown key `strat` in `pool[0].windows[1]`"),
