@@ -18,6 +18,13 @@ pub const UART: u64 = 0x0900_0000;
 pub const UART_SIZE: u64 = 0x1000;
 /// The console's interrupt: SPI 1.
 pub const UART_SPI: u32 = 1;
+/// Emulated SP805 watchdog (with `watchdog = true`): in the page after the console's, which QEMU `virt` leaves
+/// empty, so no board device a partition may be given sits there.
+pub const WATCHDOG: u64 = 0x0900_1000;
+pub const WATCHDOG_SIZE: u64 = 0x1000;
+/// Frequency of the watchdog's counting clock (`wdog_clk`): Linux's `sp805_wdt` loads `rate / 2 * timeout - 1`
+/// into the 32-bit counter, so 1 MHz allows timeouts up to ~71 minutes at microsecond resolution.
+pub const WATCHDOG_CLOCK_HZ: u32 = 1_000_000;
 /// Frequency of the fixed clock the PL011 binding refers to.
 pub const APB_PCLK_HZ: u32 = 24_000_000;
 /// The device tree sits in the last [`DTB_REGION`] bytes of RAM and may use all of them.

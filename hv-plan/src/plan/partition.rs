@@ -28,6 +28,9 @@ plan_struct! {
         pub virtio: &'a [VirtioConfig],
         /// The shared-memory channels it maps, in its device tree's order (the index `HV_CHANNEL_SIGNAL` takes).
         pub channels: &'a [ChannelMapping],
+        /// The partitions it may observe and control through the manager calls (`manages` in the config), as
+        /// indices into `SystemConfig::partitions`.
+        pub manages: &'a [usize],
     }
 }
 
@@ -84,6 +87,10 @@ plan_struct! {
         pub uart: Option<u64>,
         /// The emulated PL011's interrupt (an SPI INTID, as its device-tree node says).
         pub uart_irq: u32,
+        /// Emulated SP805 watchdog, when the partition has one (`watchdog = true`).
+        pub watchdog: Option<u64>,
+        /// The watchdog's interrupt (an SPI INTID), raised at its first expiry.
+        pub watchdog_irq: u32,
     }
 }
 

@@ -89,12 +89,21 @@ mod tests {
             loads: &[],
             entry: 0,
             dtb: 0,
-            vdev: VirtualDevices { gicd: 0, gicr: 0, gicc: 0, uart: None, uart_irq: 33 },
+            vdev: VirtualDevices {
+                gicd: 0,
+                gicr: 0,
+                gicc: 0,
+                uart: None,
+                uart_irq: 33,
+                watchdog: None,
+                watchdog_irq: 0,
+            },
             s2_tables: 0,
             fault_policy: FaultPolicy::Stop,
             wfi_trap: false,
             virtio: &[],
             channels,
+            manages: &[],
         }
     }
 

@@ -164,12 +164,15 @@ fn partition<'a>(
             gicc: vgicc,
             uart: p.console.then_some(guest_map::UART),
             uart_irq: 32 + guest_map::UART_SPI,
+            watchdog: None,
+            watchdog_irq: 0,
         },
         s2_tables: s2_tables(system, layout, i),
         fault_policy: p.on_fault,
         wfi_trap: system.pools[p.pool].wfi == crate::config::Wfi::Trap,
         virtio: arena.alloc_slice_copy(&virtio_devices(system, layout, i, next_virtio)),
         channels: arena.alloc_slice_copy(&channels::partition_channels(system, layout, i)),
+        manages: &[],
     }
 }
 

@@ -280,7 +280,18 @@ fn generated_config_gicv3() {
     assert_eq!((smp.entry, smp.dtb), (0x8008_0000, 0x81e0_0000));
     for (part, uart) in [(hello0, Some(0x900_0000)), (smp, None)] {
         assert!(part.devices.is_empty() && part.spis.is_empty());
-        assert_eq!(part.vdev, VirtualDevices { gicd: 0x800_0000, gicr: 0x80a_0000, gicc: 0, uart, uart_irq: 33 });
+        assert_eq!(
+            part.vdev,
+            VirtualDevices {
+                gicd: 0x800_0000,
+                gicr: 0x80a_0000,
+                gicc: 0,
+                uart,
+                uart_irq: 33,
+                watchdog: None,
+                watchdog_irq: 0
+            }
+        );
         assert_eq!(part.fault_policy, FaultPolicy::Stop);
     }
     let k = p.layout.partitions[0].kernel;
@@ -372,7 +383,15 @@ fn an_armv7_system_boots_zimages_on_a_gicv2() {
     assert_eq!(hello0.devices, [DeviceRegion { ipa: 0x801_0000, pa: 0x804_0000, size: 0x2000 }]);
     assert_eq!(
         hello0.vdev,
-        VirtualDevices { gicd: 0x800_0000, gicr: 0, gicc: 0x801_0000, uart: Some(0x900_0000), uart_irq: 33 }
+        VirtualDevices {
+            gicd: 0x800_0000,
+            gicr: 0,
+            gicc: 0x801_0000,
+            uart: Some(0x900_0000),
+            uart_irq: 33,
+            watchdog: None,
+            watchdog_irq: 0
+        }
     );
     assert_eq!(hv.memory_ld, "HV_BASE = 0x40200000;\nHV_BUDGET = 0x200000;\n");
     assert_eq!(HvHeader::for_board(p.checked.system.board), HvHeader::ZImage);
