@@ -43,7 +43,7 @@ mod irq_cells {
 }
 
 /// Phandles of the nodes others refer to; the fixed clocks passed-through devices need besides `/apb-pclk` follow,
-/// from [`PHANDLE_FIRST_CLOCK`] on.
+/// from [`PHANDLE_FIRST_CLOCK`] on, then the watchdog's clock (`/clock-wdog`) when the partition has a watchdog.
 const PHANDLE_GIC: u32 = 1;
 const PHANDLE_APB_PCLK: u32 = 2;
 const PHANDLE_FIRST_CLOCK: u32 = 3;
@@ -84,6 +84,28 @@ pub struct PartitionDt {
     pub virtio: Vec<VirtioMmio>,
     /// Shared-memory channels the partition maps, written under `/hypervisor`.
     pub channels: Vec<ChannelDt>,
+    /// The emulated SP805 watchdog, when the partition has one.
+    pub watchdog: Option<WatchdogDt>,
+    /// The partitions this one manages, in config order (`/hypervisor/hv-static,manages` and `-names`).
+    pub manages: Vec<Managed>,
+}
+
+/// An emulated SP805 watchdog: `/watchdog@BASE`, with its counting clock `/clock-wdog`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchdogDt {
+    /// Guest-physical base of its [`guest_map::WATCHDOG_SIZE`] bytes of registers.
+    pub base: u64,
+    /// Its interrupt, an SPI's INTID (level-high).
+    pub intid: u32,
+}
+
+/// A partition another one manages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Managed {
+    /// Its partition index (`partition-id` in its own tree).
+    pub id: u32,
+    /// Its name (`partition-name` in its own tree).
+    pub name: String,
 }
 
 /// A virtio-mmio transport: `/virtio_mmio@BASE`.
@@ -131,6 +153,9 @@ pub enum Error {
     /// A virtio-mmio transport or channel overlaps RAM or another node's registers, or its interrupt is not a free
     /// SPI of the emulated distributor.
     PvDevice { node: String, why: &'static str },
+    /// The watchdog overlaps RAM or another device's registers, or its interrupt is not a free SPI of the emulated
+    /// distributor.
+    Watchdog { why: &'static str },
     /// The FDT writer refused something (a NUL in a string, for example).
     Fdt(vm_fdt::Error),
 }
@@ -161,6 +186,7 @@ impl fmt::Display for Error {
                 write!(f, "device node `{node}`: INTID {intid} is not a shared peripheral interrupt")
             }
             Error::PvDevice { node, why } => write!(f, "PV device node `{node}`: {why}"),
+            Error::Watchdog { why } => write!(f, "watchdog node: {why}"),
             Error::Fdt(e) => write!(f, "device tree writer: {e}"),
         }
     }
@@ -195,6 +221,14 @@ fn uart_node_name(base: u64) -> String {
     format!("pl011@{base:x}")
 }
 
+/// Name of the watchdog's node.
+fn watchdog_node_name(base: u64) -> String {
+    format!("watchdog@{base:x}")
+}
+
+/// Name of the watchdog's counting clock.
+const WATCHDOG_CLOCK_NODE: &str = "clock-wdog";
+
 /// The partition's flattened device tree.
 pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     if p.vcpus == 0 {
@@ -215,6 +249,9 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     let clocks = extra_clocks(&p.devices);
     check_devices(p, &clocks)?;
     check_pv(p)?;
+    check_watchdog(p)?;
+    // The watchdog's clock takes the phandle after the devices' clocks.
+    let wdog_clk = clocks.last().map_or(PHANDLE_FIRST_CLOCK, |(_, phandle)| phandle + 1);
 
     let mut fdt = FdtWriter::new()?;
     let root = fdt.begin_node("")?;
@@ -252,6 +289,15 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
         fdt.property_phandle(*phandle)?;
         fdt.end_node(clock)?;
     }
+    if p.watchdog.is_some() {
+        let clock = fdt.begin_node(WATCHDOG_CLOCK_NODE)?;
+        fdt.property_string("compatible", "fixed-clock")?;
+        fdt.property_u32("#clock-cells", 0)?;
+        fdt.property_u32("clock-frequency", guest_map::WATCHDOG_CLOCK_HZ)?;
+        fdt.property_string("clock-output-names", "wdog_clk")?;
+        fdt.property_phandle(wdog_clk)?;
+        fdt.end_node(clock)?;
+    }
 
     if let Some(base) = p.uart {
         let uart = fdt.begin_node(&uart_node_name(base))?;
@@ -261,6 +307,17 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
         fdt.property_array_u32("clocks", &[PHANDLE_APB_PCLK, PHANDLE_APB_PCLK])?;
         fdt.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
         fdt.end_node(uart)?;
+    }
+    if let Some(w) = &p.watchdog {
+        // Linux's `sp805_wdt` binds through the AMBA bus, which reads the PrimeCell ID registers in the last 0x20
+        // bytes of `reg`: the size must be the whole register page.
+        let node = fdt.begin_node(&watchdog_node_name(w.base))?;
+        fdt.property_string_list("compatible", vec!["arm,sp805".into(), "arm,primecell".into()])?;
+        fdt.property_array_u64("reg", &[w.base, guest_map::WATCHDOG_SIZE])?;
+        fdt.property_array_u32("interrupts", &[irq_cells::SPI, w.intid - 32, irq_cells::LEVEL_HIGH])?;
+        fdt.property_array_u32("clocks", &[wdog_clk, PHANDLE_APB_PCLK])?;
+        fdt.property_string_list("clock-names", vec!["wdog_clk".into(), "apb_pclk".into()])?;
+        fdt.end_node(node)?;
     }
 
     for d in &p.devices {
@@ -291,6 +348,11 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     fdt.property_string("partition-name", &p.name)?;
     fdt.property_u32("partition-id", p.id)?;
     fdt.property_array_u32("abi-version", &[ABI_VERSION.0, ABI_VERSION.1])?;
+    if !p.manages.is_empty() {
+        let ids: Vec<u32> = p.manages.iter().map(|m| m.id).collect();
+        fdt.property_array_u32("hv-static,manages", &ids)?;
+        fdt.property_string_list("hv-static,manages-names", p.manages.iter().map(|m| m.name.clone()).collect())?;
+    }
     if !p.channels.is_empty() {
         // The channels' `reg` are guest-physical addresses, as at the root.
         fdt.property_u32("#address-cells", 2)?;
@@ -358,6 +420,38 @@ fn check_pv(p: &PartitionDt) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses a watchdog the tree cannot describe consistently: its page over RAM, the console, a passed-through or PV
+/// device; its interrupt not an SPI of the emulated distributor, or one the console, a passed-through or PV device
+/// already uses.
+fn check_watchdog(p: &PartitionDt) -> Result<(), Error> {
+    let Some(w) = &p.watchdog else { return Ok(()) };
+    let mut regions: Vec<(u64, u64)> = vec![(p.ram_ipa, p.ram_size)];
+    regions.extend(p.uart.map(|base| (base, guest_map::UART_SIZE)));
+    regions.extend(p.devices.iter().flat_map(|d| d.regs.iter().map(|m| (m.base, m.size))));
+    regions.extend(p.virtio.iter().map(|v| (v.base, guest_map::VIRTIO_MMIO_STRIDE)));
+    regions.extend(p.channels.iter().map(|c| (c.ipa, c.size)));
+    let mut intids: Vec<u32> = p.devices.iter().flat_map(|d| d.spis.iter().copied()).collect();
+    intids.extend(p.uart.map(|_| 32 + guest_map::UART_SPI));
+    intids.extend(p.virtio.iter().map(|v| v.intid));
+    intids.extend(p.channels.iter().map(|c| c.intid));
+    let size = guest_map::WATCHDOG_SIZE;
+    let why = if w.base.checked_add(size).is_none() {
+        Some("its region wraps around")
+    } else if regions.iter().any(|(b, l)| w.base < b.saturating_add(*l) && *b < w.base + size) {
+        Some("its region overlaps RAM, the console, a passed-through device or a PV device")
+    } else if !(32..guest_map::VGIC_INTIDS).contains(&w.intid) {
+        Some("its interrupt is not an SPI of the emulated distributor")
+    } else if intids.contains(&w.intid) {
+        Some("its interrupt is already used in the partition")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::Watchdog { why }),
+        None => Ok(()),
+    }
+}
+
 /// Name of the fixed clock of `hz` that devices need besides `/apb-pclk`.
 fn clock_node_name(hz: u32) -> String {
     format!("clock-{hz}")
@@ -387,6 +481,10 @@ fn check_devices(p: &PartitionDt, clocks: &[(u32, u32)]) -> Result<(), Error> {
     ];
     names.extend(p.uart.map(uart_node_name));
     names.extend(clocks.iter().map(|(hz, _)| clock_node_name(*hz)));
+    if let Some(w) = &p.watchdog {
+        names.push(watchdog_node_name(w.base));
+        names.push(WATCHDOG_CLOCK_NODE.into());
+    }
     for d in &p.devices {
         let name = d.node_name();
         if !d.path.starts_with('/') || name.is_empty() || name.contains('/') {

@@ -21,6 +21,8 @@ fn demo(gic: GicVersion, vcpus: u32) -> PartitionDt {
         devices: vec![],
         virtio: vec![],
         channels: vec![],
+        watchdog: None,
+        manages: vec![],
     }
 }
 
@@ -314,7 +316,7 @@ fn hypervisor_node() {
     assert_eq!(string(p["compatible"]), "hv-static,hypervisor");
     assert_eq!(string(p["partition-name"]), "hello0");
     assert_eq!(cells(p["partition-id"]), [3]);
-    assert_eq!(cells(p["abi-version"]), [1, 3]);
+    assert_eq!(cells(p["abi-version"]), [hv_plan::abi::VERSION.0, hv_plan::abi::VERSION.1]);
 }
 
 #[test]
@@ -606,4 +608,162 @@ fn refuses_pv_devices_it_cannot_describe() {
     dt.channels[0].ipa = 0x1000_0000;
     dt.channels[0].size = 0;
     assert_eq!(partition_dtb(&dt), pv("channel@10000000", "its region is empty or wraps around"));
+}
+
+/// The demo with a watchdog on the first free SPI (INTID 48).
+fn with_watchdog() -> PartitionDt {
+    PartitionDt { watchdog: Some(WatchdogDt { base: guest_map::WATCHDOG, intid: 48 }), ..demo(GicVersion::V3, 1) }
+}
+
+#[test]
+fn the_watchdog_is_an_sp805_with_its_own_clock() {
+    let blob = partition_dtb(&with_watchdog()).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    assert_eq!(
+        child_names(node(&fdt, "/")),
+        [
+            "memory@40000000",
+            "cpus",
+            "psci",
+            "intc@8000000",
+            "timer",
+            "apb-pclk",
+            "clock-wdog",
+            "pl011@9000000",
+            "watchdog@9001000",
+            "chosen",
+            "hypervisor"
+        ]
+    );
+    let clk = props(node(&fdt, "/clock-wdog"));
+    assert_eq!(names(&clk), ["#clock-cells", "clock-frequency", "clock-output-names", "compatible", "phandle"]);
+    assert_eq!(string(clk["compatible"]), "fixed-clock");
+    assert_eq!(cells(clk["#clock-cells"]), [0]);
+    assert_eq!(cells(clk["clock-frequency"]), [1_000_000]);
+    assert_eq!(string(clk["clock-output-names"]), "wdog_clk");
+    assert_eq!(cells(clk["phandle"]), [PHANDLE_FIRST_CLOCK]);
+
+    let wdog = node(&fdt, "/watchdog@9001000");
+    let p = props(wdog);
+    assert_eq!(names(&p), ["clock-names", "clocks", "compatible", "interrupts", "reg"]);
+    assert_eq!(strings(p["compatible"]), ["arm,sp805", "arm,primecell"]);
+    // The whole page: the AMBA bus reads the PrimeCell IDs at the end of `reg`.
+    assert_eq!(u64s(p["reg"]), [0x0900_1000, 0x1000]);
+    // SPI 16 = INTID 48, level-high.
+    assert_eq!(cells(p["interrupts"]), [0, 16, 4]);
+    assert_eq!(strings(p["clock-names"]), ["wdog_clk", "apb_pclk"]);
+    let clocks = cells(p["clocks"]);
+    assert_eq!(clocks, [PHANDLE_FIRST_CLOCK, PHANDLE_APB_PCLK]);
+    // What a guest's driver sees: the region, the two clocks, a compatible `sp805_wdt` matches.
+    let reg = wdog.reg().unwrap().next().unwrap();
+    assert_eq!((reg.starting_address as usize, reg.size), (0x0900_1000, Some(0x1000)));
+    assert_eq!(fdt.find_phandle(clocks[0]).map(|n| n.name), Some("clock-wdog"));
+    assert_eq!(fdt.find_phandle(clocks[1]).map(|n| n.name), Some("apb-pclk"));
+    assert_eq!(fdt.find_compatible(&["arm,sp805"]).map(|n| n.name), Some("watchdog@9001000"));
+    // /chosen is untouched: the console is still the PL011.
+    assert_eq!(fdt.chosen().stdout().map(|n| n.name), Some("pl011@9000000"));
+}
+
+#[test]
+fn the_watchdog_clock_follows_the_devices_clocks_and_needs_no_console() {
+    let mut dt = with_watchdog();
+    dt.uart = None;
+    dt.devices = vec![ODD];
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    // The device's 100 MHz clock keeps its phandle; the watchdog's takes the next one.
+    assert_eq!(cells(props(node(&fdt, "/clock-100000000"))["phandle"]), [PHANDLE_FIRST_CLOCK]);
+    assert_eq!(cells(props(node(&fdt, "/clock-wdog"))["phandle"]), [PHANDLE_FIRST_CLOCK + 1]);
+    let p = props(node(&fdt, "/watchdog@9001000"));
+    assert_eq!(cells(p["clocks"]), [PHANDLE_FIRST_CLOCK + 1, PHANDLE_APB_PCLK]);
+    assert!(fdt.find_node("/pl011@9000000").is_none());
+    assert!(fdt.find_node("/apb-pclk").is_some());
+}
+
+#[test]
+fn an_armv7_watchdog_uses_the_same_cells() {
+    let dt = PartitionDt { watchdog: with_watchdog().watchdog, ..armv7(1) };
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let p = props(node(&fdt, "/watchdog@9001000"));
+    assert_eq!(u64s(p["reg"]), [0x0900_1000, 0x1000]);
+    // No CPU mask for SPIs, even on GICv2.
+    assert_eq!(cells(p["interrupts"]), [0, 16, 4]);
+    assert_eq!(strings(p["compatible"]), ["arm,sp805", "arm,primecell"]);
+}
+
+#[test]
+fn without_a_watchdog_there_is_no_watchdog_node_or_clock() {
+    let blob = partition_dtb(&demo(GicVersion::V3, 1)).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    assert!(fdt.find_node("/watchdog@9001000").is_none() && fdt.find_node("/clock-wdog").is_none());
+    assert!(fdt.find_compatible(&["arm,sp805"]).is_none());
+}
+
+#[test]
+fn refuses_a_watchdog_it_cannot_describe() {
+    let wd = |why: &'static str| Err(Error::Watchdog { why });
+    let used = "its interrupt is already used in the partition";
+    let not_spi = "its interrupt is not an SPI of the emulated distributor";
+    let overlap = "its region overlaps RAM, the console, a passed-through device or a PV device";
+    let mut dt = with_watchdog();
+    for (intid, why) in [(33, used), (31, not_spi), (288, not_spi)] {
+        dt.watchdog = Some(WatchdogDt { base: guest_map::WATCHDOG, intid });
+        assert_eq!(partition_dtb(&dt), wd(why), "INTID {intid}");
+    }
+    // The interrupt of a passed-through device, a transport or a doorbell.
+    let mut dt = with_pv();
+    for intid in [34, 49, 51] {
+        dt.watchdog = Some(WatchdogDt { base: guest_map::WATCHDOG, intid });
+        assert_eq!(partition_dtb(&dt), wd(used), "INTID {intid}");
+    }
+    // Over the console, a passed-through device, a transport, a channel or RAM.
+    for base in [guest_map::UART, 0x0901_0000, guest_map::VIRTIO_MMIO, 0x1000_0000, 0x4000_0000, u64::MAX - 0x800] {
+        dt.watchdog = Some(WatchdogDt { base, intid: 52 });
+        let why = if base > 0x4000_0000 { "its region wraps around" } else { overlap };
+        assert_eq!(partition_dtb(&dt), wd(why), "{base:#x}");
+    }
+    dt.watchdog = Some(WatchdogDt { base: guest_map::WATCHDOG, intid: 52 });
+    assert!(partition_dtb(&dt).is_ok());
+    // A passed-through device named like the watchdog's nodes.
+    let mut dt = with_watchdog();
+    dt.devices = vec![Device { path: "/clock-wdog", regs: &[], spis: &[], ..ODD }];
+    assert_eq!(partition_dtb(&dt), Err(Error::DuplicateNode("clock-wdog".into())));
+}
+
+#[test]
+fn a_manager_names_the_partitions_it_manages_in_its_hypervisor_node() {
+    let mut dt = with_pv();
+    dt.manages = vec![Managed { id: 2, name: "front".into() }, Managed { id: 0, name: "back".into() }];
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let hv = node(&fdt, "/hypervisor");
+    let p = props(hv);
+    assert_eq!(
+        names(&p),
+        [
+            "#address-cells",
+            "#size-cells",
+            "abi-version",
+            "compatible",
+            "hv-static,manages",
+            "hv-static,manages-names",
+            "partition-id",
+            "partition-name",
+            "ranges"
+        ]
+    );
+    // Indices and names, in the order the config lists them.
+    assert_eq!(cells(p["hv-static,manages"]), [2, 0]);
+    assert_eq!(strings(p["hv-static,manages-names"]), ["front", "back"]);
+    // The channels are still its children.
+    assert_eq!(child_names(hv), ["channel@10000000", "channel@10010000"]);
+    // None managed: neither property (see hypervisor_node for the whole node).
+    dt.manages.clear();
+    let blob = partition_dtb(&dt).unwrap();
+    let p = props(node(&Fdt::new(&blob).unwrap(), "/hypervisor"));
+    assert!(!p.contains_key("hv-static,manages") && !p.contains_key("hv-static,manages-names"));
+    // A name the tree cannot hold is refused, as the partition's own.
+    dt.manages = vec![Managed { id: 1, name: "a\0b".into() }];
+    assert_eq!(partition_dtb(&dt), Err(Error::Fdt(vm_fdt::Error::InvalidString)));
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dom0_less::{guest_map, overlay, partition_dtb, Arch, GicVersion, Overlay, PartitionDt};
+use dom0_less::{guest_map, overlay, partition_dtb, Arch, GicVersion, Managed, Overlay, PartitionDt, WatchdogDt};
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
@@ -68,6 +68,8 @@ fn dtc_reads_a_merged_tree() {
         devices: vec![],
         virtio: vec![],
         channels: vec![],
+        watchdog: None,
+        manages: vec![],
     })
     .unwrap();
     let ov = Overlay::parse(&fs::read(testdata().join("extra.dtbo")).unwrap()).unwrap();
@@ -85,6 +87,50 @@ fn dtc_reads_a_merged_tree() {
         "memory-region = <0x03>;",
         "phandle = <0x03>;",
         "partition-name = \"hello1\";",
+    ] {
+        assert!(text.contains(want), "no `{want}` in:\n{text}");
+    }
+}
+
+#[test]
+fn dtc_reads_the_watchdog_and_the_managed_partitions() {
+    let blob = partition_dtb(&PartitionDt {
+        name: "mgr".into(),
+        id: 1,
+        arch: Arch::Aarch32,
+        cpu_compatible: "arm,cortex-a15".into(),
+        vcpus: 1,
+        ram_ipa: guest_map::RAM,
+        ram_size: 64 << 20,
+        gic: GicVersion::V2,
+        uart: Some(guest_map::UART),
+        bootargs: String::new(),
+        initrd: None,
+        devices: vec![],
+        virtio: vec![],
+        channels: vec![],
+        watchdog: Some(WatchdogDt { base: guest_map::WATCHDOG, intid: 48 }),
+        manages: vec![Managed { id: 2, name: "front".into() }, Managed { id: 0, name: "back".into() }],
+    })
+    .unwrap();
+    let path = scratch().join("watchdog.dtb");
+    fs::write(&path, blob).unwrap();
+    let res = dtc(&["-I", "dtb", "-O", "dts", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&res.stdout);
+    let warnings = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{warnings}");
+    assert!(!warnings.contains("watchdog") && !warnings.contains("clock-wdog"), "{warnings}");
+    for want in [
+        "clock-wdog {",
+        "clock-frequency = <0xf4240>;",
+        "clock-output-names = \"wdog_clk\";",
+        "watchdog@9001000 {",
+        "compatible = \"arm,sp805\\0arm,primecell\";",
+        "reg = <0x00 0x9001000 0x00 0x1000>;",
+        "interrupts = <0x00 0x10 0x04>;",
+        "clock-names = \"wdog_clk\\0apb_pclk\";",
+        "hv-static,manages = <0x02 0x00>;",
+        "hv-static,manages-names = \"front\\0back\";",
     ] {
         assert!(text.contains(want), "no `{want}` in:\n{text}");
     }

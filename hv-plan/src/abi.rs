@@ -5,7 +5,7 @@
 
 /// The guest ABI's version, announced in each partition's device tree (`/hypervisor/abi-version`): a minor
 /// version adds calls or properties, a major version would change one.
-pub const VERSION: (u32, u32) = (1, 3);
+pub const VERSION: (u32, u32) = (1, 4);
 
 /// SMC Calling Convention 1.1 (Arm DEN 0028): the architecture calls and the bits of a function ID.
 pub mod smccc {
@@ -74,11 +74,57 @@ pub mod hv {
     pub const HV_CPU_EXITS: u32 = 0x8600_0012;
     /// Rings the doorbells of the other members of one of the calling partition's channels (ABI 1.2).
     pub const HV_CHANNEL_SIGNAL: u32 = 0x8600_0013;
+    /// One item of a partition's state: itself, or one it manages (ABI 1.4).
+    pub const HV_PARTITION_INFO: u32 = 0x8600_0014;
+    /// Stops, starts or restarts a partition the caller manages (ABI 1.4).
+    pub const HV_PARTITION_CONTROL: u32 = 0x8600_0015;
 
     /// Result codes of the vendor calls: PSCI's numbering.
     pub const SUCCESS: i32 = 0;
     pub const NOT_SUPPORTED: i32 = -1;
     pub const INVALID_PARAMETERS: i32 = -2;
+    /// The caller may not do this to that partition (it does not manage it).
+    pub const DENIED: i32 = -3;
+    /// Nothing was done: the partition is already as asked, or another stop or restart has it.
+    pub const ALREADY: i32 = -4;
+
+    /// `HV_PARTITION_INFO`'s items (its second argument).
+    pub mod info {
+        /// The partition's state: one of [`STOPPED`], [`RUNNING`], [`STOPPING`], [`RESTARTING`].
+        pub const STATE: u32 = 0;
+        /// Restarts since boot, whatever their cause.
+        pub const RESTARTS: u32 = 1;
+        /// Why it last stopped or restarted: one of the `CAUSE_*` values.
+        pub const LAST_CAUSE: u32 = 2;
+        /// The PC of its last fault (0: none).
+        pub const FAULT_PC: u32 = 3;
+        /// The guest-physical address its last fault accessed (0: none, or a fault without one).
+        pub const FAULT_ADDRESS: u32 = 4;
+        /// Entries into hv-static while its vCPUs ran, since boot (all vCPUs, modulo 2^64).
+        pub const EXITS: u32 = 5;
+
+        pub const STOPPED: u64 = 0;
+        pub const RUNNING: u64 = 1;
+        pub const STOPPING: u64 = 2;
+        pub const RESTARTING: u64 = 3;
+
+        pub const CAUSE_NONE: u64 = 0;
+        pub const CAUSE_FAULT: u64 = 1;
+        pub const CAUSE_WATCHDOG: u64 = 2;
+        pub const CAUSE_RESET: u64 = 3;
+        pub const CAUSE_POWER_OFF: u64 = 4;
+        pub const CAUSE_MANAGER: u64 = 5;
+    }
+
+    /// `HV_PARTITION_CONTROL`'s operations (its second argument).
+    pub mod control {
+        /// Stop every vCPU of a running partition.
+        pub const STOP: u32 = 0;
+        /// Start a stopped partition from its images (RAM zeroed, as a restart).
+        pub const START: u32 = 1;
+        /// Restart a running partition from its images, or start a stopped one.
+        pub const RESTART: u32 = 2;
+    }
 }
 
 /// Every function ID docs/guest-abi.md lists, by the name its tables give it (a call with an SMC32 and an SMC64
@@ -101,4 +147,6 @@ pub const DOCUMENTED: &[(&str, u32)] = &[
     ("HV_SCHED_WINDOW", hv::HV_SCHED_WINDOW),
     ("HV_CPU_EXITS", hv::HV_CPU_EXITS),
     ("HV_CHANNEL_SIGNAL", hv::HV_CHANNEL_SIGNAL),
+    ("HV_PARTITION_INFO", hv::HV_PARTITION_INFO),
+    ("HV_PARTITION_CONTROL", hv::HV_PARTITION_CONTROL),
 ];

@@ -13,7 +13,7 @@
 
 use crate::config::SYSTEM;
 use crate::vdev::{Access, DeviceKind, Hit, Later, VirtualDevice};
-use crate::{vdev::vgic, vdev::virtio, vdev::vuart};
+use crate::{vdev::vgic, vdev::virtio, vdev::vuart, vdev::watchdog};
 
 /// Declares the registered devices, in the order they are asked: [`Device`], one variant per device, and the
 /// operations over all of them.
@@ -82,6 +82,7 @@ registry! {
     Redistributors => vgic::Redistributors,
     Virtio => virtio::Transports,
     Console => vuart::Console,
+    Watchdog => watchdog::Watchdog,
 }
 
 /// The kind of device at `ipa` in partition `part`, for the trace.

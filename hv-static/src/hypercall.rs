@@ -5,9 +5,11 @@
 use crate::arch::GuestRegs;
 use crate::core::vcpu::VcpuRef;
 use crate::psci::{self, Outcome};
-use crate::{core::percpu, core::sched, vdev::channel};
+use crate::{core::percpu, core::sched, manage, vdev::channel};
 
-use hv_plan::abi::hv::{self, HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_SCHED_FRAME, HV_SCHED_WINDOW};
+use hv_plan::abi::hv::{
+    self, HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_PARTITION_CONTROL, HV_PARTITION_INFO, HV_SCHED_FRAME, HV_SCHED_WINDOW,
+};
 use hv_plan::abi::smccc::{self, SMC64, SMCCC_ARCH_FEATURES, SMCCC_VERSION};
 
 // The vendor calls' results as x0 carries them (sign-extended on AArch64).
@@ -65,6 +67,15 @@ pub fn dispatch(me: VcpuRef, regs: &mut GuestRegs) -> bool {
                 regs.set(1, percpu::exits(me) as u64);
                 HV_SUCCESS
             }
+            HV_PARTITION_INFO => match manage::info(me.part, arg(fid, regs, 1), arg(fid, regs, 2)) {
+                Ok(value) => {
+                    regs.set(1, value & 0xffff_ffff);
+                    regs.set(2, value >> 32);
+                    HV_SUCCESS
+                }
+                Err(e) => e.into(),
+            },
+            HV_PARTITION_CONTROL => manage::control(me.part, arg(fid, regs, 1), arg(fid, regs, 2)).into(),
             HV_CHANNEL_SIGNAL => {
                 if channel::signal(me, arg(fid, regs, 1) as usize) {
                     HV_SUCCESS

@@ -99,6 +99,9 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
             if let (true, Some(v)) = (flags & req::REFILL != 0, current) {
                 vgic::refill(v);
             }
+            if flags & req::WATCHDOG != 0 {
+                crate::vdev::watchdog::arm_here();
+            }
             match (flags & req::VIRTIO != 0, current) {
                 (true, Some(v)) => {
                     virtio::resume(v);

@@ -50,6 +50,8 @@ mod hypercall;
 #[cfg(target_os = "none")]
 mod irq;
 #[cfg(target_os = "none")]
+mod manage;
+#[cfg(target_os = "none")]
 mod mmio;
 #[cfg(target_os = "none")]
 mod psci;

@@ -49,7 +49,7 @@ pub fn call(me: VcpuRef, fid: u32, a1: u64, a2: u64, a3: u64) -> Outcome {
             return Outcome::Park;
         }
         SYSTEM_RESET => {
-            partition::restart(me.part, Cause::Reset);
+            let _ = partition::restart(me.part, Cause::Reset);
             return Outcome::Park;
         }
         _ => NOT_SUPPORTED,

@@ -11,13 +11,16 @@ use crate::core::partition::{self, RunState};
 use crate::core::percpu::{self, req};
 use crate::core::vcpu::{self, Context, Power, VcpuRef};
 use crate::hw::gic::lr::Lr;
-use crate::{core::console, core::sched, hw::gic, irq, vdev::vgic, vdev::virtio};
+use crate::{core::console, core::sched, hw::gic, irq, vdev::vgic, vdev::virtio, vdev::watchdog};
 
 /// The idle loop: sleeps until there is a vCPU to run, then enters it. Never returns.
 pub fn idle() -> ! {
     let cpu = arch::cpu::id();
     loop {
         let flags = percpu::take(cpu);
+        if flags & req::WATCHDOG != 0 {
+            watchdog::arm_here();
+        }
         let mine = if sched::schedule(cpu).is_some() { sched::running_slot(cpu) } else { percpu::pinned(cpu) };
         let mut busy = false;
         if let Some(v) = mine {
@@ -35,8 +38,14 @@ pub fn idle() -> ! {
         }
         // EL2 runs with interrupts masked: collect what woke us here. A stop request finds nothing to stop.
         if irq::handle_pending(None).tick {
-            if let Some(v) = sched::tick(cpu) {
-                switch_to(v);
+            match sched::tick(cpu) {
+                Some(v) => {
+                    // A watchdog expiry seen at its partition's window start stops or restarts it first.
+                    watchdog::take_due(v.part);
+                    switch_to(v);
+                }
+                None if sched::schedule(cpu).is_none() => watchdog::take_due_here(),
+                None => {}
             }
         }
     }
@@ -140,8 +149,24 @@ fn make_current(v: VcpuRef, refill: bool) {
 /// `regs` when it resumes where it was (the common case): the trap returns into it through the frame it came in
 /// by, so its registers are copied once, not out of its context, onto a fresh stack and back (issue 15).
 pub fn tick(v: VcpuRef, regs: &mut arch::GuestRegs) {
-    let next = sched::tick(arch::cpu::id());
+    let cpu = arch::cpu::id();
+    if sched::schedule(cpu).is_none() {
+        // A pinned CPU's EL2 timer serves the watchdogs homed here: an expiry may have stopped `v`.
+        watchdog::take_due_here();
+        if vcpu::power(v) != Power::On {
+            park(v, regs);
+        }
+        return;
+    }
+    let next = sched::tick(cpu);
+    if let Some(n) = next {
+        // A watchdog expiry seen at its partition's window start stops or restarts it before it runs.
+        watchdog::take_due(n.part);
+    }
     if next == Some(v) {
+        if vcpu::power(v) != Power::On {
+            park(v, regs);
+        }
         return;
     }
     deschedule(v, regs);

@@ -27,7 +27,8 @@ fn check(stem: &str) {
     let restarts = out.output.matches("[hv] partition 'crashy' restarting (fault), restart ").count();
     let restarted = out.output.matches("[hv] partition 'crashy' restarted ").count();
     assert!(restarted >= 2, "{stem}: crashy restarted {restarted} times: {}", out.output);
-    assert!(restarts >= restarted && clean_boots(out, "crashy") > restarted, "{stem}: {}", out.output);
+    // The run may end between a restart and the boot it leads to.
+    assert!(restarts >= restarted && clean_boots(out, "crashy") >= restarted, "{stem}: {}", out.output);
     for n in 1..=restarted {
         let line = format!("[hv] partition 'crashy' restarting (fault), restart {n}");
         assert!(out.output.lines().any(|l| l.trim_end() == line), "{stem}: no `{line}`");

@@ -26,6 +26,8 @@ fn base() -> Vec<u8> {
         devices: vec![],
         virtio: vec![],
         channels: vec![],
+        watchdog: None,
+        manages: vec![],
     })
     .unwrap()
 }

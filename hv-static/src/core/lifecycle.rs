@@ -16,6 +16,8 @@ use core::sync::atomic::{AtomicU8, Ordering};
 pub enum StopReason {
     Fault,
     PowerOff,
+    /// A partition that manages it asked.
+    Manager,
 }
 
 /// Where a partition is in its life.

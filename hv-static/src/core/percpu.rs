@@ -17,6 +17,8 @@ pub mod req {
     pub const START: u32 = 1 << 2;
     /// A virtio device of the running partition has queue work left from a bounded batch.
     pub const VIRTIO: u32 = 1 << 3;
+    /// The deadline of a watchdog homed on this (pinned) CPU moved: its EL2 timer is re-armed.
+    pub const WATCHDOG: u32 = 1 << 4;
 }
 
 static MAILBOX: [AtomicU32; NUM_CPUS] = [const { AtomicU32::new(0) }; NUM_CPUS];

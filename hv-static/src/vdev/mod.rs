@@ -15,7 +15,7 @@
 //!
 //! The interface names nothing else of hv-static (partitions and vCPUs are indices), so every device can implement
 //! it without reaching above its layer. The devices: the virtual GIC ([`vgic`]), the console PL011 ([`vuart`]), the
-//! virtio-mmio devices ([`virtio`]) and the shared-memory channels ([`channel`], mapped memory and a doorbell
+//! SP805 watchdog ([`watchdog`]), the virtio-mmio devices ([`virtio`]) and the shared-memory channels ([`channel`], mapped memory and a doorbell
 //! hypercall rather than a trapped window).
 
 pub mod channel;
@@ -24,10 +24,16 @@ pub mod vgic;
 pub mod virtio;
 #[cfg(target_os = "none")]
 pub mod vuart;
+#[cfg(target_os = "none")]
+pub mod watchdog;
 // The emulated PL011's register file is pure logic: on the host it builds alone, for its property tests.
 #[cfg(not(target_os = "none"))]
 #[path = "vuart/regs.rs"]
 mod vuart_regs;
+// So is the watchdog's.
+#[cfg(not(target_os = "none"))]
+#[path = "watchdog/regs.rs"]
+mod watchdog_regs;
 
 /// A guest access to an emulated device: byte offset in the device's window, width in bytes (1, 2, 4 or 8), and
 /// the value for writes.

@@ -1,7 +1,7 @@
 //! hv-static's own calls (docs/guest-abi.md, "hv-static vendor calls"): SMCCC vendor-specific hypervisor service
 //! calls (owning entity 6), 32-bit fast calls over `HVC #0`, that let a partition see how the hypervisor schedules
-//! it (test guests use them to measure the scheduler from inside a partition) and ring the doorbells of the other
-//! members of a shared-memory channel.
+//! it (test guests use them to measure the scheduler from inside a partition), ring the doorbells of the other
+//! members of a shared-memory channel, and observe and control the partitions a partition manages (ABI 1.4).
 //!
 //! They are SMC32/HVC32 calls, so only the low 32 bits of each result register are defined (SMCCC §3.1); the
 //! decoders below ignore the upper halves on AArch64 rather than trust them to be zero.
@@ -12,16 +12,24 @@ use super::smccc::{self, Conduit, Hvc};
 
 /// Function IDs: fast call, SMC32, owning entity 6 (vendor-specific hypervisor service).
 pub mod function {
-    pub use hv_plan::abi::hv::{HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_SCHED_FRAME, HV_SCHED_WINDOW};
+    pub use hv_plan::abi::hv::{
+        HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_PARTITION_CONTROL, HV_PARTITION_INFO, HV_SCHED_FRAME, HV_SCHED_WINDOW,
+    };
 }
 
-/// Errors of the vendor calls. The codes follow PSCI's numbering (-1, -2), not the Arm-architecture calls'.
+pub use hv_plan::abi::hv::{control, info};
+
+/// Errors of the vendor calls. The codes follow PSCI's numbering (-1 to -4), not the Arm-architecture calls'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HvError {
     /// -1: the call does not exist, or does not apply to the caller (e.g. its CPU is not in a cyclic pool).
     NotSupported,
     /// -2: an argument is out of range.
     InvalidParameters,
+    /// -3: the caller may not do this to that partition (it does not manage it).
+    Denied,
+    /// -4: nothing was done: the partition is already as asked, or another stop or restart has it.
+    Already,
     /// Any other code (or a positive value where only success or an error may come back).
     Other(i32),
 }
@@ -31,6 +39,8 @@ impl HvError {
         match code {
             hv_plan::abi::hv::NOT_SUPPORTED => Self::NotSupported,
             hv_plan::abi::hv::INVALID_PARAMETERS => Self::InvalidParameters,
+            hv_plan::abi::hv::DENIED => Self::Denied,
+            hv_plan::abi::hv::ALREADY => Self::Already,
             other => Self::Other(other),
         }
     }
@@ -39,6 +49,8 @@ impl HvError {
         match self {
             Self::NotSupported => hv_plan::abi::hv::NOT_SUPPORTED,
             Self::InvalidParameters => hv_plan::abi::hv::INVALID_PARAMETERS,
+            Self::Denied => hv_plan::abi::hv::DENIED,
+            Self::Already => hv_plan::abi::hv::ALREADY,
             Self::Other(code) => code,
         }
     }
@@ -49,6 +61,8 @@ impl fmt::Display for HvError {
         match self {
             Self::NotSupported => write!(f, "NOT_SUPPORTED (-1)"),
             Self::InvalidParameters => write!(f, "INVALID_PARAMETERS (-2)"),
+            Self::Denied => write!(f, "DENIED (-3)"),
+            Self::Already => write!(f, "ALREADY (-4)"),
             Self::Other(code) => write!(f, "unknown status {code}"),
         }
     }
@@ -128,6 +142,19 @@ impl<C: Conduit> Hv<C> {
     pub fn channel_signal(&self, index: u32) -> Result<(), HvError> {
         decode(self.0.call_regs(function::HV_CHANNEL_SIGNAL, [index as usize, 0, 0])).map(|_| ())
     }
+
+    /// `HV_PARTITION_INFO(partition, item)`: one item ([`info`]`::STATE`, `RESTARTS`, ...) of the state of the
+    /// calling partition or of one it manages. [`HvError::Denied`] for any other partition.
+    pub fn partition_info(&self, partition: u32, item: u32) -> Result<u64, HvError> {
+        let regs = decode(self.0.call_regs(function::HV_PARTITION_INFO, [partition as usize, item as usize, 0]))?;
+        Ok(u64::from(word(regs[2])) << 32 | u64::from(word(regs[1])))
+    }
+
+    /// `HV_PARTITION_CONTROL(partition, op)`: stops, starts or restarts ([`control`]`::STOP`, `START`,
+    /// `RESTART`) a partition the caller manages. [`HvError::Already`] when nothing was done.
+    pub fn partition_control(&self, partition: u32, op: u32) -> Result<(), HvError> {
+        decode(self.0.call_regs(function::HV_PARTITION_CONTROL, [partition as usize, op as usize, 0])).map(|_| ())
+    }
 }
 
 /// [`Hv::sched_frame`] over [`Hvc`].
@@ -150,6 +177,16 @@ pub fn channel_signal(index: u32) -> Result<(), HvError> {
     Hv(Hvc).channel_signal(index)
 }
 
+/// [`Hv::partition_info`] over [`Hvc`].
+pub fn partition_info(partition: u32, item: u32) -> Result<u64, HvError> {
+    Hv(Hvc).partition_info(partition, item)
+}
+
+/// [`Hv::partition_control`] over [`Hvc`].
+pub fn partition_control(partition: u32, op: u32) -> Result<(), HvError> {
+    Hv(Hvc).partition_control(partition, op)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,9 +197,14 @@ mod tests {
 
     #[test]
     fn ids_are_vendor_hypervisor_fast_calls() {
-        for id in
-            [function::HV_SCHED_FRAME, function::HV_SCHED_WINDOW, function::HV_CPU_EXITS, function::HV_CHANNEL_SIGNAL]
-        {
+        for id in [
+            function::HV_SCHED_FRAME,
+            function::HV_SCHED_WINDOW,
+            function::HV_CPU_EXITS,
+            function::HV_CHANNEL_SIGNAL,
+            function::HV_PARTITION_INFO,
+            function::HV_PARTITION_CONTROL,
+        ] {
             assert_eq!(id >> 31, 1, "fast call");
             assert_eq!(id & smccc::SMC64, 0, "SMC32 convention");
             assert_eq!((id >> 24) & 0x3F, 6, "owning entity: vendor-specific hypervisor service");
@@ -229,8 +271,25 @@ mod tests {
     }
 
     #[test]
+    fn partition_info_joins_two_words_and_control_passes_partition_and_op() {
+        let hv = Hv(Fake::with(|_, [p, item, _]| match (p, item) {
+            (1, 5) => [0, HIGH_JUNK | 0x9ABC_DEF0, HIGH_JUNK | 0x1234, JUNK],
+            (2, _) => [neg(-3), JUNK, JUNK, JUNK],
+            _ => [neg(-2), JUNK, JUNK, JUNK],
+        }));
+        assert_eq!(hv.partition_info(1, info::EXITS), Ok(0x1234_9ABC_DEF0));
+        assert_eq!(hv.partition_info(2, info::STATE), Err(HvError::Denied));
+        assert_eq!(hv.partition_info(1, 99), Err(HvError::InvalidParameters));
+        let hv =
+            Hv(Fake::with(|_, [p, op, _]| if p == 1 && op == 2 { [0, JUNK, JUNK, JUNK] } else { [neg(-4), 0, 0, 0] }));
+        assert_eq!(hv.partition_control(1, control::RESTART), Ok(()));
+        assert_eq!(hv.partition_control(1, control::START), Err(HvError::Already));
+        assert_eq!(*hv.0.calls.borrow(), [(0x8600_0015, [1, 2, 0]), (0x8600_0015, [1, 1, 0])]);
+    }
+
+    #[test]
     fn errors_round_trip_and_print() {
-        for code in [-1, -2, -7] {
+        for code in [-1, -2, -3, -4, -7] {
             assert_eq!(HvError::from_code(code).code(), code);
         }
         assert_eq!(std::format!("{}", HvError::NotSupported), "NOT_SUPPORTED (-1)");

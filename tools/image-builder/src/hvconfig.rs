@@ -144,6 +144,7 @@ fn partition<'a>(
         device_maps(system, i).iter().map(|d| DeviceRegion { ipa: d.ipa, pa: d.pa, size: d.size }).collect();
     let loads: Vec<Load> =
         l.loads().iter().map(|load| Load { src_pa: load.src_pa, dst_pa: load.dst_pa, size: load.size }).collect();
+    let guest = &layout.guests[i];
     let (vgicr, vgicc) = match system.gic {
         GicVersion::V3 => (guest_map::GICR, 0),
         GicVersion::V2 => (0, guest_map::GICC),
@@ -164,15 +165,15 @@ fn partition<'a>(
             gicc: vgicc,
             uart: p.console.then_some(guest_map::UART),
             uart_irq: 32 + guest_map::UART_SPI,
-            watchdog: None,
-            watchdog_irq: 0,
+            watchdog: guest.watchdog.map(|_| guest_map::WATCHDOG),
+            watchdog_irq: guest.watchdog.unwrap_or(0),
         },
         s2_tables: s2_tables(system, layout, i),
         fault_policy: p.on_fault,
         wfi_trap: system.pools[p.pool].wfi == crate::config::Wfi::Trap,
         virtio: arena.alloc_slice_copy(&virtio_devices(system, layout, i, next_virtio)),
         channels: arena.alloc_slice_copy(&channels::partition_channels(system, layout, i)),
-        manages: &[],
+        manages: arena.alloc_slice_copy(&p.manages),
     }
 }
 

@@ -16,8 +16,8 @@
 //!
 //! In each partition's guest-physical space ([`guest_devices`]): its disks' and networks' virtio-mmio transports at
 //! `guest_map::VIRTIO_MMIO`, one slot each; its channels from `guest_map::CHANNELS` up, around RAM and devices;
-//! and an SPI for each transport and each channel's doorbell, the partition's free ones from
-//! `guest_map::PV_FIRST_SPI` up.
+//! and an SPI for each transport, each channel's doorbell and the watchdog (when it has one), in that order, the
+//! partition's free ones from `guest_map::PV_FIRST_SPI` up.
 //!
 //! Inside a partition: kernel at RAM base + the Image header's `text_offset` (a zImage's is 0x8000), taking
 //! `image_size` bytes (bss included; a zImage's end field); the ramdisk at the next 2 MiB boundary after that (an
@@ -214,7 +214,7 @@ pub struct HostSlice {
 /// Alignment of host disk slices.
 pub const HOST_SLICE_ALIGN: u64 = 1 << 20;
 
-/// What one partition's PV devices need in its guest-physical space.
+/// What one partition's PV devices (and its watchdog's interrupt) need in its guest-physical space.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GuestRequest {
     /// Guest-physical ranges already in use: RAM, emulated and passed-through devices.
@@ -225,6 +225,9 @@ pub struct GuestRequest {
     pub virtio: usize,
     /// Sizes of the channels the partition maps, in config order.
     pub channels: Vec<u64>,
+    /// Whether the partition has an emulated watchdog (at its fixed address, `guest_map::WATCHDOG`), which needs
+    /// an interrupt.
+    pub watchdog: bool,
     /// End of the guest-physical space the partition can address (4 GiB for ARMv7 partitions).
     pub ipa_limit: u64,
 }
@@ -252,6 +255,8 @@ pub struct ChannelMap {
 pub struct GuestDevices {
     pub virtio: Vec<VirtioSlot>,
     pub channels: Vec<ChannelMap>,
+    /// The watchdog's SPI, as an INTID, when the partition has one.
+    pub watchdog: Option<u32>,
 }
 
 /// Why a partition's PV devices do not fit its guest-physical space or its interrupts.
@@ -268,7 +273,8 @@ pub enum GuestError {
 }
 
 /// Places one partition's PV devices: transports in the fixed window, channels from `guest_map::CHANNELS` up
-/// (`CHANNEL_ALIGN`-aligned, around everything taken), interrupts from the free SPIs, transports first.
+/// (`CHANNEL_ALIGN`-aligned, around everything taken), interrupts from the free SPIs: transports first, then
+/// doorbells, then the watchdog's.
 pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
     use guest_map::{
         CHANNELS, CHANNEL_ALIGN, PV_FIRST_SPI, VGIC_INTIDS, VIRTIO_MMIO, VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_STRIDE,
@@ -305,7 +311,7 @@ pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
         maps.push(candidate);
         cursor = candidate.end();
     }
-    let needed = req.virtio + req.channels.len();
+    let needed = req.virtio + req.channels.len() + usize::from(req.watchdog);
     let free: Vec<u32> = (32 + PV_FIRST_SPI..VGIC_INTIDS).filter(|i| !req.used_intids.contains(i)).collect();
     if needed > free.len() {
         return Err(GuestError::OutOfInterrupts { needed, free: free.len() });
@@ -316,7 +322,8 @@ pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
         .zip(&free[req.virtio..])
         .map(|(m, &doorbell)| ChannelMap { ipa: m.base, size: m.size, doorbell })
         .collect();
-    Ok(GuestDevices { virtio, channels })
+    let watchdog = req.watchdog.then(|| free[req.virtio + req.channels.len()]);
+    Ok(GuestDevices { virtio, channels, watchdog })
 }
 
 /// A copy from the payload into partition RAM.
@@ -988,6 +995,7 @@ mod tests {
             used_intids: vec![33],
             virtio,
             channels,
+            watchdog: false,
             ipa_limit: 1 << 39,
         }
     }
@@ -1039,6 +1047,31 @@ mod tests {
             guest_devices(&low),
             Err(GuestError::NoRoomForChannel { channel: 1, size: 0xf000_0000, ipa_limit: 1 << 32 })
         );
+    }
+
+    #[test]
+    fn the_watchdog_takes_the_first_free_spi_after_transports_and_doorbells() {
+        // Alone: the first free SPI, past a passed-through device's.
+        let mut g = guest(0, vec![]);
+        g.watchdog = true;
+        g.used_intids.push(48);
+        assert_eq!(guest_devices(&g).unwrap(), GuestDevices { watchdog: Some(49), ..GuestDevices::default() });
+        // After two transports (48, 50) and a doorbell (51), skipping INTID 49.
+        let mut g = guest(2, vec![0x1000]);
+        g.watchdog = true;
+        g.used_intids.push(49);
+        let d = guest_devices(&g).unwrap();
+        assert_eq!(d.virtio.iter().map(|v| v.intid).collect::<Vec<_>>(), [48, 50]);
+        assert_eq!(d.channels[0].doorbell, 51);
+        assert_eq!(d.watchdog, Some(52));
+        // Adding the watchdog moves nothing else.
+        g.watchdog = false;
+        assert_eq!(guest_devices(&g).unwrap(), GuestDevices { watchdog: None, ..d });
+        // It counts towards the interrupts needed.
+        let mut full = guest(32, vec![0x1000; 207]);
+        full.used_intids.push(100);
+        full.watchdog = true;
+        assert_eq!(guest_devices(&full), Err(GuestError::OutOfInterrupts { needed: 240, free: 239 }));
     }
 
     #[test]

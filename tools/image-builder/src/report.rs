@@ -272,6 +272,9 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
                 m.doorbell
             );
         }
+        if let Some(intid) = guest.watchdog {
+            let _ = writeln!(w, "    watchdog     SP805 IPA {} (INTID {intid})", hex(hv_plan::guest_map::WATCHDOG));
+        }
         for d in &part.passthrough {
             let mmio: Vec<String> = d.regs.iter().map(|m| format!("{}..{}", hex(m.base), hex(m.end()))).collect();
             let irqs: Vec<String> = d.spis.iter().map(u32::to_string).collect();
@@ -293,6 +296,10 @@ pub fn layout_text(p: &Prepared, hv: Option<&HvStats>) -> String {
         );
         if !part.bootargs.is_empty() {
             let _ = writeln!(w, "    bootargs     {:?}", part.bootargs);
+        }
+        if !part.manages.is_empty() {
+            let names: Vec<&str> = part.manages.iter().map(|&m| s.partitions[m].name.as_str()).collect();
+            let _ = writeln!(w, "    manages      {}", names.join(", "));
         }
     }
     if s.uses_pv() {

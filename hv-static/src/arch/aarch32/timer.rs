@@ -1,7 +1,7 @@
 //! The generic timer as Hyp mode uses it: the physical counter, its frequency, the Hyp timer (CNTHP) that marks a
 //! cyclic pool's window boundaries, and switching off the virtual timer a descheduled vCPU leaves loaded.
 
-use aarch32_cpu::register::{CntPct, Cntfrq, CnthpCtl, CntvCtl, SysRegWrite64};
+use aarch32_cpu::register::{CntPct, Cntfrq, CnthpCtl, CntvCtl, SysRegRead64, SysRegWrite64};
 
 use super::regs::CnthpCval;
 
@@ -30,6 +30,15 @@ pub fn set_hyp_deadline(cval: u64) {
 pub fn hyp_deadline_passed() -> bool {
     let ctl = CnthpCtl::read();
     ctl.enable() && ctl.istatus()
+}
+
+/// Whether the armed window boundary is due within `ticks` of the counter (or already): work known to take about
+/// that long is better left for the partition's next window than started now.
+pub fn hyp_deadline_within(ticks: u64) -> bool {
+    if !CnthpCtl::read().enable() {
+        return false;
+    }
+    CnthpCval::read_raw().saturating_sub(now()) < ticks
 }
 
 /// Disarms the Hyp timer (its interrupt is level: it stays asserted until disarmed or re-armed).

@@ -31,6 +31,18 @@ pub fn hyp_deadline_passed() -> bool {
     CNTHP_CTL_EL2.matches_all(CNTHP_CTL_EL2::ENABLE::SET + CNTHP_CTL_EL2::ISTATUS::SET)
 }
 
+/// Whether the armed window boundary is due within `ticks` of the counter (or already): work known to take about
+/// that long is better left for the partition's next window than started now.
+pub fn hyp_deadline_within(ticks: u64) -> bool {
+    if !CNTHP_CTL_EL2.matches_all(CNTHP_CTL_EL2::ENABLE::SET) {
+        return false;
+    }
+    let cval: u64;
+    // SAFETY: reads the EL2 timer's compare value; no side effects.
+    unsafe { asm!("mrs {}, cnthp_cval_el2", out(reg) cval, options(nomem, nostack)) };
+    cval.saturating_sub(now()) < ticks
+}
+
 /// Disarms the EL2 physical timer (its interrupt is level: it stays asserted until disarmed or re-armed).
 pub fn hyp_timer_off() {
     CNTHP_CTL_EL2.set(0);

@@ -233,6 +233,7 @@ pub fn stop(part: usize, reason: &StopReason) {
     match reason {
         StopReason::Fault => defmt::println!("stop p={=u8} why=fault", part as u8),
         StopReason::PowerOff => defmt::println!("stop p={=u8} why=off", part as u8),
+        StopReason::Manager => defmt::println!("stop p={=u8} why=manager", part as u8),
     }
 }
 

@@ -108,6 +108,12 @@ pub struct Platform<'a> {
     pub partition_name: &'a str,
     /// `/hypervisor/abi-version` (major, minor).
     pub abi_version: Option<(u32, u32)>,
+    /// `/hypervisor/partition-id`: the partition's index in the config (what the manager calls name it by).
+    pub partition_id: Option<u32>,
+    /// The first enabled `arm,sp805` watchdog (under hv-static: the partition's, with `watchdog = true`).
+    pub watchdog: Option<Device>,
+    /// The frequency of that watchdog's counting clock: its first `clocks` entry's `clock-frequency`.
+    pub watchdog_clock_hz: Option<u32>,
     cpus: [u64; MAX_CPUS],
     cpu_count: usize,
     virtio_mmio: [Device; MAX_VIRTIO_MMIO],
@@ -146,6 +152,9 @@ impl<'a> Platform<'a> {
                 let (major, minor) = p.value.split_at_checked(4)?;
                 Some((be_u32(major)?, be_u32(minor)?))
             }),
+            partition_id: hypervisor.and_then(|h| h.property("partition-id")).and_then(|p| be_u32(p.value)),
+            watchdog: device(&fdt, SP805, interrupt_cells),
+            watchdog_clock_hz: first_clock_hz(&fdt, SP805),
             cpus,
             cpu_count,
             virtio_mmio,
@@ -288,6 +297,14 @@ fn timer_intid(fdt: &Fdt, interrupt_cells: usize) -> Option<u32> {
 }
 
 const PL031: &[&str] = &["arm,pl031"];
+const SP805: &[&str] = &["arm,sp805"];
+
+/// The `clock-frequency` of the clock the first enabled node compatible with `with` names first in `clocks`.
+fn first_clock_hz(fdt: &Fdt, with: &[&str]) -> Option<u32> {
+    let node = fdt.all_nodes().find(|n| has_compatible(n, with) && is_enabled(n))?;
+    let phandle = be_u32(node.property("clocks")?.value.get(..4)?)?;
+    be_u32(fdt.find_phandle(phandle)?.property("clock-frequency")?.value)
+}
 
 /// The first enabled node compatible with one of `with` that has a `reg`.
 fn device(fdt: &Fdt, with: &[&str], interrupt_cells: usize) -> Option<Device> {

@@ -5,7 +5,7 @@
 //! AArch64, exception vectors), the facts of its partition read from the device tree ([`dt::Platform`]), a locked
 //! PL011 console behind [`println!`], a `critical-section` implementation that is sound with several vCPUs
 //! ([`critical`]), the GIC (v2 or v3; v2 only on ARMv7), the virtual timer, an IRQ dispatcher,
-//! secondary-vCPU start-up through PSCI, and a synchronous-exception handler that prints the syndrome and stops the
+//! secondary-vCPU start-up through PSCI, an SP805 watchdog driver ([`watchdog`]), and a synchronous-exception handler that prints the syndrome and stops the
 //! vCPU so that a guest bug is visible.
 //!
 //! Design rules:
@@ -30,6 +30,7 @@ pub mod smp;
 pub mod timer;
 #[cfg(feature = "virtio")]
 pub mod virtio_hal;
+pub mod watchdog;
 
 pub use dt::Platform;
 

@@ -9,6 +9,7 @@ use pv_drivers::abi::smccc;
 use spin::Once;
 
 use crate::rtc::Pl031;
+use guest_rt::watchdog::Sp805;
 
 /// The SGI vCPU 0 sends to every other vCPU.
 const SGI: u8 = 1;
@@ -46,6 +47,8 @@ static TICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// vCPUs that reached `tick_limit`.
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 static RTC: Once<Rtc> = Once::new();
+/// `watchdog=<ms>`: the partition's SP805, fed on every tick of vCPU 0.
+static WATCHDOG: Once<Sp805> = Once::new();
 static RTC_ALARMS: AtomicU64 = AtomicU64::new(0);
 /// `done=reset-all`: the counter value at which every vCPU calls SYSTEM_RESET (0 until vCPU 0 sets it).
 static RESET_AT: AtomicU64 = AtomicU64::new(0);
@@ -68,6 +71,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
     init_cpu(config);
     let running = start_secondaries(cpus);
     start_rtc(platform);
+    start_watchdog(platform);
     arch::enable_irqs();
     timer::start_periodic(config.tick_ms);
 
@@ -76,6 +80,14 @@ fn main(platform: &'static Platform<'static>) -> ! {
     });
     println!("hello: done");
     match bootargs::get(platform.bootargs, "done") {
+        Some("hang") => {
+            // A hung kernel: interrupts masked, no more feeding; only the watchdog can tell.
+            println!("hello: hanging");
+            let _ = arch::mask_irqs();
+            loop {
+                core::hint::spin_loop();
+            }
+        }
         Some("fault") => {
             // Guest-physical 0 is below every partition's RAM and nothing is mapped there: a stage-2 fault, which
             // hv-static answers with the partition's fault policy.
@@ -290,6 +302,9 @@ fn on_irq(intid: u32) {
         }
         if cpu == 0 {
             echo_input();
+            if let Some(w) = WATCHDOG.get() {
+                w.feed();
+            }
         }
         if config.tick_limit == Some(n) {
             timer::stop();
@@ -351,4 +366,18 @@ impl Config {
         };
         Self { tick_ms, tick_limit, timer_intid, multi: cpus.len() > 1, boot_mpidr: cpus[0], rtc_alarm_limit }
     }
+}
+
+/// `watchdog=<ms>`: starts the partition's SP805 (from the device tree) for a reset `ms` after the last feed; vCPU 0
+/// feeds it on every tick. Prints `watchdog: started (<ms> ms)`, or why not.
+fn start_watchdog(platform: &Platform) {
+    let Some(ms) = bootargs::get(platform.bootargs, "watchdog").and_then(|v| v.parse::<u32>().ok()) else { return };
+    let (Some(device), Some(hz)) = (platform.watchdog, platform.watchdog_clock_hz) else {
+        println!("watchdog: none in the device tree");
+        return;
+    };
+    // SAFETY: the device tree's SP805, mapped as a device for this partition alone; only vCPU 0 drives it.
+    let w = WATCHDOG.call_once(|| unsafe { Sp805::new(device.reg.base as usize, hz, ms) });
+    w.start();
+    println!("watchdog: started ({ms} ms)");
 }

@@ -14,7 +14,10 @@
 //! - with `ticks=<N>` in the bootargs, each vCPU stops after N ticks and vCPU 0 prints `hello: done` and calls
 //!   PSCI SYSTEM_OFF (with an RTC and `rtc_alarms=<M>`, also only after M alarms); `done=reset` calls
 //!   SYSTEM_RESET instead, `done=reset-all` makes every vCPU call SYSTEM_RESET at the same counter value, and
-//!   `done=fault` writes where nothing is mapped (a stage-2 fault: the partition's `on_fault` policy applies)
+//!   `done=fault` writes where nothing is mapped (a stage-2 fault: the partition's `on_fault` policy applies), and
+//!   `done=hang` prints `hello: hanging` and spins with interrupts masked (only a watchdog notices)
+//! - with `watchdog=<ms>`: `watchdog: started (<ms> ms)` once the partition's SP805 runs for a reset `ms` after the
+//!   last feed; vCPU 0 feeds it on every tick
 //! - with `done=reset`, `reset-all` or `fault`: `ram: clean` when the run starts (or `ram: left by the previous
 //!   run`: hv-static did not scrub the partition's RAM)
 //! - never `unexpected irq <intid> on cpu<i>`: an interrupt that vCPU did not enable.

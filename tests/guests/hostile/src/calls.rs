@@ -25,9 +25,9 @@ struct Tally {
     by_status: [u64; 4],
 }
 
-pub fn run(args: &Args, mpidrs: &[u64], channels: u32) {
+pub fn run(args: &Args, mpidrs: &[u64], channels: u32, partition: u32) {
     let windows = count_windows();
-    let caller = Caller { mpidrs, windows, channels };
+    let caller = Caller { mpidrs, windows, channels, partition };
     println!(
         "hostile: calls seed {} count {} (vcpus {}, windows {:?}, channels {})",
         args.seed,

@@ -5,7 +5,9 @@ use pv_drivers::abi::psci;
 
 use crate::args::parse_hex;
 use crate::memory::{self, Kind};
-use crate::{calls, channels, flood, fpregs, gicd, guarded, heartbeat, lifecycle, mmio, unsyndromed, Args, Then};
+use crate::{
+    calls, channels, flood, fpregs, gicd, guarded, heartbeat, lifecycle, manager, mmio, unsyndromed, Args, Then,
+};
 
 guest_rt::entry!(main);
 
@@ -32,10 +34,11 @@ fn main(platform: &'static Platform<'static>) -> ! {
             Some(gic) => unsyndromed::run(&args, &gic),
             None => println!("hostile: unsyndromed: no GIC in the device tree"),
         },
-        "calls" => calls::run(&args, platform.cpus(), channel_count),
+        "calls" => calls::run(&args, platform.cpus(), channel_count, platform.partition_id.unwrap_or(u32::MAX)),
         "flood" => flood::run(&args, platform),
         "fpregs" => fpregs::run(&args, cmdline),
         "lifecycle" => lifecycle::run(&args, platform, (channel_count > 0).then_some(list[0].base)),
+        "manager" => manager::run(platform),
         "memory" => {
             let kind = bootargs::get(cmdline, "access").and_then(Kind::parse).unwrap_or(Kind::Read);
             let hex = |key| bootargs::get(cmdline, key).and_then(parse_hex);
@@ -50,8 +53,8 @@ fn main(platform: &'static Platform<'static>) -> ! {
         }
         other => {
             println!(
-                "hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, fpregs, lifecycle, memory, \
-                 unsyndromed, quiet)"
+                "hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, fpregs, lifecycle, manager, \
+                 memory, unsyndromed, quiet)"
             )
         }
     }

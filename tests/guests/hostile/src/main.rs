@@ -26,6 +26,8 @@
 //!   partition, which keeps running, and none may reach the device; then `count` more, for the rate limit;
 //! - `fpregs`: `count` rounds of a seeded pattern held in every FP/SIMD register across window switches (a
 //!   partition sharing its CPU in a cyclic pool): each must come back unchanged, never another partition's;
+//! - `manager` (`target=<id> other=<id>`, a partition that manages `target`): the manager calls (ABI 1.4) checked
+//!   against the document, and the target restarted, stopped and started (see `manager.rs`);
 //! - `quiet`: a busy loop that never traps, the attackers' stand-in for a baseline run.
 //!
 //! Output (tests/tests/hostile.rs matches these lines): `hostile: partition <name> probe "<probe>" (vcpus <n>)`
@@ -62,6 +64,8 @@ mod guest;
 mod heartbeat;
 #[cfg(target_os = "none")]
 mod lifecycle;
+#[cfg(target_os = "none")]
+mod manager;
 #[cfg(target_os = "none")]
 mod memory;
 #[cfg(target_os = "none")]

@@ -7,7 +7,9 @@
 
 /// Function IDs the ABI names.
 pub mod id {
-    pub use hv_plan::abi::hv::{HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_SCHED_FRAME, HV_SCHED_WINDOW};
+    pub use hv_plan::abi::hv::{
+        HV_CHANNEL_SIGNAL, HV_CPU_EXITS, HV_PARTITION_CONTROL, HV_PARTITION_INFO, HV_SCHED_FRAME, HV_SCHED_WINDOW,
+    };
     pub use hv_plan::abi::psci::{
         AFFINITY_INFO_32, AFFINITY_INFO_64, CPU_OFF, CPU_ON_32, CPU_ON_64, CPU_SUSPEND_32, CPU_SUSPEND_64,
         PSCI_FEATURES, PSCI_VERSION, SYSTEM_OFF, SYSTEM_RESET,
@@ -15,7 +17,7 @@ pub mod id {
     pub use hv_plan::abi::smccc::{SMCCC_ARCH_FEATURES, SMCCC_VERSION};
 
     /// Every documented ID the probe may call (CPU_OFF, SYSTEM_OFF and SYSTEM_RESET end its run and are not).
-    pub const CALLABLE: [u32; 15] = [
+    pub const CALLABLE: [u32; 17] = [
         SMCCC_VERSION,
         SMCCC_ARCH_FEATURES,
         PSCI_VERSION,
@@ -30,12 +32,14 @@ pub mod id {
         HV_SCHED_WINDOW,
         HV_CPU_EXITS,
         HV_CHANNEL_SIGNAL,
+        HV_PARTITION_INFO,
+        HV_PARTITION_CONTROL,
         // Reserved in the vendor range: NOT_SUPPORTED.
-        0x8600_0014,
+        0x8600_0016,
     ];
 }
 
-pub use hv_plan::abi::psci::{ALREADY_ON, INVALID_PARAMETERS, NOT_SUPPORTED, SUCCESS};
+pub use hv_plan::abi::psci::{ALREADY_ON, DENIED, INVALID_PARAMETERS, NOT_SUPPORTED, SUCCESS};
 /// SMCCC 1.1 and PSCI 1.1, as `SMCCC_VERSION` and `PSCI_VERSION` return them (the same number for both).
 pub const VERSION_1_1: i32 = hv_plan::abi::psci::VERSION_1_1 as i32;
 const _: () = assert!(hv_plan::abi::psci::VERSION_1_1 == hv_plan::abi::smccc::VERSION_1_1);
@@ -49,6 +53,8 @@ pub struct Caller<'a> {
     pub windows: Option<u32>,
     /// Its channels.
     pub channels: u32,
+    /// Its partition id (`/hypervisor/partition-id`). The probe's partitions manage no other.
+    pub partition: u32,
 }
 
 /// The answer in x0 (as a 32-bit status) a call must get.
@@ -128,6 +134,13 @@ pub fn expect(fid: u32, args: [u64; 3], caller: &Caller) -> Expect {
             Some(n) => Expect::Exactly(if (low[0] as u32) < n { SUCCESS } else { INVALID_PARAMETERS }),
         },
         id::HV_CPU_EXITS => Expect::Exactly(SUCCESS),
+        // Its own items 0-5 only; any other partition, existing or not, is refused alike.
+        id::HV_PARTITION_INFO => Expect::Exactly(match (low[0] == u64::from(caller.partition), low[1]) {
+            (true, 0..=5) => SUCCESS,
+            (true, _) => INVALID_PARAMETERS,
+            (false, _) => DENIED,
+        }),
+        id::HV_PARTITION_CONTROL => Expect::Exactly(DENIED),
         id::HV_CHANNEL_SIGNAL => {
             Expect::Exactly(if (low[0] as u32) < caller.channels { SUCCESS } else { INVALID_PARAMETERS })
         }
@@ -181,7 +194,7 @@ pub fn random_arg(r: u64, caller: &Caller) -> u64 {
 mod tests {
     use super::*;
 
-    const ONE: Caller = Caller { mpidrs: &[0x8000_0000], windows: Some(1), channels: 0 };
+    const ONE: Caller = Caller { mpidrs: &[0x8000_0000], windows: Some(1), channels: 0, partition: 3 };
 
     #[test]
     fn documented_answers() {
@@ -198,6 +211,11 @@ mod tests {
         assert_eq!(expect(id::HV_SCHED_WINDOW, [1, 0, 0], &ONE), Expect::Exactly(INVALID_PARAMETERS));
         assert_eq!(expect(id::HV_CHANNEL_SIGNAL, [0, 0, 0], &ONE), Expect::Exactly(INVALID_PARAMETERS));
         assert_eq!(expect(0x8600_00FF, [0, 0, 0], &ONE), Expect::Exactly(NOT_SUPPORTED));
+        assert_eq!(expect(id::HV_PARTITION_INFO, [3, 5, 0], &ONE), Expect::Exactly(SUCCESS));
+        assert_eq!(expect(id::HV_PARTITION_INFO, [3, 6, 0], &ONE), Expect::Exactly(INVALID_PARAMETERS));
+        assert_eq!(expect(id::HV_PARTITION_INFO, [2, 0, 0], &ONE), Expect::Exactly(DENIED));
+        assert_eq!(expect(id::HV_PARTITION_INFO, [1 << 32 | 3, 0, 0], &ONE), Expect::Exactly(SUCCESS), "w1");
+        assert_eq!(expect(id::HV_PARTITION_CONTROL, [3, 2, 0], &ONE), Expect::Exactly(DENIED));
         assert_eq!(expect(0x0400_0000, [0, 0, 0], &ONE), Expect::Exactly(NOT_SUPPORTED));
         let pinned = Caller { windows: None, ..ONE };
         assert_eq!(expect(id::HV_SCHED_FRAME, [0, 0, 0], &pinned), Expect::Exactly(NOT_SUPPORTED));

@@ -282,6 +282,10 @@ pub struct Partition {
     pub channels: Vec<ChannelMap>,
     pub passthrough: Vec<Passthrough>,
     pub console: bool,
+    /// The emulated SP805 watchdog, when the partition has one.
+    pub watchdog: Option<Watchdog>,
+    /// The partitions it manages, by name, in config order.
+    pub manages: Vec<String>,
     pub on_fault: &'static str,
     /// With `on_fault = "restart"`: restarts allowed within `restart_window_ns`, and the delay before each.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -363,6 +367,13 @@ pub struct ChannelMap {
     /// `r` or `rw`.
     pub access: &'static str,
     pub doorbell_intid: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Watchdog {
+    /// Its registers' guest-physical address.
+    pub ipa: u64,
+    pub intid: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -689,6 +700,8 @@ fn partition(p: &Prepared, i: usize) -> Partition {
             })
             .collect(),
         console: part.console,
+        watchdog: guest.watchdog.map(|intid| Watchdog { ipa: hv_plan::guest_map::WATCHDOG, intid }),
+        manages: part.manages.iter().map(|&m| s.partitions[m].name.clone()).collect(),
         on_fault: part.on_fault.name(),
         max_restarts: restart.map(|r| r.0),
         restart_window_ns: restart.map(|r| r.1),

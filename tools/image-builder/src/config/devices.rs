@@ -143,7 +143,7 @@ pub(super) fn check_passthrough(
         }
         let mut ok = true;
         // Guest-physical = host-physical: the device's MMIO must not land on the partition's RAM or emulated devices.
-        let mut windows = device_windows(gic, vcpus, virtio_count(p));
+        let mut windows = device_windows(gic, vcpus, virtio_count(p), has_watchdog(p));
         if let Some(m) = memory {
             windows.push((m.ipa, m.size, "RAM"));
         }
@@ -151,6 +151,8 @@ pub(super) fn check_passthrough(
             if let Some((base, len, what)) = windows.iter().find(|(b, l, _)| mmio.overlaps(*b, *l)) {
                 let hint = if *what == "RAM" {
                     "a passed-through device keeps its host-physical addresses: move the partition's RAM (`memory.ipa`) clear of it".to_owned()
+                } else if *what == WATCHDOG {
+                    "a passed-through device keeps its host-physical addresses, and the partition's watchdog (`watchdog = true`) is there: pass the device through to a partition without one, or drop this partition's watchdog".to_owned()
                 } else if *what == "virtio-mmio transports" {
                     format!("a passed-through device keeps its host-physical addresses, and the partition's disks and networks get their transports there ({} bytes each from {}): attach fewer of them, or pass the device through to another partition", guest_map::VIRTIO_MMIO_STRIDE, hex(guest_map::VIRTIO_MMIO))
                 } else {
@@ -219,9 +221,17 @@ pub(super) fn check_passthrough(
     out
 }
 
-/// The guest-physical windows of the partition's emulated devices, which RAM must not cover: the GIC, the console
-/// and, when the partition has `virtio` PV devices, their virtio-mmio transports.
-pub(crate) fn device_windows(gic: GicVersion, vcpus: usize, virtio: usize) -> Vec<(u64, u64, &'static str)> {
+/// How [`device_windows`] names the watchdog's page.
+const WATCHDOG: &str = "emulated SP805 watchdog";
+
+/// The guest-physical windows of the partition's emulated devices, which RAM must not cover: the GIC, the console,
+/// the watchdog when it has one and, when it has `virtio` PV devices, their virtio-mmio transports.
+pub(crate) fn device_windows(
+    gic: GicVersion,
+    vcpus: usize,
+    virtio: usize,
+    watchdog: bool,
+) -> Vec<(u64, u64, &'static str)> {
     let mut w = vec![(guest_map::GICD, guest_map::GICD_SIZE, "emulated GIC distributor")];
     match gic {
         GicVersion::V3 => {
@@ -231,6 +241,9 @@ pub(crate) fn device_windows(gic: GicVersion, vcpus: usize, virtio: usize) -> Ve
         GicVersion::V2 => w.push((guest_map::GICC, guest_map::GICC_SIZE, "GIC CPU interface")),
     }
     w.push((guest_map::UART, guest_map::UART_SIZE, "emulated PL011 console"));
+    if watchdog {
+        w.push((guest_map::WATCHDOG, guest_map::WATCHDOG_SIZE, WATCHDOG));
+    }
     if virtio > 0 {
         let slots = u64::try_from(virtio).unwrap_or(u64::MAX);
         w.push((guest_map::VIRTIO_MMIO, guest_map::VIRTIO_MMIO_STRIDE.saturating_mul(slots), "virtio-mmio transports"));
@@ -241,4 +254,9 @@ pub(crate) fn device_windows(gic: GicVersion, vcpus: usize, virtio: usize) -> Ve
 /// How many virtio-mmio transports a partition has: one per disk and per network it attaches.
 pub(super) fn virtio_count(p: &RawPartition) -> usize {
     p.disks.as_ref().map_or(0, |d| d.get_ref().len()) + p.networks.as_ref().map_or(0, |n| n.get_ref().len())
+}
+
+/// Whether a partition asks for the emulated watchdog (`watchdog = true`; the default is none).
+pub(super) fn has_watchdog(p: &RawPartition) -> bool {
+    p.watchdog.as_ref().is_some_and(|w| *w.get_ref())
 }

@@ -8,7 +8,7 @@ use hv_plan::guest_map;
 use toml::Spanned;
 
 use super::common::*;
-use super::devices::{device_windows, virtio_count};
+use super::devices::{device_windows, has_watchdog, virtio_count};
 use super::model::*;
 use super::raw::*;
 use crate::diag::{Diag, Report, Span};
@@ -107,7 +107,7 @@ pub(super) fn check_memory(
                     .hint(format!("guest-physical addresses end at {}", hex(IPA_LIMIT))),
                 );
                 ok = false;
-            } else if let Some((base, len, what)) = device_windows(gic, vcpus, virtio_count(p))
+            } else if let Some((base, len, what)) = device_windows(gic, vcpus, virtio_count(p), has_watchdog(p))
                 .into_iter()
                 .find(|(b, l, _)| overlaps((ipa, size), (*b, *l)))
             {

@@ -2,7 +2,7 @@
 //!
 //! Two stages, as in Hubris' xtask: `raw` deserialises the TOML as written (unknown keys are refused, every value
 //! keeps its span), then `validate` checks it rule by rule, one file per concern (`board`, `pools`, `memory`,
-//! `images`, `devices`, `pv`, `channels`, `schedule`), and produces the [`System`] later steps use. Every
+//! `images`, `devices`, `fault`, `manages`, `pv`, `channels`, `schedule`), and produces the [`System`] later steps use. Every
 //! problem becomes a [`Diag`] naming the file position, the field, what is wrong and how to fix it; checking
 //! never panics and reports as many independent problems as it can find in one pass.
 
@@ -12,6 +12,7 @@ mod common;
 mod devices;
 mod fault;
 mod images;
+mod manages;
 mod memory;
 mod model;
 mod pools;

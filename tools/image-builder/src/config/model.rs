@@ -29,6 +29,8 @@ pub mod limits {
     pub const CHANNELS: usize = 256;
     /// Entries of a channel's `partitions` (each partition once).
     pub const CHANNEL_MEMBERS: usize = PARTITIONS;
+    /// Entries of a partition's `manages` (each other partition once).
+    pub const MANAGES: usize = PARTITIONS;
     /// Characters of a partition, pool, disk, network or channel name (a partition's prefixes its console lines).
     pub const NAME_LEN: usize = 32;
     /// Bytes of a file path (`kernel`, `ramdisk`, `dt_overlay`, a disk's `image`) or a passthrough device path:
@@ -303,6 +305,10 @@ pub struct Partition {
     pub disks: Vec<DiskAttachment>,
     /// Networks the partition joins, in the order of its `networks`.
     pub networks: Vec<NetworkAttachment>,
+    /// Whether it has an emulated SP805 watchdog at `guest_map::WATCHDOG`.
+    pub watchdog: bool,
+    /// The partitions it manages (indices into `System::partitions`), in the order of its `manages`.
+    pub manages: Vec<usize>,
     /// The partition's `name = ...`.
     pub name_span: Span,
 }

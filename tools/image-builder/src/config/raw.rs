@@ -211,6 +211,10 @@ pub struct RawPartition {
     pub disks: Option<Spanned<Vec<Spanned<RawDiskAttachment>>>>,
     /// `[[network]]`s the partition joins, each with a virtio network device.
     pub networks: Option<Spanned<Vec<Spanned<RawNetworkAttachment>>>>,
+    /// Whether the partition has an emulated SP805 watchdog.
+    pub watchdog: Option<Spanned<bool>>,
+    /// Names of the partitions it may observe and control through the manager calls.
+    pub manages: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,6 +253,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "period",
             "disks",
             "networks",
+            "watchdog",
+            "manages",
         ],
     ),
     ("partition.memory", &["size", "ipa", "pa"]),
@@ -316,6 +322,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("partition.period", "period = \"10ms\""),
     ("partition.disks", "disks = [{ disk = \"rootfs\", access = \"ro\" }]"),
     ("partition.networks", "networks = [{ network = \"lan\", mac = \"52:54:00:12:34:56\" }]"),
+    ("partition.watchdog", "watchdog = true"),
+    ("partition.manages", "manages = [\"hello1\"]"),
     ("partition.memory.size", "size = \"64MiB\""),
     ("partition.memory.ipa", "ipa = \"0x4000_0000\""),
     ("partition.memory.pa", "pa = \"0x4800_0000\""),

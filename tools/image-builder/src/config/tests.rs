@@ -87,6 +87,8 @@ fn demo_is_accepted_with_defaults() {
     assert!(p[0].console);
     assert_eq!(p[0].bootargs, "");
     assert_eq!(p[0].on_fault, FaultPolicy::Stop);
+    assert!(!p[0].watchdog && !p[1].watchdog, "no watchdog unless asked for");
+    assert!(p[0].manages.is_empty() && p[1].manages.is_empty(), "no partition manages another unless it says so");
     assert_eq!(p[1].memory.size, 64 << 20);
     assert_eq!(p[1].bootargs, "quiet");
     assert!(!p[1].console);
@@ -803,6 +805,110 @@ fn restart_fault_policy_with_its_budget() {
     assert!(d.hint.as_deref().unwrap().starts_with("did you mean `restart`?"), "{r}");
 }
 
+#[test]
+fn a_watchdog_is_asked_for() {
+    let (s, _) = check(&demo_with("console = false", "console = false\nwatchdog = true")).unwrap();
+    assert!(!s.partitions[0].watchdog);
+    assert!(s.partitions[1].watchdog);
+    let (s, _) = check(&demo_with("console = false", "console = false\nwatchdog = false")).unwrap();
+    assert!(!s.partitions[1].watchdog);
+    let e = one_error(&demo_with("console = false", "console = false\nwatchdog = \"yes\""));
+    assert_eq!((e.0, e.1, e.2.as_str()), (24, 12, "partition[1].watchdog"));
+    assert_eq!(e.3, "`partition[1].watchdog` must be true or false, not text in quotes");
+}
+
+/// The demo with a third partition, `hello2` on CPU 2, and `manages = {list}` in `hello1` (line 24).
+fn managing(list: &str) -> String {
+    demo_with("console = false", &format!("console = false\nmanages = {list}")).replacen("cpus = [0, 1]", "cpus = [0, 1, 2]", 1)
+        + "\n[[partition]]\nname = \"hello2\"\npool = \"rt\"\nvcpus = [2]\nmemory = { size = \"64MiB\" }\nkernel = \"hello\"\n"
+}
+
+#[test]
+fn manages_names_other_partitions_in_the_order_written() {
+    let (s, report) = check(&managing("[\"hello2\", \"hello0\"]")).unwrap();
+    assert_eq!(report.diags, []);
+    assert_eq!(s.partitions[1].manages, [2, 0]);
+    assert!(s.partitions[0].manages.is_empty() && s.partitions[2].manages.is_empty());
+    let (s, _) = check(&managing("[]")).unwrap();
+    assert!(s.partitions[1].manages.is_empty());
+    // Two partitions may manage each other.
+    let both = managing("[\"hello0\"]").replacen(
+        "kernel = \"hello\"\n\n",
+        "kernel = \"hello\"\nmanages = [\"hello1\"]\n\n",
+        1,
+    );
+    let (s, _) = check(&both).unwrap();
+    assert_eq!((s.partitions[0].manages.as_slice(), s.partitions[1].manages.as_slice()), (&[1][..], &[0][..]));
+}
+
+#[test]
+fn manages_rules() {
+    for (list, col, field, message) in [
+        ("[\"hello0\", \"helo2\"]", 22, "partition[1].manages[1]", "unknown partition `helo2`"),
+        ("[\"hello1\"]", 12, "partition[1].manages[0]", "a partition cannot manage itself: `hello1`"),
+        (
+            "[\"hello2\", \"hello0\", \"hello2\"]",
+            32,
+            "partition[1].manages[2]",
+            "partition `hello2` is listed twice in `manages` of `hello1`",
+        ),
+        ("\"hello0\"", 11, "partition[1].manages", "`partition[1].manages` must be a list `[...]`, not text in quotes"),
+    ] {
+        let e = one_error(&managing(list));
+        assert_eq!((e.0, e.1, e.2.as_str(), e.3.as_str()), (24, col, field, message), "{list}");
+    }
+    let r = check(&managing("[\"helo2\"]")).unwrap_err();
+    let d = r.errors().next().unwrap();
+    assert!(d.hint.as_deref().unwrap().starts_with("did you mean `hello2`?"), "{r}");
+    let r = check(&managing("[\"hello1\"]")).unwrap_err();
+    assert!(r.errors().next().unwrap().hint.as_deref().unwrap().contains("SYSTEM_RESET"), "{r}");
+    let r = check(&managing("[\"hello0\", \"hello0\"]")).unwrap_err();
+    let d = r.errors().next().unwrap();
+    assert_eq!(d.related.len(), 1);
+    assert_eq!(r.line_col(d.related[0].0.start), (24, 12), "the first mention is shown too");
+    // Every problem at once.
+    assert_eq!(errors(&managing("[\"hello1\", \"nobody\", \"hello0\", \"hello0\"]")).len(), 3);
+}
+
+/// A board device over the watchdog's page is refused only in a partition that has the watchdog.
+#[test]
+fn the_watchdog_page_is_an_emulated_device() {
+    use board_support::{Device, Mmio};
+    let mut board = board_support::qemu_virt_aarch64::BOARD;
+    board.devices = Box::leak(Box::new([Device {
+        path: "/timer@9001000",
+        description: "test device",
+        regs: &[Mmio { base: 0x0900_1000, size: 0x1000 }],
+        spis: &[44],
+        compatible: &["test"],
+        clocks: &[],
+        props: &[],
+        dma: false,
+    }]));
+    let board: &'static board_support::Board = Box::leak(Box::new(board));
+    let with = |keys: &str| demo_with("kernel = \"hello\"\n\n", &format!("kernel = \"hello\"\n{keys}\n\n"));
+    let r = check_on(&with("passthrough = [\"/timer@9001000\"]"), board);
+    assert!(!r.has_errors(), "{r}");
+    let src = with("passthrough = [\"/timer@9001000\"]\nwatchdog = true");
+    let r = check_on(&src, board);
+    let e: Vec<_> = r.errors().collect();
+    assert_eq!(e.len(), 1, "{r}");
+    assert_eq!((e[0].field.as_str(), r.line_col(e[0].span.start)), ("partition[0].passthrough[0]", (15, 16)));
+    assert_eq!(
+        e[0].message,
+        "device `/timer@9001000` at 0x900_1000..0x900_2000 overlaps the emulated SP805 watchdog of partition `hello0` \
+         (0x900_1000..0x900_2000)"
+    );
+    assert!(e[0].hint.as_deref().unwrap().contains("`watchdog = true`"), "{r}");
+    // RAM is 2 MiB-aligned: over the watchdog's page it covers the console's too, which is named first.
+    let e =
+        one_error(&demo_with("{ size = \"64MiB\" }", "{ size = \"64MiB\", ipa = \"0x09000000\" }\nwatchdog = true"));
+    assert_eq!(
+        (e.2.as_str(), e.3.as_str()),
+        ("partition[0].memory.ipa", "partition RAM overlaps the emulated PL011 console at IPA 0x900_0000")
+    );
+}
+
 const EXTRA_DTBO: &[u8] = include_bytes!("../../../../dom0-less/testdata/extra.dtbo");
 const TARGET_LABEL_DTBO: &[u8] = include_bytes!("../../../../dom0-less/testdata/target-label.dtbo");
 
@@ -1101,7 +1207,7 @@ fn interrupts_and_addresses_of_passed_through_devices() {
 fn board_devices_avoid_the_emulated_devices() {
     for board in board_support::BOARDS {
         for gic in board.gic.versions() {
-            let windows = devices::device_windows(gic, board.max_cpus as usize, pv::MAX_PV_DEVICES);
+            let windows = devices::device_windows(gic, board.max_cpus as usize, pv::MAX_PV_DEVICES, true);
             for d in board.devices {
                 for m in d.regs {
                     assert!(
@@ -1581,6 +1687,10 @@ fn counts_beyond_the_limits_are_refused_first() {
         (
             demo_with("console = false", &format!("console = false\nnetworks = [{}]", list(33, "{ network = \"n\" }"))),
             "partition[1].networks[32]",
+        ),
+        (
+            demo_with("console = false", &format!("console = false\nmanages = [{}]", list(65, "\"hello0\""))),
+            "partition[1].manages[64]",
         ),
         (
             format!(

@@ -1,7 +1,8 @@
 //! The order the rules of a config are checked in, and the rules that belong to no concern of their own: the
-//! limits on counts and lengths (checked first, so no later rule runs on oversized input), the partitions' names,
-//! `bootargs` and `on_fault`. Each concern's rules live in a file of their own (`board`, `pools`, `memory`,
-//! `images`, `devices`, `pv`, `channels`, `schedule`); this file calls them and assembles the checked [`System`].
+//! limits on counts and lengths (checked first, so no later rule runs on oversized input), the partitions' names
+//! and `bootargs`. Each concern's rules live in a file of their own (`board`, `pools`, `memory`, `images`,
+//! `devices`, `fault`, `manages`, `pv`, `channels`, `schedule`); this file calls them and assembles the checked
+//! [`System`].
 //! Each finding names the field and, where two places conflict, both of them.
 
 use board_support::{Board, GicVersion};
@@ -9,9 +10,10 @@ use toml::Spanned;
 
 use super::board::{check_board, check_gic, check_hypervisor, check_ram_size};
 use super::common::*;
-use super::devices::{check_passthrough, Claims};
+use super::devices::{check_passthrough, has_watchdog, Claims};
 use super::fault::check_on_fault;
 use super::images::{check_dt_overlay, check_kernel, check_ramdisk};
+use super::manages::check_manages;
 use super::memory::check_memory;
 use super::model::*;
 use super::pools::{check_pinning, check_pool_ref, check_pools, check_vcpus, warn_cpus_in_no_pool, warn_idle_cpus};
@@ -194,6 +196,10 @@ fn check_limits(raw: &RawConfig, board: &Board, r: &mut Report) -> bool {
         if let Some(n) = &p.networks {
             c.count(n.get_ref(), pv, |j| format!("partition[{i}].networks[{j}]"), "networks in the partition", why);
         }
+        if let Some(m) = &p.manages {
+            let why = "a partition manages each other partition at most once, and a system has at most 64";
+            c.count(m.get_ref(), l::MANAGES, |j| format!("partition[{i}].manages[{j}]"), "managed partitions", why);
+        }
         c.length(&p.kernel, l::PATH_LEN, format!("partition[{i}].kernel"), "kernel path");
         if let Some(v) = &p.ramdisk {
             c.length(v, l::PATH_LEN, format!("partition[{i}].ramdisk"), "ramdisk path");
@@ -240,6 +246,8 @@ fn check_partitions(
     let mut out: Vec<Partition> = Vec::new();
     let mut names = NameSet::new(NameKind::Partition);
     let mut pool_names = Lookup::new("pool", pools.iter().map(|q| q.pool.name.as_str()));
+    let mut partition_names =
+        Lookup::new("partition", raw.partitions.iter().map(|p| p.get_ref().name.get_ref().as_str()));
     // Explicitly placed RAM: (pa, size, partition name, span of pa).
     let mut placed: Vec<(u64, u64, String, Span)> = Vec::new();
     let mut claims = Claims::new(hv.console);
@@ -259,8 +267,9 @@ fn check_partitions(
         let on_fault = check_on_fault(p, i, r);
         let passthrough = check_passthrough(p, i, board, gic, hv.console, memory.as_ref(), vcpus.len(), &mut claims, r);
         let dt_overlay = check_dt_overlay(p, i, ctx, r);
-        let (Some(pool), Some(memory), Some(kernel), Some(ramdisk), Some(on_fault), Some(dt_overlay)) =
-            (pool, memory, kernel, ramdisk, on_fault, dt_overlay)
+        let manages = check_manages(p, i, &mut partition_names, r);
+        let (Some(pool), Some(memory), Some(kernel), Some(ramdisk), Some(on_fault), Some(dt_overlay), Some(manages)) =
+            (pool, memory, kernel, ramdisk, on_fault, dt_overlay, manages)
         else {
             continue;
         };
@@ -282,6 +291,8 @@ fn check_partitions(
             // Filled in once the `[[disk]]` and `[[network]]` tables are checked.
             disks: Vec::new(),
             networks: Vec::new(),
+            watchdog: has_watchdog(p),
+            manages,
             name_span: p.name.span(),
         });
     }

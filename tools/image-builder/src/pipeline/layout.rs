@@ -40,13 +40,13 @@ pub(super) fn partition_request(
     }
 }
 
-/// What partition `index`'s PV devices need in its guest-physical space: everything else there is taken (RAM, the
-/// emulated devices, passed-through devices and their interrupts).
+/// What partition `index`'s PV devices and watchdog need in its guest-physical space: everything else there is
+/// taken (RAM, the emulated devices, passed-through devices and their interrupts).
 pub fn guest_request(s: &System, index: usize) -> layout::GuestRequest {
     let p = &s.partitions[index];
     let mut taken = vec![layout::Region { base: p.memory.ipa, size: p.memory.size }];
     taken.extend(
-        config::device_windows(s.gic, p.vcpus.len(), 0)
+        config::device_windows(s.gic, p.vcpus.len(), 0, p.watchdog)
             .into_iter()
             .map(|(base, size, _)| layout::Region { base, size }),
     );
@@ -67,6 +67,7 @@ pub fn guest_request(s: &System, index: usize) -> layout::GuestRequest {
         used_intids,
         virtio: p.disks.len() + p.networks.len(),
         channels: s.channels_of(index).iter().map(|(c, _)| s.channels[*c].size).collect(),
+        watchdog: p.watchdog,
         ipa_limit,
     }
 }
@@ -100,12 +101,16 @@ pub(super) fn guest_diag(s: &System, i: usize, e: &layout::GuestError) -> Diag {
             format!("partition[{i}]"),
             p.name_span.clone(),
             format!(
-                "partition `{}` needs {needed} interrupts for its disks, networks and channels, but has {free} free SPIs",
-                p.name
+                "partition `{}` needs {needed} interrupts for its {}, but has {free} free SPIs",
+                p.name,
+                if p.watchdog { "disks, networks, channels and watchdog" } else { "disks, networks and channels" }
             ),
         )
         .label("this partition")
-        .hint("each virtio device and each channel's doorbell takes an SPI of the emulated distributor: use fewer"),
+        .hint(
+            "each virtio device, each channel's doorbell and the watchdog take an SPI of the emulated distributor: \
+             use fewer",
+        ),
         layout::GuestError::TooManyTransports { count } => Diag::error(
             format!("partition[{i}]"),
             p.name_span.clone(),

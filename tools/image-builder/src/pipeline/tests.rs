@@ -419,10 +419,20 @@ fn an_armv7_image_over_qemu_s_device_tree_is_refused_on_the_board() {
 fn generated_config_compiles_against_hv_static_types() {
     let dir = std::env::temp_dir().join(format!("ib-hvconfig-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (gic, passthrough) in [(2, false), (3, false), (2, true), (3, true)] {
-        let p = if passthrough { prepared_from(checked(&passthrough_src(gic))) } else { prepared(gic) };
+    // The last: a watchdog in `hello0`, which `smp` manages.
+    let managed = demo_src(3).replacen("kernel = \"hello\"\n", "kernel = \"hello\"\nwatchdog = true\n", 1)
+        + "manages = [\"hello0\"]\n";
+    let systems = [(2, false), (3, false), (2, true), (3, true)].map(|(gic, passthrough)| {
+        if passthrough {
+            prepared_from(checked(&passthrough_src(gic)))
+        } else {
+            prepared(gic)
+        }
+    });
+    for (n, p) in systems.into_iter().chain([prepared_from(checked(&managed))]).enumerate() {
+        let gic = p.checked.system.gic.number();
         let hv = hvconfig::generate(&p.checked.system, &p.layout, "demo.toml", 1);
-        let (out, ran) = hvconfig::compile_with_hv_static_types(&dir, &hv.config_rs, &format!("hvconfig_check{gic}"));
+        let (out, ran) = hvconfig::compile_with_hv_static_types(&dir, &hv.config_rs, &format!("hvconfig_check{n}"));
         assert!(
             out.status.success(),
             "GICv{gic} config does not compile:\n{}\n{}",
@@ -820,6 +830,56 @@ fn pv_devices_get_transports_channels_and_interrupts() {
     ] {
         assert!(t.contains(line), "missing `{line}` in\n{t}");
     }
+}
+
+/// `pv()` with a watchdog in `front` and `back` managing `front`.
+fn pv_managed() -> Prepared {
+    let src = std::fs::read_to_string(crate::workspace_root().join("configs/qemu-aarch64-pv.toml")).unwrap();
+    let src = src
+        .replacen(
+            "kernel = \"hello\"\n",
+            "kernel = \"hello\"\npassthrough = [\"/pl031@9010000\"]\nwatchdog = true\n",
+            1,
+        )
+        .replacen("networks = [{ network = \"lan\" }]", "networks = [{ network = \"lan\" }]\nmanages = [\"front\"]", 1);
+    prepared_from(checked(&src))
+}
+
+#[test]
+fn the_watchdog_and_the_managed_partitions_reach_the_plan_and_the_device_trees() {
+    let p = pv_managed();
+    let arena = Bump::new();
+    let plan = hvconfig::plan(&arena, &p.checked.system, &p.layout, 1);
+    let (front, back) = (&plan.partitions[0], &plan.partitions[1]);
+    // front's three transports take INTIDs 48-50 and its doorbell 51 (the RTC's 34 is below them): the watchdog
+    // gets the next free SPI, 52.
+    assert_eq!(p.layout.guests[0].watchdog, Some(52));
+    assert_eq!((front.vdev.watchdog, front.vdev.watchdog_irq), (Some(0x0900_1000), 52));
+    assert_eq!((back.vdev.watchdog, back.vdev.watchdog_irq), (None, 0));
+    // Nothing else moves for it.
+    assert_eq!(front.virtio.iter().map(|v| v.intid).collect::<Vec<_>>(), [48, 49, 50]);
+    assert_eq!(front.channels[0].doorbell, 51);
+    assert_eq!(front.spis, [34]);
+    assert_eq!((front.manages, back.manages), (&[][..], &[0][..]));
+
+    let has = |dtb: &[u8], s: &str| dtb.windows(s.len()).any(|w| w == s.as_bytes());
+    for s in ["watchdog@9001000\0", "arm,sp805\0", "clock-wdog\0", "wdog_clk\0"] {
+        assert!(has(&p.dtbs[0], s) && !has(&p.dtbs[1], s), "{s}");
+    }
+    // `back`'s /hypervisor names `front`; `front`'s names no one (the property names sit in the strings block).
+    for name in ["hv-static,manages\0", "hv-static,manages-names\0"] {
+        assert!(has(&p.dtbs[1], name) && !has(&p.dtbs[0], name), "{name}");
+    }
+    // Without either key, neither is in any tree.
+    for dtb in &pv().dtbs {
+        assert!(!has(dtb, "watchdog@9001000\0") && !has(dtb, "hv-static,manages"));
+    }
+
+    let t = report::layout_text(&p, None);
+    for line in ["watchdog     SP805 IPA 0x900_1000 (INTID 52)", "manages      front"] {
+        assert!(t.contains(line), "missing `{line}` in\n{t}");
+    }
+    assert_eq!(t.matches("watchdog     ").count(), 1);
 }
 
 #[test]

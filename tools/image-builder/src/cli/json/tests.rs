@@ -11,7 +11,8 @@ use crate::pipeline::{device_trees, load_disk_images, solve_layout, Checked, Ima
 use crate::report::layout_text;
 use crate::units::{hex, size};
 
-/// Pinned and cyclic pools, a passed-through device, RAM and host disks, a network with the uplink, a channel.
+/// Pinned and cyclic pools, a passed-through device, RAM and host disks, a network with the uplink, a channel, a
+/// watchdog and a manager partition.
 const SYSTEM: &str = r#"
 [board]
 name = "qemu-virt-aarch64"
@@ -55,6 +56,7 @@ bootargs = "role=front"
 passthrough = ["/pl031@9010000"]
 disks = [{ disk = "shared", access = "ro" }, { disk = "scratch" }]
 networks = [{ network = "lan", mac = "52:54:00:12:34:57" }]
+watchdog = true
 
 [[partition]]
 name = "back"
@@ -63,6 +65,7 @@ vcpus = [1]
 memory = { size = "32MiB" }
 kernel = "hello"
 console = false
+manages = ["front"]
 "#;
 
 fn prepared() -> Prepared {
@@ -185,6 +188,13 @@ fn the_layout_holds_what_layout_txt_says() {
     assert!(text.contains(&format!("stage-2 tables {}", front["stage2_tables"])));
     assert_eq!(front["bootargs"], "role=front");
     assert_eq!(l["partitions"][1]["console"], false);
+    // The watchdog: its fixed page and the SPI after the three transports' and the doorbell's.
+    assert_eq!(front["watchdog"], serde_json::json!({"ipa": 0x0900_1000, "intid": 52}));
+    assert!(text.contains("watchdog     SP805 IPA 0x900_1000 (INTID 52)"), "{text}");
+    assert!(l["partitions"][1]["watchdog"].is_null());
+    assert_eq!(front["manages"], serde_json::json!([]));
+    assert_eq!(l["partitions"][1]["manages"], serde_json::json!(["front"]));
+    assert!(text.contains("manages      front"), "{text}");
 
     // PV devices.
     assert_eq!(l["disks"][0]["backing"], "host");

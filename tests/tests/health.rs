@@ -1,0 +1,68 @@
+//! Health monitoring (issue 17), on both architectures: a manager partition's calls answer as docs/guest-abi.md
+//! says and restart, stop and start the partition it manages, while one it does not manage stays out of its reach;
+//! a partition that hangs is caught by its SP805 watchdog and restarted by its `on_fault` policy, then stopped once
+//! its budget is spent.
+
+use std::time::Duration;
+
+use hv_tests::{boot_until, lines_of};
+
+fn check(config: &str) {
+    let out =
+        boot_until(config, r"\[hv\] partition 'dog' stopped: .*\n(.*\n)*\[worker\] tick 3\b", Duration::from_secs(120));
+    let hv: Vec<&str> = out.output.lines().map(str::trim_end).filter(|l| l.starts_with("[hv] ")).collect();
+
+    let manager = lines_of(&out, "manager");
+    let mismatches: Vec<&&str> = manager.iter().filter(|l| l.contains("MISMATCH")).collect();
+    assert!(mismatches.is_empty(), "{config}: {mismatches:#?}");
+    assert!(manager.contains(&"manager: done (0 mismatches)"), "{config}: {manager:#?}");
+    for line in [
+        "[hv] partition 'worker' restarting (manager request), restart 1",
+        "[hv] partition 'worker' stopped by a partition that manages it",
+        "[hv] partition 'worker' restarting (manager request), restart 2",
+    ] {
+        assert!(hv.contains(&line), "{config}: no `{line}`: {hv:#?}");
+    }
+    // The worker runs again after the manager's start, from its images: a boot, then ticks from 1.
+    let started = out.output.find("[hv] partition 'worker' restarting (manager request), restart 2").unwrap_or(0);
+    let after = &out.output[started..];
+    let boot = after.find("[worker] hello from worker").unwrap_or_else(|| panic!("{config}: {after}"));
+    assert!(after[boot..].contains("[worker] tick 1\n") || after[boot..].contains("[worker] tick 1\r"), "{config}");
+
+    // The dog: three runs, each starting its watchdog and hanging after three ticks; two watchdog restarts, then
+    // stopped by its budget. Never a restart before it hangs: the watchdog is fed while it ticks.
+    let dog = lines_of(&out, "dog");
+    assert_eq!(dog.iter().filter(|l| l.starts_with("watchdog: started (300 ms)")).count(), 3, "{config}: {dog:?}");
+    assert_eq!(dog.iter().filter(|l| **l == "hello: hanging").count(), 3, "{config}: {dog:?}");
+    let expired = hv.iter().filter(|l| **l == "[hv] partition 'dog' watchdog expired: it stopped feeding it").count();
+    assert_eq!(expired, 3, "{config}: {hv:#?}");
+    for n in 1..=2 {
+        let line = format!("[hv] partition 'dog' restarting (watchdog expiry), restart {n}");
+        assert!(hv.contains(&line.as_str()), "{config}: no `{line}`: {hv:#?}");
+    }
+    assert!(
+        hv.iter().any(|l| l.starts_with("[hv] partition 'dog' stopped: restarted 2 times within the last 60 s")),
+        "{config}: {hv:#?}"
+    );
+    // Each expiry comes after the dog hung, never while it was still feeding: its three ticks precede each one.
+    let mut ticks_since_boot = 0;
+    for l in out.output.lines().map(str::trim_end) {
+        if l == "[dog] tick 3" {
+            ticks_since_boot = 3;
+        } else if l == "[dog] hello from dog (vcpus=1, gic=v3)" || l == "[dog] hello from dog (vcpus=1, gic=v2)" {
+            ticks_since_boot = 0;
+        } else if l.starts_with("[hv] partition 'dog' watchdog expired") {
+            assert_eq!(ticks_since_boot, 3, "{config}: the watchdog fired while the dog still fed it");
+        }
+    }
+}
+
+#[test]
+fn gicv3_manager_and_watchdog() {
+    check("qemu-aarch64-health.toml");
+}
+
+#[test]
+fn a15_manager_and_watchdog() {
+    check("qemu-a15-health.toml");
+}
