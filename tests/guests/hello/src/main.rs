@@ -16,6 +16,8 @@
 //!   SYSTEM_RESET instead, `done=reset-all` makes every vCPU call SYSTEM_RESET at the same counter value, and
 //!   `done=fault` writes where nothing is mapped (a stage-2 fault: the partition's `on_fault` policy applies), and
 //!   `done=hang` prints `hello: hanging` and spins with interrupts masked (only a watchdog notices)
+//! - with `stamp`: `hello: entered at counter <n> (<Hz> Hz)` (the counter read first thing in `main`) after the
+//!   first line, and `hello: faulting at counter <n>` right before `done=fault`'s write (the restart bench)
 //! - with `watchdog=<ms>`: `watchdog: started (<ms> ms)` once the partition's SP805 runs for a reset `ms` after the
 //!   last feed; vCPU 0 feeds it on every tick
 //! - with `done=reset`, `reset-all` or `fault`: `ram: clean` when the run starts (or `ram: left by the previous
