@@ -1,15 +1,18 @@
 //! Health monitoring (issue 17), on both architectures: a manager partition's calls answer as docs/guest-abi.md
 //! says and restart, stop and start the partition it manages, while one it does not manage stays out of its reach;
 //! a partition that hangs is caught by its SP805 watchdog and restarted by its `on_fault` policy, then stopped once
-//! its budget is spent.
+//! its budget is spent; a restarted partition finds its virtio device reset, its previous run's queue forgotten.
 
 use std::time::Duration;
 
 use hv_tests::{boot_until, lines_of};
 
 fn check(config: &str) {
-    let out =
-        boot_until(config, r"\[hv\] partition 'dog' stopped: .*\n(.*\n)*\[worker\] tick 3\b", Duration::from_secs(120));
+    let until = hv_tests::all_of(&[
+        r"\[hv\] partition 'dog' stopped: .*\n(.*\n)*\[worker\] tick 3\b",
+        r"\[stale\] (stale: device works after the restart|stale: (bring-up|read) )",
+    ]);
+    let out = boot_until(config, &until, Duration::from_secs(120));
     let hv: Vec<&str> = out.output.lines().map(str::trim_end).filter(|l| l.starts_with("[hv] ")).collect();
 
     let manager = lines_of(&out, "manager");
@@ -44,6 +47,18 @@ fn check(config: &str) {
         hv.iter().any(|l| l.starts_with("[hv] partition 'dog' stopped: restarted 2 times within the last 60 s")),
         "{config}: {hv:#?}"
     );
+    // A restarted partition cannot reach its previous run's virtqueue: the device was reset with it.
+    let stale = lines_of(&out, "stale");
+    for line in [
+        "stale: first read -> used true, status 0x0f",
+        "stale: after the restart status 0x00, queue 0 ready 0",
+        "stale: previous run's queue ignored: used index 0, status 0x00",
+        "stale: device works after the restart",
+    ] {
+        assert!(stale.contains(&line), "{config}: no `{line}`: {stale:#?}");
+    }
+    assert!(hv.contains(&"[hv] partition 'stale' restarting (fault), restart 1"), "{config}: {hv:#?}");
+
     // Each expiry comes after the dog hung, never while it was still feeding: its three ticks precede each one.
     let mut ticks_since_boot = 0;
     for l in out.output.lines().map(str::trim_end) {

@@ -149,6 +149,9 @@ fn reset_partition(part: usize) {
         }
         PENDING[d.index].store(false, core::sync::atomic::Ordering::Release);
         REPORTED[d.index].store(false, core::sync::atomic::Ordering::Relaxed);
+        if let VirtioDevice::Net { port, .. } = d.device {
+            net::reset_port(port);
+        }
     }
 }
 

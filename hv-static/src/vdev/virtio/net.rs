@@ -127,6 +127,18 @@ fn receiver(p: &NetPortConfig) -> VcpuRef {
     VcpuRef { part: p.partition, idx: 0 }
 }
 
+/// Port `port`'s partition restarts: frames queued for its previous run are dropped and the switch forgets the
+/// addresses it learned there, so the new run receives nothing meant for the old one and traffic to those addresses
+/// floods until the new run speaks (its MAC may differ: a guest may set one).
+pub fn reset_port(port: usize) {
+    INBOXES[port].lock().clear();
+    ARRIVED[port].store(false, Ordering::Release);
+    let network = SYSTEM.net_ports[port].network;
+    if let Some(local) = SYSTEM.networks[network].ports.iter().position(|&p| p == port) {
+        SWITCHES[network].lock().forget_port(local);
+    }
+}
+
 /// Takes the arrival flag of `port` (the caller then drains its inbox into the receive queue).
 pub fn take_arrived(port: usize) -> bool {
     ARRIVED[port].swap(false, Ordering::AcqRel)

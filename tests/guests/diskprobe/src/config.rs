@@ -25,6 +25,9 @@ pub enum Mode {
     /// Load the device with maximal requests: `sectors` rounds of reads of [`HAMMER_BYTES`] each, back to back,
     /// so that a partition sharing the CPU shows whether serving them delays its windows.
     Hammer,
+    /// Across a restart (`on_fault = "restart"`): leave a queue set up, fault, and check in the next run that the
+    /// device forgot it ([`crate::hostile::stale`]).
+    Stale,
 }
 
 /// Bytes of one hammer-mode request: hv-static's largest (`seg_max` 62 × `size_max` 64 KiB), here as one buffer,
@@ -32,13 +35,14 @@ pub enum Mode {
 pub const HAMMER_BYTES: usize = 62 * 64 * 1024;
 
 impl Mode {
-    const NAMES: [(&'static str, Mode); 6] = [
+    const NAMES: [(&'static str, Mode); 7] = [
         ("write", Mode::Write),
         ("verify", Mode::Verify),
         ("readonly", Mode::ReadOnly),
         ("persist", Mode::Persist),
         ("hostile", Mode::Hostile),
         ("hammer", Mode::Hammer),
+        ("stale", Mode::Stale),
     ];
 
     fn name(self) -> &'static str {

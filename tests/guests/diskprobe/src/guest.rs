@@ -35,6 +35,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
         Some(c) if c.mode == Mode::Hostile => {
             usize::from(hostile::run(platform.virtio_mmio(), platform.memory, c.evil))
         }
+        Some(c) if c.mode == Mode::Stale => usize::from(hostile::stale(platform.virtio_mmio(), platform.partition_id)),
         _ => platform.virtio_mmio().iter().filter(|t| probe(t, config.as_ref())).count(),
     };
     if disks == 0 {
@@ -126,7 +127,7 @@ fn run(disk: &mut impl check::Disk, config: &Config) {
             }
             Err(failure) => println!("disk: {failure}"),
         },
-        Mode::Hostile => unreachable!("hostile mode does not use virtio-drivers (see main)"),
+        Mode::Hostile | Mode::Stale => unreachable!("these modes do not use virtio-drivers (see main)"),
         Mode::Hammer => hammer(disk, config.sectors),
     }
 }

@@ -523,3 +523,73 @@ mod tests {
         assert_eq!(pick_evil(DEFAULT_EVIL, partition), (DEFAULT_EVIL, false), "under hv-static");
     }
 }
+
+/// `mode=stale`, in a partition whose `on_fault` is `"restart"`, on its first virtio-blk device. Which run this is
+/// comes from hv-static itself (`HV_PARTITION_INFO` of the partition's own restart count):
+/// - the first run brings queue 0 up in [`DMA`], reads sector 0 through it, publishes a second read without
+///   notifying (`stale: queue up at 0x<a>, one request left published`), then faults;
+/// - the next run, before any initialisation, reads Status and QueueReady (both must be 0: `stale: after the restart
+///   status 0x<s>, queue 0 ready <r>`), publishes the same request at the same addresses and notifies: the device
+///   must ignore the previous run's queue (`stale: previous run's queue ignored: used index 0, status 0x0`), then
+///   comes up again and serves a read (`stale: device works after the restart`).
+pub fn stale(devices: &[Device], partition: Option<u32>) -> bool {
+    let Some(base) = devices.iter().find_map(|d| {
+        let base = usize::try_from(d.reg.base).ok().filter(|&b| b != 0)?;
+        let driver = Driver { base, avail_idx: 0, used_idx: 0 };
+        (driver.read(reg::MAGIC) == MAGIC && driver.read(reg::DEVICE_ID) == BLOCK_DEVICE).then_some(base)
+    }) else {
+        return false;
+    };
+    let restarts = partition.map(|p| pv_drivers::abi::hv::partition_info(p, pv_drivers::abi::hv::info::RESTARTS));
+    let mut d = Driver { base, avail_idx: 0, used_idx: 0 };
+    match restarts {
+        Some(Ok(0)) => {
+            if let Err(e) = d.bring_up() {
+                println!("stale: bring-up failed: {e}");
+                return true;
+            }
+            d.build_read(dma::phys(DATA));
+            let o = d.publish(0, 1);
+            println!("stale: first read -> used {}, status {:#04x}", o.used, o.status);
+            // A second request, published but not notified: what a run that dies mid-I/O leaves behind.
+            dma::write(LAYOUT.avail_slot(1), 0u16);
+            barrier();
+            dma::write(LAYOUT.avail_idx(), 2u16);
+            println!("stale: queue up at {:#x}, one request left published", dma::phys(0));
+            // SAFETY: the write faults (nothing is mapped at guest-physical 0x10); the partition restarts.
+            unsafe { ptr::write_volatile(ptr::without_provenance_mut::<u32>(0x10), 0) };
+            println!("stale: the write to 0x10 did not fault");
+        }
+        Some(Ok(_)) => {
+            d.write(reg::QUEUE_SEL, 0);
+            println!("stale: after the restart status {:#04x}, queue 0 ready {}", d.status(), d.read(reg::QUEUE_READY));
+            // The previous run's request again, where it was, and a kick: nothing may come of it.
+            d.build_read(dma::phys(DATA));
+            dma::write(LAYOUT.avail_slot(0), 0u16);
+            barrier();
+            dma::write(LAYOUT.avail_idx(), 1u16);
+            barrier();
+            d.write(reg::QUEUE_NOTIFY, 0);
+            wait_for(|| dma::read::<u16>(LAYOUT.used_idx()) != 0);
+            println!(
+                "stale: previous run's queue ignored: used index {}, status {:#04x}",
+                dma::read::<u16>(LAYOUT.used_idx()),
+                d.status()
+            );
+            match d.bring_up() {
+                Ok(()) => {
+                    d.build_read(dma::phys(DATA));
+                    let o = d.publish(0, 1);
+                    if o.used && dma::read::<u8>(STATUS_BYTE) == 0 {
+                        println!("stale: device works after the restart");
+                    } else {
+                        println!("stale: read after the restart -> used {}, status {:#04x}", o.used, o.status);
+                    }
+                }
+                Err(e) => println!("stale: bring-up after the restart failed: {e}"),
+            }
+        }
+        other => println!("stale: cannot tell which run this is ({other:?})"),
+    }
+    true
+}
