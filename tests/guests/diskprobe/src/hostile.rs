@@ -482,48 +482,6 @@ fn attack(d: &mut Driver, evil: u64) -> Result<(), BringUpError> {
     d.reset()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layout_packs_the_areas_as_the_spec_aligns_them() {
-        let l = Layout::new(8);
-        assert_eq!((l.avail, l.used, l.end), (128, 152, 222), "avail: 6 + 2*8 = 22 bytes, used padded to 4");
-        assert_eq!((l.avail_idx(), l.avail_slot(0), l.avail_slot(7), l.avail_slot(9)), (130, 132, 146, 134));
-        assert_eq!((l.used_idx(), l.used_elem(0), l.used_elem(7), l.used_elem(8)), (154, 156, 212, 156));
-        assert_eq!((l.desc(0), l.desc(2)), (0, 32));
-        let l = Layout::new(256);
-        assert_eq!((l.avail, l.used, l.end), (4096, 4616, 4616 + 6 + 2048), "Linux's layout for 256 entries");
-        let l = Layout::new(1);
-        assert_eq!((l.avail, l.used, l.end), (16, 24, 38));
-    }
-
-    #[test]
-    fn descriptor_is_little_endian_addr_len_flags_next() {
-        let d = descriptor(0x1122_3344_5566_7788, 0x200, DESC_WRITE | DESC_NEXT, 0x0102);
-        assert_eq!(d, [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00, 0x02, 0, 0, 3, 0, 0x02, 0x01]);
-    }
-
-    #[test]
-    fn request_header_is_type_reserved_sector() {
-        assert_eq!(request_header(BLK_T_IN, 0x0102), [0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(request_header(1, 0)[..4], [1, 0, 0, 0]);
-    }
-
-    #[test]
-    fn evil_buffer_never_overlaps_ram() {
-        let ram = Region { base: 0x4000_0000, size: 0x1000_0000 };
-        assert_eq!(pick_evil(0x4020_0000, ram), (0x5000_0000, true), "natively hv-static's address is guest RAM");
-        assert_eq!(pick_evil(0x3fff_fe00, ram), (0x3fff_fe00, false), "ends right at RAM");
-        assert_eq!(pick_evil(0x3fff_fe01, ram), (0x5000_0000, true), "last byte in RAM");
-        assert_eq!(pick_evil(0x5000_0000, ram), (0x5000_0000, false));
-        assert_eq!(pick_evil(0, ram), (0, false));
-        let partition = Region { base: 0x8000_0000, size: 0x100_0000 };
-        assert_eq!(pick_evil(DEFAULT_EVIL, partition), (DEFAULT_EVIL, false), "under hv-static");
-    }
-}
-
 /// `mode=stale`, in a partition whose `on_fault` is `"restart"`, on its first virtio-blk device. Which run this is
 /// comes from hv-static itself (`HV_PARTITION_INFO` of the partition's own restart count):
 /// - the first run brings queue 0 up in [`DMA`], reads sector 0 through it, publishes a second read without
@@ -592,4 +550,46 @@ pub fn stale(devices: &[Device], partition: Option<u32>) -> bool {
         other => println!("stale: cannot tell which run this is ({other:?})"),
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_packs_the_areas_as_the_spec_aligns_them() {
+        let l = Layout::new(8);
+        assert_eq!((l.avail, l.used, l.end), (128, 152, 222), "avail: 6 + 2*8 = 22 bytes, used padded to 4");
+        assert_eq!((l.avail_idx(), l.avail_slot(0), l.avail_slot(7), l.avail_slot(9)), (130, 132, 146, 134));
+        assert_eq!((l.used_idx(), l.used_elem(0), l.used_elem(7), l.used_elem(8)), (154, 156, 212, 156));
+        assert_eq!((l.desc(0), l.desc(2)), (0, 32));
+        let l = Layout::new(256);
+        assert_eq!((l.avail, l.used, l.end), (4096, 4616, 4616 + 6 + 2048), "Linux's layout for 256 entries");
+        let l = Layout::new(1);
+        assert_eq!((l.avail, l.used, l.end), (16, 24, 38));
+    }
+
+    #[test]
+    fn descriptor_is_little_endian_addr_len_flags_next() {
+        let d = descriptor(0x1122_3344_5566_7788, 0x200, DESC_WRITE | DESC_NEXT, 0x0102);
+        assert_eq!(d, [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00, 0x02, 0, 0, 3, 0, 0x02, 0x01]);
+    }
+
+    #[test]
+    fn request_header_is_type_reserved_sector() {
+        assert_eq!(request_header(BLK_T_IN, 0x0102), [0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(request_header(1, 0)[..4], [1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn evil_buffer_never_overlaps_ram() {
+        let ram = Region { base: 0x4000_0000, size: 0x1000_0000 };
+        assert_eq!(pick_evil(0x4020_0000, ram), (0x5000_0000, true), "natively hv-static's address is guest RAM");
+        assert_eq!(pick_evil(0x3fff_fe00, ram), (0x3fff_fe00, false), "ends right at RAM");
+        assert_eq!(pick_evil(0x3fff_fe01, ram), (0x5000_0000, true), "last byte in RAM");
+        assert_eq!(pick_evil(0x5000_0000, ram), (0x5000_0000, false));
+        assert_eq!(pick_evil(0, ram), (0, false));
+        let partition = Region { base: 0x8000_0000, size: 0x100_0000 };
+        assert_eq!(pick_evil(DEFAULT_EVIL, partition), (DEFAULT_EVIL, false), "under hv-static");
+    }
 }
