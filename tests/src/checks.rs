@@ -248,6 +248,88 @@ pub fn linux(config_name: &str, arch: &str) {
     assert!(!out.contains("[hello] input:"), "{out}");
 }
 
+/// Debian's stock kernel for `arch` restarted by its SP805 watchdog (`configs/*-linux-restart.toml`: the `linux`
+/// partition with `watchdog = true`, `on_fault = "restart"`, `max_restarts = 3`, busybox's watchdog daemon at 3 s).
+/// Four crashes from its shell: a panic (`panic=0`: Linux hangs), the daemon killed (Linux runs on, unfed), two
+/// more panics. The first three are each caught by the watchdog and restart Linux from its images, back to its
+/// marker with the console focus still on it; the fourth finds the budget spent and stops the partition. `hello`
+/// keeps consecutive ticks throughout, no other fault is reported and hv-static never panics.
+pub fn linux_restart(config_name: &str, arch: &str) {
+    const BOOT: Duration = Duration::from_secs(180);
+    const T: Duration = Duration::from_secs(30);
+    const PANIC: &[u8] = b"echo c > /proc/sysrq-trigger\r";
+    const UNFED: &[u8] = b"kill -9 $(pidof watchdog)\r";
+    require_system(config_name);
+    require_linux_fixtures(arch);
+    let _one = serial();
+    let t0 = Instant::now();
+    let mut s = Session::start(&config(config_name));
+    // Each run of Linux loads sp805_wdt and starts the daemon before its marker: the output since `from` holds both.
+    let ready = |s: &mut Session, from: usize, run: usize| {
+        let t = Instant::now();
+        s.wait_for(r"\[linux\] LINUX-READY linux cpus=2", BOOT);
+        let out = s.output();
+        assert!(out[from..].contains("[linux] init: watchdog 3 s"), "run {run}: no watchdog:\n{}", &out[from..]);
+        eprintln!("{config_name}: run {run} ready after {:.1} s", t.elapsed().as_secs_f64());
+    };
+    ready(&mut s, 0, 0);
+    s.send(b"\x1d1");
+    s.wait_for(r"\[hv\] console input -> 'linux'", T);
+
+    let mut restarted_ms = Vec::new();
+    for (n, crash) in [PANIC, UNFED, PANIC, PANIC].into_iter().enumerate().map(|(i, c)| (i + 1, c)) {
+        // The shell answers: the focus (a partition index) survived the restart.
+        s.send(b"\r");
+        s.send(format!("echo crash-{n}-$((6*7))\r").as_bytes());
+        s.wait_for(&format!(r"\[linux\] crash-{n}-42"), T);
+        s.send(crash);
+        let sent = Instant::now();
+        if crash == PANIC {
+            s.wait_for(r"\[linux\] .*Kernel panic - not syncing: sysrq triggered crash", T);
+        } else {
+            s.wait_for(r"\[linux\] .*watchdog did not stop!", T);
+        }
+        s.wait_for(r"\[hv\] partition 'linux' watchdog expired: it stopped feeding it\r?\n", T);
+        eprintln!("{config_name}: crash {n}: watchdog expired {:.1} s later", sent.elapsed().as_secs_f64());
+        if n == 4 {
+            break;
+        }
+        s.wait_for(&format!(r"\[hv\] partition 'linux' restarting \(watchdog expiry\), restart {n}\r?\n"), T);
+        let line = s.wait_for(r"\[hv\] partition 'linux' restarted \d+ ms after it stopped: RAM scrubbed", T);
+        let ms: u64 = line.split(" restarted ").nth(1).and_then(|r| r.split(' ').next()?.parse().ok()).unwrap();
+        restarted_ms.push(ms);
+        let from = s.output().len();
+        ready(&mut s, from, n);
+    }
+    let stopped = "[hv] partition 'linux' stopped: restarted 3 times within the last 600 s already (on_fault = \
+                   \"restart\", max_restarts = 3); other partitions continue";
+    s.wait_for(&regex::escape(stopped), T);
+    // hello ticks on after Linux is gone.
+    let last = *hello_ticks(&s.output()).last().expect("hello ticked");
+    s.wait_for(&format!(r"\[hello\] tick {}\b", last + 5), T);
+    eprintln!("{config_name}: restarts took {restarted_ms:?} ms; {:.0} s in all", t0.elapsed().as_secs_f64());
+
+    let out = s.output();
+    let ticks = hello_ticks(&out);
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "hello skipped or repeated ticks: {ticks:?}");
+    assert_eq!(ticks.first(), Some(&1), "hello restarted or started late: {ticks:?}");
+    assert_eq!(out.matches("[linux] LINUX-READY linux cpus=2").count(), 4, "{out}");
+    assert_eq!(out.matches("[linux] init: watchdog 3 s").count(), 4, "{out}");
+    assert_eq!(out.matches("[hv] partition 'linux' watchdog expired").count(), 4, "{out}");
+    assert_eq!(out.matches("[hv] partition 'linux' restarting ").count(), 3, "{out}");
+    // The only `fault` hv-static prints is the stopped line's `on_fault`; it never panics.
+    let faults: Vec<&str> =
+        out.lines().filter(|l| l.starts_with("[hv]") && l.contains("fault") && !l.contains("on_fault")).collect();
+    assert!(faults.is_empty(), "{faults:#?}");
+    assert!(!out.contains("[hv] PANIC"), "{out}");
+    let linux: Vec<&str> = out.lines().filter(|l| l.starts_with("[linux]")).collect();
+    for bad in ["WARNING", "BUG", "failed to stop"] {
+        let hits: Vec<&&str> = linux.iter().filter(|l| l.contains(bad)).collect();
+        assert!(hits.is_empty(), "Linux logged {bad:?}: {hits:#?}");
+    }
+    assert!(!out.contains("[hello] input:"), "{out}");
+}
+
 /// A cyclic pool time-sharing two CPUs between a two-vCPU partition and two single-vCPU ones: every partition
 /// greets, passes its ABI checks and keeps counting consecutive ticks, SGIs travel between the SMP partition's
 /// vCPUs, and the passed-through RTC's interrupts all reach their owner, although each partition is descheduled
