@@ -188,7 +188,7 @@ pub fn console_input(config_name: &str) {
 /// Fetches the Debian kernel and builds the initramfs of `arch` (`arm64`, `armhf`: `tests/fixtures/fetch-linux.sh`'s
 /// argument) when they are not cached yet (see `provision::fixtures`), so `cargo test --workspace` works on a fresh
 /// machine too.
-pub(crate) fn require_linux_fixtures(arch: &str) {
+pub fn require_linux_fixtures(arch: &str) {
     let fixture = match arch {
         "arm64" => provision::fixtures::LINUX_ARM64,
         "armhf" => provision::fixtures::LINUX_ARMHF,

@@ -36,5 +36,9 @@ pub use dt::Platform;
 
 /// vCPUs a guest supports; each gets a [`STACK_SIZE`] stack.
 pub const MAX_CPUS: usize = 8;
-/// Stack per vCPU. Exception frames (800 bytes) and `core::fmt` fit comfortably.
-pub const STACK_SIZE: usize = 16 * 1024;
+/// Stack per vCPU. Exception frames (800 bytes) and `core::fmt` fit comfortably. It was 16 KiB: netprobe's boot
+/// path (the entry's frame, 6.5 KiB with the device tree's `Platform` built in it) plus its `main` (8 KiB of ports)
+/// and its `pong` loop reached the end of it once the `Platform` grew by a few fields, and the overflow silently
+/// broke the static data below the stack (pong never received a frame). Nothing checks a guest's stack depth, so
+/// the margin is wide.
+pub const STACK_SIZE: usize = 32 * 1024;
