@@ -11,6 +11,7 @@ fn check(config: &str) {
     let until = hv_tests::all_of(&[
         r"\[hv\] partition 'dog' stopped: .*\n(.*\n)*\[worker\] tick 3\b",
         r"\[stale\] (stale: device works after the restart|stale: (bring-up|read) )",
+        r"\[hv\] partition 'dogc' stopped: .*\n(.*\n)*\[filler\] tick \d+",
     ]);
     let out = boot_until(config, &until, Duration::from_secs(120));
     let hv: Vec<&str> = out.output.lines().map(str::trim_end).filter(|l| l.starts_with("[hv] ")).collect();
@@ -47,6 +48,16 @@ fn check(config: &str) {
         hv.iter().any(|l| l.starts_with("[hv] partition 'dog' stopped: restarted 2 times within the last 60 s")),
         "{config}: {hv:#?}"
     );
+    // In a cyclic pool the watchdog is looked at when the partition's windows begin: `dogc` is restarted once by
+    // it, then stopped, while `filler` on the same CPU keeps ticking.
+    let dogc_expired = hv.iter().filter(|l| l.starts_with("[hv] partition 'dogc' watchdog expired")).count();
+    assert_eq!(dogc_expired, 2, "{config}: {hv:#?}");
+    assert!(hv.contains(&"[hv] partition 'dogc' restarting (watchdog expiry), restart 1"), "{config}: {hv:#?}");
+    assert!(hv.iter().any(|l| l.starts_with("[hv] partition 'dogc' stopped: restarted 1 times")), "{config}: {hv:#?}");
+    let filler = lines_of(&out, "filler");
+    let ticks: Vec<u32> = filler.iter().filter_map(|l| l.strip_prefix("tick ")?.parse().ok()).collect();
+    assert!(ticks.len() >= 10 && ticks.windows(2).all(|w| w[1] == w[0] + 1), "{config}: filler {ticks:?}");
+
     // A restarted partition cannot reach its previous run's virtqueue: the device was reset with it.
     let stale = lines_of(&out, "stale");
     for line in [
