@@ -11,7 +11,7 @@ use crate::{
 #[unsafe(no_mangle)]
 extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
     if cpu == 0 {
-        arch::mmu::build();
+        arch::mmu::build(dtb);
     }
     arch::mmu::enable();
     arch::exception::install_vectors();

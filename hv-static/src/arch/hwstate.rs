@@ -540,6 +540,8 @@ impl Table {
 
 const GIB: u64 = 1 << 30;
 const BLOCK_2M: u64 = 2 << 20;
+/// The largest device tree the boot protocols allow (Linux's arm64 and arm booting documents: 2 MiB).
+pub const DTB_MAX: u64 = 2 << 20;
 
 /// The hypervisor's own tables, as [`HypMap::fill`] writes them. Level 1: one entry per GiB (`l1.len()` of them:
 /// 512 cover AArch64's 39-bit space, 4 ARMv7's 32-bit one); level 2: the GiB holding hv-static; level 3: 4 KiB
@@ -558,7 +560,12 @@ impl HypMap<'_> {
     /// executable in 1 GiB and 2 MiB blocks, and hv-static's image page by page as `l` says (code read-only and
     /// executable, constants read-only, data writable, stack guards not at all). The same on both architectures:
     /// only the table sizes and the registers that point at them differ.
-    pub fn fill(&mut self, l: &HypLayout, ram_base: u64, ram_size: u64) {
+    ///
+    /// `boot_dtb`, the board device tree's address from the boot loader (0: none), may lie anywhere in the board's
+    /// RAM, which can be larger than the configuration uses (U-Boot puts it near the top of the real RAM): the GiB
+    /// blocks holding `[boot_dtb, boot_dtb + 2 MiB)` (the boot protocols' largest device tree) are mapped too,
+    /// read-only and never executable, where nothing else maps them.
+    pub fn fill(&mut self, l: &HypLayout, ram_base: u64, ram_size: u64, boot_dtb: u64) {
         let hv_gib = l.text.0 / GIB;
         let l3_base = l.text.0 & !(BLOCK_2M - 1);
         let l3_end = l3_base + self.l3.len() as u64 * BLOCK_2M;
@@ -578,6 +585,10 @@ impl HypMap<'_> {
         }
         let ram_start = ram_base / GIB;
         let ram_end = (ram_base + ram_size).div_ceil(GIB);
+        let dtb = match boot_dtb {
+            0 => 0..0,
+            at => at / GIB..at.saturating_add(DTB_MAX).div_ceil(GIB),
+        };
         for (i, e) in self.l1.iter_mut().enumerate() {
             let i = i as u64;
             *e = if i == hv_gib {
@@ -586,6 +597,8 @@ impl HypMap<'_> {
                 (i * GIB) | desc::RAM_RW | desc::VALID
             } else if i < ram_start {
                 (i * GIB) | desc::DEVICE | desc::VALID
+            } else if dtb.contains(&i) {
+                (i * GIB) | desc::RAM_RO | desc::VALID
             } else {
                 0
             };
@@ -611,6 +624,8 @@ pub mod desc {
     pub const RAM_RW: u64 = ATTR_NORMAL | AP_RW | SH_INNER | AF | XN;
     /// Device memory, writable, never executable.
     pub const DEVICE: u64 = ATTR_DEVICE | AP_RW | AF | XN;
+    /// Normal memory, read-only, never executable: the boot loader's device tree above the RAM the layout uses.
+    pub const RAM_RO: u64 = ATTR_NORMAL | AP_RO | SH_INNER | AF | XN;
 }
 
 /// The level-3 descriptor mapping the 4 KiB page at `pa` as `kind`.
@@ -979,6 +994,7 @@ mod tests {
             &l,
             0x4000_0000,
             1 << 30,
+            0x4800_0000,
         );
         let (l2, l3) = (l2.0, [l3[0].0, l3[1].0]);
         assert_eq!(l1[0] & desc::DEVICE, desc::DEVICE, "devices below RAM");
@@ -996,5 +1012,39 @@ mod tests {
         for t in l3.iter().flatten().filter(|e| **e != 0) {
             assert!(t & desc::XN != 0 || t & desc::AP_RO == desc::AP_RO, "W^X: {t:#x}");
         }
+    }
+
+    /// A device tree the boot loader put above the RAM the layout uses (U-Boot on a board with more RAM than the
+    /// config): its GiB is mapped read-only and never executable, and the one after too when the tree may reach
+    /// into it; nothing else changes.
+    #[test]
+    fn a_boot_device_tree_above_the_configured_ram_is_mapped_read_only() {
+        let l = HypLayout {
+            text: (0x4020_0000, 0x4021_0000),
+            rodata: (0x4021_0000, 0x4021_4000),
+            rw: (0x4021_4000, 0x4030_0000),
+            stacks: 0x4022_0000,
+            stack_size: 0x5000,
+            cpus: 2,
+        };
+        let fill = |dtb: u64| {
+            let (mut l1, mut l2, mut l3) = ([0u64; 4], Table::EMPTY, [Table::EMPTY, Table::EMPTY]);
+            HypMap { l1: &mut l1, l2: &mut l2, l2_addr: 0x9000, l3: &mut l3, l3_addr: 0xa000 }.fill(
+                &l,
+                0x4000_0000,
+                1 << 30,
+                dtb,
+            );
+            l1
+        };
+        assert_eq!(fill(0)[2..], [0, 0], "no device tree, nothing above RAM");
+        assert_eq!(fill(0xbdca_b000)[2..], [0x8000_0000 | desc::RAM_RO | desc::VALID, 0]);
+        assert_eq!(
+            fill(0xbff0_0000)[2..],
+            [0x8000_0000 | desc::RAM_RO | desc::VALID, 0xc000_0000 | desc::RAM_RO | desc::VALID]
+        );
+        assert_eq!(fill(0x4800_0000), fill(0), "inside the configured RAM: mapped already");
+        assert_eq!(fill(0xffff_f000)[3], 0xc000_0000 | desc::RAM_RO | desc::VALID, "the top of a 32-bit space");
+        assert_eq!(desc::RAM_RO & (desc::AP_RO | desc::XN), desc::AP_RO | desc::XN);
     }
 }

@@ -44,15 +44,16 @@ pub fn is_stack_guard(addr: u64) -> bool {
 }
 
 /// Fills the tables, using the first `l1_entries` level-1 entries (512 cover AArch64's 39-bit space, 4 ARMv7's
-/// 32-bit one); boot CPU only, before any other CPU runs.
-pub fn build(l1_entries: usize) {
+/// 32-bit one), with the boot loader's device tree at `boot_dtb` readable wherever it is; boot CPU only, before any
+/// other CPU runs.
+pub fn build(l1_entries: usize, boot_dtb: u64) {
     // SAFETY: only the boot CPU runs, with the MMU off; no reference to the tables exists yet.
     let (l1, l2, l3) = unsafe {
         (&mut *core::ptr::addr_of_mut!(L1), &mut *core::ptr::addr_of_mut!(L2), &mut *core::ptr::addr_of_mut!(L3))
     };
     let (l2_addr, l3_addr) = ((&raw const *l2) as usize as u64, (&raw const *l3) as usize as u64);
     let l1 = &mut l1.0[..l1_entries.min(512)];
-    HypMap { l1, l2, l2_addr, l3, l3_addr }.fill(&layout(), SYSTEM.ram_base, SYSTEM.ram_size);
+    HypMap { l1, l2, l2_addr, l3, l3_addr }.fill(&layout(), SYSTEM.ram_base, SYSTEM.ram_size, boot_dtb);
 }
 
 /// The level-1 table's address, for the translation table base register.

@@ -236,6 +236,23 @@ fn boots_from_a_card(config: &str, board: &Board, started: &str) {
     check_boot(&format!("{name}: U-Boot, bootdelay=0 from the environment flash"), &b);
     assert!(b.output.contains("autoboot:  0") && !b.output.contains("Scanning virtio"), "{}", b.output);
     assert!(b.output.contains(started), "{}", b.output);
+
+    // A board with more RAM than the config declares: U-Boot puts the device tree near the top of the real RAM,
+    // above all the layout uses; hv-static must still read it (it once took an EL2 data abort there).
+    let mut cmd = sdcard::qemu_command(&built, &card, Some(&flash)).unwrap();
+    let m = cmd.iter().position(|a| a == "-m").expect("QEMU's -m");
+    cmd[m + 1] = "2G".into();
+    eprintln!("+ {}", cmd.join(" "));
+    let b = boot(&cmd, MARKS, UNTIL, Duration::from_secs(60));
+    check_boot(&format!("{name}: U-Boot, 2 GiB of RAM"), &b);
+    let dtb = b
+        .output
+        .split("Loading Device Tree to ")
+        .nth(1)
+        .and_then(|r| u64::from_str_radix(r.split(',').next()?.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("{name}: where U-Boot put the device tree:\n{}", b.output));
+    let config_ram_end = built.prepared.checked.system.board.ram_base + built.prepared.checked.system.ram_size;
+    assert!(dtb >= config_ram_end, "{name}: the device tree at {dtb:#x} is not above the configured RAM");
 }
 
 #[test]

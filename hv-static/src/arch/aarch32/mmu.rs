@@ -19,8 +19,8 @@ use super::regs::{Htcr, Httbr};
 const HSCTLR_WXN: u32 = 1 << 19;
 
 /// Fills the tables; boot CPU only, before any other CPU runs.
-pub fn build() {
-    hyp_tables::build(4);
+pub fn build(boot_dtb: usize) {
+    hyp_tables::build(4, boot_dtb as u64);
 }
 
 pub use hyp_tables::is_stack_guard;

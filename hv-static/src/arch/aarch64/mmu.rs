@@ -18,8 +18,8 @@ const TCR_EL2_RES1: u64 = 1 << 31 | 1 << 23;
 const SCTLR_EL2_WXN: u64 = 1 << 19;
 
 /// Fills the tables; boot CPU only, before any other CPU runs.
-pub fn build() {
-    hyp_tables::build(512);
+pub fn build(boot_dtb: usize) {
+    hyp_tables::build(512, boot_dtb as u64);
 }
 
 pub use hyp_tables::is_stack_guard;
