@@ -979,16 +979,19 @@ mod tests {
         assert_eq!(desc::RAM_RW & desc::XN, desc::XN);
     }
 
+    /// hv-static at 0x4020_0000 with two CPUs' stacks, as the map tests lay it out.
+    const HYP_LAYOUT: HypLayout = HypLayout {
+        text: (0x4020_0000, 0x4021_0000),
+        rodata: (0x4021_0000, 0x4021_4000),
+        rw: (0x4021_4000, 0x4030_0000),
+        stacks: 0x4022_0000,
+        stack_size: 0x5000,
+        cpus: 2,
+    };
+
     #[test]
     fn the_hypervisor_map_is_w_xor_x_with_guards() {
-        let l = HypLayout {
-            text: (0x4020_0000, 0x4021_0000),
-            rodata: (0x4021_0000, 0x4021_4000),
-            rw: (0x4021_4000, 0x4030_0000),
-            stacks: 0x4022_0000,
-            stack_size: 0x5000,
-            cpus: 2,
-        };
+        let l = HYP_LAYOUT;
         let (mut l1, mut l2, mut l3) = ([0u64; 4], Table::EMPTY, [Table::EMPTY, Table::EMPTY]);
         HypMap { l1: &mut l1, l2: &mut l2, l2_addr: 0x9000, l3: &mut l3, l3_addr: 0xa000 }.fill(
             &l,
@@ -1019,14 +1022,7 @@ mod tests {
     /// into it; nothing else changes.
     #[test]
     fn a_boot_device_tree_above_the_configured_ram_is_mapped_read_only() {
-        let l = HypLayout {
-            text: (0x4020_0000, 0x4021_0000),
-            rodata: (0x4021_0000, 0x4021_4000),
-            rw: (0x4021_4000, 0x4030_0000),
-            stacks: 0x4022_0000,
-            stack_size: 0x5000,
-            cpus: 2,
-        };
+        let l = HYP_LAYOUT;
         let fill = |dtb: u64| {
             let (mut l1, mut l2, mut l3) = ([0u64; 4], Table::EMPTY, [Table::EMPTY, Table::EMPTY]);
             HypMap { l1: &mut l1, l2: &mut l2, l2_addr: 0x9000, l3: &mut l3, l3_addr: 0xa000 }.fill(
