@@ -21,10 +21,18 @@ pub mod qemu_virt;
 pub mod qemu_virt_a15;
 pub mod qemu_virt_aarch64;
 pub mod vexpress_a15;
+pub mod xlnx_versal_virt;
+pub mod xlnx_zcu102;
 
 /// Every board this crate describes, in the order hints list them.
-pub static BOARDS: &[&Board] =
-    &[&qemu_virt_aarch64::BOARD, &qemu_virt_a15::BOARD, &orangepi_pc::BOARD, &vexpress_a15::BOARD];
+pub static BOARDS: &[&Board] = &[
+    &qemu_virt_aarch64::BOARD,
+    &qemu_virt_a15::BOARD,
+    &xlnx_zcu102::BOARD,
+    &xlnx_versal_virt::BOARD,
+    &orangepi_pc::BOARD,
+    &vexpress_a15::BOARD,
+];
 
 /// 1 KiB, 1 MiB and 1 GiB, for writing sizes readably.
 pub const KIB: u64 = 1 << 10;
@@ -153,8 +161,9 @@ pub struct Clock {
 /// its interrupts routed to it, and its node copied into the partition's device tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Device {
-    /// The node's path in the board's device tree, which configs use to name the device (`"/pl031@9010000"`).
-    /// The partition's tree gets the node at the same path.
+    /// The node's path in the board's device tree, which configs use to name the device (`"/pl031@9010000"`,
+    /// `"/axi/serial@ff010000"`). The partition's tree gets the node under its root, by its node name: a
+    /// partition's tree has no bus nodes.
     pub path: &'static str,
     /// What it is, for listings.
     pub description: &'static str,
@@ -175,9 +184,9 @@ pub struct Device {
 }
 
 impl Device {
-    /// The node's name: the path without its leading `/`.
+    /// The node's name: the last component of its path.
     pub fn node_name(&self) -> &'static str {
-        self.path.strip_prefix('/').unwrap_or(self.path)
+        self.path.rsplit('/').next().unwrap_or(self.path)
     }
 }
 
@@ -192,6 +201,20 @@ pub struct Reserved {
     pub why: &'static str,
     /// Every MMIO range it occupies.
     pub regs: &'static [Mmio],
+}
+
+impl Reserved {
+    /// The board's interrupt controller at `path`, occupying `regs`: every board reserves it, for the same reason.
+    pub const fn gic(path: &'static str, regs: &'static [Mmio]) -> Reserved {
+        Reserved {
+            path,
+            what: "the GIC",
+            why:
+                "hv-static owns the interrupt controller: every partition gets an emulated distributor, through which \
+                  it enables and routes its passed-through interrupts",
+            regs,
+        }
+    }
 }
 
 /// Why a device-tree path cannot be passed through (see [`Board::passthrough`]).
@@ -266,6 +289,17 @@ pub struct TimerIrqs {
     pub hyp_phys: u32,
 }
 
+impl TimerIrqs {
+    /// The PPIs Arm's Server Base System Architecture recommends and every board here uses: 13, 14, 11 and 10
+    /// (INTIDs 29, 30, 27, 26).
+    pub const SBSA: TimerIrqs = TimerIrqs {
+        secure_phys: Irq::Ppi(13).intid(),
+        nonsecure_phys: Irq::Ppi(14).intid(),
+        virt: Irq::Ppi(11).intid(),
+        hyp_phys: Irq::Ppi(10).intid(),
+    };
+}
+
 /// How QEMU emulates the board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Qemu {
@@ -290,15 +324,37 @@ pub struct Qemu {
     /// `/chosen/bootargs` (the `virt` machines). Without one (vexpress passes ATAGs) hv-static gets no command line,
     /// so the image builder's `hv-static.preloaded` word could not reach it and the images are not preloaded.
     pub kernel_dtb: bool,
-    /// Whether the machine's CPU model, CPU count and RAM size are fixed (QEMU refuses any other `-cpu`, `-smp`
-    /// or `-m`): its command line then gives none of them.
-    pub fixed_machine: bool,
+    /// Which of `-cpu`, `-smp` and `-m` the machine takes: an SoC model fixes its CPUs, some fix their RAM too.
+    pub shape: QemuShape,
     /// Whether the machine has the ARM Security Extensions as a switch (`-M ...,secure=on|off`) that a run may set:
     /// with them on the CPUs start in Secure SVC mode, with them off in Hyp mode, and hv-static boots either way
     /// (see [`Board::qemu_set_secure`]). `machine_options` gives the default.
     pub secure_option: bool,
     /// Further options every command line for the board ends with (after `-nographic`).
     pub extra_args: &'static [&'static str],
+    /// The board's UARTs in the order QEMU connects them to its `-serial` options, as device-tree paths: the
+    /// first is the console (`-nographic` puts it on stdio). A UART passed through to a partition is a later one;
+    /// [`Board::qemu_serial_args`] gives it a file to write to.
+    pub serials: &'static [&'static str],
+    /// The device tree QEMU is given (`-dtb`) when its model builds none: a path under `/usr/lib/linux-image-*/` of
+    /// Debian's arm64 kernel package (the arm64 Linux fixture keeps it, in `tests/fixtures/cache/arm64/dtbs/`).
+    pub dtb: Option<&'static str>,
+}
+
+/// Which of the machine's properties a QEMU command line chooses. A SoC model builds its own CPUs: QEMU either
+/// refuses or silently ignores `-cpu` (and, where the count is fixed, `-smp`), so the command line gives only what
+/// the model honours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QemuShape {
+    /// `-cpu`, `-smp` and `-m` as the system wants (`virt`).
+    Free,
+    /// The CPU model is the SoC's; `-smp` and `-m` choose how many CPUs and how much RAM (`xlnx-zcu102`: up to four
+    /// Cortex-A53s).
+    FixedCpuModel,
+    /// CPU model and count are the SoC's; `-m` chooses the RAM (`xlnx-versal-virt`: two Cortex-A72s).
+    FixedCpus,
+    /// Nothing is chosen: QEMU refuses any other `-cpu`, `-smp` or `-m` (`orangepi-pc`).
+    Fixed,
 }
 
 /// Where the boot loader puts the board's device tree when it boots the hypervisor image. The image builder keeps
@@ -710,6 +766,22 @@ impl Board {
         Some(args)
     }
 
+    /// The `-serial` options that keep the console on stdio and connect each of `uarts` (device-tree paths; in
+    /// practice the UARTs passed through to partitions) to the file `file(path)` names. Empty when none of them is a
+    /// serial QEMU connects after the console. Serials between them that nobody asked for get `null`.
+    pub fn qemu_serial_args(&self, uarts: &[&str], file: impl Fn(&str) -> String) -> Vec<String> {
+        let serials = self.qemu.map_or(&[][..], |q| q.serials);
+        let Some(last) = serials.iter().rposition(|s| uarts.contains(s)).filter(|&i| i > 0) else {
+            return Vec::new();
+        };
+        let mut args: Vec<String> = ["-serial".into(), "mon:stdio".into()].into_iter().collect();
+        for path in &serials[1..=last] {
+            let target = if uarts.contains(path) { format!("file:{}", file(path)) } else { "null".into() };
+            args.extend(["-serial".into(), target]);
+        }
+        args
+    }
+
     /// Sets the Security Extensions switch (`secure=on|off`) on the `-M` option of a command line from
     /// [`Board::qemu_args`] or [`Board::qemu_uboot_args`]. Returns false, leaving `args` alone, when the board's
     /// QEMU model has no such switch ([`Qemu::secure_option`]) or `args` has no `-M`.
@@ -735,29 +807,23 @@ impl Board {
         if q.gic_version_option {
             machine.push_str(&format!(",gic-version={}", run.gic.number()));
         }
-        let extra = q.extra_args.iter().map(|a| String::from(*a));
-        if q.fixed_machine {
-            return Some(
-                [q.binary.into(), "-M".into(), machine, "-nographic".into()].into_iter().chain(extra).collect(),
-            );
-        }
         let cpu = match run.gic {
             GicVersion::V3 => q.cpu_gicv3,
             GicVersion::V2 => q.cpu_gicv2,
         };
-        let args = [
-            q.binary.into(),
-            "-M".into(),
-            machine,
-            "-cpu".into(),
-            cpu.into(),
-            "-smp".into(),
-            format!("{}", run.cpus),
-            "-m".into(),
-            qemu_size(run.ram_size),
-            "-nographic".into(),
-        ];
-        Some(args.into_iter().chain(extra).collect())
+        let mut args: Vec<String> = [q.binary.into(), "-M".into(), machine].into_iter().collect();
+        if q.shape == QemuShape::Free {
+            args.extend(["-cpu".into(), cpu.into()]);
+        }
+        if matches!(q.shape, QemuShape::Free | QemuShape::FixedCpuModel) {
+            args.extend(["-smp".into(), format!("{}", run.cpus)]);
+        }
+        if q.shape != QemuShape::Fixed {
+            args.extend(["-m".into(), qemu_size(run.ram_size)]);
+        }
+        args.push("-nographic".into());
+        args.extend(q.extra_args.iter().map(|a| String::from(*a)));
+        Some(args)
     }
 }
 
@@ -782,17 +848,20 @@ mod tests {
             assert_eq!(Board::by_name(b.name), Some(*b));
         }
         assert_eq!(Board::by_name("qemu-virt"), None);
-        assert_eq!(Board::names(), ["qemu-virt-aarch64", "qemu-virt-a15", "orangepi-pc", "vexpress-a15"]);
+        assert_eq!(
+            Board::names(),
+            ["qemu-virt-aarch64", "qemu-virt-a15", "xlnx-zcu102", "xlnx-versal-virt", "orangepi-pc", "vexpress-a15"]
+        );
     }
 
     /// Properties the partition's device tree writes itself for a passthrough node.
     const GENERATED: &[&str] =
         &["compatible", "reg", "interrupts", "interrupt-parent", "clocks", "clock-names", "phandle", "status"];
 
-    /// `/name@unit`, the unit address being the first region's base in lower-case hex.
+    /// `/name@unit` or `/bus/.../name@unit`, the unit address being the first region's base in lower-case hex.
     fn check_path(path: &str, base: u64) {
         let name = path.strip_prefix('/').unwrap_or_else(|| panic!("{path}: not absolute"));
-        assert!(!name.contains('/'), "{path}: passthrough nodes sit under the root");
+        assert!(name.split('/').all(|c| !c.is_empty()), "{path}: an empty component");
         check_unit(path, base);
     }
 

@@ -35,14 +35,11 @@ pub const GIC_V2: GicV2Frames =
     GicV2Frames { gicd: 0x01C8_1000, gicc: 0x01C8_2000, gich: 0x01C8_4000, gicv: 0x01C8_6000 };
 
 /// The GIC, which is never passed through.
-pub const GIC_RESERVED: Reserved = Reserved {
-    path: "/soc/interrupt-controller@1c81000",
-    what: "the GIC",
-    why: "hv-static owns the interrupt controller: every partition gets an emulated distributor, through which it \
-          enables and routes its passed-through interrupts",
+pub const GIC_RESERVED: Reserved = Reserved::gic(
+    "/soc/interrupt-controller@1c81000",
     // Distributor, CPU interface, virtual interface control and virtual CPU interface.
-    regs: &[Mmio { base: 0x01C8_1000, size: 0x7000 }],
-};
+    &[Mmio { base: 0x01C8_1000, size: 0x7000 }],
+);
 
 /// Debian's `u-boot-sunxi` 2023.01, `orangepi_plus` build. Its default environment (`printenv`): `kernel_addr_r`
 /// 0x4200_0000, `fdt_addr_r` 0x4300_0000, `scriptaddr` 0x4310_0000, `bootm_size` 0xa00_0000, no `fdt_high`;
@@ -82,13 +79,7 @@ pub static BOARD: Board = Board {
     max_cpus: 4,
     uarts: &[UART0],
     gic: Gic { default_version: GicVersion::V2, v3: None, v2: Some(GIC_V2), maintenance_intid: Irq::Ppi(9).intid() },
-    // PPIs 13, 14, 11 and 10 (`/timer`, `arm,armv7-timer`).
-    timer: TimerIrqs {
-        secure_phys: Irq::Ppi(13).intid(),
-        nonsecure_phys: Irq::Ppi(14).intid(),
-        virt: Irq::Ppi(11).intid(),
-        hyp_phys: Irq::Ppi(10).intid(),
-    },
+    timer: TimerIrqs::SBSA,
     cpu_compatible: "arm,cortex-a7",
     // The boot script loads hv-static straight here and bootz starts it where it lies.
     hv_load_addr: RAM_BASE + 2 * MIB,
@@ -104,9 +95,11 @@ pub static BOARD: Board = Board {
         cpu_gicv2: "cortex-a7",
         kernel_boot: false,
         kernel_dtb: false,
-        fixed_machine: true,
+        shape: crate::QemuShape::Fixed,
         secure_option: false,
         extra_args: &[],
+        serials: &[UART0.path],
+        dtb: None,
     }),
     uboot: Some(UBOOT),
     devices: &[],

@@ -67,18 +67,15 @@ pub const GIC_V2: GicV2Frames =
 pub const MAINTENANCE_INTID: u32 = Irq::Ppi(9).intid();
 
 /// The generic timer's PPIs.
-pub const TIMER: TimerIrqs = TimerIrqs { secure_phys: 29, nonsecure_phys: 30, virt: 27, hyp_phys: 26 };
+pub const TIMER: TimerIrqs = TimerIrqs::SBSA;
 
 /// The interrupt controller, which is never passed through.
-pub const GIC_RESERVED: Reserved = Reserved {
-    path: "/intc@8000000",
-    what: "the GIC",
-    why: "hv-static owns the interrupt controller: every partition gets an emulated distributor, through which it \
-          enables and routes its passed-through interrupts",
+pub const GIC_RESERVED: Reserved = Reserved::gic(
+    "/intc@8000000",
     // Distributor, CPU interface, GICv2m, hypervisor and virtual CPU interfaces, ITS and redistributors: virt's
     // whole 16 MiB GIC window.
-    regs: &[Mmio { base: 0x0800_0000, size: 16 * MIB }],
-};
+    &[Mmio { base: 0x0800_0000, size: 16 * MIB }],
+);
 
 /// The facts Debian's U-Boot 2023.01 builds for `virt` (`qemu_arm64`, `qemu_arm`) share. QEMU runs U-Boot from the
 /// first flash (`-bios`); `virt` has no SD controller, so the card is a virtio disk. Their default environment

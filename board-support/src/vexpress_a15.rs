@@ -93,7 +93,7 @@ pub static BOARD: Board = Board {
     max_cpus: 4,
     uarts: &[UART0],
     gic: Gic { default_version: GicVersion::V2, v3: None, v2: Some(GIC_V2), maintenance_intid: Irq::Ppi(9).intid() },
-    timer: TimerIrqs { secure_phys: 29, nonsecure_phys: 30, virt: 27, hyp_phys: 26 },
+    timer: TimerIrqs::SBSA,
     cpu_compatible: "arm,cortex-a15",
     // QEMU loads the image at RAM base + 64 KiB and it moves itself here, as on qemu-virt-a15.
     hv_load_addr: RAM_BASE + 2 * MIB,
@@ -111,11 +111,13 @@ pub static BOARD: Board = Board {
         cpu_gicv2: "cortex-a15",
         kernel_boot: true,
         kernel_dtb: false,
-        fixed_machine: false,
+        shape: crate::QemuShape::Free,
         secure_option: true,
         // The motherboard's PL041 audio codec would try every host audio backend at start-up and complain about
         // each on stderr: give it a silent one.
         extra_args: &["-audiodev", "none,id=snd0", "-global", "pl041.audiodev=snd0"],
+        serials: &[UART0.path],
+        dtb: None,
     }),
     uboot: None,
     devices: &[PL031],

@@ -174,7 +174,10 @@ impl fmt::Display for Error {
                 write!(f, "initrd {start:#x}..{end:#x} is not inside the partition's RAM")
             }
             Error::DevicePath(path) => {
-                write!(f, "device `{path}`: passed-through nodes must sit directly under the root (`/name@unit`)")
+                write!(
+                    f,
+                    "device `{path}`: a passed-through node's path must be absolute and end in its name (`/name@unit`)"
+                )
             }
             Error::DuplicateNode(name) => {
                 write!(f, "device node `{name}` clashes with another node of the partition's tree")
@@ -487,7 +490,7 @@ fn check_devices(p: &PartitionDt, clocks: &[(u32, u32)]) -> Result<(), Error> {
     }
     for d in &p.devices {
         let name = d.node_name();
-        if !d.path.starts_with('/') || name.is_empty() || name.contains('/') {
+        if !d.path.starts_with('/') || name.is_empty() {
             return Err(Error::DevicePath(d.path.into()));
         }
         if names.iter().any(|n| n == name) {

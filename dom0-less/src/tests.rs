@@ -469,12 +469,26 @@ fn other_clock_frequencies_get_their_own_fixed_clock() {
     assert_eq!(cells(c["#clock-cells"]), [0]);
 }
 
+/// A device on a bus of the board's tree (`/axi/serial@ff010000` on the Xilinx SoCs) goes under the partition's root
+/// by its node name: the partition's tree has no bus nodes.
+#[test]
+fn a_nested_board_node_goes_under_the_root() {
+    let mut dt = demo(GicVersion::V3, 1);
+    dt.devices = vec![Device { path: "/soc/dma@a000000", ..ODD }];
+    let blob = partition_dtb(&dt).unwrap();
+    let fdt = fdt::Fdt::new(&blob).unwrap();
+    assert!(fdt.find_node("/dma@a000000").is_some());
+    assert!(fdt.find_node("/soc").is_none());
+}
+
 #[test]
 fn refuses_device_nodes_it_cannot_express() {
     let mut dt = demo(GicVersion::V3, 1);
-    let nested = Device { path: "/soc/dma@a000000", ..ODD };
-    dt.devices = vec![nested];
-    assert_eq!(partition_dtb(&dt), Err(Error::DevicePath("/soc/dma@a000000".into())));
+    let relative = Device { path: "soc/dma@a000000", ..ODD };
+    dt.devices = vec![relative];
+    assert_eq!(partition_dtb(&dt), Err(Error::DevicePath("soc/dma@a000000".into())));
+    dt.devices = vec![Device { path: "/soc/", ..ODD }];
+    assert_eq!(partition_dtb(&dt), Err(Error::DevicePath("/soc/".into())));
     dt.devices = vec![Device { path: "/pl011@9000000", ..ODD }];
     assert_eq!(partition_dtb(&dt), Err(Error::DuplicateNode("pl011@9000000".into())));
     dt.devices = vec![ODD, ODD];

@@ -35,6 +35,8 @@ pub enum UartKind {
     /// A 16550-compatible UART (on Allwinner SoCs a Synopsys DesignWare APB UART, `snps,dw-apb-uart`): its 8-bit
     /// registers lie `1 << reg_shift` bytes apart and are accessed 32 bits wide (`reg-io-width = <4>`).
     Ns16550 { reg_shift: u32 },
+    /// The Cadence UART of Xilinx Zynq UltraScale+ and Zynq-7000 SoCs (`cdns,uart-r1p12`, `xlnx,xuartps`).
+    Cadence,
 }
 
 /// How the hypervisor starts the board's other CPUs (the board's boot firmware decides).
@@ -135,6 +137,7 @@ mod bake {
                 UartKind::Ns16550 { reg_shift } => {
                     Expr::strukt("UartKind::Ns16550", vec![("reg_shift", reg_shift.bake())])
                 }
+                UartKind::Cadence => Expr::atom("UartKind::Cadence"),
             }
         }
     }

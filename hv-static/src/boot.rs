@@ -27,6 +27,7 @@ extern "C" fn rust_entry(cpu: usize, dtb: usize) -> ! {
 }
 
 fn boot_cpu(dtb: usize) {
+    crate::core::console::init();
     let gic_name = match SYSTEM.gic.version {
         GicVersion::V2 => "GICv2",
         GicVersion::V3 => "GICv3",

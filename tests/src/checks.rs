@@ -208,6 +208,11 @@ fn hello_ticks(out: &str) -> Vec<u32> {
 /// answers typed commands once the console focus moves to it, takes timer interrupts on both vCPUs, and logs no
 /// warnings (from the interrupt, timer, PSCI or any other code).
 pub fn linux(config_name: &str, arch: &str) {
+    linux_with(config_name, arch, 2);
+}
+
+/// [`linux`] with the `linux` partition's vCPU count (`vcpus`: a board with fewer CPUs gives it one).
+pub fn linux_with(config_name: &str, arch: &str, vcpus: usize) {
     const BOOT: Duration = Duration::from_secs(120);
     const T: Duration = Duration::from_secs(30);
     require_system(config_name);
@@ -216,7 +221,7 @@ pub fn linux(config_name: &str, arch: &str) {
     let mut s = Session::start(&config(config_name));
     s.wait_for(r"\[hello\] tick 1\b", T);
     let (t0, ticks0) = (Instant::now(), hello_ticks(&s.output()).len());
-    s.wait_for(r"\[linux\] LINUX-READY linux cpus=2", BOOT);
+    s.wait_for(&format!(r"\[linux\] LINUX-READY linux cpus={vcpus}"), BOOT);
     let (elapsed, ticks1) = (t0.elapsed(), hello_ticks(&s.output()).len());
 
     // The bare-metal partition kept its 10 Hz tick while Linux booted on the other CPUs.
@@ -233,9 +238,9 @@ pub fn linux(config_name: &str, arch: &str) {
     s.send(b"echo round-$((6*7))-trip\r");
     s.wait_for(r"\[linux\] round-42-trip", T);
     s.send(b"cat /proc/interrupts\r");
-    let timer = s.wait_for(r"\[linux\] +\d+: +\d+ +\d+ +GIC(v3|-0)? +27 Level +arch_timer", T);
-    let counts: Vec<u64> = timer.split_whitespace().skip(2).take(2).map(|c| c.parse().unwrap()).collect();
-    assert!(counts.iter().all(|&c| c > 0), "arch timer interrupts on both vCPUs: {timer}");
+    let timer = s.wait_for(&format!(r"\[linux\] +\d+:( +\d+){{{vcpus}}} +GIC(v3|-0)? +27 Level +arch_timer"), T);
+    let counts: Vec<u64> = timer.split_whitespace().skip(2).take(vcpus).map(|c| c.parse().unwrap()).collect();
+    assert!(counts.iter().all(|&c| c > 0), "arch timer interrupts on every vCPU: {timer}");
 
     let out = s.output();
     let linux: Vec<&str> = out.lines().filter(|l| l.starts_with("[linux]")).collect();

@@ -556,7 +556,9 @@ pub struct HypMap<'a> {
 }
 
 impl HypMap<'_> {
-    /// Maps device memory below RAM in 1 GiB blocks, RAM `[ram_base, ram_base + ram_size)` writable and never
+    /// Maps the GiBs holding `devices` (the MMIO windows hv-static itself drives, as `(base, size)`: its console,
+    /// the GIC, the board's virtio transports...) as device memory, and nothing else of the board's MMIO space, so
+    /// a stray pointer faults rather than reaching a device; RAM `[ram_base, ram_base + ram_size)` writable and never
     /// executable in 1 GiB and 2 MiB blocks, and hv-static's image page by page as `l` says (code read-only and
     /// executable, constants read-only, data writable, stack guards not at all). The same on both architectures:
     /// only the table sizes and the registers that point at them differ.
@@ -565,7 +567,10 @@ impl HypMap<'_> {
     /// RAM, which can be larger than the configuration uses (U-Boot puts it near the top of the real RAM): the GiB
     /// blocks holding `[boot_dtb, boot_dtb + 2 MiB)` (the boot protocols' largest device tree) are mapped too,
     /// read-only and never executable, where nothing else maps them.
-    pub fn fill(&mut self, l: &HypLayout, ram_base: u64, ram_size: u64, boot_dtb: u64) {
+    ///
+    /// Devices may lie below RAM (QEMU virt) or above it (the Xilinx SoCs, the Raspberry Pi 4); a GiB holding both
+    /// RAM and a device is mapped as RAM (the image builder refuses such a layout).
+    pub fn fill(&mut self, l: &HypLayout, ram_base: u64, ram_size: u64, devices: &[(u64, u64)], boot_dtb: u64) {
         let hv_gib = l.text.0 / GIB;
         let l3_base = l.text.0 & !(BLOCK_2M - 1);
         let l3_end = l3_base + self.l3.len() as u64 * BLOCK_2M;
@@ -595,7 +600,10 @@ impl HypMap<'_> {
                 self.l2_addr | desc::VALID | desc::TABLE_OR_PAGE
             } else if (ram_start..ram_end).contains(&i) {
                 (i * GIB) | desc::RAM_RW | desc::VALID
-            } else if i < ram_start {
+            } else if devices
+                .iter()
+                .any(|&(base, size)| size > 0 && (base / GIB..=base.saturating_add(size - 1) / GIB).contains(&i))
+            {
                 (i * GIB) | desc::DEVICE | desc::VALID
             } else if dtb.contains(&i) {
                 (i * GIB) | desc::RAM_RO | desc::VALID
@@ -989,6 +997,9 @@ mod tests {
         cpus: 2,
     };
 
+    /// QEMU virt's GIC and UART, below its RAM.
+    const VIRT_DEVICES: &[(u64, u64)] = &[(0x0800_0000, 0x1_0000), (0x0900_0000, 0x1000)];
+
     #[test]
     fn the_hypervisor_map_is_w_xor_x_with_guards() {
         let l = HYP_LAYOUT;
@@ -997,10 +1008,11 @@ mod tests {
             &l,
             0x4000_0000,
             1 << 30,
+            VIRT_DEVICES,
             0x4800_0000,
         );
         let (l2, l3) = (l2.0, [l3[0].0, l3[1].0]);
-        assert_eq!(l1[0] & desc::DEVICE, desc::DEVICE, "devices below RAM");
+        assert_eq!(l1[0], desc::DEVICE | desc::VALID, "devices below RAM");
         assert_eq!(l1[1], 0x9000 | desc::VALID | desc::TABLE_OR_PAGE, "the GiB of hv-static goes through level 2");
         assert_eq!((l1[2], l1[3]), (0, 0), "nothing above RAM");
         assert_eq!(l2[1], 0xa000 | desc::VALID | desc::TABLE_OR_PAGE, "its 2 MiB block through level 3");
@@ -1029,6 +1041,7 @@ mod tests {
                 &l,
                 0x4000_0000,
                 1 << 30,
+                VIRT_DEVICES,
                 dtb,
             );
             l1
@@ -1042,5 +1055,37 @@ mod tests {
         assert_eq!(fill(0x4800_0000), fill(0), "inside the configured RAM: mapped already");
         assert_eq!(fill(0xffff_f000)[3], 0xc000_0000 | desc::RAM_RO | desc::VALID, "the top of a 32-bit space");
         assert_eq!(desc::RAM_RO & (desc::AP_RO | desc::XN), desc::AP_RO | desc::XN);
+    }
+
+    /// RAM from 0 and the devices in the fourth GiB (the Xilinx SoCs): only the GiBs holding a device hv-static
+    /// drives are device memory; a window straddling a GiB boundary maps both.
+    #[test]
+    fn devices_above_ram_are_mapped_and_nothing_else() {
+        let l = HypLayout {
+            text: (0x20_0000, 0x21_0000),
+            rodata: (0x21_0000, 0x21_4000),
+            rw: (0x21_4000, 0x30_0000),
+            stacks: 0x22_0000,
+            ..HYP_LAYOUT
+        };
+        let fill = |devices: &[(u64, u64)]| {
+            let (mut l1, mut l2, mut l3) = ([0u64; 8], Table::EMPTY, [Table::EMPTY, Table::EMPTY]);
+            HypMap { l1: &mut l1, l2: &mut l2, l2_addr: 0x9000, l3: &mut l3, l3_addr: 0xa000 }.fill(
+                &l,
+                0,
+                2 << 30,
+                devices,
+                0,
+            );
+            l1
+        };
+        let l1 = fill(&[(0xF900_0000, 0x10_0000), (0xFF00_0000, 0x1000)]);
+        assert_eq!(l1[0], 0x9000 | desc::VALID | desc::TABLE_OR_PAGE, "hv-static's GiB");
+        assert_eq!(l1[1], (1 << 30) | desc::RAM_RW | desc::VALID);
+        assert_eq!((l1[2], l1[3]), (0, (3 << 30) | desc::DEVICE | desc::VALID));
+        assert!(l1[4..].iter().all(|&e| e == 0), "nothing else");
+        let l1 = fill(&[(0x1_3FFF_F000, 0x2000), (0x2_0000_0000, 0)]);
+        assert_eq!((l1[4], l1[5]), ((4 << 30) | desc::DEVICE | desc::VALID, (5 << 30) | desc::DEVICE | desc::VALID));
+        assert_eq!((l1[3], l1[6], l1[7]), (0, 0, 0), "an empty window maps nothing");
     }
 }

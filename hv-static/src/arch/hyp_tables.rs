@@ -3,7 +3,7 @@
 //! Each architecture's `mmu.rs` only points its registers at [`l1_addr`] and turns the MMU on.
 
 use super::stacks::{HV_STACKS, STACK_SIZE};
-use crate::config::{NUM_CPUS, SYSTEM};
+use crate::config::{CpuStart, GicVersion, NUM_CPUS, SYSTEM};
 use crate::hwstate::Table;
 use crate::hwstate::{HypLayout, HypMap, PAGE};
 
@@ -53,7 +53,39 @@ pub fn build(l1_entries: usize, boot_dtb: u64) {
     };
     let (l2_addr, l3_addr) = ((&raw const *l2) as usize as u64, (&raw const *l3) as usize as u64);
     let l1 = &mut l1.0[..l1_entries.min(512)];
-    HypMap { l1, l2, l2_addr, l3, l3_addr }.fill(&layout(), SYSTEM.ram_base, SYSTEM.ram_size, boot_dtb);
+    let devices = device_windows();
+    HypMap { l1, l2, l2_addr, l3, l3_addr }.fill(&layout(), SYSTEM.ram_base, SYSTEM.ram_size, &devices, boot_dtb);
+}
+
+/// The MMIO windows hv-static itself drives, as `(base, size)` (an unused slot is empty): the console UART, the
+/// GIC's frames (a GICv3's redistributors for every CPU the board may have: 16 frames' worth), the board's
+/// virtio-mmio transports when it serves their disk or network, and the flags register of a sys-flags CPU start.
+/// Nothing else of the board's MMIO space is mapped at EL2: passed-through devices belong to their partition's
+/// stage 2 alone.
+fn device_windows() -> [(u64, u64); 8] {
+    const KIB: u64 = 1 << 10;
+    let g = &SYSTEM.gic;
+    let mut w = [(0, 0); 8];
+    w[0] = (SYSTEM.uart, 4 * KIB);
+    w[1] = (g.gicd, 64 * KIB);
+    w[2] = match g.version {
+        GicVersion::V3 => (g.gicr, 16 * 128 * KIB),
+        GicVersion::V2 => (g.gicc, 8 * KIB),
+    };
+    if g.version == GicVersion::V2 {
+        w[3] = (g.gich, 4 * KIB);
+    }
+    if let Some(d) = &SYSTEM.host_disk {
+        w[4] = (d.mmio_base, d.mmio_stride * u64::from(d.mmio_count));
+    }
+    if let Some(n) = &SYSTEM.host_net {
+        w[5] = (n.mmio_base, n.mmio_stride * u64::from(n.mmio_count));
+    }
+    if let CpuStart::SysFlags { set, clear } = SYSTEM.cpu_start {
+        w[6] = (set, 4);
+        w[7] = (clear, 4);
+    }
+    w
 }
 
 /// The level-1 table's address, for the translation table base register.

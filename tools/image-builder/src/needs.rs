@@ -58,10 +58,21 @@ pub fn for_qemu(board: &Board, from_card: bool) -> Vec<Need> {
     needs
 }
 
-/// Installs (or asks for) what booting `board` in QEMU needs.
+/// Installs (or asks for) what booting `board` in QEMU needs, and fetches the device tree its QEMU model is given
+/// ([`qemu_dtb`]).
 pub fn ensure_qemu(board: &Board, from_card: bool) -> Result<()> {
     packages::ensure(&for_qemu(board, from_card))?;
+    if board.qemu.is_some_and(|q| q.dtb.is_some()) {
+        provision::fixtures::ensure(&provision::fixtures::LINUX_ARM64)?;
+    }
     Ok(())
+}
+
+/// The file QEMU is given as the board's device tree (`-dtb`) when its model builds none: from Debian's arm64
+/// kernel package, kept by the arm64 Linux fixture.
+pub fn qemu_dtb(board: &Board) -> Option<PathBuf> {
+    let dtb = board.qemu?.dtb?;
+    Some(provision::fixtures::LINUX_ARM64.dir().join("dtbs").join(dtb))
 }
 
 #[cfg(test)]

@@ -79,13 +79,28 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
         .board
         .qemu_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: &kernel })
         .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))?;
+    if let Some(dtb) = crate::needs::qemu_dtb(s.board) {
+        cmd.extend(["-dtb".into(), display_path(&dtb)]);
+    }
     // QEMU puts the partitions' images in place at host speed, and hv-static skips its own copy (crate::preload),
     // where QEMU can tell it so.
     if s.board.qemu.is_some_and(|q| q.kernel_dtb) {
         cmd.extend(built.preload.qemu_args());
     }
     attach_uplink(s, &mut cmd);
+    cmd.extend(passthrough_serials(built));
     Ok(cmd)
+}
+
+/// `-serial` options giving every UART passed through to a partition a file of its own, `out/NAME/serial-NODE.txt`
+/// (what the partition wrote to the real device), the console staying on stdio.
+fn passthrough_serials(built: &Built) -> Vec<String> {
+    let s = &built.prepared.checked.system;
+    let paths: Vec<&str> = s.partitions.iter().flat_map(|p| &p.passthrough).map(|d| d.path).collect();
+    s.board.qemu_serial_args(&paths, |path| {
+        let node = path.rsplit('/').next().unwrap_or(path);
+        display_path(&built.out_dir.join(format!("serial-{node}.txt")))
+    })
 }
 
 /// Adds the board's network device (QEMU's user-mode network) when a switch has it as its uplink. The transport is

@@ -50,7 +50,7 @@ fn release_from_pen(set: u64, clear: u64, mpidr: u64, entry: u64) -> i64 {
         return PSCI_INVALID_PARAMETERS;
     }
     // SAFETY: `set` and `clear` are the board's SYS_FLAGSSET/SYS_FLAGSCLR registers from the generated
-    // configuration: device memory below RAM, which the hypervisor's own map covers; writing them only changes
+    // configuration: device memory the hypervisor's own map covers (`hyp_tables::device_windows`); writing them only changes
     // the flags the parked CPUs poll.
     unsafe {
         core::ptr::write_volatile(clear as usize as *mut u32, u32::MAX);

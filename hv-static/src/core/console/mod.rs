@@ -21,6 +21,13 @@ use outbox::Outbox;
 // only this lock touches it.
 static UART: Mutex<Uart> = Mutex::new(unsafe { Uart::new(SYSTEM.uart_kind, SYSTEM.uart as usize) });
 
+/// Boot CPU, before the first line: readies the UART ([`Uart::enable`]; only the Cadence UART needs it, whose
+/// transmitter may still be off, and then every line would be dropped). Here rather than on first use so that no
+/// write path, all of which run inside traps later, carries the check.
+pub fn init() {
+    UART.lock().enable();
+}
+
 /// Output sources: partition `i` is source `i`, the hypervisor the last.
 const HV_SOURCE: usize = NUM_PARTITIONS;
 
@@ -232,6 +239,8 @@ pub fn emergency(args: fmt::Arguments) {
     let _ = line.write_fmt(args);
     let text = &line.buf[..line.len];
     let write = |uart: &mut Uart| {
+        // A panic before `init` (on the boot CPU's way to it) would otherwise go unseen on a UART still off.
+        uart.enable();
         uart.write_bytes(b"\n[hv] ");
         uart.write_bytes(text);
         uart.write_bytes(b"\n");

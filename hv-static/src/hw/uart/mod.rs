@@ -1,5 +1,5 @@
 //! The physical console UART, driven by whichever driver the configuration names (`SystemConfig::uart_kind`).
-//! A plain enum: no heap, no vtable, one compare per call. (Both drivers are compiled in: the console's lock holds
+//! A plain enum: no heap, no vtable, one compare per call. (Every driver is compiled in: the console's lock holds
 //! the value, so the optimiser does not see that the kind is a build-time constant.)
 //!
 //! Not `embedded-io`: its `Write::write` must block until the device takes at least one byte, and `Read::read`
@@ -8,16 +8,19 @@
 //! `WriteReady` plus `write` would read the status register twice per run. The guests' PL011, which may wait, does
 //! implement it (`guest-rt`'s console).
 
+pub mod cadence;
 pub mod ns16550;
 pub mod pl011;
 
 use crate::config::UartKind;
+use cadence::Cadence;
 use ns16550::Ns16550;
 use pl011::Pl011;
 
 pub enum Uart {
     Pl011(Pl011),
     Ns16550(Ns16550),
+    Cadence(Cadence),
 }
 
 impl Uart {
@@ -30,6 +33,20 @@ impl Uart {
             UartKind::Pl011 => Uart::Pl011(unsafe { Pl011::new(base) }),
             // SAFETY: as above.
             UartKind::Ns16550 { reg_shift } => Uart::Ns16550(unsafe { Ns16550::new(base, reg_shift) }),
+            // SAFETY: as above.
+            UartKind::Cadence => Uart::Cadence(unsafe { Cadence::new(base) }),
+        }
+    }
+
+    /// Makes the UART able to send and receive, where the boot loader may not have (once, on the boot CPU, before
+    /// the first line; again in the panic path, in case that came first). Not part of `new`: the console's UART is
+    /// a static built in a const context, which cannot touch the device. Only the Cadence UART needs it: QEMU's
+    /// comes out of reset with its transmitter and receiver off and drops everything written to it. The PL011 and
+    /// 16550 are left exactly as the boot loader configured them.
+    pub fn enable(&mut self) {
+        match self {
+            Uart::Pl011(_) | Uart::Ns16550(_) => {}
+            Uart::Cadence(u) => u.enable(),
         }
     }
 
@@ -37,6 +54,7 @@ impl Uart {
         match self {
             Uart::Pl011(u) => u.write_byte(b),
             Uart::Ns16550(u) => u.write_byte(b),
+            Uart::Cadence(u) => u.write_byte(b),
         }
     }
 
@@ -45,6 +63,7 @@ impl Uart {
         match self {
             Uart::Pl011(_) => pl011::FIFO_DEPTH,
             Uart::Ns16550(_) => ns16550::FIFO_DEPTH,
+            Uart::Cadence(_) => cadence::FIFO_DEPTH,
         }
     }
 
@@ -54,6 +73,7 @@ impl Uart {
         match self {
             Uart::Pl011(u) => u.write_run(run),
             Uart::Ns16550(u) => run.iter().take_while(|&&b| u.try_write_byte(b)).count(),
+            Uart::Cadence(u) => u.write_run(run),
         }
     }
 
@@ -62,6 +82,7 @@ impl Uart {
         match self {
             Uart::Pl011(u) => u.set_tx_interrupt(on),
             Uart::Ns16550(u) => u.set_tx_interrupt(on),
+            Uart::Cadence(u) => u.set_tx_interrupt(on),
         }
     }
 
@@ -70,6 +91,7 @@ impl Uart {
         match self {
             Uart::Pl011(u) => u.read_byte(),
             Uart::Ns16550(u) => u.read_byte(),
+            Uart::Cadence(u) => u.read_byte(),
         }
     }
 
@@ -78,6 +100,7 @@ impl Uart {
         match self {
             Uart::Pl011(u) => u.enable_rx_interrupt(),
             Uart::Ns16550(u) => u.enable_rx_interrupt(),
+            Uart::Cadence(u) => u.enable_rx_interrupt(),
         }
     }
 

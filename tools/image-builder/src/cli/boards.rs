@@ -86,6 +86,7 @@ fn uart_kind(kind: UartKind) -> &'static str {
     match kind {
         UartKind::Pl011 => "pl011",
         UartKind::Ns16550 { .. } => "ns16550",
+        UartKind::Cadence => "cadence",
     }
 }
 
@@ -184,6 +185,7 @@ fn row(b: &Board) -> [String; 8] {
             let kind = match u.kind {
                 UartKind::Pl011 => "PL011",
                 UartKind::Ns16550 { .. } => "16550",
+                UartKind::Cadence => "Cadence",
             };
             format!("{} ({kind} at {})", u.name, hex(u.base))
         })
