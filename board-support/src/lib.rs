@@ -875,6 +875,25 @@ mod tests {
     #[test]
     fn every_board_is_consistent() {
         for b in BOARDS {
+            // hv-static maps RAM and the devices it drives in 1 GiB blocks at EL2 (`HypMap::fill`): no GiB may
+            // hold both, whatever RAM size a config picks.
+            let ram_gibs = b.ram_base / GIB..(b.ram_base + b.max_ram_size).div_ceil(GIB);
+            let mut driven: Vec<Mmio> = b.uarts.iter().map(|u| Mmio { base: u.base, size: u.size }).collect();
+            if let Some(v2) = b.gic.v2 {
+                driven.extend([v2.gicd, v2.gicc, v2.gich].map(|base| Mmio { base, size: 8 * KIB }));
+            }
+            if let Some(v3) = b.gic.v3 {
+                driven.push(Mmio { base: v3.gicd, size: 64 * KIB });
+                driven.push(Mmio { base: v3.gicr, size: v3.gicr_stride * u64::from(b.max_cpus) });
+            }
+            driven.extend(b.virtio_mmio.map(|v| v.region()));
+            if let CpuStart::SysFlags { set, clear } = b.cpu_start {
+                driven.extend([set, clear].map(|base| Mmio { base, size: 4 }));
+            }
+            for m in driven {
+                let gibs = m.base / GIB..=(m.end() - 1) / GIB;
+                assert!(!gibs.clone().any(|g| ram_gibs.contains(&g)), "{}: a GiB of RAM holds {:#x}", b.name, m.base);
+            }
             let mut paths: Vec<&str> = b.uarts.iter().map(|u| u.path).collect();
             // A console UART is never passed through: its node may sit anywhere in the board's tree.
             for u in b.uarts {
