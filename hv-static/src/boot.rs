@@ -90,11 +90,14 @@ fn check_board(dtb: usize) -> Result<Option<fdt::Fdt<'static>>, &'static str> {
     // SAFETY: the boot protocol passes the device tree's address in x0; `from_ptr` validates the header.
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.map_err(|_| "invalid board device tree")?;
     let (need_lo, need_hi) = (SYSTEM.image_base, SYSTEM.ram_base + SYSTEM.ram_size);
-    let covered = fdt.memory().regions().any(|r| {
-        let lo = r.starting_address as u64;
-        let hi = lo + r.size.unwrap_or(0) as u64;
-        lo <= need_lo && need_hi <= hi
-    });
+    // Every `device_type = "memory"` node's banks (not `Fdt::memory`, which panics on a tree without one).
+    let banks = || {
+        fdt.all_nodes()
+            .filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("memory"))
+            .flat_map(|n| n.reg().into_iter().flatten())
+            .map(|r| (r.starting_address as u64, r.size.unwrap_or(0) as u64))
+    };
+    let covered = crate::core::board_ram::covers(banks, need_lo, need_hi);
     if !covered {
         return Err("the board's RAM does not cover the configured RAM (run QEMU with enough -m)");
     }

@@ -3,6 +3,8 @@
 //! trace. Built on the hardware layers below (`arch`, `hw`); the virtual devices above (`vdev`) are reached only
 //! through hooks the entry layer registers.
 
+// Whether the board's RAM banks cover the layout's RAM: checked at boot, tested on the host.
+pub mod board_ram;
 pub mod console;
 // What hv-static remembers of each partition's health (restarts, the restart budget, the last fault).
 pub mod health;
