@@ -149,6 +149,27 @@ pub fn passthrough(config: &str) {
     assert!(!out.output.contains("fault"), "{}", out.output);
 }
 
+/// A UART of the SoC passed through to `hello0` (`configs/xlnx-*-passthrough.toml`): hello0 finds it in its device
+/// tree (`kind` at `base`, its SPI `intid`), writes a line to the real device, which reaches QEMU's second serial
+/// (`out/NAME/serial-NODE.txt`, NODE the board node's name), and takes its transmit interrupt once; `hello1`, which
+/// owns nothing, sees no such UART, and nobody faults.
+pub fn uart_passthrough(config_name: &str, kind: &str, base: u64, intid: u32, node: &str) {
+    let until = all_of(&[&format!(r"\[hello0\] aux uart irq {intid}\b"), r"\[hello1\] tick 3\b"]);
+    let out = boot_until(config_name, &until, Duration::from_secs(60));
+    let owner = lines_of(&out, "hello0");
+    let found = format!("aux uart: {kind} at {base:#x} irq {intid}");
+    assert!(owner.contains(&found.as_str()), "{owner:?}");
+    assert_eq!(owner.iter().filter(|l| l.starts_with("aux uart irq")).count(), 1, "one interrupt: {owner:?}");
+    let other = lines_of(&out, "hello1");
+    assert!(other.iter().all(|l| !l.contains("aux uart")), "hello1 saw the UART: {other:?}");
+    assert!(!out.output.contains("fault"), "{}", out.output);
+    let name = config_name.trim_end_matches(".toml");
+    let file = image_builder::workspace_root().join(format!("out/{name}/serial-{node}.txt"));
+    let written = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(written.contains("hello from hello0 on its own UART"), "{}: {written:?}", file.display());
+    assert!(!out.output.contains("on its own UART"), "the line went to the console, not the device");
+}
+
 /// Console input goes to one partition at a time; `Ctrl-]` commands move it (see hv-static's console/input.rs).
 pub fn console_input(config_name: &str) {
     const T: Duration = Duration::from_secs(30);

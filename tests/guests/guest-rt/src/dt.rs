@@ -63,6 +63,32 @@ pub struct Device {
     pub intid: Option<u32>,
 }
 
+/// How a [`AuxUart`] is driven: the two UART designs hello knows (see [`crate::aux_uart`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuxUartKind {
+    /// An Arm PL011 (`arm,pl011`), as on Xilinx Versal.
+    Pl011,
+    /// A Cadence UART (`cdns,uart-r1p12` or `xlnx,xuartps`), as on Xilinx Zynq UltraScale+ (ZynqMP).
+    Cadence,
+}
+
+impl fmt::Display for AuxUartKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pl011 => "pl011",
+            Self::Cadence => "cadence",
+        })
+    }
+}
+
+/// A UART besides the console: under hv-static, a SoC UART passed through to the partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuxUart {
+    pub kind: AuxUartKind,
+    /// Its registers (the first `reg` entry) and the INTID of its first interrupt.
+    pub device: Device,
+}
+
 /// Why a device tree cannot describe a runnable partition.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum DtError {
@@ -102,6 +128,10 @@ pub struct Platform<'a> {
     /// The first enabled `arm,pl031` real-time clock: QEMU `virt` has one; under hv-static only a partition it is
     /// passed through to does.
     pub rtc: Option<Device>,
+    /// A UART that is not the console: the first enabled `arm,pl011` other than [`Platform::uart`], else the first
+    /// enabled Cadence UART. Under hv-static only a partition a SoC UART is passed through to has one (its console
+    /// is the emulated PL011 `/chosen/stdout-path` names); natively on a board with two UARTs, the second.
+    pub aux_uart: Option<AuxUart>,
     /// `/chosen/bootargs`, empty when absent.
     pub bootargs: &'a str,
     /// `/hypervisor/partition-name`, or `"native"` without a `/hypervisor` node (bare QEMU).
@@ -136,13 +166,15 @@ impl<'a> Platform<'a> {
         let chosen = fdt.find_node("/chosen");
         let hypervisor = fdt.find_node("/hypervisor");
         let (virtio_mmio, virtio_mmio_count) = virtio_mmio(&fdt, interrupt_cells);
+        let uart = uart(&fdt);
         Ok(Self {
             dtb,
             memory: memory(&fdt).ok_or(DtError::NoMemory)?,
-            uart: uart(&fdt),
+            uart,
             gic,
             timer_intid: timer_intid(&fdt, interrupt_cells),
             rtc: device(&fdt, PL031, interrupt_cells),
+            aux_uart: aux_uart(&fdt, uart, interrupt_cells),
             bootargs: chosen.and_then(|c| c.property("bootargs")).and_then(|p| p.as_str()).unwrap_or(""),
             partition_name: hypervisor
                 .and_then(|h| h.property("partition-name"))
@@ -250,6 +282,17 @@ fn uart(fdt: &Fdt) -> Option<Region> {
         .and_then(|path| fdt.find_node(path.split(':').next()?))
         .filter(|n| has_compatible(n, PL011) && is_enabled(n));
     stdout.or_else(|| find_enabled(fdt, PL011)).and_then(|n| regs(n).next())
+}
+
+const CADENCE_UART: &[&str] = &["cdns,uart-r1p12", "xlnx,xuartps"];
+
+/// The first enabled PL011 whose registers are not the console's, else the first enabled Cadence UART.
+fn aux_uart(fdt: &Fdt, console: Option<Region>, interrupt_cells: usize) -> Option<AuxUart> {
+    let not_console = |d: &Device| console.is_none_or(|c| c.base != d.reg.base);
+    let pl011 = devices(fdt, PL011, interrupt_cells).find(not_console);
+    pl011.map(|device| AuxUart { kind: AuxUartKind::Pl011, device }).or_else(|| {
+        device(fdt, CADENCE_UART, interrupt_cells).map(|device| AuxUart { kind: AuxUartKind::Cadence, device })
+    })
 }
 
 const GIC_V3: &[&str] = &["arm,gic-v3"];

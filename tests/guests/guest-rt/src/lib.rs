@@ -5,8 +5,9 @@
 //! AArch64, exception vectors), the facts of its partition read from the device tree ([`dt::Platform`]), a locked
 //! PL011 console behind [`println!`], a `critical-section` implementation that is sound with several vCPUs
 //! ([`critical`]), the GIC (v2 or v3; v2 only on ARMv7), the virtual timer, an IRQ dispatcher,
-//! secondary-vCPU start-up through PSCI, an SP805 watchdog driver ([`watchdog`]), and a synchronous-exception handler that prints the syndrome and stops the
-//! vCPU so that a guest bug is visible.
+//! secondary-vCPU start-up through PSCI, an SP805 watchdog driver ([`watchdog`]), a polled driver for a
+//! passed-through PL011 or Cadence UART ([`aux_uart`]), and a synchronous-exception handler that prints the
+//! syndrome and stops the vCPU so that a guest bug is visible.
 //!
 //! Design rules:
 //! - Nothing about the platform is assumed: every address and interrupt number comes from the device tree, as
@@ -18,6 +19,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod arch;
+pub mod aux_uart;
 pub mod bootargs;
 pub mod console;
 pub mod critical;

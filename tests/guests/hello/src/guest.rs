@@ -2,6 +2,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use guest_rt::aux_uart;
 use guest_rt::gic::{self, DEFAULT_PRIORITY};
 use guest_rt::{arch, bootargs, irq, println, smp, timer, Platform, MAX_CPUS};
 use pv_drivers::abi::psci::{self, AffinityState};
@@ -38,6 +39,13 @@ struct Rtc {
     intid: u32,
 }
 
+/// The UART besides the console (under hv-static, a passed-through SoC UART), whose transmit interrupt, an SPI
+/// routed to vCPU 0, is taken once.
+struct AuxUart {
+    driver: aux_uart::Driver,
+    intid: u32,
+}
+
 static CONFIG: Once<Config> = Once::new();
 static UP: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 static GOT_SGI: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
@@ -50,6 +58,9 @@ static RTC: Once<Rtc> = Once::new();
 /// `watchdog=<ms>`: the partition's SP805, fed on every tick of vCPU 0.
 static WATCHDOG: Once<Sp805> = Once::new();
 static RTC_ALARMS: AtomicU64 = AtomicU64::new(0);
+static AUX_UART: Once<AuxUart> = Once::new();
+/// The aux UART's interrupt was taken (and reported) once.
+static AUX_UART_IRQ: AtomicBool = AtomicBool::new(false);
 /// `done=reset-all`: the counter value at which every vCPU calls SYSTEM_RESET (0 until vCPU 0 sets it).
 static RESET_AT: AtomicU64 = AtomicU64::new(0);
 
@@ -77,6 +88,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
     init_cpu(config);
     let running = start_secondaries(cpus);
     start_rtc(platform);
+    start_aux_uart(platform);
     start_watchdog(platform);
     arch::enable_irqs();
     timer::start_periodic(config.tick_ms);
@@ -277,6 +289,27 @@ fn start_rtc(platform: &Platform) {
     rtc.device.arm_in_one_second();
 }
 
+/// On vCPU 0, when the device tree has a UART besides the console: says so on the console, sends a line through
+/// it, then enables its SPI, routed to this vCPU, and its transmit interrupt, which fires once the line is out.
+fn start_aux_uart(platform: &Platform) {
+    let Some(uart) = platform.aux_uart else { return };
+    let (kind, base) = (uart.kind, uart.device.reg.base);
+    let Some(intid) = uart.device.intid.filter(|&intid| intid >= gic::FIRST_SPI) else {
+        println!("aux uart: {kind} at {base:#x} has no SPI, not used");
+        return;
+    };
+    println!("aux uart: {kind} at {base:#x} irq {intid}");
+    // SAFETY: the device tree's UART, not the console, mapped as a device for this partition; only vCPU 0 (here
+    // and in its interrupt handler) drives it.
+    let aux = AUX_UART.call_once(|| AuxUart { driver: unsafe { aux_uart::Driver::new(&uart) }, intid });
+    aux.driver.disable_and_clear_tx_interrupt();
+    for part in [b"hello from ".as_slice(), platform.partition_name.as_bytes(), b" on its own UART\r\n"] {
+        aux.driver.write_bytes(part);
+    }
+    gic::get().enable_spi(intid, DEFAULT_PRIORITY);
+    aux.driver.enable_tx_interrupt();
+}
+
 /// No RTC alarm is outstanding: there is no RTC, it alarms forever, or it reached `rtc_alarms`.
 fn rtc_finished(config: &Config) -> bool {
     RTC.get().is_none() || config.rtc_alarm_limit.is_none_or(|n| RTC_ALARMS.load(Ordering::Acquire) >= n)
@@ -326,6 +359,12 @@ fn on_irq(intid: u32) {
         // Nothing to do: waking vCPU 0 so it re-checks FINISHED is the point.
     } else if let Some(rtc) = RTC.get().filter(|rtc| rtc.intid == intid && cpu == 0) {
         on_rtc_alarm(rtc, config);
+    } else if let Some(aux) = AUX_UART.get().filter(|aux| aux.intid == intid && cpu == 0) {
+        // Masking the source drops its line; the SPI stays enabled, so a second arrival is quiet, not a storm.
+        aux.driver.disable_and_clear_tx_interrupt();
+        if !AUX_UART_IRQ.swap(true, Ordering::AcqRel) {
+            println!("aux uart irq {intid}");
+        }
     } else {
         // Not enabled here: a misrouted interrupt (e.g. the RTC's SPI on another vCPU) or one hello never
         // enabled. Disabled after the report, so a level nobody clears is reported once instead of forever.

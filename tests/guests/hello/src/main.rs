@@ -11,6 +11,12 @@
 //! - when the device tree has an `arm,pl031` RTC (QEMU `virt`; under hv-static, a partition it is passed through
 //!   to): `rtc: pl031 at 0x<base> irq <intid>` from vCPU 0, which routes the RTC's SPI to itself, then
 //!   `rtc alarm <n> (irq <intid>)` per alarm, one a second; with `rtc_alarms=<M>` the alarm stops after M
+//! - when the device tree has a UART besides the console (under hv-static, a SoC UART passed through to the
+//!   partition: the first `arm,pl011` that is not the console, else a Cadence `cdns,uart-r1p12`/`xlnx,xuartps`):
+//!   `aux uart: pl011|cadence at 0x<base> irq <intid>` from vCPU 0, which writes `hello from <partition-name> on
+//!   its own UART` to that UART, routes its SPI to itself and enables its transmit interrupt, then `aux uart irq
+//!   <intid>` once when that interrupt arrives; `aux uart: pl011|cadence at 0x<base> has no SPI, not used` without
+//!   an interrupt
 //! - with `ticks=<N>` in the bootargs, each vCPU stops after N ticks and vCPU 0 prints `hello: done` and calls
 //!   PSCI SYSTEM_OFF (with an RTC and `rtc_alarms=<M>`, also only after M alarms); `done=reset` calls
 //!   SYSTEM_RESET instead, `done=reset-all` makes every vCPU call SYSTEM_RESET at the same counter value, and

@@ -57,6 +57,8 @@ struct Partition {
     rtcs: Vec<(u64, [u32; 3], &'static str)>,
     /// virtio-mmio transports, as dom0-less writes them: base, SPI number, status (`None`: no property).
     virtio: Vec<(u64, u32, Option<&'static str>)>,
+    /// Passed-through SoC UARTs, as copied from the board's tree: node name, compatibles, base, SPI number, status.
+    aux_uarts: Vec<(&'static str, &'static [&'static str], u64, u32, &'static str)>,
 }
 
 impl Default for Partition {
@@ -70,6 +72,7 @@ impl Default for Partition {
             memory: true,
             rtcs: vec![],
             virtio: vec![],
+            aux_uarts: vec![],
         }
     }
 }
@@ -163,6 +166,15 @@ impl Partition {
                 w.property_string("status", status).unwrap();
             }
             w.end_node(virtio).unwrap();
+        }
+
+        for (name, compatible, base, spi, status) in &self.aux_uarts {
+            let uart = w.begin_node(name).unwrap();
+            w.property_string_list("compatible", compatible.iter().map(|c| c.to_string()).collect()).unwrap();
+            w.property_array_u64("reg", &[*base, 0x1000]).unwrap();
+            w.property_array_u32("interrupts", &[0, *spi, 4]).unwrap();
+            w.property_string("status", status).unwrap();
+            w.end_node(uart).unwrap();
         }
 
         let chosen = w.begin_node("chosen").unwrap();
@@ -265,6 +277,70 @@ fn lists_virtio_mmio_transports_in_tree_order() {
     let kept = transports(many);
     assert_eq!(kept.len(), MAX_VIRTIO_MMIO, "the ones past the limit are dropped");
     assert_eq!(kept.last().unwrap().reg.base, 0x0a00_0000 + (MAX_VIRTIO_MMIO as u64 - 1) * 0x200);
+}
+
+const VERSAL_UART1: (&str, &[&str], u64, u32, &str) =
+    ("uart@ff010000", &["arm,pl011", "arm,primecell"], 0xff01_0000, 19, "okay");
+const ZCU102_UART1: (&str, &[&str], u64, u32, &str) =
+    ("serial@ff010000", &["cdns,uart-r1p12", "xlnx,xuartps"], 0xff01_0000, 22, "okay");
+
+fn aux_uart_of(partition: Partition) -> Option<AuxUart> {
+    Platform::parse(&partition.build()).unwrap().aux_uart
+}
+
+#[test]
+fn the_console_pl011_is_not_an_aux_uart() {
+    assert_eq!(aux_uart_of(Partition::default()), None, "only the emulated console");
+    assert_eq!(Platform::parse(QEMU_V3).unwrap().aux_uart, None, "QEMU virt has one non-secure PL011");
+    assert_eq!(Platform::parse(QEMU_V2).unwrap().aux_uart, None);
+}
+
+#[test]
+fn finds_a_passed_through_pl011_and_its_spi() {
+    let versal = Partition { aux_uarts: vec![VERSAL_UART1], ..Default::default() };
+    let aux = aux_uart_of(versal).unwrap();
+    assert_eq!(aux.kind, AuxUartKind::Pl011);
+    assert_eq!(aux.device, Device { reg: region(0xff01_0000, 0x1000), intid: Some(51) }, "SPI 19 is INTID 51");
+    assert_eq!(aux.kind.to_string(), "pl011");
+
+    // Natively the console can be any PL011: the one stdout-path names is skipped wherever it is in the tree.
+    let two = vec![(0x0900_0000, "okay"), (0x0904_0000, "okay")];
+    let second_is_console = Partition { uarts: two, stdout: Some("/pl011@9040000:115200n8"), ..Default::default() };
+    let aux = aux_uart_of(second_is_console).unwrap();
+    assert_eq!((aux.kind, aux.device.reg.base, aux.device.intid), (AuxUartKind::Pl011, 0x0900_0000, Some(33)));
+}
+
+#[test]
+fn finds_a_passed_through_cadence_uart() {
+    let zcu102 = Partition { aux_uarts: vec![ZCU102_UART1], ..Default::default() };
+    let aux = aux_uart_of(zcu102).unwrap();
+    assert_eq!(aux.kind, AuxUartKind::Cadence);
+    assert_eq!(aux.device, Device { reg: region(0xff01_0000, 0x1000), intid: Some(54) }, "SPI 22 is INTID 54");
+    assert_eq!(aux.kind.to_string(), "cadence");
+
+    let xuartps_only = ("serial@ff010000", &["xlnx,xuartps"][..], 0xff01_0000, 22, "okay");
+    assert_eq!(
+        aux_uart_of(Partition { aux_uarts: vec![xuartps_only], ..Default::default() }).unwrap().kind,
+        AuxUartKind::Cadence
+    );
+
+    let both = Partition { aux_uarts: vec![ZCU102_UART1, VERSAL_UART1], ..Default::default() };
+    assert_eq!(aux_uart_of(both).unwrap().kind, AuxUartKind::Pl011, "a PL011 first, wherever it is");
+}
+
+#[test]
+fn a_disabled_aux_uart_is_ignored() {
+    let disabled = |(name, compatible, base, spi, _)| (name, compatible, base, spi, "disabled");
+    let pl011_off = Partition { aux_uarts: vec![disabled(VERSAL_UART1)], ..Default::default() };
+    assert_eq!(aux_uart_of(pl011_off), None);
+    let cadence_off = Partition { aux_uarts: vec![disabled(ZCU102_UART1)], ..Default::default() };
+    assert_eq!(aux_uart_of(cadence_off), None);
+
+    let pl011_off_cadence_on =
+        Partition { aux_uarts: vec![disabled(VERSAL_UART1), ZCU102_UART1], ..Default::default() };
+    assert_eq!(aux_uart_of(pl011_off_cadence_on).unwrap().kind, AuxUartKind::Cadence);
+    let console_off = vec![(0x0900_0000, "okay"), (0x0904_0000, "disabled")];
+    assert_eq!(aux_uart_of(Partition { uarts: console_off, ..Default::default() }), None);
 }
 
 #[test]
