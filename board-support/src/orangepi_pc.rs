@@ -100,6 +100,7 @@ pub static BOARD: Board = Board {
         extra_args: &[],
         serials: &[UART0.path],
         dtb: None,
+        backports: false,
     }),
     uboot: Some(UBOOT),
     devices: &[],

@@ -59,6 +59,7 @@ pub static BOARD: Board = Board {
         extra_args: &[],
         serials: &[qemu_virt::UART0.path],
         dtb: None,
+        backports: false,
     }),
     uboot: Some(UBOOT),
     devices: &[PL031, PL061],

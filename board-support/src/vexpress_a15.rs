@@ -118,6 +118,7 @@ pub static BOARD: Board = Board {
         extra_args: &["-audiodev", "none,id=snd0", "-global", "pl041.audiodev=snd0"],
         serials: &[UART0.path],
         dtb: None,
+        backports: false,
     }),
     uboot: None,
     devices: &[PL031],

@@ -84,6 +84,7 @@ pub static BOARD: Board = Board {
         extra_args: &[],
         serials: &[UART0.path, UART1.path],
         dtb: None,
+        backports: false,
     }),
     uboot: None,
     devices: &[UART1],

@@ -97,6 +97,7 @@ pub static BOARD: Board = Board {
         extra_args: &["-audiodev", "none,id=snd0"],
         serials: &[UART0.path, UART1.path],
         dtb: Some(DTB),
+        backports: false,
     }),
     uboot: None,
     devices: &[UART1],

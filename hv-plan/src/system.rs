@@ -49,6 +49,12 @@ pub enum CpuStart {
     /// follows). The register is cleared through `clear` (writing ones clears bits) and set through `set`; an SGI
     /// then wakes the CPU. There is no context argument: a CPU started this way finds itself by its MPIDR.
     SysFlags { set: u64, clear: u64 },
+    /// The boot loader parks the other CPUs (AArch64, at EL2) in a spin table: each waits in WFE, reading its
+    /// 64-bit release address and jumping to the address it holds once it is non-zero (Linux's arm64
+    /// `enable-method = "spin-table"`). CPU n's (MPIDR affinity 0 = n) is `release_base + 8 * n` (the Raspberry
+    /// Pi 4's firmware and QEMU's `raspi4b`: 0xd8, 0xe0, 0xe8, 0xf0). There is no context argument, and no firmware
+    /// answers SMC calls: nothing else may be asked of it.
+    SpinTable { release_base: u64 },
 }
 
 /// How much hv-static says on its console; each level includes the ones before it. Partition output is never
@@ -148,6 +154,9 @@ mod bake {
                 CpuStart::Psci => Expr::atom("CpuStart::Psci"),
                 CpuStart::SysFlags { set, clear } => {
                     Expr::strukt("CpuStart::SysFlags", vec![("set", set.bake()), ("clear", clear.bake())])
+                }
+                CpuStart::SpinTable { release_base } => {
+                    Expr::strukt("CpuStart::SpinTable", vec![("release_base", release_base.bake())])
                 }
             }
         }

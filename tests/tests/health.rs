@@ -9,7 +9,7 @@ use hv_tests::{boot_until, lines_of};
 
 fn check(config: &str) {
     let until = hv_tests::all_of(&[
-        r"\[hv\] partition 'dog' stopped: .*\n(.*\n)*\[worker\] tick 3\b",
+        r"\[hv\] partition 'dog' stopped: .*\n(.*\n)*\[worker\] tick \d+",
         r"\[stale\] (stale: device works after the restart|stale: (bring-up|read) )",
         r"\[hv\] partition 'dogc' stopped: .*\n(.*\n)*\[filler\] tick \d+",
     ]);

@@ -45,6 +45,10 @@ pub fn fetch_inputs(config_path: &Path) -> Result<()> {
 /// The Debian packages booting `board` in QEMU needs (`from_card`: through its U-Boot from the SD card).
 pub fn for_qemu(board: &Board, from_card: bool) -> Vec<Need> {
     let Some(q) = board.qemu else { return Vec::new() };
+    if q.backports {
+        // The emulator is a fixture (`qemu_binary`), not a system package.
+        return Vec::new();
+    }
     let mut needs = vec![packages::qemu(q.binary, q.package)];
     if q.machine == "virt" {
         // QEMU gives `virt` a default network card whose option ROM its package only recommends.
@@ -65,7 +69,20 @@ pub fn ensure_qemu(board: &Board, from_card: bool) -> Result<()> {
     if board.qemu.is_some_and(|q| q.dtb.is_some()) {
         provision::fixtures::ensure(&provision::fixtures::LINUX_ARM64)?;
     }
+    if board.qemu.is_some_and(|q| q.backports) {
+        provision::fixtures::ensure(&provision::fixtures::QEMU_BACKPORTS)?;
+    }
     Ok(())
+}
+
+/// The emulator to run for `board`: its `binary` from the system, or from the unpacked backports QEMU.
+pub fn qemu_binary(board: &Board) -> Option<PathBuf> {
+    let q = board.qemu?;
+    Some(if q.backports {
+        provision::fixtures::QEMU_BACKPORTS.dir().join("usr/bin").join(q.binary)
+    } else {
+        PathBuf::from(q.binary)
+    })
 }
 
 /// The file QEMU is given as the board's device tree (`-dtb`) when its model builds none: from Debian's arm64

@@ -45,8 +45,16 @@ pub const UBOOT_SUNXI: Fixture = Fixture {
     what: "Debian's U-Boot for Allwinner boards (u-boot-sunxi)",
 };
 
+/// The newer QEMU of Debian's bookworm-backports, unpacked beside the system's (for QEMU 10's `raspi4b`).
+pub const QEMU_BACKPORTS: Fixture = Fixture {
+    script: "fetch-qemu-backports.sh",
+    args: &[],
+    dir: "qemu-backports",
+    what: "QEMU from Debian's bookworm-backports (qemu-system-arm, unpacked, not installed)",
+};
+
 /// Every fixture.
-pub const ALL: [Fixture; 3] = [LINUX_ARM64, LINUX_ARMHF, UBOOT_SUNXI];
+pub const ALL: [Fixture; 4] = [LINUX_ARM64, LINUX_ARMHF, UBOOT_SUNXI, QEMU_BACKPORTS];
 
 /// The fixture cache: `tests/fixtures/cache`.
 pub fn cache_root() -> PathBuf {

@@ -9,6 +9,7 @@ const PSCI_CPU_ON_32: u32 = hv_plan::abi::psci::CPU_ON_32;
 /// PSCI return codes used here.
 const PSCI_SUCCESS: i64 = hv_plan::abi::psci::SUCCESS as i64;
 const PSCI_INVALID_PARAMETERS: i64 = hv_plan::abi::psci::INVALID_PARAMETERS as i64;
+const PSCI_NOT_SUPPORTED: i64 = hv_plan::abi::psci::NOT_SUPPORTED as i64;
 
 /// Starts physical CPU `mpidr` at `entry` (a physical address) with `context` in r0 where the method passes one.
 /// Returns a PSCI status. A CPU released from the holding pen (`SysFlags`) waits for an interrupt to look: the
@@ -17,6 +18,8 @@ pub fn cpu_on(mpidr: u64, entry: u64, context: u64) -> i64 {
     match SYSTEM.cpu_start {
         CpuStart::Psci => psci_cpu_on(mpidr, entry, context),
         CpuStart::SysFlags { set, clear } => release_from_pen(set, clear, mpidr, entry),
+        // An AArch64 boot protocol: no ARMv7 board uses it.
+        CpuStart::SpinTable { .. } => PSCI_NOT_SUPPORTED,
     }
 }
 

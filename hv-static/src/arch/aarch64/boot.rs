@@ -1,10 +1,11 @@
 //! Entry points: the arm64 `Image` header, the primary CPU's entry from the boot loader and the secondaries'
-//! entry from the firmware's PSCI CPU_ON.
+//! entry from the firmware's PSCI CPU_ON or the boot loader's spin table.
 //!
 //! Nothing here touches memory through Rust before the stack exists and `.bss` is zero; FP/SIMD is enabled at EL2
 //! first because the compiler may use NEON registers anywhere.
 
 use crate::arch::stacks::STACK_SIZE;
+use crate::config::{NUM_CPUS, SYSTEM};
 
 core::arch::global_asm!(
     r#"
@@ -39,8 +40,26 @@ primary_entry:
 
     .global secondary_entry
 secondary_entry:
-    mov     x20, x0                 /* PSCI context id = logical CPU index */
-    mov     x19, #0
+    /* The logical index is this CPU's position in the configuration's list, found by its MPIDR affinity (PSCI
+       passes it as the context id too, but a CPU released from a spin table gets no argument). */
+    mrs     x1, CurrentEL
+    cmp     x1, #(2 << 2)
+    b.ne    not_el2
+    mrs     x1, mpidr_el1
+    mov     x2, #0xffffff           /* affinity levels 2..0 */
+    movk    x2, #0xff, lsl #32      /* and 3 */
+    and     x1, x1, x2
+    adrp    x2, {mpidrs}
+    add     x2, x2, :lo12:{mpidrs}
+    mov     x20, #0
+4:  cmp     x20, #{num_cpus}
+    b.hs    not_el2                 /* not a CPU of this configuration: sleep */
+    ldr     x3, [x2, x20, lsl #3]
+    cmp     x3, x1
+    b.eq    5f
+    add     x20, x20, #1
+    b       4b
+5:  mov     x19, #0
 
 common_entry:
     /* Stack: top of this CPU's slot in HV_STACKS. */
@@ -68,9 +87,25 @@ not_el2:
     b       not_el2
 "#,
     stack_size = const STACK_SIZE,
+    mpidrs = sym HV_CPU_MPIDRS,
+    num_cpus = const NUM_CPUS,
 );
 
+/// MPIDR affinity levels 3..0 of each CPU the configuration uses, by logical index: the secondary entry looks
+/// itself up here.
+static HV_CPU_MPIDRS: [u64; NUM_CPUS] = cpu_mpidrs();
+
+const fn cpu_mpidrs() -> [u64; NUM_CPUS] {
+    let mut m = [0; NUM_CPUS];
+    let mut i = 0;
+    while i < NUM_CPUS {
+        m[i] = SYSTEM.cpus[i].mpidr & 0xff_00ff_ffff;
+        i += 1;
+    }
+    m
+}
+
 unsafe extern "C" {
-    /// Physical address handed to PSCI CPU_ON for secondary CPUs.
+    /// Physical address handed to PSCI CPU_ON, or written to the spin table, for secondary CPUs.
     pub fn secondary_entry();
 }

@@ -1,0 +1,119 @@
+//! Raspberry Pi 4 Model B: Broadcom BCM2711 (four Cortex-A72s, an Arm GIC-400), as QEMU 10's `raspi4b` emulates it
+//! (QEMU 7.2, the system's, has no model: the board runs on the QEMU of Debian's bookworm-backports, which
+//! `tests/fixtures/fetch-qemu-backports.sh` unpacks beside it; [`Qemu::backports`]).
+//!
+//! There is no PSCI firmware: the boot loader (the Pi's firmware stub, or QEMU's) enters the image at EL2 with the
+//! device tree in x0 and parks the other CPUs in a spin table at 0xd8 + 8 × n (`cpu-release-addr`), where they
+//! wait at EL2; an SMC is never answered, so hv-static asks the firmware nothing. QEMU's machine is fixed: four
+//! CPUs, 2 GiB (`-smp`, `-m` and `-cpu` are refused). QEMU builds no device tree for it: it is given Debian's
+//! `broadcom/bcm2711-rpi-4-b.dtb` (kernel package), whose memory node QEMU fills with the low RAM the ARM cores
+//! own, 0 to 960 MiB (the VideoCore's share follows). The peripherals sit at bus address 0x7E00_0000 in the tree,
+//! which the `/soc` ranges put at 0xFE00_0000; the GIC at 0x4004_1000 on `/scb`, put at 0xFF84_1000. Every address
+//! below is the CPU's.
+//!
+//! The generic timer runs at 54 MHz on the board and 62.5 MHz in QEMU: hv-static reads CNTFRQ, never assumes it.
+
+use crate::{
+    Arch, Board, BootDtb, CpuStart, Gic, GicV2Frames, GicVersion, Irq, Mmio, Qemu, QemuShape, Reserved, TimerIrqs,
+    Uart, UartKind, KIB, MIB,
+};
+
+/// Start of RAM. Its first page holds the spin table (the CPUs' code and release addresses): the layout keeps the
+/// first 2 MiB free of everything (the hypervisor is linked at RAM base + 2 MiB).
+pub const RAM_BASE: u64 = 0;
+
+/// The ARM cores' low RAM: 960 MiB (the tree QEMU passes, and the firmware's on a 1 GiB board).
+pub const RAM_SIZE: u64 = 960 * MIB;
+
+/// The PL011 (`/soc/serial@7e201000`, the tree's `serial0`): QEMU's first serial, and on the board GPIO 14/15
+/// once `config.txt` gives it to the header (`dtoverlay=disable-bt`).
+pub const UART0: Uart = Uart {
+    name: "uart0",
+    path: "/soc/serial@7e201000",
+    kind: UartKind::Pl011,
+    base: 0xFE20_1000,
+    size: 4 * KIB,
+    irq: Irq::Spi(121),
+};
+
+/// The GIC-400's frames (`/soc/interrupt-controller@40041000` in the tree's own numbering: `/scb` puts 0x4000_0000
+/// at 0xFF80_0000).
+pub const GIC_V2: GicV2Frames =
+    GicV2Frames { gicd: 0xFF84_1000, gicc: 0xFF84_2000, gich: 0xFF84_4000, gicv: 0xFF84_6000 };
+
+/// The GIC, which is never passed through.
+pub const GIC_RESERVED: Reserved =
+    Reserved::gic("/soc/interrupt-controller@40041000", &[Mmio { base: 0xFF84_1000, size: 0x7000 }]);
+
+/// The board's device tree in Debian's arm64 kernel package (`/usr/lib/linux-image-*/`).
+pub const DTB: &str = "broadcom/bcm2711-rpi-4-b.dtb";
+
+/// The board as the image builder uses it.
+pub static BOARD: Board = Board {
+    name: "rpi4",
+    description:
+        "Raspberry Pi 4 Model B (BCM2711: 4x cortex-a72, GIC-400), EL2, spin-table CPU start; QEMU 10's raspi4b",
+    arch: Arch::Aarch64,
+    ram_base: RAM_BASE,
+    ram_size: RAM_SIZE,
+    max_ram_size: RAM_SIZE,
+    max_cpus: 4,
+    uarts: &[UART0],
+    gic: Gic { default_version: GicVersion::V2, v3: None, v2: Some(GIC_V2), maintenance_intid: Irq::Ppi(9).intid() },
+    timer: TimerIrqs::SBSA,
+    cpu_compatible: "arm,cortex-a72",
+    hv_load_addr: RAM_BASE + 2 * MIB,
+    hv_budget: 2 * MIB,
+    // QEMU 10 places the tree as 7.2 does for an arm64 Image (128 MiB into RAM for 2 GiB).
+    boot_dtb: BootDtb::Qemu,
+    qemu: Some(Qemu {
+        binary: "qemu-system-aarch64",
+        package: "qemu-system-arm",
+        machine: "raspi4b",
+        machine_options: &[],
+        gic_version_option: false,
+        cpu_gicv3: "cortex-a72",
+        cpu_gicv2: "cortex-a72",
+        kernel_boot: true,
+        kernel_dtb: true,
+        shape: QemuShape::Fixed,
+        secure_option: false,
+        // QEMU 10 would otherwise look for 7.2's audio modules on the system and warn.
+        extra_args: &["-audio", "none"],
+        serials: &[UART0.path],
+        dtb: Some(DTB),
+        backports: true,
+    }),
+    uboot: None,
+    devices: &[],
+    reserved: &[GIC_RESERVED],
+    cpu_start: CpuStart::SpinTable { release_base: 0xd8 },
+    host_disk: false,
+    host_net: false,
+    virtio_mmio: None,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::QemuRun;
+
+    #[test]
+    fn memory_map() {
+        let b = &BOARD;
+        assert_eq!((b.ram_base, b.ram_size, b.hv_text_offset()), (0, 0x3C00_0000, 0x20_0000));
+        assert_eq!((b.default_uart().base, b.default_uart().irq.intid()), (0xFE20_1000, 153));
+        assert_eq!(b.cpu_start, CpuStart::SpinTable { release_base: 0xd8 });
+        // The spin table lies below the hypervisor.
+        assert!(0xd8 + 8 * u64::from(b.max_cpus) <= b.hv_load_addr);
+    }
+
+    #[test]
+    fn qemu_command_line_chooses_nothing_of_the_machine() {
+        let args = BOARD
+            .qemu_args(&QemuRun { gic: GicVersion::V2, cpus: 4, ram_size: RAM_SIZE, kernel: "hv.img" })
+            .unwrap()
+            .join(" ");
+        assert_eq!(args, "qemu-system-aarch64 -M raspi4b -nographic -audio none -kernel hv.img");
+    }
+}
