@@ -21,6 +21,7 @@ pub mod qemu_virt;
 pub mod qemu_virt_a15;
 pub mod qemu_virt_aarch64;
 pub mod rpi4;
+pub mod tree;
 pub mod vexpress_a15;
 pub mod xlnx_versal_virt;
 pub mod xlnx_zcu102;

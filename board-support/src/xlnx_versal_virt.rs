@@ -33,7 +33,7 @@ pub const UART1: Device = Device {
     description: "PL011 UART (the APU's second)",
     regs: &[Mmio { base: 0xFF01_0000, size: 4 * KIB }],
     spis: &[Irq::Spi(19).intid()],
-    compatible: &["arm,pl011", "arm,primecell"],
+    compatible: &["arm,pl011", "arm,sbsa-uart"],
     clocks: &[Clock { name: "uartclk", hz: CLK125 }, Clock { name: "apb_pclk", hz: CLK125 }],
     props: &[],
     // A UART without its DMA requests wired: registers only.
