@@ -15,3 +15,8 @@ fn rpi4_demo_both_partitions_tick() {
 fn rpi4_linux_beside_a_bare_metal_partition() {
     checks::linux("rpi4-linux.toml", "arm64");
 }
+
+#[test]
+fn rpi4_probe_is_stopped_and_its_neighbour_keeps_ticking() {
+    checks::isolation_in("rpi4-probe.toml", None);
+}

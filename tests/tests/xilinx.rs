@@ -36,3 +36,8 @@ fn zcu102_second_uart_passed_through() {
 fn versal_second_uart_passed_through() {
     checks::uart_passthrough("xlnx-versal-passthrough.toml", "pl011", 0xFF01_0000, 51, "uart@ff010000");
 }
+
+#[test]
+fn zcu102_probe_is_stopped_and_its_neighbour_keeps_ticking() {
+    checks::isolation_in("xlnx-zcu102-probe.toml", None);
+}
