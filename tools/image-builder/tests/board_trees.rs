@@ -13,8 +13,11 @@ use board_support::{Board, GicVersion, QemuRun};
 
 /// The tree `board` boots with under QEMU with a GIC of `gic`: dumped by the same QEMU the runs use.
 fn qemu_tree(board: &Board, gic: GicVersion) -> Vec<u8> {
-    let out =
-        std::env::temp_dir().join(format!("board-tree-{}-v{}-{}.dtb", board.name, gic.number(), std::process::id()));
+    // One file per call: tests run in parallel, and two may dump the same board.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("board-tree-{}-v{}-{}-{call}.dtb", board.name, gic.number(), std::process::id());
+    let out = std::env::temp_dir().join(name);
     let _ = std::fs::remove_file(&out);
     let run = QemuRun { gic, cpus: board.max_cpus, ram_size: board.ram_size, kernel: "" };
     let mut args = board.qemu_args(&run).unwrap();
