@@ -772,17 +772,25 @@ impl Board {
         Some(args)
     }
 
-    /// The `-serial` options that keep the console on stdio and connect each of `uarts` (device-tree paths; in
-    /// practice the UARTs passed through to partitions) to the file `file(path)` names. Empty when none of them is a
-    /// serial QEMU connects after the console. Serials between them that nobody asked for get `null`.
-    pub fn qemu_serial_args(&self, uarts: &[&str], file: impl Fn(&str) -> String) -> Vec<String> {
+    /// The `-serial` options that put the hypervisor's `console` (a device-tree path) on stdio and connect each of
+    /// `uarts` (in practice the UARTs passed through to partitions) to the file `file(path)` names. Empty when the
+    /// console is QEMU's first serial and none of `uarts` is a later one (`-nographic`'s default does). Serials
+    /// between them that nobody asked for get `null`.
+    pub fn qemu_serial_args(&self, console: &str, uarts: &[&str], file: impl Fn(&str) -> String) -> Vec<String> {
         let serials = self.qemu.map_or(&[][..], |q| q.serials);
-        let Some(last) = serials.iter().rposition(|s| uarts.contains(s)).filter(|&i| i > 0) else {
+        let wanted = |s: &&str| *s == console || uarts.contains(s);
+        let Some(last) = serials.iter().rposition(wanted).filter(|&i| i > 0) else {
             return Vec::new();
         };
-        let mut args: Vec<String> = ["-serial".into(), "mon:stdio".into()].into_iter().collect();
-        for path in &serials[1..=last] {
-            let target = if uarts.contains(path) { format!("file:{}", file(path)) } else { "null".into() };
+        let mut args = Vec::new();
+        for path in &serials[..=last] {
+            let target = if *path == console {
+                "mon:stdio".into()
+            } else if uarts.contains(path) {
+                format!("file:{}", file(path))
+            } else {
+                "null".into()
+            };
             args.extend(["-serial".into(), target]);
         }
         args

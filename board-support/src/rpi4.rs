@@ -36,6 +36,20 @@ pub const UART0: Uart = Uart {
     irq: Irq::Spi(121),
 };
 
+/// The mini UART (`/soc/serial@7e215040`, the tree's `serial1` and `stdout-path`; `brcm,bcm2835-aux-uart`): QEMU's
+/// second serial, and on the board the UART the firmware puts on GPIO 14/15 while Bluetooth has the PL011
+/// (`enable_uart=1`). Its registers are a 16550's, 4 bytes apart from 0x40 into the AUX block (IO, IER, IIR, LCR,
+/// MCR, LSR), which is all hv-static's `ns16550` driver uses; its interrupt is the AUX block's, shared with the
+/// two SPI masters hv-static leaves off. Its baud rate follows the core clock: the firmware fixes both.
+pub const UART1: Uart = Uart {
+    name: "uart1",
+    path: "/soc/serial@7e215040",
+    kind: UartKind::Ns16550 { reg_shift: 2 },
+    base: 0xFE21_5040,
+    size: 0x40,
+    irq: Irq::Spi(93),
+};
+
 /// The GIC-400's frames (`/soc/interrupt-controller@40041000` in the tree's own numbering: `/scb` puts 0x4000_0000
 /// at 0xFF80_0000).
 pub const GIC_V2: GicV2Frames =
@@ -58,7 +72,7 @@ pub static BOARD: Board = Board {
     ram_size: RAM_SIZE,
     max_ram_size: RAM_SIZE,
     max_cpus: 4,
-    uarts: &[UART0],
+    uarts: &[UART0, UART1],
     gic: Gic { default_version: GicVersion::V2, v3: None, v2: Some(GIC_V2), maintenance_intid: Irq::Ppi(9).intid() },
     timer: TimerIrqs::SBSA,
     cpu_compatible: "arm,cortex-a72",
@@ -80,7 +94,7 @@ pub static BOARD: Board = Board {
         secure_option: false,
         // QEMU 10 would otherwise look for 7.2's audio modules on the system and warn.
         extra_args: &["-audio", "none"],
-        serials: &[UART0.path],
+        serials: &[UART0.path, UART1.path],
         dtb: Some(DTB),
         backports: true,
     }),
@@ -106,6 +120,14 @@ mod tests {
         assert_eq!(b.cpu_start, CpuStart::SpinTable { release_base: 0xd8 });
         // The spin table lies below the hypervisor.
         assert!(0xd8 + 8 * u64::from(b.max_cpus) <= b.hv_load_addr);
+    }
+
+    #[test]
+    fn the_mini_uart_console_is_qemus_second_serial() {
+        assert_eq!(BOARD.uart("uart1").map(|u| (u.base, u.irq.intid())), Some((0xFE21_5040, 125)));
+        let args = BOARD.qemu_serial_args(UART1.path, &[], |p| p.into()).join(" ");
+        assert_eq!(args, "-serial null -serial mon:stdio");
+        assert!(BOARD.qemu_serial_args(UART0.path, &[], |p| p.into()).is_empty());
     }
 
     #[test]

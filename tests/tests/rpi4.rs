@@ -20,3 +20,11 @@ fn rpi4_linux_beside_a_bare_metal_partition() {
 fn rpi4_probe_is_stopped_and_its_neighbour_keeps_ticking() {
     checks::isolation_in("rpi4-probe.toml", None);
 }
+
+/// hv-static's console on the mini UART (QEMU's second serial): output, and input through its receive interrupt
+/// (the AUX block's SPI 93) moved between partitions with `Ctrl-]`.
+#[test]
+fn rpi4_mini_uart_console_in_and_out() {
+    checks::demo("rpi4-miniuart.toml", "v2");
+    checks::console_input("rpi4-miniuart.toml");
+}
