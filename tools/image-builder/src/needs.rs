@@ -75,14 +75,17 @@ pub fn ensure_qemu(board: &Board, from_card: bool) -> Result<()> {
     Ok(())
 }
 
-/// The emulator to run for `board`: its `binary` from the system, or from the unpacked backports QEMU.
-pub fn qemu_binary(board: &Board) -> Option<PathBuf> {
-    let q = board.qemu?;
-    Some(if q.backports {
-        provision::fixtures::QEMU_BACKPORTS.dir().join("usr/bin").join(q.binary)
-    } else {
-        PathBuf::from(q.binary)
-    })
+/// Completes a QEMU command line for `board` (from `Board::qemu_args` or `Board::qemu_uboot_args`, program first):
+/// the unpacked backports QEMU instead of the system's, by its absolute path (the command runs from any directory),
+/// and the device tree the board's model is given ([`qemu_dtb`]).
+pub fn complete_qemu_command(board: &Board, cmd: &mut Vec<String>) {
+    let Some(q) = board.qemu else { return };
+    if let (true, Some(first)) = (q.backports, cmd.first_mut()) {
+        *first = provision::fixtures::QEMU_BACKPORTS.dir().join("usr/bin").join(q.binary).display().to_string();
+    }
+    if let Some(dtb) = qemu_dtb(board) {
+        cmd.extend(["-dtb".into(), crate::display_path(&dtb)]);
+    }
 }
 
 /// The file QEMU is given as the board's device tree (`-dtb`) when its model builds none: from Debian's arm64

@@ -79,13 +79,7 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
         .board
         .qemu_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: &kernel })
         .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))?;
-    if let (Some(first), Some(binary)) = (cmd.first_mut(), crate::needs::qemu_binary(s.board)) {
-        // An absolute path for the unpacked backports QEMU (the command runs from any directory).
-        *first = binary.display().to_string();
-    }
-    if let Some(dtb) = crate::needs::qemu_dtb(s.board) {
-        cmd.extend(["-dtb".into(), display_path(&dtb)]);
-    }
+    crate::needs::complete_qemu_command(s.board, &mut cmd);
     // QEMU puts the partitions' images in place at host speed, and hv-static skips its own copy (crate::preload),
     // where QEMU can tell it so.
     if s.board.qemu.is_some_and(|q| q.kernel_dtb) {

@@ -24,21 +24,10 @@ fn qemu_tree(board: &Board, gic: GicVersion) -> Vec<u8> {
     args.truncate(args.len() - 2); // no -kernel
     let m = args.iter().position(|a| a == "-M").unwrap() + 1;
     args[m] = format!("{},dumpdtb={}", args[m], out.display());
-    if let Some(dtb) = image_builder::needs::qemu_dtb(board) {
-        provision::fixtures::ensure(&provision::fixtures::LINUX_ARM64).unwrap();
-        args.extend(["-dtb".into(), dtb.display().to_string()]);
-    }
     image_builder::needs::ensure_qemu(board, false).unwrap();
-    let binary = image_builder::needs::qemu_binary(board).unwrap();
-    let status = Command::new(&binary).args(&args[1..]).output().unwrap();
-    assert!(
-        out.exists(),
-        "{}: {} {:?} wrote no tree: {}",
-        board.name,
-        binary.display(),
-        &args[1..],
-        String::from_utf8_lossy(&status.stderr)
-    );
+    image_builder::needs::complete_qemu_command(board, &mut args);
+    let status = Command::new(&args[0]).args(&args[1..]).output().unwrap();
+    assert!(out.exists(), "{}: {:?} wrote no tree: {}", board.name, args, String::from_utf8_lossy(&status.stderr));
     let tree = std::fs::read(&out).unwrap();
     let _ = std::fs::remove_file(&out);
     tree
