@@ -570,6 +570,56 @@ pub enum UBootFirmware {
     /// from right after itself, as on the real board: the binary is written onto the card there, and the card is
     /// all QEMU is given.
     OnCard { offset: u64 },
+    /// The SoC's own boot firmware, itself files in the card's boot partition, loads U-Boot from there too (the
+    /// Raspberry Pi's VideoCore firmware, told by its `config.txt`): see [`BootFirmware`]. QEMU runs no such
+    /// firmware, so a run does its part: U-Boot and the device tree, taken from the card, become `-kernel` and
+    /// `-dtb`.
+    Soc(&'static BootFirmware),
+}
+
+/// A file a boot card carries from a Debian package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackageFile {
+    /// The Debian package.
+    pub package: &'static str,
+    /// Where the package installs it.
+    pub path: &'static str,
+}
+
+impl PackageFile {
+    /// Its name on the card: the last component of [`PackageFile::path`].
+    pub fn name(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+}
+
+/// A SoC's boot firmware that lives in the card's boot partition ([`UBootFirmware::Soc`]): what the image builder
+/// writes there beside hv-static so that the firmware starts U-Boot, which starts hv-static.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootFirmware {
+    /// What it is, for messages.
+    pub what: &'static str,
+    /// The firmware's own files, copied from Debian's packages to the root of the boot partition.
+    pub files: &'static [PackageFile],
+    /// U-Boot's name in the boot partition (what the configuration file tells the firmware to start).
+    pub uboot_file: &'static str,
+    /// The board's device tree the firmware loads and hands to U-Boot: a path under `/usr/lib/linux-image-*/` of
+    /// Debian's arm64 kernel package (the arm64 Linux fixture keeps it), written to the boot partition under its
+    /// file name.
+    pub dtb: &'static str,
+    /// The configuration file the firmware reads, and its lines (the image builder writes a comment above them).
+    pub config_file: &'static str,
+    pub config: &'static [&'static str],
+    /// The UARTs (by [`Uart::name`]) the firmware, so configured, leaves wired to the board's serial header: a
+    /// console elsewhere works in QEMU but is not seen on the real board.
+    pub header_uarts: &'static [&'static str],
+}
+
+impl BootFirmware {
+    /// The device tree's name in the boot partition.
+    pub fn dtb_file(&self) -> &'static str {
+        self.dtb.rsplit('/').next().unwrap_or(self.dtb)
+    }
 }
 
 /// How U-Boot starts the hypervisor image, which decides where the boot script loads it.
@@ -601,6 +651,10 @@ impl BootCommand {
 pub struct UBoot {
     /// The U-Boot binary, where its Debian package installs it.
     pub binary: &'static str,
+    /// The directory of the fixture cache (`tests/fixtures/cache/`) a fetch script unpacks the package into when it
+    /// is not installed (a package of another architecture than the host's), with the firmware's files
+    /// ([`UBootFirmware::Soc`]) if any; `None` when the host's package manager installs it.
+    pub fixture: Option<&'static str>,
     /// Where it runs from: QEMU's `-bios`, or written onto the card.
     pub firmware: UBootFirmware,
     /// The Debian package that provides it.
@@ -620,8 +674,9 @@ pub struct UBoot {
     pub boot_command: BootCommand,
     /// The disk U-Boot boots from; the boot partition is its first.
     pub disk: BootDisk,
-    /// U-Boot's number for the disk on its interface (`virtio 0`).
-    pub disk_device: u32,
+    /// U-Boot's numbers the disk may have on its interface (`virtio 0`), tried in this order by the stored
+    /// environment's boot command; the first is where a U-Boot that keeps its environment in FAT reads it from.
+    pub disk_devices: &'static [u32],
     /// Where U-Boot reads its saved environment from.
     pub env: UBootEnv,
     /// The default environment's `bootdelay`, in seconds (the autoboot countdown).

@@ -50,6 +50,7 @@ pub const GIC_RESERVED: Reserved = Reserved::gic(
 /// CRC); Debian's build reads no other.
 pub const UBOOT: UBoot = UBoot {
     binary: "/usr/lib/u-boot/orangepi_plus/u-boot-sunxi-with-spl.bin",
+    fixture: Some("u-boot-sunxi"),
     firmware: UBootFirmware::OnCard { offset: 8 * KIB },
     package: "u-boot-sunxi",
     version: "2023.01",
@@ -59,7 +60,7 @@ pub const UBOOT: UBoot = UBoot {
     fdt_variable: "fdtcontroladdr",
     boot_command: BootCommand::Bootz,
     disk: BootDisk::Sd,
-    disk_device: 0,
+    disk_devices: &[0],
     env: UBootEnv::Fat { file: "uboot.env", size: 64 * KIB },
     default_bootdelay: 2,
 };

@@ -89,6 +89,7 @@ pub const GIC_RESERVED: Reserved = Reserved::gic(
 pub const fn uboot(binary: &'static str, boot_command: BootCommand) -> UBoot {
     UBoot {
         binary,
+        fixture: None,
         firmware: UBootFirmware::Bios,
         package: "u-boot-qemu",
         version: "2023.01",
@@ -98,7 +99,7 @@ pub const fn uboot(binary: &'static str, boot_command: BootCommand) -> UBoot {
         fdt_variable: "fdtcontroladdr",
         boot_command,
         disk: BootDisk::VirtioMmio,
-        disk_device: 0,
+        disk_devices: &[0],
         env: UBootEnv::Flash {
             addr: 0x0400_0000,
             size: 256 * KIB,

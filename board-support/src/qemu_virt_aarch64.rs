@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(u.binary, "/usr/lib/u-boot/qemu_arm64/u-boot.bin");
         assert_eq!((u.kernel_addr_r, u.scriptaddr, u.fdt_addr_r), (0x4040_0000, 0x4020_0000, None));
         assert_eq!((u.boot_command.name(), u.fdt_variable), ("booti", "fdtcontroladdr"));
-        assert_eq!((u.disk.uboot_interface(), u.disk_device), ("virtio", 0));
+        assert_eq!((u.disk.uboot_interface(), u.disk_devices), ("virtio", &[0][..]));
         assert_eq!(u.env.size(), 0x4_0000);
         // booti moves the image down to RAM base + text_offset (an overlapping move is fine).
         assert!(u.kernel_addr_r >= BOARD.hv_load_addr);

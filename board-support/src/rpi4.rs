@@ -14,8 +14,8 @@
 //! The generic timer runs at 54 MHz on the board and 62.5 MHz in QEMU: hv-static reads CNTFRQ, never assumes it.
 
 use crate::{
-    Arch, Board, BootDtb, CpuStart, Gic, GicV2Frames, GicVersion, Irq, Mmio, Qemu, QemuShape, Reserved, TimerIrqs,
-    Uart, UartKind, KIB, MIB,
+    Arch, Board, BootCommand, BootDisk, BootDtb, BootFirmware, CpuStart, Gic, GicV2Frames, GicVersion, Irq, Mmio,
+    PackageFile, Qemu, QemuShape, Reserved, TimerIrqs, UBoot, UBootEnv, UBootFirmware, Uart, UartKind, KIB, MIB,
 };
 
 /// Start of RAM. Its first page holds the spin table (the CPUs' code and release addresses): the layout keeps the
@@ -62,6 +62,63 @@ pub const GIC_RESERVED: Reserved =
 /// The board's device tree in Debian's arm64 kernel package (`/usr/lib/linux-image-*/`).
 pub const DTB: &str = "broadcom/bcm2711-rpi-4-b.dtb";
 
+/// The Pi 4's VideoCore firmware from Debian's `raspi-firmware` (component non-free-firmware), as a boot card uses
+/// it. At power-on the SoC's ROM (or the EEPROM boot loader) runs `start4.elf` from the card's FAT partition; it
+/// reads `config.txt`, loads [`DTB`] (filling in the memory node, as QEMU does), loads U-Boot as its `kernel=` at
+/// 0x8_0000 and starts the ARM cores in AArch64 at EL2, CPU 0 there with the tree in x0, the others in its spin
+/// table ([`CpuStart::SpinTable`]). The lines are those Debian's own `z50-raspi-firmware` writes for a 64-bit Pi 4,
+/// with U-Boot as the kernel and the tree named:
+/// - `enable_uart=1` puts the mini UART ([`UART1`]) on the header (GPIO 14/15) and fixes the core clock it counts
+///   baud from; the PL011 ([`UART0`]) stays wired to the Bluetooth chip, since moving it needs the `disable-bt`
+///   overlay, which Debian does not ship;
+/// - `upstream_kernel=1`: the firmware takes mainline's tree names and leaves the tree's devices alone;
+/// - `gpu_mem=64` leaves the ARM cores the low 960 MiB ([`RAM_SIZE`]) on every memory size (the default gives the
+///   VideoCore 76 MiB: 948 MiB).
+pub static FIRMWARE: BootFirmware = BootFirmware {
+    what: "the Raspberry Pi 4's VideoCore firmware",
+    files: &[
+        PackageFile { package: "raspi-firmware", path: "/usr/lib/raspi-firmware/start4.elf" },
+        PackageFile { package: "raspi-firmware", path: "/usr/lib/raspi-firmware/fixup4.dat" },
+    ],
+    uboot_file: "u-boot.bin",
+    dtb: DTB,
+    config_file: "config.txt",
+    config: &[
+        "arm_64bit=1",
+        "enable_uart=1",
+        "upstream_kernel=1",
+        "device_tree=bcm2711-rpi-4-b.dtb",
+        "gpu_mem=64",
+        "kernel=u-boot.bin",
+    ],
+    header_uarts: &["uart1"],
+};
+
+/// Debian's `u-boot-rpi` 2023.01, `rpi_arm64` build (64-bit Pi 3 and 4), as the firmware starts it. Its default
+/// environment (`printenv` on QEMU's raspi4b): `kernel_addr_r` 0x8_0000, `fdt_addr_r` 0x260_0000, `scriptaddr`
+/// 0x240_0000, `fdt_high` and `initrd_high` all ones (the tree is passed where it lies: `fdtcontroladdr`, U-Boot's
+/// copy of the firmware's tree near the top of RAM), `bootdelay` 2, `preboot` `pci enum; usb start;`, `stdout`
+/// `serial,vidconsole`, the console on the tree's `stdout-path` (the mini UART). Its environment is `uboot.env` in
+/// the FAT partition of `mmc 0:1` (`Environment size: 4081/16380`). The SD slot is `mmc 0` in QEMU's model (which
+/// attaches the card to the SDHCI at 0xFE30_0000) and may be `mmc 1` on the board (EMMC2 at 0xFE34_0000), so the
+/// stored boot command tries both; when the environment is not found, distro boot scans every device itself.
+pub const UBOOT: UBoot = UBoot {
+    binary: "/usr/lib/u-boot/rpi_arm64/u-boot.bin",
+    fixture: Some("rpi-boot"),
+    firmware: UBootFirmware::Soc(&FIRMWARE),
+    package: "u-boot-rpi",
+    version: "2023.01",
+    kernel_addr_r: 0x8_0000,
+    fdt_addr_r: Some(0x260_0000),
+    scriptaddr: 0x240_0000,
+    fdt_variable: "fdtcontroladdr",
+    boot_command: BootCommand::Booti,
+    disk: BootDisk::Sd,
+    disk_devices: &[0, 1],
+    env: UBootEnv::Fat { file: "uboot.env", size: 16 * KIB },
+    default_bootdelay: 2,
+};
+
 /// The board as the image builder uses it.
 pub static BOARD: Board = Board {
     name: "rpi4",
@@ -98,7 +155,7 @@ pub static BOARD: Board = Board {
         dtb: Some(DTB),
         backports: true,
     }),
-    uboot: None,
+    uboot: Some(UBOOT),
     devices: &[],
     reserved: &[GIC_RESERVED],
     cpu_start: CpuStart::SpinTable { release_base: 0xd8 },
@@ -120,6 +177,18 @@ mod tests {
         assert_eq!(b.cpu_start, CpuStart::SpinTable { release_base: 0xd8 });
         // The spin table lies below the hypervisor.
         assert!(0xd8 + 8 * u64::from(b.max_cpus) <= b.hv_load_addr);
+    }
+
+    /// The firmware's configuration starts the U-Boot the card carries, with the tree the card carries; the mini
+    /// UART is the one it puts on the header.
+    #[test]
+    fn the_firmware_starts_the_cards_u_boot_with_the_cards_tree() {
+        let fw = &FIRMWARE;
+        assert!(fw.config.contains(&"kernel=u-boot.bin") && fw.uboot_file == "u-boot.bin");
+        assert!(fw.config.contains(&"device_tree=bcm2711-rpi-4-b.dtb") && fw.dtb_file() == "bcm2711-rpi-4-b.dtb");
+        assert_eq!(BOARD.uboot.map(|u| u.firmware), Some(UBootFirmware::Soc(&FIRMWARE)));
+        assert_eq!(fw.header_uarts, [UART1.name]);
+        assert!(fw.files.iter().map(|f| f.name()).eq(["start4.elf", "fixup4.dat"]));
     }
 
     #[test]

@@ -79,20 +79,45 @@ pub fn ensure_qemu(board: &Board, from_card: bool) -> Result<()> {
 /// the unpacked backports QEMU instead of the system's, by its absolute path (the command runs from any directory),
 /// and the device tree the board's model is given ([`qemu_dtb`]).
 pub fn complete_qemu_command(board: &Board, cmd: &mut Vec<String>) {
+    use_qemu_binary(board, cmd);
+    if let Some(dtb) = qemu_dtb(board) {
+        cmd.extend(["-dtb".into(), crate::display_path(&dtb)]);
+    }
+}
+
+/// Puts the QEMU binary that emulates `board` first on the command line `cmd`: the unpacked backports QEMU by its
+/// absolute path when the board needs it, else the system's, left as it is.
+pub fn use_qemu_binary(board: &Board, cmd: &mut [String]) {
     let Some(q) = board.qemu else { return };
     if let (true, Some(first)) = (q.backports, cmd.first_mut()) {
         *first = provision::fixtures::QEMU_BACKPORTS.dir().join("usr/bin").join(q.binary).display().to_string();
-    }
-    if let Some(dtb) = qemu_dtb(board) {
-        cmd.extend(["-dtb".into(), crate::display_path(&dtb)]);
     }
 }
 
 /// The file QEMU is given as the board's device tree (`-dtb`) when its model builds none: from Debian's arm64
 /// kernel package, kept by the arm64 Linux fixture.
 pub fn qemu_dtb(board: &Board) -> Option<PathBuf> {
-    let dtb = board.qemu?.dtb?;
-    Some(provision::fixtures::LINUX_ARM64.dir().join("dtbs").join(dtb))
+    Some(kernel_package_dtb_path(board.qemu?.dtb?))
+}
+
+/// Where the arm64 Linux fixture keeps the device tree `dtb` (a path under `/usr/lib/linux-image-*/` of Debian's
+/// arm64 kernel package).
+fn kernel_package_dtb_path(dtb: &str) -> PathBuf {
+    provision::fixtures::LINUX_ARM64.dir().join("dtbs").join(dtb)
+}
+
+/// The device tree `dtb` of Debian's arm64 kernel package, as [`kernel_package_dtb_path`], fetching the fixture on
+/// first use; an error when that kernel has no such tree.
+pub fn kernel_package_dtb(dtb: &str) -> Result<PathBuf> {
+    provision::fixtures::ensure(&provision::fixtures::LINUX_ARM64)?;
+    let path = kernel_package_dtb_path(dtb);
+    if !path.is_file() {
+        return Err(crate::Error::Image(format!(
+            "Debian's arm64 kernel package has no device tree {dtb} (looked at {})",
+            crate::display_path(&path)
+        )));
+    }
+    Ok(path)
 }
 
 #[cfg(test)]

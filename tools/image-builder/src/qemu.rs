@@ -93,7 +93,7 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
 /// `-serial` options putting the hypervisor's console on stdio, whichever of the board's serials it is, and giving
 /// every UART passed through to a partition a file of its own, `out/NAME/serial-NODE.txt` (what the partition wrote
 /// to the real device).
-fn passthrough_serials(built: &Built) -> Vec<String> {
+pub(crate) fn passthrough_serials(built: &Built) -> Vec<String> {
     let s = &built.prepared.checked.system;
     let paths: Vec<&str> = s.partitions.iter().flat_map(|p| &p.passthrough).map(|d| d.path).collect();
     s.board.qemu_serial_args(s.hypervisor.console.path, &paths, |path| {
@@ -142,7 +142,7 @@ fn run_with(opts: &RunOptions, from_card: bool, trace: bool) -> Result<(RunOutco
     let built = build_with(&BuildOptions { config: opts.config.clone(), quiet: opts.quiet }, HvFeatures { trace })?;
     let board = built.prepared.checked.system.board;
     let mut cmd = if from_card || board.qemu.is_some_and(|q| !q.kernel_boot) {
-        let card = crate::sdcard::write_sdcard(&built.out_dir, &built.image, board)?;
+        let card = crate::sdcard::write_built_sdcard(&built)?;
         let flash = crate::sdcard::write_env_flash(&built.out_dir, board)?;
         let mut cmd = crate::sdcard::qemu_command(&built, &card, flash.as_deref())?;
         attach_uplink(&built.prepared.checked.system, &mut cmd);

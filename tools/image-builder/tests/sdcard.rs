@@ -4,7 +4,9 @@
 //! These tests need `mkimage` / `mkenvimage` (package u-boot-tools), `/usr/lib/u-boot/qemu_arm64/u-boot.bin` and
 //! `/usr/lib/u-boot/qemu_arm/u-boot.bin` (u-boot-qemu), `qemu-system-aarch64` and `qemu-system-arm`
 //! (qemu-system-arm); without them they fail, naming the package. The Orange Pi PC's U-Boot (armhf package
-//! u-boot-sunxi) is fetched by `tests/fixtures/fetch-uboot-sunxi.sh`, which the test runs when it is missing.
+//! u-boot-sunxi) is fetched by `tests/fixtures/fetch-uboot-sunxi.sh`, which the test runs when it is missing; the
+//! Raspberry Pi 4's firmware and U-Boot (raspi-firmware, u-boot-rpi) by `tests/fixtures/fetch-rpi-boot.sh`, and the
+//! QEMU 10 its model needs by `tests/fixtures/fetch-qemu-backports.sh`, on first use too.
 
 use std::fs;
 use std::io::Read;
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use board_support::orangepi_pc::BOARD as ORANGEPI_PC;
 use board_support::qemu_virt_a15::BOARD as A15;
 use board_support::qemu_virt_aarch64::BOARD;
+use board_support::rpi4::BOARD as RPI4;
 use board_support::{Arch, Board};
 use image_builder::sdcard::{self, env, uimage};
 use image_builder::{build, BuildOptions};
@@ -348,8 +351,13 @@ fn the_orangepi_pc_demo_boots_from_its_card_alone() {
 
     // Debian's default environment: a 2 s countdown, USB and HDMI probing, then distro boot finds boot.scr.
     let plain_dir = scratch("boot-orangepi-pc-default-env");
-    let plain =
-        sdcard::write_sdcard_with(&plain_dir, &built.image, board, sdcard::CardOptions { stored_env: false }).unwrap();
+    let plain = sdcard::write_sdcard_with(
+        &plain_dir,
+        &built.image,
+        board,
+        sdcard::CardOptions { stored_env: false, console: None },
+    )
+    .unwrap();
     assert!(sdcard::read_card(&fs::read(&plain).unwrap()).unwrap().files.iter().all(|(n, _)| n != "uboot.env"));
     let plain_cmd = sdcard::qemu_command(&built, &plain, None).unwrap();
     let b = boot(&plain_cmd, MARKS, UNTIL, Duration::from_secs(60));
@@ -362,6 +370,85 @@ fn the_orangepi_pc_demo_boots_from_its_card_alone() {
         let default = median_first_ticks(&plain_cmd, runs);
         eprintln!("orangepi-pc, QEMU start to both partitions' first tick, median of {runs}: stored environment {ours:.2} s, default environment {default:.2} s");
     }
+}
+
+/// A Raspberry Pi 4 card from Debian's packages alone: the VideoCore firmware (`start4.elf`, `fixup4.dat`) with the
+/// `config.txt` the builder writes, the board's tree from Debian's kernel, U-Boot (`u-boot.bin`) with its stored
+/// environment, boot.scr and hv-static, on the mini-UART console the firmware puts on the header. QEMU does not run
+/// the VideoCore firmware, so the run starts the card's own U-Boot and tree as the firmware would (`-kernel`,
+/// `-dtb`, read back from the card); U-Boot reads its environment from the card, finds boot.scr on it, and `booti`
+/// starts hv-static at EL2, which releases the second CPU from the spin table. Then again with U-Boot's default
+/// environment (what a board whose SD slot U-Boot numbers differently meets: distro boot scans for boot.scr).
+#[test]
+fn the_rpi4_demo_boots_from_a_card_of_debian_s_pi_firmware_and_u_boot() {
+    let board = &RPI4;
+    image_builder::needs::ensure_qemu(board, true).unwrap();
+    let config = image_builder::workspace_root().join("configs/rpi4-miniuart.toml");
+    let built = build(&BuildOptions { config, quiet: true }).unwrap_or_else(|e| panic!("building the demo: {e}"));
+    let dir = scratch("boot-rpi4");
+    let options = sdcard::CardOptions { console: Some("uart1"), ..Default::default() };
+    let card = sdcard::write_sdcard_with(&dir, &built.image, board, options).unwrap();
+    let contents = sdcard::read_card(&fs::read(&card).unwrap()).unwrap();
+    let names: Vec<&str> = contents.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "start4.elf",
+            "fixup4.dat",
+            "config.txt",
+            "bcm2711-rpi-4-b.dtb",
+            "u-boot.bin",
+            "hv-static.img",
+            "boot.scr",
+            "uboot.env"
+        ]
+    );
+    let file = |name: &str| &contents.files.iter().find(|(n, _)| n == name).unwrap().1;
+    // Each as its Debian package ships it.
+    for (name, package, path) in [
+        ("start4.elf", "raspi-firmware", "/usr/lib/raspi-firmware/start4.elf"),
+        ("fixup4.dat", "raspi-firmware", "/usr/lib/raspi-firmware/fixup4.dat"),
+        ("u-boot.bin", "u-boot-rpi", "/usr/lib/u-boot/rpi_arm64/u-boot.bin"),
+    ] {
+        let shipped = fs::read(sdcard::package_file(board, package, path).unwrap()).unwrap();
+        assert!(*file(name) == shipped, "{name} differs from {package}'s {path}");
+    }
+    let dtb = image_builder::needs::kernel_package_dtb("broadcom/bcm2711-rpi-4-b.dtb").unwrap();
+    assert!(*file("bcm2711-rpi-4-b.dtb") == fs::read(dtb).unwrap());
+    let config_txt = String::from_utf8(file("config.txt").clone()).unwrap();
+    for line in ["arm_64bit=1", "enable_uart=1", "kernel=u-boot.bin", "device_tree=bcm2711-rpi-4-b.dtb"] {
+        assert!(config_txt.lines().any(|l| l == line), "config.txt lacks {line}:\n{config_txt}");
+    }
+    assert_eq!(file("uboot.env").len() as u64, board.uboot.unwrap().env.size());
+    assert!(*file("hv-static.img") == fs::read(&built.image).unwrap());
+
+    let cmd = sdcard::qemu_command(&built, &card, None).unwrap();
+    let joined = cmd.join(" ");
+    for part in [
+        "-M raspi4b",
+        "card-firmware/u-boot.bin -dtb ",
+        "card-firmware/bcm2711-rpi-4-b.dtb",
+        "-serial null -serial mon:stdio",
+    ] {
+        assert!(joined.contains(part), "{part:?} not in {joined}");
+    }
+    eprintln!("+ {joined}");
+    let b = boot(&cmd, MARKS, UNTIL, Duration::from_secs(90));
+    check_boot("rpi4: U-Boot, stored environment", &b);
+    for expected in ["Loading Environment from FAT... OK", "autoboot:  0", "Moving Image from 0x80000 to 0x200000"] {
+        assert!(b.output.contains(expected), "missing {expected:?}:\n{}", b.output);
+    }
+    assert!(!b.output.contains("starting USB") && !b.output.contains("Scanning mmc"), "{}", b.output);
+    checks_partitions(&b.output);
+
+    let plain_dir = scratch("boot-rpi4-default-env");
+    let options = sdcard::CardOptions { stored_env: false, console: Some("uart1") };
+    let plain = sdcard::write_sdcard_with(&plain_dir, &built.image, board, options).unwrap();
+    let plain_cmd = sdcard::qemu_command(&built, &plain, None).unwrap();
+    let b = boot(&plain_cmd, MARKS, UNTIL, Duration::from_secs(90));
+    check_boot("rpi4: U-Boot, default environment", &b);
+    assert!(b.output.contains("Found U-Boot script /boot.scr"), "{}", b.output);
+    checks_partitions(&b.output);
 }
 
 /// Both partitions greeted, answered the ABI probes and ticked in order.

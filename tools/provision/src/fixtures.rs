@@ -53,8 +53,17 @@ pub const QEMU_BACKPORTS: Fixture = Fixture {
     what: "QEMU from Debian's bookworm-backports (qemu-system-arm, unpacked, not installed)",
 };
 
+/// The Raspberry Pi 4's boot files from Debian: its firmware (raspi-firmware, non-free-firmware) and U-Boot
+/// (u-boot-rpi), for the `rpi4` board's SD card.
+pub const RPI_BOOT: Fixture = Fixture {
+    script: "fetch-rpi-boot.sh",
+    args: &[],
+    dir: "rpi-boot",
+    what: "the Raspberry Pi 4's firmware and U-Boot from Debian (raspi-firmware, u-boot-rpi)",
+};
+
 /// Every fixture.
-pub const ALL: [Fixture; 4] = [LINUX_ARM64, LINUX_ARMHF, UBOOT_SUNXI, QEMU_BACKPORTS];
+pub const ALL: [Fixture; 5] = [LINUX_ARM64, LINUX_ARMHF, UBOOT_SUNXI, QEMU_BACKPORTS, RPI_BOOT];
 
 /// The fixture cache: `tests/fixtures/cache`.
 pub fn cache_root() -> PathBuf {
@@ -183,6 +192,8 @@ mod tests {
         assert_eq!(for_path(&root.join("tests/fixtures/cache/arm64/initramfs.cpio.gz")), Some(LINUX_ARM64));
         let uboot = root.join("tests/fixtures/cache/u-boot-sunxi/usr/lib/u-boot/orangepi_plus/x.bin");
         assert_eq!(for_path(&uboot), Some(UBOOT_SUNXI));
+        let firmware = root.join("tests/fixtures/cache/rpi-boot/usr/lib/raspi-firmware/start4.elf");
+        assert_eq!(for_path(&firmware), Some(RPI_BOOT));
         assert_eq!(for_path(&root.join("tests/fixtures/cache/other/x")), None);
         assert_eq!(for_path(&root.join("configs/qemu-aarch64-demo.toml")), None);
         assert_eq!(for_path(Path::new("/elsewhere/tests/fixtures/cache/arm64/Image")), None);

@@ -359,8 +359,7 @@ fn json_status(doc: &json::Document) -> ExitCode {
 fn build(config: PathBuf, sdcard: bool, trace: bool, quiet: bool) -> crate::Result<ExitCode> {
     let built = pipeline::build_with(&BuildOptions { config, quiet }, pipeline::HvFeatures { trace })?;
     if sdcard {
-        let board = built.prepared.checked.system.board;
-        let card = crate::sdcard::write_sdcard(&built.out_dir, &built.image, board)?;
+        let card = crate::sdcard::write_built_sdcard(&built)?;
         crate::say!("wrote {}", display_path(&card));
     }
     Ok(ExitCode::SUCCESS)

@@ -29,7 +29,7 @@ use std::fs;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use board_support::{Arch, Board, BootCommand, BootDtb, QemuRun, UBoot, UBootEnv, UBootFirmware, MIB};
+use board_support::{Arch, Board, BootCommand, BootDtb, BootFirmware, QemuRun, UBoot, UBootEnv, UBootFirmware, MIB};
 use fatfs::{Date, DateTime, FatType, FileSystem, FormatVolumeOptions, FsOptions, Time, TimeProvider};
 use mbrman::{MBRPartitionEntry, BOOT_ACTIVE, CHS, MBR};
 
@@ -54,9 +54,11 @@ pub const PARTITION_START: u64 = MIB;
 pub const PARTITION_TYPE: u8 = 0x0c;
 const SECTOR: u64 = 512;
 
-/// The text of `boot.scr` for the board's U-Boot: load the image from the card's partition 1 and start it with
-/// the board's device tree. `booti` moves the image itself, so it goes to `kernel_addr_r`; `bootz` runs it where it
-/// lies, so it goes to the hypervisor's load address.
+/// The text of `boot.scr` for the board's U-Boot: load the image from the partition the script itself was found on
+/// and start it with the board's device tree. `booti` moves the image itself, so it goes to `kernel_addr_r`; `bootz`
+/// runs it where it lies, so it goes to the hypervisor's load address. Whoever sources the script names its
+/// partition in `devtype`, `devnum` and `distro_bootpart`: U-Boot's distro boot does, and so does the stored
+/// environment's boot command ([`boot_env`]).
 pub fn boot_script(board: &Board) -> Result<String> {
     let u = uboot(board)?;
     let addr = match u.boot_command {
@@ -64,9 +66,7 @@ pub fn boot_script(board: &Board) -> Result<String> {
         BootCommand::Bootz => format!("{:#x}", board.hv_load_addr),
     };
     Ok(format!(
-        "load {iface} {dev}:1 {addr} {IMAGE_FILE}\n{boot} {addr} - ${{{fdt}}}\n",
-        iface = u.disk.uboot_interface(),
-        dev = u.disk_device,
+        "load ${{devtype}} ${{devnum}}:${{distro_bootpart}} {addr} {IMAGE_FILE}\n{boot} {addr} - ${{{fdt}}}\n",
         boot = u.boot_command.name(),
         fdt = u.fdt_variable,
     ))
@@ -78,12 +78,15 @@ pub fn boot_script(board: &Board) -> Result<String> {
 /// - the addresses of the default environment the boot script and U-Boot's boot commands use (`kernel_addr_r`,
 ///   `fdt_addr_r`, `scriptaddr`), and `bootm_size` where the board's device-tree placement depends on it
 ///   ([`BootDtb::UBootBootm`]), so the tree lands where the layout kept room for it;
-/// - a `bootcmd` that sources `boot.scr` from partition 1, instead of distro boot's scan of every boot source.
+/// - a `bootcmd` that sources `boot.scr` from partition 1 of the boot disk (of the first of its possible device
+///   numbers that has one), instead of distro boot's scan of every boot source, and names that partition for the
+///   script as distro boot would.
 ///
 /// What it leaves out is what makes the default boot slow: `preboot` (`usb start` on sunxi) and a `stdout` that
 /// names a video console (probing HDMI): U-Boot then uses the serial console alone.
 pub fn boot_env(u: &UBoot, boot_dtb: BootDtb) -> Vec<(&'static str, String)> {
-    let dev = format!("{} {}:1", u.disk.uboot_interface(), u.disk_device);
+    let iface = u.disk.uboot_interface();
+    let devices: Vec<String> = u.disk_devices.iter().map(u32::to_string).collect();
     let mut vars = vec![("bootdelay", "0".into()), ("kernel_addr_r", format!("{:#x}", u.kernel_addr_r))];
     if let Some(fdt) = u.fdt_addr_r {
         vars.push(("fdt_addr_r", format!("{fdt:#x}")));
@@ -93,7 +96,14 @@ pub fn boot_env(u: &UBoot, boot_dtb: BootDtb) -> Vec<(&'static str, String)> {
         vars.push(("bootm_size", format!("{bootm_size:#x}")));
     }
     let init = u.disk.uboot_init().map(|c| format!("{c}; ")).unwrap_or_default();
-    vars.push(("bootcmd", format!("{init}load {dev} ${{scriptaddr}} {SCRIPT_FILE}; source ${{scriptaddr}}")));
+    vars.push((
+        "bootcmd",
+        format!(
+            "{init}devtype={iface}; distro_bootpart=1; for devnum in {devices}; do if load {iface} ${{devnum}}:1 \
+             ${{scriptaddr}} {SCRIPT_FILE}; then source ${{scriptaddr}}; fi; done",
+            devices = devices.join(" ")
+        ),
+    ));
     vars
 }
 
@@ -126,11 +136,14 @@ pub struct CardOptions {
     /// Write the stored environment ([`boot_env`]) when the board's U-Boot reads one from the card. Without it
     /// U-Boot boots with its default environment (the countdown, then distro boot).
     pub stored_env: bool,
+    /// The hypervisor console's UART ([`board_support::Uart::name`]; `None`: the board's default), which a boot
+    /// firmware's configuration file mentions when the firmware does not wire it to the serial header.
+    pub console: Option<&'static str>,
 }
 
 impl Default for CardOptions {
     fn default() -> Self {
-        Self { stored_env: true }
+        Self { stored_env: true, console: None }
     }
 }
 
@@ -295,8 +308,51 @@ fn chs(lba: u32) -> CHS {
     CHS::from_lba_exact(lba, 1023, 255, 63).unwrap_or_else(|_| CHS::new(1023, 254, 63))
 }
 
+/// The boot firmware's files for the card's FAT partition, in the order they are written, when the board's U-Boot is
+/// started by such a firmware ([`UBootFirmware::Soc`]; none otherwise): the firmware's own files, its configuration
+/// file ([`firmware_config`]), the board's device tree and U-Boot, each read from where [`package_file`] finds it.
+pub fn firmware_files(board: &Board, console: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let u = uboot(board)?;
+    let UBootFirmware::Soc(fw) = u.firmware else { return Ok(Vec::new()) };
+    let read = |path: PathBuf| fs::read(&path).map_err(|source| Error::Read { path, source });
+    let mut files = Vec::new();
+    for f in fw.files {
+        files.push((f.name().to_owned(), read(package_file(board, f.package, f.path)?)?));
+    }
+    files.push((fw.config_file.to_owned(), firmware_config(fw, console).into_bytes()));
+    let dtb = crate::needs::kernel_package_dtb(fw.dtb)?;
+    files.push((fw.dtb_file().to_owned(), read(dtb)?));
+    files.push((fw.uboot_file.to_owned(), read(uboot_binary(board)?)?));
+    Ok(files)
+}
+
+/// The text of the boot firmware's configuration file: a comment saying what wrote it and why, then the board's
+/// lines ([`board_support::BootFirmware::config`]). `console` (the hypervisor console's UART name) only changes the
+/// comment: one the firmware does not wire to the serial header is named there.
+pub fn firmware_config(fw: &BootFirmware, console: &str) -> String {
+    let mut text = format!(
+        "# Written by hv-static's image-builder: {} reads this at power-on, loads {} as the board's device tree and\n\
+         # starts {} (U-Boot) at EL2, which runs boot.scr: that loads {IMAGE_FILE} and starts it.\n",
+        fw.what,
+        fw.dtb_file(),
+        fw.uboot_file
+    );
+    if !fw.header_uarts.contains(&console) {
+        text.push_str(&format!(
+            "# hv-static's console is {console}, which this firmware does not put on the serial header (it does {}):\n\
+             # its output is only seen where that UART is wired.\n",
+            fw.header_uarts.join(", ")
+        ));
+    }
+    for line in fw.config {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
 /// The card for the hypervisor image `image` on `board`, as bytes. When the board's U-Boot lives on the card, its
-/// binary is read from where [`uboot_binary`] finds it.
+/// binary is read from where [`uboot_binary`] finds it; a boot firmware's files ([`firmware_files`]) too.
 pub fn card_for(image: &[u8], board: &Board) -> Result<Vec<u8>> {
     card_for_with(image, board, CardOptions::default())
 }
@@ -308,62 +364,83 @@ pub fn card_for_with(image: &[u8], board: &Board, options: CardOptions) -> Resul
             let path = uboot_binary(board)?;
             Some(fs::read(&path).map_err(|source| Error::Read { path, source })?)
         }
-        UBootFirmware::Bios => None,
+        UBootFirmware::Bios | UBootFirmware::Soc(_) => None,
     };
-    card_from_parts(image, board, loader.as_deref(), options)
+    let console = options.console.unwrap_or(board.default_uart().name);
+    let firmware = firmware_files(board, console)?;
+    card_from_parts(image, board, CardParts { loader: loader.as_deref(), firmware: &firmware }, options)
 }
 
-/// The card for `image` on `board` with `loader` as the U-Boot binary of a board whose U-Boot lives on the card
-/// (ignored otherwise).
-pub fn card_from_parts(image: &[u8], board: &Board, loader: Option<&[u8]>, options: CardOptions) -> Result<Vec<u8>> {
-    let files = card_files_with(image, board, options)?;
+/// What a card holds besides the hypervisor image, its boot script and U-Boot's environment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CardParts<'a> {
+    /// The U-Boot binary of a board whose U-Boot lives on the card ([`UBootFirmware::OnCard`]; ignored otherwise).
+    pub loader: Option<&'a [u8]>,
+    /// A boot firmware's files ([`firmware_files`]), written to the FAT partition first.
+    pub firmware: &'a [(String, Vec<u8>)],
+}
+
+/// The card for `image` on `board` with `parts`.
+pub fn card_from_parts(image: &[u8], board: &Board, parts: CardParts<'_>, options: CardOptions) -> Result<Vec<u8>> {
+    let mut files = parts.firmware.to_vec();
+    files.extend(card_files_with(image, board, options)?);
     let total: u64 = files.iter().map(|(_, d)| d.len() as u64).sum();
     let loader = match uboot(board)?.firmware {
         UBootFirmware::OnCard { offset } => {
-            let bytes = loader.ok_or_else(|| {
+            let bytes = parts.loader.ok_or_else(|| {
                 Error::Image(format!("board `{}` boots U-Boot from the card: its binary is needed", board.name))
             })?;
             Some((offset, bytes))
         }
-        UBootFirmware::Bios => None,
+        UBootFirmware::Bios | UBootFirmware::Soc(_) => None,
     };
     card_with_loader(&files, loader, card_size(total), crc32fast::hash(image))
 }
 
-/// The script that fetches the U-Boot binaries Debian packages for another architecture than the host's, into
-/// [`UBOOT_CACHE`] (relative to the workspace).
-pub const UBOOT_FETCH_SCRIPT: &str = "tests/fixtures/fetch-uboot-sunxi.sh";
-/// Where [`UBOOT_FETCH_SCRIPT`] unpacks a package: `UBOOT_CACHE/PACKAGE/` then the path the package installs.
+/// The fixture cache, where fetch scripts unpack the packages of [`board_support::UBoot::fixture`]:
+/// `UBOOT_CACHE/FIXTURE/` then the path the package installs.
 pub const UBOOT_CACHE: &str = "tests/fixtures/cache";
 
-/// Where the board's U-Boot binary is: where its Debian package installs it, else the copy the fetch script
-/// unpacked into the workspace's cache. An error names both places and the script.
+/// Where the board's U-Boot binary is: see [`package_file`].
 pub fn uboot_binary(board: &Board) -> Result<PathBuf> {
     let u = uboot(board)?;
-    let installed = PathBuf::from(u.binary);
-    let fetched = crate::workspace_root().join(UBOOT_CACHE).join(u.package).join(u.binary.trim_start_matches('/'));
+    package_file(board, u.package, u.binary)
+}
+
+/// Where a file of a Debian package the board's card needs (U-Boot's, or its boot firmware's) is: where the package
+/// installs it, else the copy the fixture's fetch script unpacked into the workspace's cache
+/// ([`board_support::UBoot::fixture`]), which is fetched on first use. An error names both places and the script.
+pub fn package_file(board: &Board, package: &str, path: &str) -> Result<PathBuf> {
+    let u = uboot(board)?;
+    let installed = PathBuf::from(path);
     if installed.is_file() {
         return Ok(installed);
     }
+    let Some(dir) = u.fixture else {
+        return Err(Error::Image(format!(
+            "board `{}` needs {path} from Debian's package {package}: install it (`apt-get install {package}`)",
+            board.name
+        )));
+    };
+    let fetched = crate::workspace_root().join(UBOOT_CACHE).join(dir).join(path.trim_start_matches('/'));
     if fetched.is_file() {
         return Ok(fetched);
     }
     // Not installed: the fixture cache has it after its fetch script ran (on first use; as root).
-    if let Some(fixture) = provision::fixtures::for_path(&fetched) {
+    let fixture = provision::fixtures::for_path(&fetched);
+    if let Some(fixture) = fixture {
         provision::fixtures::ensure(&fixture)?;
         if fetched.is_file() {
             return Ok(fetched);
         }
     }
     Err(Error::Image(format!(
-        "board `{}` needs U-Boot from Debian's package {} ({}), found neither at {} nor at {}: run {} (as root; \
-             it fetches the armhf package with apt-get download and unpacks it there)",
+        "board `{}` needs {path} from Debian's package {package}, found neither at {} nor at {}: run {} (as root; \
+             it fetches the package with apt-get download and unpacks it there)",
         board.name,
-        u.package,
-        u.binary,
         installed.display(),
         crate::display_path(&fetched),
-        UBOOT_FETCH_SCRIPT
+        fixture.map_or_else(|| format!("the fetch script of {UBOOT_CACHE}/{dir}"), |f| f.command()),
     )))
 }
 
@@ -371,6 +448,13 @@ pub fn uboot_binary(board: &Board) -> Result<PathBuf> {
 /// card's path. An unchanged card is not rewritten.
 pub fn write_sdcard(out: &Path, image: &Path, board: &Board) -> Result<PathBuf> {
     write_sdcard_with(out, image, board, CardOptions::default())
+}
+
+/// [`write_sdcard`] for a built system: its image, board and console.
+pub fn write_built_sdcard(built: &Built) -> Result<PathBuf> {
+    let s = &built.prepared.checked.system;
+    let options = CardOptions { console: Some(s.hypervisor.console.name), ..CardOptions::default() };
+    write_sdcard_with(&built.out_dir, &built.image, s.board, options)
 }
 
 /// [`write_sdcard`] with options.
@@ -417,16 +501,42 @@ pub fn write_env_flash(out: &Path, board: &Board) -> Result<Option<PathBuf>> {
     Ok(Some(path))
 }
 
+/// Where a run puts the files of the card that QEMU is given in place of a boot firmware it does not run
+/// ([`UBootFirmware::Soc`]): `out/NAME/card-firmware/`.
+pub const FIRMWARE_RUN_DIR: &str = "card-firmware";
+
 /// The QEMU command line (program first) that boots `card` through the board's U-Boot, for the built system:
 /// as [`crate::qemu::command_line`] but with U-Boot as firmware instead of `-kernel`. With `env_flash` (from
-/// [`write_env_flash`]) that flash is attached too.
+/// [`write_env_flash`]) that flash is attached too. Where a boot firmware on the card would start U-Boot, QEMU
+/// starts the card's own U-Boot and device tree instead (read back from the card into [`FIRMWARE_RUN_DIR`]), as
+/// `-kernel` and `-dtb`: what the firmware would have loaded.
 pub fn qemu_command(built: &Built, card: &Path, env_flash: Option<&Path>) -> Result<Vec<String>> {
     let s = &built.prepared.checked.system;
+    let card_path = card;
     let card = crate::display_path(card);
     let mut cmd = s
         .board
         .qemu_uboot_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: "" }, &card)
         .ok_or_else(|| Error::Tool(format!("QEMU does not boot board `{}` through U-Boot", s.board.name)))?;
+    crate::needs::use_qemu_binary(s.board, &mut cmd);
+    if let UBootFirmware::Soc(fw) = uboot(s.board)?.firmware {
+        let bytes = fs::read(card_path).map_err(|source| Error::Read { path: card_path.to_owned(), source })?;
+        let contents = read_card(&bytes)?;
+        let dir = built.out_dir.join(FIRMWARE_RUN_DIR);
+        fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
+        for (option, name) in [("-kernel", fw.uboot_file), ("-dtb", fw.dtb_file())] {
+            let data = contents
+                .files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, d)| d)
+                .ok_or_else(|| Error::Image(format!("the card has no {name}")))?;
+            let path = dir.join(name);
+            crate::files::write_if_changed(&path, data)?;
+            cmd.extend([option.into(), crate::display_path(&path)]);
+        }
+    }
+    cmd.extend(crate::qemu::passthrough_serials(built));
     if let Some(flash_file) = env_flash {
         let u = uboot(s.board)?;
         let UBootEnv::Flash { qemu_flash: Some(flash), .. } = u.env else {

@@ -22,12 +22,13 @@ fn scratch(name: &str) -> PathBuf {
 fn the_boot_script_for_qemu_virt() {
     assert_eq!(
         boot_script(&BOARD).unwrap(),
-        "load virtio 0:1 ${kernel_addr_r} hv-static.img\nbooti ${kernel_addr_r} - ${fdtcontroladdr}\n"
+        "load ${devtype} ${devnum}:${distro_bootpart} ${kernel_addr_r} hv-static.img\n\
+         booti ${kernel_addr_r} - ${fdtcontroladdr}\n"
     );
     // bootz starts a zImage where it lies: load hv-static where it is linked.
     assert_eq!(
         boot_script(&board_support::qemu_virt_a15::BOARD).unwrap(),
-        "load virtio 0:1 0x40200000 hv-static.img\nbootz 0x40200000 - ${fdtcontroladdr}\n"
+        "load ${devtype} ${devnum}:${distro_bootpart} 0x40200000 hv-static.img\nbootz 0x40200000 - ${fdtcontroladdr}\n"
     );
 }
 
@@ -151,7 +152,12 @@ fn the_environment_flash_for_qemu_virt() {
             ("bootdelay", "0".to_string()),
             ("kernel_addr_r", "0x40400000".into()),
             ("scriptaddr", "0x40200000".into()),
-            ("bootcmd", "virtio scan; load virtio 0:1 ${scriptaddr} boot.scr; source ${scriptaddr}".into()),
+            (
+                "bootcmd",
+                "virtio scan; devtype=virtio; distro_bootpart=1; for devnum in 0; do if load virtio ${devnum}:1 \
+                 ${scriptaddr} boot.scr; then source ${scriptaddr}; fi; done"
+                    .into()
+            ),
         ]
     );
     let dir = scratch("flash");
@@ -216,7 +222,8 @@ fn an_orangepi_pc_card_carries_u_boot_at_8_kib_and_a_complete_environment() {
     let opi = &board_support::orangepi_pc::BOARD;
     let image = fake_zimage();
     let spl: Vec<u8> = (0..540_000u32).map(|i| (i % 251) as u8 + 1).collect();
-    let card = card_from_parts(&image, opi, Some(&spl), CardOptions::default()).unwrap();
+    let card =
+        card_from_parts(&image, opi, CardParts { loader: Some(&spl), firmware: &[] }, CardOptions::default()).unwrap();
     assert_eq!(card.len() as u64, MIN_CARD_SIZE);
     // U-Boot between the MBR and the partition; the MBR is intact, and no GPT header is in sector 1.
     assert!(card[8192..8192 + spl.len()] == spl[..]);
@@ -227,7 +234,7 @@ fn an_orangepi_pc_card_carries_u_boot_at_8_kib_and_a_complete_environment() {
     assert_eq!(names, ["hv-static.img", "boot.scr", "uboot.env"]);
     assert_eq!(
         uimage::script_text(&c.files[1].1).unwrap(),
-        "load mmc 0:1 0x40200000 hv-static.img\nbootz 0x40200000 - ${fdtcontroladdr}\n"
+        "load ${devtype} ${devnum}:${distro_bootpart} 0x40200000 hv-static.img\nbootz 0x40200000 - ${fdtcontroladdr}\n"
     );
     // CONFIG_ENV_SIZE bytes exactly, or U-Boot's CRC check fails and it falls back to its default environment.
     assert_eq!(c.files[2].1.len(), 0x1_0000);
@@ -241,18 +248,28 @@ fn an_orangepi_pc_card_carries_u_boot_at_8_kib_and_a_complete_environment() {
             ("fdt_addr_r", "0x43000000"),
             ("scriptaddr", "0x43100000"),
             ("bootm_size", "0xa000000"),
-            ("bootcmd", "load mmc 0:1 ${scriptaddr} boot.scr; source ${scriptaddr}"),
+            (
+                "bootcmd",
+                "devtype=mmc; distro_bootpart=1; for devnum in 0; do if load mmc ${devnum}:1 ${scriptaddr} boot.scr; \
+                 then source ${scriptaddr}; fi; done"
+            ),
         ]
     );
     // Nothing that probes USB or a display: no preboot, no stdout naming a video console.
     assert!(!vars.iter().any(|(k, _)| ["preboot", "stdout", "stdin", "stderr"].contains(k)));
 
     // Without the stored environment: U-Boot's default one boots the same card.
-    let plain = card_from_parts(&image, opi, Some(&spl), CardOptions { stored_env: false }).unwrap();
+    let plain = card_from_parts(
+        &image,
+        opi,
+        CardParts { loader: Some(&spl), firmware: &[] },
+        CardOptions { stored_env: false, console: None },
+    )
+    .unwrap();
     let names: Vec<String> = read_card(&plain).unwrap().files.into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["hv-static.img", "boot.scr"]);
     // No U-Boot binary: an error, not a card that cannot boot.
-    let e = card_from_parts(&image, opi, None, CardOptions::default()).unwrap_err().to_string();
+    let e = card_from_parts(&image, opi, CardParts::default(), CardOptions::default()).unwrap_err().to_string();
     assert!(e.contains("orangepi-pc") && e.contains("binary"), "{e}");
 }
 
@@ -263,4 +280,47 @@ fn a_boot_loader_must_fit_between_the_mbr_and_the_partition() {
     let e = card_with_loader(&files, Some((8192, &vec![7u8; MIB as usize])), MIN_CARD_SIZE, 1).unwrap_err();
     assert!(e.to_string().contains("between the partition table and the partition"), "{e}");
     assert!(card_with_loader(&files, Some((0, &[7u8; 16])), MIN_CARD_SIZE, 1).is_err(), "over the MBR");
+}
+
+/// The Pi 4's firmware configuration: what wrote it, then Debian's lines for a 64-bit Pi 4 with U-Boot as the kernel
+/// and the tree named; a console the firmware does not put on the header is said in the comment.
+#[test]
+fn the_pi_firmware_configuration() {
+    let fw = &board_support::rpi4::FIRMWARE;
+    let text = firmware_config(fw, "uart1");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        lines,
+        [
+            "arm_64bit=1",
+            "enable_uart=1",
+            "upstream_kernel=1",
+            "device_tree=bcm2711-rpi-4-b.dtb",
+            "gpu_mem=64",
+            "kernel=u-boot.bin"
+        ]
+    );
+    assert!(text.starts_with("# Written by hv-static's image-builder"), "{text}");
+    assert!(!text.contains("does not put"), "{text}");
+    let pl011 = firmware_config(fw, "uart0");
+    assert!(pl011.contains("console is uart0, which this firmware does not put on the serial header (it does uart1)"));
+    assert_eq!(pl011.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>(), lines);
+}
+
+/// The Pi 4's U-Boot may see the SD slot as mmc 0 (QEMU) or mmc 1: the stored boot command tries both, in order,
+/// and names the partition for boot.scr as distro boot would.
+#[test]
+fn the_pi_boot_command_tries_both_mmc_devices() {
+    let b = &board_support::rpi4::BOARD;
+    let vars = boot_env(&b.uboot.unwrap(), b.boot_dtb);
+    let bootcmd = &vars.iter().find(|(k, _)| *k == "bootcmd").unwrap().1;
+    assert_eq!(
+        bootcmd,
+        "devtype=mmc; distro_bootpart=1; for devnum in 0 1; do if load mmc ${devnum}:1 ${scriptaddr} boot.scr; then \
+         source ${scriptaddr}; fi; done"
+    );
+    let addrs: Vec<(&str, &str)> =
+        vars.iter().map(|(k, v)| (*k, v.as_str())).filter(|(k, _)| k.ends_with("addr_r")).collect();
+    assert_eq!(addrs, [("kernel_addr_r", "0x80000"), ("fdt_addr_r", "0x2600000")]);
+    assert_eq!(boot_env_bytes(b).unwrap().len(), 16 * 1024);
 }
