@@ -16,6 +16,7 @@ extern crate alloc;
 
 use alloc::{format, string::String, vec::Vec};
 
+pub mod facts;
 pub mod orangepi_pc;
 pub mod qemu_virt;
 pub mod qemu_virt_a15;

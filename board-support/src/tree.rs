@@ -23,6 +23,28 @@ pub struct Node {
     pub enable_method: Option<String>,
     /// `cpu-release-addr` (spin table).
     pub release_addr: Option<u64>,
+    /// Every property, raw, for what the fields above do not cover ([`Node::string`], [`Node::u32`]).
+    pub props: Vec<(String, Vec<u8>)>,
+}
+
+impl Node {
+    /// A string property's value (up to its first NUL).
+    pub fn string(&self, name: &str) -> Option<&str> {
+        let v = &self.props.iter().find(|(n, _)| n == name)?.1;
+        let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
+        core::str::from_utf8(&v[..end]).ok()
+    }
+
+    /// A one-cell property's value.
+    pub fn u32(&self, name: &str) -> Option<u32> {
+        let v = &self.props.iter().find(|(n, _)| n == name)?.1;
+        Some(u32::from_be_bytes(v.get(..4)?.try_into().ok()?))
+    }
+
+    /// Its name: the last component of its path.
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
 }
 
 /// Every node of a tree, in depth-first order.
@@ -148,6 +170,7 @@ fn walk(node: &Raw<'_>, parent_path: &str, cells: Cells, map: &[Range], out: &mu
         device_type: node.string("device_type"),
         enable_method: node.string("enable-method"),
         release_addr: node.prop("cpu-release-addr").map(value),
+        props: node.props.iter().map(|(n, v)| (String::from(*n), v.to_vec())).collect(),
     });
     let child_cells = Cells {
         address: node.prop("#address-cells").map_or(2, |v| value(v) as usize),
@@ -204,6 +227,12 @@ fn intid(entry: &[u32]) -> Option<u32> {
     }
 }
 
+/// Whether `node` is an Arm GIC (`arm,gic-400`, `arm,cortex-a15-gic`, `arm,gic-v3`, ...) rather than an interrupt
+/// controller below one (those have an interrupt of their own beyond the maintenance one).
+pub fn is_gic(node: &Node) -> bool {
+    node.intids.len() <= 1 && node.compatible.iter().any(|c| c.starts_with("arm,gic") || c.ends_with("-gic"))
+}
+
 /// What of `board` its device tree `dtb` contradicts, one sentence each (empty: nothing).
 pub fn check(board: &Board, dtb: &[u8]) -> Vec<String> {
     let nodes = match nodes(dtb) {
@@ -256,9 +285,7 @@ pub fn check(board: &Board, dtb: &[u8]) -> Vec<String> {
     }
 
     // The GIC: every frame the board names lies in the tree's region for it (an SoC may alias a page within it).
-    let gic = nodes
-        .iter()
-        .find(|n| n.intids.len() <= 1 && n.compatible.iter().any(|c| c.starts_with("arm,gic") || c.ends_with("-gic")));
+    let gic = nodes.iter().find(|n| is_gic(n));
     match gic {
         None => wrong.push(String::from("no GIC node")),
         Some(g) => {

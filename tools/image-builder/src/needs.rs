@@ -106,6 +106,25 @@ fn kernel_package_dtb_path(dtb: &str) -> PathBuf {
     provision::fixtures::LINUX_ARM64.dir().join("dtbs").join(dtb)
 }
 
+/// Holds `board` to the device tree it will boot with, the file at `dtb` (Debian's, which a run gives QEMU or a card
+/// gives the board's firmware): an error names every fact of the board file the tree contradicts
+/// (`board_support::tree::check`), before anything boots on a wrong one.
+pub fn check_board_tree(board: &Board, dtb: &Path) -> Result<()> {
+    let bytes = std::fs::read(dtb).map_err(|source| crate::Error::Read { path: dtb.to_owned(), source })?;
+    let wrong = board_support::tree::check(board, &bytes);
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(crate::Error::Image(format!(
+        "board `{}` does not match its device tree {}:\n  {}\n(the board's facts are in board-support/; \
+         `image-builder board-facts {}` prints what the tree says)",
+        board.name,
+        crate::display_path(dtb),
+        wrong.join("\n  "),
+        crate::display_path(dtb)
+    )))
+}
+
 /// The device tree `dtb` of Debian's arm64 kernel package, as [`kernel_package_dtb_path`], fetching the fixture on
 /// first use; an error when that kernel has no such tree.
 pub fn kernel_package_dtb(dtb: &str) -> Result<PathBuf> {

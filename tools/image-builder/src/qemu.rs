@@ -80,6 +80,9 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
         .qemu_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: &kernel })
         .ok_or_else(|| Error::Tool(format!("QEMU does not emulate board `{}`", s.board.name)))?;
     crate::needs::complete_qemu_command(s.board, &mut cmd);
+    if let Some(dtb) = crate::needs::qemu_dtb(s.board) {
+        crate::needs::check_board_tree(s.board, &dtb)?;
+    }
     // QEMU puts the partitions' images in place at host speed, and hv-static skips its own copy (crate::preload),
     // where QEMU can tell it so.
     if s.board.qemu.is_some_and(|q| q.kernel_dtb) {

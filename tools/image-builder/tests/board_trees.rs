@@ -44,11 +44,43 @@ fn check(name: &str) {
         let tree = qemu_tree(board, gic);
         let wrong = board_support::tree::check(board, &tree);
         assert!(wrong.is_empty(), "{name} (GICv{}): {wrong:#?}", gic.number());
+        facts_are_the_trees(board, gic, &tree);
     }
     if let Some(path) = given_tree(board) {
         // The file as Debian ships it agrees too (on a real board the firmware passes it without QEMU's edits).
-        let wrong = board_support::tree::check(board, &std::fs::read(&path).unwrap());
+        let tree = std::fs::read(&path).unwrap();
+        let wrong = board_support::tree::check(board, &tree);
         assert!(wrong.is_empty(), "{name} ({}): {wrong:#?}", path.display());
+        facts_are_the_trees(board, board.gic.default_version, &tree);
+    }
+}
+
+/// The board's facts are exactly what `board_support::facts` reads from its tree (what `image-builder board-facts`
+/// prints for a new board file): the CPUs' model and start, the GIC's frames as Linux would choose them, the
+/// maintenance and timer interrupts, and each console UART's driver, base and interrupt.
+fn facts_are_the_trees(board: &Board, gic: GicVersion, tree: &[u8]) {
+    let name = board.name;
+    let f = board_support::facts::facts(tree).unwrap();
+    assert!(f.cpus >= board.max_cpus, "{name}: {} CPUs in the tree", f.cpus);
+    // A board whose CPU model the QEMU command line chooses names a generic one for its partitions.
+    if board.qemu.is_none_or(|q| q.shape != board_support::QemuShape::Free) {
+        assert_eq!(f.cpu_compatible.as_deref(), Some(board.cpu_compatible), "{name}: CPU model");
+    }
+    // QEMU's Versal tree gives its CPUs no `enable-method` at all (PSCI is the only way there): nothing to read.
+    let methods = board_support::tree::nodes(tree).unwrap().iter().any(|n| n.enable_method.is_some());
+    if board.max_cpus > 1 && methods && !matches!(board.cpu_start, board_support::CpuStart::SysFlags { .. }) {
+        assert_eq!(f.cpu_start, Some(board.cpu_start), "{name}: CPU start");
+    }
+    let g = f.gic.unwrap_or_else(|| panic!("{name}: no GIC in the tree"));
+    match gic {
+        GicVersion::V2 => assert_eq!(g.v2, board.gic.v2, "{name}: GICv2 frames"),
+        GicVersion::V3 => assert_eq!(g.v3, board.gic.v3, "{name}: GICv3 frames"),
+    }
+    assert_eq!(g.maintenance_intid, Some(board.gic.maintenance_intid), "{name}: maintenance interrupt");
+    assert_eq!(f.timer, Some(board.timer), "{name}: timer");
+    for u in board.uarts {
+        let t = f.uarts.iter().find(|t| t.path == u.path).unwrap_or_else(|| panic!("{name}: no UART {}", u.path));
+        assert_eq!((t.kind, t.base, t.intid), (u.kind, u.base, Some(u.irq.intid())), "{name}: {}", u.name);
     }
 }
 
@@ -94,4 +126,20 @@ fn a_wrong_fact_is_named() {
     assert!(found.iter().any(|w| w.contains("console uart0: base 0xfe202000")), "{found:#?}");
     assert!(found.iter().any(|w| w.starts_with("CPU 1: starts by")), "{found:#?}");
     assert!(found.iter().any(|w| w.starts_with("timer INTIDs")), "{found:#?}");
+}
+
+/// A run or a card is refused when the board file contradicts the tree it would boot with (Debian's), naming the
+/// fact and the command that prints what the tree says.
+#[test]
+fn a_build_refuses_a_board_its_tree_contradicts() {
+    let board = Board::by_name("xlnx-zcu102").unwrap();
+    let dtb = given_tree(board).unwrap();
+    image_builder::needs::check_board_tree(board, &dtb).unwrap();
+    let mut wrong = *board;
+    let mut uart = board.uarts[0];
+    uart.irq = board_support::Irq::Spi(20);
+    wrong.uarts = Box::leak(Box::new([uart]));
+    let e = image_builder::needs::check_board_tree(&wrong, &dtb).unwrap_err().to_string();
+    assert!(e.contains("board `xlnx-zcu102` does not match its device tree"), "{e}");
+    assert!(e.contains("console uart0: INTID 52, the tree says [53]") && e.contains("image-builder board-facts"), "{e}");
 }

@@ -6,6 +6,7 @@
 //! command line clap rejects, QEMU's own status after an interactive `run`, and death by the signal itself when
 //! SIGINT, SIGTERM or SIGHUP interrupts (after QEMU has been stopped).
 
+pub mod board_facts;
 pub mod boards;
 pub mod json;
 
@@ -155,6 +156,13 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Read a board's device tree and print what a board file takes from it (CPUs and how they start, GIC frames,
+    /// interrupts, RAM banks, UARTs) as the Rust constants a new board-support module starts from.
+    BoardFacts {
+        /// The board's device tree blob (a .dtb: Debian's kernel packages ship them; QEMU writes its own with
+        /// `-M MACHINE,dumpdtb=FILE`).
+        dtb: PathBuf,
+    },
     /// Print a completion script for SHELL (bash: `source <(image-builder completions bash)`).
     Completions {
         /// The shell to complete in.
@@ -244,6 +252,7 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             print(&text)
         }
+        Cmd::BoardFacts { dtb } => finish(board_facts(&dtb)),
         Cmd::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut command(), "image-builder", &mut out);
@@ -365,6 +374,14 @@ fn build(config: PathBuf, sdcard: bool, trace: bool, quiet: bool) -> crate::Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// `board-facts`: the facts of a device tree, as Rust.
+fn board_facts(dtb: &std::path::Path) -> crate::Result<ExitCode> {
+    let bytes = std::fs::read(dtb).map_err(|source| Error::Read { path: dtb.to_owned(), source })?;
+    let facts = board_support::facts::facts(&bytes)
+        .map_err(|e| Error::Tool(format!("{}: not a readable device tree: {e}", display_path(dtb))))?;
+    Ok(print(&board_facts::render(&facts, &display_path(dtb))))
+}
+
 /// `run --trace`: the run, then its trace on stdout. A run that went well but left no readable trace fails.
 fn run_traced(opts: &RunOptions, sdcard: bool) -> crate::Result<ExitCode> {
     let (outcome, recorded) = qemu::run_traced(opts, sdcard)?;
@@ -449,7 +466,8 @@ fn run_status(o: &RunOutcome, opts: &RunOptions) -> ExitCode {
 }
 
 /// The commands `man COMMAND` has a page for: every visible subcommand (a test checks the list is complete).
-pub const MAN_PAGES: [&str; 8] = ["check", "inspect", "build", "run", "trace", "boards", "completions", "man"];
+pub const MAN_PAGES: [&str; 9] =
+    ["check", "inspect", "build", "run", "trace", "boards", "board-facts", "completions", "man"];
 
 /// The man page of image-builder, or of one of its commands (`image-builder-check(1)`), in roff.
 pub fn man_page(command_name: Option<&str>) -> crate::Result<String> {

@@ -321,6 +321,7 @@ pub fn firmware_files(board: &Board, console: &str) -> Result<Vec<(String, Vec<u
     }
     files.push((fw.config_file.to_owned(), firmware_config(fw, console).into_bytes()));
     let dtb = crate::needs::kernel_package_dtb(fw.dtb)?;
+    crate::needs::check_board_tree(board, &dtb)?;
     files.push((fw.dtb_file().to_owned(), read(dtb)?));
     files.push((fw.uboot_file.to_owned(), read(uboot_binary(board)?)?));
     Ok(files)
