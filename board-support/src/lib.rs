@@ -439,6 +439,9 @@ pub enum UBootEnv {
     Flash { addr: u64, size: u64, qemu_flash: Option<QemuFlash> },
     /// A file in the boot partition (`CONFIG_ENV_IS_IN_FAT`) of `size` bytes.
     Fat { file: &'static str, size: u64 },
+    /// Wherever the user's build of U-Boot keeps it ([`UBootFirmware::InUserFile`]): the card carries none, and
+    /// U-Boot's distro boot finds `boot.scr`.
+    Unknown,
 }
 
 impl UBootEnv {
@@ -446,6 +449,7 @@ impl UBootEnv {
     pub const fn size(&self) -> u64 {
         match *self {
             UBootEnv::Flash { size, .. } | UBootEnv::Fat { size, .. } => size,
+            UBootEnv::Unknown => 0,
         }
     }
 }
@@ -576,6 +580,15 @@ pub enum UBootFirmware {
     /// firmware, so a run does its part: U-Boot and the device tree, taken from the card, become `-kernel` and
     /// `-dtb`.
     Soc(&'static BootFirmware),
+    /// U-Boot is inside a boot image the user builds and supplies, which the SoC's boot ROM loads from the boot
+    /// partition (the Zynq UltraScale+'s `BOOT.BIN`: FSBL, PMU firmware, TF-A, U-Boot; Debian has no such chain).
+    /// The card carries that file under `name` at the partition's root; QEMU runs no such boot ROM.
+    InUserFile {
+        /// Its name in the boot partition.
+        name: &'static str,
+        /// What it must hold, for messages.
+        what: &'static str,
+    },
 }
 
 /// A file a boot card carries from a Debian package.
@@ -650,7 +663,8 @@ impl BootCommand {
 /// `fdt_variable`. The values are those of the build's default environment (`printenv`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UBoot {
-    /// The U-Boot binary, where its Debian package installs it.
+    /// The U-Boot binary, where its Debian package installs it (for [`UBootFirmware::InUserFile`]: the build the
+    /// user's image must carry, for messages).
     pub binary: &'static str,
     /// The directory of the fixture cache (`tests/fixtures/cache/`) a fetch script unpacks the package into when it
     /// is not installed (a package of another architecture than the host's), with the firmware's files
@@ -820,6 +834,9 @@ impl Board {
     /// emulate the board or it has no U-Boot. U-Boot is QEMU's `-bios`, or already on the card.
     pub fn qemu_uboot_args(&self, run: &QemuRun<'_>, card: &str) -> Option<Vec<String>> {
         let u = self.uboot?;
+        if let UBootFirmware::InUserFile { .. } = u.firmware {
+            return None; // QEMU's model starts no boot ROM that would read the user's image.
+        }
         let mut args = self.qemu_machine_args(run)?;
         if u.firmware == UBootFirmware::Bios {
             args.extend(["-bios".into(), u.binary.into()]);

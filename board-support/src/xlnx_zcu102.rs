@@ -13,8 +13,8 @@
 //! 8 KiB frame as GICv2 wants (Linux does the same: GICC 0xF902_F000, GICV 0xF906_F000).
 
 use crate::{
-    Arch, Board, BootDtb, Clock, CpuStart, Device, Gic, GicV2Frames, GicVersion, Irq, Mmio, Qemu, QemuShape, Reserved,
-    TimerIrqs, Uart, UartKind, GIB, KIB, MIB,
+    Arch, Board, BootCommand, BootDisk, BootDtb, Clock, CpuStart, Device, Gic, GicV2Frames, GicVersion, Irq, Mmio,
+    Qemu, QemuShape, Reserved, TimerIrqs, UBoot, UBootEnv, UBootFirmware, Uart, UartKind, GIB, KIB, MIB,
 };
 
 /// Start of the low DDR bank.
@@ -62,6 +62,33 @@ pub const GIC_RESERVED: Reserved = Reserved::gic(
 /// The board's device tree in Debian's arm64 kernel package (`/usr/lib/linux-image-*/`).
 pub const DTB: &str = "xilinx/zynqmp-zcu102-rev1.0.dtb";
 
+/// The U-Boot of the user's `BOOT.BIN` (Xilinx's `xilinx_zynqmp_virt_defconfig`; Debian packages no ZynqMP boot
+/// chain). The card carries the user's `BOOT.BIN` beside hv-static and `boot.scr`; the boot ROM (boot mode SD) runs
+/// its FSBL, which loads the PMU firmware, TF-A (EL3, PSCI) and U-Boot at EL2. U-Boot's distro boot scans `mmc 0`
+/// (the SD slot) and then `mmc 1` for `boot.scr`, which uses only variables every U-Boot defines (`kernel_addr_r`,
+/// `fdtcontroladdr`): no address of the user's build is assumed, and no stored environment is written (where it
+/// lives is the build's choice). The addresses below are those of the defconfig's default environment, which the
+/// card does not depend on.
+pub const UBOOT: UBoot = UBoot {
+    binary: "u-boot.elf (xilinx_zynqmp_virt_defconfig), inside BOOT.BIN",
+    fixture: None,
+    firmware: UBootFirmware::InUserFile {
+        name: "BOOT.BIN",
+        what: "the ZynqMP boot image: FSBL, PMU firmware, TF-A's bl31 and U-Boot, made with Xilinx's bootgen",
+    },
+    package: "(none: the user's BOOT.BIN)",
+    version: "the user's",
+    kernel_addr_r: 0x1800_0000,
+    fdt_addr_r: Some(0x4000_0000),
+    scriptaddr: 0x2000_0000,
+    fdt_variable: "fdtcontroladdr",
+    boot_command: BootCommand::Booti,
+    disk: BootDisk::Sd,
+    disk_devices: &[0, 1],
+    env: UBootEnv::Unknown,
+    default_bootdelay: 2,
+};
+
 /// The board as the image builder uses it.
 pub static BOARD: Board = Board {
     name: "xlnx-zcu102",
@@ -99,7 +126,7 @@ pub static BOARD: Board = Board {
         dtb: Some(DTB),
         backports: false,
     }),
-    uboot: None,
+    uboot: Some(UBOOT),
     devices: &[UART1],
     reserved: &[GIC_RESERVED],
     cpu_start: CpuStart::Psci,

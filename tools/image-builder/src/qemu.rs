@@ -141,6 +141,9 @@ fn run_with(opts: &RunOptions, from_card: bool, trace: bool) -> Result<(RunOutco
     // The fixtures the config names, then QEMU and its firmware: all before a build that may take minutes.
     crate::needs::fetch_inputs(&opts.config)?;
     let checked = crate::pipeline::check(&opts.config)?;
+    if from_card {
+        crate::sdcard::qemu_runs_card(checked.system.board)?;
+    }
     crate::needs::ensure_qemu(checked.system.board, from_card)?;
     let built = build_with(&BuildOptions { config: opts.config.clone(), quiet: opts.quiet }, HvFeatures { trace })?;
     let board = built.prepared.checked.system.board;

@@ -141,5 +141,8 @@ fn a_build_refuses_a_board_its_tree_contradicts() {
     wrong.uarts = Box::leak(Box::new([uart]));
     let e = image_builder::needs::check_board_tree(&wrong, &dtb).unwrap_err().to_string();
     assert!(e.contains("board `xlnx-zcu102` does not match its device tree"), "{e}");
-    assert!(e.contains("console uart0: INTID 52, the tree says [53]") && e.contains("image-builder board-facts"), "{e}");
+    assert!(
+        e.contains("console uart0: INTID 52, the tree says [53]") && e.contains("image-builder board-facts"),
+        "{e}"
+    );
 }

@@ -355,7 +355,7 @@ fn the_orangepi_pc_demo_boots_from_its_card_alone() {
         &plain_dir,
         &built.image,
         board,
-        sdcard::CardOptions { stored_env: false, console: None },
+        sdcard::CardOptions { stored_env: false, ..Default::default() },
     )
     .unwrap();
     assert!(sdcard::read_card(&fs::read(&plain).unwrap()).unwrap().files.iter().all(|(n, _)| n != "uboot.env"));
@@ -442,7 +442,7 @@ fn the_rpi4_demo_boots_from_a_card_of_debian_s_pi_firmware_and_u_boot() {
     checks_partitions(&b.output);
 
     let plain_dir = scratch("boot-rpi4-default-env");
-    let options = sdcard::CardOptions { stored_env: false, console: Some("uart1") };
+    let options = sdcard::CardOptions { stored_env: false, console: Some("uart1"), ..Default::default() };
     let plain = sdcard::write_sdcard_with(&plain_dir, &built.image, board, options).unwrap();
     let plain_cmd = sdcard::qemu_command(&built, &plain, None).unwrap();
     let b = boot(&plain_cmd, MARKS, UNTIL, Duration::from_secs(90));

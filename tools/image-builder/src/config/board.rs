@@ -2,7 +2,9 @@
 //! level, console and memory budget. Checked first, because every later rule (CPUs, RAM, devices) is measured
 //! against the board and the room the hypervisor leaves.
 
-use board_support::{Board, GicVersion};
+use std::path::PathBuf;
+
+use board_support::{Board, GicVersion, UBootFirmware};
 
 use super::common::*;
 use super::memory::RAM_ALIGN;
@@ -22,6 +24,49 @@ pub(super) fn check_board(b: &RawBoard, r: &mut Report) -> Option<&'static Board
         );
     }
     board
+}
+
+/// `board.boot_image`: only for a board whose U-Boot comes inside the user's boot image
+/// ([`UBootFirmware::InUserFile`]), as a path relative to the config file. Whether the file exists is checked when a
+/// card is written, the one step that reads it.
+pub(super) fn check_boot_image(
+    b: &RawBoard,
+    board: &Board,
+    ctx: &super::Context<'_>,
+    r: &mut Report,
+) -> Option<PathBuf> {
+    let v = b.boot_image.as_ref()?;
+    let wanted = board.uboot.and_then(|u| match u.firmware {
+        UBootFirmware::InUserFile { name, what } => Some((name, what)),
+        _ => None,
+    });
+    let Some((name, _)) = wanted else {
+        let takers: Vec<String> = board_support::BOARDS
+            .iter()
+            .filter_map(|b| match b.uboot?.firmware {
+                UBootFirmware::InUserFile { name, .. } => Some(format!("`{}` ({name})", b.name)),
+                _ => None,
+            })
+            .collect();
+        r.push(
+            Diag::error("board.boot_image", v.span(), format!("board `{}` takes no boot image of yours", board.name))
+                .label("not used by this board")
+                .hint(format!(
+                    "only boards whose U-Boot comes inside the user's own boot image take one: {}; remove the key",
+                    list(takers)
+                )),
+        );
+        return None;
+    };
+    if v.get_ref().trim().is_empty() {
+        r.push(
+            Diag::error("board.boot_image", v.span(), "empty path")
+                .label("no file named")
+                .hint(format!("the path of your {name}, relative to this config file")),
+        );
+        return None;
+    }
+    Some(relative_path(ctx, v.get_ref()))
 }
 
 pub(super) fn check_gic(b: &RawBoard, board: &Board, r: &mut Report) -> GicVersion {

@@ -63,6 +63,9 @@ pub struct System {
     pub networks: Vec<Network>,
     /// `[[channel]]` tables, in file order.
     pub channels: Vec<Channel>,
+    /// `board.boot_image`: the user's boot image (a ZynqMP `BOOT.BIN`), resolved against the config's directory;
+    /// only boards whose U-Boot comes inside one take it, and only a card needs it.
+    pub boot_image: Option<PathBuf>,
 }
 
 /// What a partition may do with a disk or channel it attaches.

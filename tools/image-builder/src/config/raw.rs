@@ -147,6 +147,9 @@ pub struct RawBoard {
     pub name: Spanned<String>,
     pub gic_version: Option<Spanned<i64>>,
     pub ram_size: Option<Spanned<NumOrStr>>,
+    /// The user's boot image for a board whose U-Boot comes inside one (the ZCU102's `BOOT.BIN`), relative to the
+    /// config file: `build --sdcard` puts it on the card.
+    pub boot_image: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,7 +231,7 @@ pub struct RawMemory {
 /// The keys each table accepts, for "did you mean" hints on unknown keys.
 pub const KEYS: &[(&str, &[&str])] = &[
     ("", &["board", "hypervisor", "pool", "partition", "channel", "disk", "network"]),
-    ("board", &["name", "gic_version", "ram_size"]),
+    ("board", &["name", "gic_version", "ram_size", "boot_image"]),
     ("hypervisor", &["console", "log_level", "memory_budget"]),
     ("pool", &["name", "cpus", "scheduler", "wfi", "major_frame", "windows"]),
     ("pool.windows", &["partition", "start", "duration", "cpus"]),
@@ -291,6 +294,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("board.name", "name = \"qemu-virt-aarch64\""),
     ("board.gic_version", "gic_version = 3"),
     ("board.ram_size", "ram_size = \"1GiB\""),
+    ("board.boot_image", "boot_image = \"zcu102/BOOT.BIN\""),
     ("hypervisor.console", "console = \"uart0\""),
     ("hypervisor.log_level", "log_level = \"info\""),
     ("hypervisor.memory_budget", "memory_budget = \"2MiB\""),

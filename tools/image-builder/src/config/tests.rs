@@ -1813,3 +1813,20 @@ fn unknown_names_far_from_any_get_no_costly_suggestion() {
     let r = check(&demo_with("pool = \"rt\"\nvcpus = [1]", "pool = \"tr\"\nvcpus = [1]")).unwrap_err();
     assert!(r.errors().next().unwrap().hint.as_deref().unwrap().contains("did you mean `rt`?"), "{r}");
 }
+
+/// `board.boot_image` is resolved against the config's directory, on a board whose U-Boot comes inside the user's
+/// image; an empty path is refused.
+#[test]
+fn a_zcu102_config_names_its_boot_bin() {
+    let src = |path: &str| {
+        format!(
+            "[board]\nname = \"xlnx-zcu102\"\nboot_image = \"{path}\"\n[[pool]]\nname = \"rt\"\ncpus = [0]\n\
+             [[partition]]\nname = \"hello0\"\npool = \"rt\"\nvcpus = [0]\nmemory = {{ size = \"64MiB\" }}\nkernel = \"hello\"\n"
+        )
+    };
+    let (system, _) = check_in(&src("../boot/BOOT.BIN"), Path::new("/work/configs")).unwrap();
+    assert_eq!(system.boot_image.as_deref(), Some(Path::new("/work/configs/../boot/BOOT.BIN")));
+    let report = check(&src(" ")).unwrap_err();
+    let e = report.errors().next().unwrap();
+    assert_eq!((e.field.as_str(), e.message.as_str()), ("board.boot_image", "empty path"));
+}

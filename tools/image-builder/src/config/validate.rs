@@ -8,7 +8,7 @@
 use board_support::{Board, GicVersion};
 use toml::Spanned;
 
-use super::board::{check_board, check_gic, check_hypervisor, check_ram_size};
+use super::board::{check_board, check_boot_image, check_gic, check_hypervisor, check_ram_size};
 use super::common::*;
 use super::devices::{check_passthrough, has_watchdog, Claims};
 use super::fault::check_on_fault;
@@ -41,6 +41,7 @@ pub(super) fn validate_on(
     }
     let gic = check_gic(raw.board.get_ref(), board, r);
     let ram_size = check_ram_size(raw.board.get_ref(), board, r);
+    let boot_image = check_boot_image(raw.board.get_ref(), board, ctx, r);
     let hypervisor = check_hypervisor(raw.hypervisor.as_ref().map(Spanned::get_ref), board, ram_size, r);
     let mut pools = check_pools(&raw.pools, board, r);
     let mut partitions = check_partitions(raw, board, gic, ram_size, &hypervisor, &pools, ctx, r);
@@ -77,6 +78,7 @@ pub(super) fn validate_on(
         disks: pv.disks.into_iter().collect::<Option<_>>()?,
         networks: pv.networks.into_iter().collect::<Option<_>>()?,
         channels: channels.into_iter().collect::<Option<_>>()?,
+        boot_image,
     })
 }
 

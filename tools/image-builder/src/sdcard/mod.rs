@@ -131,7 +131,7 @@ pub fn card_size(files: u64) -> u64 {
 }
 
 /// What goes on a card besides the hypervisor image and its boot script.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CardOptions {
     /// Write the stored environment ([`boot_env`]) when the board's U-Boot reads one from the card. Without it
     /// U-Boot boots with its default environment (the countdown, then distro boot).
@@ -139,11 +139,14 @@ pub struct CardOptions {
     /// The hypervisor console's UART ([`board_support::Uart::name`]; `None`: the board's default), which a boot
     /// firmware's configuration file mentions when the firmware does not wire it to the serial header.
     pub console: Option<&'static str>,
+    /// The user's boot image, for a board whose U-Boot comes inside one ([`UBootFirmware::InUserFile`]; the config's
+    /// `board.boot_image`).
+    pub boot_image: Option<PathBuf>,
 }
 
 impl Default for CardOptions {
     fn default() -> Self {
-        Self { stored_env: true, console: None }
+        Self { stored_env: true, console: None, boot_image: None }
     }
 }
 
@@ -308,13 +311,28 @@ fn chs(lba: u32) -> CHS {
     CHS::from_lba_exact(lba, 1023, 255, 63).unwrap_or_else(|_| CHS::new(1023, 254, 63))
 }
 
-/// The boot firmware's files for the card's FAT partition, in the order they are written, when the board's U-Boot is
-/// started by such a firmware ([`UBootFirmware::Soc`]; none otherwise): the firmware's own files, its configuration
-/// file ([`firmware_config`]), the board's device tree and U-Boot, each read from where [`package_file`] finds it.
-pub fn firmware_files(board: &Board, console: &str) -> Result<Vec<(String, Vec<u8>)>> {
+/// The boot firmware's files for the card's FAT partition, in the order they are written: when the board's U-Boot is
+/// started by such a firmware ([`UBootFirmware::Soc`]), the firmware's own files, its configuration file
+/// ([`firmware_config`]), the board's device tree and U-Boot, each read from where [`package_file`] finds it; when
+/// U-Boot comes inside the user's boot image ([`UBootFirmware::InUserFile`]), that image; none otherwise.
+pub fn firmware_files(board: &Board, options: &CardOptions) -> Result<Vec<(String, Vec<u8>)>> {
     let u = uboot(board)?;
-    let UBootFirmware::Soc(fw) = u.firmware else { return Ok(Vec::new()) };
     let read = |path: PathBuf| fs::read(&path).map_err(|source| Error::Read { path, source });
+    let fw = match u.firmware {
+        UBootFirmware::Soc(fw) => fw,
+        UBootFirmware::InUserFile { name, what } => {
+            let path = options.boot_image.clone().ok_or_else(|| {
+                Error::Image(format!(
+                    "board `{}` boots from its card through the U-Boot inside your {name} ({what}), which Debian \
+                     does not package: name it in the config, `boot_image = \"path/to/{name}\"` under [board]",
+                    board.name
+                ))
+            })?;
+            return Ok(vec![(name.to_owned(), read(path)?)]);
+        }
+        UBootFirmware::Bios | UBootFirmware::OnCard { .. } => return Ok(Vec::new()),
+    };
+    let console = options.console.unwrap_or(board.default_uart().name);
     let mut files = Vec::new();
     for f in fw.files {
         files.push((f.name().to_owned(), read(package_file(board, f.package, f.path)?)?));
@@ -365,10 +383,9 @@ pub fn card_for_with(image: &[u8], board: &Board, options: CardOptions) -> Resul
             let path = uboot_binary(board)?;
             Some(fs::read(&path).map_err(|source| Error::Read { path, source })?)
         }
-        UBootFirmware::Bios | UBootFirmware::Soc(_) => None,
+        UBootFirmware::Bios | UBootFirmware::Soc(_) | UBootFirmware::InUserFile { .. } => None,
     };
-    let console = options.console.unwrap_or(board.default_uart().name);
-    let firmware = firmware_files(board, console)?;
+    let firmware = firmware_files(board, &options)?;
     card_from_parts(image, board, CardParts { loader: loader.as_deref(), firmware: &firmware }, options)
 }
 
@@ -393,7 +410,7 @@ pub fn card_from_parts(image: &[u8], board: &Board, parts: CardParts<'_>, option
             })?;
             Some((offset, bytes))
         }
-        UBootFirmware::Bios | UBootFirmware::Soc(_) => None,
+        UBootFirmware::Bios | UBootFirmware::Soc(_) | UBootFirmware::InUserFile { .. } => None,
     };
     card_with_loader(&files, loader, card_size(total), crc32fast::hash(image))
 }
@@ -454,7 +471,11 @@ pub fn write_sdcard(out: &Path, image: &Path, board: &Board) -> Result<PathBuf> 
 /// [`write_sdcard`] for a built system: its image, board and console.
 pub fn write_built_sdcard(built: &Built) -> Result<PathBuf> {
     let s = &built.prepared.checked.system;
-    let options = CardOptions { console: Some(s.hypervisor.console.name), ..CardOptions::default() };
+    let options = CardOptions {
+        console: Some(s.hypervisor.console.name),
+        boot_image: s.boot_image.clone(),
+        ..CardOptions::default()
+    };
     write_sdcard_with(&built.out_dir, &built.image, s.board, options)
 }
 
@@ -502,6 +523,23 @@ pub fn write_env_flash(out: &Path, board: &Board) -> Result<Option<PathBuf>> {
     Ok(Some(path))
 }
 
+/// Whether QEMU can boot `board` from its card, or why not (checked before a run builds anything).
+pub fn qemu_runs_card(board: &Board) -> Result<()> {
+    match board.uboot.map(|u| u.firmware) {
+        Some(UBootFirmware::InUserFile { name, .. }) => Err(Error::Tool(format!(
+            "QEMU runs no boot ROM that would start board `{}` from its card (U-Boot is inside your {name}): the card \
+             is for the real board; `run` without --sdcard boots the same image in QEMU",
+            board.name
+        ))),
+        Some(_) if board.qemu.is_some() => Ok(()),
+        _ => Err(no_card_run(board)),
+    }
+}
+
+fn no_card_run(board: &Board) -> Error {
+    Error::Tool(format!("QEMU does not boot board `{}` through U-Boot", board.name))
+}
+
 /// Where a run puts the files of the card that QEMU is given in place of a boot firmware it does not run
 /// ([`UBootFirmware::Soc`]): `out/NAME/card-firmware/`.
 pub const FIRMWARE_RUN_DIR: &str = "card-firmware";
@@ -518,7 +556,7 @@ pub fn qemu_command(built: &Built, card: &Path, env_flash: Option<&Path>) -> Res
     let mut cmd = s
         .board
         .qemu_uboot_args(&QemuRun { gic: s.gic, cpus: s.smp(), ram_size: s.ram_size, kernel: "" }, &card)
-        .ok_or_else(|| Error::Tool(format!("QEMU does not boot board `{}` through U-Boot", s.board.name)))?;
+        .ok_or_else(|| qemu_runs_card(s.board).err().unwrap_or_else(|| no_card_run(s.board)))?;
     crate::needs::use_qemu_binary(s.board, &mut cmd);
     if let UBootFirmware::Soc(fw) = uboot(s.board)?.firmware {
         let bytes = fs::read(card_path).map_err(|source| Error::Read { path: card_path.to_owned(), source })?;

@@ -263,7 +263,7 @@ fn an_orangepi_pc_card_carries_u_boot_at_8_kib_and_a_complete_environment() {
         &image,
         opi,
         CardParts { loader: Some(&spl), firmware: &[] },
-        CardOptions { stored_env: false, console: None },
+        CardOptions { stored_env: false, ..CardOptions::default() },
     )
     .unwrap();
     let names: Vec<String> = read_card(&plain).unwrap().files.into_iter().map(|(n, _)| n).collect();
@@ -323,4 +323,31 @@ fn the_pi_boot_command_tries_both_mmc_devices() {
         vars.iter().map(|(k, v)| (*k, v.as_str())).filter(|(k, _)| k.ends_with("addr_r")).collect();
     assert_eq!(addrs, [("kernel_addr_r", "0x80000"), ("fdt_addr_r", "0x2600000")]);
     assert_eq!(boot_env_bytes(b).unwrap().len(), 16 * 1024);
+}
+
+/// The ZCU102's card carries the user's BOOT.BIN (U-Boot is inside it), then hv-static and boot.scr, and no stored
+/// environment (where the user's U-Boot keeps one is its build's choice); without the BOOT.BIN the builder says
+/// which config key names it.
+#[test]
+fn a_zcu102_card_is_the_users_boot_bin_hv_static_and_the_script() {
+    let board = &board_support::xlnx_zcu102::BOARD;
+    let dir = scratch("zcu102");
+    fs::create_dir_all(&dir).unwrap();
+    let boot_bin = dir.join("BOOT.BIN");
+    fs::write(&boot_bin, b"XNLX boot image stand-in").unwrap();
+    let image = fake_image(board.hv_text_offset(), 8192);
+    let options = CardOptions { boot_image: Some(boot_bin), ..CardOptions::default() };
+    let c = read_card(&card_for_with(&image, board, options).unwrap()).unwrap();
+    let names: Vec<&str> = c.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["BOOT.BIN", "hv-static.img", "boot.scr"]);
+    assert_eq!(c.files[0].1, b"XNLX boot image stand-in");
+    assert_eq!(uimage::script_text(&c.files[2].1).unwrap(), boot_script(board).unwrap());
+    assert!(boot_script(board).unwrap().starts_with("load ${devtype} ${devnum}:${distro_bootpart} ${kernel_addr_r}"));
+
+    let e = card_for(&image, board).unwrap_err().to_string();
+    assert!(e.contains("your BOOT.BIN") && e.contains("boot_image = \"path/to/BOOT.BIN\""), "{e}");
+    let missing = CardOptions { boot_image: Some(dir.join("nope.bin")), ..CardOptions::default() };
+    let e = card_for_with(&image, board, missing).unwrap_err().to_string();
+    assert!(e.contains("nope.bin"), "{e}");
+    let _ = fs::remove_dir_all(&dir);
 }

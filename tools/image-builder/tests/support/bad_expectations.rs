@@ -4,6 +4,13 @@
 /// (file, line, column, field, words the message contains)
 pub const EXPECTED: &[(&str, usize, usize, &str, &str)] = &[
     ("bad-size.toml", 13, 19, "partition[0].memory.size", "bad size \"64 megs\""),
+    (
+        "boot-image-unused.toml",
+        5,
+        14,
+        "board.boot_image",
+        "board `rpi4` takes no boot image of yours",
+    ),
     ("channel-bad-access.toml", 12, 89, "channel[0].partitions[1].access", "unknown channel access `ro`"),
     (
         "channel-partition-twice.toml",
