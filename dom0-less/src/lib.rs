@@ -86,6 +86,9 @@ pub struct PartitionDt {
     pub channels: Vec<ChannelDt>,
     /// The emulated SP805 watchdog, when the partition has one.
     pub watchdog: Option<WatchdogDt>,
+    /// The interrupt (an SPI's INTID, level-high) of the emulated PL061 GPIO controller at `guest_map::GPIO` that
+    /// carries the doorbells of the partition's first channels: `Some` when it maps channels.
+    pub gpio_intid: Option<u32>,
     /// The partitions this one manages, in config order (`/hypervisor/hv-static,manages` and `-names`).
     pub manages: Vec<Managed>,
 }
@@ -129,6 +132,8 @@ pub struct ChannelDt {
     pub intid: u32,
     /// Whether the partition may write the region (`access = "rw"`) or only read it (`"r"`).
     pub writable: bool,
+    /// The partition's position in the channel's member list (the config's `partitions`), from 0.
+    pub member: u32,
 }
 
 /// Why a device tree could not be written.
@@ -156,6 +161,9 @@ pub enum Error {
     /// The watchdog overlaps RAM or another device's registers, or its interrupt is not a free SPI of the emulated
     /// distributor.
     Watchdog { why: &'static str },
+    /// The channel GPIO controller's interrupt is not a free SPI of the emulated distributor, or a channel is too
+    /// large for an `mmio-sram` node (4 GiB).
+    Gpio { why: &'static str },
     /// The FDT writer refused something (a NUL in a string, for example).
     Fdt(vm_fdt::Error),
 }
@@ -190,6 +198,7 @@ impl fmt::Display for Error {
             }
             Error::PvDevice { node, why } => write!(f, "PV device node `{node}`: {why}"),
             Error::Watchdog { why } => write!(f, "watchdog node: {why}"),
+            Error::Gpio { why } => write!(f, "channel GPIO or sram node: {why}"),
             Error::Fdt(e) => write!(f, "device tree writer: {e}"),
         }
     }
@@ -224,6 +233,27 @@ fn uart_node_name(base: u64) -> String {
     format!("pl011@{base:x}")
 }
 
+/// Name of the channel GPIO controller's node.
+fn gpio_node_name() -> String {
+    format!("gpio@{:x}", guest_map::GPIO)
+}
+
+/// Name of a channel's `mmio-sram` node at the root.
+fn sram_node_name(ipa: u64) -> String {
+    format!("sram@{ipa:x}")
+}
+
+/// The names of the channel GPIO controller's lines: for the partition's k-th channel (k below
+/// `guest_map::GPIO_CHANNELS`), line 2k is `NAME.doorbell` and line 2k + 1 `NAME.ring`; the rest are unnamed.
+pub fn gpio_line_names(channels: &[ChannelDt]) -> Vec<String> {
+    let mut names = vec![String::new(); 2 * guest_map::GPIO_CHANNELS];
+    for (k, c) in channels.iter().take(guest_map::GPIO_CHANNELS).enumerate() {
+        names[2 * k] = format!("{}.doorbell", c.name);
+        names[2 * k + 1] = format!("{}.ring", c.name);
+    }
+    names
+}
+
 /// Name of the watchdog's node.
 fn watchdog_node_name(base: u64) -> String {
     format!("watchdog@{base:x}")
@@ -253,6 +283,7 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
     check_devices(p, &clocks)?;
     check_pv(p)?;
     check_watchdog(p)?;
+    check_gpio(p)?;
     // The watchdog's clock takes the phandle after the devices' clocks.
     let wdog_clk = clocks.last().map_or(PHANDLE_FIRST_CLOCK, |(_, phandle)| phandle + 1);
 
@@ -323,6 +354,40 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
         fdt.end_node(node)?;
     }
 
+    if let Some(intid) = p.gpio_intid {
+        // Linux's `gpio-pl061` binds through the AMBA bus (the PrimeCell ID registers end the page) and requests
+        // `apb_pclk`; the line names let user space find each channel's lines (`gpiocdev`, libgpiod).
+        let node = fdt.begin_node(&gpio_node_name())?;
+        fdt.property_string_list("compatible", vec!["arm,pl061".into(), "arm,primecell".into()])?;
+        fdt.property_array_u64("reg", &[guest_map::GPIO, guest_map::GPIO_SIZE])?;
+        fdt.property_array_u32("interrupts", &[irq_cells::SPI, intid - 32, irq_cells::LEVEL_HIGH])?;
+        fdt.property_null("gpio-controller")?;
+        fdt.property_u32("#gpio-cells", 2)?;
+        fdt.property_array_u32("clocks", &[PHANDLE_APB_PCLK])?;
+        fdt.property_string("clock-names", "apb_pclk")?;
+        fdt.property_string_list("gpio-line-names", gpio_line_names(&p.channels))?;
+        fdt.end_node(node)?;
+    }
+    for c in &p.channels {
+        // The same memory for Linux's `mmio-sram` driver, which exports the child as a file user space reads and
+        // writes (`/sys/bus/platform/devices/IPA.sram/IPA.sram`): stock kernels then reach a channel without a
+        // driver of hv-static's. 32-bit child addresses, translated by `ranges` to the guest-physical base.
+        let size = u32::try_from(c.size).map_err(|_| Error::Gpio { why: "a channel is larger than 4 GiB" })?;
+        let node = fdt.begin_node(&sram_node_name(c.ipa))?;
+        fdt.property_string("compatible", "mmio-sram")?;
+        fdt.property_array_u64("reg", &[c.ipa, c.size])?;
+        fdt.property_u32("#address-cells", 1)?;
+        fdt.property_u32("#size-cells", 1)?;
+        fdt.property_array_u32("ranges", &[0, (c.ipa >> 32) as u32, c.ipa as u32, size])?;
+        let part = fdt.begin_node("channel@0")?;
+        fdt.property_array_u32("reg", &[0, size])?;
+        fdt.property_null("export")?;
+        fdt.property_string("label", &c.name)?;
+        fdt.property_string("hv-static,access", if c.writable { "rw" } else { "r" })?;
+        fdt.property_u32("hv-static,member", c.member)?;
+        fdt.end_node(part)?;
+        fdt.end_node(node)?;
+    }
     for d in &p.devices {
         write_device(&mut fdt, d, &clocks)?;
     }
@@ -369,6 +434,7 @@ pub fn partition_dtb(p: &PartitionDt) -> Result<Vec<u8>, Error> {
         fdt.property_array_u32("interrupts", &[irq_cells::SPI, c.intid - 32, irq_cells::EDGE_RISING])?;
         fdt.property_string("access", if c.writable { "rw" } else { "r" })?;
         fdt.property_string("label", &c.name)?;
+        fdt.property_u32("hv-static,member", c.member)?;
         fdt.end_node(node)?;
     }
     fdt.end_node(hv)?;
@@ -455,6 +521,30 @@ fn check_watchdog(p: &PartitionDt) -> Result<(), Error> {
     }
 }
 
+/// Refuses a channel GPIO controller the tree cannot describe consistently: without channels, or its interrupt not
+/// an SPI of the emulated distributor or one another device of the partition already uses.
+fn check_gpio(p: &PartitionDt) -> Result<(), Error> {
+    let Some(intid) = p.gpio_intid else { return Ok(()) };
+    let mut intids: Vec<u32> = p.devices.iter().flat_map(|d| d.spis.iter().copied()).collect();
+    intids.extend(p.uart.map(|_| 32 + guest_map::UART_SPI));
+    intids.extend(p.virtio.iter().map(|v| v.intid));
+    intids.extend(p.channels.iter().map(|c| c.intid));
+    intids.extend(p.watchdog.map(|w| w.intid));
+    let why = if p.channels.is_empty() {
+        Some("the partition maps no channel")
+    } else if !(32..guest_map::VGIC_INTIDS).contains(&intid) {
+        Some("its interrupt is not an SPI of the emulated distributor")
+    } else if intids.contains(&intid) {
+        Some("its interrupt is already used in the partition")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::Gpio { why }),
+        None => Ok(()),
+    }
+}
+
 /// Name of the fixed clock of `hz` that devices need besides `/apb-pclk`.
 fn clock_node_name(hz: u32) -> String {
     format!("clock-{hz}")
@@ -488,6 +578,10 @@ fn check_devices(p: &PartitionDt, clocks: &[(u32, u32)]) -> Result<(), Error> {
         names.push(watchdog_node_name(w.base));
         names.push(WATCHDOG_CLOCK_NODE.into());
     }
+    if p.gpio_intid.is_some() {
+        names.push(gpio_node_name());
+    }
+    names.extend(p.channels.iter().map(|c| sram_node_name(c.ipa)));
     for d in &p.devices {
         let name = d.node_name();
         if !d.path.starts_with('/') || name.is_empty() {

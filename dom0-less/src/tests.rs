@@ -22,6 +22,7 @@ fn demo(gic: GicVersion, vcpus: u32) -> PartitionDt {
         virtio: vec![],
         channels: vec![],
         watchdog: None,
+        gpio_intid: None,
         manages: vec![],
     }
 }
@@ -511,9 +512,10 @@ fn with_pv() -> PartitionDt {
         VirtioMmio { base: guest_map::VIRTIO_MMIO + guest_map::VIRTIO_MMIO_STRIDE, intid: 49 },
     ];
     dt.channels = vec![
-        ChannelDt { name: "ctl".into(), ipa: 0x1000_0000, size: 0x1_0000, intid: 50, writable: true },
-        ChannelDt { name: "log".into(), ipa: 0x1001_0000, size: 0x20_0000, intid: 51, writable: false },
+        ChannelDt { name: "ctl".into(), ipa: 0x1000_0000, size: 0x1_0000, intid: 50, writable: true, member: 0 },
+        ChannelDt { name: "log".into(), ipa: 0x1001_0000, size: 0x20_0000, intid: 51, writable: false, member: 1 },
     ];
+    dt.gpio_intid = Some(52);
     dt
 }
 
@@ -531,6 +533,9 @@ fn virtio_mmio_nodes_follow_the_passed_through_devices() {
             "timer",
             "apb-pclk",
             "pl011@9000000",
+            "gpio@9002000",
+            "sram@10000000",
+            "sram@10010000",
             "pl031@9010000",
             "virtio_mmio@a000000",
             "virtio_mmio@a000200",
@@ -564,7 +569,8 @@ fn channels_sit_under_the_hypervisor_node() {
     assert_eq!(p["ranges"].len(), 0);
     assert_eq!(child_names(hv), ["channel@10000000", "channel@10010000"]);
     let ctl = props(node(&fdt, "/hypervisor/channel@10000000"));
-    assert_eq!(names(&ctl), ["access", "compatible", "interrupts", "label", "reg"]);
+    assert_eq!(names(&ctl), ["access", "compatible", "hv-static,member", "interrupts", "label", "reg"]);
+    assert_eq!(cells(ctl["hv-static,member"]), [0]);
     assert_eq!(string(ctl["compatible"]), "hv-static,channel");
     assert_eq!(u64s(ctl["reg"]), [0x1000_0000, 0x1_0000]);
     // The doorbell: SPI 18, edge-rising.
@@ -585,6 +591,7 @@ fn channels_sit_under_the_hypervisor_node() {
 fn without_channels_the_hypervisor_node_is_unchanged() {
     let mut dt = with_pv();
     dt.channels.clear();
+    dt.gpio_intid = None;
     let blob = partition_dtb(&dt).unwrap();
     let fdt = Fdt::new(&blob).unwrap();
     let hv = node(&fdt, "/hypervisor");
@@ -733,11 +740,11 @@ fn refuses_a_watchdog_it_cannot_describe() {
     }
     // Over the console, a passed-through device, a transport, a channel or RAM.
     for base in [guest_map::UART, 0x0901_0000, guest_map::VIRTIO_MMIO, 0x1000_0000, 0x4000_0000, u64::MAX - 0x800] {
-        dt.watchdog = Some(WatchdogDt { base, intid: 52 });
+        dt.watchdog = Some(WatchdogDt { base, intid: 53 });
         let why = if base > 0x4000_0000 { "its region wraps around" } else { overlap };
         assert_eq!(partition_dtb(&dt), wd(why), "{base:#x}");
     }
-    dt.watchdog = Some(WatchdogDt { base: guest_map::WATCHDOG, intid: 52 });
+    dt.watchdog = Some(WatchdogDt { base: guest_map::WATCHDOG, intid: 53 });
     assert!(partition_dtb(&dt).is_ok());
     // A passed-through device named like the watchdog's nodes.
     let mut dt = with_watchdog();
@@ -780,4 +787,75 @@ fn a_manager_names_the_partitions_it_manages_in_its_hypervisor_node() {
     // A name the tree cannot hold is refused, as the partition's own.
     dt.manages = vec![Managed { id: 1, name: "a\0b".into() }];
     assert_eq!(partition_dtb(&dt), Err(Error::Fdt(vm_fdt::Error::InvalidString)));
+}
+
+/// ABI 1.5: what stock Linux binds to reach its channels. Each channel is also an `mmio-sram` node at the root
+/// whose one child the sram driver exports to user space, and the doorbells are lines of an emulated PL061 that
+/// `gpio-pl061` drives: line 2k is channel k's doorbell, line 2k + 1 rings it.
+#[test]
+fn channels_are_sram_and_gpio_lines_for_stock_linux() {
+    let blob = partition_dtb(&with_pv()).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let gpio = props(node(&fdt, "/gpio@9002000"));
+    assert_eq!(
+        names(&gpio),
+        [
+            "#gpio-cells",
+            "clock-names",
+            "clocks",
+            "compatible",
+            "gpio-controller",
+            "gpio-line-names",
+            "interrupts",
+            "reg"
+        ]
+    );
+    assert_eq!(strings(gpio["compatible"]), ["arm,pl061", "arm,primecell"]);
+    assert_eq!(u64s(gpio["reg"]), [0x0900_2000, 0x1000]);
+    assert_eq!(cells(gpio["interrupts"]), [0, 20, 4]);
+    assert_eq!(string(gpio["clock-names"]), "apb_pclk");
+    assert_eq!(
+        strings(gpio["gpio-line-names"]),
+        ["ctl.doorbell", "ctl.ring", "log.doorbell", "log.ring", "", "", "", ""]
+    );
+    let sram = props(node(&fdt, "/sram@10010000"));
+    assert_eq!(names(&sram), ["#address-cells", "#size-cells", "compatible", "ranges", "reg"]);
+    assert_eq!(string(sram["compatible"]), "mmio-sram");
+    assert_eq!(u64s(sram["reg"]), [0x1001_0000, 0x20_0000]);
+    assert_eq!(cells(sram["ranges"]), [0, 0, 0x1001_0000, 0x20_0000]);
+    let part = props(node(&fdt, "/sram@10010000/channel@0"));
+    assert_eq!(names(&part), ["export", "hv-static,access", "hv-static,member", "label", "reg"]);
+    assert_eq!(cells(part["reg"]), [0, 0x20_0000]);
+    assert_eq!((string(part["label"]), string(part["hv-static,access"])), ("log", "r"));
+    assert_eq!(cells(part["hv-static,member"]), [1]);
+}
+
+#[test]
+fn only_the_first_four_channels_get_gpio_lines() {
+    let channels: Vec<ChannelDt> = (0..5)
+        .map(|i| ChannelDt {
+            name: format!("c{i}"),
+            ipa: 0x1000_0000 + i * 0x1_0000,
+            size: 0x1_0000,
+            intid: 50 + i as u32,
+            writable: true,
+            member: 0,
+        })
+        .collect();
+    let names = gpio_line_names(&channels);
+    assert_eq!(names.len(), 8);
+    assert_eq!((names[6].as_str(), names[7].as_str()), ("c3.doorbell", "c3.ring"));
+    assert!(!names.iter().any(|n| n.starts_with("c4")));
+}
+
+#[test]
+fn refuses_a_gpio_controller_it_cannot_describe() {
+    let mut dt = with_pv();
+    dt.gpio_intid = Some(50);
+    assert_eq!(partition_dtb(&dt), Err(Error::Gpio { why: "its interrupt is already used in the partition" }));
+    dt.gpio_intid = Some(20);
+    assert_eq!(partition_dtb(&dt), Err(Error::Gpio { why: "its interrupt is not an SPI of the emulated distributor" }));
+    dt.channels.clear();
+    dt.gpio_intid = Some(60);
+    assert_eq!(partition_dtb(&dt), Err(Error::Gpio { why: "the partition maps no channel" }));
 }

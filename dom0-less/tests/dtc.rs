@@ -69,6 +69,7 @@ fn dtc_reads_a_merged_tree() {
         virtio: vec![],
         channels: vec![],
         watchdog: None,
+        gpio_intid: None,
         manages: vec![],
     })
     .unwrap();
@@ -110,6 +111,7 @@ fn dtc_reads_the_watchdog_and_the_managed_partitions() {
         virtio: vec![],
         channels: vec![],
         watchdog: Some(WatchdogDt { base: guest_map::WATCHDOG, intid: 48 }),
+        gpio_intid: None,
         manages: vec![Managed { id: 2, name: "front".into() }, Managed { id: 0, name: "back".into() }],
     })
     .unwrap();
@@ -131,6 +133,58 @@ fn dtc_reads_the_watchdog_and_the_managed_partitions() {
         "clock-names = \"wdog_clk\\0apb_pclk\";",
         "hv-static,manages = <0x02 0x00>;",
         "hv-static,manages-names = \"front\\0back\";",
+    ] {
+        assert!(text.contains(want), "no `{want}` in:\n{text}");
+    }
+}
+
+/// The nodes stock Linux binds for channels (ABI 1.5: `mmio-sram` and the PL061) are well-formed for `dtc`: no
+/// warning about them, and the line names and the sram child as written.
+#[test]
+fn dtc_reads_the_channel_sram_and_gpio_nodes() {
+    let blob = partition_dtb(&PartitionDt {
+        name: "linux".into(),
+        id: 0,
+        arch: Arch::Aarch64,
+        cpu_compatible: "arm,armv8".into(),
+        vcpus: 1,
+        ram_ipa: guest_map::RAM,
+        ram_size: 64 << 20,
+        gic: GicVersion::V3,
+        uart: Some(guest_map::UART),
+        bootargs: String::new(),
+        initrd: None,
+        devices: vec![],
+        virtio: vec![],
+        channels: vec![dom0_less::ChannelDt {
+            name: "telemetry".into(),
+            ipa: guest_map::CHANNELS,
+            size: 0x1_0000,
+            intid: 48,
+            writable: true,
+            member: 1,
+        }],
+        watchdog: None,
+        gpio_intid: Some(49),
+        manages: vec![],
+    })
+    .unwrap();
+    let path = scratch().join("channels.dtb");
+    fs::write(&path, blob).unwrap();
+    let res = dtc(&["-I", "dtb", "-O", "dts", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&res.stdout);
+    let warnings = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{warnings}");
+    assert!(!warnings.contains("sram") && !warnings.contains("gpio"), "{warnings}");
+    for want in [
+        "gpio@9002000 {",
+        "compatible = \"arm,pl061\\0arm,primecell\";",
+        "gpio-line-names = \"telemetry.doorbell\\0telemetry.ring\\0\\0\\0\\0\\0\\0\";",
+        "sram@10000000 {",
+        "compatible = \"mmio-sram\";",
+        "channel@0 {",
+        "export;",
+        "label = \"telemetry\";",
     ] {
         assert!(text.contains(want), "no `{want}` in:\n{text}");
     }

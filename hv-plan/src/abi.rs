@@ -5,7 +5,7 @@
 
 /// The guest ABI's version, announced in each partition's device tree (`/hypervisor/abi-version`): a minor
 /// version adds calls or properties, a major version would change one.
-pub const VERSION: (u32, u32) = (1, 4);
+pub const VERSION: (u32, u32) = (1, 5);
 
 /// SMC Calling Convention 1.1 (Arm DEN 0028): the architecture calls and the bits of a function ID.
 pub mod smccc {

@@ -25,6 +25,13 @@ pub const WATCHDOG_SIZE: u64 = 0x1000;
 /// Frequency of the watchdog's counting clock (`wdog_clk`): Linux's `sp805_wdt` loads `rate / 2 * timeout - 1`
 /// into the 32-bit counter, so 1 MHz allows timeouts up to ~71 minutes at microsecond resolution.
 pub const WATCHDOG_CLOCK_HZ: u32 = 1_000_000;
+/// Emulated PL061 GPIO controller of a partition that maps channels: each of its first [`GPIO_CHANNELS`] channels
+/// gets two lines, a doorbell input and a ring output, so that stock Linux (`gpio-pl061` and the GPIO character
+/// device) waits for and rings doorbells from user space. The page is reserved in every partition.
+pub const GPIO: u64 = 0x0900_2000;
+pub const GPIO_SIZE: u64 = 0x1000;
+/// Channels with GPIO lines: a PL061 has 8 lines, two per channel.
+pub const GPIO_CHANNELS: usize = 4;
 /// Frequency of the fixed clock the PL011 binding refers to.
 pub const APB_PCLK_HZ: u32 = 24_000_000;
 /// The device tree sits in the last [`DTB_REGION`] bytes of RAM and may use all of them.

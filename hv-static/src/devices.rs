@@ -13,7 +13,7 @@
 
 use crate::config::SYSTEM;
 use crate::vdev::{Access, DeviceKind, Hit, Later, VirtualDevice};
-use crate::{vdev::vgic, vdev::virtio, vdev::vuart, vdev::watchdog};
+use crate::{vdev::gpio, vdev::vgic, vdev::virtio, vdev::vuart, vdev::watchdog};
 
 /// Declares the registered devices, in the order they are asked: [`Device`], one variant per device, and the
 /// operations over all of them.
@@ -83,6 +83,7 @@ registry! {
     Virtio => virtio::Transports,
     Console => vuart::Console,
     Watchdog => watchdog::Watchdog,
+    Gpio => gpio::Gpio,
 }
 
 /// The kind of device at `ipa` in partition `part`, for the trace.

@@ -27,6 +27,7 @@ fn base() -> Vec<u8> {
         virtio: vec![],
         channels: vec![],
         watchdog: None,
+        gpio_intid: None,
         manages: vec![],
     })
     .unwrap()

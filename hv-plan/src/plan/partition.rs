@@ -91,6 +91,10 @@ plan_struct! {
         pub watchdog: Option<u64>,
         /// The watchdog's interrupt (an SPI INTID), raised at its first expiry.
         pub watchdog_irq: u32,
+        /// Emulated PL061 GPIO controller carrying the doorbells of the partition's first channels, when it maps any.
+        pub gpio: Option<u64>,
+        /// The GPIO controller's interrupt (an SPI INTID, level-high).
+        pub gpio_irq: u32,
     }
 }
 

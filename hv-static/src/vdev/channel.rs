@@ -10,16 +10,29 @@
 
 use crate::config::{ChannelMapping, PartitionConfig};
 
+/// A member's doorbell to raise: its partition, the channel's index in that partition's own order (which picks its
+/// GPIO doorbell line) and the doorbell's INTID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Doorbell {
+    pub part: usize,
+    pub index: usize,
+    pub intid: u32,
+}
+
 /// The doorbells to raise when partition `me` rings its `index`-th channel (its device-tree order): every other
-/// member's, as (partition index, doorbell INTID). `None` when it has no such channel.
+/// member's. `None` when it has no such channel.
 pub fn doorbells(
     partitions: &'static [PartitionConfig],
     me: usize,
     index: usize,
-) -> Option<impl Iterator<Item = (usize, u32)>> {
+) -> Option<impl Iterator<Item = Doorbell>> {
     let channel = partitions.get(me)?.channels.get(index)?.channel;
     Some(partitions.iter().enumerate().filter(move |(part, _)| *part != me).flat_map(move |(part, p)| {
-        p.channels.iter().filter(move |m| m.channel == channel).map(move |m| (part, m.doorbell))
+        p.channels.iter().enumerate().filter(move |(_, m)| m.channel == channel).map(move |(index, m)| Doorbell {
+            part,
+            index,
+            intid: m.doorbell,
+        })
     }))
 }
 
@@ -36,7 +49,7 @@ mod hw {
     use crate::config::SYSTEM;
     use crate::core::partition::{self, RunState};
     use crate::core::vcpu::VcpuRef;
-    use crate::{arch, vdev::vgic};
+    use crate::{arch, vdev::gpio, vdev::vgic};
 
     /// Zeroes every channel's memory. Boot CPU, before any partition starts; a partition that restarts later
     /// finds the channel as the other members left it.
@@ -51,18 +64,20 @@ mod hw {
         }
     }
 
-    /// `HV_CHANNEL_SIGNAL` from `me`: raises the doorbell of every other running member of its `index`-th
-    /// channel. Returns false when the partition has no such channel.
+    /// `HV_CHANNEL_SIGNAL` from `me`, or a rising edge on one of its ring lines: raises the doorbell of every
+    /// other running member of its `index`-th channel, both its interrupt and its GPIO doorbell line. Returns
+    /// false when the partition has no such channel.
     pub fn signal(me: VcpuRef, index: usize) -> bool {
         let Some(targets) = super::doorbells(SYSTEM.partitions, me.part, index) else {
             return false;
         };
         // The caller's writes to the channel before the call reach memory before any doorbell is seen.
         arch::cpu::dsb();
-        for (part, intid) in targets {
+        for d in targets {
             // A stopped member's virtual GIC is reset when it starts again: a ring now would be stale.
-            if partition::run_state(part) == RunState::Running {
-                vgic::inject(VcpuRef { part, idx: 0 }, intid, 0);
+            if partition::run_state(d.part) == RunState::Running {
+                vgic::inject(VcpuRef { part: d.part, idx: 0 }, d.intid, 0);
+                gpio::doorbell(d.part, d.index);
             }
         }
         true
@@ -97,6 +112,8 @@ mod tests {
                 uart_irq: 33,
                 watchdog: None,
                 watchdog_irq: 0,
+                gpio: None,
+                gpio_irq: 0,
             },
             s2_tables: 0,
             fault_policy: FaultPolicy::Stop,
@@ -115,7 +132,15 @@ mod tests {
     ];
 
     fn rung(me: usize, index: usize) -> Option<Vec<(usize, u32)>> {
-        doorbells(&PARTS, me, index).map(Iterator::collect)
+        doorbells(&PARTS, me, index).map(|d| d.map(|d| (d.part, d.intid)).collect())
+    }
+
+    #[test]
+    fn each_target_s_own_index_picks_its_gpio_line() {
+        let lines: Vec<(usize, usize)> = doorbells(&PARTS, 0, 1).unwrap().map(|d| (d.part, d.index)).collect();
+        assert_eq!(lines, [(1, 1), (2, 1)]);
+        let lines: Vec<(usize, usize)> = doorbells(&PARTS, 2, 1).unwrap().map(|d| (d.part, d.index)).collect();
+        assert_eq!(lines, [(0, 1), (1, 1)]);
     }
 
     #[test]

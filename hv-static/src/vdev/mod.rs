@@ -15,10 +15,12 @@
 //!
 //! The interface names nothing else of hv-static (partitions and vCPUs are indices), so every device can implement
 //! it without reaching above its layer. The devices: the virtual GIC ([`vgic`]), the console PL011 ([`vuart`]), the
-//! SP805 watchdog ([`watchdog`]), the virtio-mmio devices ([`virtio`]) and the shared-memory channels ([`channel`], mapped memory and a doorbell
-//! hypercall rather than a trapped window).
+//! SP805 watchdog ([`watchdog`]), the virtio-mmio devices ([`virtio`]), the shared-memory channels ([`channel`], mapped memory and a doorbell
+//! hypercall rather than a trapped window) and their GPIO lines for stock Linux ([`gpio`]).
 
 pub mod channel;
+#[cfg(target_os = "none")]
+pub mod gpio;
 pub mod vgic;
 #[cfg(target_os = "none")]
 pub mod virtio;
@@ -34,6 +36,10 @@ mod vuart_regs;
 #[cfg(not(target_os = "none"))]
 #[path = "watchdog/regs.rs"]
 mod watchdog_regs;
+// And the channel GPIO controller's.
+#[cfg(not(target_os = "none"))]
+#[path = "gpio/regs.rs"]
+mod gpio_regs;
 
 /// A guest access to an emulated device: byte offset in the device's window, width in bytes (1, 2, 4 or 8), and
 /// the value for writes.

@@ -167,6 +167,8 @@ fn partition<'a>(
             uart_irq: 32 + guest_map::UART_SPI,
             watchdog: guest.watchdog.map(|_| guest_map::WATCHDOG),
             watchdog_irq: guest.watchdog.unwrap_or(0),
+            gpio: guest.gpio.map(|_| guest_map::GPIO),
+            gpio_irq: guest.gpio.unwrap_or(0),
         },
         s2_tables: s2_tables(system, layout, i),
         fault_policy: p.on_fault,

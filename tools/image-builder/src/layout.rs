@@ -257,6 +257,9 @@ pub struct GuestDevices {
     pub channels: Vec<ChannelMap>,
     /// The watchdog's SPI, as an INTID, when the partition has one.
     pub watchdog: Option<u32>,
+    /// The channel GPIO controller's SPI, as an INTID, when the partition maps channels (its controller is at the
+    /// fixed `guest_map::GPIO`).
+    pub gpio: Option<u32>,
 }
 
 /// Why a partition's PV devices do not fit its guest-physical space or its interrupts.
@@ -274,7 +277,7 @@ pub enum GuestError {
 
 /// Places one partition's PV devices: transports in the fixed window, channels from `guest_map::CHANNELS` up
 /// (`CHANNEL_ALIGN`-aligned, around everything taken), interrupts from the free SPIs: transports first, then
-/// doorbells, then the watchdog's.
+/// doorbells, then the watchdog's, then the channel GPIO controller's (when there are channels).
 pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
     use guest_map::{
         CHANNELS, CHANNEL_ALIGN, PV_FIRST_SPI, VGIC_INTIDS, VIRTIO_MMIO, VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_STRIDE,
@@ -311,7 +314,8 @@ pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
         maps.push(candidate);
         cursor = candidate.end();
     }
-    let needed = req.virtio + req.channels.len() + usize::from(req.watchdog);
+    let gpio = !req.channels.is_empty();
+    let needed = req.virtio + req.channels.len() + usize::from(req.watchdog) + usize::from(gpio);
     let free: Vec<u32> = (32 + PV_FIRST_SPI..VGIC_INTIDS).filter(|i| !req.used_intids.contains(i)).collect();
     if needed > free.len() {
         return Err(GuestError::OutOfInterrupts { needed, free: free.len() });
@@ -322,8 +326,10 @@ pub fn guest_devices(req: &GuestRequest) -> Result<GuestDevices, GuestError> {
         .zip(&free[req.virtio..])
         .map(|(m, &doorbell)| ChannelMap { ipa: m.base, size: m.size, doorbell })
         .collect();
-    let watchdog = req.watchdog.then(|| free[req.virtio + req.channels.len()]);
-    Ok(GuestDevices { virtio, channels, watchdog })
+    let after_doorbells = req.virtio + req.channels.len();
+    let watchdog = req.watchdog.then(|| free[after_doorbells]);
+    let gpio = gpio.then(|| free[after_doorbells + usize::from(req.watchdog)]);
+    Ok(GuestDevices { virtio, channels, watchdog, gpio })
 }
 
 /// A copy from the payload into partition RAM.
@@ -1064,11 +1070,13 @@ mod tests {
         assert_eq!(d.virtio.iter().map(|v| v.intid).collect::<Vec<_>>(), [48, 50]);
         assert_eq!(d.channels[0].doorbell, 51);
         assert_eq!(d.watchdog, Some(52));
-        // Adding the watchdog moves nothing else.
+        // The channel GPIO controller's comes last.
+        assert_eq!(d.gpio, Some(53));
+        // Adding the watchdog moves nothing before it.
         g.watchdog = false;
-        assert_eq!(guest_devices(&g).unwrap(), GuestDevices { watchdog: None, ..d });
+        assert_eq!(guest_devices(&g).unwrap(), GuestDevices { watchdog: None, gpio: Some(52), ..d });
         // It counts towards the interrupts needed.
-        let mut full = guest(32, vec![0x1000; 207]);
+        let mut full = guest(32, vec![0x1000; 206]);
         full.used_intids.push(100);
         full.watchdog = true;
         assert_eq!(guest_devices(&full), Err(GuestError::OutOfInterrupts { needed: 240, free: 239 }));
@@ -1077,10 +1085,11 @@ mod tests {
     #[test]
     fn interrupts_run_out_at_the_end_of_the_emulated_distributor() {
         // INTIDs 48..288: 240 SPIs, one of them used.
-        let mut g = guest(32, vec![0x1000; 207]);
+        // 32 transports, 206 doorbells and the channel GPIO controller's.
+        let mut g = guest(32, vec![0x1000; 206]);
         g.used_intids.push(100);
         let d = guest_devices(&g).unwrap();
-        assert_eq!(d.channels.last().unwrap().doorbell, 287);
+        assert_eq!((d.channels.last().unwrap().doorbell, d.gpio), (286, Some(287)));
         assert!(d.channels.iter().all(|c| c.doorbell != 100));
         g.channels.push(0x1000);
         assert_eq!(guest_devices(&g), Err(GuestError::OutOfInterrupts { needed: 240, free: 239 }));

@@ -3,7 +3,7 @@
 //! transmit interrupt behave as documented, and channel memory starts zeroed.
 
 use crate::report;
-use crate::tree::{Facts, DTB_AREA, GICC, GICD, GICR, GICR_STRIDE, RAM_BASE, UART};
+use crate::tree::{Facts, DTB_AREA, GICC, GICD, GICR, GICR_STRIDE, GPIO, RAM_BASE, UART};
 
 /// A 32-bit register or RAM word at a guest-physical address (the MMU is off: identity, Device memory).
 fn read(addr: u64) -> u32 {
@@ -71,6 +71,7 @@ pub fn check(facts: &Facts, dtb: &[u8], vcpus: u32) {
         );
     }
     devices(facts, vcpus);
+    gpio(facts);
     console();
     channels(facts);
 }
@@ -111,6 +112,23 @@ fn devices(facts: &Facts, vcpus: u32) {
             format_args!("a read"),
         );
     }
+}
+
+/// 1.5: "the PrimeCell ID registers read `0x00041061` and `0xB105F00D`" (one byte per word at 0xFE0..0xFFC); with
+/// every line an input after reset, `GPIODATA` through the all-lines mask (0x3FC) reads 0: a doorbell line holds no
+/// level.
+fn gpio(facts: &Facts) {
+    if facts.channels().is_empty() {
+        return;
+    }
+    // One plain load per register: a loop of volatile reads may become post-indexed loads, which carry no syndrome
+    // (hv-static answers those with an abort, as the Memory map section says).
+    let id = |base: u64| {
+        (0..4).fold(0u32, |v, i| v | (guest_rt::arch::probe::load((base + 4 * i) as usize) & 0xff) << (8 * i))
+    };
+    report::hex(format_args!("PL061 at {GPIO:#x}: peripheral ID"), id(GPIO + 0xFE0).into(), 0x0004_1061);
+    report::hex(format_args!("PL061 at {GPIO:#x}: PrimeCell ID"), id(GPIO + 0xFF0).into(), 0xB105_F00D);
+    report::hex(format_args!("PL061 at {GPIO:#x}: GPIODATA, all lines"), read(GPIO + 0x3FC).into(), 0);
 }
 
 /// "`UARTFR` reports the transmitter empty and never busy, and the transmit interrupt is always raised while

@@ -50,6 +50,10 @@ pub const GICR_STRIDE: u64 = 0x2_0000;
 pub const UART: u64 = 0x0900_0000;
 /// SP805 watchdog at `0x0900_1000`, 4 KiB.
 pub const WATCHDOG: u64 = 0x0900_1000;
+/// PL061 GPIO of the channel doorbells at `0x0900_2000`, 4 KiB (1.5).
+pub const GPIO: u64 = 0x0900_2000;
+/// "*k* < 4": the channels with GPIO lines.
+pub const GPIO_CHANNELS: usize = 4;
 /// Channels "from `0x1000_0000` up, 64 KiB-aligned".
 pub const CHANNELS_FROM: u64 = 0x1000_0000;
 /// Device tree: "last 2 MiB of RAM".
@@ -202,7 +206,141 @@ pub fn check(dtb: &[u8]) -> Facts {
     console(&fdt);
     watchdog(&fdt);
     hypervisor(&fdt, &mut facts);
+    stock_linux(&fdt, &facts);
     facts
+}
+
+/// 1.5, "For stock Linux": each channel again as `/sram@IPA` (`compatible = "mmio-sram"`, `reg = <IPA SIZE>`,
+/// `#address-cells = <1>`, `#size-cells = <1>`, `ranges = <0 IPA SIZE>`, one child `channel@0` with `reg = <0
+/// SIZE>`, `export`, `label`, `hv-static,access`, `hv-static,member`), and `/gpio@9002000` (`compatible = "arm,pl061",
+/// "arm,primecell"`, `reg = <0x9002000 0x1000>`, level-high interrupt, `gpio-controller`, `#gpio-cells = <2>`,
+/// `clock-names = "apb_pclk"`, `gpio-line-names`: line 2k `NAME.doorbell`, line 2k + 1 `NAME.ring`). The GPIO
+/// controller's interrupt comes after the doorbells' (and the watchdog's, when there is one).
+fn stock_linux(fdt: &Fdt, facts: &Facts) {
+    let Some(hv) = fdt.find_node("/hypervisor") else { return };
+    let Some(root) = fdt.find_node("/") else { return };
+    let mut k = 0;
+    let mut labels: [&str; MAX_CHANNELS] = [""; MAX_CHANNELS];
+    for ch in hv.children().filter(|c| c.name.starts_with("channel@")) {
+        let (reg, _) = regs::<1>(&ch);
+        let (base, size) = reg[0];
+        let label = str_prop(&ch, "label").unwrap_or("");
+        let access = str_prop(&ch, "access");
+        let member = u32_prop(&ch, "hv-static,member");
+        report::holds(
+            format_args!("/hypervisor/{} hv-static,member", ch.name),
+            member.is_some(),
+            format_args!("{member:?}"),
+            "a one-cell position in the channel's members",
+        );
+        let path = Sram(base);
+        let sram = root
+            .children()
+            .find(|n| n.name.strip_prefix("sram@").and_then(|u| u64::from_str_radix(u, 16).ok()) == Some(base));
+        report::holds(
+            format_args!("node {path}"),
+            sram.is_some(),
+            format_args!("{}", if sram.is_some() { "present" } else { "absent" }),
+            "present",
+        );
+        if let Some(sram) = sram {
+            string_list(&path, &sram, "compatible", &["mmio-sram"]);
+            reg_is(&path, &sram, [(base, size)]);
+            u32_is(&path, &sram, "#address-cells", 1);
+            u32_is(&path, &sram, "#size-cells", 1);
+            let ranges: Option<[u32; 4]> = cells(&sram, "ranges").and_then(|mut c| {
+                let r = [c.next()?, c.next()?, c.next()?, c.next()?];
+                c.next().is_none().then_some(r)
+            });
+            let want = [0, (base >> 32) as u32, base as u32, size as u32];
+            report::holds(
+                format_args!("{path} ranges"),
+                ranges == Some(want),
+                format_args!("{ranges:x?}"),
+                "<0 IPA SIZE>",
+            );
+            match sram.children().find(|c| c.name == "channel@0") {
+                Some(child) => {
+                    let c_reg: Option<[u32; 2]> = cells(&child, "reg").and_then(|mut c| Some([c.next()?, c.next()?]));
+                    report::holds(
+                        format_args!("{path}/channel@0 reg"),
+                        c_reg == Some([0, size as u32]),
+                        format_args!("{c_reg:x?}"),
+                        "<0 SIZE>",
+                    );
+                    present(format_args!("{path}/channel@0"), &child, "export");
+                    report::text(format_args!("{path}/channel@0 label"), str_prop(&child, "label"), label);
+                    report::holds(
+                        format_args!("{path}/channel@0 hv-static,access"),
+                        str_prop(&child, "hv-static,access") == access,
+                        format_args!("{:?}", str_prop(&child, "hv-static,access")),
+                        "the channel node's access",
+                    );
+                    report::holds(
+                        format_args!("{path}/channel@0 hv-static,member"),
+                        u32_prop(&child, "hv-static,member") == member,
+                        format_args!("{:?}", u32_prop(&child, "hv-static,member")),
+                        "the channel node's hv-static,member",
+                    );
+                }
+                None => report::holds(format_args!("{path}/channel@0"), false, format_args!("absent"), "present"),
+            }
+        }
+        if k < MAX_CHANNELS {
+            labels[k] = label;
+        }
+        k += 1;
+    }
+    if k == 0 {
+        let here = fdt.find_node("/gpio@9002000").is_some();
+        report::holds(format_args!("/gpio@9002000 without channels"), !here, format_args!("{here}"), "absent");
+        return;
+    }
+    let Some(gpio) = node(fdt, "/gpio@9002000") else { return };
+    string_list("/gpio@9002000", &gpio, "compatible", &["arm,pl061", "arm,primecell"]);
+    reg_is("/gpio@9002000", &gpio, [(GPIO, 0x1000)]);
+    present("/gpio@9002000", &gpio, "gpio-controller");
+    u32_is("/gpio@9002000", &gpio, "#gpio-cells", 2);
+    string_list("/gpio@9002000", &gpio, "clock-names", &["apb_pclk"]);
+    let (irq, n) = interrupts::<1>(&gpio);
+    // Doorbells take SPI 16 up in order (no transports here); the watchdog's, when there is one, follows them.
+    let after = 16 + facts.channel_count as u32;
+    report::holds(
+        format_args!("/gpio@9002000 interrupts"),
+        n == 1 && irq[0][0] == 0 && irq[0][2] == 4 && (irq[0][1] == after || irq[0][1] == after + 1),
+        format_args!("{:?}", &irq[..n.min(1)]),
+        "<0 (INTID - 32) 4>, level-high, after the doorbells (and the watchdog)",
+    );
+    let value = gpio.property("gpio-line-names").map_or(&[][..], |p| p.value);
+    let value = value.strip_suffix(&[0]).unwrap_or(value);
+    let mut lines = 0;
+    let mut as_listed = true;
+    for (i, name) in value.split(|&b| b == 0).enumerate() {
+        lines += 1;
+        let want: (&str, &str) = match labels.get(i / 2) {
+            Some(label) if i / 2 < k.min(GPIO_CHANNELS) => (label, if i % 2 == 0 { ".doorbell" } else { ".ring" }),
+            _ => ("", ""),
+        };
+        let fits = name.len() == want.0.len() + want.1.len()
+            && name.starts_with(want.0.as_bytes())
+            && name.ends_with(want.1.as_bytes());
+        as_listed &= fits;
+    }
+    report::holds(
+        format_args!("/gpio@9002000 gpio-line-names"),
+        as_listed && lines == 2 * GPIO_CHANNELS,
+        format_args!("{lines} name(s){}", if as_listed { ", as listed" } else { "" }),
+        "8 names: line 2k NAME.doorbell, line 2k + 1 NAME.ring, the rest empty",
+    );
+}
+
+/// `/sram@IPA`, for the report.
+struct Sram(u64);
+
+impl Display for Sram {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "/sram@{:x}", self.0)
+    }
 }
 
 fn memory(fdt: &Fdt, facts: &mut Facts) {

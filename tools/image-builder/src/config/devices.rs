@@ -241,6 +241,8 @@ pub(crate) fn device_windows(
         GicVersion::V2 => w.push((guest_map::GICC, guest_map::GICC_SIZE, "GIC CPU interface")),
     }
     w.push((guest_map::UART, guest_map::UART_SIZE, "emulated PL011 console"));
+    // Reserved in every partition, used by those that map channels: whether one does is known only later.
+    w.push((guest_map::GPIO, guest_map::GPIO_SIZE, "emulated PL061 GPIO (channel doorbells)"));
     if watchdog {
         w.push((guest_map::WATCHDOG, guest_map::WATCHDOG_SIZE, WATCHDOG));
     }

@@ -289,7 +289,9 @@ fn generated_config_gicv3() {
                 uart,
                 uart_irq: 33,
                 watchdog: None,
-                watchdog_irq: 0
+                watchdog_irq: 0,
+                gpio: None,
+                gpio_irq: 0
             }
         );
         assert_eq!(part.fault_policy, FaultPolicy::Stop);
@@ -390,7 +392,9 @@ fn an_armv7_system_boots_zimages_on_a_gicv2() {
             uart: Some(0x900_0000),
             uart_irq: 33,
             watchdog: None,
-            watchdog_irq: 0
+            watchdog_irq: 0,
+            gpio: None,
+            gpio_irq: 0
         }
     );
     assert_eq!(hv.memory_ld, "HV_BASE = 0x40200000;\nHV_BUDGET = 0x200000;\n");
