@@ -5,7 +5,8 @@
 //! introspection that test guests use). [`virtio`] holds the hypervisor side of the paravirtual devices: the
 //! virtio-mmio transport, the split virtqueue and the device models hv-static serves to partitions. [`net`] is the
 //! virtual switch that connects the partitions' network devices: MAC learning and per-port frame inboxes, with no
-//! knowledge of devices or guest memory.
+//! knowledge of devices or guest memory. [`ring`] is a message ring over a shared-memory channel, for both of its
+//! members: bare-metal guests over the mapped channel, Linux over the sram driver's file (`hvchan`).
 //!
 //! Design rules:
 //! - `no_std`, no heap: the same crate links into bare-metal guests and into hv-static.
@@ -16,4 +17,5 @@
 
 pub mod abi;
 pub mod net;
+pub mod ring;
 pub mod virtio;
