@@ -19,6 +19,7 @@
 //! - No doorbells here: the caller rings after sending (rings coalesce) and, on each doorbell, receives until the
 //!   ring is empty.
 
+pub mod echo;
 mod error;
 mod header;
 mod layout;

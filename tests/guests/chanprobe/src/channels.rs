@@ -20,6 +20,9 @@ pub struct Channel<'a> {
     pub writable: bool,
     /// The doorbell's INTID (an SPI), when the node has a GIC SPI specifier.
     pub doorbell: Option<u32>,
+    /// The partition's position in the channel's member list (`hv-static,member`, ABI 1.5), which picks its half
+    /// of a message ring.
+    pub member: Option<u32>,
 }
 
 impl fmt::Display for Channel<'_> {
@@ -102,6 +105,7 @@ fn channel<'a>(node: FdtNode<'_, 'a>, index: u32) -> Option<Channel<'a>> {
         size: be(reg.size)?,
         writable: str_prop("access") == Some("rw"),
         doorbell,
+        member: node.property("hv-static,member").and_then(|p| be(p.value)).and_then(|m| u32::try_from(m).ok()),
     })
 }
 
@@ -151,7 +155,8 @@ mod tests {
                     base: 0x1000_0000,
                     size: 0x1_0000,
                     writable: true,
-                    doorbell: Some(50)
+                    doorbell: Some(50),
+                    member: None,
                 },
                 Channel {
                     index: 1,
@@ -159,7 +164,8 @@ mod tests {
                     base: 0x1001_0000,
                     size: 0x1000,
                     writable: false,
-                    doorbell: Some(51)
+                    doorbell: Some(51),
+                    member: None,
                 },
             ]
         );

@@ -15,10 +15,14 @@ pub enum Role {
     Pong,
     /// Reads a read-only channel, rings it, then writes it: hv-static must stop the partition there.
     RoWrite,
+    /// Echoes numbered messages back over a message ring on its first read-write channel (docs/channel-ring.md,
+    /// the echo protocol of `pv_drivers::ring::echo`): the far side of `hvchan ping` in a Linux partition.
+    Echo,
 }
 
 impl Role {
-    const NAMES: [(&'static str, Role); 3] = [("ping", Role::Ping), ("pong", Role::Pong), ("rowrite", Role::RoWrite)];
+    const NAMES: [(&'static str, Role); 4] =
+        [("ping", Role::Ping), ("pong", Role::Pong), ("rowrite", Role::RoWrite), ("echo", Role::Echo)];
 }
 
 impl fmt::Display for Role {

@@ -1,5 +1,6 @@
 //! Entry and the three roles (see the crate docs for the output).
 
+use core::cell::{Cell, RefCell};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use guest_rt::gic::{self, DEFAULT_PRIORITY};
@@ -126,6 +127,7 @@ fn run(config: &Config, channels: &Channels) -> Result<(), &'static str> {
         Role::Ping => ping(config, channels),
         Role::Pong => pong(config, channels),
         Role::RoWrite => rowrite(config, channels),
+        Role::Echo => echo(config, channels),
     }
 }
 
@@ -175,6 +177,72 @@ fn pong(config: &Config, channels: &Channels) -> Result<(), &'static str> {
         ring(tx_c)?;
     }
     println!("CHAN-OK rounds={} doorbells={}", config.rounds, DOORBELLS.load(Ordering::Relaxed));
+    Ok(())
+}
+
+/// A message taken from the ring (its bytes and length), or a corrupt ring.
+type Received = Result<([u8; pv_drivers::ring::echo::MESSAGE_MAX], usize), ()>;
+
+/// `role=echo`: receives `rounds` messages over the message ring of the channel `tx=` names (default: its first
+/// read-write channel), checks each, sends it back and rings; prints the summary checksum both ends compute.
+fn echo(config: &Config, channels: &Channels) -> Result<(), &'static str> {
+    use pv_drivers::ring::{echo, MappedMemory, Receiver, Sender};
+    let c = match config.tx {
+        Some(label) => channels.by_label(label).ok_or("no channel with the tx= label")?,
+        None => channels.iter().find(|c| c.writable).ok_or("no read-write channel to echo on")?,
+    };
+    let member = c.member.ok_or("the channel node has no hv-static,member")?;
+    let base = usize::try_from(c.base).map_err(|_| "channel beyond the address space")?;
+    let size = usize::try_from(c.size).map_err(|_| "channel beyond the address space")?;
+    // SAFETY: the device tree maps the channel read-write at `base` for `size` bytes (64 KiB-aligned) into this
+    // partition for its lifetime; nothing in this guest holds a reference into it. Two handles, one for each
+    // direction: each only ever writes its own half's fields.
+    let (tx_mem, rx_mem) =
+        unsafe { (MappedMemory::new(base as *mut u8, size), MappedMemory::new(base as *mut u8, size)) };
+    let tx = Sender::new(tx_mem, member).map_err(|_| "the channel cannot carry a ring")?;
+    let rx = Receiver::new(rx_mem, member).map_err(|_| "the channel cannot carry a ring")?;
+    println!("chan: echo on channel `{}` as member {member}, ring of {} bytes", c.label, tx.layout().capacity());
+    // `irq::wait_until` takes a plain `Fn`: the ends are borrowed inside it.
+    let (tx, rx) = (RefCell::new(tx), RefCell::new(rx));
+    let mut checksum = echo::FNV_SEED;
+    for seq in 0..config.rounds {
+        let got: Cell<Option<Received>> = Cell::new(None);
+        irq::wait_until(|| {
+            let mut b = [0u8; echo::MESSAGE_MAX];
+            let r = match rx.borrow_mut().try_recv(&mut b) {
+                Ok(None) => return false,
+                Ok(Some(n)) => Ok((b, n)),
+                Err(_) => Err(()),
+            };
+            got.set(Some(r));
+            true
+        });
+        let Some(Ok((buf, n))) = got.get() else { return Err("the peer's ring is corrupt") };
+        let msg = &buf[..n];
+        if let Err(m) = echo::check(seq, msg) {
+            println!("chan: message {seq}: {m}");
+            return Err("a message is wrong");
+        }
+        checksum = echo::fnv1a(checksum, msg);
+        // The peer drains its ring as it goes: room comes with its next doorbell at the latest.
+        let sent: Cell<Option<bool>> = Cell::new(None);
+        irq::wait_until(|| match tx.borrow_mut().try_send(msg) {
+            Err(pv_drivers::ring::Error::Full) => false,
+            r => {
+                sent.set(Some(r.is_ok()));
+                true
+            }
+        });
+        if sent.get() != Some(true) {
+            return Err("the echo could not be sent");
+        }
+        ring(c)?;
+    }
+    println!(
+        "CHAN-OK rounds={} checksum={checksum:#010x} doorbells={}",
+        config.rounds,
+        DOORBELLS.load(Ordering::Relaxed)
+    );
     Ok(())
 }
 
