@@ -5,7 +5,7 @@ use crate::config::{CpuStart, GicVersion, SYSTEM};
 use crate::core::halt::{self, halt};
 use crate::{
     arch, core::partition, core::preload, core::sched, devices, hverror, hvprintln, hw::gic, run, vdev::channel,
-    vdev::vgic, vdev::virtio,
+    vdev::gpio, vdev::vgic, vdev::virtio,
 };
 
 #[unsafe(no_mangle)]
@@ -59,6 +59,7 @@ fn boot_cpu(dtb: usize) {
     channel::init();
     // The device registry, handed down: nothing below this module names a device.
     vgic::set_resample(devices::resample);
+    gpio::set_ring(channel::signal);
     partition::set_device_hooks(partition::DeviceHooks { reset: devices::reset, stopped: devices::stopped });
     for (i, p) in SYSTEM.partitions.iter().enumerate() {
         let ram: u64 = p.memory.iter().map(|m| m.size).sum();

@@ -105,6 +105,9 @@ fn run(roots: &Roots, command: Command) -> Result<(), String> {
             let s = pingpong::ping(&mut c, count, Duration::from_millis(timeout_ms))
                 .map_err(|e| format!("ping error: {e}"))?;
             println!("hvchan: ping {} ok, checksum {:#010x}", s.count, s.checksum);
+            if let Some(rt) = s.round_trip {
+                println!("hvchan: round trip ns min {} avg {} max {}", rt.min_ns, rt.avg_ns, rt.max_ns);
+            }
             Ok(())
         }
         Command::Pong { label, count, timeout_ms } => {

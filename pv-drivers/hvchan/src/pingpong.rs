@@ -26,11 +26,21 @@ pub enum Error {
     Mismatch { seq: u32, what: Mismatch },
 }
 
-/// The summary of a successful run: messages and the checksum over all of them, the same on both sides.
+/// The summary of a successful run: messages and the checksum over all of them, the same on both sides, and (for
+/// ping) each round trip's shortest, mean and longest time, from sending a message to holding its echo.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub count: u32,
     pub checksum: u32,
+    pub round_trip: Option<RoundTrip>,
+}
+
+/// Round-trip times, in nanoseconds of the monotonic clock (virtual time under QEMU's `-icount`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundTrip {
+    pub min_ns: u64,
+    pub avg_ns: u64,
+    pub max_ns: u64,
 }
 
 /// Stale echoes dropped before a run, at most: more than a ring can hold of the smallest message.
@@ -47,10 +57,14 @@ pub fn ping(channel: &mut Channel, count: u32, timeout: Duration) -> Result<Summ
         }
     }
     let mut checksum = FNV_SEED;
+    let (mut min, mut max, mut sum) = (u64::MAX, 0u64, 0u64);
     for seq in 0..count {
         let msg = message(seq);
+        let t0 = std::time::Instant::now();
         channel.send(&msg, timeout)?;
         let n = channel.recv(&mut buf, timeout)?;
+        let dt = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        (min, max, sum) = (min.min(dt), max.max(dt), sum.saturating_add(dt));
         let echo = &buf[..n];
         if n != msg.len() {
             return Err(Error::Mismatch { seq, what: Mismatch::Length { got: n, want: msg.len() } });
@@ -60,7 +74,8 @@ pub fn ping(channel: &mut Channel, count: u32, timeout: Duration) -> Result<Summ
         }
         checksum = fnv1a(checksum, echo);
     }
-    Ok(Summary { count, checksum })
+    let round_trip = (count > 0).then(|| RoundTrip { min_ns: min, avg_ns: sum / u64::from(count), max_ns: max });
+    Ok(Summary { count, checksum, round_trip })
 }
 
 /// Echoes `count` messages back, waiting at most `timeout` for each.
@@ -73,5 +88,5 @@ pub fn pong(channel: &mut Channel, count: u32, timeout: Duration) -> Result<Summ
         channel.send(&buf[..n], timeout)?;
         checksum = fnv1a(checksum, &buf[..n]);
     }
-    Ok(Summary { count, checksum })
+    Ok(Summary { count, checksum, round_trip: None })
 }

@@ -44,6 +44,7 @@ pub mod report;
 pub mod s2;
 pub mod schedule;
 pub mod sdcard;
+pub mod serials;
 pub mod trace;
 pub mod units;
 

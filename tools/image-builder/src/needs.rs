@@ -30,15 +30,17 @@ fn input_paths(source: &str, base_dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Fetches the fixtures (Debian kernels, initramfs) that the config at `config_path` names and that are not there
-/// yet. A config that cannot be read or parsed needs nothing here: checking it reports why.
+/// Makes sure the fixtures (Debian kernels, initramfs) that the config at `config_path` names are there and
+/// current: each fixture's script decides (a valid cache costs it a checksum, ~0.15 s; a stale one, such as an
+/// initramfs whose `hvchan` sources changed, is rebuilt). A config that cannot be read or parsed needs nothing
+/// here: checking it reports why.
 pub fn fetch_inputs(config_path: &Path) -> Result<()> {
     let Ok(source) = crate::input::read(config_path, crate::input::CONFIG_LIMIT) else { return Ok(()) };
     let source = String::from_utf8_lossy(&source);
     let abs = config_path.canonicalize().unwrap_or_else(|_| config_path.to_owned());
     let base = abs.parent().map(Path::to_owned).unwrap_or_default();
-    let missing: Vec<PathBuf> = input_paths(&source, &base).into_iter().filter(|p| !p.exists()).collect();
-    provision::fixtures::ensure_for_paths(missing.iter().map(PathBuf::as_path))?;
+    let inputs: Vec<PathBuf> = input_paths(&source, &base);
+    provision::fixtures::ensure_for_paths(inputs.iter().map(PathBuf::as_path))?;
     Ok(())
 }
 

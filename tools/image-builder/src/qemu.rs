@@ -89,20 +89,8 @@ pub fn command_line(built: &Built) -> Result<Vec<String>> {
         cmd.extend(built.preload.qemu_args());
     }
     attach_uplink(s, &mut cmd);
-    cmd.extend(passthrough_serials(built));
+    cmd.extend(crate::serials::passthrough_serials(built));
     Ok(cmd)
-}
-
-/// `-serial` options putting the hypervisor's console on stdio, whichever of the board's serials it is, and giving
-/// every UART passed through to a partition a file of its own, `out/NAME/serial-NODE.txt` (what the partition wrote
-/// to the real device).
-pub(crate) fn passthrough_serials(built: &Built) -> Vec<String> {
-    let s = &built.prepared.checked.system;
-    let paths: Vec<&str> = s.partitions.iter().flat_map(|p| &p.passthrough).map(|d| d.path).collect();
-    s.board.qemu_serial_args(s.hypervisor.console.path, &paths, |path| {
-        let node = path.rsplit('/').next().unwrap_or(path);
-        display_path(&built.out_dir.join(format!("serial-{node}.txt")))
-    })
 }
 
 /// Adds the board's network device (QEMU's user-mode network) when a switch has it as its uplink. The transport is

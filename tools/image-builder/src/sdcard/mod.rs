@@ -575,7 +575,7 @@ pub fn qemu_command(built: &Built, card: &Path, env_flash: Option<&Path>) -> Res
             cmd.extend([option.into(), crate::display_path(&path)]);
         }
     }
-    cmd.extend(crate::qemu::passthrough_serials(built));
+    cmd.extend(crate::serials::passthrough_serials(built));
     if let Some(flash_file) = env_flash {
         let u = uboot(s.board)?;
         let UBootEnv::Flash { qemu_flash: Some(flash), .. } = u.env else {
