@@ -147,8 +147,13 @@ fn ping_and_pong_agree_across_threads() {
     let mut pong = Channel::from_parts(node(1), Box::new(SharedLocked(memory)), Box::new(b));
     let echo = thread::spawn(move || pingpong::pong(&mut pong, 200, 10 * SECOND).unwrap());
     let pinged = pingpong::ping(&mut ping, 200, 10 * SECOND).unwrap();
-    assert_eq!(echo.join().unwrap(), pinged);
+    let echoed = echo.join().unwrap();
+    assert_eq!((echoed.count, echoed.checksum), (pinged.count, pinged.checksum));
     assert_eq!(pinged.count, 200);
+    // Only the pinging side times round trips: each is positive, the mean between the extremes.
+    let rt = pinged.round_trip.expect("ping's round trips");
+    assert!(0 < rt.min_ns && rt.min_ns <= rt.avg_ns && rt.avg_ns <= rt.max_ns, "{rt:?}");
+    assert_eq!(echoed.round_trip, None);
 }
 
 #[test]
