@@ -1,21 +1,27 @@
-//! Channels between Debian's stock arm64 kernel and a bare-metal partition (issue 19): Linux reaches the channel
+//! Channels between Debian's stock kernels (arm64, and armmp-lpae on ARMv7) and a bare-metal partition (issue 19): Linux reaches the channel
 //! with drivers it already builds in (the memory as an `mmio-sram` file, the doorbells as lines of hv-static's
 //! emulated PL061, docs/guest-abi.md 1.5), `hvchan` (pv-drivers/hvchan, in the fixture initramfs) pings numbered,
 //! checksummed messages over the message ring (docs/channel-ring.md), and chanprobe (`role=echo`) checks and echoes
 //! each: both sides must report the same summary checksum. Then the Linux partition writes a channel it maps
 //! read-only, behind hvchan's back (which refuses to), and is stopped at that write while the other side goes on.
-//!
-//! ARMv7 is not covered yet: rustup's `armv7-unknown-linux-musleabihf` is not reachable from this machine, so the
-//! armhf initramfs carries no hvchan (tests/fixtures/fetch-linux.sh).
 
 use std::time::Duration;
 
 use hv_tests::{all_of, boot_until, lines_of};
 
 #[test]
-fn linux_and_a_bare_metal_partition_ping_pong_over_a_channel() {
+fn aarch64_linux_and_a_bare_metal_partition_ping_pong_over_a_channel() {
+    ping_pong("qemu-aarch64-linux-channel.toml");
+}
+
+#[test]
+fn armv7_linux_and_a_bare_metal_partition_ping_pong_over_a_channel() {
+    ping_pong("qemu-a15-linux-channel.toml");
+}
+
+fn ping_pong(config: &str) {
     let until = all_of(&[r"\[echo\] chanprobe: done", r"\[hv\] partition 'linux' stopped"]);
-    let out = boot_until("qemu-aarch64-linux-channel.toml", &until, Duration::from_secs(240));
+    let out = boot_until(config, &until, Duration::from_secs(240));
     let console = &out.output;
     let linux = lines_of(&out, "linux");
     let echo = lines_of(&out, "echo");
