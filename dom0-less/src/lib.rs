@@ -453,16 +453,32 @@ fn channel_node_name(ipa: u64) -> String {
     format!("channel@{ipa:x}")
 }
 
+/// The INTIDs the partition's passed-through devices and console use.
+fn fixed_intids(p: &PartitionDt) -> Vec<u32> {
+    let mut intids: Vec<u32> = p.devices.iter().flat_map(|d| d.spis.iter().copied()).collect();
+    intids.extend(p.uart.map(|_| 32 + guest_map::UART_SPI));
+    intids
+}
+
+/// What is wrong with `intid` as an emulated device's interrupt when `used` are taken: not an SPI of the emulated
+/// distributor, or already used.
+fn spi_problem(intid: u32, used: &[u32]) -> Option<&'static str> {
+    if !(32..guest_map::VGIC_INTIDS).contains(&intid) {
+        Some("its interrupt is not an SPI of the emulated distributor")
+    } else if used.contains(&intid) {
+        Some("its interrupt is already used in the partition")
+    } else {
+        None
+    }
+}
+
 /// Refuses PV devices the tree cannot describe consistently: a transport or channel over RAM, a passed-through
 /// device or another PV device; an interrupt that is not an SPI of the emulated distributor, or that the console,
 /// a passed-through device or another PV device already uses; a channel name that is empty or holds a NUL.
 fn check_pv(p: &PartitionDt) -> Result<(), Error> {
     let mut regions: Vec<(u64, u64)> = vec![(p.ram_ipa, p.ram_size)];
     regions.extend(p.devices.iter().flat_map(|d| d.regs.iter().map(|m| (m.base, m.size))));
-    let mut intids: Vec<u32> = p.devices.iter().flat_map(|d| d.spis.iter().copied()).collect();
-    if p.uart.is_some() {
-        intids.push(32 + guest_map::UART_SPI);
-    }
+    let mut intids = fixed_intids(p);
     let pv = p.virtio.iter().map(|v| (virtio_node_name(v.base), v.base, guest_map::VIRTIO_MMIO_STRIDE, v.intid));
     let pv = pv.chain(p.channels.iter().map(|c| (channel_node_name(c.ipa), c.ipa, c.size, c.intid)));
     for (node, base, size, intid) in pv {
@@ -470,12 +486,8 @@ fn check_pv(p: &PartitionDt) -> Result<(), Error> {
             Some("its region is empty or wraps around")
         } else if regions.iter().any(|(b, l)| base < b.saturating_add(*l) && *b < base + size) {
             Some("its region overlaps RAM, a passed-through device or another PV device")
-        } else if !(32..guest_map::VGIC_INTIDS).contains(&intid) {
-            Some("its interrupt is not an SPI of the emulated distributor")
-        } else if intids.contains(&intid) {
-            Some("its interrupt is already used in the partition")
         } else {
-            None
+            spi_problem(intid, &intids)
         };
         if let Some(why) = why {
             return Err(Error::PvDevice { node, why });
@@ -499,8 +511,7 @@ fn check_watchdog(p: &PartitionDt) -> Result<(), Error> {
     regions.extend(p.devices.iter().flat_map(|d| d.regs.iter().map(|m| (m.base, m.size))));
     regions.extend(p.virtio.iter().map(|v| (v.base, guest_map::VIRTIO_MMIO_STRIDE)));
     regions.extend(p.channels.iter().map(|c| (c.ipa, c.size)));
-    let mut intids: Vec<u32> = p.devices.iter().flat_map(|d| d.spis.iter().copied()).collect();
-    intids.extend(p.uart.map(|_| 32 + guest_map::UART_SPI));
+    let mut intids = fixed_intids(p);
     intids.extend(p.virtio.iter().map(|v| v.intid));
     intids.extend(p.channels.iter().map(|c| c.intid));
     let size = guest_map::WATCHDOG_SIZE;
@@ -508,12 +519,8 @@ fn check_watchdog(p: &PartitionDt) -> Result<(), Error> {
         Some("its region wraps around")
     } else if regions.iter().any(|(b, l)| w.base < b.saturating_add(*l) && *b < w.base + size) {
         Some("its region overlaps RAM, the console, a passed-through device or a PV device")
-    } else if !(32..guest_map::VGIC_INTIDS).contains(&w.intid) {
-        Some("its interrupt is not an SPI of the emulated distributor")
-    } else if intids.contains(&w.intid) {
-        Some("its interrupt is already used in the partition")
     } else {
-        None
+        spi_problem(w.intid, &intids)
     };
     match why {
         Some(why) => Err(Error::Watchdog { why }),
@@ -525,20 +532,11 @@ fn check_watchdog(p: &PartitionDt) -> Result<(), Error> {
 /// an SPI of the emulated distributor or one another device of the partition already uses.
 fn check_gpio(p: &PartitionDt) -> Result<(), Error> {
     let Some(intid) = p.gpio_intid else { return Ok(()) };
-    let mut intids: Vec<u32> = p.devices.iter().flat_map(|d| d.spis.iter().copied()).collect();
-    intids.extend(p.uart.map(|_| 32 + guest_map::UART_SPI));
+    let mut intids = fixed_intids(p);
     intids.extend(p.virtio.iter().map(|v| v.intid));
     intids.extend(p.channels.iter().map(|c| c.intid));
     intids.extend(p.watchdog.map(|w| w.intid));
-    let why = if p.channels.is_empty() {
-        Some("the partition maps no channel")
-    } else if !(32..guest_map::VGIC_INTIDS).contains(&intid) {
-        Some("its interrupt is not an SPI of the emulated distributor")
-    } else if intids.contains(&intid) {
-        Some("its interrupt is already used in the partition")
-    } else {
-        None
-    };
+    let why = if p.channels.is_empty() { Some("the partition maps no channel") } else { spi_problem(intid, &intids) };
     match why {
         Some(why) => Err(Error::Gpio { why }),
         None => Ok(()),
