@@ -346,6 +346,9 @@ pub fn storm(stem: &str, memory_probes: &[&str]) -> RunOutcome {
         assert!(out.output.lines().any(|l| l.starts_with(warning)), "{stem}: no warning about gicd's ldrd");
     }
 
+    // The sweep covers every emulated device the partition has: console, watchdog, doorbell lines, its disk.
+    let swept = "[mmio] hostile: mmio sweeping 4 device window(s) (console, watchdog, gpio and virtio-mmio)";
+    assert!(out.output.lines().any(|l| l.starts_with(swept)), "{stem}: {:?}", lines_of(&out, "mmio"));
     let mmio = done(&out, "mmio", "mmio");
     assert_eq!(count_before(mmio, "guest"), 0, "{stem}: {mmio}");
 

@@ -144,6 +144,9 @@ pub struct Platform<'a> {
     pub watchdog: Option<Device>,
     /// The frequency of that watchdog's counting clock: its first `clocks` entry's `clock-frequency`.
     pub watchdog_clock_hz: Option<u32>,
+    /// The first enabled `arm,pl061` GPIO controller (under hv-static: the channel doorbell lines of a partition
+    /// that is a member of a channel; natively on QEMU `virt`, the board's own).
+    pub gpio: Option<Device>,
     cpus: [u64; MAX_CPUS],
     cpu_count: usize,
     virtio_mmio: [Device; MAX_VIRTIO_MMIO],
@@ -187,6 +190,7 @@ impl<'a> Platform<'a> {
             partition_id: hypervisor.and_then(|h| h.property("partition-id")).and_then(|p| be_u32(p.value)),
             watchdog: device(&fdt, SP805, interrupt_cells),
             watchdog_clock_hz: first_clock_hz(&fdt, SP805),
+            gpio: device(&fdt, PL061, interrupt_cells),
             cpus,
             cpu_count,
             virtio_mmio,
@@ -341,6 +345,7 @@ fn timer_intid(fdt: &Fdt, interrupt_cells: usize) -> Option<u32> {
 
 const PL031: &[&str] = &["arm,pl031"];
 const SP805: &[&str] = &["arm,sp805"];
+const PL061: &[&str] = &["arm,pl061"];
 
 /// The `clock-frequency` of the clock the first enabled node compatible with `with` names first in `clocks`.
 fn first_clock_hz(fdt: &Fdt, with: &[&str]) -> Option<u32> {
