@@ -11,7 +11,8 @@
 //!   doubleword). ARMv7 ends with a doubleword (`ldrd`) at 0x91C, which the hypervisor cannot emulate and answers
 //!   with an abort in the partition.
 //!   `range=FROM-TO` sweeps only those distributor offsets;
-//! - `mmio`: the same over its other emulated devices: the PL011, the SP805 watchdog, the PL061 doorbell lines and each virtio-mmio transport;
+//! - `mmio`: the same over its other emulated devices: the PL011, the SP805 watchdog, the PL061 doorbell lines
+//!   and each virtio-mmio transport;
 //! - `calls`: every documented SMCCC/PSCI/hv-static function ID with hostile arguments (64 sets each), then
 //!   `count` random function IDs and arguments (LCG seeded by `seed`), over HVC, SMC and HVC with a non-zero
 //!   immediate, each answer checked against docs/guest-abi.md; prints a digest;
