@@ -4,7 +4,7 @@
 //! in WFI otherwise. A CPU of a cyclic pool follows its table (`sched`): at each boundary it saves everything the
 //! outgoing vCPU owns into its context and loads the incoming one's, or idles in WFI through an idle slot.
 
-use crate::arch::{self, context::CNTV_IMASK};
+use crate::arch::{self, context::CNTV_IMASK, stacks};
 use crate::arch::{El1Regs, FpRegs, GuestRegs};
 use crate::core::fp;
 use crate::core::partition::{self, RunState};
@@ -73,10 +73,12 @@ fn try_enter(v: VcpuRef) {
     });
     let Some((entry, context, boot)) = start else { return };
     let regs = if boot { GuestRegs::boot(entry, context) } else { GuestRegs::cpu_on(entry, context) };
+    // SAFETY: `v`'s frame is only used on this CPU, and `v` is not running (it was off): no reference to it exists.
+    unsafe { stacks::frame(v.global()).write(regs) };
     load_reset(v);
     // A powered-on vCPU finds no TLB entry of its partition's previous run on this CPU, as after a reset.
     arch::cpu::flush_guest_tlb();
-    run(v, &regs, false)
+    run(v, false)
 }
 
 /// The EL1 and FP/SIMD state every vCPU starts from, loaded from here by reference: a whole `Context` built for
@@ -127,10 +129,10 @@ fn bits(mut mask: u16) -> impl Iterator<Item = usize> {
     })
 }
 
-/// Runs `v` from `regs`, after `load`.
-fn run(v: VcpuRef, regs: &arch::GuestRegs, refill: bool) -> ! {
+/// Runs `v` from the registers in its frame, after `load`.
+fn run(v: VcpuRef, refill: bool) -> ! {
     make_current(v, refill);
-    arch::exception::enter(regs, arch::stacks::stack_top(arch::cpu::id()))
+    arch::exception::enter(stacks::frame(v.global()))
 }
 
 /// The last steps before `v`, loaded, runs on this CPU.
@@ -144,19 +146,19 @@ fn make_current(v: VcpuRef, refill: bool) {
     }
 }
 
-/// A window boundary came while `v` ran, whose trap frame is `regs`: if the next slot is another vCPU's (or idle),
-/// saves `v` for its next window and switches. Returns when `v` keeps the CPU, or with the next vCPU's registers in
-/// `regs` when it resumes where it was (the common case): the trap returns into it through the frame it came in
-/// by, so its registers are copied once, not out of its context, onto a fresh stack and back (issue 15).
-pub fn tick(v: VcpuRef, regs: &mut arch::GuestRegs) {
+/// A window boundary came while `v` ran: if the next slot is another vCPU's (or idle), saves `v` for its next
+/// window and switches. Returns the frame to return to the partition through: `v`'s own when it keeps the CPU, or
+/// the next vCPU's when that one resumes where it was (the common case). The registers of both stay in their frames
+/// (`arch::stacks`): a switch moves none of them (issue 15).
+pub fn tick(v: VcpuRef) -> *mut GuestRegs {
     let cpu = arch::cpu::id();
     if sched::schedule(cpu).is_none() {
         // A pinned CPU's EL2 timer serves the watchdogs homed here: an expiry may have stopped `v`.
         watchdog::take_due_here();
         if vcpu::power(v) != Power::On {
-            park(v, regs);
+            park(v);
         }
-        return;
+        return stacks::frame(v.global());
     }
     let next = sched::tick(cpu);
     if let Some(n) = next {
@@ -165,19 +167,16 @@ pub fn tick(v: VcpuRef, regs: &mut arch::GuestRegs) {
     }
     if next == Some(v) {
         if vcpu::power(v) != Power::On {
-            park(v, regs);
+            park(v);
         }
-        return;
+        return stacks::frame(v.global());
     }
-    deschedule(v, regs);
+    deschedule(v);
     if let Some(n) = next {
         if vcpu::power(n) == Power::On {
-            let refill = {
-                let ctx = vcpu::context(n);
-                regs.copy_from(&ctx.regs);
-                load(n, &ctx)
-            };
-            return make_current(n, refill);
+            let refill = load(n, &vcpu::context(n));
+            make_current(n, refill);
+            return stacks::frame(n.global());
         }
         switch_to(n);
     }
@@ -189,13 +188,9 @@ pub fn tick(v: VcpuRef, regs: &mut arch::GuestRegs) {
 fn switch_to(v: VcpuRef) {
     match vcpu::power(v) {
         Power::On => {
-            // Only the registers are copied out, so the lock is not held while the vCPU runs (`run` never
-            // returns).
-            let ctx = vcpu::context(v);
-            let regs = ctx.regs.copy_out();
-            let refill = load(v, &ctx);
-            drop(ctx);
-            run(v, &regs, refill)
+            // The lock is not held while the vCPU runs (`run` never returns).
+            let refill = load(v, &vcpu::context(v));
+            run(v, refill)
         }
         Power::OnPending { .. } => {
             discard_saved(v);
@@ -208,10 +203,10 @@ fn switch_to(v: VcpuRef) {
 /// Saves everything `v` owns and leaves the CPU clean for the next owner: its virtual timer silenced (its
 /// context keeps it armed: virtual time keeps counting and it fires, if due, when `v` next runs), its list
 /// registers and the physical active state of its timer interrupt moved into its context.
-fn deschedule(v: VcpuRef, regs: &arch::GuestRegs) {
+fn deschedule(v: VcpuRef) {
     {
         let mut ctx = vcpu::context(v);
-        ctx.regs.copy_from(regs);
+        // Its general-purpose registers stay in its frame.
         ctx.el1.save();
         // FP/SIMD stays in the registers, saved only when another vCPU uses them (`fp`).
         gic::save_cpu_if(&mut ctx.gic_if);
@@ -257,12 +252,11 @@ pub fn wait_for_interrupt() {
     }
 }
 
-/// Takes this CPU out of its vCPU for good (until powered on again): saves what it owned, silences its timer
-/// and releases its interrupts, then idles.
-pub fn park(v: VcpuRef, regs: &arch::GuestRegs) -> ! {
+/// Takes this CPU out of its vCPU for good (until powered on again): saves what it owned (its general-purpose
+/// registers stay in its frame), silences its timer and releases its interrupts, then idles.
+pub fn park(v: VcpuRef) -> ! {
     {
         let mut ctx = vcpu::context(v);
-        ctx.regs.copy_from(regs);
         ctx.el1.save();
         fp::on_park(v, &mut ctx.fp);
         gic::save_cpu_if(&mut ctx.gic_if);

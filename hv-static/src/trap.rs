@@ -41,13 +41,13 @@ extern "C" fn handle_lower_sync(regs: &mut GuestRegs) {
     match trap {
         Trap::Hvc { .. } => {
             if !hypercall::dispatch(v, regs) {
-                run::park(v, regs);
+                run::park(v);
             }
         }
         Trap::Smc { .. } => {
             regs.advance(4);
             if !hypercall::dispatch(v, regs) {
-                run::park(v, regs);
+                run::park(v);
             }
         }
         Trap::DataAbort(d) => data_abort(v, regs, d, esr, far, esr::fault_ipa(hpfar, far)),
@@ -187,7 +187,7 @@ fn fault_now(v: VcpuRef, regs: &GuestRegs, addr: u64, what: core::fmt::Arguments
     hverror!("partition '{}' vcpu {} fault: {} (PC {:#x})", p.name, v.idx, what, regs.pc());
     // Another vCPU may already be stopping or restarting the partition: then this one just parks.
     partition::fault(v.part, Cause::Fault, regs.pc(), addr);
-    run::park(v, regs)
+    run::park(v)
 }
 
 /// An interrupt taken while a partition ran, in two steps so that the common case saves and restores only what
@@ -202,18 +202,19 @@ extern "C" fn handle_lower_irq() -> u32 {
     irq::handle_pending(Some(v)).bits()
 }
 
-/// The second step of [`handle_lower_irq`], with the complete frame of the vCPU running here. Returns into the
-/// vCPU whose registers the frame then holds (a window switch puts the next vCPU's there).
+/// The second step of [`handle_lower_irq`], once the vCPU running here has all its registers in its frame.
+/// Returns the frame to return to a partition through: the same vCPU's, or the next one's after a window switch.
 #[unsafe(no_mangle)]
-extern "C" fn handle_lower_irq_leave(regs: &mut GuestRegs, requests: u32) {
+extern "C" fn handle_lower_irq_leave(regs: &mut GuestRegs, requests: u32) -> *mut GuestRegs {
     let v = current();
     let req = irq::Requests::from_bits(requests);
     if req.stop {
-        run::park(v, regs);
+        run::park(v);
     }
     if req.tick {
-        run::tick(v, regs);
+        return run::tick(v);
     }
+    regs
 }
 
 #[unsafe(no_mangle)]

@@ -478,16 +478,17 @@ pub fn aa64_has_csv2(pfr0: u64) -> bool {
 }
 
 /// The hypervisor's own image as the linker laid it out (see `hv-static.ld`): page-aligned text, read-only data,
-/// then data and `.bss` with the per-CPU stacks, whose lowest page each is a guard.
+/// then data and `.bss` with the EL2 stacks (one per CPU, and one per vCPU that shares its CPU), whose lowest page
+/// each is a guard.
 #[derive(Clone, Copy, Debug)]
 pub struct HypLayout {
     pub text: (u64, u64),
     pub rodata: (u64, u64),
     pub rw: (u64, u64),
-    /// The first CPU's stack, `stack_size` bytes per CPU, `cpus` of them.
+    /// The first stack, `stack_size` bytes each, `count` of them.
     pub stacks: u64,
     pub stack_size: u64,
-    pub cpus: u64,
+    pub count: u64,
 }
 
 /// How the hypervisor maps one 4 KiB page of RAM for itself.
@@ -499,7 +500,7 @@ pub enum HypPage {
     ReadOnly,
     /// Its data and stacks, the payload it copies from, and every partition's RAM: writable, never executable.
     ReadWrite,
-    /// The lowest page of each CPU's stack: unmapped, so an overflow faults instead of writing the neighbour's.
+    /// The lowest page of each stack: unmapped, so an overflow faults instead of writing the neighbour's.
     Guard,
 }
 
@@ -508,7 +509,7 @@ pub const PAGE: u64 = 4096;
 impl HypLayout {
     pub fn page(&self, addr: u64) -> HypPage {
         let within = |(lo, hi): (u64, u64)| lo <= addr && addr < hi;
-        let stacks_end = self.stacks + self.stack_size * self.cpus;
+        let stacks_end = self.stacks + self.stack_size * self.count;
         if (self.stacks..stacks_end).contains(&addr) && (addr - self.stacks) % self.stack_size < PAGE {
             HypPage::Guard
         } else if within(self.text) {
@@ -946,7 +947,7 @@ mod tests {
             rw: (0x4020_c000, 0x4022_0000),
             stacks: 0x4020_e000,
             stack_size: 0x4000,
-            cpus: 2,
+            count: 2,
         }
     }
 
@@ -994,7 +995,7 @@ mod tests {
         rw: (0x4021_4000, 0x4030_0000),
         stacks: 0x4022_0000,
         stack_size: 0x5000,
-        cpus: 2,
+        count: 2,
     };
 
     /// QEMU virt's GIC and UART, below its RAM.

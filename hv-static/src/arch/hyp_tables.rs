@@ -2,8 +2,8 @@
 //! (both use long descriptors): where the linker put hv-static, and the tables `hwstate::HypMap` fills from it.
 //! Each architecture's `mmu.rs` only points its registers at [`l1_addr`] and turns the MMU on.
 
-use super::stacks::{HV_STACKS, STACK_SIZE};
-use crate::config::{CpuStart, GicVersion, NUM_CPUS, SYSTEM};
+use super::stacks::{HV_STACKS, NUM_STACKS, STACK_SIZE};
+use crate::config::{CpuStart, GicVersion, SYSTEM};
 use crate::hwstate::Table;
 use crate::hwstate::{HypLayout, HypMap, PAGE};
 
@@ -34,11 +34,11 @@ fn layout() -> HypLayout {
         rw: (at(&raw const __rodata_end), at(&raw const __hv_end)),
         stacks: at((&raw const HV_STACKS).cast()),
         stack_size: STACK_SIZE as u64,
-        cpus: NUM_CPUS as u64,
+        count: NUM_STACKS as u64,
     }
 }
 
-/// Whether `addr` is in the guard page below a CPU's stack.
+/// Whether `addr` is in the guard page below a stack.
 pub fn is_stack_guard(addr: u64) -> bool {
     layout().is_guard(addr)
 }

@@ -3,7 +3,7 @@
 
 use spin::Mutex;
 
-use crate::arch::{El1Regs, FpRegs, GuestRegs};
+use crate::arch::{El1Regs, FpRegs};
 use crate::config::{PartitionConfig, VcpuConfig, NUM_PARTITIONS, NUM_VCPUS, SYSTEM};
 use crate::hw::gic::lr::Lr;
 
@@ -97,7 +97,6 @@ pub fn update_power<R>(v: VcpuRef, f: impl FnOnce(&mut Power) -> R) -> R {
 
 /// Everything a vCPU owns besides its general-purpose registers while it runs (those live in the trap frame).
 pub struct Context {
-    pub regs: GuestRegs,
     pub el1: El1Regs,
     pub fp: FpRegs,
     /// Virtual CPU interface control, VMCR and every active-priority register.
@@ -114,7 +113,6 @@ pub struct Context {
 impl Context {
     pub const fn empty() -> Self {
         Self {
-            regs: GuestRegs::ZERO,
             el1: El1Regs::ZERO,
             fp: FpRegs::ZERO,
             gic_if: crate::hw::gic::CpuIf::EMPTY,

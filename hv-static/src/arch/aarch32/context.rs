@@ -176,16 +176,6 @@ impl GuestRegs {
             _ => self.pc = v,
         }
     }
-
-    /// A copy of these registers (the AArch64 version avoids a `memcpy` call; these 64 bytes are copied inline).
-    pub fn copy_out(&self) -> GuestRegs {
-        *self
-    }
-
-    /// `*self = *src` (see [`GuestRegs::copy_out`]).
-    pub fn copy_from(&mut self, src: &GuestRegs) {
-        *self = *src;
-    }
 }
 
 /// PL1 system registers and banked mode registers the partition programs directly, without traps.

@@ -1,6 +1,8 @@
 //! Hyp-mode exception vectors (HVBAR). A trap or interrupt from a partition saves r0-r12, the user-mode LR (Hyp
-//! mode shares it), the return address and the saved PSR as a [`GuestRegs`] frame on this CPU's Hyp stack,
-//! calls the Rust handler, and returns to the partition from whatever the handler left there.
+//! mode shares it), the return address and the saved PSR as a [`GuestRegs`] frame just below the SP it was
+//! entered with (the vCPU's frame, at the top of its stack: see `arch::stacks`), calls the Rust handler, and
+//! returns to the partition from whatever the handler left there; a window switch returns through the next vCPU's
+//! frame instead.
 //!
 //! Asynchronous aborts (SErrors) are routed to Hyp mode (HCR.AMO) and arrive at the Data Abort vector, like a
 //! synchronous abort in Hyp mode; the saved mode tells them apart. One taken while a partition runs is the
@@ -10,13 +12,13 @@
 //! while the hypervisor ran is reported as the hypervisor's (`hv_serror_report`) instead of being taken by the
 //! partition about to run.
 //!
-//! Any other exception taken in Hyp mode is a hypervisor bug. Its handler first moves SP to this CPU's stack: a
+//! Any other exception taken in Hyp mode is a hypervisor bug. Its handler first moves SP to a known stack: a
 //! stack overflow faults on the guard page below the stack (see `mmu`), and must not fault again while reporting.
-//! Hyp mode has no spare register for that, so the Data Abort entry uses SP itself as scratch: while a partition
-//! runs, SP is always its CPU's stack top, and each window runs with exactly one trap frame below the top.
+//! Hyp mode has no spare register for that, so the Data Abort entry uses SP itself as scratch and reloads it from
+//! `HV_FRAME_END`: while a partition runs, SP is always the end of the running vCPU's frame, which every entry into
+//! a partition records there, and each window runs with exactly one trap frame (that one) below it.
 
 use super::context::GuestRegs;
-use crate::arch::stacks::STACK_SIZE;
 use crate::config::NUM_CPUS;
 
 core::arch::global_asm!(
@@ -65,10 +67,11 @@ lower_irq:
     bne     guest_serror
     bl      handle_lower_irq
     cmp     r0, #0
-    movne   r1, r0
-    movne   r0, sp
-    blne    handle_lower_irq_leave
-    b       return_to_guest
+    beq     return_to_guest
+    mov     r1, r0
+    mov     r0, sp
+    bl      handle_lower_irq_leave
+    b       enter_guest
 
 guest_serror:
     mov     r0, sp
@@ -88,21 +91,22 @@ serror_window_close:
     cpsid   a
     bx      lr
 
-/* The Data Abort vector. SP is scratch until it is reloaded from the table of stack tops (flags survive). */
+/* The Data Abort vector. SP is scratch until it is reloaded from HV_FRAME_END[index] (flags survive). */
 hyp_abort:
     mrs     sp, spsr
     and     sp, sp, #0x1f
     cmp     sp, #0x1a               /* taken from Hyp mode? */
     mrc     p15, 4, sp, c13, c0, 2  /* HTPIDR: this CPU's index */
-    ldr     sp, [pc, sp, lsl #2]    /* reads hv_stack_tops[index]: pc is this instruction + 8 */
+    ldr     sp, [pc, sp, lsl #2]    /* reads hv_frame_ends[index]: pc is this instruction + 8 */
     b       1f
-hv_stack_tops:
-    .set    hv_stack_n, 1
+hv_frame_ends:
+    .set    hv_cpu_n, 0
     .rept   {num_cpus}
-    .word   HV_STACKS + hv_stack_n * {stack_size}
-    .set    hv_stack_n, hv_stack_n + 1
+    .word   HV_FRAME_END + hv_cpu_n * 4
+    .set    hv_cpu_n, hv_cpu_n + 1
     .endr
-1:  bne     guest_abort
+1:  ldr     sp, [sp]
+    bne     guest_abort
     /* From Hyp mode: an asynchronous abort in a window (one trap frame on the stack), or a hypervisor bug. */
     sub     sp, sp, #{frame}
     mrs     r2, elr_hyp
@@ -118,7 +122,7 @@ hyp_fatal:
     mov     r0, #0                  /* the SP the abort found is gone */
     bl      hv_el2_exception
 guest_abort:
-    /* An asynchronous abort while a partition ran: SP was its CPU's stack top, as it is again now. */
+    /* An asynchronous abort while a partition ran: SP was the end of its vCPU's frame, as it is again now. */
     SAVE_GUEST
     b       guest_serror
 
@@ -139,27 +143,25 @@ return_to_guest:
     add     sp, sp, #{frame}
     eret
 
-    /* enter_guest(regs: *const GuestRegs, stack_top: u32) -> ! */
+    /* enter_guest(frame: *const GuestRegs) -> !
+       Drops whatever the hypervisor had on this stack and enters the partition from the vCPU's frame (at the top of
+       its stack: what the hypervisor had is below it), recording where the frame ends for hyp_abort. */
     .global enter_guest
 enter_guest:
-    mov     sp, r1
-    sub     sp, sp, #{frame}
-    mov     r2, sp
-    mov     r3, #({frame} / 4)
-1:  ldr     r4, [r0], #4
-    str     r4, [r2], #4
-    subs    r3, r3, #1
-    bne     1b
+    mov     sp, r0
+    mrc     p15, 4, r1, c13, c0, 2  /* HTPIDR: this CPU's index */
+    ldr     r2, =HV_FRAME_END
+    add     r0, r0, #{frame}
+    str     r0, [r2, r1, lsl #2]
     b       return_to_guest
 "#,
     frame = const core::mem::size_of::<GuestRegs>(),
     num_cpus = const NUM_CPUS,
-    stack_size = const STACK_SIZE,
 );
 
 unsafe extern "C" {
     static hv_vectors: u8;
-    fn enter_guest(regs: *const GuestRegs, stack_top: u32) -> !;
+    fn enter_guest(frame: *const GuestRegs) -> !;
     /// `trap::handle_hv_exception`: reports an exception taken in Hyp mode and stops.
     fn handle_hv_exception(sp: u64) -> !;
 }
@@ -170,13 +172,29 @@ pub fn install_vectors() {
     unsafe {
         aarch32_cpu::register::Hvbar::write(aarch32_cpu::register::Hvbar(core::ptr::addr_of!(hv_vectors) as u32))
     };
+    // Until this CPU enters a partition, a Data Abort in Hyp mode (a bug) finds its own stack.
+    let cpu = super::cpu::id();
+    // SAFETY: only this CPU writes its own entry (here and in `enter_guest`), before it enters any partition.
+    unsafe {
+        if let Some(end) = (*core::ptr::addr_of_mut!(HV_FRAME_END)).get_mut(cpu) {
+            *end = crate::arch::stacks::stack_top(cpu) as u32;
+        }
+    }
 }
 
-/// Enters the partition with `regs`, resetting this CPU's hypervisor stack to `stack_top`.
-pub fn enter(regs: &GuestRegs, stack_top: u64) -> ! {
-    // SAFETY: `enter_guest` copies the frame onto the fresh stack before using it and never returns.
-    unsafe { enter_guest(regs, stack_top as u32) }
+/// Enters the partition whose vCPU's frame is `frame` (`arch::stacks::frame`), with the registers it holds.
+pub fn enter(frame: *const GuestRegs) -> ! {
+    // SAFETY: `frame` is a vCPU's frame at the top of its stack, so the SP it becomes leaves nothing the hypervisor
+    // still uses above it; `enter_guest` never returns, and neither does this function, so nothing on the stack
+    // being dropped is referenced afterwards.
+    unsafe { enter_guest(frame) }
 }
+
+/// Per CPU: the end of the frame of the vCPU it last entered (its SP while that vCPU runs), for the Data Abort
+/// entry, which has no other way to find it. Written by `enter_guest` on this CPU only; read by the same CPU's
+/// Data Abort entry.
+#[unsafe(no_mangle)]
+static mut HV_FRAME_END: [u32; NUM_CPUS] = [0; NUM_CPUS];
 
 /// An exception taken in Hyp mode (a hypervisor bug): names a stack overflow for what it is, then reports like any
 /// other. `sp` is the stack pointer the exception found, or 0 when the Data Abort entry had to reuse it.

@@ -18,8 +18,6 @@ pub struct GuestRegs {
 pub const PSTATE_EL1H_MASKED: u64 = 0x3c5;
 
 impl GuestRegs {
-    pub const ZERO: Self = Self { x: [0; 31], pc: 0, pstate: 0, _pad: 0 };
-
     /// A partition's boot CPU at its kernel entry (arm64 boot protocol: x0 = device tree).
     pub fn boot(pc: u64, dtb: u64) -> Self {
         Self::cpu_on(pc, dtb)
@@ -54,55 +52,6 @@ impl GuestRegs {
         if n < 31 {
             self.x[n as usize] = v;
         }
-    }
-
-    /// A copy of these registers. A plain copy of the 272 bytes is a call to `memcpy` (a loop of 8-byte moves, ~200
-    /// instructions), and every window switch copies a vCPU's registers twice: this is 17 pair loads and stores
-    /// (issue 15).
-    pub fn copy_out(&self) -> GuestRegs {
-        let mut out = core::mem::MaybeUninit::<GuestRegs>::uninit();
-        copy_frame(out.as_mut_ptr(), self);
-        // SAFETY: `copy_frame` wrote all `size_of::<GuestRegs>()` bytes, and every bit pattern is a valid
-        // `GuestRegs` (plain integers).
-        unsafe { out.assume_init() }
-    }
-
-    /// `*self = *src`, without `memcpy` (see [`GuestRegs::copy_out`]).
-    pub fn copy_from(&mut self, src: &GuestRegs) {
-        copy_frame(self, src);
-    }
-}
-
-const _: () = assert!(core::mem::size_of::<GuestRegs>() == 272, "copy_frame copies 17 pairs of words");
-
-fn copy_frame(dst: *mut GuestRegs, src: &GuestRegs) {
-    // SAFETY: `dst` and `src` each point to a whole `GuestRegs` (272 bytes, 16-byte aligned, checked above); the
-    // asm reads and writes exactly those bytes.
-    unsafe {
-        asm!(
-                "ldp {a}, {b}, [{s}, #0]", "stp {a}, {b}, [{d}, #0]",
-                "ldp {a}, {b}, [{s}, #16]", "stp {a}, {b}, [{d}, #16]",
-                "ldp {a}, {b}, [{s}, #32]", "stp {a}, {b}, [{d}, #32]",
-                "ldp {a}, {b}, [{s}, #48]", "stp {a}, {b}, [{d}, #48]",
-                "ldp {a}, {b}, [{s}, #64]", "stp {a}, {b}, [{d}, #64]",
-                "ldp {a}, {b}, [{s}, #80]", "stp {a}, {b}, [{d}, #80]",
-                "ldp {a}, {b}, [{s}, #96]", "stp {a}, {b}, [{d}, #96]",
-                "ldp {a}, {b}, [{s}, #112]", "stp {a}, {b}, [{d}, #112]",
-                "ldp {a}, {b}, [{s}, #128]", "stp {a}, {b}, [{d}, #128]",
-                "ldp {a}, {b}, [{s}, #144]", "stp {a}, {b}, [{d}, #144]",
-                "ldp {a}, {b}, [{s}, #160]", "stp {a}, {b}, [{d}, #160]",
-                "ldp {a}, {b}, [{s}, #176]", "stp {a}, {b}, [{d}, #176]",
-                "ldp {a}, {b}, [{s}, #192]", "stp {a}, {b}, [{d}, #192]",
-                "ldp {a}, {b}, [{s}, #208]", "stp {a}, {b}, [{d}, #208]",
-                "ldp {a}, {b}, [{s}, #224]", "stp {a}, {b}, [{d}, #224]",
-                "ldp {a}, {b}, [{s}, #240]", "stp {a}, {b}, [{d}, #240]",
-                "ldp {a}, {b}, [{s}, #256]", "stp {a}, {b}, [{d}, #256]",
-            s = in(reg) src as *const GuestRegs,
-            d = in(reg) dst,
-            a = out(reg) _,
-            b = out(reg) _,
-            options(nostack, preserves_flags),
-        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! EL2 exception vectors. A trap from a partition saves the vCPU's general-purpose registers, return address
-//! and PSTATE on this CPU's stack as a [`GuestRegs`] frame, calls the Rust handler with it, and returns to the
-//! partition from whatever the handler left there.
+//! and PSTATE as a [`GuestRegs`] frame just below the SP it was entered with (the vCPU's frame, at the top of its
+//! stack: see `arch::stacks`), calls the Rust handler with it, and returns to the partition from whatever the
+//! handler left there; a window switch returns through the next vCPU's frame instead.
 //!
 //! Physical SErrors are routed to EL2 (HCR_EL2.AMO) and blamed on whoever raised them, as far as the CPU can tell.
 //! EL2 runs with SErrors masked, except in two short windows (`serror_window`) that take one if it is pending
@@ -143,6 +144,7 @@ lower_irq:
     mov     w1, w0
     mov     x0, sp
     bl      handle_lower_irq_leave
+    mov     sp, x0
     b       return_to_guest
 2:  SAVE_GUEST_PRESERVED
     b       guest_serror
@@ -218,30 +220,24 @@ return_to_guest:
     add     sp, sp, #{frame}
     eret
 
-    /* enter_guest(regs: *const GuestRegs, stack_top: u64) -> !
-       Drops whatever the hypervisor had on this CPU's stack and enters the partition with `regs`. */
+    /* enter_guest(frame: *const GuestRegs) -> !
+       Drops whatever the hypervisor had on this stack and enters the partition from the vCPU's frame (at the top of
+       its stack: what the hypervisor had is below it). */
     .global enter_guest
 enter_guest:
-    mov     sp, x1
-    sub     sp, sp, #{frame}
-    /* Unrolled: a loop costs twice the instructions, on every window switch (issue 15). */
-    .irp    off, 0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256
-    ldp     x4, x5, [x0, #\off]
-    stp     x4, x5, [sp, #\off]
-    .endr
+    mov     sp, x0
     b       return_to_guest
 "#,
     frame = const FRAME,
     stack_size = const crate::arch::stacks::STACK_SIZE,
 );
 
-/// The trap frame's size; `enter_guest` copies it as 17 pairs of words.
+/// The trap frame's size.
 const FRAME: usize = core::mem::size_of::<GuestRegs>();
-const _: () = assert!(FRAME == 272, "enter_guest's copy covers 272 bytes");
 
 unsafe extern "C" {
     static hv_vectors: u8;
-    fn enter_guest(regs: *const GuestRegs, stack_top: u64) -> !;
+    fn enter_guest(frame: *const GuestRegs) -> !;
     /// `trap::handle_hv_exception`: reports an exception taken at EL2 and stops.
     fn handle_hv_exception(sp: u64) -> !;
 }
@@ -276,9 +272,10 @@ extern "C" fn hv_serror_report() {
     crate::hverror!("SError at EL2 (ESR {esr:#x}) while the hypervisor ran: not attributed to a partition");
 }
 
-/// Enters the partition with `regs`, resetting this CPU's hypervisor stack to `stack_top`.
-pub fn enter(regs: &GuestRegs, stack_top: u64) -> ! {
-    // SAFETY: `enter_guest` copies the frame onto the fresh stack before using it and never returns; nothing on the
-    // old stack is referenced afterwards because this function does not return either.
-    unsafe { enter_guest(regs, stack_top) }
+/// Enters the partition whose vCPU's frame is `frame` (`arch::stacks::frame`), with the registers it holds.
+pub fn enter(frame: *const GuestRegs) -> ! {
+    // SAFETY: `frame` is a vCPU's frame at the top of its stack, so the SP it becomes leaves nothing the hypervisor
+    // still uses above it; `enter_guest` never returns, and neither does this function, so nothing on the stack
+    // being dropped is referenced afterwards.
+    unsafe { enter_guest(frame) }
 }
