@@ -58,10 +58,26 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
         }
         return handle_from(next, current);
     }
+    // A window boundary, the other interrupt of every switch, ends the entry as the general loop would (see above),
+    // without setting the loop up.
+    if acked.intid == gic::HYP_TIMER_IRQ {
+        gic::priority_drop(acked);
+        crate::core::trace::irq!(acked.intid);
+        hyp_timer_taken(acked);
+        return Requests { stop: false, tick: true };
+    }
     if acked.intid >= gic::SPURIOUS {
         return Requests::default();
     }
     handle_from(acked, current)
+}
+
+/// The EL2 timer, taken: silenced (it stays asserted until re-armed, which the caller does through `sched::tick`)
+/// and ended.
+#[inline(always)]
+fn hyp_timer_taken(acked: gic::Acked) {
+    arch::timer::hyp_timer_off();
+    gic::end(acked);
 }
 
 /// [`handle_pending`]'s general loop, from an interrupt acknowledged already.
@@ -111,10 +127,8 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
                 _ => gic::end(acked),
             }
         }
-        // The timer stays asserted until it is re-armed, which the caller does through `sched::tick`.
         (gic::HYP_TIMER_IRQ, _) => {
-            arch::timer::hyp_timer_off();
-            gic::end(acked);
+            hyp_timer_taken(acked);
             out.tick = true;
             return true;
         }
