@@ -6,7 +6,8 @@
 //! has its CPU to itself (a pinned pool) has its frame at the top of its CPU's stack. Each vCPU of a cyclic pool,
 //! which shares its CPU, has a stack of its own, so a window switch moves no registers between frames: it saves
 //! nothing, and returns through the next vCPU's frame by moving SP there (issue 15). The hypervisor's work on a
-//! vCPU's behalf runs on that vCPU's stack, below its frame.
+//! vCPU's behalf runs on that vCPU's stack, below its frame, and so does each CPU's boot code on its own stack
+//! (its SP starts a frame below the top), which is where it writes a pinned vCPU's first registers.
 
 use crate::arch::GuestRegs;
 use crate::config::{NUM_CPUS, NUM_VCPUS, SYSTEM};

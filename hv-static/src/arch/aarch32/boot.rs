@@ -100,10 +100,13 @@ secondary_entry:
     mov     r10, #0
 
 common_entry:
+    /* Stack: this CPU's slot in HV_STACKS, below the vCPU frame at its top (arch::stacks: a pinned vCPU's
+       registers live there, written while the boot code still runs on this stack). */
     ldr     r1, =HV_STACKS
     ldr     r2, ={stack_size}
     mla     r3, r11, r2, r2
     add     sp, r1, r3
+    sub     sp, sp, #{frame}
     mov     r0, r11
     mov     r1, r10
     bl      rust_entry
@@ -136,6 +139,7 @@ park:
     .ltorg
 "#,
     stack_size = const STACK_SIZE,
+    frame = const core::mem::size_of::<crate::arch::GuestRegs>(),
     mpidrs = sym HV_CPU_MPIDRS,
     num_cpus = const NUM_CPUS,
 );

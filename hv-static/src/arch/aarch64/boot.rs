@@ -62,13 +62,14 @@ secondary_entry:
 5:  mov     x19, #0
 
 common_entry:
-    /* Stack: top of this CPU's slot in HV_STACKS. */
+    /* Stack: this CPU's slot in HV_STACKS, below the vCPU frame at its top (arch::stacks: a pinned vCPU's
+       registers live there, written while the boot code still runs on this stack). */
     adrp    x1, HV_STACKS
     add     x1, x1, :lo12:HV_STACKS
     mov     x2, #{stack_size}
     madd    x3, x20, x2, x2
     add     x1, x1, x3
-    mov     sp, x1
+    sub     sp, x1, #{frame}
     /* Enable FP/SIMD at EL2 (CPTR_EL2.TFP = 0; RES1 bits 13:12 and 9:0); trap EL1/EL0 trace register accesses
        (TTA, bit 20: the trace unit is shared by every partition of the CPU, and not offered to any). */
     mov     x1, #0x33ff
@@ -87,6 +88,7 @@ not_el2:
     b       not_el2
 "#,
     stack_size = const STACK_SIZE,
+    frame = const core::mem::size_of::<crate::arch::GuestRegs>(),
     mpidrs = sym HV_CPU_MPIDRS,
     num_cpus = const NUM_CPUS,
 );
