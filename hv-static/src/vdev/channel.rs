@@ -19,21 +19,55 @@ pub struct Doorbell {
     pub intid: u32,
 }
 
-/// The doorbells to raise when partition `me` rings its `index`-th channel (its device-tree order): every other
-/// member's. `None` when it has no such channel.
-pub fn doorbells(
-    partitions: &'static [PartitionConfig],
-    me: usize,
-    index: usize,
-) -> Option<impl Iterator<Item = Doorbell>> {
-    let channel = partitions.get(me)?.channels.get(index)?.channel;
-    Some(partitions.iter().enumerate().filter(move |(part, _)| *part != me).flat_map(move |(part, p)| {
-        p.channels.iter().enumerate().filter(move |(_, m)| m.channel == channel).map(move |(index, m)| Doorbell {
-            part,
-            index,
-            intid: m.doorbell,
-        })
-    }))
+/// Every channel's members, grouped by channel (in partition order within each), so that a ring walks only its
+/// own channel's members rather than every partition's every channel (issue 15: the doorbell path). Built at
+/// compile time from the config by [`Members::of`]; `M` is the number of members over all channels, `C1` the
+/// number of channels plus one.
+#[derive(Clone, Copy, Debug)]
+pub struct Members<const M: usize, const C1: usize> {
+    all: [Doorbell; M],
+    /// Channel `c`'s members are `all[start[c]..start[c + 1]]`.
+    start: [usize; C1],
+}
+
+impl<const M: usize, const C1: usize> Members<M, C1> {
+    /// The members of `partitions`' channels `0..C1 - 1`. A member of a channel past those is left out, and the
+    /// table stops filling at `M` members: the image builder numbers channels from 0 and `M` counts them all.
+    pub const fn of(partitions: &[PartitionConfig]) -> Self {
+        let mut out = Members { all: [Doorbell { part: 0, index: 0, intid: 0 }; M], start: [0; C1] };
+        let (mut c, mut k) = (0, 0);
+        while c + 1 < C1 {
+            let mut part = 0;
+            while part < partitions.len() {
+                let channels = partitions[part].channels;
+                let mut index = 0;
+                while index < channels.len() {
+                    if channels[index].channel == c && k < M {
+                        out.all[k] = Doorbell { part, index, intid: channels[index].doorbell };
+                        k += 1;
+                    }
+                    index += 1;
+                }
+                part += 1;
+            }
+            out.start[c + 1] = k;
+            c += 1;
+        }
+        out
+    }
+
+    /// The doorbells to raise when partition `me` of `partitions` (those the table was built from) rings its
+    /// `index`-th channel (its device-tree order): every other member's. `None` when it has no such channel.
+    pub fn doorbells(
+        &'static self,
+        partitions: &'static [PartitionConfig],
+        me: usize,
+        index: usize,
+    ) -> Option<impl Iterator<Item = Doorbell>> {
+        let c = partitions.get(me)?.channels.get(index)?.channel;
+        let members = self.all.get(*self.start.get(c)?..*self.start.get(c + 1)?)?;
+        Some(members.iter().filter(move |d| d.part != me).copied())
+    }
 }
 
 /// The channel `p` maps read-only at `ipa`, if any: what a stage-2 write fault there was.
@@ -50,6 +84,18 @@ mod hw {
     use crate::core::partition::{self, RunState};
     use crate::core::vcpu::VcpuRef;
     use crate::{arch, vdev::gpio, vdev::vgic};
+
+    /// Members over all channels.
+    const NUM_MEMBERS: usize = {
+        let (mut n, mut p) = (0, 0);
+        while p < SYSTEM.partitions.len() {
+            n += SYSTEM.partitions[p].channels.len();
+            p += 1;
+        }
+        n
+    };
+
+    static MEMBERS: super::Members<NUM_MEMBERS, { SYSTEM.channels.len() + 1 }> = super::Members::of(SYSTEM.partitions);
 
     /// Zeroes every channel's memory. Boot CPU, before any partition starts; a partition that restarts later
     /// finds the channel as the other members left it.
@@ -68,7 +114,7 @@ mod hw {
     /// other running member of its `index`-th channel, both its interrupt and its GPIO doorbell line. Returns
     /// false when the partition has no such channel.
     pub fn signal(me: VcpuRef, index: usize) -> bool {
-        let Some(targets) = super::doorbells(SYSTEM.partitions, me.part, index) else {
+        let Some(targets) = MEMBERS.doorbells(SYSTEM.partitions, me.part, index) else {
             return false;
         };
         // The caller's writes to the channel before the call reach memory before any doorbell is seen.
@@ -131,16 +177,35 @@ mod tests {
         partition("c", &[member(2, 0x1000_0000, true, 48), member(1, 0x1001_0000, true, 60)]),
     ];
 
+    /// The six members of PARTS' three channels.
+    static MEMBERS: Members<6, 4> = Members::of(&PARTS);
+
     fn rung(me: usize, index: usize) -> Option<Vec<(usize, u32)>> {
-        doorbells(&PARTS, me, index).map(|d| d.map(|d| (d.part, d.intid)).collect())
+        MEMBERS.doorbells(&PARTS, me, index).map(|d| d.map(|d| (d.part, d.intid)).collect())
     }
 
     #[test]
     fn each_target_s_own_index_picks_its_gpio_line() {
-        let lines: Vec<(usize, usize)> = doorbells(&PARTS, 0, 1).unwrap().map(|d| (d.part, d.index)).collect();
+        let lines: Vec<(usize, usize)> = MEMBERS.doorbells(&PARTS, 0, 1).unwrap().map(|d| (d.part, d.index)).collect();
         assert_eq!(lines, [(1, 1), (2, 1)]);
-        let lines: Vec<(usize, usize)> = doorbells(&PARTS, 2, 1).unwrap().map(|d| (d.part, d.index)).collect();
+        let lines: Vec<(usize, usize)> = MEMBERS.doorbells(&PARTS, 2, 1).unwrap().map(|d| (d.part, d.index)).collect();
         assert_eq!(lines, [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn the_table_groups_every_member_by_channel_in_partition_order() {
+        let all: Vec<(usize, usize, u32)> = MEMBERS.all.iter().map(|d| (d.part, d.index, d.intid)).collect();
+        assert_eq!(all, [(0, 0, 48), (1, 0, 50), (0, 1, 49), (1, 1, 51), (2, 1, 60), (2, 0, 48)]);
+        assert_eq!(MEMBERS.start, [0, 2, 5, 6]);
+    }
+
+    #[test]
+    fn a_table_too_small_fills_what_it_can_and_rings_no_stranger() {
+        static SHORT: Members<3, 4> = Members::of(&PARTS);
+        assert_eq!(SHORT.start, [0, 2, 3, 3]);
+        let rung: Vec<usize> = SHORT.doorbells(&PARTS, 1, 1).unwrap().map(|d| d.part).collect();
+        assert_eq!(rung, [0], "channel 1 kept only its first member, a");
+        assert_eq!(SHORT.doorbells(&PARTS, 2, 0).unwrap().count(), 0, "channel 2 kept none");
     }
 
     #[test]
