@@ -538,23 +538,37 @@ pub fn ram_of(out: &RunOutcome, name: &str) -> std::ops::Range<u64> {
 /// register across the switches: nothing changed, nothing of the other partition showed (hv-static switches FP
 /// state lazily, `hv-static/src/core/fp.rs`), and most rounds were really switched away and back.
 pub fn fpregs(stem: &str) -> RunOutcome {
-    let config = format!("{stem}-fpregs.toml");
-    let done = |name: &str| format!("\n[{name}] hostile: fpregs done (");
+    held_registers(stem, "fpregs", ["fp-a", "fp-b"])
+}
+
+/// As [`fpregs`], for the general-purpose registers and the banked and thread registers beside them
+/// (`stem-gpregs`, probe `gpregs`: hv-static keeps each vCPU's registers in its own frame and moves the EL1 ones at
+/// each switch).
+pub fn gpregs(stem: &str) -> RunOutcome {
+    held_registers(stem, "gpregs", ["gp-a", "gp-b"])
+}
+
+/// Boots `stem-probe.toml` until both `holders` report `hostile: PROBE done`, and checks that neither saw a
+/// register change in any round and that most rounds were switched away and back.
+fn held_registers(stem: &str, probe: &str, holders: [&str; 2]) -> RunOutcome {
+    let config = format!("{stem}-{probe}.toml");
+    let done = |name: &str| format!("\n[{name}] hostile: {probe} done (");
     let out = boot_until_all(&config, Duration::from_secs(120), |out| {
-        (out.contains(&done("fp-a")) && out.contains(&done("fp-b"))).then_some(())
+        holders.iter().all(|h| out.contains(&done(h))).then_some(())
     });
-    assert_prefixes_genuine(&out, &["fp-a", "fp-b", "quiet"]);
+    assert_prefixes_genuine(&out, &[holders[0], holders[1], "quiet"]);
     assert_no_breach(&out);
-    for name in ["fp-a", "fp-b"] {
+    let finished = format!("hostile: {probe} done");
+    for name in holders {
         let line = lines_of(&out, name)
             .into_iter()
-            .find(|l| l.starts_with("hostile: fpregs done"))
+            .find(|l| l.starts_with(&finished))
             .unwrap_or_else(|| panic!("{name} never finished: {}", out.output));
         let number = |key: &str| -> u64 {
             let rest = line.split(key).nth(1).unwrap_or_else(|| panic!("no {key:?} in {line:?}"));
             rest.trim_start().split([',', ')']).next().and_then(|n| n.trim().parse().ok()).unwrap_or(0)
         };
-        assert_eq!(number("mismatches"), 0, "{name}: {line}");
+        assert_eq!(number("mismatches"), 0, "{name}: {line}\n{}", out.output);
         let (rounds, switched) = (number("rounds"), number("switched"));
         assert!(rounds >= 300 && switched * 10 >= rounds * 8, "{name}: too few rounds were switched away: {line}");
     }

@@ -6,7 +6,7 @@ use pv_drivers::abi::psci;
 use crate::args::parse_hex;
 use crate::memory::{self, Kind};
 use crate::{
-    calls, channels, flood, fpregs, gicd, guarded, heartbeat, lifecycle, manager, mmio, unsyndromed, Args, Then,
+    calls, channels, flood, fpregs, gicd, gpregs, guarded, heartbeat, lifecycle, manager, mmio, unsyndromed, Args, Then,
 };
 
 guest_rt::entry!(main);
@@ -37,6 +37,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
         "calls" => calls::run(&args, platform.cpus(), channel_count, platform.partition_id.unwrap_or(u32::MAX)),
         "flood" => flood::run(&args, platform),
         "fpregs" => fpregs::run(&args, cmdline),
+        "gpregs" => gpregs::run(&args, cmdline),
         "lifecycle" => lifecycle::run(&args, platform, (channel_count > 0).then_some(list[0].base)),
         "manager" => manager::run(platform),
         "memory" => {
@@ -53,7 +54,7 @@ fn main(platform: &'static Platform<'static>) -> ! {
         }
         other => {
             println!(
-                "hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, fpregs, lifecycle, manager, \
+                "hostile: unknown probe {other:?} (heartbeat, gicd, mmio, calls, flood, fpregs, gpregs, lifecycle, manager, \
                  memory, unsyndromed, quiet)"
             )
         }

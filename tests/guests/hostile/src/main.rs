@@ -27,6 +27,8 @@
 //!   partition, which keeps running, and none may reach the device; then `count` more, for the rate limit;
 //! - `fpregs`: `count` rounds of a seeded pattern held in every FP/SIMD register across window switches (a
 //!   partition sharing its CPU in a cyclic pool): each must come back unchanged, never another partition's;
+//! - `gpregs`: the same for the general-purpose registers and the banked and thread registers beside them
+//!   (`gpregs.rs`);
 //! - `manager` (`target=<id> other=<id>`, a partition that manages `target`): the manager calls (ABI 1.4) checked
 //!   against the document, and the target restarted, stopped and started (see `manager.rs`);
 //! - `quiet`: a busy loop that never traps, the attackers' stand-in for a baseline run.
@@ -57,6 +59,7 @@ mod flood;
 mod fpregs;
 #[cfg(target_os = "none")]
 mod gicd;
+mod gpregs;
 #[cfg(target_os = "none")]
 mod guarded;
 #[cfg(target_os = "none")]
