@@ -61,6 +61,18 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
     if acked.intid == gic::HYP_TIMER_IRQ {
         return window_boundary(acked);
     }
+    // A passed-through device's interrupt, the other frequent one, takes the same straight path as the timer's
+    // (the general loop would come to `inject_spi` too: no interrupt hv-static keeps for itself is passed through).
+    if vgic::is_passed_through(acked.intid) {
+        gic::priority_drop(acked);
+        crate::core::trace::irq!(acked.intid);
+        vgic::inject_spi(acked.intid, current);
+        let next = gic::ack();
+        if next.intid >= gic::SPURIOUS {
+            return Requests::default();
+        }
+        return handle_from(next, current);
+    }
     if acked.intid >= gic::SPURIOUS {
         return Requests::default();
     }

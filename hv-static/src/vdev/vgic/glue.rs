@@ -61,6 +61,12 @@ pub fn inject_vtimer(v: VcpuRef) {
     }
 }
 
+/// Whether a partition owns physical INTID `intid` (a passed-through device's SPI): what [`inject_spi`] would take.
+#[inline(always)]
+pub fn is_passed_through(intid: u32) -> bool {
+    SPI_PARTITION.get(intid as usize).is_some_and(|&p| p != NO_PARTITION)
+}
+
 /// A passed-through SPI this CPU has just acknowledged (`current` runs here): to the vCPU its partition routed it
 /// to. False when no partition owns it.
 pub fn inject_spi(intid: u32, current: Option<VcpuRef>) -> bool {
