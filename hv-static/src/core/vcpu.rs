@@ -95,7 +95,7 @@ pub fn update_power<R>(v: VcpuRef, f: impl FnOnce(&mut Power) -> R) -> R {
     f(&mut POWER[v.global()].lock())
 }
 
-/// Everything a vCPU owns besides its general-purpose registers while it runs (those live in the trap frame).
+/// Everything a vCPU owns besides its general-purpose registers (those live in its frame: `arch::stacks`).
 pub struct Context {
     pub el1: El1Regs,
     pub fp: FpRegs,
