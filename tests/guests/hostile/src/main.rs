@@ -59,6 +59,7 @@ mod flood;
 mod fpregs;
 #[cfg(target_os = "none")]
 mod gicd;
+#[cfg(target_os = "none")]
 mod gpregs;
 #[cfg(target_os = "none")]
 mod guarded;
