@@ -67,6 +67,45 @@ mod regs {
         k
     };
 
+    /// Stores the seven system registers, in `NAMES` order from `tpidr_el0`, to where x5 points (x3, x4).
+    macro_rules! read_sys {
+        () => {
+            concat!(
+                "mrs x3, tpidr_el0\n",
+                "mrs x4, tpidrro_el0\n",
+                "stp x3, x4, [x5, #0]\n",
+                "mrs x3, tpidr_el1\n",
+                "mrs x4, sp_el0\n",
+                "stp x3, x4, [x5, #16]\n",
+                "mrs x3, far_el1\n",
+                "mrs x4, elr_el1\n",
+                "stp x3, x4, [x5, #32]\n",
+                "mrs x3, contextidr_el1\n",
+                "str x3, [x5, #48]\n",
+            )
+        };
+    }
+
+    /// Loads the same registers from where x5 points (x3, x4), then synchronises.
+    macro_rules! write_sys {
+        () => {
+            concat!(
+                "ldp x3, x4, [x5, #0]\n",
+                "msr tpidr_el0, x3\n",
+                "msr tpidrro_el0, x4\n",
+                "ldp x3, x4, [x5, #16]\n",
+                "msr tpidr_el1, x3\n",
+                "msr sp_el0, x4\n",
+                "ldp x3, x4, [x5, #32]\n",
+                "msr far_el1, x3\n",
+                "msr elr_el1, x4\n",
+                "ldr x3, [x5, #48]\n",
+                "msr contextidr_el1, x3\n",
+                "isb\n",
+            )
+        };
+    }
+
     #[repr(C, align(16))]
     pub struct State(pub [u64; 31]);
 
@@ -82,15 +121,11 @@ mod regs {
                 "stp x19, x29, [sp, #-16]!",
                 "sub sp, sp, #64",
                 // The partition's own values.
-                "mrs x3, tpidr_el0", "mrs x4, tpidrro_el0", "stp x3, x4, [sp, #0]",
-                "mrs x3, tpidr_el1", "mrs x4, sp_el0", "stp x3, x4, [sp, #16]",
-                "mrs x3, far_el1", "mrs x4, elr_el1", "stp x3, x4, [sp, #32]",
-                "mrs x3, contextidr_el1", "str x3, [sp, #48]",
+                "mov x5, sp",
+                read_sys!(),
                 // The pattern.
-                "ldp x3, x4, [x0, #192]", "msr tpidr_el0, x3", "msr tpidrro_el0, x4",
-                "ldp x3, x4, [x0, #208]", "msr tpidr_el1, x3", "msr sp_el0, x4",
-                "ldp x3, x4, [x0, #224]", "msr far_el1, x3", "msr elr_el1, x4",
-                "ldr x3, [x0, #240]", "msr contextidr_el1, x3",
+                "add x5, x0, #192",
+                write_sys!(),
                 "ldr x7, [x0, #0]", "ldp x8, x9, [x0, #8]", "ldp x10, x11, [x0, #24]", "ldp x12, x13, [x0, #40]",
                 "ldp x14, x15, [x0, #56]", "ldp x16, x17, [x0, #72]", "ldp x18, x19, [x0, #88]",
                 "ldp x20, x21, [x0, #104]", "ldp x22, x23, [x0, #120]", "ldp x24, x25, [x0, #136]",
@@ -111,16 +146,11 @@ mod regs {
                 "stp x14, x15, [x1, #56]", "stp x16, x17, [x1, #72]", "stp x18, x19, [x1, #88]",
                 "stp x20, x21, [x1, #104]", "stp x22, x23, [x1, #120]", "stp x24, x25, [x1, #136]",
                 "stp x26, x27, [x1, #152]", "stp x28, x29, [x1, #168]", "str x30, [x1, #184]",
-                "mrs x3, tpidr_el0", "mrs x4, tpidrro_el0", "stp x3, x4, [x1, #192]",
-                "mrs x3, tpidr_el1", "mrs x4, sp_el0", "stp x3, x4, [x1, #208]",
-                "mrs x3, far_el1", "mrs x4, elr_el1", "stp x3, x4, [x1, #224]",
-                "mrs x3, contextidr_el1", "str x3, [x1, #240]",
+                "add x5, x1, #192",
+                read_sys!(),
                 // The partition's own values again.
-                "ldp x3, x4, [sp, #0]", "msr tpidr_el0, x3", "msr tpidrro_el0, x4",
-                "ldp x3, x4, [sp, #16]", "msr tpidr_el1, x3", "msr sp_el0, x4",
-                "ldp x3, x4, [sp, #32]", "msr far_el1, x3", "msr elr_el1, x4",
-                "ldr x3, [sp, #48]", "msr contextidr_el1, x3",
-                "isb",
+                "mov x5, sp",
+                write_sys!(),
                 "add sp, sp, #64",
                 "ldp x19, x29, [sp], #16",
                 in("x0") set, in("x1") got, in("x2") until,
@@ -199,6 +229,77 @@ mod regs {
         f
     };
 
+    /// Reads the 23 banked and thread registers, in `NAMES` order from `sp_usr`, to where r10 points (r4-r10).
+    macro_rules! read_banked {
+        () => {
+            concat!(
+                "mrs r4, sp_usr\n",
+                "mrs r5, lr_usr\n",
+                "mrs r6, r8_fiq\n",
+                "mrs r7, r9_fiq\n",
+                "mrs r8, r10_fiq\n",
+                "mrs r9, r11_fiq\n",
+                "stmia r10!, {{r4-r9}}\n",
+                "mrs r4, r12_fiq\n",
+                "mrs r5, sp_fiq\n",
+                "mrs r6, lr_fiq\n",
+                "mrs r7, spsr_fiq\n",
+                "mrs r8, sp_irq\n",
+                "mrs r9, lr_irq\n",
+                "stmia r10!, {{r4-r9}}\n",
+                "mrs r4, spsr_irq\n",
+                "mrs r5, sp_abt\n",
+                "mrs r6, lr_abt\n",
+                "mrs r7, spsr_abt\n",
+                "mrs r8, sp_und\n",
+                "mrs r9, lr_und\n",
+                "stmia r10!, {{r4-r9}}\n",
+                "mrs r4, spsr_und\n",
+                "mrc p15, 0, r5, c13, c0, 2\n",
+                "mrc p15, 0, r6, c13, c0, 3\n",
+                "mrc p15, 0, r7, c13, c0, 4\n",
+                "mrc p15, 0, r8, c13, c0, 1\n",
+                "stmia r10, {{r4-r8}}\n",
+            )
+        };
+    }
+
+    /// Writes the same registers from where r10 points (r4-r10), then synchronises.
+    macro_rules! write_banked {
+        () => {
+            concat!(
+                "ldmia r10!, {{r4-r9}}\n",
+                "msr sp_usr, r4\n",
+                "msr lr_usr, r5\n",
+                "msr r8_fiq, r6\n",
+                "msr r9_fiq, r7\n",
+                "msr r10_fiq, r8\n",
+                "msr r11_fiq, r9\n",
+                "ldmia r10!, {{r4-r9}}\n",
+                "msr r12_fiq, r4\n",
+                "msr sp_fiq, r5\n",
+                "msr lr_fiq, r6\n",
+                "msr spsr_fiq, r7\n",
+                "msr sp_irq, r8\n",
+                "msr lr_irq, r9\n",
+                "ldmia r10!, {{r4-r9}}\n",
+                "msr spsr_irq, r4\n",
+                "msr sp_abt, r5\n",
+                "msr lr_abt, r6\n",
+                "msr spsr_abt, r7\n",
+                "msr sp_und, r8\n",
+                "msr lr_und, r9\n",
+                "ldmia r10, {{r4-r8}}\n",
+                "msr spsr_und, r4\n",
+                "mcr p15, 0, r5, c13, c0, 2\n",
+                "mcr p15, 0, r6, c13, c0, 3\n",
+                "mcr p15, 0, r7, c13, c0, 4\n",
+                "mcr p15, 0, r8, c13, c0, 1\n",
+                "isb\n",
+            )
+        };
+    }
+
     #[repr(C, align(8))]
     pub struct State(pub [u32; 31]);
 
@@ -217,25 +318,11 @@ mod regs {
                 "push {{r0-r3}}",
                 "sub sp, sp, #92",
                 // The partition's own values: words 0-22 at sp.
-                "mrs r4, sp_usr", "mrs r5, lr_usr", "mrs r6, r8_fiq", "mrs r7, r9_fiq", "mrs r8, r10_fiq",
-                "mrs r9, r11_fiq", "mov r10, sp", "stmia r10!, {{r4-r9}}",
-                "mrs r4, r12_fiq", "mrs r5, sp_fiq", "mrs r6, lr_fiq", "mrs r7, spsr_fiq", "mrs r8, sp_irq",
-                "mrs r9, lr_irq", "stmia r10!, {{r4-r9}}",
-                "mrs r4, spsr_irq", "mrs r5, sp_abt", "mrs r6, lr_abt", "mrs r7, spsr_abt", "mrs r8, sp_und",
-                "mrs r9, lr_und", "stmia r10!, {{r4-r9}}",
-                "mrs r4, spsr_und", "mrc p15, 0, r5, c13, c0, 2", "mrc p15, 0, r6, c13, c0, 3",
-                "mrc p15, 0, r7, c13, c0, 4", "mrc p15, 0, r8, c13, c0, 1", "stmia r10, {{r4-r8}}",
+                "mov r10, sp",
+                read_banked!(),
                 // The pattern: banked and thread registers from word 8 of `set`, then r6-r12 and lr.
                 "add r10, r0, #32",
-                "ldmia r10!, {{r4-r9}}", "msr sp_usr, r4", "msr lr_usr, r5", "msr r8_fiq, r6", "msr r9_fiq, r7",
-                "msr r10_fiq, r8", "msr r11_fiq, r9",
-                "ldmia r10!, {{r4-r9}}", "msr r12_fiq, r4", "msr sp_fiq, r5", "msr lr_fiq, r6", "msr spsr_fiq, r7",
-                "msr sp_irq, r8", "msr lr_irq, r9",
-                "ldmia r10!, {{r4-r9}}", "msr spsr_irq, r4", "msr sp_abt, r5", "msr lr_abt, r6", "msr spsr_abt, r7",
-                "msr sp_und, r8", "msr lr_und, r9",
-                "ldmia r10, {{r4-r8}}", "msr spsr_und, r4", "mcr p15, 0, r5, c13, c0, 2",
-                "mcr p15, 0, r6, c13, c0, 3", "mcr p15, 0, r7, c13, c0, 4", "mcr p15, 0, r8, c13, c0, 1",
-                "isb",
+                write_banked!(),
                 "ldmia r0, {{r6-r12, lr}}",
                 // Spin, with r0-r5 only; `until` is at sp + 100 (low) and + 104 (high).
                 "mov r4, #0",
@@ -256,25 +343,10 @@ mod regs {
                 "ldr r0, [sp, #96]",
                 "stmia r0, {{r6-r12, lr}}",
                 "add r10, r0, #32",
-                "mrs r4, sp_usr", "mrs r5, lr_usr", "mrs r6, r8_fiq", "mrs r7, r9_fiq", "mrs r8, r10_fiq",
-                "mrs r9, r11_fiq", "stmia r10!, {{r4-r9}}",
-                "mrs r4, r12_fiq", "mrs r5, sp_fiq", "mrs r6, lr_fiq", "mrs r7, spsr_fiq", "mrs r8, sp_irq",
-                "mrs r9, lr_irq", "stmia r10!, {{r4-r9}}",
-                "mrs r4, spsr_irq", "mrs r5, sp_abt", "mrs r6, lr_abt", "mrs r7, spsr_abt", "mrs r8, sp_und",
-                "mrs r9, lr_und", "stmia r10!, {{r4-r9}}",
-                "mrs r4, spsr_und", "mrc p15, 0, r5, c13, c0, 2", "mrc p15, 0, r6, c13, c0, 3",
-                "mrc p15, 0, r7, c13, c0, 4", "mrc p15, 0, r8, c13, c0, 1", "stmia r10, {{r4-r8}}",
+                read_banked!(),
                 // The partition's own values again.
                 "mov r10, sp",
-                "ldmia r10!, {{r4-r9}}", "msr sp_usr, r4", "msr lr_usr, r5", "msr r8_fiq, r6", "msr r9_fiq, r7",
-                "msr r10_fiq, r8", "msr r11_fiq, r9",
-                "ldmia r10!, {{r4-r9}}", "msr r12_fiq, r4", "msr sp_fiq, r5", "msr lr_fiq, r6", "msr spsr_fiq, r7",
-                "msr sp_irq, r8", "msr lr_irq, r9",
-                "ldmia r10!, {{r4-r9}}", "msr spsr_irq, r4", "msr sp_abt, r5", "msr lr_abt, r6", "msr spsr_abt, r7",
-                "msr sp_und, r8", "msr lr_und, r9",
-                "ldmia r10, {{r4-r8}}", "msr spsr_und, r4", "mcr p15, 0, r5, c13, c0, 2",
-                "mcr p15, 0, r6, c13, c0, 3", "mcr p15, 0, r7, c13, c0, 4", "mcr p15, 0, r8, c13, c0, 1",
-                "isb",
+                write_banked!(),
                 "ldr r0, [sp, #100]",
                 "add sp, sp, #108",
                 "pop {{r4-r11, lr}}",
