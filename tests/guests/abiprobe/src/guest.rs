@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use guest_rt::gic::{self, DEFAULT_PRIORITY};
+use guest_rt::gic::{self, Trigger, DEFAULT_PRIORITY};
 use guest_rt::{arch, bootargs, irq, println, rt, Platform};
 
 use crate::call::hvc_status;
@@ -143,7 +143,7 @@ fn exchange(platform: &Platform, facts: &Facts, side: Side) {
     gic.init_cpu();
     irq::set_handler(on_irq);
     BELL.store(channel.intid, Ordering::Relaxed);
-    gic.enable_spi(channel.intid, DEFAULT_PRIORITY);
+    gic.enable_spi_as(channel.intid, DEFAULT_PRIORITY, Trigger::Edge);
     arch::enable_irqs();
     let word = |i: u64| Shared(channel).read(i);
     match side {

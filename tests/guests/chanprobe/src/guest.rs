@@ -3,7 +3,7 @@
 use core::cell::{Cell, RefCell};
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use guest_rt::gic::{self, DEFAULT_PRIORITY};
+use guest_rt::gic::{self, Trigger, DEFAULT_PRIORITY};
 use guest_rt::{arch, irq, println, rt, Platform};
 use pv_drivers::abi::hv;
 
@@ -51,7 +51,7 @@ fn start_doorbells(platform: &Platform, channels: &Channels) {
     irq::set_handler(on_irq);
     for (slot, intid) in INTIDS.iter().zip(channels.iter().filter_map(|c| c.doorbell)) {
         slot.store(intid, Ordering::Relaxed);
-        gic.enable_spi(intid, DEFAULT_PRIORITY);
+        gic.enable_spi_as(intid, DEFAULT_PRIORITY, Trigger::Edge);
     }
     arch::enable_irqs();
 }

@@ -4,7 +4,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use guest_rt::gic::{self, DEFAULT_PRIORITY};
+use guest_rt::gic::{self, Trigger, DEFAULT_PRIORITY};
 use guest_rt::{arch, irq, println, timer, Platform};
 
 static BEATS: AtomicU64 = AtomicU64::new(0);
@@ -23,7 +23,7 @@ pub fn run(platform: &'static Platform<'static>, period_ms: u64) -> ! {
     let doorbell = channels.iter().take(count as usize).find_map(|c| c.doorbell);
     if let Some(intid) = doorbell {
         DOORBELL.store(intid.into(), Ordering::Relaxed);
-        gic.enable_spi(intid, DEFAULT_PRIORITY);
+        gic.enable_spi_as(intid, DEFAULT_PRIORITY, Trigger::Edge);
     }
     let frequency = arch::timer::frequency();
     println!(

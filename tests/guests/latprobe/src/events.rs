@@ -18,7 +18,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use guest_rt::gic::{Gic, DEFAULT_PRIORITY};
+use guest_rt::gic::{Gic, Trigger, DEFAULT_PRIORITY};
 use guest_rt::{arch, irq, println, Platform};
 use pv_drivers::abi::hv;
 use spin::Mutex;
@@ -163,7 +163,7 @@ pub fn setup_main(m: &Main) {
     if let Some((_, resp)) = m.bell {
         BELL_INTID.store(resp.doorbell, Ordering::Relaxed);
         BELL_BASE.store(resp.base as usize, Ordering::Relaxed);
-        m.gic.enable_spi(resp.doorbell, DEFAULT_PRIORITY);
+        m.gic.enable_spi_as(resp.doorbell, DEFAULT_PRIORITY, Trigger::Edge);
     }
 }
 
@@ -204,7 +204,7 @@ pub fn peer(gic: &Gic, req: Channel, resp: Channel) -> ! {
     BELL_INTID.store(req.doorbell, Ordering::Relaxed);
     BELL_BASE.store(resp.base as usize, Ordering::Relaxed);
     BELL_REPLY.store(resp.index, Ordering::Relaxed);
-    gic.enable_spi(req.doorbell, DEFAULT_PRIORITY);
+    gic.enable_spi_as(req.doorbell, DEFAULT_PRIORITY, Trigger::Edge);
     arch::enable_irqs();
     guest_rt::rt::idle()
 }

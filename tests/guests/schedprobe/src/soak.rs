@@ -25,7 +25,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use guest_rt::gic::{self, DEFAULT_PRIORITY};
+use guest_rt::gic::{self, Trigger, DEFAULT_PRIORITY};
 use guest_rt::timer::{self, ticks_for_us};
 use guest_rt::{arch, bootargs, irq, println, smp, Platform, MAX_CPUS};
 use pv_drivers::abi::hv;
@@ -121,7 +121,7 @@ pub fn run(platform: &'static Platform<'static>, frequency: u64) -> ! {
     );
     init_cpu(setup);
     for intid in doorbells.iter().flatten() {
-        gic.enable_spi(*intid, DEFAULT_PRIORITY);
+        gic.enable_spi_as(*intid, DEFAULT_PRIORITY, Trigger::Edge);
     }
     for (cpu, &mpidr) in cpus.iter().enumerate().skip(1).take(MAX_CPUS - 1) {
         if let Err(e) = smp::start_cpu(cpu, mpidr, secondary) {

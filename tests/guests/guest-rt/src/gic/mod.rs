@@ -114,11 +114,17 @@ impl Gic {
     /// sure the distributor forwards it (on GICv3 as Group 1, the group the CPU interface takes as IRQs). Call it
     /// after [`Gic::init_cpu`] on the vCPU that is to handle the SPI; panics if the distributor has no such SPI.
     pub fn enable_spi(&self, intid: u32, priority: u8) {
+        self.enable_spi_as(intid, priority, Trigger::Level);
+    }
+
+    /// [`Gic::enable_spi`] with the trigger the device tree gives: hv-static's channel doorbells are
+    /// edge-rising (docs/guest-abi.md), devices' interrupts mostly level-high.
+    pub fn enable_spi_as(&self, intid: u32, priority: u8, trigger: Trigger) {
         assert!((FIRST_SPI..FIRST_SPECIAL_INTID).contains(&intid), "INTID {intid} is not an SPI");
         match self {
-            Self::V2(g) => g.enable_spi(intid, priority),
+            Self::V2(g) => g.enable_spi(intid, priority, trigger),
             #[cfg(not(target_arch = "arm"))]
-            Self::V3(g) => g.enable_spi(intid, priority),
+            Self::V3(g) => g.enable_spi(intid, priority, trigger),
         }
     }
 
@@ -184,10 +190,21 @@ pub(crate) const fn intid_limit(typer: u32) -> u32 {
     }
 }
 
-/// GICD_ICFGR word `word` (16 INTIDs, two bits each) with `intid` level-sensitive: bit 1 of its pair cleared
-/// (set would mean edge-triggered); bit 0 is reserved and kept.
-pub(crate) const fn level_sensitive(word: u32, intid: u32) -> u32 {
-    word & !(2 << ((intid % 16) * 2))
+/// How an SPI is triggered (GICD_ICFGR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Level,
+    Edge,
+}
+
+/// GICD_ICFGR word `word` (16 INTIDs, two bits each) with `intid` triggered as `trigger`: bit 1 of its pair set for
+/// edge-triggered, cleared for level-sensitive; bit 0 is reserved and kept.
+pub(crate) const fn with_trigger(word: u32, intid: u32, trigger: Trigger) -> u32 {
+    let bit = 2 << ((intid % 16) * 2);
+    match trigger {
+        Trigger::Level => word & !bit,
+        Trigger::Edge => word | bit,
+    }
 }
 
 /// Panics unless the distributor with GICD_TYPER `typer` implements SPI `intid`.
@@ -209,10 +226,19 @@ mod tests {
 
     #[test]
     fn level_sensitive_clears_only_the_edge_bit() {
+        let level_sensitive = |w, i| with_trigger(w, i, Trigger::Level);
         // INTID 34: ICFGR2, pair 2 (bits 5:4).
         assert_eq!(level_sensitive(0xffff_ffff, 34), 0xffff_ffdf);
         assert_eq!(level_sensitive(0x5555_5555, 34), 0x5555_5555, "already level");
         assert_eq!(level_sensitive(0xaaaa_aaaa, 47), 0x2aaa_aaaa, "last pair of the word");
+    }
+
+    #[test]
+    fn edge_triggered_sets_only_the_edge_bit() {
+        let edge = |w, i| with_trigger(w, i, Trigger::Edge);
+        assert_eq!(edge(0, 34), 0x20);
+        assert_eq!(edge(0x5555_5555, 48), 0x5555_5557, "first pair of the word, reserved bit kept");
+        assert_eq!(edge(0xaaaa_aaaa, 47), 0xaaaa_aaaa, "already edge");
     }
 
     #[test]

@@ -92,16 +92,16 @@ impl GicV2 {
 
     /// Group 0 like the SGIs and PPIs (IGROUPR keeps its reset value): without security extensions that is the
     /// group GICD_CTLR and GICC_CTLR bit 0 enable, signalled as IRQ. Configured before it is enabled.
-    pub fn enable_spi(&self, intid: u32, priority: u8) {
+    pub fn enable_spi(&self, intid: u32, priority: u8, trigger: super::Trigger) {
         let gicd = self.gicd();
         super::check_spi(gicd.typer.get(), intid);
         let word = (intid / 4) as usize;
         let reg = &gicd.ipriorityr[word];
         reg.set(super::with_byte(reg.get(), intid, priority));
         let reg = &gicd.icfgr[(intid / 16) as usize];
-        let level = super::level_sensitive(reg.get(), intid);
-        if reg.get() != level {
-            reg.set(level);
+        let cfg = super::with_trigger(reg.get(), intid, trigger);
+        if reg.get() != cfg {
+            reg.set(cfg);
         }
         let reg = &gicd.itargetsr[word];
         reg.set(super::with_byte(reg.get(), intid, self.own_target_mask()));

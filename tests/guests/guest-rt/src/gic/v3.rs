@@ -158,7 +158,7 @@ impl GicV3 {
     }
 
     /// Group 1, like the SGIs and PPIs; configured and routed before it is enabled.
-    pub fn enable_spi(&self, intid: u32, priority: u8) {
+    pub fn enable_spi(&self, intid: u32, priority: u8, trigger: super::Trigger) {
         let gicd = self.gicd();
         super::check_spi(gicd.typer.get(), intid);
         let (word, bit) = ((intid / 32) as usize, 1 << (intid % 32));
@@ -167,9 +167,9 @@ impl GicV3 {
         let reg = &gicd.ipriorityr[(intid / 4) as usize];
         reg.set(super::with_byte(reg.get(), intid, priority));
         let reg = &gicd.icfgr[(intid / 16) as usize];
-        let level = super::level_sensitive(reg.get(), intid);
-        if reg.get() != level {
-            reg.set(level);
+        let cfg = super::with_trigger(reg.get(), intid, trigger);
+        if reg.get() != cfg {
+            reg.set(cfg);
         }
         let route = irouter(arch::mpidr());
         gicd.irouter[2 * intid as usize].set(route as u32);
