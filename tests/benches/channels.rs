@@ -35,7 +35,12 @@ fn main() {
     print_row("bare metal <-> bare metal (HV_CHANNEL_SIGNAL)", 100, row, wall);
 
     let started = Instant::now();
-    let out = boot_until_icount("qemu-aarch64-linux-channel.toml", r"hvchan: round trip ns", Duration::from_secs(1800));
+    // The whole line: matching its start alone could stop QEMU before the figures arrive.
+    let out = boot_until_icount(
+        "qemu-aarch64-linux-channel.toml",
+        r"hvchan: round trip ns min \d+ avg \d+ max \d+\r?\n",
+        Duration::from_secs(1800),
+    );
     let wall = started.elapsed().as_secs_f64();
     let row = triple(&out, "linux", "hvchan: round trip ns").map(|(a, b, c, _)| (a / 1e3, b / 1e3, c / 1e3));
     print_row("Linux (sram file, PL061 lines) <-> bare metal", 200, row, wall);
