@@ -52,27 +52,31 @@ pub fn handle_pending(current: Option<VcpuRef>) -> Requests {
         crate::core::trace::irq!(acked.intid);
         // Deactivated by the guest's own completion, through the HW bit of its list register.
         vgic::inject_vtimer(v);
-        let next = gic::ack();
-        if next.intid >= gic::SPURIOUS {
-            return Requests::default();
-        }
-        return handle_from(next, current);
+        return the_rest(current);
     }
     if acked.intid == gic::HYP_TIMER_IRQ {
         return window_boundary(acked);
     }
     // A passed-through device's interrupt, the other frequent one, takes the same straight path as the timer's
     // (the general loop would come to `inject_spi` too: no interrupt hv-static keeps for itself is passed through).
-    if vgic::is_passed_through(acked.intid) {
+    if let Some(part) = vgic::spi_owner(acked.intid) {
         gic::priority_drop(acked);
         crate::core::trace::irq!(acked.intid);
-        vgic::inject_spi(acked.intid, current);
-        let next = gic::ack();
-        if next.intid >= gic::SPURIOUS {
-            return Requests::default();
-        }
-        return handle_from(next, current);
+        vgic::inject_spi(part, acked.intid, current);
+        return the_rest(current);
     }
+    the_rest_from(acked, current)
+}
+
+/// After an interrupt taken on a straight path: whatever else is pending goes through the general loop.
+#[inline(always)]
+fn the_rest(current: Option<VcpuRef>) -> Requests {
+    the_rest_from(gic::ack(), current)
+}
+
+/// The general loop from `acked`, unless it is spurious (nothing pending).
+#[inline(always)]
+fn the_rest_from(acked: gic::Acked, current: Option<VcpuRef>) -> Requests {
     if acked.intid >= gic::SPURIOUS {
         return Requests::default();
     }
@@ -176,12 +180,11 @@ fn take(acked: gic::Acked, current: Option<VcpuRef>, out: &mut Requests, held: &
         }
         (gic::VTIMER_IRQ, Some(v)) => vgic::inject_vtimer(v),
         // A virtual timer taken while no vCPU runs here (its vCPU was switched out as it fired) is not a
-        // passed-through SPI: `inject_spi` finds no owner and it is ended.
-        (i, _) => {
-            if !vgic::inject_spi(i, current) {
-                gic::end(acked);
-            }
-        }
+        // passed-through SPI: it has no owner and is ended.
+        (i, _) => match vgic::spi_owner(i) {
+            Some(part) => vgic::inject_spi(part, i, current),
+            None => gic::end(acked),
+        },
     }
     false
 }

@@ -84,7 +84,7 @@ macro_rules! el1_regs {
                     };
                 )*
                 // SAFETY: as above, one register.
-                unsafe { asm!(concat!("mrs {}, ", $sn), out(reg) (*p).$s, options(nomem, nostack, preserves_flags)) };
+                unsafe { asm!(concat!("mrs {}, ", $sn), out(reg) self.$s, options(nomem, nostack, preserves_flags)) };
             }
 
             pub fn restore(&self) {

@@ -61,17 +61,15 @@ pub fn inject_vtimer(v: VcpuRef) {
     }
 }
 
-/// Whether a partition owns physical INTID `intid` (a passed-through device's SPI): what [`inject_spi`] would take.
+/// The partition physical INTID `intid` is passed through to, if any (one load).
 #[inline(always)]
-pub fn is_passed_through(intid: u32) -> bool {
-    SPI_PARTITION.get(intid as usize).is_some_and(|&p| p != NO_PARTITION)
+pub fn spi_owner(intid: u32) -> Option<usize> {
+    SPI_PARTITION.get(intid as usize).filter(|&&p| p != NO_PARTITION).map(|&p| usize::from(p))
 }
 
-/// A passed-through SPI this CPU has just acknowledged (`current` runs here): to the vCPU its partition routed it
-/// to. False when no partition owns it.
-pub fn inject_spi(intid: u32, current: Option<VcpuRef>) -> bool {
-    let Some(&part) = SPI_PARTITION.get(intid as usize).filter(|&&p| p != NO_PARTITION) else { return false };
-    let part = usize::from(part);
+/// A passed-through SPI this CPU has just acknowledged (`current` runs here), owned by `part` ([`spi_owner`]): to
+/// the vCPU its partition routed it to.
+pub fn inject_spi(part: usize, intid: u32, current: Option<VcpuRef>) {
     let refill = {
         let mut vgic = VGIC[part].lock();
         let target = VcpuRef { part, idx: vgic.target_of(0, intid) };
@@ -80,7 +78,6 @@ pub fn inject_spi(intid: u32, current: Option<VcpuRef>) -> bool {
     if let Some(dest) = refill {
         request_refill(dest);
     }
-    true
 }
 
 /// A hardware-linked interrupt for `v`, under its partition's vGIC lock: straight into a free list register when
